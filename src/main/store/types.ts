@@ -1,0 +1,131 @@
+// The project store's interface: SQLite is the single source of truth for projects,
+// datasets, curation presets, runs, metrics, weight snapshots, checkpoints and artifacts.
+// Everything that crosses to the renderer is plain JSON (see src/shared/contract.ts).
+import type { Curation, RunConfig } from '../../shared/config.ts'
+import type { TraceDataset } from '../engine/data/trace.ts'
+
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
+
+export interface DatasetSummary {
+  id: number
+  name: string
+  kind: TraceDataset['kind']
+  hash: string
+  numTraces: number
+  numSteps: number
+  obsDim: number
+  actDim: number
+  /** where it came from: "builtin:bandit", "file:/path/x.jsonl", "generated:control/hopper" … */
+  source: string
+  createdAt: string
+  scoreMin: number
+  scoreMax: number
+}
+
+export interface PresetRow {
+  id: number
+  datasetId: number
+  name: string
+  curation: Curation
+  createdAt: string
+}
+
+export interface RunRow {
+  id: number
+  name: string
+  group: string | null
+  method: RunConfig['method']
+  status: RunStatus
+  seed: number
+  /** the backend the run actually used ("native-cpu", "wasm", …) */
+  backend: string | null
+  datasetId: number | null
+  dataHash: string | null
+  config: RunConfig
+  /** package and runtime versions (node, tfjs, app, …) */
+  versions: Record<string, string>
+  error: string | null
+  createdAt: string
+  startedAt: string | null
+  endedAt: string | null
+  /** last step with logged metrics */
+  lastStep: number | null
+}
+
+export interface MetricPoint {
+  step: number
+  key: string
+  value: number
+}
+
+/** Per-trace weights at one step, for the inspector (indices into the dataset). */
+export interface WeightSnapshot {
+  step: number
+  traceIndex: Int32Array
+  logWRaw: Float32Array
+  w: Float32Array
+}
+
+export interface CheckpointRow {
+  id: number
+  runId: number
+  step: number
+  /** path of the weights file (content-addressed) or null when stored inline */
+  createdAt: string
+  metrics: Record<string, number>
+}
+
+export interface NamedTensor {
+  name: string
+  shape: number[]
+  data: Float32Array
+}
+
+export interface ProjectStore {
+  readonly file: string
+  close(): void
+
+  // datasets (putDataset is one transaction: all or nothing; same hash → existing id)
+  putDataset(ds: TraceDataset, source: string): { id: number; hash: string; created: boolean }
+  getDataset(id: number): TraceDataset
+  findDataset(nameOrId: string): DatasetSummary | null
+  listDatasets(): DatasetSummary[]
+  deleteDataset(id: number): void
+
+  // curation presets
+  savePreset(datasetId: number, name: string, curation: Curation): PresetRow
+  listPresets(datasetId?: number): PresetRow[]
+
+  // reference scoring cache: log π_ref(a_t|s_t) for every step of a dataset, per reference model
+  getRefLogProbs(refKey: string, dataHash: string): Float32Array | null
+  putRefLogProbs(refKey: string, dataHash: string, logp: Float32Array): void
+
+  // runs
+  createRun(r: {
+    name: string
+    group?: string | null
+    config: RunConfig
+    datasetId: number | null
+    dataHash: string | null
+    backend: string | null
+    versions: Record<string, string>
+  }): number
+  /** status 'running' also records this process's pid, so a dead owner is detected later */
+  setRunStatus(runId: number, status: RunStatus, error?: string | null): void
+  setRunBackend(runId: number, backend: string): void
+  /** one transaction */
+  appendMetrics(runId: number, rows: MetricPoint[]): void
+  putWeightSnapshot(runId: number, snap: WeightSnapshot): void
+  putCheckpoint(runId: number, step: number, tensors: NamedTensor[], spec: unknown, metrics: Record<string, number>): number
+  getCheckpoint(id: number): { row: CheckpointRow; tensors: NamedTensor[]; spec: unknown }
+  listCheckpoints(runId: number): CheckpointRow[]
+  listRuns(): RunRow[]
+  getRun(id: number): RunRow | null
+  deleteRun(id: number): void
+  getMetrics(runId: number, keys?: string[]): MetricPoint[]
+  metricKeys(runId: number): string[]
+  listSnapshotSteps(runId: number): number[]
+  getWeightSnapshot(runId: number, step: number): WeightSnapshot | null
+  /** runs left 'running' by a process that no longer exists become 'interrupted'; returns their ids */
+  markInterrupted(): number[]
+}

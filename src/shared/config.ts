@@ -1,0 +1,309 @@
+// The run configuration: one schema, used by the CLI (JSON/YAML files), the app's forms,
+// the IPC/HTTP contract and the engine. Unknown keys are errors (strict objects) so that a
+// misspelt key is reported by name instead of silently ignored.
+import { z } from 'zod'
+
+export const METHODS = ['bc', 'sft', 'sft-q', 'iw-sft', 'iw-sft-q', 'iw-sft-step', 'iw-sft-q-step'] as const
+export type Method = (typeof METHODS)[number]
+
+export const METHOD_LABELS: Record<Method, string> = {
+  bc: 'BC',
+  sft: 'SFT',
+  'sft-q': 'SFT(Q)',
+  'iw-sft': 'iw-SFT',
+  'iw-sft-q': 'iw-SFT(Q)',
+  'iw-sft-step': 'iw-SFT per-step',
+  'iw-sft-q-step': 'iw-SFT(Q) per-step'
+}
+
+export const BACKENDS = ['auto', 'native-gpu', 'native-cpu', 'wasm', 'cpu'] as const
+export type BackendChoice = (typeof BACKENDS)[number]
+
+/** Does the method weight traces by q/π_ref? */
+export const isImportanceWeighted = (m: Method): boolean => m.startsWith('iw-')
+/** Does the method sample the curated set by quality-bin multiplicity (D_Q+)? */
+export const usesQualityBins = (m: Method): boolean => m.endsWith('-q') || m.endsWith('-q-step')
+/** Per-step (token-level) weights instead of one weight per trace. */
+export const isPerStep = (m: Method): boolean => m.endsWith('-step')
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number')
+const range = z.tuple([finite, finite]).refine(([a, b]) => a <= b, 'must be [low, high] with low ≤ high')
+
+export const CurationSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('all') }),
+  /** D+ = {τ : S(τ) > threshold} */
+  z.strictObject({ mode: z.literal('threshold'), threshold: finite }),
+  /** keep traces at or above the (100−k)th percentile of scores ("BC k%") */
+  z.strictObject({ mode: z.literal('top_k'), percent: z.number().gt(0).max(100) }),
+  /** paper Algorithm 2: multiplicity m(τ) = #{j : S(τ) ≥ percentile(S, c_j)} */
+  z.strictObject({
+    mode: z.literal('quality_bins'),
+    cutoffs: z
+      .array(z.number().min(0).max(100))
+      .min(1)
+      .refine((c) => c.every((v, i) => i === 0 || v > c[i - 1]), 'cutoffs must be strictly increasing percentiles')
+  })
+])
+export type Curation = z.infer<typeof CurationSchema>
+
+export const QSchema = z.discriminatedUnion('kind', [
+  /** q = π_θ with stop-gradient (authors' LLM code): no extra forward pass */
+  z.strictObject({ kind: z.literal('current') }),
+  /** θ_q ← β θ_q + (1−β) θ every step, before the loss (authors' control code) */
+  z.strictObject({ kind: z.literal('ema'), beta: z.number().min(0).max(1) }),
+  /** θ_q ← θ every `every` steps (paper Algorithm 1) */
+  z.strictObject({ kind: z.literal('periodic'), every: z.number().int().min(1) })
+])
+
+export const PerStepTransformSchema = z
+  .union([
+    z.strictObject({ clip_rho: range }),
+    /** clip the ratio exp(ρ_t) to [α_min, α_max], i.e. ρ_t to [log α_min, log α_max] */
+    z.strictObject({ clip_ratio: range.refine(([a]) => a > 0, 'ratio bounds must be > 0') })
+  ])
+  .nullable()
+
+export const WeightSettingsSchema = z.strictObject({
+  /** log w = k · Σ_t g(ρ_t), k = temp/|τ| ("mean") or temp ("sum") — paper eq. 11 */
+  temp: z.number().gt(0),
+  aggregate: z.enum(['mean', 'sum']),
+  per_step: PerStepTransformSchema,
+  /** clamp on w itself (not on log w) */
+  clamp: range.refine(([a]) => a >= 0, 'weight clamp must be ≥ 0'),
+  /** w_i ← w_i · B / Σ_batch w */
+  normalize: z.boolean(),
+  /** per-step variant: w_t = clamp(exp(ρ_t), lo, hi) */
+  step_clip: range.refine(([a]) => a >= 0, 'step clip must be ≥ 0'),
+  q: QSchema
+})
+export type WeightSettings = z.infer<typeof WeightSettingsSchema>
+
+export const PolicySchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('categorical'), hidden: z.array(z.number().int().min(1)).max(8) }),
+  z.strictObject({
+    kind: z.literal('gaussian-mlp'),
+    hidden: z.array(z.number().int().min(1)).min(1).max(8),
+    log_std_min: finite,
+    log_std_max: finite
+  })
+])
+export type PolicyConfig = z.infer<typeof PolicySchema>
+
+export const ReferenceSchema = z.discriminatedUnion('kind', [
+  /** π_ref = the freshly initialised policy (uniform for a context-free categorical) */
+  z.strictObject({ kind: z.literal('init') }),
+  /** fit π_ref by behaviour cloning on all data, then start θ and θ_q from it */
+  z.strictObject({
+    kind: z.literal('bc'),
+    steps: z.number().int().min(1),
+    lr: z.number().gt(0),
+    batch_size: z.number().int().min(1)
+  })
+])
+
+export const OptimSchema = z.strictObject({
+  kind: z.enum(['adam', 'adamw']),
+  lr: z.number().gt(0).max(10),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]),
+  eps: z.number().gt(0),
+  weight_decay: z.number().min(0),
+  warmup_steps: z.number().int().min(0),
+  schedule: z.enum(['cosine', 'constant']),
+  clip_grad_norm: z.number().gt(0).nullable()
+})
+
+export const TrainSchema = z.strictObject({
+  steps: z.number().int().min(1),
+  batch_size: z.number().int().min(1),
+  /** "trace": per-trace mean then batch mean (control code); "token": Σ over masked steps / count (LLM code) */
+  loss_norm: z.enum(['trace', 'token']),
+  log_every: z.number().int().min(1),
+  snapshot_every: z.number().int().min(1),
+  eval_every: z.number().int().min(1)
+})
+
+export const RunConfigSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  /** a built-in dataset name ("bandit") or a dataset id/name in the project */
+  dataset: z.string().min(1),
+  /** parameters of a built-in dataset generator (e.g. bandit pulls) */
+  dataset_options: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  curation: CurationSchema,
+  method: z.enum(METHODS),
+  policy: PolicySchema,
+  reference: ReferenceSchema,
+  weights: WeightSettingsSchema,
+  optim: OptimSchema,
+  train: TrainSchema,
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  backend: z.enum(BACKENDS),
+  group: z.string().max(200).optional()
+})
+export type RunConfig = z.infer<typeof RunConfigSchema>
+
+/** A partial config as users write it: every section optional, merged over domain defaults. */
+export type RunConfigInput = Partial<{ [K in keyof RunConfig]: RunConfig[K] extends object ? Partial<RunConfig[K]> : RunConfig[K] }>
+
+export const DOMAINS = ['bandit', 'control', 'sequence'] as const
+export type Domain = (typeof DOMAINS)[number]
+
+/** The paper's and the authors' code's values per domain (science.md, "Reference hyper-parameters"). */
+export function defaultConfig(domain: Domain): RunConfig {
+  const common = { seed: 0, backend: 'auto' as const }
+  if (domain === 'bandit') {
+    return {
+      ...common,
+      dataset: 'bandit',
+      curation: { mode: 'threshold', threshold: 0.5 },
+      method: 'iw-sft',
+      policy: { kind: 'categorical', hidden: [] },
+      reference: { kind: 'init' },
+      weights: {
+        temp: 1,
+        aggregate: 'mean',
+        per_step: null,
+        clamp: [0, 16],
+        normalize: false,
+        step_clip: [0.2, 1.8],
+        q: { kind: 'current' }
+      },
+      optim: {
+        kind: 'adam',
+        lr: 0.05,
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        weight_decay: 0,
+        warmup_steps: 0,
+        schedule: 'cosine',
+        clip_grad_norm: null
+      },
+      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50 }
+    }
+  }
+  if (domain === 'control') {
+    return {
+      ...common,
+      dataset: 'control',
+      curation: { mode: 'quality_bins', cutoffs: [90, 95, 98] },
+      method: 'iw-sft-q',
+      policy: { kind: 'gaussian-mlp', hidden: [256, 256, 256], log_std_min: -5, log_std_max: 2 },
+      reference: { kind: 'bc', steps: 10_000, lr: 1e-3, batch_size: 128 },
+      weights: {
+        temp: 10,
+        aggregate: 'mean',
+        per_step: null,
+        clamp: [0, 1000],
+        normalize: true,
+        step_clip: [0.2, 1.8],
+        q: { kind: 'ema', beta: 0.9 }
+      },
+      optim: {
+        kind: 'adam',
+        lr: 4e-5,
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        weight_decay: 0,
+        warmup_steps: 300,
+        schedule: 'cosine',
+        clip_grad_norm: null
+      },
+      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500 }
+    }
+  }
+  return {
+    ...common,
+    dataset: 'sequence',
+    curation: { mode: 'threshold', threshold: 0.5 },
+    method: 'iw-sft',
+    policy: { kind: 'categorical', hidden: [] },
+    reference: { kind: 'init' },
+    weights: {
+      temp: 1,
+      aggregate: 'mean',
+      per_step: null,
+      clamp: [0, 16],
+      normalize: false,
+      step_clip: [0.2, 1.8],
+      q: { kind: 'current' }
+    },
+    optim: {
+      kind: 'adamw',
+      lr: 1e-5,
+      betas: [0.9, 0.95],
+      eps: 1e-8,
+      weight_decay: 1e-4,
+      warmup_steps: 0,
+      schedule: 'cosine',
+      clip_grad_norm: 1
+    },
+    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100 }
+  }
+}
+
+/** Which domain's defaults fit a dataset name. */
+export function domainOf(dataset: string): Domain {
+  if (dataset === 'bandit' || dataset.startsWith('bandit')) return 'bandit'
+  if (dataset.startsWith('sequence')) return 'sequence'
+  return 'control'
+}
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly source?: string
+  ) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Merge a user's partial config over the defaults of its domain and validate it.
+ *  Errors name the key path (e.g. `weights.tmep: unknown key`) and the source file. */
+export function resolveConfig(input: unknown, source?: string): RunConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(`${source ?? 'config'}: expected an object of settings (e.g. {"method": "iw-sft"})`, source)
+  }
+  const raw = input as Record<string, unknown>
+  const dataset = typeof raw.dataset === 'string' ? raw.dataset : 'bandit'
+  const base = defaultConfig(domainOf(dataset)) as unknown as Record<string, unknown>
+  const merged: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(raw)) {
+    const b = base[k]
+    // Sections merge one level deep, except discriminated unions, which replace whole when
+    // their discriminator changes (a new curation mode brings its own keys).
+    const isUnion = k === 'curation' || k === 'policy' || k === 'reference'
+    if (b && typeof b === 'object' && !Array.isArray(b) && v && typeof v === 'object' && !Array.isArray(v)) {
+      const bv = b as Record<string, unknown>
+      const vv = v as Record<string, unknown>
+      const disc = 'mode' in bv ? 'mode' : 'kind'
+      merged[k] = isUnion && vv[disc] !== undefined && vv[disc] !== bv[disc] ? vv : mergeSection(bv, vv)
+    } else {
+      merged[k] = v
+    }
+  }
+  const parsed = RunConfigSchema.safeParse(merged)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const path = i.path.join('.') || '(top level)'
+      if (i.code === 'unrecognized_keys') {
+        return `${[...i.path, ...i.keys].join('.')}: unknown key (check the spelling; see the documented keys in README.md)`
+      }
+      return `${path}: ${i.message}`
+    })
+    throw new ConfigError(`${source ?? 'config'}: invalid settings\n  ${lines.join('\n  ')}`, source)
+  }
+  return parsed.data
+}
+
+function mergeSection(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    // q is itself a union: replace it whole when its kind changes
+    if (k === 'q' && v && typeof v === 'object' && (v as { kind?: unknown }).kind !== (base.q as { kind?: unknown })?.kind) {
+      out[k] = v
+    } else if (base[k] && typeof base[k] === 'object' && !Array.isArray(base[k]) && v && typeof v === 'object' && !Array.isArray(v)) {
+      out[k] = { ...(base[k] as object), ...(v as object) }
+    } else out[k] = v
+  }
+  return out
+}
