@@ -1,0 +1,140 @@
+// Diagnostics of a set of importance weights (science.md, "Diagnostics users need"). Pure and
+// platform-free: the engine logs them every step and the inspector recomputes them on a snapshot.
+
+/** Effective sample size ESS = (Σw)² / Σw². */
+export function effectiveSampleSize(w: ArrayLike<number>): number {
+  let s = 0
+  let s2 = 0
+  for (let i = 0; i < w.length; i++) {
+    s += w[i]
+    s2 += w[i] * w[i]
+  }
+  return s2 > 0 ? (s * s) / s2 : 0
+}
+
+export function median(x: ArrayLike<number>): number {
+  const s = Float64Array.from(x).sort()
+  const n = s.length
+  if (n === 0) return NaN
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+}
+
+export function minMax(x: ArrayLike<number>): [number, number] {
+  let lo = Infinity
+  let hi = -Infinity
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] < lo) lo = x[i]
+    if (x[i] > hi) hi = x[i]
+  }
+  return [lo, hi]
+}
+
+/** Ranks with ties averaged (1-based). */
+export function ranks(x: ArrayLike<number>): Float64Array {
+  const n = x.length
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b])
+  const r = new Float64Array(n)
+  for (let i = 0; i < n; ) {
+    let j = i
+    while (j + 1 < n && x[idx[j + 1]] === x[idx[i]]) j++
+    const avg = (i + j) / 2 + 1
+    for (let k = i; k <= j; k++) r[idx[k]] = avg
+    i = j + 1
+  }
+  return r
+}
+
+/** Spearman rank correlation (weight against score); NaN when either side is constant. */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const rx = ranks(x)
+  const ry = ranks(y)
+  const n = rx.length
+  let mx = 0
+  let my = 0
+  for (let i = 0; i < n; i++) {
+    mx += rx[i]
+    my += ry[i]
+  }
+  mx /= n
+  my /= n
+  let sxy = 0
+  let sxx = 0
+  let syy = 0
+  for (let i = 0; i < n; i++) {
+    const a = rx[i] - mx
+    const b = ry[i] - my
+    sxy += a * b
+    sxx += a * a
+    syy += b * b
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN
+}
+
+export interface WeightStats {
+  /** min / median / max of the raw log w (before the clamp) */
+  logw_raw_min: number
+  logw_raw_median: number
+  logw_raw_max: number
+  /** min / median / max of log of the clamped (and normalised, if on) weight */
+  logw_min: number
+  logw_median: number
+  logw_max: number
+  ess: number
+  ess_fraction: number
+  /** share of traces whose raw weight lies outside the clamp */
+  clamp_fraction: number
+}
+
+export const LOG_FLOOR_W = 1e-30
+
+/** Statistics of one batch or snapshot. `w` are the final weights used in the loss. */
+export function weightStats(logWRaw: ArrayLike<number>, w: ArrayLike<number>, clamp: [number, number]): WeightStats {
+  const n = w.length
+  // a weight clamped to exactly 0 has log w = −∞; report it floored at log(1e-30) ≈ −69 so the
+  // statistic stays a finite number that JSON and SQLite carry
+  const logw = Float64Array.from(w, (v) => Math.log(Math.max(v, LOG_FLOOR_W)))
+  const [rmin, rmax] = minMax(logWRaw)
+  const [cmin, cmax] = minMax(logw)
+  const ess = effectiveSampleSize(w)
+  return {
+    logw_raw_min: rmin,
+    logw_raw_median: median(logWRaw),
+    logw_raw_max: rmax,
+    logw_min: cmin,
+    logw_median: median(logw),
+    logw_max: cmax,
+    ess,
+    ess_fraction: n > 0 ? ess / n : 0,
+    clamp_fraction: clampFraction(logWRaw, clamp)
+  }
+}
+
+/** Share of traces whose raw weight exp(log w) lies outside [lo, hi], judged in log space so
+ *  that an overflowing raw weight still counts. */
+export function clampFraction(logWRaw: ArrayLike<number>, [lo, hi]: [number, number]): number {
+  const llo = Math.log(lo)
+  const lhi = Math.log(hi)
+  let k = 0
+  for (let i = 0; i < logWRaw.length; i++) if (logWRaw[i] < llo || logWRaw[i] > lhi) k++
+  return logWRaw.length ? k / logWRaw.length : 0
+}
+
+/** Histogram with `bins` equal-width bins over [lo, hi]; values outside go to the edge bins. */
+export function histogram(x: ArrayLike<number>, bins: number, lo?: number, hi?: number): { edges: number[]; counts: number[] } {
+  let [a, b] = minMax(x)
+  if (lo !== undefined) a = lo
+  if (hi !== undefined) b = hi
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return { edges: [], counts: [] }
+  if (b === a) b = a + 1
+  const width = (b - a) / bins
+  const counts = new Array<number>(bins).fill(0)
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]
+    if (!Number.isFinite(v)) continue
+    let k = Math.floor((v - a) / width)
+    if (k < 0) k = 0
+    if (k >= bins) k = bins - 1
+    counts[k]++
+  }
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => a + i * width), counts }
+}
