@@ -1,0 +1,142 @@
+// Numbered schema migrations. The schema version is SQLite's `PRAGMA user_version`:
+// migration i (1-based) takes a file from version i-1 to version i. Append new migrations to
+// the end of the list; never edit one that has shipped.
+import type Database from 'better-sqlite3'
+
+export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Database) => void }> = [
+  {
+    name: 'initial schema',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE project (
+          key   TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
+
+        CREATE TABLE datasets (
+          id          INTEGER PRIMARY KEY,
+          name        TEXT NOT NULL,
+          kind        TEXT NOT NULL CHECK (kind IN ('discrete', 'continuous', 'sequence')),
+          hash        TEXT NOT NULL UNIQUE,
+          obs_dim     INTEGER NOT NULL,
+          act_dim     INTEGER NOT NULL,
+          source      TEXT NOT NULL,
+          num_traces  INTEGER NOT NULL,
+          num_steps   INTEGER NOT NULL,
+          score_min   REAL NOT NULL,
+          score_max   REAL NOT NULL,
+          created_at  TEXT NOT NULL,
+          offsets     BLOB NOT NULL,          -- Int32 × (N+1)
+          obs         BLOB NOT NULL,          -- Float32 × T·obsDim
+          actions     BLOB NOT NULL,          -- actions_type × T (or T·actDim)
+          actions_type TEXT NOT NULL CHECK (actions_type IN ('int32', 'float32')),
+          mask        BLOB NOT NULL,          -- Uint8 × T
+          rewards     BLOB,                   -- Float32 × T, or NULL
+          scores      BLOB NOT NULL,          -- Float64 × N
+          ids         TEXT NOT NULL,          -- JSON string[]
+          meta        TEXT                    -- JSON object[] or NULL
+        );
+        CREATE INDEX datasets_by_name ON datasets(name, created_at);
+
+        CREATE TABLE presets (
+          id          INTEGER PRIMARY KEY,
+          dataset_id  INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+          name        TEXT NOT NULL,
+          curation    TEXT NOT NULL,          -- JSON Curation
+          created_at  TEXT NOT NULL,
+          UNIQUE (dataset_id, name)
+        );
+
+        CREATE TABLE ref_logprobs (
+          id          INTEGER PRIMARY KEY,
+          ref_key     TEXT NOT NULL,
+          data_hash   TEXT NOT NULL,
+          logp        BLOB NOT NULL,          -- Float32 × totalSteps
+          created_at  TEXT NOT NULL,
+          UNIQUE (ref_key, data_hash)
+        );
+
+        CREATE TABLE runs (
+          id          INTEGER PRIMARY KEY,
+          name        TEXT NOT NULL,
+          group_name  TEXT,
+          method      TEXT NOT NULL,
+          status      TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted')),
+          seed        INTEGER NOT NULL,
+          backend     TEXT,
+          dataset_id  INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+          data_hash   TEXT,
+          config      TEXT NOT NULL,          -- JSON RunConfig
+          versions    TEXT NOT NULL,          -- JSON Record<string, string>
+          error       TEXT,
+          owner_pid   INTEGER,
+          last_step   INTEGER,
+          created_at  TEXT NOT NULL,
+          started_at  TEXT,
+          ended_at    TEXT
+        );
+        CREATE INDEX runs_by_status ON runs(status);
+
+        -- the primary key is the (run_id, key, step) index
+        CREATE TABLE metrics (
+          run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step        INTEGER NOT NULL,
+          key         TEXT NOT NULL,
+          value       REAL,                   -- NULL stands for NaN
+          PRIMARY KEY (run_id, key, step)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE weight_snapshots (
+          run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step        INTEGER NOT NULL,
+          trace_index BLOB NOT NULL,          -- Int32
+          log_w_raw   BLOB NOT NULL,          -- Float32
+          w           BLOB NOT NULL,          -- Float32
+          PRIMARY KEY (run_id, step)
+        );
+
+        CREATE TABLE checkpoints (
+          id          INTEGER PRIMARY KEY,
+          run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          step        INTEGER NOT NULL,
+          spec        TEXT NOT NULL,          -- JSON
+          tensors     BLOB NOT NULL,          -- see blobs.ts encodeTensors
+          metrics     TEXT NOT NULL,          -- JSON Record<string, number>
+          created_at  TEXT NOT NULL
+        );
+        CREATE INDEX checkpoints_by_run ON checkpoints(run_id, step);
+
+        CREATE TABLE artifacts (
+          id          INTEGER PRIMARY KEY,
+          run_id      INTEGER REFERENCES runs(id) ON DELETE CASCADE,
+          kind        TEXT NOT NULL,
+          path        TEXT NOT NULL,
+          created_at  TEXT NOT NULL
+        );
+        CREATE INDEX artifacts_by_run ON artifacts(run_id);
+      `)
+      db.prepare('INSERT INTO project (key, value) VALUES (?, ?)').run('created_at', new Date().toISOString())
+    }
+  }
+]
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/** Bring the open (read-write) database up to SCHEMA_VERSION. Runs under a write lock so two
+ *  processes opening an old file at once do not both migrate it. Returns the version found. */
+export function migrate(db: Database.Database, newerError: (found: number) => Error): number {
+  const found = db.pragma('user_version', { simple: true }) as number
+  if (found === SCHEMA_VERSION) return found
+  if (found > SCHEMA_VERSION) throw newerError(found)
+  let before = found
+  db.transaction(() => {
+    before = db.pragma('user_version', { simple: true }) as number // re-read under the lock
+    if (before > SCHEMA_VERSION) throw newerError(before)
+    for (let v = before; v < SCHEMA_VERSION; v++) {
+      MIGRATIONS[v].up(db)
+      db.pragma(`user_version = ${v + 1}`)
+    }
+  }).immediate()
+  return before
+}

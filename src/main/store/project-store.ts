@@ -1,0 +1,669 @@
+// The SQLite project store: one file per project, WAL mode so that a training worker can
+// write while the UI reads, a busy timeout so that short write locks are waited out, and
+// numbered migrations (migrations.ts). Every error names the project file and what to do.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { CurationSchema, type Curation, type RunConfig } from '../../shared/config.ts'
+import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
+import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
+import { MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
+import type {
+  CheckpointRow,
+  DatasetSummary,
+  MetricPoint,
+  PresetRow,
+  ProjectStore,
+  RunRow,
+  RunStatus,
+  WeightSnapshot
+} from './types.ts'
+
+export interface OpenProjectOptions {
+  /** create the file (and its schema) when it does not exist; default true */
+  create?: boolean
+  /** open without writing anything (no migration, no WAL switch, no markInterrupted); default false */
+  readonly?: boolean
+  /** how long to wait for another process's write lock before failing; default 10 000 ms */
+  busyTimeoutMs?: number
+  /** mark runs of dead processes 'interrupted' on open; default true (false when readonly) */
+  markInterrupted?: boolean
+}
+
+/** An error of the project store; `file` is the project file it concerns. */
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly file: string
+  ) {
+    super(message)
+    this.name = 'StoreError'
+  }
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']
+const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'interrupted'])
+const SQLITE_MAGIC = 'SQLite format 3\0'
+
+const now = (): string => new Date().toISOString()
+
+/** Is the process alive? Only ESRCH ("no such process") counts as dead; EPERM means it exists. */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+function newerSchemaError(file: string, found: number): StoreError {
+  return new StoreError(
+    `${file} was written by a newer IW-SFT Workbench (schema ${found}, this app knows ${SCHEMA_VERSION}); update the app to open this project. The file was not changed.`,
+    file
+  )
+}
+
+/** Read the schema version from the 100-byte SQLite header without opening the database, so
+ *  a file we must refuse is never touched. Returns null for an empty file. */
+function headerVersion(file: string): number | null {
+  const fd = openSync(file, 'r')
+  try {
+    const head = Buffer.alloc(100)
+    const n = readSync(fd, head, 0, 100, 0)
+    if (n === 0) return null
+    if (n < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+      throw new StoreError(`${file} is not an IW-SFT Workbench project (not a SQLite database); choose a .iwsft project file or a new file name`, file)
+    }
+    return head.readUInt32BE(60) // PRAGMA user_version lives at byte 60, big-endian
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Check an existing file's schema version before opening it for writing. First from the
+ *  header bytes, then through a read-only connection (which also sees a committed WAL). */
+function checkExistingVersion(file: string): void {
+  const v = headerVersion(file)
+  if (v === null) return
+  if (v > SCHEMA_VERSION) throw newerSchemaError(file, v)
+  let ro: Database.Database | null = null
+  try {
+    ro = new Database(file, { readonly: true, fileMustExist: true })
+    const found = ro.pragma('user_version', { simple: true }) as number
+    if (found > SCHEMA_VERSION) throw newerSchemaError(file, found)
+  } catch (e) {
+    throw wrapError(e, file, 'open')
+  } finally {
+    ro?.close()
+  }
+}
+
+/** Turn any error into one that names the file and says what to do. */
+function wrapError(e: unknown, file: string, doing: string): Error {
+  if (e instanceof StoreError) return e
+  if (e instanceof DatasetError) return new DatasetError(`cannot store in ${file}: ${e.message}; fix the data and import it again`)
+  if (e instanceof BlobError) return new StoreError(`${file}: ${doing}: ${e.message}`, file)
+  const err = e as { code?: string; message?: string }
+  const msg = err?.message ?? String(e)
+  const code = err?.code ?? ''
+  let advice: string
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    advice = 'another process (a training worker or a second window) held the project locked for too long; wait for it to finish and try again'
+  } else if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    advice = 'the project file is damaged or is not a project; restore it from a backup or create a new project'
+  } else if (code.startsWith('SQLITE_FULL')) {
+    advice = 'the disk is full; free some space and try again'
+  } else if (code.startsWith('SQLITE_READONLY')) {
+    advice = 'the project is open read-only or the file is not writable; check its permissions, or open it without the read-only option'
+  } else if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_PERM')) {
+    advice = 'the file or its folder cannot be read or written; check that the folder exists and that you may write to it'
+  } else if (code.startsWith('SQLITE_CONSTRAINT')) {
+    advice = 'the request refers to something that does not exist or already exists; reload and try again'
+  } else if (code === 'SQLITE_TOOBIG') {
+    advice = 'a value is larger than SQLite allows (1 GB); split the data into smaller parts'
+  } else {
+    advice = 'if this persists, report it with the project file'
+  }
+  const out = new StoreError(`${file}: cannot ${doing}: ${msg}; ${advice}`, file)
+  ;(out as { cause?: unknown }).cause = e
+  return out
+}
+
+interface DatasetRowDb {
+  id: number
+  name: string
+  kind: TraceDataset['kind']
+  hash: string
+  obs_dim: number
+  act_dim: number
+  source: string
+  num_traces: number
+  num_steps: number
+  score_min: number
+  score_max: number
+  created_at: string
+}
+
+interface RunRowDb {
+  id: number
+  name: string
+  group_name: string | null
+  method: RunConfig['method']
+  status: RunStatus
+  seed: number
+  backend: string | null
+  dataset_id: number | null
+  data_hash: string | null
+  config: string
+  versions: string
+  error: string | null
+  owner_pid: number | null
+  last_step: number | null
+  created_at: string
+  started_at: string | null
+  ended_at: string | null
+}
+
+const SUMMARY_COLS = 'id, name, kind, hash, obs_dim, act_dim, source, num_traces, num_steps, score_min, score_max, created_at'
+
+function toSummary(r: DatasetRowDb): DatasetSummary {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    hash: r.hash,
+    numTraces: r.num_traces,
+    numSteps: r.num_steps,
+    obsDim: r.obs_dim,
+    actDim: r.act_dim,
+    source: r.source,
+    createdAt: r.created_at,
+    scoreMin: r.score_min,
+    scoreMax: r.score_max
+  }
+}
+
+function toRun(r: RunRowDb): RunRow {
+  return {
+    id: r.id,
+    name: r.name,
+    group: r.group_name,
+    method: r.method,
+    status: r.status,
+    seed: r.seed,
+    backend: r.backend,
+    datasetId: r.dataset_id,
+    dataHash: r.data_hash,
+    config: JSON.parse(r.config) as RunConfig,
+    versions: JSON.parse(r.versions) as Record<string, string>,
+    error: r.error,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    lastStep: r.last_step
+  }
+}
+
+/**
+ * Open (or create) a project file. Throws a StoreError naming the file when it cannot be
+ * opened, is not a project, or was written by a newer version of the app (in which case the
+ * file is left byte-for-byte untouched). Pass ':memory:' for a throw-away in-memory store.
+ */
+export function openProject(file: string, opts: OpenProjectOptions = {}): ProjectStore {
+  const memory = file === ':memory:'
+  const path = memory ? file : resolve(file)
+  const readonly = opts.readonly ?? false
+  const create = (opts.create ?? true) && !readonly
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 10_000
+
+  if (!memory) {
+    const exists = existsSync(path)
+    if (!exists && !create) {
+      throw new StoreError(`${path}: no project file there; check the path, or create a new project${readonly ? ' (read-only opening cannot create one)' : ''}`, path)
+    }
+    if (!exists && !existsSync(dirname(path))) {
+      throw new StoreError(`${path}: the folder ${dirname(path)} does not exist; create it first or choose another location`, path)
+    }
+    if (exists) {
+      if (statSync(path).isDirectory()) throw new StoreError(`${path} is a folder, not a project file; choose a file name`, path)
+      checkExistingVersion(path)
+    }
+  }
+
+  let db: Database.Database
+  try {
+    db = new Database(path, { readonly, fileMustExist: !create })
+  } catch (e) {
+    throw wrapError(e, path, 'open the project')
+  }
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`)
+    db.pragma('foreign_keys = ON')
+    if (readonly) {
+      const v = db.pragma('user_version', { simple: true }) as number
+      if (v > SCHEMA_VERSION) throw newerSchemaError(path, v)
+      if (v < SCHEMA_VERSION) {
+        throw new StoreError(`${path} uses an older project format (schema ${v}, this app writes ${SCHEMA_VERSION}); open it once without read-only to upgrade it`, path)
+      }
+    } else {
+      if (!memory) db.pragma('journal_mode = WAL')
+      // WAL + NORMAL: a committed transaction survives a crash of the process (not always a
+      // power cut), and commits do not wait for fsync.
+      db.pragma('synchronous = NORMAL')
+      migrate(db, (found) => newerSchemaError(path, found))
+    }
+  } catch (e) {
+    db.close()
+    throw wrapError(e, path, 'open the project')
+  }
+
+  const store = createStore(db, path, readonly)
+  if (!readonly && (opts.markInterrupted ?? true)) {
+    try {
+      store.markInterrupted()
+    } catch (e) {
+      store.close()
+      throw e
+    }
+  }
+  return store
+}
+
+function createStore(db: Database.Database, file: string, readonly: boolean): ProjectStore {
+  const q = {
+    datasetByHash: db.prepare<[string], { id: number }>('SELECT id FROM datasets WHERE hash = ?'),
+    insertDataset: db.prepare(
+      `INSERT INTO datasets (name, kind, hash, obs_dim, act_dim, source, num_traces, num_steps, score_min, score_max, created_at,
+                             offsets, obs, actions, actions_type, mask, rewards, scores, ids, meta)
+       VALUES (@name, @kind, @hash, @obs_dim, @act_dim, @source, @num_traces, @num_steps, @score_min, @score_max, @created_at,
+               @offsets, @obs, @actions, @actions_type, @mask, @rewards, @scores, @ids, @meta)`
+    ),
+    datasetFull: db.prepare<[number], Record<string, unknown>>('SELECT * FROM datasets WHERE id = ?'),
+    summaryById: db.prepare<[number], DatasetRowDb>(`SELECT ${SUMMARY_COLS} FROM datasets WHERE id = ?`),
+    summaryByName: db.prepare<[string], DatasetRowDb>(`SELECT ${SUMMARY_COLS} FROM datasets WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1`),
+    listDatasets: db.prepare<[], DatasetRowDb>(`SELECT ${SUMMARY_COLS} FROM datasets ORDER BY created_at DESC, id DESC`),
+    deleteDataset: db.prepare('DELETE FROM datasets WHERE id = ?'),
+
+    upsertPreset: db.prepare(
+      `INSERT INTO presets (dataset_id, name, curation, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (dataset_id, name) DO UPDATE SET curation = excluded.curation, created_at = excluded.created_at`
+    ),
+    presetByName: db.prepare<[number, string], PresetDb>('SELECT * FROM presets WHERE dataset_id = ? AND name = ?'),
+    presetsAll: db.prepare<[], PresetDb>('SELECT * FROM presets ORDER BY dataset_id, name'),
+    presetsOf: db.prepare<[number], PresetDb>('SELECT * FROM presets WHERE dataset_id = ? ORDER BY name'),
+
+    getRef: db.prepare<[string, string], { logp: Buffer }>('SELECT logp FROM ref_logprobs WHERE ref_key = ? AND data_hash = ?'),
+    putRef: db.prepare(
+      `INSERT INTO ref_logprobs (ref_key, data_hash, logp, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (ref_key, data_hash) DO UPDATE SET logp = excluded.logp, created_at = excluded.created_at`
+    ),
+
+    insertRun: db.prepare(
+      `INSERT INTO runs (name, group_name, method, status, seed, backend, dataset_id, data_hash, config, versions, owner_pid, created_at)
+       VALUES (@name, @group_name, @method, 'queued', @seed, @backend, @dataset_id, @data_hash, @config, @versions, @owner_pid, @created_at)`
+    ),
+    runById: db.prepare<[number], RunRowDb>('SELECT * FROM runs WHERE id = ?'),
+    listRuns: db.prepare<[], RunRowDb>('SELECT * FROM runs ORDER BY created_at DESC, id DESC'),
+    setRunning: db.prepare(
+      `UPDATE runs SET status = 'running', owner_pid = ?, started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL WHERE id = ?`
+    ),
+    setStatus: db.prepare('UPDATE runs SET status = ?, ended_at = ?, error = COALESCE(?, error) WHERE id = ?'),
+    setStatusErr: db.prepare('UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?'),
+    setBackend: db.prepare('UPDATE runs SET backend = ? WHERE id = ?'),
+    deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
+    candidates: db.prepare<[], { id: number; owner_pid: number | null; status: RunStatus }>(
+      `SELECT id, owner_pid, status FROM runs WHERE status IN ('running', 'queued')`
+    ),
+    interrupt: db.prepare(
+      `UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status IN ('running', 'queued') AND owner_pid IS ?`
+    ),
+
+    insertMetric: db.prepare('INSERT OR REPLACE INTO metrics (run_id, step, key, value) VALUES (?, ?, ?, ?)'),
+    bumpLastStep: db.prepare('UPDATE runs SET last_step = MAX(COALESCE(last_step, -1), ?) WHERE id = ?'),
+    metricsAll: db.prepare<[number], { step: number; key: string; value: number | null }>(
+      'SELECT step, key, value FROM metrics WHERE run_id = ? ORDER BY key, step'
+    ),
+    metricsOfKey: db.prepare<[number, string], { step: number; key: string; value: number | null }>(
+      'SELECT step, key, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step'
+    ),
+    metricKeys: db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key'),
+
+    putSnap: db.prepare('INSERT OR REPLACE INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (?, ?, ?, ?, ?)'),
+    snapSteps: db.prepare<[number], { step: number }>('SELECT step FROM weight_snapshots WHERE run_id = ? ORDER BY step'),
+    getSnap: db.prepare<[number, number], { step: number; trace_index: Buffer; log_w_raw: Buffer; w: Buffer }>(
+      'SELECT step, trace_index, log_w_raw, w FROM weight_snapshots WHERE run_id = ? AND step = ?'
+    ),
+
+    insertCkpt: db.prepare('INSERT INTO checkpoints (run_id, step, spec, tensors, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    ckptById: db.prepare<[number], CkptDb & { tensors: Buffer; spec: string }>('SELECT * FROM checkpoints WHERE id = ?'),
+    ckptsOf: db.prepare<[number], CkptDb>('SELECT id, run_id, step, metrics, created_at FROM checkpoints WHERE run_id = ? ORDER BY step, id')
+  }
+
+  let closed = false
+  const requireRun = (runId: number): RunRowDb => {
+    const r = q.runById.get(runId)
+    if (!r) throw new StoreError(`${file}: there is no run ${runId} in this project; list the runs to see which exist`, file)
+    return r
+  }
+
+  const putDatasetTx = db.transaction((ds: TraceDataset, source: string) => {
+    validateDataset(ds)
+    const hash = datasetHash(ds)
+    const existing = q.datasetByHash.get(hash)
+    if (existing) return { id: existing.id, hash, created: false }
+    let smin = Infinity
+    let smax = -Infinity
+    for (const s of ds.scores) {
+      if (s < smin) smin = s
+      if (s > smax) smax = s
+    }
+    const res = q.insertDataset.run({
+      name: ds.name,
+      kind: ds.kind,
+      hash,
+      obs_dim: ds.obsDim,
+      act_dim: ds.actDim,
+      source,
+      num_traces: ds.offsets.length - 1,
+      num_steps: ds.offsets[ds.offsets.length - 1],
+      score_min: smin,
+      score_max: smax,
+      created_at: now(),
+      offsets: toBlob(ds.offsets, 'offsets'),
+      obs: toBlob(ds.obs, 'observations'),
+      actions: toBlob(ds.actions, 'actions'),
+      actions_type: ds.actions instanceof Int32Array ? 'int32' : 'float32',
+      mask: toBlob(ds.mask, 'mask'),
+      rewards: ds.rewards ? toBlob(ds.rewards, 'rewards') : null,
+      scores: toBlob(ds.scores, 'scores'),
+      ids: JSON.stringify(ds.ids),
+      meta: ds.meta ? JSON.stringify(ds.meta) : null
+    })
+    return { id: Number(res.lastInsertRowid), hash, created: true }
+  })
+
+  const appendMetricsTx = db.transaction((runId: number, rows: MetricPoint[]) => {
+    requireRun(runId)
+    let last = -1
+    for (const m of rows) {
+      if (!Number.isInteger(m.step) || m.step < 0) {
+        throw new StoreError(`${file}: metric "${m.key}" has step ${m.step}; steps must be whole numbers ≥ 0 (nothing of this batch was stored)`, file)
+      }
+      q.insertMetric.run(runId, m.step, m.key, Number.isNaN(m.value) ? null : m.value)
+      if (m.step > last) last = m.step
+    }
+    if (last >= 0) q.bumpLastStep.run(last, runId)
+  })
+
+  const interruptTx = db.transaction((dead: Array<{ id: number; owner_pid: number | null; status: RunStatus }>) => {
+    const done: number[] = []
+    const t = now()
+    for (const r of dead) {
+      const why =
+        r.owner_pid === null
+          ? `the run was left ${r.status} with no owning process recorded; start it again`
+          : `the process that ${r.status === 'running' ? 'ran' : 'queued'} it (pid ${r.owner_pid}) ended before it finished (crash, kill or power loss); start it again`
+      if (q.interrupt.run(t, why, r.id, r.owner_pid).changes > 0) done.push(r.id)
+    }
+    return done
+  })
+
+  const store: ProjectStore = {
+    file,
+
+    close() {
+      if (closed) return
+      closed = true
+      db.close()
+    },
+
+    putDataset(ds, source) {
+      return putDatasetTx.immediate(ds, source)
+    },
+
+    getDataset(id) {
+      const r = q.datasetFull.get(id)
+      if (!r) throw new StoreError(`${file}: there is no dataset ${id} in this project; list the datasets to see which exist`, file)
+      const what = (f: string): string => `dataset ${id} ("${r.name as string}") ${f}`
+      const ds: TraceDataset = {
+        name: r.name as string,
+        kind: r.kind as TraceDataset['kind'],
+        obsDim: r.obs_dim as number,
+        actDim: r.act_dim as number,
+        offsets: fromBlob(r.offsets as Buffer, Int32Array, what('offsets')),
+        obs: fromBlob(r.obs as Buffer, Float32Array, what('observations')),
+        actions:
+          r.actions_type === 'int32'
+            ? fromBlob(r.actions as Buffer, Int32Array, what('actions'))
+            : fromBlob(r.actions as Buffer, Float32Array, what('actions')),
+        mask: fromBlob(r.mask as Buffer, Uint8Array, what('mask')),
+        scores: fromBlob(r.scores as Buffer, Float64Array, what('scores')),
+        ids: JSON.parse(r.ids as string) as string[]
+      }
+      if (r.rewards !== null) ds.rewards = fromBlob(r.rewards as Buffer, Float32Array, what('rewards'))
+      if (r.meta !== null) ds.meta = JSON.parse(r.meta as string) as Record<string, unknown>[]
+      return ds
+    },
+
+    findDataset(nameOrId) {
+      const key = nameOrId.trim()
+      if (/^\d+$/.test(key)) {
+        const byId = q.summaryById.get(Number(key))
+        if (byId) return toSummary(byId)
+      }
+      const byName = q.summaryByName.get(nameOrId) ?? (key !== nameOrId ? q.summaryByName.get(key) : undefined)
+      return byName ? toSummary(byName) : null
+    },
+
+    listDatasets() {
+      return q.listDatasets.all().map(toSummary)
+    },
+
+    deleteDataset(id) {
+      if (q.deleteDataset.run(id).changes === 0) {
+        throw new StoreError(`${file}: there is no dataset ${id} to delete; list the datasets to see which exist`, file)
+      }
+    },
+
+    savePreset(datasetId, name, curation) {
+      const parsed = CurationSchema.safeParse(curation)
+      if (!parsed.success) {
+        const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'curation'}: ${i.message}`).join('; ')
+        throw new StoreError(`${file}: preset "${name}" has an invalid curation (${why}); fix the curation settings and save again`, file)
+      }
+      if (!name.trim()) throw new StoreError(`${file}: a preset needs a name; give it one and save again`, file)
+      if (!q.summaryById.get(datasetId)) {
+        throw new StoreError(`${file}: cannot save preset "${name}": there is no dataset ${datasetId}; import the dataset first`, file)
+      }
+      q.upsertPreset.run(datasetId, name, JSON.stringify(parsed.data), now())
+      return toPreset(q.presetByName.get(datasetId, name)!)
+    },
+
+    listPresets(datasetId) {
+      return (datasetId === undefined ? q.presetsAll.all() : q.presetsOf.all(datasetId)).map(toPreset)
+    },
+
+    getRefLogProbs(refKey, dataHash) {
+      const r = q.getRef.get(refKey, dataHash)
+      return r ? fromBlob(r.logp, Float32Array, `reference log-probabilities "${refKey}" for data ${dataHash}`) : null
+    },
+
+    putRefLogProbs(refKey, dataHash, logp) {
+      q.putRef.run(refKey, dataHash, toBlob(logp, `reference log-probabilities "${refKey}"`), now())
+    },
+
+    createRun(r) {
+      const res = q.insertRun.run({
+        name: r.name,
+        group_name: r.group ?? r.config.group ?? null,
+        method: r.config.method,
+        seed: r.config.seed,
+        backend: r.backend,
+        dataset_id: r.datasetId,
+        data_hash: r.dataHash,
+        config: JSON.stringify(r.config),
+        versions: JSON.stringify(r.versions),
+        owner_pid: process.pid,
+        created_at: now()
+      })
+      return Number(res.lastInsertRowid)
+    },
+
+    setRunStatus(runId, status, error) {
+      if (!RUN_STATUSES.includes(status)) {
+        throw new StoreError(`${file}: "${String(status)}" is not a run status (one of ${RUN_STATUSES.join(', ')})`, file)
+      }
+      requireRun(runId)
+      if (status === 'running') {
+        q.setRunning.run(process.pid, now(), runId)
+        if (error != null) q.setStatusErr.run('running', null, error, runId)
+      } else {
+        const ended = TERMINAL.has(status) ? now() : null
+        if (error === undefined) q.setStatus.run(status, ended, null, runId)
+        else q.setStatusErr.run(status, ended, error, runId)
+      }
+    },
+
+    setRunBackend(runId, backend) {
+      requireRun(runId)
+      q.setBackend.run(backend, runId)
+    },
+
+    appendMetrics(runId, rows) {
+      appendMetricsTx.immediate(runId, rows)
+    },
+
+    putWeightSnapshot(runId, snap) {
+      const n = snap.traceIndex.length
+      if (snap.logWRaw.length !== n || snap.w.length !== n) {
+        throw new StoreError(
+          `${file}: weight snapshot at step ${snap.step} of run ${runId} has ${n} trace indices, ${snap.logWRaw.length} raw log-weights and ${snap.w.length} weights; they must have equal lengths`,
+          file
+        )
+      }
+      requireRun(runId)
+      q.putSnap.run(runId, snap.step, toBlob(snap.traceIndex, 'trace indices'), toBlob(snap.logWRaw, 'raw log-weights'), toBlob(snap.w, 'weights'))
+    },
+
+    putCheckpoint(runId, step, tensors, spec, metrics) {
+      requireRun(runId)
+      const blob = encodeTensors(tensors)
+      const res = q.insertCkpt.run(runId, step, JSON.stringify(spec ?? null), blob, JSON.stringify(metrics), now())
+      return Number(res.lastInsertRowid)
+    },
+
+    getCheckpoint(id) {
+      const r = q.ckptById.get(id)
+      if (!r) throw new StoreError(`${file}: there is no checkpoint ${id} in this project; list the run's checkpoints to see which exist`, file)
+      return { row: toCkpt(r), tensors: decodeTensors(r.tensors, `checkpoint ${id}`), spec: JSON.parse(r.spec) as unknown }
+    },
+
+    listCheckpoints(runId) {
+      return q.ckptsOf.all(runId).map(toCkpt)
+    },
+
+    listRuns() {
+      return q.listRuns.all().map(toRun)
+    },
+
+    getRun(id) {
+      const r = q.runById.get(id)
+      return r ? toRun(r) : null
+    },
+
+    deleteRun(id) {
+      const r = requireRun(id)
+      if (r.status === 'running' && r.owner_pid !== null && r.owner_pid !== process.pid && pidAlive(r.owner_pid)) {
+        throw new StoreError(`${file}: run ${id} ("${r.name}") is still running in process ${r.owner_pid}; cancel it first, then delete it`, file)
+      }
+      q.deleteRun.run(id)
+    },
+
+    getMetrics(runId, keys) {
+      const rows = keys === undefined ? q.metricsAll.all(runId) : keys.flatMap((k) => q.metricsOfKey.all(runId, k))
+      return rows.map((m) => ({ step: m.step, key: m.key, value: m.value === null ? NaN : m.value }))
+    },
+
+    metricKeys(runId) {
+      return q.metricKeys.all(runId).map((r) => r.key)
+    },
+
+    listSnapshotSteps(runId) {
+      return q.snapSteps.all(runId).map((r) => r.step)
+    },
+
+    getWeightSnapshot(runId, step) {
+      const r = q.getSnap.get(runId, step)
+      if (!r) return null
+      const what = `weight snapshot of run ${runId} at step ${step}`
+      return {
+        step: r.step,
+        traceIndex: fromBlob(r.trace_index, Int32Array, `${what}: trace indices`),
+        logWRaw: fromBlob(r.log_w_raw, Float32Array, `${what}: raw log-weights`),
+        w: fromBlob(r.w, Float32Array, `${what}: weights`)
+      } satisfies WeightSnapshot
+    },
+
+    markInterrupted() {
+      if (readonly) return []
+      const dead = q.candidates.all().filter((r) => r.owner_pid === null || !pidAlive(r.owner_pid))
+      if (dead.length === 0) return []
+      return interruptTx.immediate(dead)
+    }
+  }
+
+  // Every method: refuse after close, and turn driver errors into messages naming the file.
+  const guarded = { file } as ProjectStore
+  for (const key of Object.keys(store) as Array<keyof ProjectStore>) {
+    const fn = store[key]
+    if (typeof fn !== 'function') continue
+    const name = String(key)
+    ;(guarded as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      if (closed && name !== 'close') throw new StoreError(`${file}: the project was closed; open it again`, file)
+      try {
+        return (fn as (...a: unknown[]) => unknown).apply(store, args)
+      } catch (e) {
+        throw wrapError(e, file, describe(name))
+      }
+    }
+  }
+  return guarded
+}
+
+interface PresetDb {
+  id: number
+  dataset_id: number
+  name: string
+  curation: string
+  created_at: string
+}
+const toPreset = (r: PresetDb): PresetRow => ({
+  id: r.id,
+  datasetId: r.dataset_id,
+  name: r.name,
+  curation: JSON.parse(r.curation) as Curation,
+  createdAt: r.created_at
+})
+
+interface CkptDb {
+  id: number
+  run_id: number
+  step: number
+  metrics: string
+  created_at: string
+}
+const toCkpt = (r: CkptDb): CheckpointRow => ({
+  id: r.id,
+  runId: r.run_id,
+  step: r.step,
+  createdAt: r.created_at,
+  metrics: JSON.parse(r.metrics) as Record<string, number>
+})
+
+/** "putDataset" → "put dataset", for error messages. */
+const describe = (method: string): string => method.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
+
+export { SCHEMA_VERSION, MIGRATIONS }
