@@ -105,7 +105,7 @@ describe('TransformerPolicy', () => {
     let last = first
     for (let i = 0; i < 60; i++) {
       const { value, grads } = tf.variableGrads(lossFn, p.variables)
-      opt.applyGradients(grads)
+      opt.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>)
       last = value.dataSync()[0]
       tf.dispose([value, ...Object.values(grads)])
     }
