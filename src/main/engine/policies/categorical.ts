@@ -1,0 +1,83 @@
+// A categorical policy π(a|s) = softmax(f(s))_a over actDim discrete actions. With obsDim 0
+// and no hidden layers, f is a single vector of logits: the context-free bandit policy,
+// uniform at initialisation (logits 0), which is the bandit's π_ref.
+import * as tf from '@tensorflow/tfjs'
+import type { Rng } from '../rng.ts'
+import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
+import type { Batch, Policy, PolicySpec } from './policy.ts'
+
+export interface CategoricalSpec extends PolicySpec {
+  kind: 'categorical'
+  hidden: number[]
+}
+
+export class CategoricalPolicy implements Policy {
+  readonly variables: tf.Variable[]
+
+  constructor(
+    readonly spec: CategoricalSpec,
+    rng: Rng | null,
+    vars?: tf.Variable[],
+    trainable = true
+  ) {
+    if (vars) this.variables = vars
+    else if (spec.obsDim === 0) this.variables = [tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('categorical/logits'))]
+    else {
+      if (!rng) throw new Error('CategoricalPolicy needs an Rng to initialise')
+      this.variables = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'categorical', trainable)
+    }
+  }
+
+  /** log-softmax logits [B·T, A] (context-free: [1, A] broadcast) */
+  private logitsFor(obs: tf.Tensor3D | null, n: number): tf.Tensor2D {
+    if (this.spec.obsDim === 0) return tf.reshape(this.variables[0], [1, this.spec.actDim])
+    if (!obs) throw new Error('categorical policy with obsDim > 0 needs observations')
+    return mlpForward(this.variables, tf.reshape(obs, [n, this.spec.obsDim]))
+  }
+
+  logProbs(batch: Batch): tf.Tensor2D {
+    return tf.tidy(() => {
+      const n = batch.B * batch.T
+      const logsm = tf.logSoftmax(this.logitsFor(batch.obs, n))
+      const onehot = tf.oneHot(tf.reshape(batch.actions, [n]) as tf.Tensor1D, this.spec.actDim)
+      return tf.reshape(tf.sum(tf.mul(onehot, logsm), 1), [batch.B, batch.T]) as tf.Tensor2D
+    })
+  }
+
+  /** Action probabilities for N contexts: [N × A] row-major. */
+  probs(obs: Float32Array, n: number): Float32Array {
+    return tf.tidy(() => {
+      const o = this.spec.obsDim ? tf.tensor3d(obs, [n, 1, this.spec.obsDim]) : null
+      const p = tf.softmax(this.logitsFor(o, this.spec.obsDim ? n : 1))
+      return (this.spec.obsDim ? p : tf.tile(p, [n, 1])).dataSync() as Float32Array
+    })
+  }
+
+  act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Int32Array {
+    const A = this.spec.actDim
+    const p = this.probs(obs, n)
+    const out = new Int32Array(n)
+    for (let i = 0; i < n; i++) {
+      const row = p.subarray(i * A, (i + 1) * A)
+      if (deterministic) {
+        let best = 0
+        for (let a = 1; a < A; a++) if (row[a] > row[best]) best = a
+        out[i] = best
+      } else {
+        let u = rng.next()
+        let a = 0
+        while (a < A - 1 && u >= row[a]) u -= row[a++]
+        out[i] = a
+      }
+    }
+    return out
+  }
+
+  clone(trainable: boolean): CategoricalPolicy {
+    return new CategoricalPolicy(this.spec, null, cloneVariables(this.variables, trainable), trainable)
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose()
+  }
+}

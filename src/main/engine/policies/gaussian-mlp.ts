@@ -1,0 +1,81 @@
+// The control policy of science.md: an MLP (3 hidden layers of 256, ReLU) giving the mean
+// tanh(net(s)), and one learned, state-independent log-std per action dimension clamped to
+// [log_std_min, log_std_max]; log π(a|s) is summed over action dimensions.
+import * as tf from '@tensorflow/tfjs'
+import type { Rng } from '../rng.ts'
+import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
+import type { Batch, Policy, PolicySpec } from './policy.ts'
+
+export interface GaussianMlpSpec extends PolicySpec {
+  kind: 'gaussian-mlp'
+  hidden: number[]
+  logStdMin: number
+  logStdMax: number
+}
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI)
+
+export class GaussianMlpPolicy implements Policy {
+  readonly variables: tf.Variable[]
+
+  constructor(
+    readonly spec: GaussianMlpSpec,
+    rng: Rng | null,
+    vars?: tf.Variable[],
+    trainable = true
+  ) {
+    if (vars) this.variables = vars
+    else {
+      if (!rng) throw new Error('GaussianMlpPolicy needs an Rng to initialise')
+      const net = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'gaussian', trainable)
+      this.variables = [...net, tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('gaussian/log_std'))]
+    }
+  }
+
+  private get net(): tf.Variable[] {
+    return this.variables.slice(0, -1)
+  }
+
+  private logStd(): tf.Tensor1D {
+    return tf.clipByValue(this.variables[this.variables.length - 1], this.spec.logStdMin, this.spec.logStdMax) as tf.Tensor1D
+  }
+
+  mean(obs2d: tf.Tensor2D): tf.Tensor2D {
+    return tf.tanh(mlpForward(this.net, obs2d))
+  }
+
+  logProbs(batch: Batch): tf.Tensor2D {
+    return tf.tidy(() => {
+      if (!batch.obs) throw new Error('the Gaussian MLP policy needs observations')
+      const n = batch.B * batch.T
+      const { obsDim, actDim } = this.spec
+      const mu = this.mean(tf.reshape(batch.obs, [n, obsDim]))
+      const a = tf.reshape(batch.actions, [n, actDim])
+      const logStd = this.logStd()
+      const z = tf.div(tf.sub(a, mu), tf.exp(logStd))
+      // Σ_d [ −½ z_d² − log σ_d − ½ log 2π ]
+      const lp = tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI))
+      return tf.reshape(lp, [batch.B, batch.T]) as tf.Tensor2D
+    })
+  }
+
+  act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Float32Array {
+    const { obsDim, actDim } = this.spec
+    const [mu, std] = tf.tidy(() => [
+      this.mean(tf.tensor2d(obs, [n, obsDim])).dataSync() as Float32Array,
+      tf.exp(this.logStd()).dataSync() as Float32Array
+    ])
+    if (deterministic) return mu
+    const out = new Float32Array(n * actDim)
+    for (let i = 0; i < out.length; i++) out[i] = mu[i] + std[i % actDim] * rng.normal()
+    return out
+  }
+
+  clone(trainable: boolean): GaussianMlpPolicy {
+    return new GaussianMlpPolicy(this.spec, null, cloneVariables(this.variables, trainable), trainable)
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose()
+  }
+}

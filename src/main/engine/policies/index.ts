@@ -1,0 +1,26 @@
+// Build a policy from the run config and a dataset's shape, or rebuild one from a saved spec.
+import type { PolicyConfig } from '../../../shared/config.ts'
+import type { TraceDataset } from '../data/trace.ts'
+import type { Rng } from '../rng.ts'
+import { CategoricalPolicy, type CategoricalSpec } from './categorical.ts'
+import { GaussianMlpPolicy, type GaussianMlpSpec } from './gaussian-mlp.ts'
+import type { Policy, PolicySpec } from './policy.ts'
+
+export function createPolicy(cfg: PolicyConfig, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>, rng: Rng): Policy {
+  if (cfg.kind === 'categorical') {
+    if (ds.kind === 'continuous') throw new Error('policy.kind "categorical" needs discrete actions; this dataset has continuous actions: use "gaussian-mlp"')
+    return new CategoricalPolicy({ kind: 'categorical', obsDim: ds.obsDim, actDim: ds.actDim, hidden: cfg.hidden }, rng)
+  }
+  if (ds.kind !== 'continuous') throw new Error('policy.kind "gaussian-mlp" needs continuous actions; this dataset has discrete actions: use "categorical"')
+  return new GaussianMlpPolicy(
+    { kind: 'gaussian-mlp', obsDim: ds.obsDim, actDim: ds.actDim, hidden: cfg.hidden, logStdMin: cfg.log_std_min, logStdMax: cfg.log_std_max },
+    rng
+  )
+}
+
+/** Rebuild from a checkpoint's spec (weights are written afterwards with writeWeights). */
+export function policyFromSpec(spec: PolicySpec, rng: Rng): Policy {
+  if (spec.kind === 'categorical') return new CategoricalPolicy(spec as CategoricalSpec, rng)
+  if (spec.kind === 'gaussian-mlp') return new GaussianMlpPolicy(spec as GaussianMlpSpec, rng)
+  throw new Error(`unknown policy kind "${spec.kind}" in checkpoint`)
+}

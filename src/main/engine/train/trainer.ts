@@ -1,0 +1,233 @@
+// The training loop shared by every method (science.md, "Objectives" and "Importance
+// weights"). One step: sample a batch of curated traces (uniformly from D+, or by quality-bin
+// multiplicity from D_Q+), update θ_q if q is an EMA or a periodic copy, form the weights from
+// log q − log π_ref (π_ref's log-probs are cached, never recomputed), take the gradient of the
+// weighted NLL with the weights held constant, clip, and step Adam/AdamW.
+import * as tf from '@tensorflow/tfjs'
+import { isImportanceWeighted, isPerStep, usesQualityBins, type RunConfig } from '../../../shared/config.ts'
+import { weightStats, type WeightStats } from '../../../shared/weight-stats.ts'
+import type { WeightSnapshot } from '../../store/types.ts'
+import { disposeBatch, gatherBatch, scatterSteps, toDevice } from '../data/batch.ts'
+import { totalSteps, type TraceDataset } from '../data/trace.ts'
+import { weightedNll } from '../objectives/loss.ts'
+import type { Policy } from '../policies/policy.ts'
+import { WeightedSampler, type Rng } from '../rng.ts'
+import { clampedWeight, logWeightRaw, perStepWeight, stopGradient } from '../weights.ts'
+import { AdamOptimizer, learningRate } from './optim.ts'
+
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TrainingError'
+  }
+}
+
+export interface TrainSetup {
+  config: RunConfig
+  dataset: TraceDataset
+  /** θ, already initialised (from θ_ref for SFT-type methods) */
+  policy: Policy
+  /** m(τ) per trace from curation; 0 = not trained on */
+  multiplicity: Uint8Array
+  /** log π_ref(a_t|s_t) for every step of the dataset (needed by iw methods and snapshots) */
+  refLogProbs: Float32Array | null
+  rng: Rng
+}
+
+export interface TrainHooks {
+  signal?: AbortSignal
+  /** metrics at a logged step (1-based count of updates done; 0 = before training) */
+  onLog?(step: number, metrics: Record<string, number>): void
+  onSnapshot?(snap: WeightSnapshot): void
+  onProgress?(step: number, total: number): void
+  /** domain evaluation (bandit reward, control return …), merged into the logged metrics */
+  evaluate?(policy: Policy, step: number): Record<string, number> | Promise<Record<string, number>>
+}
+
+export interface TrainResult {
+  status: 'completed' | 'cancelled'
+  steps: number
+  final: Record<string, number>
+}
+
+/** Which traces a method samples, and with what probability mass. */
+export function samplingMass(method: RunConfig['method'], multiplicity: Uint8Array): Float64Array {
+  if (method === 'bc') return new Float64Array(multiplicity.length).fill(1) // BC: all of D
+  const q = usesQualityBins(method)
+  return Float64Array.from(multiplicity, (m) => (q ? m : m > 0 ? 1 : 0))
+}
+
+export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const { config, dataset: ds, policy, rng } = setup
+  const { method, weights: ws, train: tc } = config
+  const iw = isImportanceWeighted(method)
+  const perStep = isPerStep(method)
+  if (iw && !setup.refLogProbs) throw new TrainingError(`${method} needs reference log-probs; none were computed`)
+  const sampler = new WeightedSampler(samplingMass(method, setup.multiplicity))
+  const opt = new AdamOptimizer(policy.variables, config.optim)
+  // θ_q: a frozen copy for EMA / periodic q; "current" reuses π_θ's own forward pass
+  const qPolicy = iw && ws.q.kind !== 'current' ? policy.clone(false) : null
+  const final: Record<string, number> = {}
+  const log = (step: number, m: Record<string, number>): void => {
+    Object.assign(final, m)
+    hooks.onLog?.(step, m)
+  }
+
+  try {
+    if (hooks.evaluate) log(0, await hooks.evaluate(policy, 0))
+    for (let s = 0; s < tc.steps; s++) {
+      if (hooks.signal?.aborted) return { status: 'cancelled', steps: s, final }
+      const stepNo = s + 1
+      const lr = learningRate(config.optim, s, tc.steps)
+      const host = gatherBatch(ds, sampler.sampleMany(rng, tc.batch_size), iw ? setup.refLogProbs : null)
+      const batch = toDevice(host, ds)
+
+      if (qPolicy && ws.q.kind === 'ema') emaUpdate(qPolicy, policy, ws.q.beta)
+      if (qPolicy && ws.q.kind === 'periodic' && s % ws.q.every === 0) copyInto(qPolicy, policy)
+      const logqFrozen = qPolicy ? tf.tidy(() => qPolicy.logProbs(batch)) : null
+
+      let kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
+      let keptStep: tf.Tensor2D | null = null
+      const { value: loss, grads } = tf.variableGrads(() => {
+        const logp = policy.logProbs(batch)
+        if (!iw) return weightedNll(logp, batch.mask, null, null, tc.loss_norm)
+        const logq = logqFrozen ?? stopGradient(logp)
+        const logref = batch.logref as tf.Tensor2D
+        if (perStep) {
+          const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
+          keptStep = tf.keep(wStep)
+          return weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
+        }
+        const raw = logWeightRaw(logq, logref, batch.mask, ws)
+        const w = clampedWeight(raw, ws)
+        kept = { raw: tf.keep(raw), w: tf.keep(w) }
+        return weightedNll(logp, batch.mask, w, null, tc.loss_norm)
+      }, policy.variables)
+      const gradList = policy.variables.map((v) => grads[v.name])
+      const gnorm = opt.step(gradList, lr)
+      const [lossV, gnV] = tf.tidy(() => tf.stack([loss, gnorm]).dataSync())
+      tf.dispose([loss, gnorm, logqFrozen, ...gradList])
+
+      try {
+        if (!Number.isFinite(lossV) || !Number.isFinite(gnV)) {
+          throw new TrainingError(diagnose(stepNo, lossV, gnV, kept, keptStep))
+        }
+        const logged = stepNo % tc.log_every === 0 || stepNo === tc.steps
+        if (logged) {
+          const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
+          if (kept) Object.assign(m, batchWeightStats(kept, ws.clamp))
+          if (keptStep) Object.assign(m, stepWeightStats(keptStep, batch.mask, ws.step_clip))
+          if (hooks.evaluate && (stepNo % tc.eval_every === 0 || stepNo === tc.steps)) Object.assign(m, await hooks.evaluate(policy, stepNo))
+          log(stepNo, m)
+        }
+        if (hooks.onSnapshot && setup.refLogProbs && method !== 'bc' && (stepNo % tc.snapshot_every === 0 || stepNo === tc.steps)) {
+          hooks.onSnapshot(weightSnapshot(qPolicy ?? policy, ds, setup.multiplicity, setup.refLogProbs, config, stepNo))
+        }
+      } finally {
+        const k = kept as { raw: tf.Tensor1D; w: tf.Tensor1D } | null
+        if (k) tf.dispose([k.raw, k.w])
+        if (keptStep) tf.dispose(keptStep as tf.Tensor)
+        disposeBatch(batch)
+      }
+      hooks.onProgress?.(stepNo, tc.steps)
+      // let cancellation messages and progress reach the event loop
+      if (stepNo % 4 === 0) await new Promise((r) => setImmediate(r))
+    }
+    return { status: 'completed', steps: tc.steps, final }
+  } finally {
+    opt.dispose()
+    qPolicy?.dispose()
+  }
+}
+
+/** θ_q ← β θ_q + (1−β) θ */
+export function emaUpdate(q: Policy, p: Policy, beta: number): void {
+  tf.tidy(() => q.variables.forEach((v, i) => v.assign(tf.add(tf.mul(v, beta), tf.mul(p.variables[i], 1 - beta)))))
+}
+
+export function copyInto(q: Policy, p: Policy): void {
+  tf.tidy(() => q.variables.forEach((v, i) => v.assign(p.variables[i])))
+}
+
+function batchWeightStats(k: { raw: tf.Tensor1D; w: tf.Tensor1D }, clamp: [number, number]): WeightStats {
+  return weightStats(k.raw.dataSync(), k.w.dataSync(), clamp)
+}
+
+function stepWeightStats(wStep: tf.Tensor2D, mask: tf.Tensor2D, [lo, hi]: [number, number]): Record<string, number> {
+  const w = wStep.dataSync()
+  const m = mask.dataSync()
+  let n = 0
+  let sum = 0
+  let clipped = 0
+  for (let i = 0; i < w.length; i++) {
+    if (!m[i]) continue
+    n++
+    sum += w[i]
+    if (w[i] <= lo || w[i] >= hi) clipped++
+  }
+  return { step_w_mean: n ? sum / n : 0, step_clip_fraction: n ? clipped / n : 0 }
+}
+
+function diagnose(step: number, loss: number, gnorm: number, kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null, keptStep: tf.Tensor2D | null): string {
+  const where = `training stopped at step ${step}`
+  const bad = (a: ArrayLike<number>): number => Array.prototype.findIndex.call(a, (v: number) => !Number.isFinite(v))
+  if (kept) {
+    const w = kept.w.dataSync()
+    const i = bad(w)
+    if (i >= 0) {
+      return `${where}: importance weight of batch row ${i} is ${w[i]} (raw log w ${kept.raw.dataSync()[i]}). Lower weights.temp, tighten weights.clamp, or check the reference log-probs.`
+    }
+  }
+  if (keptStep) {
+    const i = bad(keptStep.dataSync())
+    if (i >= 0) return `${where}: a per-step weight is not finite (flat index ${i}). Check the reference log-probs.`
+  }
+  if (!Number.isFinite(loss)) return `${where}: the loss is ${loss}. Lower optim.lr or set optim.clip_grad_norm; check the data for extreme values.`
+  return `${where}: the gradient norm is ${gnorm}. Lower optim.lr or set optim.clip_grad_norm.`
+}
+
+/** log π(a_t|s_t) for every step of the given traces (default: all), in the dataset's flat
+ *  step layout; the other steps stay 0. Scored in chunks so memory stays bounded. */
+export function scoreSteps(
+  policy: Policy,
+  ds: TraceDataset,
+  traces?: ArrayLike<number>,
+  onProgress?: (done: number, total: number) => void,
+  chunk = 256
+): Float32Array {
+  const idx = traces ?? Int32Array.from({ length: ds.offsets.length - 1 }, (_, i) => i)
+  const out = new Float32Array(totalSteps(ds))
+  for (let c = 0; c < idx.length; c += chunk) {
+    const part = Array.prototype.slice.call(idx, c, c + chunk) as number[]
+    const host = gatherBatch(ds, part, null)
+    const batch = toDevice(host, ds)
+    const lp = tf.tidy(() => policy.logProbs(batch).dataSync() as Float32Array)
+    disposeBatch(batch)
+    scatterSteps(ds, host, lp, out)
+    onProgress?.(Math.min(c + chunk, idx.length), idx.length)
+  }
+  return out
+}
+
+/** Per-trace raw log weight and weight of every curated trace under q at this step, for the
+ *  inspector. With `normalize` on, weights are self-normalised over the whole curated set
+ *  (mean 1), the set-level analogue of the per-batch normalisation used in the loss. */
+export function weightSnapshot(q: Policy, ds: TraceDataset, multiplicity: Uint8Array, refLogProbs: Float32Array, config: RunConfig, step: number): WeightSnapshot {
+  const idx: number[] = []
+  for (let i = 0; i < multiplicity.length; i++) if (multiplicity[i] > 0) idx.push(i)
+  const logq = scoreSteps(q, ds, idx)
+  const raw = new Float32Array(idx.length)
+  const chunk = 256
+  for (let c = 0; c < idx.length; c += chunk) {
+    const part = idx.slice(c, c + chunk)
+    const hq = gatherBatch(ds, part, logq)
+    const hr = gatherBatch(ds, part, refLogProbs)
+    const r = tf.tidy(() => {
+      const shape: [number, number] = [hq.B, hq.T]
+      return logWeightRaw(tf.tensor2d(hq.logref as Float32Array, shape), tf.tensor2d(hr.logref as Float32Array, shape), tf.tensor2d(hq.mask, shape), config.weights).dataSync()
+    })
+    raw.set(r, c)
+  }
+  const w = tf.tidy(() => clampedWeight(tf.tensor1d(raw), config.weights).dataSync() as Float32Array)
+  return { step, traceIndex: Int32Array.from(idx), logWRaw: raw, w }
+}
