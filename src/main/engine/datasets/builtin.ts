@@ -2,12 +2,15 @@
 // any imported dataset (deduplicated by content hash).
 import type { ProjectStore } from '../../store/types.ts'
 import { validateDataset, type TraceDataset } from '../data/trace.ts'
-import { BANDIT_DEFAULT_PULLS, makeBanditDataset } from './bandit.ts'
+import type { Policy } from '../policies/policy.ts'
+import { BANDIT_DEFAULT_PULLS, evaluateBandit, makeBanditDataset } from './bandit.ts'
 
 export interface BuiltinDataset {
   name: string
   description: string
   make(options: Record<string, number | string | boolean>, onProgress?: (done: number, total: number) => void): Promise<TraceDataset>
+  /** the domain's evaluation of a policy (logged with the run's metrics), if it has an environment */
+  evaluate?(policy: Policy, options: Record<string, number | string | boolean>): Record<string, number> | Promise<Record<string, number>>
 }
 
 const registry = new Map<string, BuiltinDataset>()
@@ -23,7 +26,8 @@ registerBuiltin({
     const pulls = Number(o.pulls ?? BANDIT_DEFAULT_PULLS)
     if (!Number.isInteger(pulls) || pulls < 10) throw new Error(`dataset_options.pulls must be an integer ≥ 10, got ${o.pulls}`)
     return makeBanditDataset(pulls, Number(o.seed ?? 0))
-  }
+  },
+  evaluate: (policy) => evaluateBandit(policy)
 })
 
 export function builtinNames(): string[] {
@@ -32,6 +36,11 @@ export function builtinNames(): string[] {
 
 export function getBuiltin(name: string): BuiltinDataset | undefined {
   return registry.get(name)
+}
+
+/** The built-in a stored dataset came from ("builtin:NAME" sources), for its evaluation. */
+export function builtinOfSource(source: string): BuiltinDataset | undefined {
+  return source.startsWith('builtin:') ? registry.get(source.slice('builtin:'.length)) : undefined
 }
 
 /** Make a built-in dataset and store it; returns its id (existing id if already stored). */

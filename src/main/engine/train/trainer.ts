@@ -106,7 +106,8 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       const gradList = policy.variables.map((v) => grads[v.name])
       const gnorm = opt.step(gradList, lr)
       const [lossV, gnV] = tf.tidy(() => tf.stack([loss, gnorm]).dataSync())
-      tf.dispose([loss, gnorm, logqFrozen, ...gradList])
+      tf.dispose([loss, gnorm, ...gradList])
+      logqFrozen?.dispose()
 
       try {
         if (!Number.isFinite(lossV) || !Number.isFinite(gnV)) {

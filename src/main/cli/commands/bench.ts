@@ -1,0 +1,103 @@
+// `iwsft bench [--json] [--steps N] [--backend B]`: ms per training step for SFT and iw-SFT with
+// q = current, EMA and periodic on the control policy (Gaussian MLP 3×256, 17 inputs, 6 actions,
+// 256 state-action pairs a batch: 16 traces × 16 steps), on every available backend, each with
+// its ratio to SFT measured in the same run on the same backend. Later suites add entries.
+import * as tf from '@tensorflow/tfjs'
+import { defaultConfig, type Method, type RunConfig } from '../../../shared/config.ts'
+import { initBackend, probeBackends, type BackendName } from '../../engine/backend/index.ts'
+import { fromTraces } from '../../engine/data/trace.ts'
+import { createPolicy } from '../../engine/policies/index.ts'
+import { Rng } from '../../engine/rng.ts'
+import { scoreSteps, train } from '../../engine/train/trainer.ts'
+import { parseArgs, intFlag, strFlag } from '../args.ts'
+
+export interface BenchEntry {
+  name: string
+  backend: string
+  ms_per_step: number
+  ratio_to_sft?: number
+  [k: string]: unknown
+}
+
+type BenchFn = (backend: BackendName, steps: number) => Promise<BenchEntry[]>
+const extraBenches: Array<{ name: string; run: BenchFn }> = []
+/** Other suites add their own benchmark entries here. */
+export function registerBench(name: string, run: BenchFn): void {
+  extraBenches.push({ name, run })
+}
+
+function syntheticControl(traces: number, len: number, seed: number) {
+  const rng = new Rng(seed)
+  return fromTraces(
+    'bench',
+    'continuous',
+    17,
+    6,
+    Array.from({ length: traces }, (_, i) => ({
+      obs: Float32Array.from({ length: len * 17 }, () => rng.normal()),
+      actions: Float32Array.from({ length: len * 6 }, () => Math.tanh(rng.normal())),
+      score: i
+    }))
+  )
+}
+
+const VARIANTS: Array<{ name: string; method: Method; q: RunConfig['weights']['q'] }> = [
+  { name: 'sft', method: 'sft', q: { kind: 'current' } },
+  { name: 'iw-sft/current', method: 'iw-sft', q: { kind: 'current' } },
+  { name: 'iw-sft/ema', method: 'iw-sft', q: { kind: 'ema', beta: 0.9 } },
+  { name: 'iw-sft/periodic', method: 'iw-sft', q: { kind: 'periodic', every: 50 } }
+]
+
+export async function benchMlpMethods(backend: BackendName, steps: number): Promise<BenchEntry[]> {
+  const ds = syntheticControl(256, 16, 1)
+  const base = defaultConfig('control')
+  const out: BenchEntry[] = []
+  for (const v of VARIANTS) {
+    const config: RunConfig = {
+      ...base,
+      method: v.method,
+      curation: { mode: 'all' },
+      weights: { ...base.weights, q: v.q },
+      train: { ...base.train, steps, batch_size: 16, log_every: steps, snapshot_every: 10 * steps, eval_every: steps }
+    }
+    const policy = createPolicy(config.policy, ds, new Rng(0))
+    const ref = scoreSteps(policy, ds)
+    const setup = { config, dataset: ds, policy, multiplicity: new Uint8Array(256).fill(1), refLogProbs: ref }
+    // warm-up (kernel compilation, allocation), then the timed run
+    await train({ ...setup, config: { ...config, train: { ...config.train, steps: 5 } }, rng: new Rng(1) })
+    const t0 = performance.now()
+    await train({ ...setup, rng: new Rng(2) })
+    out.push({ name: v.name, backend, ms_per_step: (performance.now() - t0) / steps })
+    policy.dispose()
+  }
+  const sft = out[0].ms_per_step
+  for (const e of out) e.ratio_to_sft = Number((e.ms_per_step / sft).toFixed(3))
+  return out
+}
+
+export async function cmdBench(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['json'])
+  const only = strFlag(args, 'backend')
+  const probe = await probeBackends()
+  const backends = probe.filter((b) => b.available && (!only || b.name === only)).map((b) => b.name)
+  // the cpu backend is ~25× slower than native on this MLP: bench it only when asked
+  const selected = only ? backends : backends.filter((b) => b !== 'cpu')
+  const results: BenchEntry[] = []
+  for (const b of selected) {
+    await initBackend(b)
+    const steps = intFlag(args, 'steps', b === 'wasm' || b === 'cpu' ? 20 : 60, 1)
+    if (!args.flags.has('json')) process.stderr.write(`benchmarking on ${b} (${steps} steps each)…\n`)
+    results.push(...(await benchMlpMethods(b, steps)))
+    for (const x of extraBenches) results.push(...(await x.run(b, steps)))
+  }
+  // cross-backend ratio for the same entry, where more than one backend ran
+  const wasmSft = results.find((r) => r.backend === 'wasm' && r.name === 'sft')
+  if (wasmSft) for (const r of results) if (r.name === 'sft') r.speedup_vs_wasm = Number((wasmSft.ms_per_step / r.ms_per_step).toFixed(2))
+  const report = { backend: tf.getBackend(), backends: probe, results }
+  if (args.flags.has('json')) process.stdout.write(JSON.stringify(report) + '\n')
+  else {
+    process.stdout.write(`${'name'.padEnd(20)}${'backend'.padEnd(12)}${'ms/step'.padStart(10)}${'× sft'.padStart(8)}\n`)
+    for (const r of results) process.stdout.write(`${r.name.padEnd(20)}${r.backend.padEnd(12)}${r.ms_per_step.toFixed(2).padStart(10)}${String(r.ratio_to_sft ?? '').padStart(8)}\n`)
+  }
+  return 0
+}

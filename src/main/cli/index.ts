@@ -1,0 +1,51 @@
+// The `iwsft` command line. Each command lives in commands/; optional suites register there.
+import { ConfigError } from '../../shared/config.ts'
+import { UsageError } from './args.ts'
+
+type Command = (argv: string[]) => Promise<number>
+
+const commands: Record<string, { help: string; load: () => Promise<Command> }> = {
+  run: { help: 'run CONFIG            train one run from a JSON/YAML config', load: async () => (await import('./commands/run.ts')).cmdRun },
+  runs: { help: 'runs [--json]         list the project\'s runs', load: async () => (await import('./commands/history.ts')).cmdRuns },
+  metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
+  weights: { help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)', load: async () => (await import('./commands/history.ts')).cmdWeights },
+  reproduce: { help: 'reproduce SUITE       the paper\'s experiments (bandit …) --seeds N [--json]', load: async () => (await import('./commands/reproduce.ts')).cmdReproduce },
+  bench: { help: 'bench [--json]        ms per training step, per backend', load: async () => (await import('./commands/bench.ts')).cmdBench },
+  doctor: { help: 'doctor [--json]       which backends load, and why the others do not', load: async () => (await import('./commands/doctor.ts')).cmdDoctor },
+  backend: { help: 'backend install       build the native TensorFlow backend from the TF wheel', load: async () => (await import('./commands/backend.ts')).cmdBackend },
+  datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => (await import('./commands/datasets.ts')).cmdDatasets },
+  serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe }
+}
+
+function usage(): string {
+  return [
+    'usage: iwsft COMMAND [options]   (every command takes --project FILE; default ./project.iwsft)',
+    '',
+    ...Object.values(commands).map((c) => `  ${c.help}`)
+  ].join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage() + '\n')
+    return name ? 0 : 2
+  }
+  const cmd = commands[name]
+  if (!cmd) {
+    process.stderr.write(`iwsft: unknown command "${name}"\n\n${usage()}\n`)
+    return 2
+  }
+  try {
+    return await (await cmd.load())(rest)
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`iwsft ${name}: ${e.message}\n`)
+      return 2
+    }
+    const err = e as Error
+    process.stderr.write(`iwsft ${name}: ${err?.message ?? String(e)}\n`)
+    if (process.env.IWSFT_DEBUG) process.stderr.write(`${err?.stack}\n`)
+    return 1
+  }
+}

@@ -1,0 +1,59 @@
+// Start a training run in a worker thread so the caller (the app's main process, the local
+// server) never blocks. Events stream back; cancel() asks the worker to stop, which it does
+// at the next step (well under a second), keeping what it saved.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { RunConfig } from '../../shared/config.ts'
+import type { RunEndEvent, RunEvent, RunHandle } from './types.ts'
+import type { WorkerMessage } from './worker-entry.ts'
+
+/** The worker file: the TypeScript source run through tsx (CLI, tests, `iwsft serve`), or the
+ *  bundled worker.js next to the app's main bundle. */
+function workerTarget(): { url: URL; execArgv: string[] } {
+  const here = import.meta.url
+  if (here.endsWith('.ts')) return { url: new URL('./worker-entry.ts', here), execArgv: ['--import', 'tsx'] }
+  const bundled = new URL('./worker.js', here)
+  if (!existsSync(fileURLToPath(bundled))) throw new Error(`training worker not found at ${fileURLToPath(bundled)}; rebuild the app (npm run build)`)
+  return { url: bundled, execArgv: [] }
+}
+
+export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
+  const { url, execArgv } = workerTarget()
+  const worker = new Worker(url, { workerData: { projectFile, config }, execArgv })
+  let resolveId!: (id: number) => void
+  let rejectId!: (e: Error) => void
+  const runId = new Promise<number>((res, rej) => ((resolveId = res), (rejectId = rej)))
+  runId.catch(() => {}) // the rejection is also delivered through `done`
+  const done = new Promise<RunEndEvent>((resolve, reject) => {
+    let ended: RunEndEvent | null = null
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'error') {
+        const err = new Error(m.message)
+        rejectId(err)
+        reject(err)
+        return
+      }
+      if (m.type === 'start') resolveId(m.runId)
+      if (m.type === 'end') ended = m
+      onEvent(m)
+    })
+    worker.on('error', (e) => {
+      rejectId(e)
+      reject(e)
+    })
+    worker.on('exit', (code) => {
+      if (ended) resolve(ended)
+      else {
+        const err = new Error(`training worker exited with code ${code} before the run ended`)
+        rejectId(err)
+        reject(err)
+      }
+    })
+  })
+  return {
+    runId,
+    cancel: () => worker.postMessage({ type: 'cancel' }),
+    done
+  }
+}
