@@ -1,0 +1,187 @@
+import { describe, it, expect, beforeAll } from 'vitest'
+import * as tf from '@tensorflow/tfjs'
+import {
+  makeProblem,
+  makeArithmeticProblems,
+  verify,
+  parseFinalAnswer,
+  gradeCompletion,
+  noisySolution,
+  noisyRows,
+  buildSequenceDataset,
+  arithmeticTokenizer,
+  passAtK,
+  evaluateAccuracy,
+  sampleCompletions,
+  type ArithmeticProblem
+} from '../../src/main/engine/datasets/arithmetic.ts'
+import { TransformerPolicy, type GenerateOptions } from '../../src/main/engine/policies/transformer.ts'
+import { Rng } from '../../src/main/engine/rng.ts'
+import { maskedLength } from '../../src/main/engine/data/trace.ts'
+
+beforeAll(async () => {
+  await tf.setBackend('cpu')
+})
+
+describe('problems and worked steps', () => {
+  it("works '*' first, then + and − left to right", () => {
+    const p = makeProblem('a', [12, 7, 3], ['+', '*'])
+    expect(p.prompt).toBe('12+7*3=')
+    expect(p.solution).toBe('7*3=21;12+21=33;#33')
+    expect(p.answer).toBe(33)
+    expect(makeProblem('b', [3, 7, 5], ['-', '+']).solution).toBe('3-7=-4;-4+5=1;#1')
+    expect(makeProblem('c', [2, 3, 4], ['*', '*']).solution).toBe('2*3=6;6*4=24;#24')
+    expect(makeProblem('d', [10, 2, 3], ['-', '*']).solution).toBe('2*3=6;10-6=4;#4')
+    expect(makeProblem('e', [9, 4], ['-']).solution).toBe('9-4=5;#5')
+  })
+
+  it('generates distinct, seeded problems within the options, avoiding excluded prompts', () => {
+    const a = makeArithmeticProblems(200, new Rng(1), { maxOperand: 9 })
+    const b = makeArithmeticProblems(200, new Rng(1), { maxOperand: 9 })
+    expect(a.map((p) => p.prompt)).toEqual(b.map((p) => p.prompt))
+    expect(new Set(a.map((p) => p.prompt)).size).toBe(200)
+    for (const p of a) {
+      expect(p.operands.length).toBeGreaterThanOrEqual(2)
+      expect(p.operands.length).toBeLessThanOrEqual(3)
+      expect(Math.max(...p.operands)).toBeLessThanOrEqual(9)
+      // the answer agrees with JavaScript's own evaluation of the prompt
+      expect(p.answer).toBe(Function(`return ${p.prompt.slice(0, -1)}`)())
+      expect(verify(p, p.solution)).toBe(true)
+    }
+    const held = makeArithmeticProblems(50, new Rng(2), { maxOperand: 9, exclude: a.map((p) => p.prompt), idPrefix: 't' })
+    for (const p of held) expect(a.some((q) => q.prompt === p.prompt)).toBe(false)
+    expect(held[3].id).toBe('t3')
+    // only 10 × 10 two-operand additions exist with maxOperand 9
+    expect(() => makeArithmeticProblems(101, new Rng(3), { maxOperand: 9, ops: '+', maxOperands: 2 })).toThrow(/only make 100/)
+  })
+})
+
+describe('verifier and grades', () => {
+  const p = makeProblem('a', [12, 7, 3], ['+', '*'])
+  it('parses the integer after the last #', () => {
+    expect(parseFinalAnswer('7*3=21;12+21=33;#33')).toBe(33)
+    expect(parseFinalAnswer('#-4')).toBe(-4)
+    expect(parseFinalAnswer('#1;#2')).toBe(2)
+    expect(parseFinalAnswer('33')).toBeNull()
+    expect(parseFinalAnswer('#33;')).toBeNull()
+    expect(parseFinalAnswer('#')).toBeNull()
+    expect(verify(p, '#33')).toBe(true)
+    expect(verify(p, '7*3=21;12+21=34;#34')).toBe(false)
+  })
+  it('grades correct-and-short 2 > correct-and-long 1 + 19/26 > wrong 0', () => {
+    expect(gradeCompletion(p, p.solution)).toBe(2)
+    const long = '7*3=21;7*3=21;12+21=33;#33' // 26 characters; the canonical one has 19
+    expect(gradeCompletion(p, long)).toBeCloseTo(1 + 19 / 26, 12)
+    expect(gradeCompletion(p, '7*3=21;12+21=34;#34')).toBe(0)
+    expect(gradeCompletion(p, '')).toBe(0)
+  })
+})
+
+describe('noisy worked solutions', () => {
+  it('error rate 0 and verbose rate 0 give the canonical solution', () => {
+    const rng = new Rng(4)
+    for (const p of makeArithmeticProblems(50, new Rng(5))) expect(noisySolution(p, rng, 0, { verboseRate: 0 })).toBe(p.solution)
+  })
+  it('error rate 1 on one-step problems is always wrong, by ±1, ±2 or ±10', () => {
+    const rng = new Rng(6)
+    for (const p of makeArithmeticProblems(100, new Rng(7), { maxOperands: 2 })) {
+      const s = noisySolution(p, rng, 1, { verboseRate: 0 })
+      expect(verify(p, s)).toBe(false)
+      expect([1, 2, 10]).toContain(Math.abs(parseFinalAnswer(s)! - p.answer))
+    }
+  })
+  it('error rate 0.3 on one-step problems verifies about 70% of the time; verbose steps stay correct', () => {
+    const rng = new Rng(8)
+    const probs = makeArithmeticProblems(3000, new Rng(9), { maxOperands: 2, maxOperand: 60 })
+    let ok = 0
+    for (const p of probs) ok += verify(p, noisySolution(p, rng, 0.3, { verboseRate: 0 })) ? 1 : 0
+    expect(Math.abs(ok / probs.length - 0.7)).toBeLessThan(0.03) // sd = √(0.21/3000) ≈ 0.008
+    const p = makeProblem('a', [12, 7, 3], ['+', '*'])
+    const s = noisySolution(p, new Rng(10), 0, { verboseRate: 1 })
+    expect(s).toBe('7*3=21;7*3=21;12+21=33;12+21=33;#33')
+    expect(gradeCompletion(p, s)).toBeCloseTo(1 + 19 / 35, 12) // 6+1+6+1+8+1+8+1+3 = 35 characters
+  })
+  it('noisyRows grades each row', () => {
+    const probs = makeArithmeticProblems(5, new Rng(11))
+    const rows = noisyRows(probs, new Rng(12), 0.5, { perProblem: 3 })
+    expect(rows.length).toBe(15)
+    for (const r of rows) {
+      const p = probs.find((q) => q.id === r.meta!.problem)!
+      expect(r.score).toBe(gradeCompletion(p, r.completion))
+    }
+  })
+})
+
+describe('buildSequenceDataset', () => {
+  it('masks the prompt, keeps the completion and EOS', () => {
+    const tok = arithmeticTokenizer()
+    const d = buildSequenceDataset('t', tok, [
+      { prompt: '1+2=', completion: '1+2=3;#3', score: 2, meta: { x: 1 } },
+      { prompt: '', completion: '#5', score: 0 }
+    ])
+    expect(d.kind).toBe('sequence')
+    expect(d.actDim).toBe(20)
+    expect(d.obsDim).toBe(0)
+    expect(Array.from(d.offsets)).toEqual([0, 13, 16])
+    // '1'→5 '+'→14 '2'→6 '='→17 '3'→7 ';'→18 '#'→19, eos 2
+    expect(Array.from(d.actions.slice(0, 13))).toEqual([5, 14, 6, 17, 5, 14, 6, 17, 7, 18, 19, 7, 2])
+    expect(Array.from(d.mask.slice(0, 13))).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    expect(maskedLength(d, 0)).toBe(9)
+    expect(Array.from(d.actions.slice(13))).toEqual([19, 9, 2])
+    expect(Array.from(d.scores)).toEqual([2, 0])
+    expect(d.meta![0]).toEqual({ x: 1 })
+  })
+  it('refuses characters outside the alphabet, naming the character', () => {
+    expect(() => buildSequenceDataset('t', arithmeticTokenizer(), [{ prompt: '1/2=', completion: '#0', score: 0 }])).toThrow(/"\/"/)
+  })
+})
+
+describe('pass@k and evaluateAccuracy', () => {
+  it('pass@k matches hand-computed values', () => {
+    expect(passAtK(4, 1, 2)).toBeCloseTo(0.5, 12) // 1 − C(3,2)/C(4,2) = 1 − 3/6
+    expect(passAtK(10, 3, 1)).toBeCloseTo(0.3, 12)
+    expect(passAtK(5, 0, 3)).toBe(0)
+    expect(passAtK(5, 3, 3)).toBe(1) // n − c = 2 < k
+    expect(passAtK(6, 2, 3)).toBeCloseTo(1 - 4 / 20, 12) // 1 − C(4,3)/C(6,3)
+  })
+
+  it('computes greedy accuracy and pass@k from generations (scripted policy)', () => {
+    const tok = arithmeticTokenizer()
+    const probs = [makeProblem('a', [1, 2], ['+']), makeProblem('b', [3, 4], ['*']), makeProblem('c', [9, 4], ['-'])]
+    const seen = new Map<string, number>()
+    // greedy: a and b right, c wrong; sampling: a always right, b right on its first sample only, c never
+    const fake = {
+      generate(prompts: number[][], o: GenerateOptions): number[][] {
+        return prompts.map((ids) => {
+          const p = probs.find((q) => q.prompt === tok.decode(ids))!
+          const j = seen.get(p.id) ?? 0
+          if (o.temperature! > 0) seen.set(p.id, j + 1)
+          const right = o.temperature === 0 ? p.id !== 'c' : p.id === 'a' || (p.id === 'b' && j === 0)
+          return tok.encode(right ? p.solution : '#999')
+        })
+      }
+    } as unknown as TransformerPolicy
+    const r = evaluateAccuracy(fake, tok, probs, { k: 2, n: 4, rng: new Rng(1) })
+    expect(r.greedyAccuracy).toBeCloseTo(2 / 3, 12)
+    // pass@2 from 4 samples: a 1, b 1 − C(3,2)/C(4,2) = 0.5, c 0 → mean 0.5
+    expect(r.passAtK).toBeCloseTo(0.5, 12)
+  })
+
+  it('runs a real (untrained) transformer end to end and samples reproducibly', () => {
+    const tok = arithmeticTokenizer()
+    const probs = makeArithmeticProblems(4, new Rng(13), { maxOperands: 2, maxOperand: 9 })
+    const pol = new TransformerPolicy({ vocabSize: tok.vocabSize, dModel: 8, nHeads: 2, nLayers: 1, dFF: 16, maxLen: 32, bos: tok.bos }, { seed: 1 })
+    const r = evaluateAccuracy(pol, tok, probs, { k: 2, rng: new Rng(2) })
+    expect(r.problems).toBe(4)
+    expect(r.greedyAccuracy).toBeGreaterThanOrEqual(0)
+    const s1 = sampleCompletions(pol, tok, probs, { k: 2, temperature: 1, rng: new Rng(3) })
+    const s2 = sampleCompletions(pol, tok, probs, { k: 2, temperature: 1, rng: new Rng(3) })
+    expect(s1).toEqual(s2)
+    expect(s1.length).toBe(8)
+    expect(s1[3].id).toBe(`${probs[1].id}/s1`)
+    pol.dispose()
+  })
+})
+
+// keep the type import used
+export type _P = ArithmeticProblem
