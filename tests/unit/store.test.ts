@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { openProject, SCHEMA_VERSION, StoreError, encodeTensors, decodeTensors, type ProjectStore } from '../../src/main/store/index.ts'
+import { openProject, SCHEMA_VERSION, APPLICATION_ID, StoreError, encodeTensors, decodeTensors, type ProjectStore } from '../../src/main/store/index.ts'
 import { datasetHash, fromTraces, type TraceDataset } from '../../src/main/engine/data/trace.ts'
 import { defaultConfig } from '../../src/shared/config.ts'
 
@@ -93,6 +93,7 @@ describe('project file', () => {
       const db = new Database(file)
       db.pragma(`journal_mode = ${journal}`)
       db.exec('CREATE TABLE future (x); INSERT INTO future VALUES (42)')
+      db.pragma(`application_id = ${APPLICATION_ID}`)
       db.pragma(`user_version = ${SCHEMA_VERSION + 7}`)
       db.close()
       const before = sha(file)
@@ -113,12 +114,66 @@ describe('project file', () => {
     }
   })
 
-  it('refuses a file that is not a database, naming it', () => {
-    const file = join(dir, 'notes.txt')
-    writeFileSync(file, 'x'.repeat(200))
-    const before = sha(file)
-    expect(() => openProject(file)).toThrow(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not an IW-SFT Workbench project`))
-    expect(sha(file)).toBe(before)
+  it('refuses a file that is not a project, naming it and leaving it untouched', () => {
+    const cases: Array<[string, (file: string) => void, RegExp]> = [
+      ['notes.txt', (f) => writeFileSync(f, 'x'.repeat(200)), /not a SQLite database/],
+      ['short.bin', (f) => writeFileSync(f, 'SQLite'), /not a SQLite database/],
+      [
+        'other-app.db',
+        (f) => {
+          const db = new Database(f)
+          db.exec('CREATE TABLE runs (x)')
+          db.close()
+        },
+        /a SQLite database with 1 tables or indexes of its own/
+      ],
+      [
+        'other-app-versioned.db',
+        (f) => {
+          const db = new Database(f)
+          db.exec('CREATE TABLE t (x)')
+          db.pragma('user_version = 3')
+          db.close()
+        },
+        /a SQLite database of another application, schema 3/
+      ],
+      [
+        'other-app-id.db',
+        (f) => {
+          const db = new Database(f)
+          db.pragma('application_id = 1234')
+          db.exec('CREATE TABLE t (x)')
+          db.close()
+        },
+        /a SQLite database of another application, id 0x4d2/
+      ]
+    ]
+    for (const [name, make, why] of cases) {
+      const file = join(dir, name)
+      make(file)
+      const before = sha(file)
+      let err: unknown
+      try {
+        openProject(file)
+      } catch (e) {
+        err = e
+      }
+      expect(err, name).toBeInstanceOf(StoreError)
+      expect((err as Error).message, name).toContain(`${file} is not an IW-SFT Workbench project`)
+      expect((err as Error).message, name).toMatch(why)
+      expect(sha(file), name).toBe(before)
+      expect(existsSync(`${file}-wal`), name).toBe(false)
+    }
+  })
+
+  it('marks its files with the application id and opens an empty file as a new project', () => {
+    const file = join(dir, 'empty.iwsft')
+    writeFileSync(file, '')
+    openProject(file).close()
+    const db = new Database(file, { readonly: true })
+    expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID)
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
+    db.close()
   })
 
   it('explains a missing folder or a missing file when create is off', () => {
@@ -133,6 +188,21 @@ describe('project file', () => {
     const ro = open('p.iwsft', { readonly: true })
     expect(ro.listDatasets()).toHaveLength(1)
     expect(() => ro.putDataset(continuous(false), 'x')).toThrow(/p\.iwsft.*read-only/)
+  })
+
+  it('waits out a short lock and explains a long one', () => {
+    const s = open('p.iwsft', { busyTimeoutMs: 150 })
+    const run = s.createRun({ name: 'r', config: defaultConfig('bandit'), datasetId: null, dataHash: null, backend: null, versions: {} })
+    const other = new Database(join(dir, 'p.iwsft'))
+    other.exec('BEGIN IMMEDIATE')
+    const t0 = Date.now()
+    expect(() => s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])).toThrow(/p\.iwsft: cannot append metrics: .*held the project locked/)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(100)
+    expect(s.getRun(run)!.status).toBe('queued') // reads are not blocked by the writer (WAL)
+    other.exec('COMMIT')
+    other.close()
+    s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])
+    expect(s.getMetrics(run)).toEqual([{ step: 0, key: 'loss', value: 1 }])
   })
 
   it('rejects calls after close', () => {
@@ -234,13 +304,14 @@ describe('datasets', () => {
     db.close()
   })
 
-  it('rolls the whole insert back when it fails half way (meta that JSON cannot encode)', () => {
+  it('stores nothing when the metadata cannot be encoded as JSON or the kind is unknown', () => {
     const s = open()
     const ds = discrete(true)
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     ds.meta![1] = cyclic
     expect(() => s.putDataset(ds, 'x')).toThrow(/p\.iwsft/)
+    expect(() => s.putDataset({ ...discrete(false), kind: 'images' as never }, 'x')).toThrow(/p\.iwsft.*kind "images" is not one of discrete, continuous, sequence/)
     expect(s.listDatasets()).toEqual([])
   })
 

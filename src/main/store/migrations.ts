@@ -123,16 +123,24 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length
 
+/** `PRAGMA application_id` of every project file: "IWSF". Tells our files from other SQLite files. */
+export const APPLICATION_ID = 0x49575346
+
 /** Bring the open (read-write) database up to SCHEMA_VERSION. Runs under a write lock so two
  *  processes opening an old file at once do not both migrate it. Returns the version found. */
-export function migrate(db: Database.Database, newerError: (found: number) => Error): number {
+export function migrate(db: Database.Database, errors: { newer: (found: number) => Error; notOurs: (why: string) => Error }): number {
   const found = db.pragma('user_version', { simple: true }) as number
   if (found === SCHEMA_VERSION) return found
-  if (found > SCHEMA_VERSION) throw newerError(found)
+  if (found > SCHEMA_VERSION) throw errors.newer(found)
   let before = found
   db.transaction(() => {
     before = db.pragma('user_version', { simple: true }) as number // re-read under the lock
-    if (before > SCHEMA_VERSION) throw newerError(before)
+    if (before > SCHEMA_VERSION) throw errors.newer(before)
+    if (before === 0) {
+      const n = (db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n
+      if (n > 0) throw errors.notOurs(`a SQLite database with ${n} tables or indexes of its own`)
+      db.pragma(`application_id = ${APPLICATION_ID}`)
+    }
     for (let v = before; v < SCHEMA_VERSION; v++) {
       MIGRATIONS[v].up(db)
       db.pragma(`user_version = ${v + 1}`)

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3'
 import { CurationSchema, type Curation, type RunConfig } from '../../shared/config.ts'
 import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
 import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
-import { MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
 import type {
   CheckpointRow,
   DatasetSummary,
@@ -42,6 +42,7 @@ export class StoreError extends Error {
 }
 
 const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted']
+const KINDS: readonly TraceDataset['kind'][] = ['discrete', 'continuous', 'sequence']
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled', 'interrupted'])
 const SQLITE_MAGIC = 'SQLite format 3\0'
 
@@ -66,36 +67,53 @@ function newerSchemaError(file: string, found: number): StoreError {
   )
 }
 
-/** Read the schema version from the 100-byte SQLite header without opening the database, so
- *  a file we must refuse is never touched. Returns null for an empty file. */
-function headerVersion(file: string): number | null {
+function notOursError(file: string, why: string): StoreError {
+  return new StoreError(
+    `${file} is not an IW-SFT Workbench project (${why}); choose a project file, or a new file name to create one. The file was not changed.`,
+    file
+  )
+}
+
+/** Refuse a file that is another application's database or a newer project. */
+function checkIdentity(file: string, version: number, appId: number): void {
+  if (appId !== 0 && appId !== APPLICATION_ID) throw notOursError(file, `a SQLite database of another application, id 0x${(appId >>> 0).toString(16)}`)
+  if (appId === 0 && version !== 0) throw notOursError(file, `a SQLite database of another application, schema ${version}`)
+  if (version > SCHEMA_VERSION) throw newerSchemaError(file, version)
+}
+
+/** Read the schema version and application id from the 100-byte SQLite header without
+ *  opening the database, so a file we must refuse is never touched. Null for an empty file. */
+function readHeader(file: string): { version: number; appId: number } | null {
   const fd = openSync(file, 'r')
   try {
     const head = Buffer.alloc(100)
     const n = readSync(fd, head, 0, 100, 0)
     if (n === 0) return null
-    if (n < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
-      throw new StoreError(`${file} is not an IW-SFT Workbench project (not a SQLite database); choose a .iwsft project file or a new file name`, file)
-    }
-    return head.readUInt32BE(60) // PRAGMA user_version lives at byte 60, big-endian
+    if (n < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) throw notOursError(file, 'not a SQLite database')
+    // PRAGMA user_version lives at byte 60 and application_id at byte 68, big-endian
+    return { version: head.readUInt32BE(60), appId: head.readInt32BE(68) }
   } finally {
     closeSync(fd)
   }
 }
 
-/** Check an existing file's schema version before opening it for writing. First from the
- *  header bytes, then through a read-only connection (which also sees a committed WAL). */
-function checkExistingVersion(file: string): void {
-  const v = headerVersion(file)
-  if (v === null) return
-  if (v > SCHEMA_VERSION) throw newerSchemaError(file, v)
+/** Check an existing file before opening it for writing: first from the header bytes, then
+ *  through a read-only connection (which also sees transactions committed to the WAL). */
+function checkExisting(file: string): void {
+  const h = readHeader(file)
+  if (h === null) return
+  checkIdentity(file, h.version, h.appId)
   let ro: Database.Database | null = null
   try {
     ro = new Database(file, { readonly: true, fileMustExist: true })
-    const found = ro.pragma('user_version', { simple: true }) as number
-    if (found > SCHEMA_VERSION) throw newerSchemaError(file, found)
+    const version = ro.pragma('user_version', { simple: true }) as number
+    checkIdentity(file, version, ro.pragma('application_id', { simple: true }) as number)
+    if (version === 0) {
+      const n = (ro.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").get() as { n: number }).n
+      if (n > 0) throw notOursError(file, `a SQLite database with ${n} tables or indexes of its own`)
+    }
   } catch (e) {
-    throw wrapError(e, file, 'open')
+    throw wrapError(e, file, 'open the project')
   } finally {
     ro?.close()
   }
@@ -229,7 +247,7 @@ export function openProject(file: string, opts: OpenProjectOptions = {}): Projec
     }
     if (exists) {
       if (statSync(path).isDirectory()) throw new StoreError(`${path} is a folder, not a project file; choose a file name`, path)
-      checkExistingVersion(path)
+      checkExisting(path)
     }
   }
 
@@ -244,7 +262,7 @@ export function openProject(file: string, opts: OpenProjectOptions = {}): Projec
     db.pragma('foreign_keys = ON')
     if (readonly) {
       const v = db.pragma('user_version', { simple: true }) as number
-      if (v > SCHEMA_VERSION) throw newerSchemaError(path, v)
+      checkIdentity(path, v, db.pragma('application_id', { simple: true }) as number)
       if (v < SCHEMA_VERSION) {
         throw new StoreError(`${path} uses an older project format (schema ${v}, this app writes ${SCHEMA_VERSION}); open it once without read-only to upgrade it`, path)
       }
@@ -253,7 +271,10 @@ export function openProject(file: string, opts: OpenProjectOptions = {}): Projec
       // WAL + NORMAL: a committed transaction survives a crash of the process (not always a
       // power cut), and commits do not wait for fsync.
       db.pragma('synchronous = NORMAL')
-      migrate(db, (found) => newerSchemaError(path, found))
+      migrate(db, {
+        newer: (found) => newerSchemaError(path, found),
+        notOurs: (why) => notOursError(path, why)
+      })
     }
   } catch (e) {
     db.close()
@@ -349,7 +370,19 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
     return r
   }
 
-  const putDatasetTx = db.transaction((ds: TraceDataset, source: string) => {
+  // Validation, hashing and encoding happen before the write lock is taken (they can take
+  // seconds for a large dataset, and a training worker may be waiting to log metrics); the
+  // transaction itself re-checks the hash, so a concurrent import of the same data is caught.
+  const putDatasetTx = db.transaction((row: Record<string, unknown> & { hash: string }) => {
+    const existing = q.datasetByHash.get(row.hash)
+    if (existing) return { id: existing.id, hash: row.hash, created: false }
+    const res = q.insertDataset.run(row)
+    return { id: Number(res.lastInsertRowid), hash: row.hash, created: true }
+  })
+  const putDataset = (ds: TraceDataset, source: string): { id: number; hash: string; created: boolean } => {
+    if (!KINDS.includes(ds.kind)) {
+      throw new DatasetError(`dataset "${ds.name}": kind "${String(ds.kind)}" is not one of ${KINDS.join(', ')}`)
+    }
     validateDataset(ds)
     const hash = datasetHash(ds)
     const existing = q.datasetByHash.get(hash)
@@ -360,7 +393,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
       if (s < smin) smin = s
       if (s > smax) smax = s
     }
-    const res = q.insertDataset.run({
+    return putDatasetTx.immediate({
       name: ds.name,
       kind: ds.kind,
       hash,
@@ -382,8 +415,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
       ids: JSON.stringify(ds.ids),
       meta: ds.meta ? JSON.stringify(ds.meta) : null
     })
-    return { id: Number(res.lastInsertRowid), hash, created: true }
-  })
+  }
 
   const appendMetricsTx = db.transaction((runId: number, rows: MetricPoint[]) => {
     requireRun(runId)
@@ -420,9 +452,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
       db.close()
     },
 
-    putDataset(ds, source) {
-      return putDatasetTx.immediate(ds, source)
-    },
+    putDataset,
 
     getDataset(id) {
       const r = q.datasetFull.get(id)
@@ -666,4 +696,4 @@ const toCkpt = (r: CkptDb): CheckpointRow => ({
 /** "putDataset" → "put dataset", for error messages. */
 const describe = (method: string): string => method.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)
 
-export { SCHEMA_VERSION, MIGRATIONS }
+export { SCHEMA_VERSION, MIGRATIONS, APPLICATION_ID }
