@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { RunConfig } from '../../shared/config.ts'
+import { openProject } from '../store/index.ts'
 import type { RunEndEvent, RunEvent, RunHandle } from './types.ts'
 import type { WorkerMessage } from './worker-entry.ts'
 
@@ -46,6 +47,15 @@ export function startRun(projectFile: string, config: RunConfig | unknown, onEve
       if (ended) resolve(ended)
       else {
         const err = new Error(`training worker exited with code ${code} before the run ended`)
+        // a worker thread shares this process's pid, so the store cannot see it died: mark it here
+        void runId.then((id) => {
+          const store = openProject(projectFile)
+          try {
+            if (store.getRun(id)?.status === 'running') store.setRunStatus(id, 'interrupted', err.message)
+          } finally {
+            store.close()
+          }
+        }, () => {})
         rejectId(err)
         reject(err)
       }
