@@ -1,0 +1,48 @@
+// Run a dataset import in a worker thread (the interface never waits on a parse). Where the
+// worker file is not there (a bundle built without it), the import runs in-process instead.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import type { TraceDataset } from '../engine/data/trace.ts'
+
+export interface ImportOptions {
+  format?: string
+  mapping?: Record<string, string>
+  onProgress?: (done: number, total: number) => void
+}
+
+function workerTarget(): { url: URL; execArgv: string[] } | null {
+  const here = import.meta.url
+  if (here.endsWith('.ts')) return { url: new URL('./import-worker.ts', here), execArgv: ['--import', 'tsx'] }
+  const bundled = new URL('./import-worker.js', here)
+  return existsSync(fileURLToPath(bundled)) ? { url: bundled, execArgv: [] } : null
+}
+
+export async function importInWorker(file: string, opts: ImportOptions = {}): Promise<TraceDataset> {
+  const target = workerTarget()
+  if (!target) {
+    const { importDatasetFile } = await import('../engine/data/import.ts')
+    return importDatasetFile(file, opts)
+  }
+  return new Promise<TraceDataset>((resolve, reject) => {
+    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping }, execArgv: target.execArgv })
+    let settled = false
+    worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string }) => {
+      if (m.type === 'progress') opts.onProgress?.(m.done ?? 0, m.total ?? 0)
+      else if (m.type === 'done') {
+        settled = true
+        resolve(m.dataset!)
+      } else if (m.type === 'error') {
+        settled = true
+        reject(new Error(m.message))
+      }
+    })
+    worker.on('error', (e) => {
+      settled = true
+      reject(e)
+    })
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`the import worker stopped (code ${code}) before reading ${file}`))
+    })
+  })
+}

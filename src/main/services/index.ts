@@ -1,0 +1,423 @@
+// The contract's handlers (src/shared/contract.ts), in plain Node: no electron here. One
+// Services object owns the open project store and the jobs it started; both shells (Electron
+// IPC and `iwsft serve`) and the tests call `call(name, input)`, which validates the input
+// with the contract's schema before a handler sees it.
+import { basename, extname, resolve, sep } from 'node:path'
+import { ConfigError, resolveConfig, type RunConfig } from '../../shared/config.ts'
+import {
+  ApiError,
+  isRequestName,
+  parseInput,
+  type Capabilities,
+  type DatasetColumns,
+  type DatasetInfo,
+  type EventName,
+  type EventPayloads,
+  type FieldIssue,
+  type Handlers,
+  type LiveProgress,
+  type RequestName,
+  type RequestOutput,
+  type RunInfo,
+  type TraceDetail
+} from '../../shared/contract.ts'
+import { histogram, minMax } from '../../shared/weight-stats.ts'
+import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
+import { ensureBuiltinDatasets } from '../engine/datasets/builtin.ts'
+import * as runner from '../jobs/runner.ts'
+import type { RunEvent, RunHandle } from '../jobs/types.ts'
+import { openProject } from '../store/index.ts'
+import type { DatasetSummary, ProjectStore, RunRow } from '../store/types.ts'
+import { importInWorker } from './import-job.ts'
+import { memoryRecentList, type RecentList } from './recent.ts'
+
+export interface ServicesOptions {
+  /** the project to open first (created when missing, with the built-in datasets) */
+  projectFile: string
+  transport: 'ipc' | 'http'
+  recent?: RecentList
+  dialogs?: boolean
+  /** files under this folder are uploads: their source is recorded as "upload:NAME" */
+  uploadDir?: string
+  /** what happens to running jobs when the window (or server) closes */
+  onClose?: string
+}
+
+type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void
+
+export const IMPORT_FORMATS = ['.jsonl', '.json', '.csv', '.parquet', '.h5', '.hdf5']
+
+export interface Services {
+  readonly handlers: Handlers
+  /** validate `input` against the contract and run the handler */
+  call(name: string, input: unknown): Promise<unknown>
+  /** subscribe to every event; returns an unsubscribe function */
+  subscribe(listener: Listener): () => void
+  readonly projectFile: string
+  activeRuns(): number[]
+  /** cancel every running job and wait (at most `timeoutMs`) for them to end */
+  shutdown(timeoutMs?: number): Promise<void>
+}
+
+const toDatasetInfo = (d: DatasetSummary): DatasetInfo => ({ ...d })
+
+export async function createServices(opts: ServicesOptions): Promise<Services> {
+  const recent = opts.recent ?? memoryRecentList()
+  let store: ProjectStore = await openWithBuiltins(opts.projectFile)
+  recent.add(store.file)
+  const listeners = new Set<Listener>()
+  const emit: Listener = (event, payload) => {
+    for (const l of listeners) {
+      try {
+        l(event, payload)
+      } catch {
+        // one broken listener must not stop the others
+      }
+    }
+  }
+  const jobs = new Map<number, { handle: RunHandle; live: LiveProgress | null }>()
+  const datasetCache = new Map<number, TraceDataset>()
+  const getDataset = (id: number): TraceDataset => {
+    let d = datasetCache.get(id)
+    if (!d) {
+      if (!store.listDatasets().some((x) => x.id === id)) throw new ApiError(`dataset ${id} is not in the project ${store.file}`, 'not_found')
+      d = store.getDataset(id)
+      if (datasetCache.size >= 3) datasetCache.delete(datasetCache.keys().next().value!)
+      datasetCache.set(id, d)
+    }
+    return d
+  }
+  const getRun = (runId: number): RunRow => {
+    const r = store.getRun(runId)
+    if (!r) throw new ApiError(`run ${runId} is not in the project ${store.file}`, 'not_found')
+    return r
+  }
+  const toRunInfo = (r: RunRow): RunInfo => ({ ...r, live: jobs.get(r.id)?.live ?? null })
+
+  const projectInfo = () => ({ file: store.file, name: basename(store.file, extname(store.file)), recent: recent.list() })
+
+  const forward = (e: RunEvent): void => {
+    const job = jobs.get(e.runId)
+    if (e.type === 'start') {
+      emit('run.start', { runId: e.runId, backend: e.backend, total: e.total })
+      emit('project.changed', { what: 'runs' })
+    } else if (e.type === 'progress') {
+      if (job) job.live = { phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs }
+      emit('run.progress', { runId: e.runId, phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs })
+    } else if (e.type === 'metrics') {
+      emit('run.metrics', { runId: e.runId, step: e.step, metrics: e.metrics })
+    } else if (e.type === 'end') {
+      jobs.delete(e.runId)
+      emit('run.end', { runId: e.runId, status: e.status, ...(e.error ? { error: e.error } : {}), final: e.final })
+      emit('project.changed', { what: 'runs' })
+    }
+  }
+
+  const startOne = async (config: RunConfig): Promise<number> => {
+    let knownId: number | null = null
+    const pending: RunEvent[] = []
+    const handle = runner.startRun(store.file, config, (e) => {
+      if (knownId === null) {
+        // events can arrive before the job is registered under its id
+        if (e.type === 'start') {
+          knownId = e.runId
+          jobs.set(e.runId, { handle, live: null })
+          forward(e)
+          for (const p of pending.splice(0)) forward(p)
+        } else pending.push(e)
+      } else forward(e)
+    })
+    handle.done.catch(() => {})
+    try {
+      return await handle.runId
+    } catch (e) {
+      throw configError(e)
+    }
+  }
+
+  const handlers: Handlers = {
+    'app.capabilities': async () => {
+      const caps: Capabilities = {
+        transport: opts.transport,
+        scoreReference: typeof (runner as Record<string, unknown>).scoreReference === 'function',
+        dialogs: opts.dialogs ?? false,
+        importFormats: IMPORT_FORMATS,
+        onClose: opts.onClose ?? 'Running jobs keep going while the server runs; stopping the server cancels them (what they saved is kept).'
+      }
+      return caps
+    },
+    'project.info': async () => projectInfo(),
+    'project.open': async ({ file, create }) => {
+      if (jobs.size > 0) throw new ApiError(`${jobs.size} run(s) are still going in ${store.file}; cancel them or wait before opening another project`, 'failed')
+      const next = await openWithBuiltins(file, create ?? false)
+      store.close()
+      store = next
+      datasetCache.clear()
+      recent.add(store.file)
+      emit('project.changed', { what: 'project' })
+      return projectInfo()
+    },
+
+    'datasets.list': async () => store.listDatasets().map(toDatasetInfo),
+    'datasets.columns': async ({ datasetId }) => {
+      const d = getDataset(datasetId)
+      const n = d.offsets.length - 1
+      const lengths = new Array<number>(n)
+      for (let i = 0; i < n; i++) lengths[i] = maskedLength(d, i)
+      const meta = d.meta ? d.meta.map((m) => (m && Object.keys(m).length ? truncate(JSON.stringify(m), 300) : '')) : new Array<string>(n).fill('')
+      const cols: DatasetColumns = { id: datasetId, ids: d.ids, scores: Array.from(d.scores), lengths, meta }
+      return cols
+    },
+    'datasets.trace': async ({ datasetId, index }) => traceDetail(getDataset(datasetId), datasetId, index),
+    'datasets.import': async ({ path, name, format, mapping, importId }) => {
+      const abs = resolve(path)
+      let ds: TraceDataset
+      try {
+        ds = await importInWorker(abs, { format, mapping, onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
+        if (name) ds.name = name
+        validateDataset(ds)
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e)
+        // say which file, unless the importer already did
+        throw new ApiError(msg.includes(basename(abs)) ? msg : `${basename(abs)}: ${msg}`, 'failed')
+      }
+      const isUpload = opts.uploadDir && abs.startsWith(resolve(opts.uploadDir) + sep)
+      const source = isUpload ? `upload:${name ?? basename(abs)}` : `file:${abs}`
+      const { id, created } = store.putDataset(ds, source)
+      emit('import.progress', { importId, done: 1, total: 1 })
+      emit('project.changed', { what: 'datasets' })
+      const info = store.listDatasets().find((x) => x.id === id)!
+      return { dataset: toDatasetInfo(info), created }
+    },
+    'datasets.delete': async ({ datasetId }) => {
+      getDataset(datasetId)
+      store.deleteDataset(datasetId)
+      datasetCache.delete(datasetId)
+      emit('project.changed', { what: 'datasets' })
+      return { ok: true as const }
+    },
+    'datasets.scoreReference': async ({ datasetId }) => {
+      const fn = (runner as Record<string, unknown>).scoreReference as
+        | ((file: string, datasetId: number, onEvent: (e: { type: string; step?: number; total?: number; error?: string }) => void) => { done: Promise<unknown> } | Promise<unknown>)
+        | undefined
+      if (typeof fn !== 'function') throw new ApiError('reference scoring is not available in this version of the engine yet', 'failed')
+      getDataset(datasetId)
+      const onEvent = (e: { type: string; step?: number; total?: number; error?: string }): void => {
+        if (e.type === 'progress') emit('score.progress', { datasetId, done: e.step ?? 0, total: e.total ?? 0, status: 'running' })
+      }
+      try {
+        const r = fn(store.file, datasetId, onEvent)
+        await (r && typeof r === 'object' && 'done' in r ? r.done : r)
+        emit('score.progress', { datasetId, done: 1, total: 1, status: 'completed' })
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e)
+        emit('score.progress', { datasetId, done: 0, total: 1, status: 'failed', error })
+        throw new ApiError(error, 'failed')
+      }
+      return { ok: true as const }
+    },
+
+    'presets.list': async ({ datasetId }) => store.listPresets(datasetId),
+    'presets.save': async ({ datasetId, name, curation }) => {
+      getDataset(datasetId)
+      const p = store.savePreset(datasetId, name, curation)
+      emit('project.changed', { what: 'presets' })
+      return p
+    },
+
+    'config.validate': async ({ config }) => {
+      try {
+        return { ok: true as const, config: resolveConfig(config) }
+      } catch (e) {
+        return { ok: false as const, issues: configIssues(e) }
+      }
+    },
+    'runs.list': async () => store.listRuns().map(toRunInfo),
+    'runs.get': async ({ runId }) => toRunInfo(getRun(runId)),
+    'runs.start': async ({ config, seeds, group }) => {
+      // validate every seed's config before anything starts: all or nothing
+      const groupName = group ?? (seeds.length > 1 ? defaultGroupName(config) : undefined)
+      const configs = seeds.map((seed) => {
+        try {
+          return resolveConfig({ ...config, seed, ...(groupName ? { group: groupName } : {}) })
+        } catch (e) {
+          throw configError(e)
+        }
+      })
+      const runIds: number[] = []
+      for (const c of configs) runIds.push(await startOne(c))
+      return { runIds, group: groupName ?? null }
+    },
+    'runs.cancel': async ({ runId }) => {
+      getRun(runId)
+      const job = jobs.get(runId)
+      if (!job) throw new ApiError(`run ${runId} is not running here, so there is nothing to cancel`, 'failed')
+      job.handle.cancel()
+      return { ok: true as const }
+    },
+    'runs.delete': async ({ runId }) => {
+      getRun(runId)
+      if (jobs.has(runId)) throw new ApiError(`run ${runId} is still going; cancel it before deleting it`, 'failed')
+      store.deleteRun(runId)
+      emit('project.changed', { what: 'runs' })
+      return { ok: true as const }
+    },
+    'runs.metrics': async ({ runIds, keys }) =>
+      runIds.map((runId) => {
+        getRun(runId)
+        const series: Record<string, { steps: number[]; values: number[] }> = {}
+        for (const p of store.getMetrics(runId, keys)) {
+          const s = (series[p.key] ??= { steps: [], values: [] })
+          s.steps.push(p.step)
+          s.values.push(p.value)
+        }
+        return { runId, series }
+      }),
+    'runs.snapshotSteps': async ({ runId }) => {
+      getRun(runId)
+      return store.listSnapshotSteps(runId)
+    },
+    'runs.snapshot': async ({ runId, step }) => {
+      const run = getRun(runId)
+      const snap = store.getWeightSnapshot(runId, step)
+      if (!snap) throw new ApiError(`run ${runId} has no weight snapshot at step ${step}; saved steps: ${store.listSnapshotSteps(runId).join(', ') || 'none'}`, 'not_found')
+      let scores: number[] = []
+      if (run.datasetId !== null) {
+        try {
+          const ds = getDataset(run.datasetId)
+          scores = Array.from(snap.traceIndex, (i) => ds.scores[i])
+        } catch {
+          scores = []
+        }
+      }
+      return {
+        runId,
+        step,
+        traceIndex: Array.from(snap.traceIndex),
+        logWRaw: Array.from(snap.logWRaw),
+        w: Array.from(snap.w),
+        clamp: run.config.weights.clamp,
+        scores
+      }
+    },
+    'runs.heatmap': async ({ runId, bins }) => {
+      getRun(runId)
+      const steps = store.listSnapshotSteps(runId)
+      const snaps = steps.map((s) => store.getWeightSnapshot(runId, s)!.logWRaw)
+      let lo = Infinity
+      let hi = -Infinity
+      for (const x of snaps) {
+        const [a, b] = minMax(x)
+        if (Number.isFinite(a)) lo = Math.min(lo, a)
+        if (Number.isFinite(b)) hi = Math.max(hi, b)
+      }
+      const nb = bins ?? 40
+      if (!Number.isFinite(lo)) return { runId, steps, edges: [], counts: steps.map(() => []) }
+      const hists = snaps.map((x) => histogram(x, nb, lo, hi))
+      return { runId, steps, edges: hists[0]?.edges ?? [], counts: hists.map((h) => h.counts) }
+    }
+  }
+
+  const call = async (name: string, input: unknown): Promise<unknown> => {
+    if (!isRequestName(name)) throw new ApiError(`unknown request "${name}"`, 'not_found')
+    const parsed = parseInput(name, input)
+    const h = handlers[name] as (i: unknown) => Promise<RequestOutput<RequestName>>
+    return h(parsed)
+  }
+
+  return {
+    handlers,
+    call,
+    subscribe: (l) => {
+      listeners.add(l)
+      return () => listeners.delete(l)
+    },
+    get projectFile() {
+      return store.file
+    },
+    activeRuns: () => [...jobs.keys()],
+    shutdown: async (timeoutMs = 3000) => {
+      const pending = [...jobs.values()].map((j) => {
+        j.handle.cancel()
+        return j.handle.done.catch(() => {})
+      })
+      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, timeoutMs))])
+      store.close()
+    }
+  }
+}
+
+async function openWithBuiltins(file: string, create = true): Promise<ProjectStore> {
+  let store: ProjectStore
+  try {
+    store = openProject(file, { create })
+  } catch (e) {
+    throw new ApiError(e instanceof Error ? e.message : String(e), 'failed')
+  }
+  try {
+    await ensureBuiltinDatasets(store)
+  } catch (e) {
+    store.close()
+    throw new ApiError(`${file}: could not add the built-in datasets: ${e instanceof Error ? e.message : String(e)}`, 'failed')
+  }
+  return store
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n - 1) + '…' : s
+}
+
+function defaultGroupName(config: Record<string, unknown>): string {
+  const t = new Date().toISOString().slice(0, 16).replace('T', ' ')
+  return `${String(config.method ?? 'run')} · ${String(config.dataset ?? '')} · ${t}`
+}
+
+/** resolveConfig's message lists one "path: message" per line after its first line. */
+export function configIssues(e: unknown): FieldIssue[] {
+  const msg = e instanceof Error ? e.message : String(e)
+  const lines = msg.split('\n').slice(1).map((l) => l.trim()).filter(Boolean)
+  const issues = lines.map((l) => {
+    const k = l.indexOf(': ')
+    return k > 0 ? { path: l.slice(0, k), message: l.slice(k + 2) } : { path: '', message: l }
+  })
+  return issues.length ? issues : [{ path: '', message: msg }]
+}
+
+function configError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e
+  const msg = e instanceof Error ? e.message : String(e)
+  if (e instanceof ConfigError) return new ApiError(msg, 'invalid_config', configIssues(e))
+  return new ApiError(msg, 'failed')
+}
+
+const MAX_STEPS = 2000
+
+function traceDetail(d: TraceDataset, datasetId: number, index: number): TraceDetail {
+  const n = d.offsets.length - 1
+  if (index >= n) throw new ApiError(`trace ${index} is out of range: the dataset has ${n} traces (0..${n - 1})`, 'not_found')
+  const a = d.offsets[index]
+  const full = d.offsets[index + 1]
+  const b = Math.min(full, a + MAX_STEPS)
+  const per = d.kind === 'continuous' ? d.actDim : 1
+  const actions: number[][] = []
+  const obs: number[][] = []
+  for (let s = a; s < b; s++) {
+    actions.push(Array.from(d.actions.subarray(s * per, (s + 1) * per)))
+    obs.push(d.obsDim ? Array.from(d.obs.subarray(s * d.obsDim, (s + 1) * d.obsDim)) : [])
+  }
+  return {
+    datasetId,
+    index,
+    id: d.ids[index],
+    kind: d.kind,
+    score: d.scores[index],
+    obsDim: d.obsDim,
+    actDim: d.actDim,
+    actions,
+    obs,
+    mask: Array.from(d.mask.subarray(a, b)),
+    rewards: d.rewards ? Array.from(d.rewards.subarray(a, b)) : null,
+    meta: d.meta?.[index] ?? null,
+    truncated: b < full
+  }
+}

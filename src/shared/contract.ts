@@ -1,0 +1,338 @@
+// The ONE contract between the user interface and the back end: a map of requests
+// (name → zod input schema and output type) and a map of events (name → payload type).
+// Three transports carry it unchanged: IPC through the preload (desktop), HTTP + WebSocket
+// from `iwsft serve` (browser build), and direct calls (tests). Every input is validated with
+// these schemas where it enters the back end (IPC handler, HTTP handler, direct call).
+//
+// Everything here is plain JSON: typed arrays are turned into number arrays on the wire. This
+// file is shared with the renderer, so it imports nothing platform-specific (no src/main).
+import { z } from 'zod'
+import { CurationSchema, METHODS, type Curation, type RunConfig } from './config.ts'
+
+// ----------------------------------------------------------------------------- wire types
+
+export type TraceKind = 'discrete' | 'continuous' | 'sequence'
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
+
+export interface DatasetInfo {
+  id: number
+  name: string
+  kind: TraceKind
+  hash: string
+  numTraces: number
+  numSteps: number
+  obsDim: number
+  actDim: number
+  source: string
+  createdAt: string
+  scoreMin: number
+  scoreMax: number
+}
+
+/** Per-trace columns for the curation view (index i = trace i). */
+export interface DatasetColumns {
+  id: number
+  ids: string[]
+  scores: number[]
+  /** masked length |τ| */
+  lengths: number[]
+  /** compact JSON of each trace's metadata ('' when none), for filtering and display */
+  meta: string[]
+}
+
+export interface TraceDetail {
+  datasetId: number
+  index: number
+  id: string
+  kind: TraceKind
+  score: number
+  obsDim: number
+  actDim: number
+  /** per step: discrete/sequence → [action]; continuous → action vector */
+  actions: number[][]
+  /** per step observation vectors (empty arrays when obsDim = 0); at most 2000 steps */
+  obs: number[][]
+  mask: number[]
+  rewards: number[] | null
+  meta: Record<string, unknown> | null
+  truncated: boolean
+}
+
+export interface PresetInfo {
+  id: number
+  datasetId: number
+  name: string
+  curation: Curation
+  createdAt: string
+}
+
+export interface RunInfo {
+  id: number
+  name: string
+  group: string | null
+  method: RunConfig['method']
+  status: RunStatus
+  seed: number
+  backend: string | null
+  datasetId: number | null
+  dataHash: string | null
+  config: RunConfig
+  versions: Record<string, string>
+  error: string | null
+  createdAt: string
+  startedAt: string | null
+  endedAt: string | null
+  lastStep: number | null
+  /** set while this back end runs the job */
+  live: LiveProgress | null
+}
+
+export interface LiveProgress {
+  phase: string
+  step: number
+  total: number
+  elapsedMs: number
+  etaMs: number
+}
+
+export interface Series {
+  steps: number[]
+  values: number[]
+}
+
+export interface RunMetrics {
+  runId: number
+  series: Record<string, Series>
+}
+
+export interface SnapshotData {
+  runId: number
+  step: number
+  traceIndex: number[]
+  logWRaw: number[]
+  w: number[]
+  /** the run's weight clamp [lo, hi] (on w) */
+  clamp: [number, number]
+  /** scores of the snapshot's traces (same order as traceIndex) */
+  scores: number[]
+}
+
+export interface HeatmapData {
+  runId: number
+  steps: number[]
+  /** bin edges of log w raw, shared by every step */
+  edges: number[]
+  /** counts[stepIndex][bin] */
+  counts: number[][]
+}
+
+export interface ProjectInfo {
+  file: string
+  name: string
+  recent: string[]
+}
+
+export interface Capabilities {
+  /** 'ipc' (desktop) or 'http' (browser build) */
+  transport: 'ipc' | 'http'
+  /** reference scoring as a job (runner.scoreReference exists) */
+  scoreReference: boolean
+  /** native dialogs (open/save project, file picker) are available */
+  dialogs: boolean
+  /** importable file extensions */
+  importFormats: string[]
+  /** what happens to running jobs when the window closes */
+  onClose: string
+}
+
+export interface FieldIssue {
+  path: string
+  message: string
+}
+
+// ----------------------------------------------------------------------------- requests
+
+const id = z.number().int().min(1)
+const empty = z.strictObject({})
+
+/** A run to launch: a full or partial RunConfig (merged over the domain defaults and validated
+ *  by resolveConfig on the back end), and the seeds to launch it with as one group. */
+export const StartRunsInput = z.strictObject({
+  config: z.record(z.string(), z.unknown()),
+  seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(32),
+  group: z.string().max(200).optional()
+})
+
+export const requestSchemas = {
+  'app.capabilities': empty,
+  'project.info': empty,
+  /** open (or create, when `create`) a project file */
+  'project.open': z.strictObject({ file: z.string().min(1).max(4096), create: z.boolean().optional() }),
+
+  'datasets.list': empty,
+  'datasets.columns': z.strictObject({ datasetId: id }),
+  'datasets.trace': z.strictObject({ datasetId: id, index: z.number().int().min(0) }),
+  /** import a file the back end can read (a picked path, or an upload's temporary path) */
+  'datasets.import': z.strictObject({
+    path: z.string().min(1).max(4096),
+    /** the name shown in the list (default: the file's name) */
+    name: z.string().min(1).max(200).optional(),
+    format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5']).optional(),
+    mapping: z.record(z.string(), z.string()).optional(),
+    /** chosen by the caller; import.progress events carry it */
+    importId: z.string().min(1).max(100)
+  }),
+  'datasets.delete': z.strictObject({ datasetId: id }),
+  'datasets.scoreReference': z.strictObject({ datasetId: id }),
+
+  'presets.list': z.strictObject({ datasetId: id.optional() }),
+  'presets.save': z.strictObject({ datasetId: id, name: z.string().trim().min(1).max(200), curation: CurationSchema }),
+
+  'config.validate': z.strictObject({ config: z.record(z.string(), z.unknown()) }),
+  'runs.list': empty,
+  'runs.get': z.strictObject({ runId: id }),
+  'runs.start': StartRunsInput,
+  'runs.cancel': z.strictObject({ runId: id }),
+  'runs.delete': z.strictObject({ runId: id }),
+  'runs.metrics': z.strictObject({ runIds: z.array(id).min(1).max(100), keys: z.array(z.string().min(1)).optional() }),
+  'runs.snapshotSteps': z.strictObject({ runId: id }),
+  'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
+  'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() })
+} as const
+
+export interface RequestOutputs {
+  'app.capabilities': Capabilities
+  'project.info': ProjectInfo
+  'project.open': ProjectInfo
+  'datasets.list': DatasetInfo[]
+  'datasets.columns': DatasetColumns
+  'datasets.trace': TraceDetail
+  'datasets.import': { dataset: DatasetInfo; created: boolean }
+  'datasets.delete': { ok: true }
+  'datasets.scoreReference': { ok: true }
+  'presets.list': PresetInfo[]
+  'presets.save': PresetInfo
+  'config.validate': { ok: true; config: RunConfig } | { ok: false; issues: FieldIssue[] }
+  'runs.list': RunInfo[]
+  'runs.get': RunInfo
+  'runs.start': { runIds: number[]; group: string | null }
+  'runs.cancel': { ok: true }
+  'runs.delete': { ok: true }
+  'runs.metrics': RunMetrics[]
+  'runs.snapshotSteps': number[]
+  'runs.snapshot': SnapshotData
+  'runs.heatmap': HeatmapData
+}
+
+export type RequestName = keyof typeof requestSchemas
+export type RequestInput<N extends RequestName> = z.input<(typeof requestSchemas)[N]>
+export type RequestParsed<N extends RequestName> = z.output<(typeof requestSchemas)[N]>
+export type RequestOutput<N extends RequestName> = RequestOutputs[N]
+export const REQUEST_NAMES = Object.keys(requestSchemas) as RequestName[]
+
+export const isRequestName = (s: string): s is RequestName => Object.prototype.hasOwnProperty.call(requestSchemas, s)
+
+// ----------------------------------------------------------------------------- events
+
+export interface EventPayloads {
+  'run.start': { runId: number; backend: string; total: number }
+  'run.progress': { runId: number; phase: string; step: number; total: number; elapsedMs: number; etaMs: number }
+  'run.metrics': { runId: number; step: number; metrics: Record<string, number> }
+  'run.end': { runId: number; status: 'completed' | 'failed' | 'cancelled'; error?: string; final: Record<string, number> }
+  'import.progress': { importId: string; done: number; total: number }
+  'score.progress': { datasetId: number; done: number; total: number; status: 'running' | 'completed' | 'failed'; error?: string }
+  /** the project's content changed (datasets, presets, runs, or another project opened) */
+  'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' }
+}
+export type EventName = keyof EventPayloads
+export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed']
+export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
+
+/** Schemas of the event payloads, so a client can check what arrives over the wire. */
+const finiteRecord = z.record(z.string(), z.number())
+export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
+  'run.start': z.object({ runId: z.number(), backend: z.string(), total: z.number() }),
+  'run.progress': z.object({ runId: z.number(), phase: z.string(), step: z.number(), total: z.number(), elapsedMs: z.number(), etaMs: z.number() }),
+  'run.metrics': z.object({ runId: z.number(), step: z.number(), metrics: finiteRecord }),
+  'run.end': z.object({
+    runId: z.number(),
+    status: z.enum(['completed', 'failed', 'cancelled']),
+    error: z.string().optional(),
+    final: finiteRecord
+  }),
+  'import.progress': z.object({ importId: z.string(), done: z.number(), total: z.number() }),
+  'score.progress': z.object({
+    datasetId: z.number(),
+    done: z.number(),
+    total: z.number(),
+    status: z.enum(['running', 'completed', 'failed']),
+    error: z.string().optional()
+  }),
+  'project.changed': z.object({ what: z.enum(['datasets', 'presets', 'runs', 'project']) })
+}
+
+// ----------------------------------------------------------------------------- errors
+
+/** The error every transport returns: a message that says what was wrong, where and what to
+ *  do, plus field issues (for forms) when the input failed validation. */
+export interface WireError {
+  message: string
+  /** 'invalid_input' (schema), 'invalid_config' (run settings), 'not_found', 'failed' */
+  code: 'invalid_input' | 'invalid_config' | 'not_found' | 'failed' | 'unauthorized'
+  issues?: FieldIssue[]
+}
+
+export type WireResult<T> = { ok: true; value: T } | { ok: false; error: WireError }
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: WireError['code'] = 'failed',
+    readonly issues: FieldIssue[] = []
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+  toWire(): WireError {
+    return { message: this.message, code: this.code, ...(this.issues.length ? { issues: this.issues } : {}) }
+  }
+}
+
+export function issuesOf(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return { path: [...i.path, ...i.keys].join('.'), message: 'unknown key' }
+    return { path: i.path.join('.'), message: i.message }
+  })
+}
+
+/** Validate a request's input against the contract; throws ApiError('invalid_input') naming
+ *  every offending field. */
+export function parseInput<N extends RequestName>(name: N, input: unknown): RequestParsed<N> {
+  const schema = requestSchemas[name]
+  const r = schema.safeParse(input ?? {})
+  if (!r.success) {
+    const issues = issuesOf(r.error)
+    const text = issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')
+    throw new ApiError(`${name}: invalid input: ${text}`, 'invalid_input', issues)
+  }
+  return r.data as RequestParsed<N>
+}
+
+export function toWireError(e: unknown): WireError {
+  if (e instanceof ApiError) return e.toWire()
+  const message = e instanceof Error ? e.message : String(e)
+  return { message, code: 'failed' }
+}
+
+// ----------------------------------------------------------------------------- the API shape
+
+export type Handlers = { [N in RequestName]: (input: RequestParsed<N>) => Promise<RequestOutput<N>> }
+
+/** What the renderer sees, whatever the transport. */
+export interface Api {
+  invoke<N extends RequestName>(name: N, input: RequestInput<N>): Promise<RequestOutput<N>>
+  on<E extends EventName>(event: E, cb: (payload: EventPayloads[E]) => void): () => void
+}
+
+/** The method list, re-exported for forms. */
+export { METHODS }
