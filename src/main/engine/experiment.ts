@@ -28,8 +28,15 @@ export interface ExperimentResult extends TrainResult {
   refKey: string | null
 }
 
-/** Curate by the run's rule (BC trains on all data). An empty curated set is an input error. */
+/** Check a run's inputs before anything is written: the policy must fit the data's actions,
+ *  and the curation (BC trains on all data) must keep at least one trace. */
 export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResult {
+  const wantsDiscrete = config.policy.kind === 'categorical'
+  if (wantsDiscrete !== (ds.kind !== 'continuous')) {
+    throw new DatasetError(
+      `policy.kind "${config.policy.kind}" does not fit dataset "${ds.name}" (${ds.kind} actions, dimension ${ds.actDim}); use ${ds.kind === 'continuous' ? '"gaussian-mlp"' : '"categorical"'}`
+    )
+  }
   const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
   if (c.kept === 0) {
     throw new DatasetError(
