@@ -11,17 +11,17 @@ import type { WorkerMessage } from './worker-entry.ts'
 
 /** The worker file: the TypeScript source run through tsx (CLI, tests, `iwsft serve`), or the
  *  bundled worker.js next to the app's main bundle. */
-function workerTarget(): { url: URL; execArgv: string[] } {
+function workerTarget(): { url: URL; entryUrl?: string } {
   const here = import.meta.url
-  if (here.endsWith('.ts')) return { url: new URL('./worker-entry.ts', here), execArgv: ['--import', 'tsx'] }
+  if (here.endsWith('.ts')) return { url: new URL('./worker-bootstrap.mjs', here), entryUrl: new URL('./worker-entry.ts', here).href }
   const bundled = new URL('./worker.js', here)
   if (!existsSync(fileURLToPath(bundled))) throw new Error(`training worker not found at ${fileURLToPath(bundled)}; rebuild the app (npm run build)`)
-  return { url: bundled, execArgv: [] }
+  return { url: bundled }
 }
 
 export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
-  const { url, execArgv } = workerTarget()
-  const worker = new Worker(url, { workerData: { projectFile, config }, execArgv })
+  const { url, entryUrl } = workerTarget()
+  const worker = new Worker(url, { workerData: { projectFile, config, entryUrl } })
   let resolveId!: (id: number) => void
   let rejectId!: (e: Error) => void
   const runId = new Promise<number>((res, rej) => ((resolveId = res), (rejectId = rej)))
