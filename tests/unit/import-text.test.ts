@@ -1,0 +1,238 @@
+import { describe, it, expect } from 'vitest'
+import { mkdtempSync, writeFileSync, appendFileSync, copyFileSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  importTextFile,
+  parseCsv,
+  parseJsonl,
+  detectMapping,
+  followJsonl,
+  importFollowedRows,
+  ImportError,
+  type FollowedRow
+} from '../../src/main/engine/data/import-text.ts'
+import { ByteTokenizer, CharTokenizer, loadHfTokenizer } from '../../src/main/engine/text/index.ts'
+import { arithmeticTokenizer } from '../../src/main/engine/datasets/arithmetic.ts'
+import { DatasetError, maskedLength } from '../../src/main/engine/data/trace.ts'
+
+const FIX = join(import.meta.dirname, '..', 'fixtures', 'text')
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'imp-'))
+const byte = new ByteTokenizer()
+
+describe('CSV (RFC 4180)', () => {
+  it('reads quoted commas, doubled quotes, line breaks inside quotes and CRLF; rows keep their first line', () => {
+    const src = parseCsv(readFileSync(join(FIX, 'quoted.csv'), 'utf8'), 'quoted.csv')
+    expect(src.rows).toEqual([
+      { id: '1', prompt: 'hi', completion: 'a, b', score: '1', note: 'plain' },
+      { id: '2', prompt: 'say "x"', completion: 'line one\nline two', score: '0.5', note: 'multi\r\nline' },
+      { id: '3', prompt: '', completion: '', score: 'true', note: '' }
+    ])
+    // header line 1; record 2 spans lines 3–5, so record 3 starts on line 6
+    expect(Array.from(src.numbers)).toEqual([2, 3, 6])
+  })
+  it('names the line of an unclosed quote, of stray text after a quote and of a too-long row', () => {
+    expect(() => parseCsv('a,b\n1,"open\n\n', 'x.csv')).toThrow(/x\.csv", line 2: a quoted field is never closed/)
+    expect(() => parseCsv('a,b\n1,"q"z\n', 'x.csv')).toThrow(/line 2: unexpected "z" after a closing quote/)
+    expect(() => parseCsv('a,b\n1,2\n1,2,3\n', 'x.csv')).toThrow(/line 3: 3 fields, the header has 2/)
+    expect(() => parseCsv('a,a\n1,2\n', 'x.csv')).toThrow(/column "a" twice/)
+  })
+})
+
+describe('JSONL', () => {
+  it('skips blank lines and names the line of bad JSON', () => {
+    const src = parseJsonl('{"a":1}\n\n{"a":2}\r\n', 'f.jsonl')
+    expect(src.rows).toEqual([{ a: 1 }, { a: 2 }])
+    expect(Array.from(src.numbers)).toEqual([1, 3])
+    expect(() => parseJsonl('{"a":1}\n{"a":\n', 'f.jsonl')).toThrow(/f\.jsonl", line 2: not valid JSON/)
+    expect(() => parseJsonl('[1,2]\n', 'f.jsonl')).toThrow(/line 1: expected a JSON object/)
+  })
+})
+
+describe('importTextFile', () => {
+  it('imports prompt/completion JSONL with score, id and metadata; prompt masked, eos appended', async () => {
+    const tok = arithmeticTokenizer()
+    const r = await importTextFile(join(FIX, 'pairs.jsonl'), { tokenizer: tok, mapping: { prompt: 'prompt', completion: 'completion', score: 'score', id: 'id', meta: ['source'] } })
+    const d = r.dataset
+    expect(r.format).toBe('jsonl')
+    expect(r.rows).toBe(3)
+    expect(d.kind).toBe('sequence')
+    expect(d.actDim).toBe(20)
+    expect(d.name).toBe('pairs.jsonl')
+    // 4 prompt + 8 completion + eos = 13; 4 + 10 + 1 = 15; 4 + 8 + 1 = 13
+    expect(Array.from(d.offsets)).toEqual([0, 13, 28, 41])
+    expect(maskedLength(d, 0)).toBe(9)
+    expect(Array.from(d.mask.slice(0, 5))).toEqual([0, 0, 0, 0, 1])
+    expect(d.actions[12]).toBe(tok.eos)
+    expect(tok.decode(d.actions.slice(13, 28))).toBe('3*4=3*4=12;#12')
+    expect(Array.from(d.scores)).toEqual([2, 1.5, 0])
+    expect(d.ids).toEqual(['a', 'b', 'c'])
+    expect(d.meta).toEqual([{ source: 'gen' }, { source: 'gen' }, { source: 'other' }])
+  })
+
+  it('guesses the mapping from column names', async () => {
+    const r = await importTextFile(join(FIX, 'pairs.jsonl'), { tokenizer: arithmeticTokenizer() })
+    expect(r.mapping).toEqual({ prompt: 'prompt', completion: 'completion', score: 'score', id: 'id' })
+    expect(detectMapping(['question', 'thinking_trajectories', 'attempt', 'correct'])).toEqual({
+      question: 'question',
+      thinking: 'thinking_trajectories',
+      attempt: 'attempt',
+      score: 'correct'
+    })
+    expect(detectMapping(['tokens', 'ref_logprobs', 'policy_logprobs'])).toEqual({ tokens: 'tokens', refLogprobs: 'ref_logprobs', policyLogprobs: 'policy_logprobs' })
+  })
+
+  it('imports CSV with the byte tokenizer; scores from text and booleans; an empty completion is just eos', async () => {
+    const r = await importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping: { prompt: 'prompt', completion: 'completion', score: 'score' } })
+    const d = r.dataset
+    expect(Array.from(d.scores)).toEqual([1, 0.5, 1])
+    // "hi" + "a, b" + eos; 'say "x"' (7) + 'line one\nline two' (17) + eos; "" + "" + eos
+    expect(Array.from(d.offsets)).toEqual([0, 7, 32, 33])
+    expect(byte.decode(d.actions.slice(7, 32))).toBe('say "x"line one\nline two')
+    expect(d.actions[32]).toBe(byte.eos)
+    expect(d.mask[32]).toBe(1)
+  })
+
+  it('imports s1K-style Parquet (question / thinking / attempt) through a template; INT64 metadata becomes numbers', async () => {
+    const r = await importTextFile(join(FIX, 's1k-mini.parquet'), {
+      tokenizer: byte,
+      mapping: { question: 'question', thinking: 'thinking', attempt: 'attempt', score: 'score', meta: ['n'], completionTemplate: '<think>{thinking}</think>{attempt}' }
+    })
+    const d = r.dataset
+    expect(r.format).toBe('parquet')
+    expect(byte.decode(d.actions.slice(d.offsets[1], d.offsets[2]))).toBe('3*4=<think>3*4=12</think>#12')
+    expect(maskedLength(d, 1)).toBe('<think>3*4=12</think>#12'.length + 1)
+    // 'é?' is 3 UTF-8 bytes, all masked
+    expect(Array.from(d.mask.slice(d.offsets[2], d.offsets[2] + 4))).toEqual([0, 0, 0, 1])
+    expect(Array.from(d.scores)).toEqual([1, 0.5, 0])
+    expect(d.meta).toEqual([{ n: 7 }, { n: 8 }, { n: 9 }])
+  })
+
+  it('joins a list of thinking strings (s1K-1.1 thinking_trajectories) with newlines', async () => {
+    const dir = tmp()
+    const f = join(dir, 's1k.jsonl')
+    writeFileSync(f, JSON.stringify({ question: 'Q', thinking_trajectories: ['a', 'b'], attempt: 'A' }) + '\n')
+    const r = await importTextFile(f, { tokenizer: byte, addEos: false })
+    expect(byte.decode(r.dataset.actions)).toBe('Qa\nb\nA')
+  })
+
+  it('imports bring-your-own log-probs aligned with the steps, 0 on prompt steps', async () => {
+    const r = await importTextFile(join(FIX, 'byo-logprobs.jsonl'), { vocabSize: 10 })
+    const d = r.dataset
+    expect(Array.from(d.actions)).toEqual([1, 4, 5, 6, 2, 7, 2])
+    expect(Array.from(d.mask)).toEqual([0, 0, 1, 1, 1, 1, 1])
+    expect(Array.from(r.refLogProbs!)).toEqual([0, 0, -0.5, -1, -0.25, -2, -0.1].map(Math.fround))
+    expect(Array.from(r.policyLogProbs!)).toEqual([0, 0, -0.25, -1.5, -0.25, -1, -0.1].map(Math.fround))
+    expect(d.actDim).toBe(10)
+    expect(d.ids).toEqual(['t0', 't1'])
+    // without a vocabulary size: the largest id + 1
+    expect((await importTextFile(join(FIX, 'byo-logprobs.jsonl'))).dataset.actDim).toBe(8)
+  })
+
+  it('reads log-probs for tokenized text with an HF tokenizer', async () => {
+    const tok = await loadHfTokenizer(join(FIX, 'tokenizer.json'))
+    const dir = tmp()
+    const f = join(dir, 'hf.jsonl')
+    writeFileSync(f, JSON.stringify({ prompt: 'hello', completion: 'hello world', ref_logprobs: [-1, -2], policy_logprobs: [-1, -1] }) + '\n')
+    const r = await importTextFile(f, { tokenizer: tok })
+    expect(Array.from(r.dataset.actions)).toEqual([14, 14, 18])
+    expect(Array.from(r.refLogProbs!)).toEqual([0, -1, -2])
+  })
+})
+
+describe('bad input: errors name the file, the row and the field; nothing is returned', () => {
+  const write = (name: string, text: string): string => {
+    const f = join(tmp(), name)
+    writeFileSync(f, text)
+    return f
+  }
+  const map = { prompt: 'prompt', completion: 'completion', score: 'score' }
+
+  it('a row missing a column (JSONL line, CSV line)', async () => {
+    const f = write('m.jsonl', '{"prompt":"a","completion":"b","score":1}\n\n{"prompt":"a","score":1}\n')
+    await expect(importTextFile(f, { tokenizer: byte, mapping: map })).rejects.toThrow(/m\.jsonl", line 3, field "completion": missing/)
+    const c = write('m.csv', 'prompt,completion,score\na,b,1\nc,d\n')
+    await expect(importTextFile(c, { tokenizer: byte, mapping: map })).rejects.toThrow(/m\.csv", line 3, field "score": missing/)
+    const s = write('s.jsonl', '{"prompt":"a","completion":"b","score":"high"}\n')
+    await expect(importTextFile(s, { tokenizer: byte, mapping: map })).rejects.toThrow(/line 1, field "score": "high" is not a number/)
+    const o = write('o.jsonl', '{"prompt":{"x":1},"completion":"b","score":1}\n')
+    await expect(importTextFile(o, { tokenizer: byte, mapping: map })).rejects.toThrow(/line 1, field "prompt": expected text, found object/)
+  })
+
+  it('a log-prob list whose length does not match the tokens', async () => {
+    const f = write('lp.jsonl', '{"tokens":[1,2],"ref_logprobs":[-1,-1],"policy_logprobs":[-1,-1]}\n{"tokens":[1,2,3],"ref_logprobs":[-1,-1,-1],"policy_logprobs":[-1,-1]}\n')
+    await expect(importTextFile(f)).rejects.toThrow(/lp\.jsonl", line 2, field "policy_logprobs": has 2 log-probs, the completion has 3 tokens/)
+    const g = write('lp2.jsonl', '{"tokens":[1,2],"ref_logprobs":[-1,0.5],"policy_logprobs":[-1,-1]}\n')
+    await expect(importTextFile(g)).rejects.toThrow(/line 1, field "ref_logprobs": entry 1 is 0\.5; a log-prob must be a finite number ≤ 0/)
+    const h = write('lp3.jsonl', '{"tokens":[1,2.5],"ref_logprobs":[-1,-1]}\n')
+    await expect(importTextFile(h)).rejects.toThrow(/field "tokens": entry 1 is 2\.5, not a token id/)
+    const v = write('lp4.jsonl', '{"tokens":[1,12],"ref_logprobs":[-1,-1]}\n')
+    await expect(importTextFile(v, { vocabSize: 10 })).rejects.toThrow(/line 1, field "tokens": token id 12 is outside the vocabulary of 10/)
+  })
+
+  it('a broken Parquet file', async () => {
+    await expect(importTextFile(join(FIX, 'broken.parquet'), { tokenizer: byte })).rejects.toThrow(/broken\.parquet": not a readable Parquet file/)
+    const f = join(tmp(), 'x.parquet')
+    copyFileSync(join(FIX, 'pairs.jsonl'), f)
+    await expect(importTextFile(f, { tokenizer: byte })).rejects.toThrow(ImportError)
+  })
+
+  it('text without a tokenizer, an unknown extension, a missing file', async () => {
+    await expect(importTextFile(join(FIX, 'pairs.jsonl'))).rejects.toThrow(/pairs\.jsonl": text columns need a tokenizer/)
+    await expect(importTextFile(join(FIX, 'tokenizer.json'))).rejects.toThrow(/unknown format ".json"/)
+    await expect(importTextFile(join(FIX, 'nope.jsonl'))).rejects.toThrow(/nope\.jsonl": cannot be read \(ENOENT\)/)
+  })
+
+  it('a character outside a strict alphabet surfaces as an error; errors are DatasetErrors', async () => {
+    const f = write('a.jsonl', '{"prompt":"1+1=","completion":"two"}\n')
+    await expect(importTextFile(f, { tokenizer: new CharTokenizer('0123456789+=') })).rejects.toThrow(/"t"/)
+    const g = write('b.jsonl', '{"prompt":"a","score":1}\n')
+    await expect(importTextFile(g, { tokenizer: byte, mapping: map })).rejects.toBeInstanceOf(DatasetError)
+  })
+})
+
+describe('followJsonl', () => {
+  it('delivers complete lines in order, holds a partial last line until its newline, and restarts on truncation', async () => {
+    const f = join(tmp(), 'live.jsonl')
+    writeFileSync(f, '{"tokens":[1],"ref_logprobs":[-1]}\n{"tokens":[2],')
+    const got: FollowedRow[][] = []
+    const errors: string[] = []
+    const fol = followJsonl(f, (rows) => got.push(rows), { intervalMs: 20, onError: (e) => errors.push(e.message) })
+    await fol.poll()
+    expect(got.flat().map((r) => r.line)).toEqual([1])
+    appendFileSync(f, '"ref_logprobs":[-2]}\n')
+    await fol.poll()
+    expect(got.flat().map((r) => r.value.tokens)).toEqual([[1], [2]])
+    // a multi-byte character split across two appends
+    const line3 = Buffer.from('{"tokens":[3],"ref_logprobs":[-3],"note":"é"}\n')
+    appendFileSync(f, line3.subarray(0, line3.length - 4))
+    await fol.poll()
+    expect(got.flat().length).toBe(2)
+    appendFileSync(f, Buffer.concat([line3.subarray(line3.length - 4), Buffer.from('not json\n')]))
+    await fol.poll()
+    expect(got.flat()[2].value.note).toBe('é')
+    expect(errors[0]).toMatch(/live\.jsonl", line 4: not valid JSON/)
+    const imported = importFollowedRows(f, got.flat(), { vocabSize: 5 })
+    expect(Array.from(imported.refLogProbs!)).toEqual([-1, -2, -3])
+    // truncated and rewritten: read from the start again
+    writeFileSync(f, '{"tokens":[4],"ref_logprobs":[-4]}\n')
+    await fol.poll()
+    expect(got.flat().at(-1)!.value.tokens).toEqual([4])
+    expect(got.flat().at(-1)!.line).toBe(1)
+    fol.stop()
+  })
+
+  it('waits for a file that does not exist yet, and picks up appends by itself', async () => {
+    const f = join(tmp(), 'later.jsonl')
+    const got: FollowedRow[] = []
+    const fol = followJsonl(f, (rows) => got.push(...rows), { intervalMs: 20 })
+    await new Promise((r) => setTimeout(r, 60))
+    writeFileSync(f, '{"a":1}\n')
+    const t0 = Date.now()
+    while (got.length < 1 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20))
+    appendFileSync(f, '{"a":2}\n')
+    while (got.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20))
+    fol.stop()
+    expect(got.map((r) => r.value.a)).toEqual([1, 2])
+  })
+})
