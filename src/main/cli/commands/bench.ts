@@ -48,11 +48,10 @@ const VARIANTS: Array<{ name: string; method: Method; q: RunConfig['weights']['q
   { name: 'iw-sft/periodic', method: 'iw-sft', q: { kind: 'periodic', every: 50 } }
 ]
 
-export async function benchMlpMethods(backend: BackendName, steps: number): Promise<BenchEntry[]> {
+export async function benchMlpMethods(backend: BackendName, steps: number, rounds = 3): Promise<BenchEntry[]> {
   const ds = syntheticControl(256, 16, 1)
   const base = defaultConfig('control')
-  const out: BenchEntry[] = []
-  for (const v of VARIANTS) {
+  const setups = VARIANTS.map((v) => {
     const config: RunConfig = {
       ...base,
       method: v.method,
@@ -61,15 +60,28 @@ export async function benchMlpMethods(backend: BackendName, steps: number): Prom
       train: { ...base.train, steps, batch_size: 16, log_every: steps, snapshot_every: 10 * steps, eval_every: steps }
     }
     const policy = createPolicy(config.policy, ds, new Rng(0))
-    const ref = scoreSteps(policy, ds)
-    const setup = { config, dataset: ds, policy, multiplicity: new Uint8Array(256).fill(1), refLogProbs: ref }
-    // warm-up (kernel compilation, allocation), then the timed run
-    await train({ ...setup, config: { ...config, train: { ...config.train, steps: 5 } }, rng: new Rng(1) })
+    return { v, config, policy, ref: scoreSteps(policy, ds) }
+  })
+  const runOnce = async (s: (typeof setups)[number], n: number, seed: number): Promise<number> => {
     const t0 = performance.now()
-    await train({ ...setup, rng: new Rng(2) })
-    out.push({ name: v.name, backend, ms_per_step: (performance.now() - t0) / steps })
-    policy.dispose()
+    await train({
+      config: { ...s.config, train: { ...s.config.train, steps: n } },
+      dataset: ds,
+      policy: s.policy,
+      multiplicity: new Uint8Array(256).fill(1),
+      refLogProbs: s.ref,
+      rng: new Rng(seed)
+    })
+    return (performance.now() - t0) / n
   }
+  // warm every variant up (kernel compilation, allocation), then time them in interleaved
+  // rounds so that load from other processes falls on all of them alike; report the median
+  for (const s of setups) await runOnce(s, 5, 1)
+  const times = setups.map(() => [] as number[])
+  for (let r = 0; r < rounds; r++) for (const [i, s] of setups.entries()) times[i].push(await runOnce(s, steps, 2 + r))
+  const med = (a: number[]): number => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)]
+  const out: BenchEntry[] = setups.map((s, i) => ({ name: s.v.name, backend, ms_per_step: Number(med(times[i]).toFixed(3)) }))
+  for (const s of setups) s.policy.dispose()
   const sft = out[0].ms_per_step
   for (const e of out) e.ratio_to_sft = Number((e.ms_per_step / sft).toFixed(3))
   return out
