@@ -1,0 +1,190 @@
+// N copies of one task stepped together with one batched policy.act per step.
+//
+// runEpisodes() plays `episodes` episodes on up to N copies: episode k starts from
+// reset(episodeSeed(seed, k)) on whichever copy is free, and every step gathers the
+// observations of all running copies into one [n, obsDim] matrix for a single act() call.
+// With a deterministic policy the result is identical to playing the episodes one by one on
+// a single environment (tests check this); with sampling, the action noise comes from one
+// shared rng in copy order.
+import type { Policy } from '../policies/policy.ts'
+import type { Rng } from '../rng.ts'
+import { episodeSeed, getTask } from './registry.ts'
+import type { Env } from './types.ts'
+
+export interface Episode {
+  /** index k of the episode in the run */
+  index: number
+  seed: number
+  /** T × obsDim observations s_0..s_{T−1} (the observation each action was taken in) */
+  obs: Float32Array
+  /** T × actDim actions as the policy gave them (before the environment's clipping) */
+  actions: Float32Array
+  rewards: Float32Array
+  /** observation after the last step */
+  finalObs: Float32Array
+  ret: number
+  length: number
+  terminated: boolean
+  truncated: boolean
+}
+
+/** Anything that maps a batch of observations [n, obsDim] to a batch of actions [n, actDim];
+ *  `episodes[j]` is the run's episode index k of row j (per-episode behaviour policies use it). */
+export type ActFn = (obs: Float32Array, n: number, episodes: Int32Array) => Float32Array | Int32Array
+
+export interface RunOptions {
+  episodes: number
+  seed: number
+  /** called after each finished episode */
+  onEpisode?: (ep: Episode, done: number) => void
+  /** keep per-step arrays (default true; false keeps only returns and lengths) */
+  record?: boolean
+}
+
+export class VecEnv {
+  private constructor(
+    readonly task: string,
+    readonly envs: Env[]
+  ) {}
+
+  static async create(task: string, n: number): Promise<VecEnv> {
+    if (!(n >= 1)) throw new Error(`VecEnv needs at least one copy, got ${n}`)
+    const spec = getTask(task)
+    const envs: Env[] = []
+    for (let i = 0; i < n; i++) envs.push(await spec.make())
+    return new VecEnv(task, envs)
+  }
+
+  get n(): number {
+    return this.envs.length
+  }
+  get obsDim(): number {
+    return this.envs[0].obsDim
+  }
+  get actDim(): number {
+    return this.envs[0].actDim
+  }
+
+  /** reset every copy; copy i gets seeds[i] */
+  reset(seeds: number[]): Float32Array {
+    const d = this.obsDim
+    const out = new Float32Array(this.n * d)
+    this.envs.forEach((e, i) => out.set(e.reset(seeds[i]), i * d))
+    return out
+  }
+
+  /** step every copy with its row of actions [n, actDim] */
+  step(actions: ArrayLike<number>): { obs: Float32Array; rewards: Float64Array; terminated: Uint8Array; truncated: Uint8Array } {
+    const d = this.obsDim
+    const a = this.actDim
+    const obs = new Float32Array(this.n * d)
+    const rewards = new Float64Array(this.n)
+    const terminated = new Uint8Array(this.n)
+    const truncated = new Uint8Array(this.n)
+    this.envs.forEach((e, i) => {
+      const r = e.step(Array.prototype.slice.call(actions, i * a, (i + 1) * a) as number[])
+      obs.set(r.obs, i * d)
+      rewards[i] = r.reward
+      terminated[i] = r.terminated ? 1 : 0
+      truncated[i] = r.truncated ? 1 : 0
+    })
+    return { obs, rewards, terminated, truncated }
+  }
+
+  /** play episodes with a batched action function; returns episodes in index order */
+  runEpisodes(act: ActFn, opts: RunOptions): Episode[] {
+    const { episodes, seed } = opts
+    const record = opts.record !== false
+    const d = this.obsDim
+    const ad = this.actDim
+    const out: Episode[] = new Array(episodes)
+    interface Slot {
+      k: number
+      obs: Float32Array
+      o: number[][]
+      a: number[][]
+      r: number[]
+      ret: number
+    }
+    const slots: (Slot | null)[] = new Array(this.n).fill(null)
+    let next = 0
+    let finished = 0
+    const start = (i: number): void => {
+      if (next >= episodes) {
+        slots[i] = null
+        return
+      }
+      const k = next++
+      slots[i] = { k, obs: this.envs[i].reset(episodeSeed(seed, k)), o: [], a: [], r: [], ret: 0 }
+    }
+    for (let i = 0; i < this.n; i++) start(i)
+    const batch = new Float32Array(this.n * d)
+    const epIdx = new Int32Array(this.n)
+    const idx: number[] = []
+    while (finished < episodes) {
+      idx.length = 0
+      for (let i = 0; i < this.n; i++) {
+        const s = slots[i]
+        if (s) {
+          batch.set(s.obs, idx.length * d)
+          epIdx[idx.length] = s.k
+          idx.push(i)
+        }
+      }
+      const m = idx.length
+      const acts = act(batch.subarray(0, m * d), m, epIdx.subarray(0, m))
+      if (acts.length !== m * ad) throw new Error(`policy gave ${acts.length} action values for ${m} observations × ${ad}`)
+      for (let j = 0; j < m; j++) {
+        const i = idx[j]
+        const s = slots[i]!
+        const a = Array.from(acts.subarray(j * ad, (j + 1) * ad))
+        const r = this.envs[i].step(a)
+        if (record) {
+          s.o.push(Array.from(s.obs))
+          s.a.push(a)
+          s.r.push(r.reward)
+        }
+        s.ret += r.reward
+        s.obs = r.obs
+        if (r.terminated || r.truncated) {
+          const T = this.envs[i].t
+          const ep: Episode = {
+            index: s.k,
+            seed: episodeSeed(seed, s.k),
+            obs: record ? Float32Array.from(s.o.flat()) : new Float32Array(0),
+            actions: record ? Float32Array.from(s.a.flat()) : new Float32Array(0),
+            rewards: record ? Float32Array.from(s.r) : new Float32Array(0),
+            finalObs: r.obs,
+            ret: s.ret,
+            length: T,
+            terminated: r.terminated,
+            truncated: r.truncated
+          }
+          out[s.k] = ep
+          finished++
+          opts.onEpisode?.(ep, finished)
+          start(i)
+        }
+      }
+    }
+    return out
+  }
+
+  close(): void {
+    for (const e of this.envs) e.close()
+  }
+}
+
+/** Adapt a Policy to an ActFn (deterministic = the mean action). */
+export function policyActFn(policy: Policy, rng: Rng, deterministic: boolean): ActFn {
+  return (obs, n) => policy.act(obs, n, rng, deterministic)
+}
+
+/** Uniform random actions in [−1, 1]. */
+export function randomActFn(actDim: number, rng: Rng): ActFn {
+  return (_obs, n) => {
+    const a = new Float32Array(n * actDim)
+    for (let i = 0; i < a.length; i++) a[i] = 2 * rng.next() - 1
+    return a
+  }
+}
