@@ -1,0 +1,313 @@
+// Import of offline-RL HDF5 files (D4RL and Minari) into a TraceDataset, with h5wasm.
+//
+// D4RL layout (one flat buffer of N transitions at the file's root):
+//   observations [N, obsDim] (or [N]), actions [N, actDim] (or [N]), rewards [N],
+//   terminals [N], timeouts [N]
+// Episodes end after step i when terminals[i] or timeouts[i] is non-zero. Steps after the
+// last end form a trailing partial episode (a buffer cut mid-episode): it is KEPT, as its
+// own trace with meta.partial = true, so no transition of the file is lost; a curation
+// step can drop it by that flag. A file with no end at all is refused.
+//
+// Minari layout: groups episode_0, episode_1, … (imported in numeric order), each with
+//   observations [T+1, obsDim] (the last one is the observation after the final step and is
+//   dropped), actions [T, actDim], rewards [T], terminations [T], truncations [T].
+// Every episode must end with a termination or a truncation at its last step.
+//
+// Reading is streamed: each key is read in chunks of `chunkRows` rows (default 65 536) into
+// preallocated typed arrays, with progress after every chunk. Any bad input — a missing key,
+// mismatched lengths, a NaN or infinite value, no episode end — throws a DatasetError that
+// names the file, the key and the index, and nothing is returned.
+import { basename } from 'node:path'
+import { existsSync } from 'node:fs'
+import { DatasetError, validateDataset, type TraceDataset } from './trace.ts'
+
+export interface Hdf5ImportProgress {
+  phase: 'read' | 'split'
+  done: number
+  total: number
+}
+
+export interface Hdf5ImportOptions {
+  onProgress?: (p: Hdf5ImportProgress) => void
+  /** dataset name (default: the file name without extension) */
+  name?: string
+  /** rows per read (default 65 536) */
+  chunkRows?: number
+}
+
+type H5 = typeof import('h5wasm')
+type H5Dataset = InstanceType<H5['Dataset']>
+type H5Group = InstanceType<H5['Group']>
+type H5File = InstanceType<H5['File']>
+
+let h5Promise: Promise<H5> | null = null
+
+/** h5wasm's Node build (host file system through NODERAWFS). Electron's main process
+ *  defines `navigator`, which makes Emscripten think it runs in a browser: hide it while the
+ *  module initialises (the workaround in h5wasm's README). */
+export function getH5(): Promise<H5> {
+  if (!h5Promise) {
+    h5Promise = (async () => {
+      const desc = Object.getOwnPropertyDescriptor(globalThis, 'navigator')
+      const hide = desc?.configurable === true
+      if (hide) Object.defineProperty(globalThis, 'navigator', { value: undefined, configurable: true, writable: true })
+      try {
+        const mod = (await import('h5wasm/node')) as unknown as H5 & { default?: H5 }
+        const h5 = (mod.File ? mod : mod.default) as H5
+        await h5.ready
+        return h5
+      } finally {
+        if (hide && desc) Object.defineProperty(globalThis, 'navigator', desc)
+      }
+    })()
+  }
+  return h5Promise
+}
+
+const D4RL_KEYS = ['observations', 'actions', 'rewards', 'terminals', 'timeouts'] as const
+
+function isDataset(h5: H5, e: unknown): e is H5Dataset {
+  return e instanceof h5.Dataset
+}
+function isGroup(h5: H5, e: unknown): e is H5Group {
+  return e instanceof h5.Group
+}
+
+/** Read an HDF5 file of D4RL or Minari layout. */
+export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Promise<TraceDataset> {
+  const h5 = await getH5()
+  const fail = (msg: string): never => {
+    throw new DatasetError(`${file}: ${msg}`)
+  }
+  if (!existsSync(file)) fail('no such file')
+  let f: H5File
+  let keys: string[]
+  try {
+    f = new h5.File(file, 'r')
+  } catch (e) {
+    return fail(`is not a readable HDF5 file (${(e as Error).message ?? e})`)
+  }
+  try {
+    // h5wasm opens some non-HDF5 files without complaint and fails on the first read
+    keys = f.keys()
+  } catch (e) {
+    try {
+      f.close()
+    } catch {
+      /* ignore */
+    }
+    return fail(`is not a readable HDF5 file (${(e as Error).message ?? e})`)
+  }
+  try {
+    const name = opts.name ?? basename(file).replace(/\.(h5|hdf5|he5)$/i, '')
+    if (keys.includes('observations')) return readD4rl(h5, f, file, name, opts, fail)
+    const episodes = keys.filter((k) => /^episode_\d+$/.test(k))
+    if (episodes.length) return readMinari(h5, f, file, name, episodes, opts, fail)
+    return fail(`missing key "observations": neither a D4RL file (root keys ${D4RL_KEYS.join(', ')}) nor a Minari file (episode_N groups); root keys are [${keys.join(', ')}]`)
+  } finally {
+    try {
+      f.close()
+    } catch {
+      /* ignore */
+    }
+  }
+}
+
+interface Column {
+  key: string
+  rows: number
+  /** values per row (1 for [N]) */
+  width: number
+  ds: H5Dataset
+}
+
+function column(h5: H5, g: H5Group, key: string, path: string, fail: (m: string) => never): Column {
+  const e = g.get(key)
+  if (e === null || e === undefined) return fail(`missing key "${path}"`)
+  if (!isDataset(h5, e)) return fail(`key "${path}" is a ${isGroup(h5, e) ? 'group (dictionary spaces are not supported)' : 'link or type'}, expected an array`)
+  const shape = e.shape
+  if (!shape || shape.length === 0) return fail(`key "${path}" is a scalar, expected an array of rows`)
+  if (shape.length > 2) return fail(`key "${path}" has shape [${shape.join(', ')}]; only [N] or [N, dim] arrays are supported`)
+  const meta = e.metadata as { type: number; size: number }
+  // h5wasm type classes: 0 integer, 1 float, 8 enum (h5py booleans)
+  if (![0, 1, 8].includes(meta.type)) return fail(`key "${path}" does not hold numbers (HDF5 type class ${meta.type})`)
+  return { key: path, rows: shape[0], width: shape.length === 2 ? shape[1] : 1, ds: e }
+}
+
+/** Stream rows [0, rows) of a column into out (row-major, width values a row), checking that
+ *  every value is finite. */
+function readColumn(c: Column, rows: number, out: Float32Array | Uint8Array, chunkRows: number, fail: (m: string) => never, onChunk: (n: number) => void): void {
+  for (let start = 0; start < rows; start += chunkRows) {
+    const end = Math.min(rows, start + chunkRows)
+    const ranges = c.width === 1 && (c.ds.shape?.length ?? 1) === 1 ? [[start, end]] : [[start, end], []]
+    const raw = c.ds.slice(ranges as never) as unknown as ArrayLike<number | bigint | boolean>
+    const n = (end - start) * c.width
+    if (!raw || raw.length !== n) fail(`key "${c.key}": reading rows ${start}..${end - 1} gave ${raw?.length ?? 0} values, expected ${n}`)
+    const o = start * c.width
+    if (out instanceof Uint8Array) {
+      for (let i = 0; i < n; i++) out[o + i] = Number(raw[i]) !== 0 ? 1 : 0
+    } else if (typeof raw[0] === 'number' || n === 0) {
+      const src = raw as ArrayLike<number>
+      for (let i = 0; i < n; i++) {
+        const v = src[i]
+        if (!Number.isFinite(v)) {
+          const row = start + Math.floor(i / c.width)
+          fail(`key "${c.key}" has ${v} at index ${row}${c.width > 1 ? `, column ${i % c.width}` : ''}`)
+        }
+        out[o + i] = v
+      }
+    } else {
+      for (let i = 0; i < n; i++) out[o + i] = Number(raw[i])
+    }
+    onChunk(end - start)
+  }
+}
+
+function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf5ImportOptions, fail: (m: string) => never): TraceDataset {
+  const cols = Object.fromEntries(D4RL_KEYS.map((k) => [k, column(h5, f, k, k, fail)])) as Record<(typeof D4RL_KEYS)[number], Column>
+  const N = cols.observations.rows
+  for (const k of D4RL_KEYS) {
+    const c = cols[k]
+    if (c.rows !== N) {
+      fail(`key "${k}" has ${c.rows} rows but "observations" has ${N}: index ${Math.min(c.rows, N)} is missing from "${c.rows < N ? k : 'observations'}"`)
+    }
+    if (k !== 'observations' && k !== 'actions' && c.width !== 1) fail(`key "${k}" has shape [${N}, ${c.width}], expected [${N}]`)
+  }
+  if (N === 0) fail('key "observations" has no rows')
+  const obsDim = cols.observations.width
+  const actDim = cols.actions.width
+  const chunk = opts.chunkRows ?? 65536
+  const total = N * 5
+  let done = 0
+  const tick = (n: number): void => {
+    done += n
+    opts.onProgress?.({ phase: 'read', done, total })
+  }
+  const obs = new Float32Array(N * obsDim)
+  const actions = new Float32Array(N * actDim)
+  const rewards = new Float32Array(N)
+  const terminals = new Uint8Array(N)
+  const timeouts = new Uint8Array(N)
+  readColumn(cols.observations, N, obs, chunk, fail, tick)
+  readColumn(cols.actions, N, actions, chunk, fail, tick)
+  readColumn(cols.rewards, N, rewards, chunk, fail, tick)
+  readColumn(cols.terminals, N, terminals, chunk, fail, tick)
+  readColumn(cols.timeouts, N, timeouts, chunk, fail, tick)
+  // split into episodes
+  const ends: number[] = []
+  for (let i = 0; i < N; i++) if (terminals[i] || timeouts[i]) ends.push(i + 1)
+  if (ends.length === 0) fail(`no episode ends: "terminals" and "timeouts" are 0 at every index 0..${N - 1}`)
+  const partial = ends[ends.length - 1] < N
+  if (partial) ends.push(N)
+  const E = ends.length
+  const offsets = new Int32Array(E + 1)
+  for (let e = 0; e < E; e++) offsets[e + 1] = ends[e]
+  const scores = new Float64Array(E)
+  const ids: string[] = new Array(E)
+  const meta: Record<string, unknown>[] = new Array(E)
+  for (let e = 0; e < E; e++) {
+    let s = 0
+    for (let t = offsets[e]; t < offsets[e + 1]; t++) s += rewards[t]
+    scores[e] = s
+    ids[e] = `${name}-${e}`
+    const last = offsets[e + 1] - 1
+    const isPartial = partial && e === E - 1
+    meta[e] = { source: 'd4rl', file: basename(file), episode: e, start: offsets[e], terminated: !isPartial && terminals[last] === 1, truncated: !isPartial && terminals[last] === 0, partial: isPartial }
+  }
+  opts.onProgress?.({ phase: 'split', done: E, total: E })
+  const ds: TraceDataset = { name, kind: 'continuous', obsDim, actDim, offsets, obs, actions, mask: new Uint8Array(N).fill(1), rewards, scores, ids, meta }
+  validateOrFail(ds, fail)
+  return ds
+}
+
+function readMinari(h5: H5, f: H5File, file: string, name: string, groups: string[], opts: Hdf5ImportOptions, fail: (m: string) => never): TraceDataset {
+  groups.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)))
+  interface Ep {
+    g: string
+    T: number
+    cols: Record<string, Column>
+  }
+  const eps: Ep[] = []
+  let obsDim = -1
+  let actDim = -1
+  for (const g of groups) {
+    const grp = f.get(g)
+    if (!isGroup(h5, grp)) fail(`key "${g}" is not a group`)
+    const keys = ['observations', 'actions', 'rewards', 'terminations', 'truncations']
+    const cols = Object.fromEntries(keys.map((k) => [k, column(h5, grp as H5Group, k, `${g}/${k}`, fail)]))
+    const T = cols.actions.rows
+    if (T === 0) fail(`key "${g}/actions" has no rows`)
+    if (cols.observations.rows !== T + 1) {
+      fail(`key "${g}/observations" has ${cols.observations.rows} rows, expected ${T + 1} (one more than "${g}/actions"): index ${Math.min(cols.observations.rows, T + 1)} is missing`)
+    }
+    for (const k of ['rewards', 'terminations', 'truncations']) {
+      if (cols[k].rows !== T) fail(`key "${g}/${k}" has ${cols[k].rows} rows but "${g}/actions" has ${T}: index ${Math.min(cols[k].rows, T)} is missing from "${g}/${cols[k].rows < T ? k : 'actions'}"`)
+    }
+    if (obsDim < 0) {
+      obsDim = cols.observations.width
+      actDim = cols.actions.width
+    } else if (cols.observations.width !== obsDim || cols.actions.width !== actDim) {
+      fail(`key "${g}": observation/action widths ${cols.observations.width}/${cols.actions.width} differ from the first episode's ${obsDim}/${actDim}`)
+    }
+    eps.push({ g, T, cols })
+  }
+  const N = eps.reduce((s, e) => s + e.T, 0)
+  const E = eps.length
+  const offsets = new Int32Array(E + 1)
+  eps.forEach((e, i) => (offsets[i + 1] = offsets[i] + e.T))
+  const obs = new Float32Array(N * obsDim)
+  const actions = new Float32Array(N * actDim)
+  const rewards = new Float32Array(N)
+  const scores = new Float64Array(E)
+  const ids: string[] = new Array(E)
+  const meta: Record<string, unknown>[] = new Array(E)
+  const chunk = opts.chunkRows ?? 65536
+  const total = N * 5
+  let done = 0
+  const tick = (n: number): void => {
+    done += n
+    opts.onProgress?.({ phase: 'read', done, total })
+  }
+  eps.forEach((e, i) => {
+    const o = offsets[i]
+    readColumn(e.cols.observations, e.T, obs.subarray(o * obsDim, (o + e.T) * obsDim), chunk, fail, tick)
+    // the final observation (row T) is still checked for NaN
+    const lastObs = new Float32Array(obsDim)
+    readRow(e.cols.observations, e.T, lastObs, fail)
+    readColumn(e.cols.actions, e.T, actions.subarray(o * actDim, (o + e.T) * actDim), chunk, fail, tick)
+    readColumn(e.cols.rewards, e.T, rewards.subarray(o, o + e.T), chunk, fail, tick)
+    const term = new Uint8Array(e.T)
+    const trunc = new Uint8Array(e.T)
+    readColumn(e.cols.terminations, e.T, term, chunk, fail, tick)
+    readColumn(e.cols.truncations, e.T, trunc, chunk, fail, tick)
+    if (!term[e.T - 1] && !trunc[e.T - 1]) {
+      fail(`no episode end in "${e.g}": "${e.g}/terminations" and "${e.g}/truncations" are 0 at its last index ${e.T - 1}`)
+    }
+    let s = 0
+    for (let t = o; t < o + e.T; t++) s += rewards[t]
+    scores[i] = s
+    ids[i] = `${name}-${e.g}`
+    meta[i] = { source: 'minari', file: basename(file), episode: Number(e.g.slice(8)), terminated: term[e.T - 1] === 1, truncated: term[e.T - 1] === 0 }
+  })
+  const ds: TraceDataset = { name, kind: 'continuous', obsDim, actDim, offsets, obs, actions, mask: new Uint8Array(N).fill(1), rewards, scores, ids, meta }
+  validateOrFail(ds, fail)
+  return ds
+}
+
+function readRow(c: Column, row: number, out: Float32Array, fail: (m: string) => never): void {
+  const ranges = c.width === 1 && (c.ds.shape?.length ?? 1) === 1 ? [[row, row + 1]] : [[row, row + 1], []]
+  const raw = c.ds.slice(ranges as never) as unknown as ArrayLike<number>
+  for (let i = 0; i < c.width; i++) {
+    const v = Number(raw[i])
+    if (!Number.isFinite(v)) fail(`key "${c.key}" has ${v} at index ${row}${c.width > 1 ? `, column ${i}` : ''}`)
+    out[i] = v
+  }
+}
+
+function validateOrFail(ds: TraceDataset, fail: (m: string) => never): void {
+  try {
+    validateDataset(ds)
+  } catch (e) {
+    fail((e as Error).message)
+  }
+}
