@@ -1,0 +1,95 @@
+// One entry point for importing a dataset file, by extension: JSONL / CSV / Parquet text traces
+// (tokenized; column mapping optional), HDF5 offline-RL files (D4RL or Minari), and the
+// project's own JSON trace format. Everything is parsed and validated before it is returned,
+// so a bad file never leaves half a dataset behind; errors name the file, row and field.
+import { readFile } from 'node:fs/promises'
+import { extname } from 'node:path'
+import { loadHfTokenizer, ByteTokenizer, type Tokenizer } from '../text/index.ts'
+import { importHdf5 } from './import-hdf5.ts'
+import { importTextFile, type TextColumnMapping } from './import-text.ts'
+import { DatasetError, fromTraces, validateDataset, type TraceDataset } from './trace.ts'
+
+export interface ImportOptions {
+  onProgress?: (done: number, total: number) => void
+  /** override the format guessed from the extension */
+  format?: string
+  /** column mapping for text files (prompt/completion/score/… → column names) */
+  mapping?: Record<string, string>
+  /** a Hugging Face tokenizer.json for text files (default: bytes) */
+  tokenizerFile?: string
+  name?: string
+}
+
+export interface ImportResult {
+  dataset: TraceDataset
+  /** text files that carried per-token log-probs (bring your own log-probs) */
+  refLogProbs?: Float32Array
+  policyLogProbs?: Float32Array
+}
+
+export const IMPORT_FORMATS = ['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json'] as const
+
+export function formatOfFile(file: string): string {
+  const f = file.toLowerCase()
+  if (f.endsWith('.traces.json')) return 'traces.json'
+  const e = extname(f).slice(1)
+  if (e === 'ndjson') return 'jsonl'
+  if (e === 'h5' || e === 'hdf5') return 'hdf5'
+  return e
+}
+
+export async function importDatasetFileFull(file: string, opts: ImportOptions = {}): Promise<ImportResult> {
+  const format = opts.format ?? formatOfFile(file)
+  if (format === 'hdf5') {
+    const dataset = await importHdf5(file, { name: opts.name, onProgress: (p) => opts.onProgress?.(p.done, p.total) })
+    return { dataset }
+  }
+  if (format === 'jsonl' || format === 'csv' || format === 'parquet') {
+    const tokenizer: Tokenizer = opts.tokenizerFile ? await loadHfTokenizer(opts.tokenizerFile) : new ByteTokenizer()
+    opts.onProgress?.(0, 1)
+    const r = await importTextFile(file, { format, tokenizer, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined })
+    opts.onProgress?.(1, 1)
+    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs }
+  }
+  if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name) }
+  throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)
+}
+
+export async function importDatasetFile(file: string, opts: ImportOptions = {}): Promise<TraceDataset> {
+  return (await importDatasetFileFull(file, opts)).dataset
+}
+
+/** The workbench's own trace format: {"kind", "obsDim", "actDim", "traces": [{id?, obs?, actions,
+ *  mask?, rewards?, score, meta?}]} with flat per-trace arrays. */
+export async function importTraceJson(file: string, name?: string): Promise<TraceDataset> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'))
+  } catch (e) {
+    throw new DatasetError(`${file}: not valid JSON (${(e as Error).message}); expected {"kind", "obsDim", "actDim", "traces": [...]}`)
+  }
+  const o = raw as { kind?: unknown; obsDim?: unknown; actDim?: unknown; traces?: unknown }
+  if (o === null || typeof o !== 'object') throw new DatasetError(`${file}: expected an object with "kind", "obsDim", "actDim" and "traces"`)
+  if (o.kind !== 'discrete' && o.kind !== 'continuous' && o.kind !== 'sequence') throw new DatasetError(`${file}: field "kind" must be "discrete", "continuous" or "sequence"`)
+  for (const k of ['obsDim', 'actDim'] as const) {
+    if (!Number.isInteger(o[k]) || (o[k] as number) < 0) throw new DatasetError(`${file}: field "${k}" must be a whole number ≥ 0`)
+  }
+  if (!Array.isArray(o.traces)) throw new DatasetError(`${file}: field "traces" must be a list`)
+  const traces = o.traces.map((t: Record<string, unknown>, i: number) => {
+    for (const k of ['actions', 'score'] as const) if (t?.[k] === undefined) throw new DatasetError(`${file}: traces[${i}] has no "${k}"`)
+    if (!Array.isArray(t.actions)) throw new DatasetError(`${file}: traces[${i}].actions must be a list of numbers`)
+    if (typeof t.score !== 'number') throw new DatasetError(`${file}: traces[${i}].score must be a number`)
+    const perStep = o.kind === 'continuous' ? (o.actDim as number) : 1
+    if (t.actions.length % perStep !== 0) {
+      throw new DatasetError(`${file}: traces[${i}].actions has ${t.actions.length} values, not a multiple of the action dimension ${perStep}`)
+    }
+    return t as { id?: string; obs?: number[]; actions: number[]; mask?: number[]; rewards?: number[]; score: number; meta?: Record<string, unknown> }
+  })
+  const ds = fromTraces(name ?? file.replace(/^.*[\\/]/, '').replace(/\.traces\.json$/i, ''), o.kind, o.obsDim as number, o.actDim as number, traces)
+  try {
+    validateDataset(ds)
+  } catch (e) {
+    throw new DatasetError(`${file}: ${(e as Error).message}`)
+  }
+  return ds
+}
