@@ -65,6 +65,12 @@ async function activate(name: BackendName): Promise<void> {
     throw new BackendUnavailable(name, `tfjs could not initialise its '${tfName}' backend`, name === 'wasm' ? 'reinstall the dependencies (`npm ci`)' : 'run `npx iwsft doctor`')
   }
   await tf.ready()
+  if (name === 'cpu') {
+    // tfjs's cpu backend tells Node users to install tfjs-node on first use; the workbench's own
+    // `iwsft doctor` / `iwsft backend install` say what applies here instead.
+    const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null
+    if (cpu) cpu.firstUse = false
+  }
 }
 
 /**
