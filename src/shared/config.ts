@@ -85,7 +85,19 @@ export const PolicySchema = z.discriminatedUnion('kind', [
     hidden: z.array(z.number().int().min(1)).min(1).max(8),
     log_std_min: finite,
     log_std_max: finite
-  })
+  }),
+  /** causal transformer over tokens (sequence datasets) */
+  z.strictObject({
+    kind: z.literal('transformer'),
+    d_model: z.number().int().min(4).max(4096),
+    n_heads: z.number().int().min(1).max(64),
+    n_layers: z.number().int().min(1).max(48),
+    d_ff: z.number().int().min(4).max(16384),
+    max_len: z.number().int().min(2).max(8192),
+    tied: z.boolean(),
+    /** token id of the beginning-of-sequence context (the tokenizer's bos) */
+    bos: z.number().int().min(0)
+  }).refine((p) => p.d_model % p.n_heads === 0, 'd_model must be a multiple of n_heads')
 ])
 export type PolicyConfig = z.infer<typeof PolicySchema>
 
@@ -124,6 +136,8 @@ export const TrainSchema = z.strictObject({
 
 export const RunConfigSchema = z.strictObject({
   name: z.string().min(1).max(200).optional(),
+  /** whose defaults fill the unset keys (default: guessed from the dataset name) */
+  domain: z.enum(['bandit', 'control', 'sequence']).optional(),
   /** a built-in dataset name ("bandit") or a dataset id/name in the project */
   dataset: z.string().min(1),
   /** parameters of a built-in dataset generator (e.g. bandit pulls) */
@@ -215,7 +229,7 @@ export function defaultConfig(domain: Domain): RunConfig {
     dataset: 'sequence',
     curation: { mode: 'threshold', threshold: 0.5 },
     method: 'iw-sft',
-    policy: { kind: 'categorical', hidden: [] },
+    policy: { kind: 'transformer', d_model: 64, n_heads: 4, n_layers: 2, d_ff: 256, max_len: 128, tied: true, bos: 1 },
     reference: { kind: 'init' },
     weights: {
       temp: 1,
@@ -265,7 +279,8 @@ export function resolveConfig(input: unknown, source?: string): RunConfig {
   }
   const raw = input as Record<string, unknown>
   const dataset = typeof raw.dataset === 'string' ? raw.dataset : 'bandit'
-  const base = defaultConfig(domainOf(dataset)) as unknown as Record<string, unknown>
+  const domain = typeof raw.domain === 'string' && (DOMAINS as readonly string[]).includes(raw.domain) ? (raw.domain as Domain) : domainOf(dataset)
+  const base = defaultConfig(domain) as unknown as Record<string, unknown>
   const merged: Record<string, unknown> = { ...base }
   for (const [k, v] of Object.entries(raw)) {
     const b = base[k]

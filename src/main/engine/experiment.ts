@@ -31,11 +31,10 @@ export interface ExperimentResult extends TrainResult {
 /** Check a run's inputs before anything is written: the policy must fit the data's actions,
  *  and the curation (BC trains on all data) must keep at least one trace. */
 export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResult {
-  const wantsDiscrete = config.policy.kind === 'categorical'
-  if (wantsDiscrete !== (ds.kind !== 'continuous')) {
-    throw new DatasetError(
-      `policy.kind "${config.policy.kind}" does not fit dataset "${ds.name}" (${ds.kind} actions, dimension ${ds.actDim}); use ${ds.kind === 'continuous' ? '"gaussian-mlp"' : '"categorical"'}`
-    )
+  const fits = { categorical: 'discrete', 'gaussian-mlp': 'continuous', transformer: 'sequence' }[config.policy.kind]
+  if (fits !== ds.kind) {
+    const use = { discrete: 'categorical', continuous: 'gaussian-mlp', sequence: 'transformer' }[ds.kind]
+    throw new DatasetError(`policy.kind "${config.policy.kind}" does not fit dataset "${ds.name}" (${ds.kind} actions, dimension ${ds.actDim}); use "${use}"`)
   }
   const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
   if (c.kept === 0) {
