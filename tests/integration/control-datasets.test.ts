@@ -1,0 +1,118 @@
+// The control suite's built-in datasets: made like D4RL's (an expert behaviour policy; the
+// whole history of a real improvement run), seeded, with progress, and ordered in quality:
+// expert mean return > replay median > uniform random policy's mean.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { cmdDatasets } from '../../src/main/cli/commands/datasets.ts'
+import { datasetHash, totalSteps } from '../../src/main/engine/data/trace.ts'
+import { datasetFromJson, datasetToJson, makeControlDataset, returnStats } from '../../src/main/engine/datasets/control.ts'
+import { getTask, listTasks } from '../../src/main/engine/envs/registry.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'iwsft-ctl-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe.each(listTasks().map((t) => t.name))('%s datasets (quick)', (task) => {
+  const spec = getTask(task)
+
+  it('expert mean > replay median > random reference; traces are well formed', async () => {
+    const progress: Array<[string, number, number]> = []
+    const expert = await makeControlDataset(task, 'expert', { seed: 0, quick: true, onProgress: (p) => progress.push([p.phase, p.done, p.total]) })
+    const replay = await makeControlDataset(task, 'replay', { seed: 0, quick: true, onProgress: (p) => progress.push([p.phase, p.done, p.total]) })
+    const e = returnStats(expert)
+    const r = returnStats(replay)
+    expect(e.mean).toBeGreaterThan(r.median)
+    expect(r.median).toBeGreaterThan(spec.refReturns.random)
+    // the expert set is near the expert reference (noise costs a little)
+    expect(e.mean).toBeGreaterThan(spec.refReturns.random + 0.8 * (spec.refReturns.expert - spec.refReturns.random))
+    for (const ds of [expert, replay]) {
+      expect(ds.kind).toBe('continuous')
+      expect(ds.obsDim).toBe(spec.obsDim)
+      expect(ds.actDim).toBe(spec.actDim)
+      for (let i = 0; i < ds.scores.length; i++) {
+        let s = 0
+        for (let t = ds.offsets[i]; t < ds.offsets[i + 1]; t++) s += ds.rewards![t]
+        expect(ds.scores[i]).toBeCloseTo(s, 2)
+        expect(ds.meta![i]).toMatchObject({ task, episode: i })
+        expect(ds.offsets[i + 1] - ds.offsets[i]).toBeLessThanOrEqual(spec.maxSteps)
+      }
+      expect(ds.actions.every((a) => a >= -1 && a <= 1)).toBe(true)
+    }
+    expect(expert.meta![0].kind).toBe('expert')
+    expect(replay.meta![0].kind).toBe('replay')
+    // progress reached the end of both phases
+    expect(progress.some(([ph, d, t]) => ph === 'expert' && d === t)).toBe(true)
+    expect(progress.some(([ph, d, t]) => ph === 'replay' && d === t)).toBe(true)
+  })
+})
+
+describe('replay = the history of an improvement run', () => {
+  it('holds every rollout in order; later iterations score higher than the first', async () => {
+    const ds = await makeControlDataset('cartpole', 'replay', { seed: 3, episodes: 320 })
+    expect(ds.scores.length).toBe(320)
+    const it = ds.meta!.map((m) => m.iteration as number)
+    expect(it.every((x, i) => i === 0 || x >= it[i - 1])).toBe(true)
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
+    const first = mean(Array.from(ds.scores).filter((_, i) => it[i] === 0))
+    const last = mean(Array.from(ds.scores).filter((_, i) => it[i] === it[it.length - 1]))
+    expect(last).toBeGreaterThan(first + 100)
+    // quality ranges from poor to good
+    const s = returnStats(ds)
+    expect(s.min).toBeLessThan(getTask('cartpole').refReturns.random * 2)
+    expect(s.max).toBeGreaterThan(0.9 * getTask('cartpole').refReturns.expert)
+  })
+})
+
+describe('seeding', () => {
+  it('the same seed gives the same dataset; another seed a different one', async () => {
+    const a = await makeControlDataset('pendulum', 'replay', { seed: 5, quick: true })
+    const b = await makeControlDataset('pendulum', 'replay', { seed: 5, quick: true })
+    const c = await makeControlDataset('pendulum', 'replay', { seed: 6, quick: true })
+    expect(datasetHash(b)).toBe(datasetHash(a))
+    expect(datasetHash(c)).not.toBe(datasetHash(a))
+    const e1 = await makeControlDataset('hopper', 'expert', { seed: 2, episodes: 3 })
+    const e2 = await makeControlDataset('hopper', 'expert', { seed: 2, episodes: 3 })
+    expect(datasetHash(e2)).toBe(datasetHash(e1))
+    expect(e1.scores.length).toBe(3)
+  })
+
+  it('refuses bad options', async () => {
+    await expect(makeControlDataset('walker', 'expert', { seed: 0 })).rejects.toThrow(/unknown control task "walker"/)
+    await expect(makeControlDataset('pendulum', 'medium' as never, { seed: 0 })).rejects.toThrow(/kind "medium"/)
+    await expect(makeControlDataset('pendulum', 'expert', { seed: 0, episodes: 0 })).rejects.toThrow(/episodes/)
+  })
+})
+
+describe('datasets command', () => {
+  it('make control --task pendulum --quick --out FILE writes both datasets as JSON', async () => {
+    const out = join(dir, 'pendulum.json')
+    const write = process.stdout.write
+    let printed = ''
+    process.stdout.write = ((s: string) => {
+      printed += s
+      return true
+    }) as typeof process.stdout.write
+    let code: number
+    try {
+      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--quick', '--seed', '1', '--out', out, '--json'])
+    } finally {
+      process.stdout.write = write
+    }
+    expect(code).toBe(0)
+    const summary = JSON.parse(printed.trim()) as Array<{ kind: string; episodes: number }>
+    expect(summary.map((s) => s.kind)).toEqual(['expert', 'replay'])
+    const file = JSON.parse(readFileSync(out, 'utf8')) as { format: string; datasets: Record<string, unknown>[] }
+    expect(file.format).toBe('iwsft-control-datasets')
+    const back = file.datasets.map(datasetFromJson)
+    const again = await makeControlDataset('pendulum', 'expert', { seed: 1, quick: true })
+    expect(datasetHash(back[0])).toBe(datasetHash(again))
+    expect(totalSteps(back[1])).toBeGreaterThan(0)
+    expect(datasetToJson(back[0]).name).toBe('pendulum-expert')
+  })
+
+  it('rejects an unknown kind and subcommand with a usage message', async () => {
+    await expect(cmdDatasets(['make', 'control', '--kind', 'medium'])).rejects.toThrow(/--kind takes expert or replay/)
+    await expect(cmdDatasets(['make', 'atari'])).rejects.toThrow(/usage: iwsft datasets/)
+  })
+})
