@@ -1,0 +1,103 @@
+// The wheel (zip) reader used by `iwsft backend install`: stored and deflated members, the
+// central directory, selective extraction with size checks, and the sha256 helper.
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deflateRawSync } from 'node:zlib'
+import { afterAll, describe, expect, it } from 'vitest'
+import { extractZip, listZip, readZipText, sha256File } from '../../src/main/engine/backend/wheel.ts'
+
+/** A minimal zip writer (stored or deflated members, no ZIP64), enough to test the reader. */
+function makeZip(members: Array<{ name: string; data: Buffer; deflate: boolean; mode?: number }>): Buffer {
+  const locals: Buffer[] = []
+  const centrals: Buffer[] = []
+  let offset = 0
+  for (const m of members) {
+    const body = m.deflate ? deflateRawSync(m.data) : m.data
+    const name = Buffer.from(m.name)
+    const lh = Buffer.alloc(30)
+    lh.writeUInt32LE(0x04034b50, 0)
+    lh.writeUInt16LE(20, 4)
+    lh.writeUInt16LE(m.deflate ? 8 : 0, 8)
+    lh.writeUInt32LE(0, 14) // crc not checked by the reader
+    lh.writeUInt32LE(body.length, 18)
+    lh.writeUInt32LE(m.data.length, 22)
+    lh.writeUInt16LE(name.length, 26)
+    locals.push(lh, name, body)
+    const ch = Buffer.alloc(46)
+    ch.writeUInt32LE(0x02014b50, 0)
+    ch.writeUInt16LE(0x0314, 4)
+    ch.writeUInt16LE(20, 6)
+    ch.writeUInt16LE(m.deflate ? 8 : 0, 10)
+    ch.writeUInt32LE(body.length, 20)
+    ch.writeUInt32LE(m.data.length, 24)
+    ch.writeUInt16LE(name.length, 28)
+    ch.writeUInt32LE(((0o100000 | (m.mode ?? 0o644)) << 16) >>> 0, 38)
+    ch.writeUInt32LE(offset, 42)
+    centrals.push(ch, name)
+    offset += 30 + name.length + body.length
+  }
+  const cd = Buffer.concat(centrals)
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(members.length, 8)
+  end.writeUInt16LE(members.length, 10)
+  end.writeUInt32LE(cd.length, 12)
+  end.writeUInt32LE(offset, 16)
+  return Buffer.concat([...locals, cd, end])
+}
+
+describe('wheel reader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iwsft-wheel-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const big = Buffer.alloc(3_000_000)
+  for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) >>> 27
+  const members = [
+    { name: 'tensorflow/', data: Buffer.alloc(0), deflate: false },
+    { name: 'tensorflow/libtensorflow_cc.so.2', data: big, deflate: true, mode: 0o755 },
+    { name: 'tensorflow/include/tensorflow/c/c_api.h', data: Buffer.from('#define TF_C_API 1\n'), deflate: false },
+    { name: 'tensorflow/include/absl/base.h', data: Buffer.from('// not needed\n'), deflate: true },
+    { name: 'tensorflow-2.21.0.dist-info/METADATA', data: Buffer.from('Name: tensorflow\nRequires-Dist: nvidia-cublas-cu12<13.0,>=12.5.3.2; extra == "and-cuda"\n'), deflate: true }
+  ]
+  const zipPath = join(dir, 'fake-1.0-cp311-cp311-manylinux_2_27_x86_64.whl')
+  writeFileSync(zipPath, makeZip(members))
+
+  it('lists every member with sizes, methods and modes', async () => {
+    const es = await listZip(zipPath)
+    expect(es.map((e) => e.name)).toEqual(members.map((m) => m.name))
+    const lib = es.find((e) => e.name.endsWith('.so.2'))!
+    expect(lib.size).toBe(big.length)
+    expect(lib.method).toBe(8)
+    expect(lib.compSize).toBeLessThan(big.length)
+    expect(lib.mode & 0o777).toBe(0o755)
+  })
+
+  it('extracts only the chosen members, byte for byte', async () => {
+    const es = await listZip(zipPath)
+    const n = await extractZip(zipPath, es, (e) => (e.name.startsWith('tensorflow/include/tensorflow/') || e.name.endsWith('.so.2') ? join(dir, 'out', e.name) : null))
+    expect(n).toBe(2)
+    expect(readFileSync(join(dir, 'out/tensorflow/libtensorflow_cc.so.2')).equals(big)).toBe(true)
+    expect(statSync(join(dir, 'out/tensorflow/libtensorflow_cc.so.2')).mode & 0o100).toBeTruthy()
+    expect(readFileSync(join(dir, 'out/tensorflow/include/tensorflow/c/c_api.h'), 'utf8')).toBe('#define TF_C_API 1\n')
+    expect(existsSync(join(dir, 'out/tensorflow/include/absl/base.h'))).toBe(false)
+  })
+
+  it('reads a text member (the wheel METADATA)', async () => {
+    const es = await listZip(zipPath)
+    expect(await readZipText(zipPath, es.find((e) => e.name.endsWith('METADATA'))!)).toMatch(/extra == "and-cuda"/)
+  })
+
+  it('rejects a file that is not a zip, and a truncated member', async () => {
+    const bad = join(dir, 'bad.whl')
+    writeFileSync(bad, Buffer.from('this is not a zip file at all, but long enough to scan'))
+    await expect(listZip(bad)).rejects.toThrow(/not a zip file/)
+    const es = await listZip(zipPath)
+    const lib = es.find((e) => e.name.endsWith('.so.2'))!
+    await expect(extractZip(zipPath, [{ ...lib, size: lib.size + 1 }], () => join(dir, 'trunc.bin'))).rejects.toThrow(/expected/)
+  })
+
+  it('hashes files with sha256', async () => {
+    expect(await sha256File(zipPath)).toBe(createHash('sha256').update(readFileSync(zipPath)).digest('hex'))
+  })
+})
