@@ -195,3 +195,34 @@ describe('other bad files', () => {
     await expectRefused(file, /missing key "observations"/, /episode_N/)
   })
 })
+
+describe('files written by h5py (booleans as HDF5 enums, float64, extra groups)', () => {
+  const fixtures = join(import.meta.dirname, '../fixtures/control')
+
+  it('a D4RL file: split on terminal, timeout, terminal, trailing partial kept', async () => {
+    const ds = await importHdf5(join(fixtures, 'd4rl-h5py.hdf5'))
+    expect(Array.from(ds.offsets)).toEqual([0, 10, 20, 25, 30])
+    expect(ds.obsDim).toBe(4)
+    expect(ds.actDim).toBe(2)
+    expect(Array.from(ds.obs.subarray(4 * 13, 4 * 14))).toEqual([13, f32(1.3), -13, 1])
+    expect(ds.actions[2 * 7 + 1]).toBe(f32(Math.cos(7)))
+    expect(ds.scores[0]).toBeCloseTo(0.45, 5) // Σ_{t<10} t/100
+    expect(ds.meta!.map((m) => [m.terminated, m.truncated, m.partial])).toEqual([
+      [true, false, false],
+      [false, true, false],
+      [true, false, false],
+      [false, false, true]
+    ])
+  })
+
+  it('a Minari file: float64 observations, one longer than actions', async () => {
+    const ds = await importHdf5(join(fixtures, 'minari-h5py.hdf5'))
+    expect(Array.from(ds.offsets)).toEqual([0, 3, 7, 12])
+    expect(ds.obsDim).toBe(3)
+    expect(ds.actDim).toBe(1)
+    expect(Array.from(ds.obs.subarray(3 * 4, 3 * 5))).toEqual([1, 1, 0.5]) // episode 1, step 1
+    expect(ds.actions[7 + 2]).toBe(f32(0.2 - 2)) // episode 2, step 2
+    expect(Array.from(ds.scores)).toEqual([0 + 1 + 2, 1 + 2 + 3 + 4, 2 + 3 + 4 + 5 + 6])
+    expect(ds.meta!.map((m) => m.truncated)).toEqual([false, true, false])
+  })
+})
