@@ -74,7 +74,11 @@ export const WeightSettingsSchema = z.strictObject({
   normalize: z.boolean(),
   /** per-step variant: w_t = clamp(exp(ρ_t), lo, hi) */
   step_clip: range.refine(([a]) => a >= 0, 'step clip must be ≥ 0'),
-  q: QSchema
+  q: QSchema,
+  /** null: log q is computed for every trace of every batch (exact). K: log q of the whole
+   *  curated set is recomputed every K steps and read from that cache in between — exact for a
+   *  periodic q with every = K, a lag of < K steps for EMA or current q */
+  q_refresh: z.number().int().min(1).nullable().default(null)
 })
 export type WeightSettings = z.infer<typeof WeightSettingsSchema>
 
@@ -131,7 +135,11 @@ export const TrainSchema = z.strictObject({
   loss_norm: z.enum(['trace', 'token']),
   log_every: z.number().int().min(1),
   snapshot_every: z.number().int().min(1),
-  eval_every: z.number().int().min(1)
+  eval_every: z.number().int().min(1),
+  /** null: the gradient uses every step of each sampled trace. S: S steps drawn uniformly (with
+   *  replacement) from each trace's masked steps — an unbiased estimate of the per-trace mean
+   *  (loss_norm "trace"), for long control trajectories; weights still use whole trajectories */
+  step_sample: z.number().int().min(1).nullable().default(null)
 })
 
 export const RunConfigSchema = z.strictObject({
@@ -179,7 +187,8 @@ export function defaultConfig(domain: Domain): RunConfig {
         clamp: [0, 16],
         normalize: false,
         step_clip: [0.2, 1.8],
-        q: { kind: 'current' }
+        q: { kind: 'current' },
+        q_refresh: null
       },
       optim: {
         kind: 'adam',
@@ -191,7 +200,7 @@ export function defaultConfig(domain: Domain): RunConfig {
         schedule: 'cosine',
         clip_grad_norm: null
       },
-      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50 }
+      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50, step_sample: null }
     }
   }
   if (domain === 'control') {
@@ -209,7 +218,8 @@ export function defaultConfig(domain: Domain): RunConfig {
         clamp: [0, 1000],
         normalize: true,
         step_clip: [0.2, 1.8],
-        q: { kind: 'ema', beta: 0.9 }
+        q: { kind: 'ema', beta: 0.9 },
+        q_refresh: null
       },
       optim: {
         kind: 'adam',
@@ -221,7 +231,7 @@ export function defaultConfig(domain: Domain): RunConfig {
         schedule: 'cosine',
         clip_grad_norm: null
       },
-      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500 }
+      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500, step_sample: null }
     }
   }
   return {
@@ -238,7 +248,8 @@ export function defaultConfig(domain: Domain): RunConfig {
       clamp: [0, 16],
       normalize: false,
       step_clip: [0.2, 1.8],
-      q: { kind: 'current' }
+      q: { kind: 'current' },
+      q_refresh: null
     },
     optim: {
       kind: 'adamw',
@@ -250,7 +261,7 @@ export function defaultConfig(domain: Domain): RunConfig {
       schedule: 'cosine',
       clip_grad_norm: 1
     },
-    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100 }
+    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100, step_sample: null }
   }
 }
 

@@ -36,6 +36,10 @@ export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResul
     const use = { discrete: 'categorical', continuous: 'gaussian-mlp', sequence: 'transformer' }[ds.kind]
     throw new DatasetError(`policy.kind "${config.policy.kind}" does not fit dataset "${ds.name}" (${ds.kind} actions, dimension ${ds.actDim}); use "${use}"`)
   }
+  if (config.train.step_sample !== null) {
+    if (ds.kind === 'sequence') throw new DatasetError('train.step_sample needs a Markov policy (one observation per step); a token sequence needs its whole prefix: set it to null')
+    if (config.train.loss_norm !== 'trace') throw new DatasetError('train.step_sample estimates the per-trace mean: it needs train.loss_norm "trace"')
+  }
   const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
   if (c.kept === 0) {
     throw new DatasetError(
@@ -56,16 +60,26 @@ export function referenceKey(p: Policy): string {
   return h.digest('hex').slice(0, 32)
 }
 
-export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, refCache?: RefCache): Promise<ExperimentResult> {
+/** `init`: start θ (and so π_ref) from a copy of this policy — a reference model trained
+ *  elsewhere (the sequence suite's reference, a checkpoint) — instead of config.reference. */
+export async function runExperiment(
+  config: RunConfig,
+  ds: TraceDataset,
+  hooks: ExperimentHooks = {},
+  refCache?: RefCache,
+  init?: Policy
+): Promise<ExperimentResult> {
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
   const rng = new Rng(config.seed)
-  const policy = createPolicy(config.policy, ds, rng.fork(1))
+  const fresh = createPolicy(config.policy, ds, rng.fork(1))
+  const policy = init ? init.clone(true) : fresh
+  if (init) fresh.dispose()
   let refKey: string | null = null
   try {
     let refLogProbs: Float32Array | null = null
     if (config.method !== 'bc') {
-      if (config.reference.kind === 'bc') {
+      if (!init && config.reference.kind === 'bc') {
         // π_ref unknown: fit it by behaviour cloning on ALL data, then start θ (and θ_q) from it
         const r = config.reference
         const bcConfig: RunConfig = {

@@ -73,3 +73,63 @@ export function scatterSteps(ds: TraceDataset, h: HostBatch, values: Float32Arra
     out.set(values.subarray(b * h.T, b * h.T + len), start)
   }
 }
+
+/** For each trace, the flat indices of its masked steps (built once per dataset). */
+export interface MaskedSteps {
+  offsets: Int32Array
+  steps: Int32Array
+}
+
+export function maskedSteps(ds: TraceDataset): MaskedSteps {
+  const n = ds.offsets.length - 1
+  const offsets = new Int32Array(n + 1)
+  let k = 0
+  for (let s = 0; s < ds.mask.length; s++) k += ds.mask[s]
+  const steps = new Int32Array(k)
+  k = 0
+  for (let i = 0; i < n; i++) {
+    offsets[i] = k
+    for (let s = ds.offsets[i]; s < ds.offsets[i + 1]; s++) if (ds.mask[s]) steps[k++] = s
+  }
+  offsets[n] = k
+  return { offsets, steps }
+}
+
+/** A [B, S] batch of single steps: S masked steps drawn uniformly with replacement from each
+ *  trace. With the "trace" loss normalisation, the mean over a row's S steps is an unbiased
+ *  estimate of the trace's (1/|τ|) Σ_t log π(a_t|s_t). Only for Markov policies (the context
+ *  is the step's own observation), not for token sequences. `steps` holds the flat step
+ *  index of every entry, to gather any per-step array (reference or cached q log-probs). */
+export function gatherStepSample(
+  ds: TraceDataset,
+  idx: ArrayLike<number>,
+  S: number,
+  ms: MaskedSteps,
+  next: () => number
+): HostBatch & { steps: Int32Array } {
+  const B = idx.length
+  const steps = new Int32Array(B * S)
+  for (let b = 0; b < B; b++) {
+    const lo = ms.offsets[idx[b]]
+    const n = ms.offsets[idx[b] + 1] - lo
+    for (let j = 0; j < S; j++) steps[b * S + j] = ms.steps[lo + Math.floor(next() * n)]
+  }
+  const { obsDim } = ds
+  const aDim = ds.kind === 'continuous' ? ds.actDim : 1
+  const obs = obsDim > 0 ? new Float32Array(B * S * obsDim) : null
+  const actions = ds.kind === 'continuous' ? new Float32Array(B * S * aDim) : new Int32Array(B * S)
+  for (let e = 0; e < steps.length; e++) {
+    const s = steps[e]
+    if (obs) obs.set(ds.obs.subarray(s * obsDim, (s + 1) * obsDim), e * obsDim)
+    actions.set(ds.actions.subarray(s * aDim, (s + 1) * aDim), e * aDim)
+  }
+  const ones = new Float32Array(B * S).fill(1)
+  return { B, T: S, obs, actions, mask: ones, valid: ones.slice(), logref: null, traceIndex: Int32Array.from(idx), steps }
+}
+
+/** values[steps[e]] for every entry e (a [B, S] view of a per-step array). */
+export function gatherAtSteps(values: Float32Array, steps: Int32Array): Float32Array {
+  const out = new Float32Array(steps.length)
+  for (let e = 0; e < steps.length; e++) out[e] = values[steps[e]]
+  return out
+}

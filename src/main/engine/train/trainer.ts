@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs'
 import { isImportanceWeighted, isPerStep, usesQualityBins, type RunConfig } from '../../../shared/config.ts'
 import { weightStats, type WeightStats } from '../../../shared/weight-stats.ts'
 import type { WeightSnapshot } from '../../store/types.ts'
-import { disposeBatch, gatherBatch, scatterSteps, toDevice } from '../data/batch.ts'
+import { disposeBatch, gatherAtSteps, gatherBatch, gatherStepSample, maskedSteps, scatterSteps, toDevice } from '../data/batch.ts'
 import { totalSteps, type TraceDataset } from '../data/trace.ts'
 import { weightedNll } from '../objectives/loss.ts'
 import type { Policy } from '../policies/policy.ts'
@@ -67,6 +67,12 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
   const opt = new AdamOptimizer(policy.variables, config.optim)
   // θ_q: a frozen copy for EMA / periodic q; "current" reuses π_θ's own forward pass
   const qPolicy = iw && ws.q.kind !== 'current' ? policy.clone(false) : null
+  const ref = setup.refLogProbs
+  const stepSample = tc.step_sample
+  const stepIndex = stepSample ? maskedSteps(ds) : null
+  // the curated traces, when log q is cached over them (weights.q_refresh)
+  const curated = iw && ws.q_refresh !== null ? curatedIndices(setup.multiplicity) : null
+  let logqCache: Float32Array | null = null
   const final: Record<string, number> = {}
   const log = (step: number, m: Record<string, number>): void => {
     Object.assign(final, m)
@@ -79,35 +85,58 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       if (hooks.signal?.aborted) return { status: 'cancelled', steps: s, final }
       const stepNo = s + 1
       const lr = learningRate(config.optim, s, tc.steps)
-      const host = gatherBatch(ds, sampler.sampleMany(rng, tc.batch_size), iw ? setup.refLogProbs : null)
+      const idx = sampler.sampleMany(rng, tc.batch_size)
+      const host = stepSample ? gatherStepSample(ds, idx, stepSample, stepIndex!, () => rng.next()) : gatherBatch(ds, idx, iw ? ref : null)
       const batch = toDevice(host, ds)
 
       if (qPolicy && ws.q.kind === 'ema') emaUpdate(qPolicy, policy, ws.q.beta)
       if (qPolicy && ws.q.kind === 'periodic' && s % ws.q.every === 0) copyInto(qPolicy, policy)
-      const logqFrozen = qPolicy ? tf.tidy(() => qPolicy.logProbs(batch)) : null
+      if (curated && ws.q_refresh !== null && s % ws.q_refresh === 0) logqCache = scoreSteps(qPolicy ?? policy, ds, curated)
 
-      let kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
+      // log π_ref at the gradient batch's steps; log q there when it is not π_θ's own forward
+      // (then it is stopGradient(log π_θ), taken inside the gradient at no extra cost)
+      let logrefBatch: tf.Tensor2D | null = null
+      let logqBatch: tf.Tensor2D | null = null
+      let pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
+      if (iw) {
+        const shape: [number, number] = [host.B, host.T]
+        const stepsOf = 'steps' in host ? (host.steps as Int32Array) : null
+        logrefBatch = tf.tensor2d(stepsOf ? gatherAtSteps(ref!, stepsOf) : (host.logref as Float32Array), shape)
+        if (perStep || !stepsOf) {
+          if (logqCache) logqBatch = tf.tensor2d(stepsOf ? gatherAtSteps(logqCache, stepsOf) : (gatherBatch(ds, idx, logqCache).logref as Float32Array), shape)
+          else if (qPolicy) logqBatch = tf.tidy(() => qPolicy.logProbs(batch))
+        }
+        if (!perStep) {
+          if (stepsOf) pre = wholeTrajectoryWeights(ds, idx, ref!, logqCache, qPolicy ?? policy, ws)
+          else if (logqBatch) pre = tf.tidy(() => {
+            const raw = logWeightRaw(logqBatch!, logrefBatch!, batch.mask, ws)
+            return { raw, w: clampedWeight(raw, ws) }
+          })
+        }
+      }
+
+      let kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = pre
       let keptStep: tf.Tensor2D | null = null
       const { value: loss, grads } = tf.variableGrads(() => {
         const logp = policy.logProbs(batch)
         if (!iw) return weightedNll(logp, batch.mask, null, null, tc.loss_norm)
-        const logq = logqFrozen ?? stopGradient(logp)
-        const logref = batch.logref as tf.Tensor2D
+        const logq = logqBatch ?? stopGradient(logp)
         if (perStep) {
-          const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
+          const wStep = perStepWeight(logq, logrefBatch!, batch.mask, ws.step_clip)
           keptStep = tf.keep(wStep)
           return weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
         }
-        const raw = logWeightRaw(logq, logref, batch.mask, ws)
+        if (pre) return weightedNll(logp, batch.mask, pre.w, null, tc.loss_norm)
+        const raw = logWeightRaw(logq, logrefBatch!, batch.mask, ws)
         const w = clampedWeight(raw, ws)
         kept = { raw: tf.keep(raw), w: tf.keep(w) }
         return weightedNll(logp, batch.mask, w, null, tc.loss_norm)
       }, policy.variables)
+      tf.dispose([logrefBatch, logqBatch].filter((t): t is tf.Tensor2D => t !== null))
       const gradList = policy.variables.map((v) => grads[v.name])
       const gnorm = opt.step(gradList, lr)
       const [lossV, gnV] = tf.tidy(() => tf.stack([loss, gnorm]).dataSync())
       tf.dispose([loss, gnorm, ...gradList])
-      logqFrozen?.dispose()
 
       try {
         if (!Number.isFinite(lossV) || !Number.isFinite(gnV)) {
@@ -139,6 +168,38 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     opt.dispose()
     qPolicy?.dispose()
   }
+}
+
+export function curatedIndices(multiplicity: Uint8Array): Int32Array {
+  const idx: number[] = []
+  for (let i = 0; i < multiplicity.length; i++) if (multiplicity[i] > 0) idx.push(i)
+  return Int32Array.from(idx)
+}
+
+/** Trace weights from whole trajectories (paper eq. 11 sums over every step of τ) when the
+ *  gradient only sees sampled steps: log q from the cache if there is one, else one forward
+ *  pass of q over the full trajectories (no gradient). */
+function wholeTrajectoryWeights(
+  ds: TraceDataset,
+  idx: Int32Array,
+  ref: Float32Array,
+  logqCache: Float32Array | null,
+  q: Policy,
+  ws: RunConfig['weights']
+): { raw: tf.Tensor1D; w: tf.Tensor1D } {
+  const full = gatherBatch(ds, idx, ref)
+  const shape: [number, number] = [full.B, full.T]
+  let logq: Float32Array
+  if (logqCache) logq = gatherBatch(ds, idx, logqCache).logref as Float32Array
+  else {
+    const b = toDevice(full, ds)
+    logq = tf.tidy(() => q.logProbs(b).dataSync() as Float32Array)
+    disposeBatch(b)
+  }
+  return tf.tidy(() => {
+    const raw = logWeightRaw(tf.tensor2d(logq, shape), tf.tensor2d(full.logref as Float32Array, shape), tf.tensor2d(full.mask, shape), ws)
+    return { raw, w: clampedWeight(raw, ws) }
+  })
 }
 
 /** θ_q ← β θ_q + (1−β) θ */
@@ -214,8 +275,7 @@ export function scoreSteps(
  *  inspector. With `normalize` on, weights are self-normalised over the whole curated set
  *  (mean 1), the set-level analogue of the per-batch normalisation used in the loss. */
 export function weightSnapshot(q: Policy, ds: TraceDataset, multiplicity: Uint8Array, refLogProbs: Float32Array, config: RunConfig, step: number): WeightSnapshot {
-  const idx: number[] = []
-  for (let i = 0; i < multiplicity.length; i++) if (multiplicity[i] > 0) idx.push(i)
+  const idx = Array.from(curatedIndices(multiplicity))
   const logq = scoreSteps(q, ds, idx)
   const raw = new Float32Array(idx.length)
   const chunk = 256
