@@ -118,7 +118,7 @@ async function bench(argv: string[]): Promise<number> {
     if (!args.flags.has('json')) {
       process.stdout.write(
         `${p.name.padEnd(11)} MLP step ${ms.toFixed(2).padStart(8)} ms   read-back of 1M floats: dataSync ${rb.data_sync.toFixed(2)} ms, data() ${rb.data_async.toFixed(2)} ms, ` +
-          `arraySync ${rb.array_sync.toFixed(1)} ms, 10 slices ${rb.chunked_10.toFixed(2)} ms (randomNormal 1M: ${rb.create_random_normal.toFixed(1)} ms)\n`
+          `arraySync ${rb.array_sync.toFixed(1)} ms ([N,1]: ${rb.array_sync_column.toFixed(0)} ms), Array.from ${rb.array_from.toFixed(0)} ms, 10 slices ${rb.chunked_10.toFixed(2)} ms (randomNormal 1M: ${rb.create_random_normal.toFixed(1)} ms)\n`
       )
     }
   }

@@ -11,7 +11,7 @@ import { BACKEND_ORDER, BackendUnavailable, selectBackend, TFJS_NAME, type Backe
 
 export type { BackendName } from './select.ts'
 export { BACKEND_ORDER, BackendUnavailable, isBackendName, selectBackend } from './select.ts'
-export { readBack } from './readback.ts'
+export { readBack, readBackAll, readBackRows } from './readback.ts'
 export { detectGpu } from './gpu.ts'
 export { nativeInstallStatus } from './native.ts'
 

@@ -1,7 +1,11 @@
 // Reading tensors back to JavaScript, and measuring what it costs on each backend.
-// environment.md reported `dataSync` of 1M floats taking ~800 ms on the native backend; see
-// measureReadBack() and the numbers in the backend report. readBack() is the one call the
-// engine uses for metrics and weight snapshots.
+// environment.md reported "reading 1M floats back took ~800 ms" on the native backend. Measured
+// here (measureReadBack, `iwsft backend bench`): the copy itself (`dataSync`, `data()`) is cheap
+// on every backend — ~0.3–2 ms per 1M floats warm, up to ~50 ms the first time a fresh buffer is
+// touched. What costs hundreds of ms is turning the values into JS arrays: `arraySync()`/`array()`
+// of 1M elements takes 0.1–1.6 s (worst for an [N, 1] column: one JS array per row), and
+// `Array.from(typedArray)` 50–700 ms. So: read back typed arrays (readBack), take rows as
+// zero-copy views (readBackRows), and never arraySync / Array.from a large tensor.
 import * as tf from '@tensorflow/tfjs'
 
 type Data = Float32Array | Int32Array | Uint8Array
@@ -19,6 +23,16 @@ export function readBack(t: tf.Tensor, opts: { dispose?: boolean } = {}): Data {
   }
 }
 
+/** The rows of a 2-D tensor as zero-copy views into one typed-array read (never arraySync). */
+export function readBackRows(t: tf.Tensor, opts: { dispose?: boolean } = {}): Data[] {
+  if (t.rank !== 2) throw new Error(`readBackRows needs a 2-D tensor, got shape [${t.shape.join(', ')}]`)
+  const [rows, cols] = t.shape as [number, number]
+  const flat = readBack(t, opts)
+  const out: Data[] = new Array(rows)
+  for (let r = 0; r < rows; r++) out[r] = flat.subarray(r * cols, (r + 1) * cols)
+  return out
+}
+
 /** Several tensors in one go (e.g. a weight snapshot): read each once, free them if asked. */
 export function readBackAll(ts: tf.Tensor[], opts: { dispose?: boolean } = {}): Data[] {
   return ts.map((t) => readBack(t, opts))
@@ -32,6 +46,10 @@ export interface ReadBackTiming {
   data_sync: number
   data_async: number
   array_sync: number
+  /** arraySync of the same values shaped [n, 1] */
+  array_sync_column: number
+  /** Array.from(dataSync()) */
+  array_from: number
   chunked_10: number
 }
 
@@ -67,6 +85,12 @@ export async function measureReadBack(elements = 1_000_000, reps = 5): Promise<R
     data_sync: await timeIt((t) => t.dataSync()),
     data_async: await timeIt((t) => t.data()),
     array_sync: await timeIt((t) => t.arraySync()),
+    array_sync_column: await timeIt((t) => {
+      const c = tf.reshape(t, [rows * cols, 1])
+      c.arraySync()
+      c.dispose()
+    }),
+    array_from: await timeIt((t) => Array.from(t.dataSync())),
     chunked_10: await timeIt((t) => {
       const out = new Float32Array(rows * cols)
       for (let k = 0; k < 10; k++) {
