@@ -116,3 +116,25 @@ describe('datasets command', () => {
     await expect(cmdDatasets(['make', 'atari'])).rejects.toThrow(/usage: iwsft datasets/)
   })
 })
+
+describe('made on first use, cached', () => {
+  it('memo and disk cache return the same dataset; a corrupt cache file is remade', async () => {
+    const { getControlDataset, clearControlMemo } = await import('../../src/main/engine/datasets/control-cache.ts')
+    const { readdirSync, writeFileSync } = await import('node:fs')
+    const cacheDir = join(dir, 'cache')
+    const a = await getControlDataset('cartpole', 'expert', { seed: 4, quick: true, cacheDir })
+    const b = await getControlDataset('cartpole', 'expert', { seed: 4, quick: true, cacheDir })
+    expect(b).toBe(a) // memo
+    clearControlMemo()
+    const files = readdirSync(cacheDir)
+    expect(files.length).toBe(1)
+    const c = await getControlDataset('cartpole', 'expert', { seed: 4, quick: true, cacheDir })
+    expect(c).not.toBe(a)
+    expect(datasetHash(c)).toBe(datasetHash(a))
+    expect(c.meta).toEqual(a.meta)
+    clearControlMemo()
+    writeFileSync(join(cacheDir, files[0]), 'garbage')
+    const d = await getControlDataset('cartpole', 'expert', { seed: 4, quick: true, cacheDir })
+    expect(datasetHash(d)).toBe(datasetHash(a))
+  })
+})

@@ -125,7 +125,7 @@ export interface ArsConfig {
 export const ARS_DEFAULTS: Record<string, ArsConfig> = {
   pendulum: { iterations: 40, directions: 8, top: 4, stepSize: 0.1, noise: 0.2, copies: 16, normalise: false },
   cartpole: { iterations: 30, directions: 8, top: 4, stepSize: 0.01, noise: 0.05, copies: 16, normalise: true },
-  hopper: { iterations: 50, directions: 8, top: 4, stepSize: 0.02, noise: 0.03, copies: 16, normalise: true }
+  hopper: { iterations: 40, directions: 8, top: 4, stepSize: 0.02, noise: 0.03, copies: 16, normalise: true }
 }
 
 export interface ArsIteration {

@@ -101,9 +101,9 @@ export class VecEnv {
     interface Slot {
       k: number
       obs: Float32Array
-      o: number[][]
-      a: number[][]
-      r: number[]
+      o: Grow
+      a: Grow
+      r: Grow
       ret: number
     }
     const slots: (Slot | null)[] = new Array(this.n).fill(null)
@@ -115,7 +115,7 @@ export class VecEnv {
         return
       }
       const k = next++
-      slots[i] = { k, obs: this.envs[i].reset(episodeSeed(seed, k)), o: [], a: [], r: [], ret: 0 }
+      slots[i] = { k, obs: this.envs[i].reset(episodeSeed(seed, k)), o: new Grow(record ? 64 * d : 0), a: new Grow(record ? 64 * ad : 0), r: new Grow(record ? 64 : 0), ret: 0 }
     }
     for (let i = 0; i < this.n; i++) start(i)
     const batch = new Float32Array(this.n * d)
@@ -137,12 +137,12 @@ export class VecEnv {
       for (let j = 0; j < m; j++) {
         const i = idx[j]
         const s = slots[i]!
-        const a = Array.from(acts.subarray(j * ad, (j + 1) * ad))
+        const a = acts.subarray(j * ad, (j + 1) * ad)
         const r = this.envs[i].step(a)
         if (record) {
-          s.o.push(Array.from(s.obs))
+          s.o.push(s.obs)
           s.a.push(a)
-          s.r.push(r.reward)
+          s.r.pushOne(r.reward)
         }
         s.ret += r.reward
         s.obs = r.obs
@@ -151,9 +151,9 @@ export class VecEnv {
           const ep: Episode = {
             index: s.k,
             seed: episodeSeed(seed, s.k),
-            obs: record ? Float32Array.from(s.o.flat()) : new Float32Array(0),
-            actions: record ? Float32Array.from(s.a.flat()) : new Float32Array(0),
-            rewards: record ? Float32Array.from(s.r) : new Float32Array(0),
+            obs: s.o.take(),
+            actions: s.a.take(),
+            rewards: s.r.take(),
             finalObs: r.obs,
             ret: s.ret,
             length: T,
@@ -186,5 +186,33 @@ export function randomActFn(actDim: number, rng: Rng): ActFn {
     const a = new Float32Array(n * actDim)
     for (let i = 0; i < a.length; i++) a[i] = 2 * rng.next() - 1
     return a
+  }
+}
+
+/** A growable Float32Array (episode recording without per-step allocations). */
+class Grow {
+  private buf: Float32Array
+  private n = 0
+  constructor(cap: number) {
+    this.buf = new Float32Array(cap)
+  }
+  private reserve(k: number): void {
+    if (this.n + k <= this.buf.length) return
+    const next = new Float32Array(Math.max(2 * this.buf.length, this.n + k, 16))
+    next.set(this.buf.subarray(0, this.n))
+    this.buf = next
+  }
+  push(v: ArrayLike<number>): void {
+    this.reserve(v.length)
+    for (let i = 0; i < v.length; i++) this.buf[this.n + i] = v[i]
+    this.n += v.length
+  }
+  pushOne(v: number): void {
+    this.reserve(1)
+    this.buf[this.n++] = v
+  }
+  /** a right-sized copy of the contents */
+  take(): Float32Array {
+    return this.buf.slice(0, this.n)
   }
 }
