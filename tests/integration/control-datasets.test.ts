@@ -95,7 +95,7 @@ describe('datasets command', () => {
     }) as typeof process.stdout.write
     let code: number
     try {
-      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--quick', '--seed', '1', '--out', out, '--json'])
+      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--quick', '--seed', '1', '--out', out, '--cache-dir', join(dir, 'cli-cache'), '--json'])
     } finally {
       process.stdout.write = write
     }

@@ -1,7 +1,8 @@
 // `iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N]
-//                               [--quick] [--out FILE.json] [--json]`
+//                               [--quick] [--out FILE.json] [--cache-dir DIR] [--json]`
 //   makes the control suite's built-in offline datasets (expert and replay per task), seeded,
-//   with progress on stderr; prints a summary (episodes, steps, returns, seconds), and with
+//   with progress on stderr; prints a summary (episodes, steps, returns, seconds), stores them
+//   in the made-on-first-use cache (./.iwsft-cache/control, or --cache-dir DIR), and with
 //   --out writes the datasets as JSON {format, version, datasets: [...]}.
 // `iwsft datasets refs control [--episodes N] [--json]`
 //   re-measures each task's random and expert reference returns and prints them beside the
@@ -10,7 +11,8 @@
 //   reads a D4RL or Minari HDF5 file and prints a summary (errors name the key and index).
 import { writeFileSync } from 'node:fs'
 import { importHdf5 } from '../../engine/data/import-hdf5.ts'
-import { datasetToJson, makeControlDataset, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
+import { datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
+import { getControlDataset } from '../../engine/datasets/control-cache.ts'
 import { EXPERTS } from '../../engine/datasets/control-experts.ts'
 import { evalLinear } from '../../engine/datasets/control-behaviour.ts'
 import { randomReturn, REF_EPISODES, REF_SEED } from '../../engine/datasets/control-train-experts.ts'
@@ -19,7 +21,7 @@ import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 
 const USAGE = [
-  'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--json]',
+  'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
   '       iwsft datasets import FILE.h5 [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
@@ -63,13 +65,14 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
   const episodes = args.flags.has('episodes') ? intFlag(args, 'episodes', 0, 1) : undefined
   const quick = args.flags.has('quick')
   const out = strFlag(args, 'out')
+  const cacheDir = strFlag(args, 'cache-dir')
   const summaries = []
   const datasets = []
   for (const task of tasks) {
     for (const kind of kinds) {
       const bar = new ProgressBar(`${task}-${kind}`)
       const t0 = performance.now()
-      const ds = await makeControlDataset(task, kind, { seed, episodes, quick, onProgress: (p) => bar.update(p.phase, p.done, p.total) })
+      const ds = await getControlDataset(task, kind, { seed, episodes, quick, cacheDir, refresh: true, onProgress: (p) => bar.update(p.phase, p.done, p.total) })
       bar.done()
       const seconds = (performance.now() - t0) / 1000
       const s = { task, kind, seed, quick, ...returnStats(ds), seconds, refReturns: getTask(task).refReturns }

@@ -19,6 +19,8 @@ const memo = new Map<string, Promise<TraceDataset>>()
 export interface CachedOptions extends ControlDatasetOptions {
   /** folder of the disk cache; null = memory only (default ./.iwsft-cache/control) */
   cacheDir?: string | null
+  /** make it anew even if cached (the cache file is then overwritten) */
+  refresh?: boolean
 }
 
 function cacheKey(task: string, kind: ControlDatasetKind, o: ControlDatasetOptions): string {
@@ -30,18 +32,23 @@ function cacheKey(task: string, kind: ControlDatasetKind, o: ControlDatasetOptio
 }
 
 /** The dataset, from memory, from the disk cache, or made now (and cached). */
+export function controlCacheDir(): string {
+  return join(process.cwd(), '.iwsft-cache', 'control')
+}
+
 export function getControlDataset(task: string, kind: ControlDatasetKind, opts: CachedOptions): Promise<TraceDataset> {
   const key = cacheKey(task, kind, opts)
-  const hit = memo.get(key)
+  const hit = opts.refresh ? undefined : memo.get(key)
   if (hit) return hit
-  const dir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? join(process.cwd(), '.iwsft-cache', 'control'))
+  const dir = opts.cacheDir === null ? null : resolve(opts.cacheDir ?? controlCacheDir())
+  const { cacheDir: _c, refresh: _r, ...makeOpts } = opts
   const p = (async () => {
     const file = dir ? join(dir, `${key}.bin`) : null
-    if (file && existsSync(file)) {
+    if (file && !opts.refresh && existsSync(file)) {
       const ds = readCache(file, key)
       if (ds) return ds
     }
-    const ds = await makeControlDataset(task, kind, opts)
+    const ds = await makeControlDataset(task, kind, makeOpts)
     if (file && dir) {
       mkdirSync(dir, { recursive: true })
       const tmp = `${file}.${process.pid}.tmp`
