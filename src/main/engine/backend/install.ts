@@ -436,7 +436,8 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
       // libtensorflow_framework's RUNPATH has $ORIGIN/../nvidia/<pkg>/lib: the CUDA wheels' nvidia/ tree goes beside lib/
       for (const f of cudaFiles) {
         const es = await listZip(f)
-        await extractZip(f, es, (e: ZipEntry) => (/^nvidia\/[^/]+\/lib\/[^/]+$/.test(e.name) ? join(depsDir, e.name) : null))
+        // libraries, plus nvcc's ptxas/libdevice that XLA may look for; headers are not needed
+        await extractZip(f, es, (e: ZipEntry) => (e.name.startsWith('nvidia/') && !e.name.includes('/include/') && !e.name.endsWith('__init__.py') ? join(depsDir, e.name) : null))
       }
     }
     log(`extracted ${nHeaders} header files and the C library into ${depsDir}`)
