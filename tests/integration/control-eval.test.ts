@@ -160,3 +160,30 @@ describe('offlineEval (no environment)', () => {
     expect(() => offlineEval(new LinearGaussian(4, 1, [0, 0, 0, 0], [0], [0]), imported, [0])).toThrow(/obsDim 3 \/ actDim 2/)
   })
 })
+
+describe('replayEpisode (plots over time and a drawing)', () => {
+  it('records obs, actions, rewards and geom poses; the hopper torso starts at z ≈ 1.25', async () => {
+    const { replayEpisode, evaluatePolicy: ev } = await import('../../src/main/engine/eval/control-eval.ts')
+    const p = new LinearGaussian(11, 3, new Array(33).fill(0), [0, 0, 0], [0, 0, 0])
+    const r = await replayEpisode('hopper', p, { seed: 3 })
+    expect(r.obs.length).toBe(r.length * 11)
+    expect(r.actions.length).toBe(r.length * 3)
+    expect(r.rewards.length).toBe(r.length)
+    expect(r.ret).toBeCloseTo(r.rewards.reduce((a, b) => a + b, 0), 3)
+    const names = r.geoms.map((g) => g.name)
+    expect(names).toEqual(['floor', 'torso', 'thigh', 'leg', 'foot'])
+    const torso = names.indexOf('torso')
+    const G = r.geoms.length
+    expect(r.poses.length).toBe((r.length + 1) * G * 12)
+    expect(r.poses[torso * 12 + 2]).toBeCloseTo(1.25, 2)
+    // without control the hopper falls: the last recorded torso height is below the start
+    expect(r.terminated).toBe(true)
+    expect(r.poses[r.length * G * 12 + torso * 12 + 2]).toBeLessThan(1.2)
+    expect(r.dt).toBeCloseTo(0.008, 9)
+    // episode 0 of a vectorised evaluation with seed 7 is reset(episodeSeed(7, 0)): same return
+    const { episodeSeed } = await import('../../src/main/engine/envs/registry.ts')
+    const again = await replayEpisode('hopper', p, { seed: episodeSeed(7, 0) })
+    const e = await ev('hopper', p, { episodes: 1, seed: 7 })
+    expect(e.returns[0]).toBe(again.ret)
+  })
+})

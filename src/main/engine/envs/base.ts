@@ -5,6 +5,13 @@ import { Rng } from '../rng.ts'
 import type { MainModule, MjData, MjModel } from './mujoco.ts'
 import type { Env, StepResult } from './types.ts'
 
+export interface GeomInfo {
+  name: string
+  type: number
+  size: number[]
+  rgba: number[]
+}
+
 export interface MujocoEnvConfig {
   task: string
   obsDim: number
@@ -101,6 +108,38 @@ export abstract class MujocoEnv implements Env {
     const truncated = !terminated && this.steps >= this.maxSteps
     if (terminated || truncated) this.done = true
     return { obs, reward, terminated, truncated }
+  }
+
+  /** the model's geoms, for drawing an episode (type: MuJoCo mjtGeom, 0 plane, 2 sphere,
+   *  3 capsule, 5 cylinder, 6 box; size: MuJoCo's geom_size) */
+  geomInfo(): GeomInfo[] {
+    const out: GeomInfo[] = []
+    const type = this.model.geom_type as Int32Array
+    const size = this.model.geom_size as Float64Array
+    const rgba = this.model.geom_rgba as Float32Array
+    for (let g = 0; g < this.model.ngeom; g++) {
+      out.push({
+        name: this.mj.mj_id2name(this.model, 5 /* mjOBJ_GEOM */, g) || `geom${g}`,
+        type: type[g],
+        size: Array.from(size.subarray(3 * g, 3 * g + 3)),
+        rgba: Array.from(rgba.subarray(4 * g, 4 * g + 4))
+      })
+    }
+    return out
+  }
+
+  /** world poses of every geom now: ngeom × 12 values (position xyz, then the 3×3 rotation
+   *  matrix row-major) */
+  geomPoses(): Float32Array {
+    const n = this.model.ngeom
+    const out = new Float32Array(n * 12)
+    const xpos = this.data.geom_xpos as Float64Array
+    const xmat = this.data.geom_xmat as Float64Array
+    for (let g = 0; g < n; g++) {
+      for (let k = 0; k < 3; k++) out[g * 12 + k] = xpos[g * 3 + k]
+      for (let k = 0; k < 9; k++) out[g * 12 + 3 + k] = xmat[g * 9 + k]
+    }
+    return out
   }
 
   close(): void {

@@ -12,6 +12,7 @@
 //   the fraction of steps whose most likely action differs from the data's.
 import { gatherBatch, toDevice, disposeBatch } from '../data/batch.ts'
 import { DatasetError, type TraceDataset } from '../data/trace.ts'
+import type { GeomInfo, MujocoEnv } from '../envs/base.ts'
 import { getTask, normalizedScore } from '../envs/registry.ts'
 import { VecEnv, policyActFn } from '../envs/vec-env.ts'
 import type { Policy } from '../policies/policy.ts'
@@ -67,6 +68,79 @@ export async function evaluatePolicy(task: string, policy: Policy, opts: EvalOpt
     }
   } finally {
     vec.close()
+  }
+}
+
+export interface EpisodeReplay {
+  task: string
+  seed: number
+  obsDim: number
+  actDim: number
+  length: number
+  ret: number
+  terminated: boolean
+  /** per step t: the observation s_t the action was taken in, the action, the reward */
+  obs: Float32Array
+  actions: Float32Array
+  rewards: Float32Array
+  /** the model's geoms, and their poses at reset and after every step:
+   *  (length + 1) × ngeom × 12 values (position, then row-major rotation matrix) */
+  geoms: GeomInfo[]
+  poses: Float32Array
+  /** seconds of simulated time per step */
+  dt: number
+}
+
+/** Play one episode (reset(seed)) and record everything needed to plot it over time and to
+ *  draw it (geom poses per step) — the app's episode replay. */
+export async function replayEpisode(task: string, policy: Policy, opts: { seed: number; deterministic?: boolean }): Promise<EpisodeReplay> {
+  const spec = getTask(task)
+  const env = (await spec.make()) as MujocoEnv
+  try {
+    const rng = new Rng(opts.seed ^ 0x4e9)
+    const det = opts.deterministic !== false
+    const geoms = env.geomInfo()
+    const obs: number[] = []
+    const actions: number[] = []
+    const rewards: number[] = []
+    const poses: Float32Array[] = []
+    let o = env.reset(opts.seed)
+    poses.push(env.geomPoses())
+    let ret = 0
+    let terminated = false
+    for (;;) {
+      const a = Array.from(policy.act(o, 1, rng, det))
+      const r = env.step(a)
+      obs.push(...o)
+      actions.push(...a)
+      rewards.push(r.reward)
+      poses.push(env.geomPoses())
+      ret += r.reward
+      o = r.obs
+      if (r.terminated || r.truncated) {
+        terminated = r.terminated
+        break
+      }
+    }
+    const flat = new Float32Array(poses.length * geoms.length * 12)
+    poses.forEach((p, i) => flat.set(p, i * geoms.length * 12))
+    return {
+      task,
+      seed: opts.seed,
+      obsDim: spec.obsDim,
+      actDim: spec.actDim,
+      length: rewards.length,
+      ret,
+      terminated,
+      obs: Float32Array.from(obs),
+      actions: Float32Array.from(actions),
+      rewards: Float32Array.from(rewards),
+      geoms,
+      poses: flat,
+      dt: env.dt
+    }
+  } finally {
+    env.close()
   }
 }
 
