@@ -87,6 +87,39 @@ export async function benchMlpMethods(backend: BackendName, steps: number, round
   return out
 }
 
+/** Full-trajectory weights on long trajectories (issue: control suite): the direct batch (every
+ *  step of 16 trajectories of 500 steps through π_θ and q each step) against the cheaper path
+ *  (log q cached over the curated set, refreshed every 50 steps; 16 sampled steps a trajectory
+ *  for the gradient). The cheaper path's ratio is < 1: its speed-up is 1/ratio. */
+export async function benchLongTrajectories(backend: BackendName, steps: number): Promise<BenchEntry[]> {
+  const ds = syntheticControl(128, 500, 3)
+  const base = defaultConfig('control')
+  const variants: Array<{ name: string; q_refresh: number | null; step_sample: number | null }> = [
+    { name: 'iw-sft-q/full-trajectory', q_refresh: null, step_sample: null },
+    { name: 'iw-sft-q/cached-q+step-sample', q_refresh: 50, step_sample: 16 }
+  ]
+  const out: BenchEntry[] = []
+  for (const v of variants) {
+    const config: RunConfig = {
+      ...base,
+      method: 'iw-sft-q',
+      curation: { mode: 'quality_bins', cutoffs: [50, 75, 90] },
+      weights: { ...base.weights, q_refresh: v.q_refresh },
+      train: { ...base.train, steps, batch_size: 16, log_every: steps, snapshot_every: 10 * steps, eval_every: steps, step_sample: v.step_sample }
+    }
+    const policy = createPolicy(config.policy, ds, new Rng(0))
+    const multiplicity = Uint8Array.from({ length: 128 }, (_, i) => (i >= 64 ? 1 + (i % 3) : 0))
+    const setup = { config, dataset: ds, policy, multiplicity, refLogProbs: scoreSteps(policy, ds) }
+    await train({ ...setup, config: { ...config, train: { ...config.train, steps: 2 } }, rng: new Rng(1) })
+    const t0 = performance.now()
+    await train({ ...setup, rng: new Rng(2) })
+    out.push({ name: v.name, backend, ms_per_step: Number(((performance.now() - t0) / steps).toFixed(3)), trajectory_steps: 500, trajectories_per_batch: 16 })
+    policy.dispose()
+  }
+  out[1].ratio_to_full_trajectory = Number((out[1].ms_per_step / out[0].ms_per_step).toFixed(3))
+  return out
+}
+
 export async function cmdBench(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])
   const only = strFlag(args, 'backend')
@@ -100,6 +133,8 @@ export async function cmdBench(argv: string[]): Promise<number> {
     const steps = intFlag(args, 'steps', b === 'wasm' || b === 'cpu' ? 20 : 60, 1)
     if (!args.flags.has('json')) process.stderr.write(`benchmarking on ${b} (${steps} steps each)…\n`)
     results.push(...(await benchMlpMethods(b, steps)))
+    // a refresh of the q cache falls every 50 steps: time at least 100 so it is counted
+    results.push(...(await benchLongTrajectories(b, Math.max(100, steps))))
     for (const x of extraBenches) results.push(...(await x.run(b, steps)))
   }
   // cross-backend ratio for the same entry, where more than one backend ran

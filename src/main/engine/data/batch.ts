@@ -41,8 +41,9 @@ export function gatherBatch(ds: TraceDataset, idx: ArrayLike<number>, refLogProb
   return { B, T, obs, actions, mask, valid, logref, traceIndex: Int32Array.from(idx) }
 }
 
-/** Upload a host batch as tensors; dispose with disposeBatch. */
-export function toDevice(h: HostBatch, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>): Batch & { logref: tf.Tensor2D | null } {
+/** Upload a host batch as tensors (not its per-step extras such as logref: the caller uploads
+ *  what it needs); dispose with disposeBatch. */
+export function toDevice(h: HostBatch, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>): Batch {
   const { B, T } = h
   return {
     B,
@@ -51,17 +52,15 @@ export function toDevice(h: HostBatch, ds: Pick<TraceDataset, 'kind' | 'obsDim' 
     actions: ds.kind === 'continuous' ? tf.tensor3d(h.actions as Float32Array, [B, T, ds.actDim]) : tf.tensor2d(h.actions as Int32Array, [B, T], 'int32'),
     mask: tf.tensor2d(h.mask, [B, T]),
     valid: tf.tensor2d(h.valid, [B, T]),
-    logref: h.logref ? tf.tensor2d(h.logref, [B, T]) : null,
     traceIndex: h.traceIndex
   }
 }
 
-export function disposeBatch(b: Batch & { logref?: tf.Tensor2D | null }): void {
+export function disposeBatch(b: Batch): void {
   b.obs?.dispose()
   b.actions.dispose()
   b.mask.dispose()
   b.valid?.dispose()
-  b.logref?.dispose()
 }
 
 /** Scatter a [B, T] host array back to the dataset's flat step layout (reference scoring). */
