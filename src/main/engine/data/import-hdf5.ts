@@ -100,9 +100,9 @@ export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Pr
   }
   try {
     const name = opts.name ?? basename(file).replace(/\.(h5|hdf5|he5)$/i, '')
-    if (keys.includes('observations')) return readD4rl(h5, f, file, name, opts, fail)
+    if (keys.includes('observations')) return await readD4rl(h5, f, file, name, opts, fail)
     const episodes = keys.filter((k) => /^episode_\d+$/.test(k))
-    if (episodes.length) return readMinari(h5, f, file, name, episodes, opts, fail)
+    if (episodes.length) return await readMinari(h5, f, file, name, episodes, opts, fail)
     return fail(`missing key "observations": neither a D4RL file (root keys ${D4RL_KEYS.join(', ')}) nor a Minari file (episode_N groups); root keys are [${keys.join(', ')}]`)
   } finally {
     try {
@@ -136,7 +136,7 @@ function column(h5: H5, g: H5Group, key: string, path: string, fail: (m: string)
 
 /** Stream rows [0, rows) of a column into out (row-major, width values a row), checking that
  *  every value is finite. */
-function readColumn(c: Column, rows: number, out: Float32Array | Uint8Array, chunkRows: number, fail: (m: string) => never, onChunk: (n: number) => void): void {
+async function readColumn(c: Column, rows: number, out: Float32Array | Uint8Array, chunkRows: number, fail: (m: string) => never, onChunk: (n: number) => void): Promise<void> {
   for (let start = 0; start < rows; start += chunkRows) {
     const end = Math.min(rows, start + chunkRows)
     const ranges = c.width === 1 && (c.ds.shape?.length ?? 1) === 1 ? [[start, end]] : [[start, end], []]
@@ -160,10 +160,14 @@ function readColumn(c: Column, rows: number, out: Float32Array | Uint8Array, chu
       for (let i = 0; i < n; i++) out[o + i] = Number(raw[i])
     }
     onChunk(end - start)
+    // let progress listeners (an IPC channel, a progress bar) run between chunks
+    await yieldToEventLoop()
   }
 }
 
-function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf5ImportOptions, fail: (m: string) => never): TraceDataset {
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r))
+
+async function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf5ImportOptions, fail: (m: string) => never): Promise<TraceDataset> {
   const cols = Object.fromEntries(D4RL_KEYS.map((k) => [k, column(h5, f, k, k, fail)])) as Record<(typeof D4RL_KEYS)[number], Column>
   const N = cols.observations.rows
   for (const k of D4RL_KEYS) {
@@ -188,11 +192,11 @@ function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf5Impor
   const rewards = new Float32Array(N)
   const terminals = new Uint8Array(N)
   const timeouts = new Uint8Array(N)
-  readColumn(cols.observations, N, obs, chunk, fail, tick)
-  readColumn(cols.actions, N, actions, chunk, fail, tick)
-  readColumn(cols.rewards, N, rewards, chunk, fail, tick)
-  readColumn(cols.terminals, N, terminals, chunk, fail, tick)
-  readColumn(cols.timeouts, N, timeouts, chunk, fail, tick)
+  await readColumn(cols.observations, N, obs, chunk, fail, tick)
+  await readColumn(cols.actions, N, actions, chunk, fail, tick)
+  await readColumn(cols.rewards, N, rewards, chunk, fail, tick)
+  await readColumn(cols.terminals, N, terminals, chunk, fail, tick)
+  await readColumn(cols.timeouts, N, timeouts, chunk, fail, tick)
   // split into episodes
   const ends: number[] = []
   for (let i = 0; i < N; i++) if (terminals[i] || timeouts[i]) ends.push(i + 1)
@@ -220,7 +224,7 @@ function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf5Impor
   return ds
 }
 
-function readMinari(h5: H5, f: H5File, file: string, name: string, groups: string[], opts: Hdf5ImportOptions, fail: (m: string) => never): TraceDataset {
+async function readMinari(h5: H5, f: H5File, file: string, name: string, groups: string[], opts: Hdf5ImportOptions, fail: (m: string) => never): Promise<TraceDataset> {
   groups.sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)))
   interface Ep {
     g: string
@@ -268,18 +272,19 @@ function readMinari(h5: H5, f: H5File, file: string, name: string, groups: strin
     done += n
     opts.onProgress?.({ phase: 'read', done, total })
   }
-  eps.forEach((e, i) => {
+  for (let i = 0; i < E; i++) {
+    const e = eps[i]
     const o = offsets[i]
-    readColumn(e.cols.observations, e.T, obs.subarray(o * obsDim, (o + e.T) * obsDim), chunk, fail, tick)
+    await readColumn(e.cols.observations, e.T, obs.subarray(o * obsDim, (o + e.T) * obsDim), chunk, fail, tick)
     // the final observation (row T) is still checked for NaN
     const lastObs = new Float32Array(obsDim)
     readRow(e.cols.observations, e.T, lastObs, fail)
-    readColumn(e.cols.actions, e.T, actions.subarray(o * actDim, (o + e.T) * actDim), chunk, fail, tick)
-    readColumn(e.cols.rewards, e.T, rewards.subarray(o, o + e.T), chunk, fail, tick)
+    await readColumn(e.cols.actions, e.T, actions.subarray(o * actDim, (o + e.T) * actDim), chunk, fail, tick)
+    await readColumn(e.cols.rewards, e.T, rewards.subarray(o, o + e.T), chunk, fail, tick)
     const term = new Uint8Array(e.T)
     const trunc = new Uint8Array(e.T)
-    readColumn(e.cols.terminations, e.T, term, chunk, fail, tick)
-    readColumn(e.cols.truncations, e.T, trunc, chunk, fail, tick)
+    await readColumn(e.cols.terminations, e.T, term, chunk, fail, tick)
+    await readColumn(e.cols.truncations, e.T, trunc, chunk, fail, tick)
     if (!term[e.T - 1] && !trunc[e.T - 1]) {
       fail(`no episode end in "${e.g}": "${e.g}/terminations" and "${e.g}/truncations" are 0 at its last index ${e.T - 1}`)
     }
@@ -288,7 +293,7 @@ function readMinari(h5: H5, f: H5File, file: string, name: string, groups: strin
     scores[i] = s
     ids[i] = `${name}-${e.g}`
     meta[i] = { source: 'minari', file: basename(file), episode: Number(e.g.slice(8)), terminated: term[e.T - 1] === 1, truncated: term[e.T - 1] === 0 }
-  })
+  }
   const ds: TraceDataset = { name, kind: 'continuous', obsDim, actDim, offsets, obs, actions, mask: new Uint8Array(N).fill(1), rewards, scores, ids, meta }
   validateOrFail(ds, fail)
   return ds
