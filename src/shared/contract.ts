@@ -177,7 +177,7 @@ export const requestSchemas = {
     path: z.string().min(1).max(4096),
     /** the name shown in the list (default: the file's name) */
     name: z.string().min(1).max(200).optional(),
-    format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5']).optional(),
+    format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json']).optional(),
     mapping: z.record(z.string(), z.string()).optional(),
     /** chosen by the caller; import.progress events carry it */
     importId: z.string().min(1).max(100)

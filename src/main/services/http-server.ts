@@ -13,22 +13,11 @@ import { basename, extname, join, normalize, resolve, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { toWireError, type WireError } from '../../shared/contract.ts'
+import { CSP } from './csp.ts'
 import { createServices, type Services } from './index.ts'
 import type { RecentList } from './recent.ts'
 
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // plotly.js injects <style> elements and React sets style attributes
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self' ws://127.0.0.1:* ws://localhost:*",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'"
-].join('; ')
+export { CSP }
 
 export interface ServerOptions {
   projectFile: string

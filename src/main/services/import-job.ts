@@ -8,6 +8,7 @@ import type { TraceDataset } from '../engine/data/trace.ts'
 export interface ImportOptions {
   format?: string
   mapping?: Record<string, string>
+  name?: string
   onProgress?: (done: number, total: number) => void
 }
 
@@ -25,7 +26,7 @@ export async function importInWorker(file: string, opts: ImportOptions = {}): Pr
     return importDatasetFile(file, opts)
   }
   return new Promise<TraceDataset>((resolve, reject) => {
-    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping }, execArgv: target.execArgv })
+    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping, name: opts.name }, execArgv: target.execArgv })
     let settled = false
     worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string }) => {
       if (m.type === 'progress') opts.onProgress?.(m.done ?? 0, m.total ?? 0)

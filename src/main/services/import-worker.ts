@@ -8,6 +8,7 @@ export interface ImportWorkerInput {
   file: string
   format?: string
   mapping?: Record<string, string>
+  name?: string
 }
 
 async function main(): Promise<void> {
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
     const ds = await importDatasetFile(input.file, {
       format: input.format,
       mapping: input.mapping,
+      name: input.name,
       onProgress: (done, total) => {
         const now = Date.now()
         if (now - last < 100 && done < total) return

@@ -3,7 +3,7 @@
 // IPC and `iwsft serve`) and the tests call `call(name, input)`, which validates the input
 // with the contract's schema before a handler sees it.
 import { basename, extname, resolve, sep } from 'node:path'
-import { ConfigError, resolveConfig, type RunConfig } from '../../shared/config.ts'
+import { ConfigError, METHOD_LABELS, resolveConfig, type Method, type RunConfig } from '../../shared/config.ts'
 import {
   ApiError,
   isRequestName,
@@ -23,7 +23,7 @@ import {
 } from '../../shared/contract.ts'
 import { histogram, minMax } from '../../shared/weight-stats.ts'
 import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
-import { ensureBuiltinDatasets } from '../engine/datasets/builtin.ts'
+import { ensureBuiltinDatasets, getBuiltin } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import { openProject } from '../store/index.ts'
@@ -45,7 +45,7 @@ export interface ServicesOptions {
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void
 
-export const IMPORT_FORMATS = ['.jsonl', '.json', '.csv', '.parquet', '.h5', '.hdf5']
+export const IMPORT_FORMATS = ['.jsonl', '.ndjson', '.csv', '.parquet', '.h5', '.hdf5', '.traces.json']
 
 export interface Services {
   readonly handlers: Handlers
@@ -173,8 +173,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       const abs = resolve(path)
       let ds: TraceDataset
       try {
-        ds = await importInWorker(abs, { format, mapping, onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
-        if (name) ds.name = name
+        ds = await importInWorker(abs, { format, mapping, name, onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
         validateDataset(ds)
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e)
@@ -227,7 +226,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
 
     'config.validate': async ({ config }) => {
       try {
-        return { ok: true as const, config: resolveConfig(config) }
+        return { ok: true as const, config: resolveFor(store, config) }
       } catch (e) {
         return { ok: false as const, issues: configIssues(e) }
       }
@@ -236,10 +235,13 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'runs.get': async ({ runId }) => toRunInfo(getRun(runId)),
     'runs.start': async ({ config, seeds, group }) => {
       // validate every seed's config before anything starts: all or nothing
-      const groupName = group ?? (seeds.length > 1 ? defaultGroupName(config) : undefined)
+      const dsName = typeof config.dataset === 'string' ? (store.findDataset(config.dataset)?.name ?? config.dataset) : 'bandit'
+      const label = `${METHOD_LABELS[config.method as Method] ?? String(config.method ?? 'run')} · ${dsName}`
+      const groupName = group ?? (seeds.length > 1 ? `${label} · ${new Date().toISOString().slice(0, 16).replace('T', ' ')}` : undefined)
       const configs = seeds.map((seed) => {
         try {
-          return resolveConfig({ ...config, seed, ...(groupName ? { group: groupName } : {}) })
+          const name = typeof config.name === 'string' && config.name ? `${config.name}${seeds.length > 1 ? ` · seed ${seed}` : ''}` : `${label} · seed ${seed}`
+          return resolveFor(store, { ...config, name, seed, ...(groupName ? { group: groupName } : {}) })
         } catch (e) {
           throw configError(e)
         }
@@ -363,14 +365,20 @@ async function openWithBuiltins(file: string, create = true): Promise<ProjectSto
   return store
 }
 
+/** resolveConfig picks the domain defaults from the dataset's name unless `domain` is set; a
+ *  stored dataset named by id ("3") or by its own name gets the defaults of its kind. */
+function resolveFor(store: ProjectStore, config: Record<string, unknown>): RunConfig {
+  const name = typeof config.dataset === 'string' ? config.dataset : undefined
+  const stored = name && !getBuiltin(name) ? store.findDataset(name) : null
+  if (!stored) return resolveConfig(config)
+  const domain = stored.source === 'builtin:bandit' ? 'bandit' : stored.kind === 'sequence' ? 'sequence' : 'control'
+  return resolveConfig({ domain, ...config })
+}
+
 function truncate(s: string, n: number): string {
   return s.length > n ? s.slice(0, n - 1) + '…' : s
 }
 
-function defaultGroupName(config: Record<string, unknown>): string {
-  const t = new Date().toISOString().slice(0, 16).replace('T', ' ')
-  return `${String(config.method ?? 'run')} · ${String(config.dataset ?? '')} · ${t}`
-}
 
 /** resolveConfig's message lists one "path: message" per line after its first line. */
 export function configIssues(e: unknown): FieldIssue[] {

@@ -1,0 +1,75 @@
+import { useEffect } from 'react'
+import { useApp, VIEWS } from './state.tsx'
+import { CompareView } from './views/Compare.tsx'
+import { CurationView } from './views/Curation.tsx'
+import { DatasetsView } from './views/Datasets.tsx'
+import { InspectorView } from './views/Inspector.tsx'
+import { NewRunView } from './views/NewRun.tsx'
+import { RunsView } from './views/Runs.tsx'
+
+export function App(): React.JSX.Element {
+  const s = useApp()
+  useEffect(() => {
+    // Alt+1..6 switch views (Ctrl+digits belong to the browser's tabs)
+    const f = (e: KeyboardEvent): void => {
+      if (!e.altKey || e.ctrlKey || e.metaKey) return
+      const v = VIEWS.find((x) => x.key === e.key)
+      if (v) {
+        e.preventDefault()
+        s.go(v.id)
+      }
+    }
+    window.addEventListener('keydown', f)
+    return () => window.removeEventListener('keydown', f)
+  }, [s.go])
+  const running = Object.keys(s.live).length
+  return (
+    <div className="app">
+      <nav className="sidebar" aria-label="Views">
+        <div className="brand">
+          <span className="logo" aria-hidden>
+            w
+          </span>
+          <div>
+            <div className="brand-name">IW-SFT Workbench</div>
+            <div className="brand-project" title={s.project?.file}>
+              {s.project?.name ?? '…'}
+            </div>
+          </div>
+        </div>
+        <ul>
+          {VIEWS.map((v) => (
+            <li key={v.id}>
+              <button className={`nav-item${s.view === v.id ? ' active' : ''}`} aria-current={s.view === v.id ? 'page' : undefined} onClick={() => s.go(v.id)} title={`Alt+${v.key}`} data-testid={`nav-${v.id}`}>
+                <span>{v.label}</span>
+                {v.id === 'runs' && running > 0 ? <span className="badge" aria-label={`${running} running`}>{running}</span> : <kbd>{v.key}</kbd>}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <div className="sidebar-foot">
+          <div className="muted small">{s.caps?.transport === 'http' ? 'Browser build · 127.0.0.1' : 'Desktop'}</div>
+          <div className="muted small" title={s.project?.file}>
+            {s.project?.file}
+          </div>
+        </div>
+      </nav>
+      <main className="content" id="main">
+        {s.notice && (
+          <div className="banner error" role="alert">
+            {s.notice}
+            <button className="ghost" onClick={() => s.setNotice(null)} aria-label="dismiss">
+              ×
+            </button>
+          </div>
+        )}
+        {s.view === 'datasets' && <DatasetsView />}
+        {s.view === 'curation' && <CurationView />}
+        {s.view === 'new-run' && <NewRunView />}
+        {s.view === 'runs' && <RunsView />}
+        {s.view === 'inspector' && <InspectorView />}
+        {s.view === 'compare' && <CompareView />}
+      </main>
+    </div>
+  )
+}

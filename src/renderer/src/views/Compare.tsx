@@ -1,0 +1,338 @@
+// Compare: runs or groups overlaid, a TensorBoard-style smoothing slider (debiased EMA) over a
+// faint raw curve, groups as mean ± std bands across seeds, a config table of only the keys
+// that differ, a final-metrics table (last, min, max or at a chosen step) and a parallel-
+// coordinates plot of hyper-parameters against the final score.
+import { useEffect, useMemo, useState } from 'react'
+import { METHOD_LABELS } from '../../../shared/config.ts'
+import type { RunInfo, RunMetrics, Series } from '../../../shared/contract.ts'
+import { Plot } from '../components/Plot.tsx'
+import { debiasedEma, decimate, meanStd } from '../lib/smooth.ts'
+import { evalKey, fmt } from '../lib/format.ts'
+import { useApp } from '../state.tsx'
+import { plotColors, useTheme } from '../theme.ts'
+
+export interface CurveInput {
+  name: string
+  series: Series
+  color: string
+}
+
+function hexA(hex: string, a: number): string {
+  const n = parseInt(hex.slice(1), 16)
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`
+}
+
+/** Raw curves (faint) and smoothed curves, decimated to what a plot can show (~2 points a
+ *  pixel column). Exported for the UI benchmark. */
+export function rawTraces(curves: CurveInput[], buckets = 800): Record<string, unknown>[] {
+  return curves.map((c) => {
+    const d = decimate(c.series.steps, c.series.values, buckets)
+    return { type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: `${c.name} (raw)`, line: { color: hexA(c.color, 0.25), width: 1 }, hoverinfo: 'skip', showlegend: false }
+  })
+}
+export function smoothedTraces(curves: CurveInput[], weight: number, buckets = 800): Record<string, unknown>[] {
+  return curves.map((c) => {
+    const sm = debiasedEma(c.series.values, weight)
+    const d = decimate(c.series.steps, sm, buckets)
+    return { type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: c.name, line: { color: c.color, width: 2 } }
+  })
+}
+export function bandTraces(name: string, members: Series[], weight: number, color: string): Record<string, unknown>[] {
+  const ms = meanStd(members.map((m) => ({ steps: m.steps, values: debiasedEma(m.values, weight) })))
+  const up = ms.mean.map((m, i) => m + ms.std[i])
+  const lo = ms.mean.map((m, i) => m - ms.std[i])
+  return [
+    { type: 'scatter', mode: 'lines', x: ms.steps, y: lo, line: { width: 0, color }, hoverinfo: 'skip', showlegend: false },
+    { type: 'scatter', mode: 'lines', x: ms.steps, y: up, fill: 'tonexty', fillcolor: hexA(color, 0.18), line: { width: 0, color }, hoverinfo: 'skip', showlegend: false },
+    { type: 'scatter', mode: 'lines', x: ms.steps, y: ms.mean, name: `${name} (mean ± std, n=${members.length})`, line: { color, width: 2 } }
+  ]
+}
+
+function flatten(o: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (o && typeof o === 'object' && !Array.isArray(o)) {
+    for (const [k, v] of Object.entries(o as Record<string, unknown>)) flatten(v, prefix ? `${prefix}.${k}` : k, out)
+  } else out[prefix] = JSON.stringify(o)
+  return out
+}
+
+type FinalMode = 'last' | 'min' | 'max' | 'at'
+
+function finalValue(s: Series | undefined, mode: FinalMode, at: number): number | undefined {
+  if (!s || !s.values.length) return undefined
+  if (mode === 'last') return s.values[s.values.length - 1]
+  if (mode === 'min') return Math.min(...s.values)
+  if (mode === 'max') return Math.max(...s.values)
+  let best = 0
+  for (let i = 0; i < s.steps.length; i++) if (Math.abs(s.steps[i] - at) < Math.abs(s.steps[best] - at)) best = i
+  return s.values[best]
+}
+
+export function CompareView(): React.JSX.Element {
+  const s = useApp()
+  const theme = useTheme()
+  const colors = plotColors(theme).series
+  const done = s.runs.filter((r) => r.status !== 'queued')
+  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? done.slice(0, 2).map((r) => r.id))
+  useEffect(() => {
+    if (!picked.length && done.length) setPicked(done.slice(0, 2).map((r) => r.id))
+  }, [done.length])
+  const [byGroup, setByGroup] = useState(true)
+  const [metric, setMetric] = useState<string>('')
+  const [smoothing, setSmoothing] = useState(0.6)
+  const [finalMode, setFinalMode] = useState<FinalMode>('last')
+  const [atStep, setAtStep] = useState(0)
+  const [metrics, setMetrics] = useState<Record<number, RunMetrics['series']>>({})
+
+  const runs = s.runs.filter((r) => picked.includes(r.id))
+  useEffect(() => {
+    if (!picked.length) return
+    let alive = true
+    s.api.invoke('runs.metrics', { runIds: picked }).then((ms) => alive && setMetrics(Object.fromEntries(ms.map((m) => [m.runId, m.series])))).catch(() => {})
+    return () => {
+      alive = false
+    }
+  }, [s.api, picked.join(','), s.runs.map((r) => `${r.id}:${r.status}`).join(',')])
+
+  const keys = useMemo(() => [...new Set(Object.values(metrics).flatMap((m) => Object.keys(m)))].sort(), [metrics])
+  const ek = evalKey(keys)
+  const m = metric && keys.includes(metric) ? metric : (ek ?? keys[0] ?? 'loss')
+
+  const groups = useMemo(() => {
+    const g = new Map<string, RunInfo[]>()
+    for (const r of runs) {
+      const k = byGroup && r.group ? r.group : `#${r.id}`
+      if (!g.has(k)) g.set(k, [])
+      g.get(k)!.push(r)
+    }
+    return [...g.entries()]
+  }, [runs, byGroup])
+
+  const rawData = useMemo(() => {
+    const curves: CurveInput[] = []
+    groups.forEach(([, rs], gi) => rs.forEach((r) => metrics[r.id]?.[m] && curves.push({ name: `#${r.id}`, series: metrics[r.id][m], color: colors[gi % colors.length] })))
+    return rawTraces(curves)
+  }, [groups, metrics, m, theme])
+  const smoothData = useMemo(() => {
+    const out: Record<string, unknown>[] = []
+    groups.forEach(([name, rs], gi) => {
+      const color = colors[gi % colors.length]
+      const members = rs.map((r) => metrics[r.id]?.[m]).filter((x): x is Series => !!x)
+      if (!members.length) return
+      if (rs.length > 1) out.push(...bandTraces(name, members, smoothing, color))
+      else out.push(...smoothedTraces([{ name: `#${rs[0].id} ${METHOD_LABELS[rs[0].method]} seed ${rs[0].seed}`, series: members[0], color }], smoothing))
+    })
+    return out
+  }, [groups, metrics, m, smoothing, theme])
+  const plotData = useMemo(() => [...rawData, ...smoothData], [rawData, smoothData])
+
+  const diff = useMemo(() => {
+    const flat = runs.map((r) => flatten({ ...r.config, seed: r.seed, group: r.group ?? undefined, name: undefined }))
+    const all = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort()
+    return all.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k]) }))
+  }, [runs])
+
+  const finalKeys = useMemo(() => ['loss', ...(ek ? [ek] : []), 'ess_fraction', 'clamp_fraction', ...keys.filter((k) => k === 'p_right')].filter((k, i, a) => a.indexOf(k) === i && keys.includes(k)), [keys, ek])
+
+  const parcoords = useMemo(() => {
+    const numeric = diff.filter((d) => d.key !== 'seed' && d.key !== 'name' && d.values.every((v) => v !== undefined))
+    const dims = numeric.map((d) => {
+      const nums = d.values.map((v) => Number(v))
+      if (nums.every((x) => Number.isFinite(x))) return { label: d.key, values: nums, ticks: null as string[] | null }
+      const cats = [...new Set(d.values.map((v) => String(v)))]
+      return { label: d.key, values: d.values.map((v) => cats.indexOf(String(v))), ticks: cats.map((c) => c.replace(/"/g, '')) }
+    })
+    const score = ek ? runs.map((r) => finalValue(metrics[r.id]?.[ek], 'last', 0) ?? NaN) : []
+    return { dims, score, scoreLabel: ek ?? '' }
+  }, [diff, runs, metrics, ek])
+
+  const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
+  const allGroups = [...new Set(done.map((r) => r.group).filter((g): g is string => !!g))]
+
+  return (
+    <section className="view" aria-labelledby="cmp-title">
+      <header className="view-head">
+        <h1 id="cmp-title">Compare</h1>
+      </header>
+      <div className="grid-1-3">
+        <div className="panel scroll-y picker" data-testid="cmp-picker">
+          <h3>Runs</h3>
+          {allGroups.length > 0 && (
+            <div className="row gap wrap small">
+              {allGroups.map((g) => (
+                <button key={g} className="chip" onClick={() => setPicked(done.filter((r) => r.group === g).map((r) => r.id))} title="show this group">
+                  {g}
+                </button>
+              ))}
+            </div>
+          )}
+          <ul className="plain-list">
+            {done.map((r) => (
+              <li key={r.id}>
+                <label className="inline">
+                  <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} data-testid={`cmp-run-${r.id}`} />
+                  <span>
+                    #{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
+                    {r.group ? <span className="muted small"> · {r.group}</span> : null}
+                  </span>
+                </label>
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div>
+          <div className="panel">
+            <div className="row gap wrap controls">
+              <label className="inline">
+                <span className="muted">metric</span>
+                <select value={m} onChange={(e) => setMetric(e.target.value)} data-testid="cmp-metric">
+                  {keys.map((k) => (
+                    <option key={k}>{k}</option>
+                  ))}
+                </select>
+              </label>
+              <label className="inline grow">
+                <span className="muted">smoothing</span>
+                <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="smoothing" data-testid="cmp-smoothing" className="grow" />
+                <span className="mono">{smoothing.toFixed(2)}</span>
+              </label>
+              <label className="inline">
+                <input type="checkbox" checked={byGroup} onChange={(e) => setByGroup(e.target.checked)} /> groups as mean ± std
+              </label>
+            </div>
+            <Plot data={plotData} height={340} layout={{ xaxis: { title: { text: 'step' } }, yaxis: { title: { text: m } }, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' }, margin: { l: 56, r: 16, t: 40, b: 44 } }} testId="cmp-plot" ariaLabel={`${m} over steps`} />
+          </div>
+          <div className="grid-2">
+            <div className="panel">
+              <div className="row gap">
+                <h3>Final metrics</h3>
+                <select value={finalMode} onChange={(e) => setFinalMode(e.target.value as FinalMode)} aria-label="final value" data-testid="cmp-final-mode">
+                  <option value="last">last</option>
+                  <option value="min">min</option>
+                  <option value="max">max</option>
+                  <option value="at">at step</option>
+                </select>
+                {finalMode === 'at' && <input className="narrow" type="number" value={atStep} onChange={(e) => setAtStep(Number(e.target.value))} aria-label="at step" />}
+              </div>
+              <div className="scroll-x">
+              <table className="table compact" data-testid="cmp-final">
+                <thead>
+                  <tr>
+                    <th>run</th>
+                    {finalKeys.map((k) => (
+                      <th key={k} className="num">
+                        {k}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {runs.map((r) => (
+                    <tr key={r.id}>
+                      <td className="nowrap" title={r.name}>
+                        #{r.id} {METHOD_LABELS[r.method]} · s{r.seed}
+                      </td>
+                      {finalKeys.map((k) => (
+                        <td key={k} className="num" data-testid={`final-${r.id}-${k}`}>
+                          {fmt(finalValue(metrics[r.id]?.[k], finalMode, atStep), 5)}
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              </div>
+            </div>
+            <div className="panel">
+              <h3>Config: keys that differ</h3>
+              {diff.length ? (
+                <table className="table compact" data-testid="cmp-diff">
+                  <thead>
+                    <tr>
+                      <th>key</th>
+                      {runs.map((r) => (
+                        <th key={r.id}>#{r.id}</th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {diff.map((d) => (
+                      <tr key={d.key}>
+                        <td className="mono">{d.key}</td>
+                        {d.values.map((v, i) => (
+                          <td key={i} className="mono">
+                            {v === undefined ? '–' : v.replace(/^"|"$/g, '')}
+                          </td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              ) : (
+                <p className="muted">{runs.length < 2 ? 'Pick two or more runs.' : 'The configs are identical.'}</p>
+              )}
+            </div>
+          </div>
+          <div className="panel">
+            <h3>Hyper-parameters against the final {parcoords.scoreLabel || 'score'}</h3>
+            <ParallelCoordinates dims={parcoords.dims} score={parcoords.score} scoreLabel={parcoords.scoreLabel} runLabels={runs.map((r) => `#${r.id}`)} />
+          </div>
+        </div>
+      </div>
+    </section>
+  )
+}
+
+interface Dim {
+  label: string
+  values: number[]
+  ticks: string[] | null
+}
+
+/** Parallel coordinates in SVG (plotly's parcoords needs WebGL and eval, which the CSP forbids). */
+function ParallelCoordinates({ dims, score, scoreLabel, runLabels }: { dims: Dim[]; score: number[]; scoreLabel: string; runLabels: string[] }): React.JSX.Element {
+  const theme = useTheme()
+  const c = plotColors(theme)
+  const all: Dim[] = [...dims, ...(score.length ? [{ label: `final ${scoreLabel}`, values: score, ticks: null }] : [])]
+  if (all.length < 2 || !runLabels.length) return <p className="muted">Pick runs whose hyper-parameters differ to see this plot.</p>
+  const W = 900
+  const H = 240
+  const pad = { l: 40, r: 40, t: 28, b: 24 }
+  const x = (i: number): number => pad.l + (i * (W - pad.l - pad.r)) / (all.length - 1)
+  const ranges = all.map((d) => {
+    const f = d.values.filter(Number.isFinite)
+    const lo = Math.min(...f)
+    const hi = Math.max(...f)
+    return hi > lo ? [lo, hi] : [lo - 0.5, hi + 0.5]
+  })
+  const y = (j: number, v: number): number => pad.t + (1 - (v - ranges[j][0]) / (ranges[j][1] - ranges[j][0])) * (H - pad.t - pad.b)
+  const sf = score.filter(Number.isFinite)
+  const [smin, smax] = sf.length ? [Math.min(...sf), Math.max(...sf)] : [0, 1]
+  const colorOf = (k: number): string => {
+    const t = score.length && Number.isFinite(score[k]) ? (score[k] - smin) / (smax - smin || 1) : 0.5
+    return `hsl(${Math.round(220 - 190 * t)}, 65%, ${theme === 'dark' ? 60 : 45}%)`
+  }
+  const label = (j: number, v: number): string => (all[j].ticks ? (all[j].ticks![Math.round(v)] ?? '') : fmt(v, 3))
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} className="parcoords" role="img" aria-label="parallel coordinates of hyper-parameters and final score" data-testid="cmp-parcoords">
+      {all.map((d, j) => (
+        <g key={d.label}>
+          <line x1={x(j)} x2={x(j)} y1={pad.t} y2={H - pad.b} stroke={c.muted} strokeWidth={1} />
+          <text x={x(j)} y={pad.t - 12} textAnchor="middle" fill={c.text} fontSize={11}>
+            {d.label}
+          </text>
+          <text x={x(j) + 4} y={pad.t + 4} fill={c.muted} fontSize={10}>
+            {label(j, ranges[j][1])}
+          </text>
+          <text x={x(j) + 4} y={H - pad.b + 12} fill={c.muted} fontSize={10}>
+            {label(j, ranges[j][0])}
+          </text>
+        </g>
+      ))}
+      {runLabels.map((rl, k) => (
+        <polyline key={rl} fill="none" stroke={colorOf(k)} strokeWidth={2} opacity={0.85} points={all.map((d, j) => `${x(j)},${y(j, Number.isFinite(d.values[k]) ? d.values[k] : ranges[j][0])}`).join(' ')}>
+          <title>{`${rl}: ${all.map((d, j) => `${d.label}=${label(j, d.values[k])}`).join(', ')}`}</title>
+        </polyline>
+      ))}
+    </svg>
+  )
+}

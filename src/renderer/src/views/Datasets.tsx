@@ -1,0 +1,267 @@
+// Datasets: the project's datasets with trace counts, score histogram, source and hash; import
+// from a file (picker or drag and drop) with a progress bar and errors beside the file.
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { ApiError, type DatasetInfo } from '../../../shared/contract.ts'
+import { histogram } from '../../../shared/weight-stats.ts'
+import { Plot } from '../components/Plot.tsx'
+import { useColumns } from '../hooks.ts'
+import { fmt, fmtInt } from '../lib/format.ts'
+import { useApp } from '../state.tsx'
+
+interface ImportState {
+  file: string
+  phase: 'uploading' | 'importing' | 'done' | 'error'
+  done: number
+  total: number
+  message?: string
+}
+
+export function DatasetsView(): React.JSX.Element {
+  const s = useApp()
+  const [selected, setSelected] = useState<number | null>(null)
+  const [imp, setImp] = useState<ImportState | null>(null)
+  const [name, setName] = useState('')
+  const [drag, setDrag] = useState(false)
+  const [scoreState, setScoreState] = useState<string | null>(null)
+  const fileInput = useRef<HTMLInputElement>(null)
+  const current = s.datasets.find((d) => d.id === selected) ?? s.datasets[0]
+  useEffect(() => {
+    if (selected === null && s.datasets[0]) setSelected(s.datasets[0].id)
+  }, [s.datasets, selected])
+
+  useEffect(
+    () =>
+      s.api.on('score.progress', (p) => {
+        if (p.status === 'running') setScoreState(`scoring… ${fmtInt(p.done)} / ${fmtInt(p.total)}`)
+        else setScoreState(p.status === 'completed' ? 'reference log-probs cached' : `scoring failed: ${p.error ?? ''}`)
+      }),
+    [s.api]
+  )
+
+  const runImport = async (label: string, getPath: () => Promise<string>): Promise<void> => {
+    const importId = `imp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+    setImp({ file: label, phase: 'uploading', done: 0, total: 0 })
+    const off = s.api.on('import.progress', (p) => {
+      if (p.importId === importId) setImp((st) => (st && st.phase !== 'error' ? { ...st, phase: 'importing', done: p.done, total: p.total } : st))
+    })
+    try {
+      const path = await getPath()
+      setImp((st) => st && { ...st, phase: 'importing' })
+      const r = await s.api.invoke('datasets.import', { path, importId, ...(name.trim() ? { name: name.trim() } : {}) })
+      setImp({ file: label, phase: 'done', done: 1, total: 1, message: r.created ? `imported ${fmtInt(r.dataset.numTraces)} traces as "${r.dataset.name}"` : `already in the project as "${r.dataset.name}" (same content hash)` })
+      setSelected(r.dataset.id)
+      setName('')
+      s.refresh()
+    } catch (e) {
+      setImp({ file: label, phase: 'error', done: 0, total: 0, message: e instanceof ApiError || e instanceof Error ? e.message : String(e) })
+    } finally {
+      off()
+    }
+  }
+
+  const importFile = (f: File): void => {
+    if (s.client.pathForFile) {
+      const p = s.client.pathForFile(f)
+      void runImport(f.name, async () => p)
+    } else if (s.client.upload) {
+      const up = s.client.upload
+      void runImport(f.name, () => up(f, (sent, total) => setImp((st) => st && { ...st, phase: 'uploading', done: sent, total })))
+    }
+  }
+  const pick = async (): Promise<void> => {
+    if (s.client.pickFile) {
+      const p = await s.client.pickFile('dataset')
+      if (p) void runImport(p.split(/[\\/]/).pop() ?? p, async () => p)
+    } else fileInput.current?.click()
+  }
+
+  return (
+    <section className="view" aria-labelledby="ds-title">
+      <header className="view-head">
+        <h1 id="ds-title">Datasets</h1>
+        <p className="muted">Trace datasets in this project. Import JSONL, CSV, Parquet or HDF5 (D4RL/Minari) files; built-in datasets are added to every new project.</p>
+      </header>
+      <div
+        className={`dropzone${drag ? ' over' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault()
+          setDrag(true)
+        }}
+        onDragLeave={() => setDrag(false)}
+        onDrop={(e) => {
+          e.preventDefault()
+          setDrag(false)
+          const f = e.dataTransfer.files[0]
+          if (f) importFile(f)
+        }}
+        data-testid="dropzone"
+      >
+        <div className="row gap">
+          <button className="primary" onClick={() => void pick()} disabled={imp?.phase === 'uploading' || imp?.phase === 'importing'} data-testid="import-button">
+            Import file…
+          </button>
+          <label className="inline">
+            <span className="muted">name (optional)</span>
+            <input value={name} onChange={(e) => setName(e.target.value)} placeholder="from the file" maxLength={200} />
+          </label>
+          <span className="muted small">or drop a file here · {s.caps?.importFormats.join(' ')}</span>
+          <input
+            ref={fileInput}
+            type="file"
+            hidden
+            accept={s.caps?.importFormats.join(',')}
+            data-testid="file-input"
+            onChange={(e) => {
+              const f = e.target.files?.[0]
+              if (f) importFile(f)
+              e.target.value = ''
+            }}
+          />
+        </div>
+        {imp && (
+          <div className={`import-status ${imp.phase}`} data-testid="import-status">
+            <span className="file">{imp.file}</span>
+            {(imp.phase === 'uploading' || imp.phase === 'importing') && (
+              <>
+                <progress value={imp.total ? imp.done : undefined} max={imp.total || undefined} aria-label={`${imp.phase} ${imp.file}`} />
+                <span className="muted small">
+                  {imp.phase}
+                  {imp.total ? ` ${Math.round((100 * imp.done) / imp.total)}%` : '…'}
+                </span>
+              </>
+            )}
+            {imp.phase === 'error' && (
+              <span className="error-text" role="alert" data-testid="import-error">
+                {imp.message}
+              </span>
+            )}
+            {imp.phase === 'done' && <span className="ok-text">{imp.message}</span>}
+          </div>
+        )}
+      </div>
+
+      <div className="split">
+        <div className="panel">
+          <table className="table" aria-label="datasets" data-testid="datasets-table">
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Kind</th>
+                <th className="num">Traces</th>
+                <th className="num">Steps</th>
+                <th className="num">Score range</th>
+                <th>Source</th>
+                <th>Hash</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.datasets.map((d) => (
+                <tr key={d.id} className={current?.id === d.id ? 'selected' : ''} onClick={() => setSelected(d.id)} tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && setSelected(d.id)} data-testid={`dataset-row-${d.id}`}>
+                  <td>{d.name}</td>
+                  <td>{d.kind}</td>
+                  <td className="num">{fmtInt(d.numTraces)}</td>
+                  <td className="num">{fmtInt(d.numSteps)}</td>
+                  <td className="num">
+                    {fmt(d.scoreMin)} … {fmt(d.scoreMax)}
+                  </td>
+                  <td className="ellipsis" title={d.source}>
+                    {d.source}
+                  </td>
+                  <td className="mono" title={d.hash}>
+                    {d.hash.slice(0, 10)}
+                  </td>
+                </tr>
+              ))}
+              {!s.datasets.length && (
+                <tr>
+                  <td colSpan={7} className="muted">
+                    No datasets yet.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+        {current && <DatasetDetail d={current} scoreState={scoreState} />}
+      </div>
+    </section>
+  )
+}
+
+function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string | null }): React.JSX.Element {
+  const s = useApp()
+  const { cols, error } = useColumns(s.api, d.id, d.hash)
+  const [confirm, setConfirm] = useState(false)
+  const [err, setErr] = useState<string | null>(null)
+  const data = useMemo(() => {
+    if (!cols) return []
+    const h = histogram(cols.scores, 40)
+    const centers = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2)
+    return [{ type: 'bar', x: centers, y: h.counts, width: h.edges[1] - h.edges[0], name: 'traces', hovertemplate: 'score %{x:.3g}: %{y} traces<extra></extra>' }]
+  }, [cols])
+  return (
+    <div className="panel" data-testid="dataset-detail">
+      <h2>{d.name}</h2>
+      <dl className="facts">
+        <dt>Traces</dt>
+        <dd data-testid="detail-traces">{fmtInt(d.numTraces)}</dd>
+        <dt>Steps</dt>
+        <dd>{fmtInt(d.numSteps)}</dd>
+        <dt>Kind</dt>
+        <dd>
+          {d.kind} · obs {d.obsDim} · act {d.actDim}
+        </dd>
+        <dt>Source</dt>
+        <dd className="ellipsis" title={d.source}>
+          {d.source}
+        </dd>
+        <dt>Hash</dt>
+        <dd className="mono">{d.hash}</dd>
+        <dt>Added</dt>
+        <dd>{new Date(d.createdAt).toLocaleString()}</dd>
+      </dl>
+      {error ? <p className="error-text">{error}</p> : <Plot data={data} layout={{ title: { text: 'Score histogram', font: { size: 13 } }, xaxis: { title: { text: 'score S(τ)' } }, yaxis: { title: { text: 'traces' } }, bargap: 0.05 }} height={240} testId="score-histogram" ariaLabel="score histogram" />}
+      <div className="row gap wrap">
+        <button className="primary" onClick={() => s.go('curation', { datasetId: d.id })}>
+          Curate…
+        </button>
+        <button onClick={() => s.go('new-run', { datasetId: d.id })}>New run…</button>
+        <button
+          disabled={!s.caps?.scoreReference}
+          title={s.caps?.scoreReference ? 'compute and cache log π_ref for every step' : 'reference scoring is not available in this engine version yet'}
+          onClick={() => {
+            setErr(null)
+            s.api.invoke('datasets.scoreReference', { datasetId: d.id }).catch((e: Error) => setErr(e.message))
+          }}
+        >
+          Score with reference model
+        </button>
+        {!confirm ? (
+          <button className="danger ghost" onClick={() => setConfirm(true)}>
+            Delete…
+          </button>
+        ) : (
+          <span className="row gap">
+            <span className="muted small">Delete this dataset and its presets?</span>
+            <button
+              className="danger"
+              onClick={() => {
+                setConfirm(false)
+                s.api.invoke('datasets.delete', { datasetId: d.id }).catch((e: Error) => setErr(e.message))
+              }}
+            >
+              Delete
+            </button>
+            <button onClick={() => setConfirm(false)}>Keep</button>
+          </span>
+        )}
+      </div>
+      {scoreState && <p className="muted small">{scoreState}</p>}
+      {err && (
+        <p className="error-text" role="alert">
+          {err}
+        </p>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,294 @@
+// Weight inspector: a run and one of its saved steps (slider). Histogram of log w raw against
+// the clamped weights (log-scale toggle); ESS, ESS/N, clamp fraction, min / median / max;
+// weight against score coloured by quality bin; the most and least weighted traces; the
+// distribution over all saved steps as a heatmap; a second run overlaid at the same step.
+import { useEffect, useMemo, useState } from 'react'
+import { METHOD_LABELS } from '../../../shared/config.ts'
+import type { HeatmapData, RunInfo, SnapshotData } from '../../../shared/contract.ts'
+import { curate } from '../../../shared/curation.ts'
+import { histogram, LOG_FLOOR_W, spearman, weightStats } from '../../../shared/weight-stats.ts'
+import { Plot } from '../components/Plot.tsx'
+import { TraceViewer } from '../components/TraceViewer.tsx'
+import { useColumns } from '../hooks.ts'
+import { fmt, fmtInt, pct } from '../lib/format.ts'
+import { useApp } from '../state.tsx'
+import { binColor, useTheme } from '../theme.ts'
+
+/** log of the weights used in the loss, floored like the engine's statistics */
+export function logOf(w: ArrayLike<number>): Float64Array {
+  return Float64Array.from(w as ArrayLike<number>, (v) => Math.log(Math.max(v, LOG_FLOOR_W)))
+}
+
+/** The raw-vs-clamped histogram traces on shared bin edges (also used by the UI benchmark). */
+export function weightHistogramTraces(logWRaw: ArrayLike<number>, logW: ArrayLike<number>, bins = 60, label = ''): Record<string, unknown>[] {
+  let lo = Infinity
+  let hi = -Infinity
+  for (const a of [logWRaw, logW]) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i]
+      if (!Number.isFinite(v) || v <= -60) continue // weights clamped to 0 sit at the floor; shown in the stats
+      if (v < lo) lo = v
+      if (v > hi) hi = v
+    }
+  }
+  if (!Number.isFinite(lo)) {
+    lo = -1
+    hi = 1
+  }
+  if (hi - lo < 1e-9) {
+    lo -= 0.5
+    hi += 0.5
+  }
+  const hr = histogram(logWRaw, bins, lo, hi)
+  const hc = histogram(logW, bins, lo, hi)
+  const width = (hi - lo) / bins
+  const centers = hr.counts.map((_, i) => lo + (i + 0.5) * width)
+  return [
+    // clamped as filled bars, raw as a step outline on top, so both stay readable where they agree
+    { type: 'bar', x: centers, y: hc.counts, width, name: `log w clamped${label}`, opacity: 0.55, hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>' },
+    { type: 'scatter', mode: 'lines', line: { shape: 'hvh', width: 1.8 }, x: centers, y: hr.counts, name: `log w raw${label}`, hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>' }
+  ]
+}
+
+export function InspectorView(): React.JSX.Element {
+  const s = useApp()
+  const theme = useTheme()
+  const candidates = s.runs.filter((r) => r.status !== 'queued')
+  const [runId, setRunId] = useState<number | undefined>(s.params.runIds?.[0] ?? candidates[0]?.id)
+  useEffect(() => {
+    if (runId === undefined && candidates[0]) setRunId(candidates[0].id)
+  }, [candidates.length, runId])
+  const run = s.runs.find((r) => r.id === runId)
+  const [otherId, setOtherId] = useState<number | ''>('')
+  const other = s.runs.find((r) => r.id === otherId)
+  const [steps, setSteps] = useState<number[]>([])
+  const [stepIdx, setStepIdx] = useState(0)
+  const [logY, setLogY] = useState(false)
+  const [snap, setSnap] = useState<SnapshotData | null>(null)
+  const [otherSnap, setOtherSnap] = useState<SnapshotData | null>(null)
+  const [heat, setHeat] = useState<HeatmapData | null>(null)
+  const [err, setErr] = useState<string | null>(null)
+  const [openTrace, setOpenTrace] = useState<number | null>(null)
+
+  useEffect(() => {
+    if (!runId) return
+    let alive = true
+    setErr(null)
+    s.api.invoke('runs.snapshotSteps', { runId }).then((st) => {
+      if (!alive) return
+      setSteps(st)
+      setStepIdx(st.length - 1)
+    }).catch((e: Error) => setErr(e.message))
+    s.api.invoke('runs.heatmap', { runId, bins: 40 }).then((h) => alive && setHeat(h)).catch(() => setHeat(null))
+    return () => {
+      alive = false
+    }
+  }, [s.api, runId, run?.status, run?.lastStep])
+  const step = steps[stepIdx]
+  useEffect(() => {
+    if (!runId || step === undefined) {
+      setSnap(null)
+      return
+    }
+    let alive = true
+    s.api.invoke('runs.snapshot', { runId, step }).then((x) => alive && setSnap(x)).catch((e: Error) => alive && setErr(e.message))
+    return () => {
+      alive = false
+    }
+  }, [s.api, runId, step])
+  useEffect(() => {
+    if (!otherId || step === undefined) {
+      setOtherSnap(null)
+      return
+    }
+    let alive = true
+    // the other run at the same step, or the nearest step it saved
+    s.api.invoke('runs.snapshotSteps', { runId: otherId }).then((st) => {
+      if (!st.length) return alive && setOtherSnap(null)
+      const near = st.reduce((a, b) => (Math.abs(b - step) < Math.abs(a - step) ? b : a))
+      return s.api.invoke('runs.snapshot', { runId: otherId, step: near }).then((x) => alive && setOtherSnap(x))
+    }).catch(() => setOtherSnap(null))
+    return () => {
+      alive = false
+    }
+  }, [s.api, otherId, step])
+
+  const { cols } = useColumns(s.api, run?.datasetId ?? undefined)
+  const multiplicity = useMemo(() => (cols && run ? curate(cols.scores, run.config.curation).multiplicity : null), [cols, run?.id])
+  const logW = useMemo(() => (snap ? logOf(snap.w) : null), [snap])
+  const stats = useMemo(() => (snap ? weightStats(snap.logWRaw, snap.w, snap.clamp) : null), [snap])
+  const rho = useMemo(() => (snap && snap.scores.length === snap.logWRaw.length ? spearman(snap.logWRaw, snap.scores) : NaN), [snap])
+
+  const histData = useMemo(() => {
+    if (!snap || !logW) return []
+    const t = weightHistogramTraces(snap.logWRaw, logW, 60, other ? ` · #${snap.runId}` : '')
+    if (otherSnap) t.push(...weightHistogramTraces(otherSnap.logWRaw, logOf(otherSnap.w), 60, ` · #${otherSnap.runId} @${otherSnap.step}`))
+    return t
+  }, [snap, logW, otherSnap])
+
+  const scatter = useMemo(() => {
+    if (!snap || !snap.scores.length) return []
+    const n = snap.logWRaw.length
+    // at most 4000 points: an even stride plus the 50 most and least weighted
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => snap.logWRaw[a] - snap.logWRaw[b])
+    const keep = new Set<number>([...order.slice(0, 50), ...order.slice(-50)])
+    const stride = Math.max(1, Math.ceil(n / 4000))
+    for (let i = 0; i < n; i += stride) keep.add(i)
+    const idx = [...keep]
+    const byBin = new Map<number, number[]>()
+    for (const i of idx) {
+      const m = multiplicity ? multiplicity[snap.traceIndex[i]] : 1
+      if (!byBin.has(m)) byBin.set(m, [])
+      byBin.get(m)!.push(i)
+    }
+    const [smin, smax] = [Math.min(...snap.scores), Math.max(...snap.scores)]
+    const jitter = (smax - smin || 1) * 0.015
+    return [...byBin.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([m, ii]) => ({
+        type: 'scatter',
+        mode: 'markers',
+        name: m === 0 ? 'discarded' : `bin m=${m}`,
+        x: ii.map((i) => snap.scores[i] + (((i * 2654435761) % 1000) / 1000 - 0.5) * jitter),
+        y: ii.map((i) => snap.logWRaw[i]),
+        text: ii.map((i) => `trace ${snap.traceIndex[i]}`),
+        marker: { size: 5, color: binColor(m, theme), opacity: 0.7 },
+        hovertemplate: '%{text}<br>score %{x:.3g}<br>log w raw %{y:.3g}<extra></extra>'
+      }))
+  }, [snap, multiplicity, theme])
+
+  const extremes = useMemo(() => {
+    if (!snap) return { top: [], bottom: [] }
+    const order = Array.from({ length: snap.logWRaw.length }, (_, i) => i).sort((a, b) => snap.logWRaw[b] - snap.logWRaw[a])
+    return { top: order.slice(0, 5), bottom: order.slice(-5).reverse() }
+  }, [snap])
+
+  const heatData = useMemo(() => {
+    if (!heat || !heat.edges.length) return []
+    const centers = heat.edges.slice(0, -1).map((e, i) => (e + heat.edges[i + 1]) / 2)
+    const z = centers.map((_, b) => heat.counts.map((c) => Math.log10(1 + (c[b] ?? 0))))
+    return [{ type: 'heatmap', x: heat.steps.map(String), y: centers, z, colorscale: 'Viridis', colorbar: { title: { text: 'log₁₀(1+n)' }, thickness: 10 }, hovertemplate: 'step %{x}<br>log w raw %{y:.3g}<br>log₁₀(1+n) %{z:.2f}<extra></extra>' }]
+  }, [heat])
+
+  const row = (i: number): React.ReactNode =>
+    snap && (
+      <tr key={i} className="clickable" onClick={() => setOpenTrace(snap.traceIndex[i])} tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && setOpenTrace(snap.traceIndex[i])}>
+        <td>{snap.traceIndex[i]}</td>
+        <td className="num">{fmt(snap.scores[i])}</td>
+        <td className="num">{fmt(snap.logWRaw[i])}</td>
+        <td className="num">{fmt(snap.w[i])}</td>
+      </tr>
+    )
+
+  return (
+    <section className="view" aria-labelledby="ins-title">
+      <header className="view-head row gap wrap">
+        <h1 id="ins-title">Weight inspector</h1>
+        <label className="inline">
+          <span className="muted">run</span>
+          <select value={runId ?? ''} onChange={(e) => setRunId(Number(e.target.value))} data-testid="ins-run">
+            {candidates.map((r) => (
+              <option key={r.id} value={r.id}>
+                #{r.id} {r.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="inline">
+          <span className="muted">overlay</span>
+          <select value={otherId} onChange={(e) => setOtherId(e.target.value ? Number(e.target.value) : '')} data-testid="ins-other">
+            <option value="">none</option>
+            {candidates.filter((r) => r.id !== runId).map((r) => (
+              <option key={r.id} value={r.id}>
+                #{r.id} {r.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </header>
+      {err && <p className="error-text">{err}</p>}
+      {run && !steps.length && <p className="muted">Run #{run.id} has no weight snapshots yet{run.method && !run.method.startsWith('iw') ? ` (${METHOD_LABELS[run.method]} does not weight traces; weights are all 1)` : ''}.</p>}
+      {steps.length > 0 && (
+        <div className="panel row gap wrap">
+          <label className="inline grow">
+            <span className="muted">step</span>
+            <input type="range" min={0} max={steps.length - 1} step={1} value={stepIdx} onChange={(e) => setStepIdx(Number(e.target.value))} aria-label="saved step" aria-valuetext={`step ${step}`} data-testid="ins-step" className="grow" />
+            <strong data-testid="ins-step-value">{step}</strong>
+            <span className="muted small">
+              ({stepIdx + 1} of {steps.length} saved)
+            </span>
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} data-testid="ins-logy" /> log-scale counts
+          </label>
+        </div>
+      )}
+      {snap && stats && (
+        <>
+          <div className="kpis panel" data-testid="ins-stats">
+            <Kpi label="ESS" value={fmt(stats.ess, 6)} testId="ins-ess" />
+            <Kpi label="ESS / N" value={pct(stats.ess_fraction, 2)} testId="ins-ess-fraction" />
+            <Kpi label="N traces" value={fmtInt(snap.w.length)} testId="ins-n" />
+            <Kpi label="clamp fraction" value={pct(stats.clamp_fraction, 2)} testId="ins-clamp" />
+            <Kpi label="log w raw min / median / max" value={`${fmt(stats.logw_raw_min)} / ${fmt(stats.logw_raw_median)} / ${fmt(stats.logw_raw_max)}`} testId="ins-raw-mmm" />
+            <Kpi label="log w (clamped) min / median / max" value={`${fmt(stats.logw_min)} / ${fmt(stats.logw_median)} / ${fmt(stats.logw_max)}`} testId="ins-clamped-mmm" />
+            <Kpi label="Spearman(w, score)" value={Number.isNaN(rho) ? 'n/a (one score)' : fmt(rho, 3)} testId="ins-spearman" />
+          </div>
+          <div className="grid-2">
+            <div className="panel">
+              <h3>log w raw vs clamped · clamp [{snap.clamp[0]}, {snap.clamp[1]}]</h3>
+              <Plot data={histData} height={260} layout={{ barmode: 'overlay', yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } }, xaxis: { title: { text: 'log w' } }, legend: { orientation: 'h', y: 1.12 } }} testId="ins-histogram" ariaLabel="histogram of log weights, raw and clamped" />
+            </div>
+            <div className="panel">
+              <h3>weight against score, by quality bin</h3>
+              <Plot data={scatter} height={260} layout={{ xaxis: { title: { text: 'score S(τ) (jittered)' } }, yaxis: { title: { text: 'log w raw' } }, legend: { orientation: 'h', y: 1.12 } }} testId="ins-scatter" ariaLabel="log weight against score" />
+            </div>
+          </div>
+          <div className="grid-2">
+            <div className="panel">
+              <h3>Most and least weighted traces</h3>
+              <div>
+                {(['top', 'bottom'] as const).map((k) => (
+                  <table key={k} className="table compact" aria-label={k === 'top' ? 'most weighted traces' : 'least weighted traces'} data-testid={`ins-${k}`}>
+                    <thead>
+                      <tr>
+                        <th>{k === 'top' ? 'most weighted' : 'least weighted'} · trace</th>
+                        <th className="num">score</th>
+                        <th className="num">log w raw</th>
+                        <th className="num">w</th>
+                      </tr>
+                    </thead>
+                    <tbody>{extremes[k].map(row)}</tbody>
+                  </table>
+                ))}
+              </div>
+              {openTrace !== null && run?.datasetId && (
+                <TraceViewer
+                  datasetId={run.datasetId}
+                  index={openTrace}
+                  extra={<span className="muted small">trace-level log w shown above; per-step ρ_t is not saved in snapshots</span>}
+                />
+              )}
+            </div>
+            <div className="panel">
+              <h3>log w raw over all saved steps</h3>
+              <Plot data={heatData} height={300} layout={{ xaxis: { title: { text: 'step' }, type: 'category' }, yaxis: { title: { text: 'log w raw' } } }} testId="ins-heatmap" ariaLabel="heatmap of the weight distribution over saved steps" />
+            </div>
+          </div>
+        </>
+      )}
+    </section>
+  )
+}
+
+function Kpi({ label, value, testId }: { label: string; value: string; testId?: string }): React.JSX.Element {
+  return (
+    <div className="kpi">
+      <div className="kpi-value" data-testid={testId}>
+        {value}
+      </div>
+      <div className="kpi-label">{label}</div>
+    </div>
+  )
+}
+export type { RunInfo }

@@ -1,0 +1,316 @@
+// New run: dataset, curation preset, method, hyper-parameters pre-filled with the paper's
+// values for the dataset's domain, backend, and several seeds launched as one group. Every
+// field is validated as you type (the same zod schema the back end uses); errors sit beside
+// the field they are about.
+import { useEffect, useMemo, useState } from 'react'
+import { BACKENDS, defaultConfig, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
+import { ApiError } from '../../../shared/contract.ts'
+import { usePresets } from '../hooks.ts'
+import { domainOfDataset, useApp } from '../state.tsx'
+import { describeCuration } from './Curation.tsx'
+
+type Kind = 'number' | 'int' | 'nullable-number' | 'text' | 'bool' | 'list'
+interface FieldDef {
+  path: string
+  label: string
+  kind: Kind
+  options?: readonly string[]
+  hint?: string
+  show?(c: RunConfig): boolean
+}
+
+const FIELDS: Array<{ title: string; fields: FieldDef[] }> = [
+  {
+    title: 'Optimiser',
+    fields: [
+      { path: 'optim.kind', label: 'optimiser', kind: 'text', options: ['adam', 'adamw'] },
+      { path: 'optim.lr', label: 'learning rate', kind: 'number' },
+      { path: 'optim.weight_decay', label: 'weight decay', kind: 'number' },
+      { path: 'optim.warmup_steps', label: 'warm-up steps', kind: 'int' },
+      { path: 'optim.schedule', label: 'schedule', kind: 'text', options: ['cosine', 'constant'] },
+      { path: 'optim.clip_grad_norm', label: 'clip grad norm', kind: 'nullable-number', hint: 'empty = off' }
+    ]
+  },
+  {
+    title: 'Training',
+    fields: [
+      { path: 'train.steps', label: 'steps', kind: 'int' },
+      { path: 'train.batch_size', label: 'batch size', kind: 'int' },
+      { path: 'train.loss_norm', label: 'loss normalisation', kind: 'text', options: ['trace', 'token'] },
+      { path: 'train.log_every', label: 'log every', kind: 'int' },
+      { path: 'train.eval_every', label: 'evaluate every', kind: 'int' },
+      { path: 'train.snapshot_every', label: 'weight snapshot every', kind: 'int' }
+    ]
+  },
+  {
+    title: 'Importance weights',
+    fields: [
+      { path: 'weights.temp', label: 'temperature (k·|τ|)', kind: 'number', show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.aggregate', label: 'aggregate', kind: 'text', options: ['mean', 'sum'], show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.clamp.0', label: 'clamp w ≥', kind: 'number', show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.clamp.1', label: 'clamp w ≤', kind: 'number', show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.normalize', label: 'self-normalise per batch', kind: 'bool', show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.q.kind', label: 'q', kind: 'text', options: ['current', 'ema', 'periodic'], show: (c) => isImportanceWeighted(c.method) },
+      { path: 'weights.q.beta', label: 'EMA β', kind: 'number', show: (c) => isImportanceWeighted(c.method) && c.weights.q.kind === 'ema' },
+      { path: 'weights.q.every', label: 'copy θ → θ_q every', kind: 'int', show: (c) => isImportanceWeighted(c.method) && c.weights.q.kind === 'periodic' },
+      { path: 'weights.step_clip.0', label: 'per-step clip ≥', kind: 'number', show: (c) => c.method.endsWith('-step') },
+      { path: 'weights.step_clip.1', label: 'per-step clip ≤', kind: 'number', show: (c) => c.method.endsWith('-step') }
+    ]
+  },
+  {
+    title: 'Policy',
+    fields: [{ path: 'policy.hidden', label: 'hidden layers', kind: 'list', hint: 'e.g. 256, 256, 256 (empty = none)', show: (c) => 'hidden' in c.policy }]
+  }
+]
+
+function getPath(o: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((a, k) => (a && typeof a === 'object' ? (a as Record<string, unknown>)[k] : undefined), o)
+}
+function setPath(o: Record<string, unknown>, path: string, v: unknown): void {
+  const keys = path.split('.')
+  let cur: Record<string, unknown> = o
+  for (const k of keys.slice(0, -1)) {
+    const next = cur[k]
+    cur[k] = Array.isArray(next) ? [...next] : { ...(next as object) }
+    cur = cur[k] as Record<string, unknown>
+  }
+  cur[keys.at(-1)!] = v
+}
+
+function parseRaw(kind: Kind, raw: string): unknown {
+  const t = raw.trim()
+  if (kind === 'bool') return raw === 'true'
+  if (kind === 'text') return raw
+  if (kind === 'list') return t === '' ? [] : t.split(/[,\s]+/).map(Number)
+  if (kind === 'nullable-number' && t === '') return null
+  return t === '' ? NaN : Number(t)
+}
+
+function parseSeeds(s: string): { seeds: number[]; error: string | null } {
+  const parts = s.split(/[,\s]+/).filter(Boolean)
+  if (!parts.length) return { seeds: [], error: 'give at least one seed, e.g. 0, 1, 2' }
+  const seeds: number[] = []
+  for (const p of parts) {
+    const range = /^(\d+)-(\d+)$/.exec(p)
+    if (range) {
+      for (let k = Number(range[1]); k <= Number(range[2]); k++) seeds.push(k)
+      continue
+    }
+    const n = Number(p)
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) return { seeds: [], error: `"${p}" is not a seed: whole numbers 0 … 2147483647` }
+    seeds.push(n)
+  }
+  if (new Set(seeds).size !== seeds.length) return { seeds: [], error: 'each seed once' }
+  if (seeds.length > 32) return { seeds: [], error: 'at most 32 seeds at once' }
+  return { seeds, error: null }
+}
+
+export function NewRunView(): React.JSX.Element {
+  const s = useApp()
+  const [datasetId, setDatasetId] = useState<number | undefined>(s.params.datasetId ?? s.datasets.find((d) => d.source === 'builtin:bandit')?.id ?? s.datasets[0]?.id)
+  useEffect(() => {
+    if (datasetId === undefined && s.datasets[0]) setDatasetId(s.datasets.find((d) => d.source === 'builtin:bandit')?.id ?? s.datasets[0].id)
+  }, [s.datasets, datasetId])
+  const ds = s.datasets.find((d) => d.id === datasetId)
+  const domain = domainOfDataset(ds)
+  const presets = usePresets(s.api, datasetId)
+  const [presetId, setPresetId] = useState<number | 'default'>(s.params.presetId ?? 'default')
+  const [method, setMethod] = useState<Method>(() => defaultConfig(domain).method)
+  const [backend, setBackend] = useState<RunConfig['backend']>('auto')
+  const [raw, setRaw] = useState<Record<string, string>>({})
+  const [seedsText, setSeedsText] = useState('0')
+  const [group, setGroup] = useState('')
+  const [name, setName] = useState('')
+  const [serverIssues, setServerIssues] = useState<Record<string, string>>({})
+  const [serverError, setServerError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  useEffect(() => {
+    setRaw({})
+    setMethod(defaultConfig(domain).method)
+    setPresetId('default')
+  }, [datasetId])
+
+  const base = useMemo(() => {
+    const c = defaultConfig(domain)
+    const preset = presets.find((p) => p.id === presetId)
+    return { ...c, domain, dataset: datasetId ? String(datasetId) : c.dataset, method, backend, curation: preset ? preset.curation : c.curation }
+  }, [domain, datasetId, presets, presetId, method, backend])
+
+  const kindOf = (path: string): Kind => FIELDS.flatMap((g) => g.fields).find((f) => f.path === path)?.kind ?? 'number'
+  const config = useMemo(() => {
+    const c = structuredClone(base) as unknown as Record<string, unknown>
+    for (const [path, v] of Object.entries(raw)) {
+      if (path === 'weights.q.kind') {
+        const kind = v
+        setPath(c, 'weights.q', kind === 'ema' ? { kind, beta: 0.9 } : kind === 'periodic' ? { kind, every: 100 } : { kind: 'current' })
+      }
+    }
+    for (const [path, v] of Object.entries(raw)) if (path !== 'weights.q.kind') setPath(c, path, parseRaw(kindOf(path), v))
+    if (name.trim()) c.name = name.trim()
+    return c
+  }, [base, raw, name])
+
+  const parsed = RunConfigSchema.safeParse(config)
+  const issues: Record<string, string> = { ...serverIssues }
+  if (!parsed.success) for (const i of parsed.error.issues) issues[i.path.join('.')] ??= i.message
+  const { seeds, error: seedsError } = parseSeeds(seedsText)
+  const cfg = parsed.success ? parsed.data : (config as unknown as RunConfig)
+  const usesBins = usesQualityBins(method)
+  const curationMismatch = usesBins && cfg.curation.mode !== 'quality_bins' ? `${METHOD_LABELS[method]} samples by quality-bin multiplicity; with "${describeCuration(cfg.curation)}" every kept trace has m = 1` : null
+
+  const launch = async (): Promise<void> => {
+    if (!parsed.success || seedsError) return
+    setBusy(true)
+    setServerError(null)
+    setServerIssues({})
+    try {
+      const r = await s.api.invoke('runs.start', { config: parsed.data as unknown as Record<string, unknown>, seeds, ...(group.trim() ? { group: group.trim() } : {}) })
+      s.go('runs', { runIds: r.runIds })
+    } catch (e) {
+      if (e instanceof ApiError && e.issues.length) setServerIssues(Object.fromEntries(e.issues.map((i) => [i.path, i.message])))
+      setServerError((e as Error).message)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const field = (f: FieldDef): React.ReactNode => {
+    if (f.show && !f.show(cfg)) return null
+    const v = raw[f.path] ?? (f.kind === 'list' ? ((getPath(base, f.path) as number[] | undefined) ?? []).join(', ') : String(getPath(base, f.path) ?? ''))
+    const err = issues[f.path] ?? (f.path === 'weights.q.beta' || f.path === 'weights.q.every' ? issues['weights.q'] : undefined)
+    const set = (x: string): void => {
+      setServerIssues({})
+      setRaw((r) => ({ ...r, [f.path]: x }))
+    }
+    const id = `f-${f.path.replace(/\./g, '-')}`
+    return (
+      <div className={`field${err ? ' invalid' : ''}`} key={f.path}>
+        <label htmlFor={id}>{f.label}</label>
+        {f.options ? (
+          <select id={id} value={raw[f.path] ?? String(getPath(cfg, f.path))} onChange={(e) => set(e.target.value)}>
+            {f.options.map((o) => (
+              <option key={o}>{o}</option>
+            ))}
+          </select>
+        ) : f.kind === 'bool' ? (
+          <input id={id} type="checkbox" checked={(raw[f.path] ?? String(getPath(base, f.path))) === 'true'} onChange={(e) => set(String(e.target.checked))} />
+        ) : (
+          <input id={id} data-testid={id} inputMode={f.kind === 'list' ? 'text' : 'decimal'} value={v} onChange={(e) => set(e.target.value)} aria-invalid={!!err} aria-describedby={err ? `${id}-err` : undefined} placeholder={f.hint} />
+        )}
+        {err && (
+          <span className="field-error" id={`${id}-err`} role="alert">
+            {err}
+          </span>
+        )}
+      </div>
+    )
+  }
+
+  return (
+    <section className="view" aria-labelledby="nr-title">
+      <header className="view-head">
+        <h1 id="nr-title">New run</h1>
+        <p className="muted">Hyper-parameters start at the paper's values for the {domain === 'bandit' ? 'toy bandit' : domain === 'sequence' ? 'LLM (sequence)' : 'control'} domain. Several seeds launch together as one group.</p>
+      </header>
+      <div className="panel form-grid">
+        <div className="field">
+          <label htmlFor="nr-dataset">dataset</label>
+          <select id="nr-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))} data-testid="nr-dataset">
+            {s.datasets.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name} (#{d.id})
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="nr-preset">curation</label>
+          <select id="nr-preset" value={String(presetId)} onChange={(e) => setPresetId(e.target.value === 'default' ? 'default' : Number(e.target.value))} data-testid="nr-preset">
+            <option value="default">domain default · {describeCuration(defaultConfig(domain).curation)}</option>
+            {presets.map((p) => (
+              <option key={p.id} value={p.id}>
+                preset “{p.name}” · {describeCuration(p.curation)}
+              </option>
+            ))}
+          </select>
+          {curationMismatch && <span className="field-warn">{curationMismatch}</span>}
+        </div>
+        <div className="field">
+          <label htmlFor="nr-method">method</label>
+          <select id="nr-method" value={method} onChange={(e) => setMethod(e.target.value as Method)} data-testid="nr-method">
+            {METHODS.map((m) => (
+              <option key={m} value={m}>
+                {METHOD_LABELS[m]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="nr-backend">backend</label>
+          <select id="nr-backend" value={backend} onChange={(e) => setBackend(e.target.value as RunConfig['backend'])}>
+            {BACKENDS.map((b) => (
+              <option key={b}>{b}</option>
+            ))}
+          </select>
+        </div>
+        <div className={`field${seedsError ? ' invalid' : ''}`}>
+          <label htmlFor="nr-seeds">seeds</label>
+          <input id="nr-seeds" value={seedsText} onChange={(e) => setSeedsText(e.target.value)} placeholder="0, 1, 2 or 0-4" data-testid="nr-seeds" aria-invalid={!!seedsError} />
+          {seedsError ? (
+            <span className="field-error" role="alert">
+              {seedsError}
+            </span>
+          ) : (
+            <span className="muted small">{seeds.length > 1 ? `${seeds.length} runs, one group` : '1 run'}</span>
+          )}
+        </div>
+        <div className="field">
+          <label htmlFor="nr-group">group</label>
+          <input id="nr-group" value={group} onChange={(e) => setGroup(e.target.value)} placeholder={seeds.length > 1 ? 'automatic' : 'none'} maxLength={200} />
+        </div>
+        <div className="field">
+          <label htmlFor="nr-name">name</label>
+          <input id="nr-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="automatic" maxLength={200} data-testid="nr-name" />
+        </div>
+      </div>
+      <div className="form-sections">
+        {FIELDS.map((g) => {
+          const shown = g.fields.filter((f) => !f.show || f.show(cfg))
+          if (!shown.length) return null
+          return (
+            <fieldset className="panel" key={g.title}>
+              <legend>{g.title}</legend>
+              <div className="form-grid">{shown.map(field)}</div>
+            </fieldset>
+          )
+        })}
+      </div>
+      {Object.entries(issues).filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p))).length > 0 && (
+        <ul className="error-text">
+          {Object.entries(issues)
+            .filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p)))
+            .map(([p, m]) => (
+              <li key={p}>
+                {p || 'config'}: {m}
+              </li>
+            ))}
+        </ul>
+      )}
+      <div className="row gap sticky-actions">
+        <button className="primary" onClick={() => void launch()} disabled={busy || !parsed.success || !!seedsError} data-testid="launch">
+          {busy ? 'Starting…' : seeds.length > 1 ? `Launch ${seeds.length} runs` : 'Launch run'}
+        </button>
+        <button className="ghost" onClick={() => setRaw({})}>
+          Reset to paper defaults
+        </button>
+        {!parsed.success && <span className="field-error">fix the highlighted fields to launch</span>}
+        {serverError && (
+          <span className="error-text" role="alert" data-testid="launch-error">
+            {serverError}
+          </span>
+        )}
+      </div>
+    </section>
+  )
+}

@@ -1,0 +1,229 @@
+// Live runs: every run of the project; the chosen ones (a launched group, or picked in the
+// list) with loss, learning rate, evaluation score, ESS/N and clamp fraction updating as the
+// run goes, a progress bar with time left, and Cancel.
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { METHOD_LABELS } from '../../../shared/config.ts'
+import type { RunInfo, Series } from '../../../shared/contract.ts'
+import { Plot } from '../components/Plot.tsx'
+import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
+import { useApp } from '../state.tsx'
+
+export function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
+  return <span className={`status ${status}`}>{status}</span>
+}
+
+export function RunsView(): React.JSX.Element {
+  const s = useApp()
+  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? [])
+  useEffect(() => {
+    if (s.params.runIds) setPicked(s.params.runIds)
+  }, [s.params.runIds?.join(',')])
+  useEffect(() => {
+    // nothing picked: follow what is running, else the newest run
+    if (!picked.length && s.runs.length) {
+      const running = s.runs.filter((r) => r.status === 'running').map((r) => r.id)
+      setPicked(running.length ? running : [s.runs[0].id])
+    }
+  }, [s.runs, picked.length])
+  const focused = s.runs.filter((r) => picked.includes(r.id))
+  const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
+
+  return (
+    <section className="view" aria-labelledby="runs-title">
+      <header className="view-head row gap wrap">
+        <h1 id="runs-title">Live runs</h1>
+        <span className="muted small">{s.caps?.onClose}</span>
+      </header>
+      <div className="grid-1-2">
+        <div className="panel scroll-y">
+          <table className="table compact" aria-label="runs" data-testid="runs-table">
+            <thead>
+              <tr>
+                <th aria-label="show" />
+                <th>Run</th>
+                <th>Status</th>
+                <th className="num">Step</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.runs.map((r) => (
+                <tr key={r.id} className={picked.includes(r.id) ? 'selected' : ''} data-testid={`run-row-${r.id}`}>
+                  <td>
+                    <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} aria-label={`show run ${r.id}`} />
+                  </td>
+                  <td onClick={() => setPicked([r.id])} className="clickable">
+                    <div className="run-name" title={r.name}>
+                      #{r.id} {r.name}
+                    </div>
+                    <div className="muted small ellipsis" title={r.group ?? undefined}>
+                      {r.group ? `group: ${r.group}` : new Date(r.createdAt).toLocaleString()}
+                    </div>
+                  </td>
+                  <td>
+                    <StatusPill status={r.status} />
+                  </td>
+                  <td className="num">
+                    {s.live[r.id] ? `${s.live[r.id].step}/${s.live[r.id].total}` : (r.lastStep ?? '–')}
+                  </td>
+                </tr>
+              ))}
+              {!s.runs.length && (
+                <tr>
+                  <td colSpan={4} className="muted">
+                    No runs yet: start one from “New run”.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+        <div>
+          {focused.map((r) => (
+            <RunCard key={r.id} run={r} />
+          ))}
+          {focused.length > 0 && <LivePlots runs={focused} />}
+        </div>
+      </div>
+    </section>
+  )
+}
+
+function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
+  const s = useApp()
+  const live = s.live[run.id]
+  const [err, setErr] = useState<string | null>(null)
+  const [cancelling, setCancelling] = useState(false)
+  const [final, setFinal] = useState<Record<string, number> | null>(null)
+  useEffect(() => s.api.on('run.end', (e) => e.runId === run.id && setFinal(e.final)), [s.api, run.id])
+  const frac = live ? live.step / Math.max(1, live.total) : run.status === 'completed' ? 1 : (run.lastStep ?? 0) / Math.max(1, run.config.train.steps)
+  return (
+    <div className="panel run-card" data-testid={`run-card-${run.id}`}>
+      <div className="row gap wrap">
+        <strong>
+          #{run.id} {run.name}
+        </strong>
+        <StatusPill status={run.status} />
+        <span className="muted small">
+          {METHOD_LABELS[run.method]} · seed {run.seed} · backend {run.backend ?? run.config.backend}
+        </span>
+        <span className="spacer" />
+        {run.status === 'running' && live && (
+          <button
+            className="danger"
+            disabled={cancelling}
+            onClick={() => {
+              setCancelling(true)
+              s.api.invoke('runs.cancel', { runId: run.id }).catch((e: Error) => setErr(e.message))
+            }}
+            data-testid={`cancel-${run.id}`}
+          >
+            {cancelling ? 'Cancelling…' : 'Cancel'}
+          </button>
+        )}
+        <button onClick={() => s.go('inspector', { runIds: [run.id] })} disabled={run.status === 'queued'}>
+          Inspect weights
+        </button>
+      </div>
+      <div className="row gap progress-row">
+        <progress value={frac} max={1} aria-label={`run ${run.id} progress`} data-testid={`progress-${run.id}`} />
+        <span className="small" data-testid={`progress-text-${run.id}`}>
+          {live ? `${live.phase} ${live.step} / ${live.total} · ${fmtDuration(live.elapsedMs)} elapsed · ${fmtDuration(live.etaMs)} left` : run.status === 'running' ? 'running (started elsewhere or before this window opened)' : `${run.lastStep ?? 0} / ${run.config.train.steps} steps`}
+        </span>
+      </div>
+      {run.error && <p className="error-text">{run.error}</p>}
+      {err && <p className="error-text">{err}</p>}
+      {final && Object.keys(final).length > 0 && (
+        <div className="muted small">
+          final:{' '}
+          {Object.entries(final)
+            .filter(([k]) => ['loss', 'ess_fraction', 'expected_reward', 'p_right', 'normalized_score'].includes(k))
+            .map(([k, v]) => `${k} ${fmt(v)}`)
+            .join(' · ')}
+        </div>
+      )}
+    </div>
+  )
+}
+
+type SeriesMap = Record<number, Record<string, Series>>
+
+function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
+  const s = useApp()
+  const ids = runs.map((r) => r.id)
+  const data = useRef<SeriesMap>({})
+  const [version, setVersion] = useState(0)
+  const dirty = useRef(false)
+  useEffect(() => {
+    let alive = true
+    data.current = {}
+    s.api.invoke('runs.metrics', { runIds: ids }).then((ms) => {
+      if (!alive) return
+      for (const m of ms) data.current[m.runId] = m.series
+      setVersion((v) => v + 1)
+    })
+    const off = s.api.on('run.metrics', (e) => {
+      if (!ids.includes(e.runId)) return
+      const ser = (data.current[e.runId] ??= {})
+      for (const [k, v] of Object.entries(e.metrics)) {
+        const x = (ser[k] ??= { steps: [], values: [] })
+        if (x.steps.length && x.steps[x.steps.length - 1] >= e.step) continue
+        x.steps.push(e.step)
+        x.values.push(v)
+      }
+      dirty.current = true
+    })
+    // redraw at most 4 times a second, whatever the metric rate
+    const t = setInterval(() => {
+      if (dirty.current) {
+        dirty.current = false
+        setVersion((v) => v + 1)
+      }
+    }, 250)
+    return () => {
+      alive = false
+      off()
+      clearInterval(t)
+    }
+  }, [s.api, ids.join(',')])
+
+  const ek = useMemo(() => evalKey(Object.values(data.current).flatMap((x) => Object.keys(x))), [version])
+  const panels: Array<{ key: string; title: string; log?: boolean }> = [
+    { key: 'loss', title: 'loss' },
+    { key: 'lr', title: 'learning rate' },
+    ...(ek ? [{ key: ek, title: `evaluation: ${ek}` }] : []),
+    { key: 'ess_fraction', title: 'ESS / N' },
+    { key: 'clamp_fraction', title: 'clamp fraction' }
+  ]
+  return (
+    <div className="plots-grid" data-testid="live-plots">
+      {panels.map((p) => (
+        <LiveChart key={p.key} title={p.title} metric={p.key} runs={runs} data={data.current} version={version} />
+      ))}
+    </div>
+  )
+}
+
+function LiveChart({ title, metric, runs, data, version }: { title: string; metric: string; runs: RunInfo[]; data: SeriesMap; version: number }): React.JSX.Element {
+  const traces = useMemo(
+    () =>
+      runs.map((r) => {
+        const x = data[r.id]?.[metric]
+        return { type: 'scatter', mode: (x?.steps.length ?? 0) > 1 ? 'lines' : 'markers', x: x ? [...x.steps] : [], y: x ? [...x.values] : [], name: `#${r.id} seed ${r.seed}` }
+      }),
+    [version, metric, runs.map((r) => r.id).join(',')]
+  )
+  const last = runs.length === 1 ? data[runs[0].id]?.[metric]?.values.at(-1) : undefined
+  return (
+    <div className="panel chart" data-testid={`chart-${metric}`}>
+      <div className="row gap">
+        <h3>{title}</h3>
+        {last !== undefined && (
+          <span className="mono small" data-testid={`last-${metric}`}>
+            {fmt(last)}
+          </span>
+        )}
+      </div>
+      <Plot data={traces} height={180} layout={{ margin: { l: 46, r: 10, t: 6, b: 28 }, showlegend: false, xaxis: { title: { text: '' } } }} ariaLabel={title} />
+    </div>
+  )
+}
