@@ -1,0 +1,141 @@
+// The report as Markdown, for notes and papers: the same sections as the HTML report, as
+// tables; curves are summarised (first, last, best value and its step) instead of drawn.
+import { fmt, type ReportData, type ReportRun } from './build-report.ts'
+
+/** A table cell: pipes and newlines escaped. */
+const cell = (s: unknown): string => String(s ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
+const code = (s: unknown): string => {
+  const t = String(s ?? '')
+  return t.includes('`') ? `\`\` ${cell(t)} \`\`` : `\`${cell(t)}\``
+}
+
+function table(head: string[], rows: string[][], align?: Array<'l' | 'r'>): string {
+  const sep = head.map((_, i) => ((align?.[i] ?? 'l') === 'r' ? '---:' : '---'))
+  return [`| ${head.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+const label = (r: ReportRun): string => `${r.id} · ${r.methodLabel}${r.group ? ` · ${r.group}` : ''}`
+const lower = (k: string): boolean => /loss|grad_norm|clamp/.test(k)
+
+export function renderMarkdown(d: ReportData): string {
+  const out: string[] = []
+  const multi = d.runs.length > 1
+  out.push(`# ${d.title}`, '', `_${d.generatedBy} · ${d.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} · project \`${d.project}\`_`, '')
+
+  out.push('## Runs', '')
+  out.push(
+    table(
+      ['run', 'name', 'method', 'status', 'seed', 'backend', 'dataset', 'steps'],
+      d.runs.map((r) => [String(r.id), cell(r.name), cell(r.methodLabel), cell(r.status + (r.error ? ` (${r.error})` : '')), String(r.seed), cell(r.backend ?? '–'), cell(r.dataset?.name ?? '–'), fmt(r.lastStep)]),
+      ['r', 'l', 'l', 'l', 'r', 'l', 'l', 'r']
+    ),
+    ''
+  )
+
+  const keys = [...new Set([...d.metricKeys, ...d.runs.flatMap((r) => Object.keys(r.final))])]
+  if (keys.length) {
+    out.push('## Final metrics', '', 'Last logged value of each metric.', '')
+    out.push(table(['metric', ...d.runs.map((r) => cell(multi ? label(r) : `run ${r.id}`))], keys.map((k) => [code(k), ...d.runs.map((r) => fmt(r.final[k]))]), ['l', ...d.runs.map(() => 'r' as const)]), '')
+  }
+
+  if (d.metricKeys.length) {
+    out.push('## Curves', '', 'Each logged metric over training: first and last value, and the best (lowest for loss, gradient norm and clamp fraction; highest otherwise) with its step.', '')
+    const rows: string[][] = []
+    for (const k of d.metricKeys) {
+      for (const r of d.runs) {
+        const m = r.metrics[k]
+        if (!m || m.values.length === 0) continue
+        let bi = 0
+        for (let i = 1; i < m.values.length; i++) if (lower(k) ? m.values[i] < m.values[bi] : m.values[i] > m.values[bi]) bi = i
+        rows.push([code(k), ...(multi ? [cell(label(r))] : []), fmt(m.values[0]), fmt(m.values[m.values.length - 1]), fmt(m.values[bi]), String(m.steps[bi]), String(m.steps.length)])
+      }
+    }
+    out.push(table(['metric', ...(multi ? ['run'] : []), 'first', 'last', 'best', 'at step', 'points'], rows, ['l', ...(multi ? ['l' as const] : []), 'r', 'r', 'r', 'r', 'r']), '')
+  }
+
+  const snaps = d.runs.filter((r) => r.snapshot)
+  out.push('## Importance weights at the last snapshot', '')
+  if (snaps.length === 0) out.push('No weight snapshots (a run stopped before its first snapshot has none).', '')
+  else {
+    out.push(
+      table(
+        ['run', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max'],
+        snaps.map((r) => {
+          const s = r.snapshot!
+          return [cell(label(r)), String(s.step), String(s.count), fmt(s.stats.ess_fraction), fmt(s.stats.clamp_fraction), fmt(s.stats.logw_raw_min), fmt(s.stats.logw_raw_median), fmt(s.stats.logw_raw_max)]
+        }),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']
+      ),
+      ''
+    )
+    for (const r of snaps) {
+      const h = r.snapshot!.logWRaw
+      if (!h.counts.length) continue
+      const nz = h.counts.map((c, i) => ({ c, i })).filter((x) => x.c > 0)
+      out.push(
+        `Raw log w histogram, run ${r.id} (${h.counts.length} bins from ${fmt(h.edges[0])} to ${fmt(h.edges[h.edges.length - 1])}; non-empty bins):`,
+        '',
+        table(['bin', 'traces'], nz.map(({ c, i }) => [`${fmt(h.edges[i])} … ${fmt(h.edges[i + 1])}`, String(c)]), ['l', 'r']),
+        ''
+      )
+    }
+  }
+
+  out.push('## Data and curation', '')
+  const seen = new Set<string>()
+  for (const r of d.runs) {
+    const key = `${r.dataset?.id ?? 'none'}|${r.curation?.rule ?? ''}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    const ds = r.dataset
+    const same = d.runs.filter((x) => `${x.dataset?.id ?? 'none'}|${x.curation?.rule ?? ''}` === key).map((x) => x.id)
+    if (multi) out.push(`Runs ${same.join(', ')}:`, '')
+    if (!ds) {
+      out.push('No dataset recorded.', '')
+      continue
+    }
+    out.push(
+      table(
+        ['dataset', 'kind', 'traces', 'steps', 'obs dim', 'act dim', 'scores', 'source', 'hash'],
+        [[cell(ds.name), ds.kind, String(ds.numTraces), String(ds.numSteps), String(ds.obsDim), String(ds.actDim), `${fmt(ds.scoreMin)} … ${fmt(ds.scoreMax)}`, code(ds.source), code(ds.hash.slice(0, 12))]]
+      ),
+      ''
+    )
+    const c = r.curation
+    if (c) {
+      out.push(
+        `Curation: **${cell(c.rule)}** keeps ${c.kept} of ${c.numTraces} traces${c.mode === 'quality_bins' ? ` (${c.total} counted with multiplicity)` : ''}${c.thresholds.length ? `; score thresholds ${c.thresholds.map((t) => fmt(t)).join(', ')}` : ''}.`,
+        '',
+        table(['bin', 'traces', 'share'], c.bins.map((b) => [cell(b.label), String(b.count), `${fmt((100 * b.count) / Math.max(1, c.numTraces), 3)}%`]), ['l', 'r', 'r']),
+        ''
+      )
+    }
+  }
+
+  out.push('## Configuration', '')
+  if (!multi) out.push(table(['setting', 'value'], d.config.map((c) => [code(c.key), code(c.values[0])])), '')
+  else {
+    const diff = d.config.filter((c) => c.differs)
+    out.push('What differs between the runs:', '')
+    out.push(diff.length ? table(['setting', ...d.runs.map((r) => cell(label(r)))], diff.map((c) => [code(c.key), ...c.values.map(code)])) : 'Nothing: the runs share one configuration.', '')
+    out.push('Shared by all runs:', '', table(['setting', 'value'], d.config.filter((c) => !c.differs).map((c) => [code(c.key), code(c.values[0])])), '')
+  }
+
+  out.push('## Seeds, backend and versions', '')
+  const vk = [...new Set(d.runs.flatMap((r) => Object.keys(r.versions)))].sort()
+  out.push(
+    table(
+      ['', ...d.runs.map((r) => cell(multi ? label(r) : `run ${r.id}`))],
+      [
+        ['seed', ...d.runs.map((r) => String(r.seed))],
+        ['data seed', ...d.runs.map((r) => (r.dataSeed === null ? '= seed' : String(r.dataSeed)))],
+        ['backend', ...d.runs.map((r) => cell(r.backend ?? '–'))],
+        ['data hash', ...d.runs.map((r) => code(r.dataHash ?? '–'))],
+        ['checkpoints (steps)', ...d.runs.map((r) => r.checkpoints.map((c) => c.step).join(', ') || '–')],
+        ...vk.map((k) => [`version: ${cell(k)}`, ...d.runs.map((r) => code(r.versions[k] ?? '–'))])
+      ]
+    ),
+    ''
+  )
+  return out.join('\n')
+}
