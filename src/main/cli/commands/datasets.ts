@@ -72,15 +72,18 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
     for (const kind of kinds) {
       const bar = new ProgressBar(`${task}-${kind}`)
       const t0 = performance.now()
+      const cpu0 = process.cpuUsage()
       const ds = await getControlDataset(task, kind, { seed, episodes, quick, cacheDir, refresh: true, onProgress: (p) => bar.update(p.phase, p.done, p.total) })
       bar.done()
       const seconds = (performance.now() - t0) / 1000
-      const s = { task, kind, seed, quick, ...returnStats(ds), seconds, refReturns: getTask(task).refReturns }
+      const cpu = process.cpuUsage(cpu0)
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6
+      const s = { task, kind, seed, quick, ...returnStats(ds), seconds, cpuSeconds, refReturns: getTask(task).refReturns }
       summaries.push(s)
       if (out) datasets.push(datasetToJson(ds))
       if (!json) {
         process.stdout.write(
-          `${ds.name.padEnd(16)} ${String(s.episodes).padStart(5)} episodes ${String(s.steps).padStart(7)} steps  return mean ${s.mean.toFixed(1).padStart(7)} median ${s.median.toFixed(1).padStart(7)} [${s.min.toFixed(1)}, ${s.max.toFixed(1)}]  ${seconds.toFixed(1)} s\n`
+          `${ds.name.padEnd(16)} ${String(s.episodes).padStart(5)} episodes ${String(s.steps).padStart(7)} steps  return mean ${s.mean.toFixed(1).padStart(7)} median ${s.median.toFixed(1).padStart(7)} [${s.min.toFixed(1)}, ${s.max.toFixed(1)}]  ${seconds.toFixed(1)} s (cpu ${cpuSeconds.toFixed(1)} s)\n`
         )
       }
     }

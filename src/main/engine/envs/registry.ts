@@ -13,7 +13,7 @@ import { HOPPER, HopperEnv } from './hopper.ts'
 import { getMujoco, loadShippedModel } from './mujoco.ts'
 import { PENDULUM, PendulumEnv } from './pendulum.ts'
 import { REF_RETURNS } from '../datasets/control-experts.ts'
-import type { Env } from './types.ts'
+import type { MujocoEnv } from './base.ts'
 
 export interface RefReturns {
   random: number
@@ -33,8 +33,8 @@ export interface TaskSpec {
   /** model file under resources/mjcf */
   mjcf: string
   refReturns: RefReturns
-  /** a new environment (its own MjData; the compiled model is shared) */
-  make(): Promise<Env>
+  /** a new environment (its own MjData; the compiled model is shared); close() it after use */
+  make(): Promise<MujocoEnv>
 }
 
 function refs(task: string): RefReturns {

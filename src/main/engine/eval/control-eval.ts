@@ -12,7 +12,7 @@
 //   the fraction of steps whose most likely action differs from the data's.
 import { gatherBatch, toDevice, disposeBatch } from '../data/batch.ts'
 import { DatasetError, type TraceDataset } from '../data/trace.ts'
-import type { GeomInfo, MujocoEnv } from '../envs/base.ts'
+import type { GeomInfo } from '../envs/base.ts'
 import { getTask, normalizedScore } from '../envs/registry.ts'
 import { VecEnv, policyActFn } from '../envs/vec-env.ts'
 import type { Policy } from '../policies/policy.ts'
@@ -95,7 +95,7 @@ export interface EpisodeReplay {
  *  draw it (geom poses per step) — the app's episode replay. */
 export async function replayEpisode(task: string, policy: Policy, opts: { seed: number; deterministic?: boolean }): Promise<EpisodeReplay> {
   const spec = getTask(task)
-  const env = (await spec.make()) as MujocoEnv
+  const env = await spec.make()
   try {
     const rng = new Rng(opts.seed ^ 0x4e9)
     const det = opts.deterministic !== false
