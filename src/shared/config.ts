@@ -114,7 +114,9 @@ export const ReferenceSchema = z.discriminatedUnion('kind', [
     steps: z.number().int().min(1),
     lr: z.number().gt(0),
     batch_size: z.number().int().min(1)
-  })
+  }),
+  /** π_ref = a saved checkpoint of an earlier run in the project (its last one, or at `step`) */
+  z.strictObject({ kind: z.literal('checkpoint'), run: z.number().int().min(1), step: z.number().int().min(0).optional() })
 ])
 
 export const OptimSchema = z.strictObject({
@@ -136,6 +138,8 @@ export const TrainSchema = z.strictObject({
   log_every: z.number().int().min(1),
   snapshot_every: z.number().int().min(1),
   eval_every: z.number().int().min(1),
+  /** save a resumable checkpoint (θ, θ_q, optimizer and sampler state) every N steps; null: only at the end */
+  checkpoint_every: z.number().int().min(1).nullable().default(null),
   /** null: the gradient uses every step of each sampled trace. S: S steps drawn uniformly (with
    *  replacement) from each trace's masked steps — an unbiased estimate of the per-trace mean
    *  (loss_norm "trace"), for long control trajectories; weights still use whole trajectories */
@@ -200,7 +204,7 @@ export function defaultConfig(domain: Domain): RunConfig {
         schedule: 'cosine',
         clip_grad_norm: null
       },
-      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50, step_sample: null }
+      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50, step_sample: null, checkpoint_every: null }
     }
   }
   if (domain === 'control') {
@@ -231,7 +235,7 @@ export function defaultConfig(domain: Domain): RunConfig {
         schedule: 'cosine',
         clip_grad_norm: null
       },
-      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500, step_sample: null }
+      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500, step_sample: null, checkpoint_every: 500 }
     }
   }
   return {
@@ -261,7 +265,7 @@ export function defaultConfig(domain: Domain): RunConfig {
       schedule: 'cosine',
       clip_grad_norm: 1
     },
-    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100, step_sample: null }
+    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100, step_sample: null, checkpoint_every: null }
   }
 }
 

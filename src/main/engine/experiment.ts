@@ -9,7 +9,7 @@ import { DatasetError, datasetHash, type TraceDataset } from './data/trace.ts'
 import { createPolicy } from './policies/index.ts'
 import type { Policy } from './policies/policy.ts'
 import { Rng } from './rng.ts'
-import { scoreSteps, train, type TrainHooks, type TrainResult } from './train/trainer.ts'
+import { scoreSteps, train, type TrainHooks, type TrainResult, type TrainState } from './train/trainer.ts'
 
 export interface RefCache {
   get(refKey: string, dataHash: string): Float32Array | null
@@ -19,6 +19,8 @@ export interface RefCache {
 export interface ExperimentHooks extends TrainHooks {
   /** phases: "reference" (BC fit of π_ref), "scoring" (reference log-probs), "train" */
   onPhase?(phase: string, done: number, total: number): void
+  /** once θ exists and π_ref is fixed: the key of π_ref's cached log-probs and θ itself (read by checkpoints) */
+  onReference?(refKey: string | null, policy: Policy): void
 }
 
 export interface ExperimentResult extends TrainResult {
@@ -40,6 +42,12 @@ export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResul
     if (ds.kind === 'sequence') throw new DatasetError('train.step_sample needs a Markov policy (one observation per step); a token sequence needs its whole prefix: set it to null')
     if (config.train.loss_norm !== 'trace') throw new DatasetError('train.step_sample estimates the per-trace mean: it needs train.loss_norm "trace"')
   }
+  const { checkpoint_every: every } = config.train
+  const refresh = config.weights.q_refresh
+  if (every !== null && refresh !== null && every % refresh !== 0) {
+    // a resumed run recomputes the q cache at its first step: exact only on a refresh boundary
+    throw new DatasetError(`train.checkpoint_every (${every}) must be a multiple of weights.q_refresh (${refresh}) so that a resumed run continues exactly`)
+  }
   const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
   if (c.kept === 0) {
     throw new DatasetError(
@@ -60,15 +68,18 @@ export function referenceKey(p: Policy): string {
   return h.digest('hex').slice(0, 32)
 }
 
-/** `init`: start θ (and so π_ref) from a copy of this policy — a reference model trained
- *  elsewhere (the sequence suite's reference, a checkpoint) — instead of config.reference. */
-export async function runExperiment(
-  config: RunConfig,
-  ds: TraceDataset,
-  hooks: ExperimentHooks = {},
-  refCache?: RefCache,
+export interface ExperimentOptions {
+  refCache?: RefCache
+  /** start θ (and so π_ref) from a copy of this policy — a reference model trained elsewhere
+   *  (the sequence suite's reference, a checkpoint) — instead of config.reference */
   init?: Policy
-): Promise<ExperimentResult> {
+  /** continue a run: θ = `init` (the checkpoint's), π_ref's log-probs from the cache by key */
+  resume?: { state: TrainState; refKey: string | null }
+}
+
+export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
+  const { refCache, init, resume } = opts
+  if (resume && !init) throw new Error('resuming needs the checkpoint\'s policy')
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
   const rng = new Rng(config.seed)
@@ -78,7 +89,13 @@ export async function runExperiment(
   let refKey: string | null = null
   try {
     let refLogProbs: Float32Array | null = null
-    if (config.method !== 'bc') {
+    if (resume) {
+      refKey = resume.refKey
+      if (refKey) {
+        refLogProbs = refCache?.get(refKey, dataHash) ?? null
+        if (!refLogProbs) throw new Error(`the reference log-probs of this run (key ${refKey}) are no longer in the project; start a new run instead of resuming`)
+      }
+    } else if (config.method !== 'bc') {
       if (!init && config.reference.kind === 'bc') {
         // π_ref unknown: fit it by behaviour cloning on ALL data, then start θ (and θ_q) from it
         const r = config.reference
@@ -103,8 +120,9 @@ export async function runExperiment(
       }
     }
     if (isImportanceWeighted(config.method) && !refLogProbs) throw new Error('internal: no reference log-probs for an iw method')
+    hooks.onReference?.(refKey, policy)
     const res = await train(
-      { config, dataset: ds, policy, multiplicity: curation.multiplicity, refLogProbs, rng: rng.fork(3) },
+      { config, dataset: ds, policy, multiplicity: curation.multiplicity, refLogProbs, rng: rng.fork(3), resume: resume?.state },
       { ...hooks, onProgress: (d, t) => (hooks.onPhase?.('train', d, t), hooks.onProgress?.(d, t)) }
     )
     return { ...res, policy, curation, dataHash, refKey }

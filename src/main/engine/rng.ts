@@ -9,6 +9,15 @@ export class Rng {
     this.state = (seed >>> 0) ^ 0x9e3779b9
   }
 
+  /** the whole state: a resumed run continues the same stream */
+  getState(): number {
+    return this.state
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0
+  }
+
   /** uniform in [0, 1) */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)

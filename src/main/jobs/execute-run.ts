@@ -7,8 +7,9 @@ import type { RunConfig } from '../../shared/config.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../engine/data/trace.ts'
 import { builtinOfSource, getBuiltin, materializeBuiltin } from '../engine/datasets/builtin.ts'
-import { curateForRun, runExperiment } from '../engine/experiment.ts'
-import { readWeights } from '../engine/policies/policy.ts'
+import { curateForRun, runExperiment, type ExperimentOptions } from '../engine/experiment.ts'
+import type { Policy } from '../engine/policies/policy.ts'
+import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
 
@@ -44,27 +45,62 @@ export async function resolveDataset(store: ProjectStore, config: RunConfig): Pr
 }
 
 export async function executeRun(store: ProjectStore, config: RunConfig, opts: ExecuteOptions = {}): Promise<RunEndEvent> {
-  const emit = opts.onEvent ?? (() => {})
   const backend = await initBackend(config.backend)
-  const { id: datasetId, dataset, source, options } = await resolveDataset(store, config)
-  curateForRun(config, dataset) // throws before anything about the run is written
-  const dataHash = datasetHash(dataset)
+  const resolved = await resolveDataset(store, config)
+  curateForRun(config, resolved.dataset) // throws before anything about the run is written
+  // π_ref from an earlier run's checkpoint
+  const init = config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined
   const runId = store.createRun({
     name: config.name ?? `${config.method} · ${config.dataset} · seed ${config.seed}`,
     group: config.group ?? null,
     config,
-    datasetId,
-    dataHash,
+    datasetId: resolved.id,
+    dataHash: datasetHash(resolved.dataset),
     backend,
     versions: backendVersions()
   })
+  return driveRun(store, runId, config, resolved, backend, opts, { init })
+}
+
+/** Continue an interrupted or cancelled run from its last resumable checkpoint; it ends with
+ *  the same metrics as an unbroken run of the same seed on the same backend. */
+export async function resumeRun(store: ProjectStore, runId: number, opts: ExecuteOptions = {}): Promise<RunEndEvent> {
+  const run = store.getRun(runId)
+  if (!run) throw new Error(`no run ${runId} in ${store.file}`)
+  if (run.status === 'running' || run.status === 'completed') throw new Error(`run ${runId} is ${run.status}; only interrupted, cancelled or failed runs resume`)
+  const resumable = store.listCheckpoints(runId).filter((c) => c.step > 0)
+  if (resumable.length === 0) throw new Error(`run ${runId} saved no checkpoint before it stopped; set train.checkpoint_every and start it again`)
+  const ckpt = loadCheckpoint(store, findCheckpoint(store, runId))
+  if (!ckpt.state) throw new Error(`run ${runId}'s last checkpoint cannot resume training (no optimizer state)`)
+  const backend = await initBackend(run.config.backend)
+  if (run.backend && backend !== run.backend) {
+    throw new Error(`run ${runId} ran on ${run.backend} but this machine gives ${backend}; resume where that backend exists (results must come from one backend)`)
+  }
+  if (run.datasetId === null) throw new Error(`run ${runId}'s dataset was deleted; it cannot resume`)
+  const dataset = store.getDataset(run.datasetId)
+  const summary = store.listDatasets().find((d) => d.id === run.datasetId)!
+  const resolved: ResolvedDataset = { id: run.datasetId, dataset, source: summary.source, options: { seed: run.config.seed, ...(run.config.dataset_options ?? {}) } }
+  return driveRun(store, runId, run.config, resolved, backend, opts, { init: ckpt.policy, resume: { state: ckpt.state, refKey: ckpt.spec.refKey } })
+}
+
+async function driveRun(
+  store: ProjectStore,
+  runId: number,
+  config: RunConfig,
+  { dataset, source, options }: ResolvedDataset,
+  backend: string,
+  opts: ExecuteOptions,
+  extra: Pick<ExperimentOptions, 'init' | 'resume'>
+): Promise<RunEndEvent> {
+  const emit = opts.onEvent ?? (() => {})
   store.setRunStatus(runId, 'running')
   emit({ type: 'start', runId, backend, total: config.train.steps })
-
   const started = Date.now()
   let lastProgress = 0
   const interval = opts.progressIntervalMs ?? 200
   const builtin = builtinOfSource(source)
+  let refKey: string | null = extra.resume?.refKey ?? null
+  let policyRef: Policy | null = null
   try {
     const res = await runExperiment(
       config,
@@ -78,6 +114,8 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
           emit({ type: 'metrics', runId, step, metrics })
         },
         onSnapshot: (snap) => store.putWeightSnapshot(runId, snap),
+        onReference: (key, policy) => ((refKey = key), (policyRef = policy)),
+        onCheckpoint: (state) => saveCheckpoint(store, runId, policyRef!, state, refKey, {}),
         onPhase: (phase, done, total) => {
           const now = Date.now()
           if (now - lastProgress < interval && done < total) return
@@ -87,13 +125,9 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
           emit({ type: 'progress', runId, phase, step: done, total, elapsedMs, etaMs })
         }
       },
-      { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) }
+      { refCache: { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) }, ...extra }
     )
-    try {
-      if (res.status === 'completed') store.putCheckpoint(runId, res.steps, readWeights(res.policy), res.policy.spec, res.final)
-    } finally {
-      res.policy.dispose()
-    }
+    res.policy.dispose()
     const status = res.status === 'completed' ? 'completed' : 'cancelled'
     store.setRunStatus(runId, status)
     const end: RunEndEvent = { type: 'end', runId, status, final: res.final }
@@ -105,5 +139,7 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
     const end: RunEndEvent = { type: 'end', runId, status: 'failed', error: message, final: {} }
     emit(end)
     return end
+  } finally {
+    extra.init?.dispose()
   }
 }

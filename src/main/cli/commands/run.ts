@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { ConfigError, resolveConfig, type RunConfig } from '../../../shared/config.ts'
-import { executeRun } from '../../jobs/execute-run.ts'
+import { executeRun, resumeRun } from '../../jobs/execute-run.ts'
+import type { RunEndEvent } from '../../jobs/types.ts'
 import { parseArgs, strFlag, UsageError, intFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
@@ -52,14 +53,35 @@ export async function cmdRun(argv: string[]): Promise<number> {
       }
     })
     bar.done()
-    if (args.flags.has('json')) process.stdout.write(JSON.stringify(end) + '\n')
-    else {
-      process.stdout.write(`run ${end.runId}: ${end.status}${end.error ? ` — ${end.error}` : ''}\n`)
-      for (const [k, v] of Object.entries(end.final)) process.stdout.write(`  ${k.padEnd(18)} ${fmtNum(v)}\n`)
-    }
+    printEnd(end, args.flags.has('json'))
     return end.status === 'completed' ? 0 : 1
   } finally {
     store.close()
+  }
+}
+
+/** `iwsft resume RUN`: continue an interrupted, cancelled or failed run from its last checkpoint. */
+export async function cmdResume(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ['json'])
+  const id = Number(args.positionals[0])
+  if (!Number.isInteger(id)) throw new UsageError('usage: iwsft resume RUN [--project FILE] [--json]')
+  const store = await openProjectFor(args)
+  const bar = new ProgressBar(`run ${id}`)
+  try {
+    const end = await resumeRun(store, id, { onEvent: (e) => e.type === 'progress' && bar.update(e.phase, e.step, e.total) })
+    bar.done()
+    printEnd(end, args.flags.has('json'))
+    return end.status === 'completed' ? 0 : 1
+  } finally {
+    store.close()
+  }
+}
+
+function printEnd(end: RunEndEvent, json: boolean): void {
+  if (json) process.stdout.write(JSON.stringify(end) + '\n')
+  else {
+    process.stdout.write(`run ${end.runId}: ${end.status}${end.error ? ` — ${end.error}` : ''}\n`)
+    for (const [k, v] of Object.entries(end.final)) process.stdout.write(`  ${k.padEnd(18)} ${fmtNum(v)}\n`)
   }
 }
 

@@ -60,6 +60,18 @@ export class AdamOptimizer {
     return norm
   }
 
+  /** Adam's moments and step count, for checkpoints that resume exactly. */
+  getState(): { t: number; m: Float32Array[]; v: Float32Array[] } {
+    return { t: this.t, m: this.m.map((x) => x.dataSync() as Float32Array), v: this.v.map((x) => x.dataSync() as Float32Array) }
+  }
+
+  setState(s: { t: number; m: Float32Array[]; v: Float32Array[] }): void {
+    if (s.m.length !== this.m.length || s.v.length !== this.v.length) throw new Error('optimizer state does not match the policy\'s parameters')
+    this.t = s.t
+    this.m.forEach((x, i) => x.assign(tf.tensor(s.m[i], x.shape)))
+    this.v.forEach((x, i) => x.assign(tf.tensor(s.v[i], x.shape)))
+  }
+
   dispose(): void {
     for (const x of [...this.m, ...this.v]) x.dispose()
   }

@@ -32,6 +32,18 @@ export interface TrainSetup {
   /** log π_ref(a_t|s_t) for every step of the dataset (needed by iw methods and snapshots) */
   refLogProbs: Float32Array | null
   rng: Rng
+  /** continue from a checkpoint's state instead of step 0 */
+  resume?: TrainState
+}
+
+/** Everything a run needs to continue exactly where it stopped (θ itself is the policy). */
+export interface TrainState {
+  /** updates done */
+  step: number
+  rngState: number
+  adam: { t: number; m: Float32Array[]; v: Float32Array[] }
+  /** θ_q for EMA / periodic q */
+  q: Float32Array[] | null
 }
 
 export interface TrainHooks {
@@ -42,6 +54,8 @@ export interface TrainHooks {
   onProgress?(step: number, total: number): void
   /** domain evaluation (bandit reward, control return …), merged into the logged metrics */
   evaluate?(policy: Policy, step: number): Record<string, number> | Promise<Record<string, number>>
+  /** every train.checkpoint_every steps and at the end (θ is setup.policy at that moment) */
+  onCheckpoint?(state: TrainState): void
 }
 
 export interface TrainResult {
@@ -79,9 +93,23 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     hooks.onLog?.(step, m)
   }
 
+  const first = setup.resume?.step ?? 0
+  if (setup.resume) {
+    const r = setup.resume
+    rng.setState(r.rngState)
+    opt.setState(r.adam)
+    if (qPolicy && r.q) qPolicy.variables.forEach((v, i) => v.assign(tf.tensor(r.q![i], v.shape)))
+  }
+  const state = (step: number): TrainState => ({
+    step,
+    rngState: rng.getState(),
+    adam: opt.getState(),
+    q: qPolicy ? qPolicy.variables.map((v) => v.dataSync() as Float32Array) : null
+  })
+
   try {
-    if (hooks.evaluate) log(0, await hooks.evaluate(policy, 0))
-    for (let s = 0; s < tc.steps; s++) {
+    if (hooks.evaluate && first === 0) log(0, await hooks.evaluate(policy, 0))
+    for (let s = first; s < tc.steps; s++) {
       if (hooks.signal?.aborted) return { status: 'cancelled', steps: s, final }
       const stepNo = s + 1
       const lr = learningRate(config.optim, s, tc.steps)
@@ -159,6 +187,7 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         if (keptStep) tf.dispose(keptStep as tf.Tensor)
         disposeBatch(batch)
       }
+      if (hooks.onCheckpoint && ((tc.checkpoint_every !== null && stepNo % tc.checkpoint_every === 0) || stepNo === tc.steps)) hooks.onCheckpoint(state(stepNo))
       hooks.onProgress?.(stepNo, tc.steps)
       // let cancellation messages and progress reach the event loop
       if (stepNo % 4 === 0) await new Promise((r) => setImmediate(r))
