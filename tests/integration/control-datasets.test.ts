@@ -64,6 +64,14 @@ describe('replay = the history of an improvement run', () => {
   })
 })
 
+describe('built-in list', () => {
+  it('lists an expert and a replay set per task', async () => {
+    const { listControlDatasets } = await import('../../src/main/engine/datasets/control.ts')
+    const l = listControlDatasets()
+    expect(l.map((d) => d.id)).toEqual(listTasks().flatMap((t) => [`${t.name}-expert`, `${t.name}-replay`]))
+  })
+})
+
 describe('seeding', () => {
   it('the same seed gives the same dataset; another seed a different one', async () => {
     const a = await makeControlDataset('pendulum', 'replay', { seed: 5, quick: true })

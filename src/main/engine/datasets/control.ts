@@ -12,7 +12,7 @@
 // the episode return. Everything is seeded: the same (task, kind, seed, size) gives the
 // same dataset byte for byte.
 import { fromTraces, validateDataset, type TraceDataset } from '../data/trace.ts'
-import { getTask } from '../envs/registry.ts'
+import { getTask, listTasks } from '../envs/registry.ts'
 import { VecEnv, type Episode } from '../envs/vec-env.ts'
 import { Rng } from '../rng.ts'
 import { ARS_DEFAULTS, linearAct, runArs, type ArsConfig } from './control-behaviour.ts'
@@ -162,4 +162,33 @@ export function datasetFromJson(j: Record<string, unknown>): TraceDataset {
   }
   validateDataset(ds)
   return ds
+}
+
+export interface BuiltinControlDataset {
+  /** "<task>-<kind>", also the dataset's name */
+  id: string
+  task: string
+  kind: ControlDatasetKind
+  title: string
+  description: string
+}
+
+/** The built-in control datasets (for the app's list of built-ins). */
+export function listControlDatasets(): BuiltinControlDataset[] {
+  return listTasks().flatMap((t) => [
+    {
+      id: `${t.name}-expert`,
+      task: t.name,
+      kind: 'expert' as const,
+      title: `${t.title} — expert`,
+      description: `${EXPERT_EPISODES.default} episodes of the expert behaviour policy with action noise σ = ${EXPERT_NOISE} (expert reference return ${t.refReturns.expert.toFixed(1)})`
+    },
+    {
+      id: `${t.name}-replay`,
+      task: t.name,
+      kind: 'replay' as const,
+      title: `${t.title} — replay`,
+      description: `every rollout of an ${ARS_DEFAULTS[t.name].iterations}-iteration augmented-random-search run from the zero policy (${2 * ARS_DEFAULTS[t.name].directions * ARS_DEFAULTS[t.name].iterations} episodes), poor to good`
+    }
+  ])
 }
