@@ -18,6 +18,11 @@ export interface ExecuteOptions {
   onEvent?: (e: RunEvent) => void
   /** minimum time between progress events */
   progressIntervalMs?: number
+  /** start θ (= π_ref) from this policy instead of config.reference (suites that train their
+   *  own reference, e.g. the sequence suite); the caller keeps ownership */
+  init?: Policy
+  /** the domain's evaluation, when the dataset is not a built-in with one */
+  evaluate?: (policy: Policy, step: number) => Record<string, number> | Promise<Record<string, number>>
 }
 
 export interface ResolvedDataset {
@@ -49,7 +54,9 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
   const resolved = await resolveDataset(store, config)
   curateForRun(config, resolved.dataset) // throws before anything about the run is written
   // π_ref from an earlier run's checkpoint
-  const init = config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined
+  const init =
+    opts.init?.clone(false) ??
+    (config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined)
   const runId = store.createRun({
     name: config.name ?? `${config.method} · ${config.dataset} · seed ${config.seed}`,
     group: config.group ?? null,
@@ -107,7 +114,7 @@ async function driveRun(
       dataset,
       {
         signal: opts.signal,
-        evaluate: builtin?.evaluate ? (p) => builtin.evaluate!(p, options) : undefined,
+        evaluate: opts.evaluate ?? (builtin?.evaluate ? (p) => builtin.evaluate!(p, options) : undefined),
         onLog: (step, metrics) => {
           const rows: MetricPoint[] = Object.entries(metrics).map(([key, value]) => ({ step, key, value }))
           store.appendMetrics(runId, rows)
