@@ -1,0 +1,4 @@
+// Every suite registers itself on import.
+import './bandit.ts'
+
+export { getSuite, suiteNames, type Suite, type SuiteResult } from './suite.ts'

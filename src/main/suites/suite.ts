@@ -1,0 +1,87 @@
+// The paper's experiments as reproducible suites (`iwsft reproduce NAME`). A suite runs its
+// runs through the job layer, so every run lands in the project (one group per invocation)
+// and can be inspected in the app, and returns one result row per method (and task).
+import type { BackendChoice, Method, RunConfig } from '../../shared/config.ts'
+import { executeRun, type ExecuteOptions } from '../jobs/execute-run.ts'
+import type { ProjectStore } from '../store/types.ts'
+
+export interface SuiteResult {
+  method: string
+  task?: string
+  metric: string
+  mean: number
+  /** sample standard deviation over seeds (n − 1); 0 for one seed */
+  std: number
+  seeds: number
+  /** per-seed values, in seed order */
+  values: number[]
+}
+
+export interface SuiteContext {
+  store: ProjectStore
+  seeds: number
+  quick: boolean
+  backend?: BackendChoice
+  group: string
+  /** progress of the current run: a label, then phase/done/total updates */
+  progress(label: string): { update(phase: string, done: number, total: number): void; done(): void }
+}
+
+export interface Suite {
+  description: string
+  /** the headline metric: rows with it form `results`, the others `secondary` */
+  metric: string
+  /** what the paper found, printed under the table (for comparison, not a claim) */
+  expectation: string
+  run(ctx: SuiteContext): Promise<SuiteResult[]>
+}
+
+const suites = new Map<string, Suite>()
+export function registerSuite(name: string, s: Suite): void {
+  suites.set(name, s)
+}
+export function getSuite(name: string): Suite | undefined {
+  return suites.get(name)
+}
+export function suiteNames(): string[] {
+  return [...suites.keys()]
+}
+
+export function meanStd(v: number[]): { mean: number; std: number } {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length
+  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0
+  return { mean, std }
+}
+
+/** Collects per-seed values into result rows. */
+export class ResultTable {
+  private readonly rows = new Map<string, { method: string; task?: string; metric: string; values: number[] }>()
+  add(method: string, metric: string, value: number, task?: string): void {
+    const key = `${task ?? ''}|${method}|${metric}`
+    if (!this.rows.has(key)) this.rows.set(key, { method, task, metric, values: [] })
+    this.rows.get(key)!.values.push(value)
+  }
+  results(): SuiteResult[] {
+    return [...this.rows.values()].map((r) => ({
+      method: r.method,
+      ...(r.task ? { task: r.task } : {}),
+      metric: r.metric,
+      ...meanStd(r.values),
+      seeds: r.values.length,
+      values: r.values
+    }))
+  }
+}
+
+/** Run one config as part of a suite: in the suite's group, on its backend, with progress;
+ *  a run that does not complete stops the suite with its error. */
+export async function runInSuite(ctx: SuiteContext, label: string, config: RunConfig, opts: ExecuteOptions = {}): Promise<{ runId: number; final: Record<string, number> }> {
+  const bar = ctx.progress(label)
+  const full: RunConfig = { ...config, group: ctx.group, ...(ctx.backend ? { backend: ctx.backend } : {}) }
+  const end = await executeRun(ctx.store, full, { ...opts, onEvent: (e) => e.type === 'progress' && bar.update(e.phase, e.step, e.total) })
+  bar.done()
+  if (end.status !== 'completed') throw new Error(`run ${end.runId} (${label}) ${end.status}: ${end.error ?? ''}`)
+  return { runId: end.runId, final: end.final }
+}
+
+export type { Method }
