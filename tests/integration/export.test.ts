@@ -14,7 +14,8 @@ import type { ProjectStore } from '../../src/main/store/types.ts'
 import { exportCheckpoint, loadExport, policyFromExport } from '../../src/main/export/checkpoint-export.ts'
 import { decodeSafetensors } from '../../src/main/export/safetensors.ts'
 import { policyFromSpec } from '../../src/main/engine/policies/index.ts'
-import { readWeights, writeWeights, type Batch, type Policy, type PolicySpec } from '../../src/main/engine/policies/policy.ts'
+import { readWeights, writeWeights, type Batch, type Policy } from '../../src/main/engine/policies/policy.ts'
+import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/main/jobs/checkpoints.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import { cmdExport } from '../../src/main/cli/commands/export.ts'
 import { UsageError } from '../../src/main/cli/args.ts'
@@ -51,12 +52,9 @@ function logProbsOn(p: Policy): Float32Array {
   return Float32Array.from(out)
 }
 
+/** The policy as the training loop itself restores it from the store. */
 function originalPolicy(store: ProjectStore, runId: number): Policy {
-  const cp = store.listCheckpoints(runId).at(-1)!
-  const { tensors, spec } = store.getCheckpoint(cp.id)
-  const p = policyFromSpec(spec as PolicySpec, new Rng(1))
-  writeWeights(p, tensors)
-  return p
+  return loadCheckpoint(store, findCheckpoint(store, runId)).policy
 }
 
 let store: ProjectStore
@@ -76,8 +74,11 @@ beforeAll(async () => {
   writeWeights(p, w)
   const cfg = { ...defaultConfig('control'), backend: 'cpu' as const }
   mlpRun = store.createRun({ name: 'mlp', config: cfg, datasetId: null, dataHash: 'feedfacefeedfacefeedfacefeedface', backend: 'cpu', versions: { tfjs: '4.22.0' } })
+  // one checkpoint in the store's first layout (spec = policy spec, tensors = θ), one resumable
+  // checkpoint as the training loop writes it (θ, Adam moments and θ_q beside it)
   store.putCheckpoint(mlpRun, 120, readWeights(p), p.spec, { loss: 1.5 })
-  store.putCheckpoint(mlpRun, 240, readWeights(p), p.spec, { loss: 1.25 })
+  const zeros = readWeights(p).map((t) => new Float32Array(t.data.length))
+  saveCheckpoint(store, mlpRun, p, { step: 240, rngState: 1, adam: { t: 240, m: zeros, v: zeros }, q: zeros }, null, { loss: 1.25 })
   store.setRunStatus(mlpRun, 'completed')
   p.dispose()
 })

@@ -97,6 +97,45 @@ export function exportNames(tensors: NamedTensor[]): string[] {
   return new Set(stripped).size === stripped.length ? stripped : tensors.map((t) => t.name)
 }
 
+function buildPolicy(spec: PolicySpec, trainable: boolean): Policy {
+  return spec.kind === 'transformer' ? TransformerPolicy.fromSpec(spec, { seed: 0, trainable }) : policyFromSpec(spec, new Rng(0))
+}
+
+/**
+ * The model part of a stored checkpoint. Resumable checkpoints (jobs/checkpoints.ts) hold
+ * {policy, refKey, train} and tensors policy/0…, adam_m/…, adam_v/…, q/…: only θ (policy/i)
+ * is exported. Older checkpoints hold the policy spec itself and only θ. Tensors are named
+ * after the policy's parameters ("gaussian/W0", …) so that a reader knows what each one is.
+ */
+export function policyPart(stored: NamedTensor[], rawSpec: unknown): { spec: PolicySpec; tensors: NamedTensor[]; sourceNames: string[] } {
+  const wrapped = rawSpec as { policy?: PolicySpec } | null
+  let spec: PolicySpec
+  let tensors: NamedTensor[]
+  if (wrapped?.policy && typeof wrapped.policy === 'object' && typeof wrapped.policy.kind === 'string') {
+    spec = wrapped.policy
+    const idx = (n: string): number => Number(n.slice('policy/'.length))
+    tensors = stored.filter((t) => /^policy\/\d+$/.test(t.name)).sort((a, b) => idx(a.name) - idx(b.name))
+  } else {
+    spec = rawSpec as PolicySpec
+    tensors = stored
+  }
+  if (!spec || typeof spec.kind !== 'string') throw new ExportError('the checkpoint has no policy spec; it was not written by this workbench')
+  let names = exportNames(tensors)
+  try {
+    const p = buildPolicy(spec, false)
+    try {
+      const canonical = exportNames(p.variables.map((v) => ({ name: v.name, shape: v.shape, data: new Float32Array(0) })))
+      const fits = p.variables.length === tensors.length && p.variables.every((v, i) => v.shape.join('x') === tensors[i].shape.join('x'))
+      if (fits && new Set(canonical).size === canonical.length) names = canonical
+    } finally {
+      p.dispose()
+    }
+  } catch {
+    /* an unknown kind keeps the stored names */
+  }
+  return { spec, tensors: tensors.map((t, i) => ({ name: names[i], shape: t.shape.slice(), data: t.data })), sourceNames: tensors.map((t) => t.name) }
+}
+
 function pickCheckpoint(store: ProjectStore, runId: number, step?: number): CheckpointRow {
   const run = store.getRun(runId)
   if (!run) throw new ExportError(`no run ${runId} in ${store.file}`)
@@ -113,12 +152,11 @@ function pickCheckpoint(store: ProjectStore, runId: number, step?: number): Chec
 /** Gather the checkpoint and its metadata (no files written). */
 export function checkpointForExport(store: ProjectStore, runId: number, step?: number, tokenizer?: Record<string, unknown> | null): { tensors: NamedTensor[]; meta: ExportMetadata; checkpointId: number } {
   const cpRow = pickCheckpoint(store, runId, step)
-  const { row, tensors: stored, spec } = store.getCheckpoint(cpRow.id)
+  const { row, tensors: stored, spec: rawSpec } = store.getCheckpoint(cpRow.id)
   const run = store.getRun(runId)!
-  const names = exportNames(stored)
-  const tensors = stored.map((t, i) => ({ name: names[i], shape: t.shape.slice(), data: t.data }))
+  const { spec: s, tensors, sourceNames } = policyPart(stored, rawSpec)
+  const names = tensors.map((t) => t.name)
   const ds = run.datasetId !== null ? store.findDataset(String(run.datasetId)) : null
-  const s = spec as PolicySpec
   const meta: ExportMetadata = {
     generated_by: GENERATED_BY(),
     exported_at: new Date().toISOString(),
@@ -131,7 +169,7 @@ export function checkpointForExport(store: ProjectStore, runId: number, step?: n
     architecture: s,
     layout: LAYOUT,
     tensor_order: names,
-    source_names: stored.map((t) => t.name),
+    source_names: sourceNames,
     tokenizer: tokenizer ?? (s as { tokenizer?: unknown })?.tokenizer ?? null,
     run_config: run.config,
     dataset: { id: run.datasetId, name: ds?.name ?? null, source: ds?.source ?? null, hash: ds?.hash ?? run.dataHash },
@@ -258,8 +296,7 @@ export function loadExport(path: string): LoadedExport {
 
 /** Rebuild a policy (evaluation, a reference model, a warm start) from a loaded export. */
 export function policyFromExport(loaded: Pick<LoadedExport, 'spec' | 'tensors'>, trainable = false): Policy {
-  const policy: Policy =
-    loaded.spec.kind === 'transformer' ? TransformerPolicy.fromSpec(loaded.spec, { seed: 0, trainable }) : policyFromSpec(loaded.spec, new Rng(0))
+  const policy = buildPolicy(loaded.spec, trainable)
   writeWeights(policy, loaded.tensors)
   return policy
 }
