@@ -144,7 +144,8 @@ function finalSection(d: ReportData): string {
 function configSection(d: ReportData, forPrint: boolean): string {
   const multi = d.runs.length > 1
   const head = ['setting', ...d.runs.map((r) => esc(multi ? runLabel(r) : 'value'))]
-  const row = (c: ReportData['config'][number]): string[] => [`<code>${esc(c.key)}</code>`, ...c.values.map((v) => `<code>${esc(v)}</code>`)]
+  const val = (v: string): string => (v === '–' ? '<span class="muted">–</span>' : `<code>${esc(v)}</code>`)
+  const row = (c: ReportData['config'][number]): string[] => [`<code>${esc(c.key)}</code>`, ...c.values.map(val)]
   if (!multi) {
     const groups = new Map<string, ReportData['config']>()
     for (const c of d.config) {

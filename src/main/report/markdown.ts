@@ -6,6 +6,7 @@ import { fmt, type ReportData, type ReportRun } from './build-report.ts'
 const cell = (s: unknown): string => String(s ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
 const code = (s: unknown): string => {
   const t = String(s ?? '')
+  if (t === '–') return t
   return t.includes('`') ? `\`\` ${cell(t)} \`\`` : `\`${cell(t)}\``
 }
 
@@ -15,7 +16,6 @@ function table(head: string[], rows: string[][], align?: Array<'l' | 'r'>): stri
 }
 
 const label = (r: ReportRun): string => `${r.id} · ${r.methodLabel}${r.group ? ` · ${r.group}` : ''}`
-const lower = (k: string): boolean => /loss|grad_norm|clamp/.test(k)
 
 export function renderMarkdown(d: ReportData): string {
   const out: string[] = []
@@ -39,18 +39,22 @@ export function renderMarkdown(d: ReportData): string {
   }
 
   if (d.metricKeys.length) {
-    out.push('## Curves', '', 'Each logged metric over training: first and last value, and the best (lowest for loss, gradient norm and clamp fraction; highest otherwise) with its step.', '')
+    out.push('## Curves', '', 'Each logged metric over training: first and last value, and the smallest and largest with the step where each was reached.', '')
     const rows: string[][] = []
     for (const k of d.metricKeys) {
       for (const r of d.runs) {
         const m = r.metrics[k]
         if (!m || m.values.length === 0) continue
-        let bi = 0
-        for (let i = 1; i < m.values.length; i++) if (lower(k) ? m.values[i] < m.values[bi] : m.values[i] > m.values[bi]) bi = i
-        rows.push([code(k), ...(multi ? [cell(label(r))] : []), fmt(m.values[0]), fmt(m.values[m.values.length - 1]), fmt(m.values[bi]), String(m.steps[bi]), String(m.steps.length)])
+        let lo = 0
+        let hi = 0
+        for (let i = 1; i < m.values.length; i++) {
+          if (m.values[i] < m.values[lo]) lo = i
+          if (m.values[i] > m.values[hi]) hi = i
+        }
+        rows.push([code(k), ...(multi ? [cell(label(r))] : []), fmt(m.values[0]), fmt(m.values[m.values.length - 1]), `${fmt(m.values[lo])} (${m.steps[lo]})`, `${fmt(m.values[hi])} (${m.steps[hi]})`, String(m.steps.length)])
       }
     }
-    out.push(table(['metric', ...(multi ? ['run'] : []), 'first', 'last', 'best', 'at step', 'points'], rows, ['l', ...(multi ? ['l' as const] : []), 'r', 'r', 'r', 'r', 'r']), '')
+    out.push(table(['metric', ...(multi ? ['run'] : []), 'first', 'last', 'min (step)', 'max (step)', 'points'], rows, ['l', ...(multi ? ['l' as const] : []), 'r', 'r', 'r', 'r', 'r']), '')
   }
 
   const snaps = d.runs.filter((r) => r.snapshot)
@@ -89,7 +93,7 @@ export function renderMarkdown(d: ReportData): string {
     seen.add(key)
     const ds = r.dataset
     const same = d.runs.filter((x) => `${x.dataset?.id ?? 'none'}|${x.curation?.rule ?? ''}` === key).map((x) => x.id)
-    if (multi) out.push(`Runs ${same.join(', ')}:`, '')
+    if (multi) out.push(`${same.length > 1 ? 'Runs' : 'Run'} ${same.join(', ')}:`, '')
     if (!ds) {
       out.push('No dataset recorded.', '')
       continue
