@@ -88,6 +88,23 @@ describe('report data', () => {
   })
 })
 
+describe('report of a run that logged nothing', () => {
+  it('renders every format with the gaps said plainly', () => {
+    const id = store.createRun({ name: 'failed early', config: quick(), datasetId: null, dataHash: null, backend: null, versions: {} })
+    store.setRunStatus(id, 'failed', 'out of memory')
+    const d = buildReport(store, [id])
+    expect(d.metricKeys).toEqual([])
+    expect(d.runs[0]).toMatchObject({ status: 'failed', error: 'out of memory', snapshot: null, curation: null, dataset: null })
+    const html = renderHtml(d, { plotlySource: '/* plotly */' })
+    expect(html).toContain('No metrics were logged.')
+    expect(html).toContain('No weight snapshots')
+    expect(html).toContain('out of memory')
+    const md = renderMarkdown(d)
+    expect(md).toContain('failed (out of memory)')
+    expect(md).toContain('No dataset recorded.')
+  })
+})
+
 describe('report files', () => {
   it('HTML: one file, plotly and the data inline, no external resource, names escaped', () => {
     const html = renderHtml(cmp)
