@@ -17,6 +17,7 @@ import { policyFromSpec } from '../../src/main/engine/policies/index.ts'
 import { readWeights, writeWeights, type Batch, type Policy } from '../../src/main/engine/policies/policy.ts'
 import { findCheckpoint, loadCheckpoint, saveCheckpoint } from '../../src/main/jobs/checkpoints.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
+import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import { cmdExport } from '../../src/main/cli/commands/export.ts'
 import { UsageError } from '../../src/main/cli/args.ts'
 
@@ -156,6 +157,42 @@ describe('checkpoint export', () => {
     expect((await exportCheckpoint(store, mlpRun, { format: 'safetensors', outDir: join(dir, 'last') })).step).toBe(240)
     await expect(exportCheckpoint(store, mlpRun, { format: 'safetensors', outDir: join(dir, 'x'), step: 7 })).rejects.toThrow(/no checkpoint at step 7; saved steps: 120, 240/)
     await expect(exportCheckpoint(store, 999, { format: 'tfjs', outDir: join(dir, 'x') })).rejects.toThrow(/no run 999/)
+  })
+})
+
+describe('sequence models', () => {
+  it('a causal transformer checkpoint round-trips through both formats with its tokenizer.json', async () => {
+    const p = new TransformerPolicy({ vocabSize: 12, dModel: 8, nHeads: 2, nLayers: 1, dFF: 16, maxLen: 8 }, { seed: 3 })
+    const id = store.createRun({ name: 'tiny lm', config: { ...defaultConfig('sequence'), backend: 'cpu' }, datasetId: null, dataHash: null, backend: 'cpu', versions: {} })
+    saveCheckpoint(store, id, p, null, null, {})
+    const tokenizer = JSON.parse(readFileSync(new URL('../fixtures/text/wordlevel-tokenizer.json', import.meta.url), 'utf8'))
+    const B = 2
+    const T = 5
+    const ids = [1, 4, 5, 6, 2, 1, 7, 3, 0, 0]
+    const v = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    const lp = (q: Policy): number[] => {
+      const valid = tf.tensor2d(v, [B, T])
+      const actions = tf.tensor2d(ids, [B, T], 'int32')
+      const out = q.logProbs({ B, T, obs: null, actions, mask: valid, valid, traceIndex: new Int32Array(B) })
+      const r = Array.from(out.dataSync())
+      out.dispose()
+      valid.dispose()
+      actions.dispose()
+      return r
+    }
+    const want = lp(p)
+    for (const format of ['safetensors', 'tfjs'] as const) {
+      const out = join(dir, `lm-${format}`)
+      const res = await exportCheckpoint(store, id, { format, outDir: out, tokenizer })
+      expect(res.files.some((f) => f.endsWith('tokenizer.json'))).toBe(true)
+      const loaded = loadExport(out)
+      expect(loaded.spec).toMatchObject({ kind: 'transformer', vocabSize: 12, dModel: 8 })
+      expect(loaded.metadata.tokenizer).toEqual(tokenizer)
+      const back = policyFromExport(loaded)
+      expect(lp(back)).toEqual(want)
+      back.dispose()
+    }
+    p.dispose()
   })
 })
 
