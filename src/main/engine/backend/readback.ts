@@ -1,19 +1,20 @@
 // Reading tensors back to JavaScript, and measuring what it costs on each backend.
 // environment.md reported "reading 1M floats back took ~800 ms" on the native backend. Measured
-// here (measureReadBack, `iwsft backend bench`): the copy itself (`dataSync`, `data()`) is cheap
-// on every backend — ~0.3–2 ms per 1M floats warm, up to ~50 ms the first time a fresh buffer is
-// touched. What costs hundreds of ms is turning the values into JS arrays: `arraySync()`/`array()`
-// of 1M elements takes 0.1–1.6 s (worst for an [N, 1] column: one JS array per row), and
-// `Array.from(typedArray)` 50–700 ms. So: read back typed arrays (readBack), take rows as
-// zero-copy views (readBackRows), and never arraySync / Array.from a large tensor.
+// here (measureReadBack, `iwsft backend bench`) that is not the copy: `dataSync`/`data()` of 1M
+// floats take ~0.4–2 ms warm on native, wasm and cpu alike (up to ~50 ms the first time fresh
+// memory is touched). What costs is building JS arrays from the values: `arraySync()` of 1M
+// values 10–220 ms on a quiet machine (an [N, 1] column, one JS array per row, is the worst) and
+// up to 1.6 s under load; `Array.from(typed)` 30–50 ms quiet, up to 700 ms under load. So: read
+// back typed arrays (readBack), take rows as zero-copy views (readBackRows), and never arraySync
+// / Array.from a large tensor.
 import * as tf from '@tensorflow/tfjs'
 
 type Data = Float32Array | Int32Array | Uint8Array
 
 /**
  * The values of `t` as a typed array. One synchronous copy (`dataSync`) is the fastest way on
- * every backend measured here (native: ~0.3 ms per 1M floats once the buffer is warm; chunked
- * slices and `arraySync` are 10–100× slower). Pass `dispose` to free the tensor afterwards.
+ * every backend measured here (~0.4–2 ms per 1M floats; chunked slices 2–8× and `arraySync`
+ * 7–100× slower). Pass `dispose` to free the tensor afterwards.
  */
 export function readBack(t: tf.Tensor, opts: { dispose?: boolean } = {}): Data {
   try {
