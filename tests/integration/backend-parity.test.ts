@@ -53,6 +53,13 @@ describe('native TensorFlow backend', () => {
     if (!hasGpu) expect(why('native-gpu')).toMatch(/no NVIDIA GPU/)
   })
 
+  it('an installed native backend loads (and with IWSFT_REQUIRE_NATIVE=1 it must be installed)', () => {
+    const status = nativeInstallStatus('cpu')
+    if (process.env.IWSFT_REQUIRE_NATIVE === '1') expect(status.installed, status.detail).toBe(true)
+    // installed but not loading is a broken install, not a reason to skip the parity tests
+    if (status.installed) expect(hasNative, why('native-cpu')).toBe(true)
+  })
+
   itNative(nativeName('registers into the same tfjs-core instance the project imports'), async () => {
     expect(await initBackend('native-cpu')).toBe('native-cpu')
     expect(tf.getBackend()).toBe('tensorflow')
