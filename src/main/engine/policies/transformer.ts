@@ -223,7 +223,10 @@ export class TransformerPolicy implements Policy {
     if (S > maxLen) throw new Error(`transformer: sequence of ${S} positions is longer than maxLen ${maxLen}`)
     const dh = d / H
     return tf.tidy(() => {
-      const tok = tf.gather(this.wte, ids.reshape([B * S])).reshape([B, S, d])
+      // Embedding lookup. The wasm backend has no UnsortedSegmentSum, the gradient of gather, so
+      // there the lookup is a one-hot matrix product; both give exactly the same values.
+      const flat = ids.reshape([B * S]) as tf.Tensor1D
+      const tok = (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? tf.gather(this.wte, flat) : tf.oneHot(flat, V).matMul(this.wte)).reshape([B, S, d])
       let x: tf.Tensor = tok.add(this.wpe.slice([0, 0], [S, d]))
       const keyBias = tf.sub(1, keyValid.toFloat()).mul(NEG).reshape([B, 1, 1, S])
       const bias = this.causal(S).add(keyBias) // [B,1,S,S]
