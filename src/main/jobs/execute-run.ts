@@ -114,7 +114,7 @@ async function driveRun(
       dataset,
       {
         signal: opts.signal,
-        evaluate: opts.evaluate ?? (builtin?.evaluate ? (p) => builtin.evaluate!(p, options) : undefined),
+        evaluate: opts.evaluate ?? (builtin?.evaluate ? (p, step) => builtin.evaluate!(p, options, { step, final: step === config.train.steps }) : undefined),
         onLog: (step, metrics) => {
           const rows: MetricPoint[] = Object.entries(metrics).map(([key, value]) => ({ step, key, value }))
           store.appendMetrics(runId, rows)

@@ -1,4 +1,5 @@
 // Every suite registers itself on import.
 import './bandit.ts'
+import './control.ts'
 
 export { getSuite, suiteNames, type Suite, type SuiteResult } from './suite.ts'

@@ -41,7 +41,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   process.stdout.write(`\n${suite.description}\n\n`)
   process.stdout.write(`${'method'.padEnd(20)}${hasTask ? 'task'.padEnd(22) : ''}${'metric'.padEnd(18)}${'mean ± std'.padEnd(24)}seeds\n`)
   for (const r of results) {
-    const label = METHOD_LABELS[r.method as Method] ?? r.method
+    const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase().replace('BC-10%', 'BC-10%')
     process.stdout.write(`${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${r.seeds}\n`)
   }
   process.stdout.write(`\n${suite.expectation}\nruns stored in group "${group}"\n`)

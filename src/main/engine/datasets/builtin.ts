@@ -10,7 +10,9 @@ export interface BuiltinDataset {
   description: string
   make(options: Record<string, number | string | boolean>, onProgress?: (done: number, total: number) => void): Promise<TraceDataset>
   /** the domain's evaluation of a policy (logged with the run's metrics), if it has an environment */
-  evaluate?(policy: Policy, options: Record<string, number | string | boolean>): Record<string, number> | Promise<Record<string, number>>
+  evaluate?(policy: Policy, options: Record<string, number | string | boolean>, at: { step: number; final: boolean }): Record<string, number> | Promise<Record<string, number>>
+  /** added to every new project (cheap to make); the others are made when first used */
+  eager?: boolean
 }
 
 const registry = new Map<string, BuiltinDataset>()
@@ -27,11 +29,44 @@ registerBuiltin({
     if (!Number.isInteger(pulls) || pulls < 10) throw new Error(`dataset_options.pulls must be an integer ≥ 10, got ${o.pulls}`)
     return makeBanditDataset(pulls, Number(o.seed ?? 0))
   },
-  evaluate: (policy) => evaluateBandit(policy)
+  evaluate: (policy) => evaluateBandit(policy),
+  eager: true
 })
+
+// The control suite's datasets (made the way D4RL made its own; see datasets/control.ts):
+// "<task>-expert" and "<task>-replay", evaluated in the task's MuJoCo environment as the
+// normalised score 100·(R − R_random)/(R_expert − R_random): 10 deterministic episodes during
+// training, 100 at the end (paper's protocol). Options: seed, quick, episodes, eval_episodes.
+for (const task of ['pendulum', 'cartpole', 'hopper']) {
+  for (const kind of ['expert', 'replay'] as const) {
+    registerBuiltin({
+      name: `${task}-${kind}`,
+      description: `${task}: ${kind === 'expert' ? 'a good behaviour policy with action noise' : 'the whole history of an augmented-random-search run, poor to good'}`,
+      make: async (o, onProgress) => {
+        const { getControlDataset } = await import('./control-cache.ts')
+        return getControlDataset(task, kind, {
+          seed: Number(o.seed ?? 0),
+          quick: Boolean(o.quick),
+          ...(o.episodes !== undefined ? { episodes: Number(o.episodes) } : {}),
+          onProgress: onProgress ? (p) => onProgress(p.done, p.total) : undefined
+        })
+      },
+      evaluate: async (policy, o, at) => {
+        const { evaluatePolicy } = await import('../eval/control-eval.ts')
+        const episodes = at.final ? Number(o.eval_episodes ?? 100) : Math.max(1, Math.round(Number(o.eval_episodes ?? 100) / 10))
+        const r = await evaluatePolicy(task, policy, { episodes, seed: 10_000 + at.step })
+        return { normalized_score: r.normalizedScore, return: r.meanReturn }
+      }
+    })
+  }
+}
 
 export function builtinNames(): string[] {
   return [...registry.keys()]
+}
+
+export function listBuiltins(): Array<{ name: string; description: string; eager: boolean }> {
+  return [...registry.values()].map((b) => ({ name: b.name, description: b.description, eager: Boolean(b.eager) }))
 }
 
 export function getBuiltin(name: string): BuiltinDataset | undefined {
@@ -53,9 +88,11 @@ export async function materializeBuiltin(store: ProjectStore, name: string, opti
   return { id, dataset: ds }
 }
 
-/** A new project starts with the built-in datasets at their default options. */
+/** A new project starts with the cheap built-in datasets at their default options; the
+ *  others are made when a run or the app first asks for them. */
 export async function ensureBuiltinDatasets(store: ProjectStore): Promise<void> {
-  for (const name of registry.keys()) {
+  for (const [name, b] of registry) {
+    if (!b.eager) continue
     if (!store.listDatasets().some((d) => d.source === `builtin:${name}`)) await materializeBuiltin(store, name)
   }
 }
