@@ -246,7 +246,8 @@ export async function verifyInstall(dir: string, logFile?: string): Promise<Mani
   const r = await run(process.execPath, [join(dir, 'verify.mjs'), projectTfjsEntry()], { cwd: dir, timeoutMs: 180_000, logFile })
   const line = r.out.trim().split('\n').reverse().find((l) => l.startsWith('{'))
   if (r.code !== 0 || !line) {
-    return { ok: false, lossFirst: NaN, lossLast: NaN, msPerStep: NaN, tfVersion: '', usingGpu: false, sameInstance: false, error: `verification exited with code ${r.code}: ${tail(r.out, 8)}` }
+    const errLine = r.out.split('\n').find((l) => /^\s*(\w*Error\b|error:)/.test(l)) ?? tail(r.out, 8)
+    return { ok: false, lossFirst: NaN, lossLast: NaN, msPerStep: NaN, tfVersion: '', usingGpu: false, sameInstance: false, error: `verification exited with code ${r.code}: ${errLine.trim()}` }
   }
   const v = JSON.parse(line) as Manifest['verify'] & { loadMs: number }
   return v.ok ? v : { ...v, error: `verification ran but failed: ${line}` }
