@@ -173,9 +173,44 @@ export type RunConfigInput = Partial<{ [K in keyof RunConfig]: RunConfig[K] exte
 export const DOMAINS = ['bandit', 'control', 'sequence'] as const
 export type Domain = (typeof DOMAINS)[number]
 
+// The authors' LLM code's weights (temp 1 on the mean log ratio, w clamped to [0, 16], q = π_θ),
+// shared by the bandit and the sequence suite.
+const LLM_WEIGHTS: WeightSettings = {
+  temp: 1,
+  aggregate: 'mean',
+  per_step: null,
+  clamp: [0, 16],
+  normalize: false,
+  step_clip: [0.2, 1.8],
+  q: { kind: 'current' },
+  q_refresh: null
+}
+
+const ADAM: RunConfig['optim'] = {
+  kind: 'adam',
+  lr: 1e-3,
+  betas: [0.9, 0.999],
+  eps: 1e-8,
+  weight_decay: 0,
+  warmup_steps: 0,
+  schedule: 'cosine',
+  clip_grad_norm: null
+}
+
+const TRAIN: RunConfig['train'] = {
+  steps: 1000,
+  batch_size: 256,
+  loss_norm: 'trace',
+  log_every: 10,
+  snapshot_every: 250,
+  eval_every: 50,
+  step_sample: null,
+  checkpoint_every: null
+}
+
 /** The paper's and the authors' code's values per domain (science.md, "Reference hyper-parameters"). */
 export function defaultConfig(domain: Domain): RunConfig {
-  const common = { seed: 0, backend: 'auto' as const }
+  const common = { seed: 0, backend: 'auto' as const, reference: { kind: 'init' as const } }
   if (domain === 'bandit') {
     return {
       ...common,
@@ -183,28 +218,9 @@ export function defaultConfig(domain: Domain): RunConfig {
       curation: { mode: 'threshold', threshold: 0.5 },
       method: 'iw-sft',
       policy: { kind: 'categorical', hidden: [] },
-      reference: { kind: 'init' },
-      weights: {
-        temp: 1,
-        aggregate: 'mean',
-        per_step: null,
-        clamp: [0, 16],
-        normalize: false,
-        step_clip: [0.2, 1.8],
-        q: { kind: 'current' },
-        q_refresh: null
-      },
-      optim: {
-        kind: 'adam',
-        lr: 0.05,
-        betas: [0.9, 0.999],
-        eps: 1e-8,
-        weight_decay: 0,
-        warmup_steps: 0,
-        schedule: 'cosine',
-        clip_grad_norm: null
-      },
-      train: { steps: 1500, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 50, step_sample: null, checkpoint_every: null }
+      weights: LLM_WEIGHTS,
+      optim: { ...ADAM, lr: 0.05 },
+      train: { ...TRAIN, steps: 1500 }
     }
   }
   if (domain === 'control') {
@@ -215,27 +231,10 @@ export function defaultConfig(domain: Domain): RunConfig {
       method: 'iw-sft-q',
       policy: { kind: 'gaussian-mlp', hidden: [256, 256, 256], log_std_min: -5, log_std_max: 2 },
       reference: { kind: 'bc', steps: 10_000, lr: 1e-3, batch_size: 128 },
-      weights: {
-        temp: 10,
-        aggregate: 'mean',
-        per_step: null,
-        clamp: [0, 1000],
-        normalize: true,
-        step_clip: [0.2, 1.8],
-        q: { kind: 'ema', beta: 0.9 },
-        q_refresh: null
-      },
-      optim: {
-        kind: 'adam',
-        lr: 4e-5,
-        betas: [0.9, 0.999],
-        eps: 1e-8,
-        weight_decay: 0,
-        warmup_steps: 300,
-        schedule: 'cosine',
-        clip_grad_norm: null
-      },
-      train: { steps: 2000, batch_size: 256, loss_norm: 'trace', log_every: 10, snapshot_every: 250, eval_every: 500, step_sample: null, checkpoint_every: 500 }
+      // authors' control code: temp 10, w clamped to [0, 1000], batch-normalised, EMA q (β 0.9)
+      weights: { ...LLM_WEIGHTS, temp: 10, clamp: [0, 1000], normalize: true, q: { kind: 'ema', beta: 0.9 } },
+      optim: { ...ADAM, lr: 4e-5, warmup_steps: 300 },
+      train: { ...TRAIN, steps: 2000, eval_every: 500, checkpoint_every: 500 }
     }
   }
   return {
@@ -244,28 +243,10 @@ export function defaultConfig(domain: Domain): RunConfig {
     curation: { mode: 'threshold', threshold: 0.5 },
     method: 'iw-sft',
     policy: { kind: 'transformer', d_model: 64, n_heads: 4, n_layers: 2, d_ff: 256, max_len: 128, tied: true, bos: 1 },
-    reference: { kind: 'init' },
-    weights: {
-      temp: 1,
-      aggregate: 'mean',
-      per_step: null,
-      clamp: [0, 16],
-      normalize: false,
-      step_clip: [0.2, 1.8],
-      q: { kind: 'current' },
-      q_refresh: null
-    },
-    optim: {
-      kind: 'adamw',
-      lr: 1e-5,
-      betas: [0.9, 0.95],
-      eps: 1e-8,
-      weight_decay: 1e-4,
-      warmup_steps: 0,
-      schedule: 'cosine',
-      clip_grad_norm: 1
-    },
-    train: { steps: 1000, batch_size: 8, loss_norm: 'token', log_every: 10, snapshot_every: 100, eval_every: 100, step_sample: null, checkpoint_every: null }
+    weights: LLM_WEIGHTS,
+    // authors' LLM code: AdamW lr 1e-5, betas (0.9, 0.95), weight decay 1e-4, batch 8, token-level loss
+    optim: { ...ADAM, kind: 'adamw', lr: 1e-5, betas: [0.9, 0.95], weight_decay: 1e-4, clip_grad_norm: 1 },
+    train: { ...TRAIN, batch_size: 8, loss_norm: 'token', snapshot_every: 100, eval_every: 100 }
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, mkdirSync 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultConfig, type RunConfig } from '../../src/shared/config.ts'
+import { defaultConfig } from '../../src/shared/config.ts'
 import { executeRun } from '../../src/main/jobs/execute-run.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
@@ -20,17 +20,12 @@ import { Rng } from '../../src/main/engine/rng.ts'
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import { cmdExport } from '../../src/main/cli/commands/export.ts'
 import { UsageError } from '../../src/main/cli/args.ts'
+import { quickBandit } from '../helpers/configs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-export-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const quick = (o: Partial<RunConfig> = {}): RunConfig => ({
-  ...defaultConfig('bandit'),
-  backend: 'cpu',
-  dataset_options: { pulls: 400 },
-  train: { ...defaultConfig('bandit').train, steps: 60, batch_size: 32, log_every: 10, snapshot_every: 30, eval_every: 20 },
-  ...o
-})
+const quick = quickBandit
 
 /** log π on a fixed batch: B=3 traces × T=2 steps */
 function logProbsOn(p: Policy): Float32Array {

@@ -6,7 +6,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultConfig, type RunConfig } from '../../src/shared/config.ts'
 import { executeRun } from '../../src/main/jobs/execute-run.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
@@ -16,18 +15,13 @@ import { renderMarkdown } from '../../src/main/report/markdown.ts'
 import { chromiumPrinter, findChromium, CHROMIUM_FLAGS, renderPdf } from '../../src/main/report/pdf.ts'
 import { csvFiles, metricsCsv, weightsCsv } from '../../src/main/report/csv.ts'
 import { cmdReport } from '../../src/main/cli/commands/report.ts'
+import { quickBandit } from '../helpers/configs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-report-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const chromium = findChromium()
 
-const quick = (o: Partial<RunConfig> = {}): RunConfig => ({
-  ...defaultConfig('bandit'),
-  backend: 'cpu',
-  dataset_options: { pulls: 400 },
-  train: { ...defaultConfig('bandit').train, steps: 60, batch_size: 32, log_every: 10, snapshot_every: 30, eval_every: 20 },
-  ...o
-})
+const quick = quickBandit
 
 let store: ProjectStore
 let a: number

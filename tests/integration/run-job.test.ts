@@ -5,22 +5,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { defaultConfig, resolveConfig, type RunConfig } from '../../src/shared/config.ts'
+import { resolveConfig } from '../../src/shared/config.ts'
 import { executeRun } from '../../src/main/jobs/execute-run.ts'
 import { startRun } from '../../src/main/jobs/runner.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import { fromTraces } from '../../src/main/engine/data/trace.ts'
+import { quickBandit } from '../helpers/configs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-runjob-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const quick = (o: Partial<RunConfig> = {}): RunConfig => ({
-  ...defaultConfig('bandit'),
-  backend: 'cpu',
-  dataset_options: { pulls: 400 },
-  train: { ...defaultConfig('bandit').train, steps: 60, batch_size: 32, log_every: 10, snapshot_every: 30, eval_every: 20 },
-  ...o
-})
+const quick = quickBandit
 
 describe('executeRun', () => {
   it('stores config, seed, backend, versions, metrics, snapshots and a checkpoint', async () => {
