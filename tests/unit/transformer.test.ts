@@ -165,6 +165,44 @@ describe('TransformerPolicy', () => {
   })
 })
 
+describe('generate with the key/value cache', () => {
+  it('greedy tokens are the argmax of the full (uncached) forward pass at every step; no tensors leak', () => {
+    const p = new TransformerPolicy({ ...cfg, tied: false, maxLen: 16 }, { seed: 31 })
+    const prompts = [[4, 5], [6], [7, 8, 9], [10, 4]]
+    p.generate(prompts, { maxNew: 6, temperature: 0 }) // caches the causal masks it needs
+    const before = tf.memory().numTensors
+    const gen = p.generate(prompts, { maxNew: 6, temperature: 0 })
+    expect(tf.memory().numTensors).toBe(before)
+    prompts.forEach((pr, i) => {
+      const seq = [1, ...pr, ...gen[i]] // BOS first
+      const S = seq.length - 1 // inputs: everything but the last token
+      const logits = p.forward(tf.tensor2d([seq.slice(0, S)], [1, S], 'int32'), tf.ones([1, S]) as tf.Tensor2D)
+      const rows = logits.arraySync()[0]
+      logits.dispose()
+      for (let t = pr.length; t < S; t++) {
+        const row = rows[t]
+        expect(row.indexOf(Math.max(...row))).toBe(seq[t + 1])
+      }
+    })
+    p.dispose()
+  })
+
+  it('a row that stops early leaves the others of its group unchanged', () => {
+    const p = new TransformerPolicy({ ...cfg, tied: false }, { seed: 32 })
+    // find two prompts of equal length whose greedy continuations start differently
+    const cands = [[4, 5], [5, 4], [6, 7], [7, 6], [8, 9], [9, 8], [10, 3], [3, 10]]
+    const free = p.generate(cands, { maxNew: 5, temperature: 0 })
+    const a = free.findIndex((g) => g[0] !== free[0][0])
+    expect(a).toBeGreaterThan(0)
+    const stop = free[a][0]
+    const got = p.generate([cands[0], cands[a]], { maxNew: 5, temperature: 0, stopToken: stop })
+    expect(got[1]).toEqual([])
+    const cut = free[0].indexOf(stop)
+    expect(got[0]).toEqual(cut < 0 ? free[0] : free[0].slice(0, cut))
+    p.dispose()
+  })
+})
+
 describe('sampleToken', () => {
   const logits = [Math.log(0.5), Math.log(0.3), Math.log(0.2)]
   it('greedy picks the argmax', () => {

@@ -207,7 +207,7 @@ export interface SampleOptions {
   rng: Rng
   /** most new tokens (default: twice the longest canonical solution + 2) */
   maxNew?: number
-  /** prompts per generate() call (default 64) */
+  /** prompts per generate() call (default 256) */
   batchSize?: number
 }
 
@@ -218,7 +218,7 @@ function defaultMaxNew(tokenizer: Tokenizer, problems: ArithmeticProblem[]): num
 }
 
 function generateAll(policy: TransformerPolicy, tokenizer: Tokenizer, prompts: number[][], o: { maxNew: number; temperature: number; topP?: number; rng?: Rng; batchSize?: number }): string[] {
-  const bs = o.batchSize ?? 64
+  const bs = o.batchSize ?? 256
   const out: string[] = []
   for (let i = 0; i < prompts.length; i += bs) {
     const gen = policy.generate(prompts.slice(i, i + bs), { maxNew: o.maxNew, temperature: o.temperature, topP: o.topP, rng: o.rng, stopToken: tokenizer.eos })

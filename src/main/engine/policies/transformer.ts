@@ -79,6 +79,11 @@ function checkConfig(c: TransformerConfig): Required<TransformerConfig> {
   return full
 }
 
+interface KV {
+  k: tf.Tensor
+  v: tf.Tensor
+}
+
 interface Block {
   ln1g: tf.Variable
   ln1b: tf.Variable
@@ -219,34 +224,49 @@ export class TransformerPolicy implements Policy {
   /** logits [B, S, V] for input ids [B, S] (int32) whose real positions keyValid [B, S] marks */
   forward(ids: tf.Tensor2D, keyValid: tf.Tensor2D): tf.Tensor3D {
     const [B, S] = ids.shape
-    const { dModel: d, nHeads: H, vocabSize: V, maxLen } = this.config
-    if (S > maxLen) throw new Error(`transformer: sequence of ${S} positions is longer than maxLen ${maxLen}`)
-    const dh = d / H
+    if (S > this.config.maxLen) throw new Error(`transformer: sequence of ${S} positions is longer than maxLen ${this.config.maxLen}`)
     return tf.tidy(() => {
-      // Embedding lookup. The wasm backend has no UnsortedSegmentSum, the gradient of gather, so
-      // there the lookup is a one-hot matrix product; both give exactly the same values.
-      const flat = ids.reshape([B * S]) as tf.Tensor1D
-      const tok = (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? tf.gather(this.wte, flat) : tf.oneHot(flat, V).matMul(this.wte)).reshape([B, S, d])
-      let x: tf.Tensor = tok.add(this.wpe.slice([0, 0], [S, d]))
       const keyBias = tf.sub(1, keyValid.toFloat()).mul(NEG).reshape([B, 1, 1, S])
-      const bias = this.causal(S).add(keyBias) // [B,1,S,S]
-      const scale = 1 / Math.sqrt(dh)
-      for (const blk of this.blocks) {
-        const h = layerNorm(x, blk.ln1g, blk.ln1b).reshape([B * S, d])
-        const qkv = h.matMul(blk.wqkv).add(blk.bqkv).reshape([B, S, 3, H, dh]).transpose([2, 0, 3, 1, 4]) // [3,B,H,S,dh]
-        const [q, k, v] = tf.split(qkv, 3, 0).map((t) => t.reshape([B, H, S, dh]))
-        const scores = tf.matMul(q, k, false, true).mul(scale).add(bias) // [B,H,S,S]
-        const att = tf.softmax(scores, -1)
-        const o = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * S, d])
-        x = x.add(o.matMul(blk.wo).add(blk.bo).reshape([B, S, d]))
-        const h2 = layerNorm(x, blk.ln2g, blk.ln2b).reshape([B * S, d])
-        const m = gelu(h2.matMul(blk.wfc).add(blk.bfc)).matMul(blk.wproj).add(blk.bproj)
-        x = x.add(m.reshape([B, S, d]))
-      }
-      const hf = layerNorm(x, this.lnfg, this.lnfb).reshape([B * S, d])
-      const logits = this.head ? hf.matMul(this.head) : hf.matMul(this.wte, false, true)
-      return logits.reshape([B, S, V]) as tf.Tensor3D
+      return this.core(ids, 0, this.causal(S).add(keyBias), null).logits
     })
+  }
+
+  /** The network on ids [B, S] at positions start … start+S−1. bias is added to the attention
+   *  scores (null: attend to every key); past holds each layer's keys and values [B, H, P, dh]
+   *  of the positions before start. Returns logits [B, S, V] and each layer's keys and values
+   *  including the new positions. Call inside tf.tidy. */
+  private core(ids: tf.Tensor2D, start: number, bias: tf.Tensor | null, past: KV[] | null): { logits: tf.Tensor3D; kv: KV[] } {
+    const [B, S] = ids.shape
+    const { dModel: d, nHeads: H, vocabSize: V } = this.config
+    const dh = d / H
+    // Embedding lookup. The wasm backend has no UnsortedSegmentSum, the gradient of gather, so
+    // there the lookup is a one-hot matrix product; both give exactly the same values.
+    const flat = ids.reshape([B * S]) as tf.Tensor1D
+    const tok = (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? tf.gather(this.wte, flat) : tf.oneHot(flat, V).matMul(this.wte)).reshape([B, S, d])
+    let x: tf.Tensor = tok.add(this.wpe.slice([start, 0], [S, d]))
+    const scale = 1 / Math.sqrt(dh)
+    const kv: KV[] = []
+    this.blocks.forEach((blk, l) => {
+      const h = layerNorm(x, blk.ln1g, blk.ln1b).reshape([B * S, d])
+      const qkv = h.matMul(blk.wqkv).add(blk.bqkv).reshape([B, S, 3, H, dh]).transpose([2, 0, 3, 1, 4]) // [3,B,H,S,dh]
+      let [q, k, v] = tf.split(qkv, 3, 0).map((t) => t.reshape([B, H, S, dh]))
+      if (past) {
+        k = tf.concat([past[l].k, k], 2)
+        v = tf.concat([past[l].v, v], 2)
+      }
+      kv.push({ k, v })
+      let scores = tf.matMul(q, k, false, true).mul(scale) // [B,H,S,P+S]
+      if (bias) scores = scores.add(bias)
+      const att = tf.softmax(scores, -1)
+      const o = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * S, d])
+      x = x.add(o.matMul(blk.wo).add(blk.bo).reshape([B, S, d]))
+      const h2 = layerNorm(x, blk.ln2g, blk.ln2b).reshape([B * S, d])
+      const m = gelu(h2.matMul(blk.wfc).add(blk.bfc)).matMul(blk.wproj).add(blk.bproj)
+      x = x.add(m.reshape([B, S, d]))
+    })
+    const hf = layerNorm(x, this.lnfg, this.lnfb).reshape([B * S, d])
+    const logits = this.head ? hf.matMul(this.head) : hf.matMul(this.wte, false, true)
+    return { logits: logits.reshape([B, S, V]) as tf.Tensor3D, kv }
   }
 
   /** log π(token_t | BOS, tokens_<t) for every step: [B, T] */
@@ -267,49 +287,68 @@ export class TransformerPolicy implements Policy {
   }
 
   /** Continue each prompt (token ids, no BOS). Returns the new tokens of each row, without the
-   *  stop token. A row also ends when it reaches maxLen tokens. No KV cache: every step reruns
-   *  the whole (tiny) model on the active rows. */
+   *  stop token. A row also ends when prompt + new tokens reach maxLen. Prompts of equal length
+   *  are decoded together with a key/value cache (one position a step); groups run in order of
+   *  prompt length and, within a step, rows draw from rng in their input order. */
   generate(prompts: number[][], opts: GenerateOptions): number[][] {
     const { bos, maxLen, vocabSize: V } = this.config
     const temperature = opts.temperature ?? 1
     const topP = opts.topP ?? 1
     if (temperature > 0 && !opts.rng) throw new Error('transformer.generate: sampling (temperature > 0) needs an rng')
     if (!(topP > 0 && topP <= 1)) throw new Error(`transformer.generate: topP must be in (0, 1], got ${topP}`)
-    const seqs = prompts.map((p) => [bos, ...p])
+    for (const p of prompts) {
+      for (const t of p) if (!Number.isInteger(t) || t < 0 || t >= V) throw new Error(`transformer.generate: prompt token ${t} is outside the vocabulary 0..${V - 1}`)
+    }
     const outs: number[][] = prompts.map(() => [])
-    const done = prompts.map((p) => p.length + 1 > maxLen)
-    for (let step = 0; step < opts.maxNew; step++) {
-      const active: number[] = []
-      for (let i = 0; i < seqs.length; i++) if (!done[i]) active.push(i)
-      if (active.length === 0) break
-      const A = active.length
-      let S = 0
-      for (const i of active) S = Math.max(S, seqs[i].length)
-      const ids = new Int32Array(A * S)
-      const kv = new Float32Array(A * S)
-      const last = new Int32Array(A)
-      active.forEach((i, a) => {
-        const s = seqs[i]
-        ids.set(s, a * S)
-        kv.fill(1, a * S, a * S + s.length)
-        last[a] = a * S + s.length - 1
+    const groups = new Map<number, number[]>()
+    prompts.forEach((p, i) => {
+      const g = groups.get(p.length)
+      if (g) g.push(i)
+      else groups.set(p.length, [i])
+    })
+    for (const L of [...groups.keys()].sort((a, b) => a - b)) {
+      const rows = groups.get(L)!
+      const S0 = L + 1 // BOS + prompt
+      if (S0 > maxLen || opts.maxNew < 1) continue
+      const ids = new Int32Array(rows.length * S0)
+      rows.forEach((i, a) => {
+        ids[a * S0] = bos
+        ids.set(prompts[i], a * S0 + 1)
       })
-      const rows = tf.tidy(() => {
-        const logits = this.forward(tf.tensor2d(ids, [A, S], 'int32'), tf.tensor2d(kv, [A, S]))
-        return logits.reshape([A * S, V]).gather(tf.tensor1d(last, 'int32'))
+      // state as a flat tensor list for tf.tidy: [last-position logits [A, V], k0, v0, k1, v1, …]
+      const pack = (last: tf.Tensor, kv: KV[]): tf.Tensor[] => [last, ...kv.flatMap(({ k, v }) => [k, v])]
+      const kvOf = (t: tf.Tensor[]): KV[] => this.blocks.map((_b, l) => ({ k: t[1 + 2 * l], v: t[2 + 2 * l] }))
+      let state: tf.Tensor[] = tf.tidy(() => {
+        const { logits, kv } = this.core(tf.tensor2d(ids, [rows.length, S0], 'int32'), 0, this.causal(S0), null)
+        return pack(logits.slice([0, S0 - 1, 0], [rows.length, 1, V]).reshape([rows.length, V]), kv)
       })
-      const data = rows.dataSync() as Float32Array
-      rows.dispose()
-      active.forEach((i, a) => {
-        const tok = sampleToken(data.subarray(a * V, (a + 1) * V), temperature, topP, opts.rng)
-        if (opts.stopToken !== undefined && tok === opts.stopToken) {
-          done[i] = true
-          return
-        }
-        seqs[i].push(tok)
-        outs[i].push(tok)
-        if (seqs[i].length > maxLen) done[i] = true
-      })
+      let active = rows
+      for (let step = 0; step < opts.maxNew; step++) {
+        const data = state[0].dataSync() as Float32Array
+        const keep: number[] = [] // positions in `active` that continue
+        const next: number[] = []
+        active.forEach((i, a) => {
+          const tok = sampleToken(data.subarray(a * V, (a + 1) * V), temperature, topP, opts.rng)
+          if (opts.stopToken !== undefined && tok === opts.stopToken) return
+          outs[i].push(tok)
+          // the new token sits at position S0 + step; it can be fed only if that is < maxLen
+          if (S0 + step < maxLen) {
+            keep.push(a)
+            next.push(tok)
+          }
+        })
+        if (keep.length === 0 || step === opts.maxNew - 1) break
+        const prev = state
+        state = tf.tidy(() => {
+          const idx = keep.length === active.length ? null : tf.tensor1d(keep, 'int32')
+          const past = idx ? kvOf(prev).map(({ k, v }) => ({ k: tf.gather(k, idx), v: tf.gather(v, idx) })) : kvOf(prev)
+          const { logits, kv } = this.core(tf.tensor2d(next, [keep.length, 1], 'int32'), S0 + step, null, past)
+          return pack(logits.reshape([keep.length, V]), kv)
+        })
+        tf.dispose(prev)
+        active = keep.map((a) => active[a])
+      }
+      tf.dispose(state)
     }
     return outs
   }
