@@ -1,12 +1,12 @@
 // Where the native backend is installed (`npx iwsft backend install`, CI: .ci/install-native.sh):
 // it registers into the project's own tfjs instance, trains the same seeded run as wasm to
-// float tolerance, and is faster. Where it is not installed, the native tests are reported as
+// float tolerance (its speed is measured by `npm run bench`). Where it is not installed, the native tests are reported as
 // skipped with the reason in their names. The GPU test runs only where an NVIDIA GPU exists.
 import * as tf from '@tensorflow/tfjs'
 import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { activeBackend, backendVersions, detectGpu, initBackend, nativeInstallStatus, probeBackends, readBack, type BackendName } from '../../src/main/engine/backend/index.ts'
-import { benchMlpStep, seededFloats } from '../../src/main/engine/backend/bench-mlp.ts'
+import { seededFloats } from '../../src/main/engine/backend/bench-mlp.ts'
 
 const probe = await probeBackends()
 const has = (n: BackendName): boolean => probe.find((p) => p.name === n)?.available ?? false
@@ -99,22 +99,13 @@ describe('native TensorFlow backend', () => {
     expect(activeBackend()).toBe('native-cpu')
   })
 
-  itNative(nativeName('the control MLP step (3×256 ReLU, batch 256, Adam) is at least 3× faster than wasm'), async () => {
-    const native = await benchMlpStep('native-cpu', 10)
-    const wasm = await benchMlpStep('wasm', 5)
-    console.log(`MLP step: native-cpu ${native.toFixed(2)} ms, wasm ${wasm.toFixed(2)} ms, ratio ${(wasm / native).toFixed(1)}×`)
-    expect(wasm / native).toBeGreaterThan(3)
-  })
-
-  itNative(nativeName('reads back 1M floats quickly (dataSync)'), async () => {
+  itNative(nativeName('reads back 1M floats exactly (dataSync)'), async () => {
     await initBackend('native-cpu')
     const t = tf.tidy(() => tf.add(tf.matMul(tf.ones([100, 8]), tf.ones([8, 10_000])), 0.5))
-    const t0 = performance.now()
+    // speed is measured by `npm run bench`, not asserted here (shared, noisy machines)
     const v = readBack(t, { dispose: true })
-    const ms = performance.now() - t0
     expect(v.length).toBe(1_000_000)
     expect(v[999_999]).toBe(8.5)
-    expect(ms).toBeLessThan(200)
   })
 
   it.skipIf(!hasGpu || !gpuInstalled)(
