@@ -177,6 +177,14 @@ describe('bad input: errors name the file, the row and the field; nothing is ret
     await expect(importTextFile(f, { tokenizer: byte })).rejects.toThrow(ImportError)
   })
 
+  it('an unknown tokenizer file', async () => {
+    await expect(importTextFile(join(FIX, 'pairs.jsonl'), { tokenizerFile: join(FIX, 'unknown-model-tokenizer.json') })).rejects.toThrow(
+      /unknown-model-tokenizer\.json": unknown tokenizer model type/
+    )
+    const r = await importTextFile(join(FIX, 'pairs.jsonl'), { tokenizerFile: join(FIX, 'tokenizer.json'), addEos: false })
+    expect(r.dataset.actDim).toBe(19)
+  })
+
   it('text without a tokenizer, an unknown extension, a missing file', async () => {
     await expect(importTextFile(join(FIX, 'pairs.jsonl'))).rejects.toThrow(/pairs\.jsonl": text columns need a tokenizer/)
     await expect(importTextFile(join(FIX, 'tokenizer.json'))).rejects.toThrow(/unknown format ".json"/)

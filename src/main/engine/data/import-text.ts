@@ -25,6 +25,7 @@ import { basename, extname } from 'node:path'
 import { parquetReadObjects } from 'hyparquet'
 import { DatasetError, validateDataset, type TraceDataset } from './trace.ts'
 import type { Tokenizer } from '../text/tokenizer.ts'
+import { loadHfTokenizer } from '../text/hf.ts'
 
 export type TextFormat = 'jsonl' | 'csv' | 'parquet'
 
@@ -59,6 +60,8 @@ export interface ImportTextOptions {
   mapping?: TextColumnMapping
   /** needed for text columns; for token columns it only sets the vocabulary size */
   tokenizer?: Tokenizer
+  /** or: a Hugging Face tokenizer.json to load (importTextFile only) */
+  tokenizerFile?: string
   /** default: from the file extension (.jsonl/.ndjson, .csv, .parquet) */
   format?: TextFormat
   /** dataset name (default: the file's base name) */
@@ -500,8 +503,9 @@ export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): Im
 /** Read, map and tokenize a JSONL, CSV or Parquet file into a 'sequence' dataset. */
 export async function importTextFile(file: string, opts: ImportTextOptions = {}): Promise<ImportedText> {
   const format = opts.format ?? formatOf(file)
+  const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(opts.tokenizerFile) : undefined)
   const src = await readRows(file, format)
-  return { ...importTextRows(src, opts), format }
+  return { ...importTextRows(src, { ...opts, tokenizer }), format }
 }
 
 // ---------------------------------------------------------------------------------------------
