@@ -277,8 +277,9 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
  *  do, plus field issues (for forms) when the input failed validation. */
 export interface WireError {
   message: string
-  /** 'invalid_input' (schema), 'invalid_config' (run settings), 'not_found', 'failed' */
-  code: 'invalid_input' | 'invalid_config' | 'not_found' | 'failed' | 'unauthorized'
+  /** 'invalid_input' (schema), 'invalid_config' (run settings), 'invalid_data' (a file that is
+   *  not what it claims), 'not_found', 'failed' (anything else) */
+  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'failed' | 'unauthorized'
   issues?: FieldIssue[]
 }
 

@@ -12,11 +12,13 @@ export interface ImportOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-function workerTarget(): { url: URL; execArgv: string[] } | null {
+/** From the TypeScript sources, the jobs' tsx bootstrap loads the entry (Node 20 does not apply
+ *  `--import tsx` to worker threads); a bundle uses import-worker.js beside it, if built. */
+function workerTarget(): { url: URL; entryUrl?: string } | null {
   const here = import.meta.url
-  if (here.endsWith('.ts')) return { url: new URL('./import-worker.ts', here), execArgv: ['--import', 'tsx'] }
+  if (here.endsWith('.ts')) return { url: new URL('../jobs/worker-bootstrap.mjs', here), entryUrl: new URL('./import-worker.ts', here).href }
   const bundled = new URL('./import-worker.js', here)
-  return existsSync(fileURLToPath(bundled)) ? { url: bundled, execArgv: [] } : null
+  return existsSync(fileURLToPath(bundled)) ? { url: bundled } : null
 }
 
 export async function importInWorker(file: string, opts: ImportOptions = {}): Promise<TraceDataset> {
@@ -26,7 +28,7 @@ export async function importInWorker(file: string, opts: ImportOptions = {}): Pr
     return importDatasetFile(file, opts)
   }
   return new Promise<TraceDataset>((resolve, reject) => {
-    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping, name: opts.name }, execArgv: target.execArgv })
+    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping, name: opts.name, entryUrl: target.entryUrl } })
     let settled = false
     worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string }) => {
       if (m.type === 'progress') opts.onProgress?.(m.done ?? 0, m.total ?? 0)

@@ -176,9 +176,11 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         ds = await importInWorker(abs, { format, mapping, name, onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
         validateDataset(ds)
       } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e)
+        let msg = e instanceof Error ? e.message : String(e)
+        // an upload's temporary path means nothing to the user: name the file they picked
+        if (opts.uploadDir && abs.startsWith(resolve(opts.uploadDir) + sep)) msg = msg.split(abs).join(basename(abs))
         // say which file, unless the importer already did
-        throw new ApiError(msg.includes(basename(abs)) ? msg : `${basename(abs)}: ${msg}`, 'failed')
+        throw new ApiError(msg.includes(basename(abs)) ? msg : `${basename(abs)}: ${msg}`, 'invalid_data')
       }
       const isUpload = opts.uploadDir && abs.startsWith(resolve(opts.uploadDir) + sep)
       const source = isUpload ? `upload:${name ?? basename(abs)}` : `file:${abs}`

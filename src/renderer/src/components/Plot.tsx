@@ -40,21 +40,27 @@ export function Plot({ data, layout, config, height = 280, className, events, te
   const handlers = useRef(events)
   handlers.current = events
 
+  // plotly's react is asynchronous and not re-entrant: queue the calls, and skip to the newest
+  const queue = useRef<Promise<unknown>>(Promise.resolve())
+  const latest = useRef(0)
   useEffect(() => {
     const el = ref.current
     if (!el) return
-    void Plotly.react(el, data, baseLayout(theme, { height, ...(layout ?? {}) }), {
-      displaylogo: false,
-      responsive: true,
-      modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'],
-      ...(config ?? {})
-    }).then((gd: PlotlyHTMLElement) => {
+    const ticket = ++latest.current
+    queue.current = queue.current.then(async () => {
+      if (ticket !== latest.current || !ref.current) return
+      const gd: PlotlyHTMLElement = await Plotly.react(el, data, baseLayout(theme, { height, ...(layout ?? {}) }), {
+        displaylogo: false,
+        responsive: true,
+        modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'],
+        ...(config ?? {})
+      })
       for (const name of Object.keys(handlers.current ?? {})) {
         if (bound.current.has(name)) continue
         bound.current.add(name)
         gd.on(name, (e) => handlers.current?.[name]?.(e))
       }
-    })
+    }).catch(() => {})
   }, [data, layout, config, theme, height])
 
   useEffect(() => {

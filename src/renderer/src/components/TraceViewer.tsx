@@ -62,6 +62,27 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
             ))}
           </div>
         </>
+      ) : t.actions.length <= 3 ? (
+        <table className="table compact step-list" aria-label="steps">
+          <thead>
+            <tr>
+              <th>step</th>
+              <th>action</th>
+              {t.rewards && <th>reward</th>}
+              {t.obsDim > 0 && <th>observation</th>}
+            </tr>
+          </thead>
+          <tbody>
+            {t.actions.map((a, i) => (
+              <tr key={i}>
+                <td>{i}</td>
+                <td>{a.map((x) => fmt(x)).join(', ')}</td>
+                {t.rewards && <td>{fmt(t.rewards[i])}</td>}
+                {t.obsDim > 0 && <td className="mono">{t.obs[i].map((x) => fmt(x, 3)).join(', ')}</td>}
+              </tr>
+            ))}
+          </tbody>
+        </table>
       ) : (
         plot && <Plot data={plot} height={200} layout={{ margin: { l: 40, r: 40, t: 10, b: 30 }, yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } }, xaxis: { title: { text: 'step t' } } }} ariaLabel="per-step actions and rewards" />
       )}

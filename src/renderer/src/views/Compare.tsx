@@ -245,7 +245,7 @@ export function CompareView(): React.JSX.Element {
             <div className="panel">
               <h3>Config: keys that differ</h3>
               {diff.length ? (
-                <table className="table compact" data-testid="cmp-diff">
+                <table className="table compact diff" data-testid="cmp-diff">
                   <thead>
                     <tr>
                       <th>key</th>
@@ -259,7 +259,7 @@ export function CompareView(): React.JSX.Element {
                       <tr key={d.key}>
                         <td className="mono">{d.key}</td>
                         {d.values.map((v, i) => (
-                          <td key={i} className="mono">
+                          <td key={i} className="mono" title={v === undefined ? undefined : v.replace(/^"|"$/g, '')}>
                             {v === undefined ? '–' : v.replace(/^"|"$/g, '')}
                           </td>
                         ))}

@@ -99,14 +99,16 @@ export function CurationView(): React.JSX.Element {
   const plotData = useMemo(() => (hist ? [{ type: 'bar', x: hist.centers, y: hist.counts, width: hist.width, name: 'traces', marker: { color: theme === 'dark' ? '#4a7fb5' : '#8fb6dc' }, hovertemplate: 'score %{x:.3g}: %{y} traces<extra></extra>' }] : []), [hist, theme])
   const plotLayout = useMemo(
     () => ({
-      xaxis: { title: { text: 'score S(τ)' } },
-      yaxis: { title: { text: 'traces' } },
+      // a fixed range: plotly's react redraws only the shapes when just they change, and then
+      // places them on a default [-1, 6] axis unless the range is given
+      xaxis: { title: { text: 'score S(τ)' }, range: hist ? [hist.lo - hist.width, hist.hi + hist.width] : undefined, autorange: !hist, fixedrange: true },
+      yaxis: { title: { text: 'traces' }, range: hist ? [0, Math.max(...hist.counts) * 1.08] : undefined, autorange: !hist, fixedrange: true },
       bargap: 0.04,
       margin: { l: 50, r: 16, t: 24, b: 40 },
       shapes: thresholds.map((t, j) => ({ type: 'line', xref: 'x', yref: 'paper', x0: t, x1: t, y0: 0, y1: 1, line: { color: binColor(j + 1, theme), width: 2.5 } })),
       annotations: thresholds.map((t, j) => ({ x: t, y: 1, yref: 'paper', xanchor: 'left', yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
     }),
-    [thresholds.join(','), theme, curation.mode]
+    [thresholds.join(','), theme, curation.mode, hist]
   )
 
   const onRelayout = (e: Record<string, number>): void => {
@@ -240,7 +242,7 @@ export function CurationView(): React.JSX.Element {
                 </thead>
                 <tbody>
                   <tr>
-                    <td>
+                    <td className="nowrap">
                       <span className="pill" style={{ background: binColor(0, theme) }}>0</span> discarded
                     </td>
                     <td className="num">–</td>
@@ -251,7 +253,7 @@ export function CurationView(): React.JSX.Element {
                   </tr>
                   {result.perBin.map((c, j) => (
                     <tr key={j}>
-                      <td>
+                      <td className="nowrap">
                         <span className="pill" style={{ background: binColor(j + 1, theme) }}>{j + 1}</span> {curation.mode === 'quality_bins' ? `≥ a${j + 1} (p${curation.cutoffs[j]})` : 'kept'}
                       </td>
                       <td className="num">{result.thresholds[j] !== undefined ? fmt(result.thresholds[j]) : '–'}</td>

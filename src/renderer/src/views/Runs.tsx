@@ -36,7 +36,13 @@ export function RunsView(): React.JSX.Element {
       </header>
       <div className="grid-1-2">
         <div className="panel scroll-y">
-          <table className="table compact" aria-label="runs" data-testid="runs-table">
+          <table className="table compact runs-table" aria-label="runs" data-testid="runs-table">
+            <colgroup>
+              <col style={{ width: 28 }} />
+              <col />
+              <col style={{ width: 92 }} />
+              <col style={{ width: 76 }} />
+            </colgroup>
             <thead>
               <tr>
                 <th aria-label="show" />
@@ -55,7 +61,7 @@ export function RunsView(): React.JSX.Element {
                     <div className="run-name" title={r.name}>
                       #{r.id} {r.name}
                     </div>
-                    <div className="muted small ellipsis" title={r.group ?? undefined}>
+                    <div className="muted small" title={r.group ?? undefined}>
                       {r.group ? `group: ${r.group}` : new Date(r.createdAt).toLocaleString()}
                     </div>
                   </td>

@@ -1,0 +1,304 @@
+// End-to-end: the browser build (`iwsft serve`'s server, in-process, on a fresh project) driven
+// in Debian's Chromium. A researcher's day: import a small dataset (and a broken one), curate
+// the bandit, launch iw-SFT with two seeds and SFT, watch progress arrive, cancel a long run,
+// read the inspector's histogram and ESS, compare runs, and check that the numbers on screen
+// equal those in the project database (opened independently, read-only). A screenshot of
+// every view is saved under $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { curate } from '../../src/shared/curation.ts'
+import { weightStats } from '../../src/shared/weight-stats.ts'
+import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
+import { openProject } from '../../src/main/store/index.ts'
+import type { ProjectStore } from '../../src/main/store/types.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, startFixture, type Fixture } from './helpers.ts'
+
+const suite = hasChromium ? describe : describe.skip
+const title = hasChromium ? 'workbench in the browser build' : `workbench in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
+
+suite(title, () => {
+  let fx: Fixture
+  let page: Page
+  const errors: string[] = []
+  const db = (): ProjectStore => openProject(fx.project, { readonly: true })
+  const withDb = <T,>(f: (s: ProjectStore) => T): T => {
+    const s = db()
+    try {
+      return f(s)
+    } finally {
+      s.close()
+    }
+  }
+  const shot = async (name: string): Promise<void> => {
+    await page.waitForTimeout(400) // let plotly finish its transitions
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
+  }
+  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+
+  beforeAll(async () => {
+    fx = await startFixture()
+    page = await fx.browser.newPage({ viewport: { width: 1280, height: 800 } })
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`)
+    })
+    await page.goto(fx.server.url)
+    await page.getByTestId('datasets-table').waitFor()
+  }, 180_000)
+
+  afterAll(async () => {
+    await fx?.close()
+  })
+
+  it('refuses the page without the token', async () => {
+    const res = await fetch(fx.server.url.replace(/\?token=.*/, ''))
+    expect(res.status).toBe(401)
+    const p2 = await fx.browser.newPage()
+    const r = await p2.goto(fx.server.url.replace(/token=[^&]*/, 'token=wrong'))
+    expect(r?.status()).toBe(401)
+    await p2.close()
+  })
+
+  it('lists the built-in bandit and imports a small dataset with a progress bar', async () => {
+    const bandit = withDb((s) => s.listDatasets().find((d) => d.source === 'builtin:bandit'))!
+    await expect.poll(() => text(`dataset-row-${bandit.id}`)).toContain('10,000')
+    await shot('01-datasets')
+
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `q${i}`, prompt: `${i}+1=`, completion: `${i + 1}`, score: (i % 7) / 6, source: i % 2 ? 'even' : 'odd' }))
+    const good = join(fx.dir, 'sums.jsonl')
+    writeFileSync(good, lines.join('\n') + '\n')
+    await page.getByTestId('file-input').setInputFiles(good)
+    await expect.poll(() => text('import-status'), { timeout: 60_000 }).toContain('imported 40 traces')
+    const imported = withDb((s) => s.listDatasets().find((d) => d.name.includes('sums')))
+    expect(imported?.numTraces).toBe(40)
+    expect(imported?.source).toBe('upload:sums.jsonl')
+    await expect.poll(() => page.getByTestId(`dataset-row-${imported!.id}`).count()).toBe(1)
+    await expect.poll(() => text('detail-traces')).toBe('40')
+  })
+
+  it('shows a bad file’s error beside it and imports nothing', async () => {
+    const before = withDb((s) => s.listDatasets().length)
+    const bad = join(fx.dir, 'broken.jsonl')
+    writeFileSync(bad, '{"prompt": "a", "completion": "b", "score": 1}\nthis is not json\n')
+    await page.getByTestId('file-input').setInputFiles(bad)
+    await expect.poll(() => page.getByTestId('import-error').count(), { timeout: 60_000 }).toBe(1)
+    const msg = await text('import-error')
+    expect(msg).toMatch(/broken\.jsonl/)
+    expect(msg).toMatch(/line 2/i)
+    await shot('02-datasets-import-error')
+    expect(withDb((s) => s.listDatasets().length)).toBe(before)
+    // the app keeps working
+    await page.getByTestId('nav-curation').click()
+    await page.getByTestId('curation-counts').waitFor()
+  })
+
+  it('curates the bandit with live counts equal to the database’s', async () => {
+    const bandit = withDb((s) => s.listDatasets().find((d) => d.source === 'builtin:bandit'))!
+    await page.getByTestId('curation-dataset').selectOption(String(bandit.id))
+    const scores = withDb((s) => s.getDataset(bandit.id).scores)
+    // default rule for the bandit: S > 0.5 (the successes)
+    const thr = curate(scores, { mode: 'threshold', threshold: 0.5 })
+    await expect.poll(() => text('kept-count')).toBe(fmtInt(thr.kept))
+    expect(await text('bin-0')).toBe(fmtInt(scores.length - thr.kept))
+    // the table is virtualized: 10,000 rows, a few dozen in the DOM
+    expect(await text('table-count')).toBe(`${fmtInt(scores.length)} of ${fmtInt(scores.length)} traces`)
+    const domRows = await page.locator('[data-testid=trace-table] .vt-row').count()
+    expect(domRows).toBeGreaterThan(5)
+    expect(domRows).toBeLessThan(80)
+    // top-k: counts follow what is typed
+    await page.getByTestId('curation-mode').selectOption('top_k')
+    await page.getByTestId('topk-input').fill('30')
+    const top = curate(scores, { mode: 'top_k', percent: 30 })
+    await expect.poll(() => text('kept-count')).toBe(fmtInt(top.kept))
+    // an invalid cutoff is reported beside the controls, not applied
+    await page.getByTestId('curation-mode').selectOption('quality_bins')
+    const bins = curate(scores, { mode: 'quality_bins', cutoffs: [90, 95, 98] })
+    await expect.poll(() => text('total-count')).toBe(fmtInt(bins.total))
+    await page.getByTestId('cutoff-1').fill('80')
+    await expect.poll(() => page.getByTestId('curation-error').count()).toBe(1)
+    expect(await text('curation-error')).toMatch(/increasing/)
+    // back to the successes, saved as a preset
+    await page.getByTestId('curation-mode').selectOption('threshold')
+    await page.getByTestId('threshold-input').fill('0.5')
+    await expect.poll(() => text('kept-count')).toBe(fmtInt(thr.kept))
+    await page.locator('[data-testid=trace-table] .vt-row').first().click()
+    await page.getByTestId('trace-viewer').waitFor()
+    await page.getByTestId('preset-name').fill('successes')
+    await page.getByTestId('preset-save').click()
+    await expect.poll(() => withDb((s) => s.listPresets(bandit.id).map((p) => p.name))).toContain('successes')
+    expect(withDb((s) => s.listPresets(bandit.id).find((p) => p.name === 'successes')!.curation)).toEqual({ mode: 'threshold', threshold: 0.5 })
+    await shot('03-curation')
+  })
+
+  it('rejects an out-of-range hyper-parameter beside its field, then launches iw-SFT with two seeds and watches progress', async () => {
+    const bandit = withDb((s) => s.listDatasets().find((d) => d.source === 'builtin:bandit'))!
+    await page.getByTestId('nav-new-run').click()
+    await page.getByTestId('nr-dataset').selectOption(String(bandit.id))
+    const preset = withDb((s) => s.listPresets(bandit.id).find((p) => p.name === 'successes'))!
+    await page.getByTestId('nr-preset').selectOption(String(preset.id))
+    await page.getByTestId('nr-method').selectOption('iw-sft')
+    await page.getByTestId('f-optim-lr').fill('-1')
+    const fieldError = page.locator('#f-optim-lr-err')
+    await expect.poll(() => fieldError.count()).toBe(1)
+    expect(await fieldError.innerText()).toMatch(/>0|too small/i)
+    expect(await page.getByTestId('launch').isDisabled()).toBe(true)
+    await shot('04-new-run-invalid')
+    await page.getByTestId('f-optim-lr').fill('0.05')
+    await page.getByTestId('f-train-steps').fill('400')
+    await page.getByTestId('f-train-snapshot_every').fill('100')
+    await page.getByTestId('nr-seeds').fill('0, 1')
+    await expect.poll(() => page.getByTestId('launch').isDisabled()).toBe(false)
+    await page.getByTestId('launch').click()
+    await page.getByTestId('live-plots').waitFor({ timeout: 60_000 })
+    const runs = withDb((s) => s.listRuns())
+    expect(runs.length).toBe(2)
+    expect(new Set(runs.map((r) => r.group)).size).toBe(1)
+    expect(runs.map((r) => r.seed).sort()).toEqual([0, 1])
+    expect(runs.every((r) => r.method === 'iw-sft' && r.config.optim.lr === 0.05 && r.config.train.steps === 400)).toBe(true)
+    // progress arrives over the WebSocket (or the run is already done on a fast machine)
+    const id = runs[0].id
+    await expect
+      .poll(async () => (await text(`progress-text-${id}`)) + ' ' + (await text(`run-row-${id}`)), { timeout: 60_000 })
+      .toMatch(/train \d+ \/ 400|completed/)
+    await shot('05-live-run')
+    for (const r of runs) await expect.poll(() => text(`run-row-${r.id}`), { timeout: 120_000 }).toMatch(/completed/)
+    await page.waitForTimeout(600)
+    await shot('06-live-run-done')
+  })
+
+  it('shows the same loss and evaluation as the database', async () => {
+    const run = withDb((s) => s.listRuns().find((r) => r.seed === 0 && r.method === 'iw-sft'))!
+    await page.getByTestId(`run-row-${run.id}`).locator('td.clickable').click()
+    const last = (key: string): number => withDb((s) => s.getMetrics(run.id, [key]).at(-1)!.value)
+    await expect.poll(() => text('last-loss')).toBe(fmt(last('loss')))
+    await expect.poll(() => text('last-expected_reward')).toBe(fmt(last('expected_reward')))
+    // iw-SFT on the bandit: π(right) → 1, so the expected reward ends near 1 (paper §3.5)
+    expect(last('expected_reward')).toBeGreaterThan(0.95)
+  })
+
+  it('cancels a long run within seconds and keeps what it saved', async () => {
+    await page.getByTestId('nav-new-run').click()
+    await page.getByTestId('f-train-steps').fill('200000')
+    await page.getByTestId('nr-seeds').fill('7')
+    await page.getByTestId('launch').click()
+    let found: number | undefined
+    await expect.poll(() => (found = withDb((s) => s.listRuns().find((r) => r.seed === 7)?.id)), { timeout: 60_000 }).toBeDefined()
+    const id = found!
+    const cancel = page.getByTestId(`cancel-${id}`)
+    await cancel.waitFor({ timeout: 60_000 })
+    const t0 = Date.now()
+    await cancel.click()
+    await expect.poll(() => withDb((s) => s.getRun(id)!.status), { timeout: 10_000 }).toBe('cancelled')
+    expect(Date.now() - t0).toBeLessThan(5000)
+    await expect.poll(() => text(`run-row-${id}`)).toMatch(/cancelled/)
+  })
+
+  it('launches SFT for comparison', async () => {
+    await page.getByTestId('nav-new-run').click()
+    await page.getByTestId('nr-method').selectOption('sft')
+    await page.getByTestId('f-train-steps').fill('400')
+    await page.getByTestId('nr-seeds').fill('0')
+    await page.getByTestId('launch').click()
+    await expect.poll(() => withDb((s) => s.listRuns().find((r) => r.method === 'sft')?.status), { timeout: 120_000 }).toBe('completed')
+  })
+
+  it('inspects the weights: histogram, ESS and clamp fraction equal the database snapshot', async () => {
+    const run = withDb((s) => s.listRuns().find((r) => r.seed === 0 && r.method === 'iw-sft'))!
+    const other = withDb((s) => s.listRuns().find((r) => r.seed === 1 && r.method === 'iw-sft'))!
+    await page.getByTestId('nav-inspector').click()
+    await page.getByTestId('ins-run').selectOption(String(run.id))
+    const steps = withDb((s) => s.listSnapshotSteps(run.id))
+    expect(steps.length).toBeGreaterThan(1)
+    await expect.poll(() => text('ins-step-value')).toBe(String(steps.at(-1)))
+    const snap = withDb((s) => s.getWeightSnapshot(run.id, steps.at(-1)!))!
+    const st = weightStats(snap.logWRaw, snap.w, run.config.weights.clamp)
+    await expect.poll(() => text('ins-ess')).toBe(fmt(st.ess, 6))
+    expect(await text('ins-ess-fraction')).toBe(pct(st.ess_fraction, 2))
+    expect(await text('ins-clamp')).toBe(pct(st.clamp_fraction, 2))
+    expect(await text('ins-n')).toBe(fmtInt(snap.w.length))
+    expect(await text('ins-raw-mmm')).toBe(`${fmt(st.logw_raw_min)} / ${fmt(st.logw_raw_median)} / ${fmt(st.logw_raw_max)}`)
+    // the histogram drew its bars, and they count every trace of the snapshot
+    const counts = await page.getByTestId('ins-histogram').evaluate((el) => {
+      const d = (el as unknown as { data: Array<{ type: string; y: number[] }> }).data
+      return d.map((t) => t.y.reduce((a, b) => a + b, 0))
+    })
+    expect(counts.length).toBe(2)
+    for (const c of counts) expect(c).toBeLessThanOrEqual(snap.w.length)
+    expect(counts[1]).toBe(snap.w.length) // raw: no weight is clamped to 0 here, all are binned
+    expect(await page.locator('[data-testid=ins-histogram] .bars path').count()).toBeGreaterThan(0)
+    await shot('07-inspector')
+    // an earlier step, log-scale counts, a second run overlaid
+    await page.getByTestId('ins-step').fill('0')
+    await expect.poll(() => text('ins-step-value')).toBe(String(steps[0]))
+    const snap0 = withDb((s) => s.getWeightSnapshot(run.id, steps[0])!)
+    await expect.poll(() => text('ins-ess')).toBe(fmt(weightStats(snap0.logWRaw, snap0.w, run.config.weights.clamp).ess, 6))
+    await page.getByTestId('ins-logy').check()
+    await page.getByTestId('ins-other').selectOption(String(other.id))
+    await expect.poll(() => page.getByTestId('ins-histogram').evaluate((el) => (el as unknown as { data: unknown[] }).data.length)).toBe(4)
+    await page.getByTestId('ins-heatmap').locator('.hm, image, .heatmaplayer').first().waitFor({ state: 'attached' })
+    await shot('08-inspector-overlay')
+  })
+
+  it('compares runs: final metrics and the config diff equal the database', async () => {
+    const runs = withDb((s) => s.listRuns())
+    const iw = runs.find((r) => r.method === 'iw-sft' && r.seed === 0)!
+    const sft = runs.find((r) => r.method === 'sft')!
+    await page.getByTestId('nav-compare').click()
+    for (const r of runs) {
+      const box = page.getByTestId(`cmp-run-${r.id}`)
+      if ((await box.isChecked()) !== (r.id === iw.id || r.id === sft.id)) await box.click()
+    }
+    for (const r of [iw, sft]) {
+      const lastReward = withDb((s) => s.getMetrics(r.id, ['expected_reward']).at(-1)!.value)
+      await expect.poll(() => text(`final-${r.id}-expected_reward`)).toBe(fmt(lastReward, 5))
+      const lastLoss = withDb((s) => s.getMetrics(r.id, ['loss']).at(-1)!.value)
+      expect(await text(`final-${r.id}-loss`)).toBe(fmt(lastLoss, 5))
+    }
+    // SFT on the bandit converges towards π(right) = 2/3 (reward 5/6); iw-SFT towards 1
+    const rewardOf = (id: number): number => withDb((s) => s.getMetrics(id, ['expected_reward']).at(-1)!.value)
+    expect(rewardOf(iw.id)).toBeGreaterThan(rewardOf(sft.id))
+    const diff = await text('cmp-diff')
+    expect(diff).toMatch(/method/)
+    expect(diff).not.toMatch(/optim\.lr/) // same in both: not shown
+    await page.getByTestId('cmp-parcoords').waitFor()
+    // the smoothing slider answers
+    const before = await page.getByTestId('cmp-plot').evaluate((el) => JSON.stringify((el as unknown as { data: Array<{ y: number[] }> }).data.at(-1)!.y.slice(0, 5)))
+    await page.getByTestId('cmp-smoothing').fill('0.95')
+    await expect.poll(() => page.getByTestId('cmp-plot').evaluate((el) => JSON.stringify((el as unknown as { data: Array<{ y: number[] }> }).data.at(-1)!.y.slice(0, 5)))).not.toBe(before)
+    await shot('09-compare')
+    // the two seeds of the iw-SFT group as a mean ± std band
+    for (const r of runs) {
+      const box = page.getByTestId(`cmp-run-${r.id}`)
+      if ((await box.isChecked()) !== (r.method === 'iw-sft')) await box.click()
+    }
+    await expect.poll(() => page.getByTestId('cmp-plot').evaluate((el) => (el as unknown as { data: Array<{ name?: string }> }).data.some((t) => /mean ± std, n=2/.test(t.name ?? '')))).toBe(true)
+    await shot('10-compare-group')
+  })
+
+  it('works at 1920×1080 and in the dark theme, and is keyboard reachable', async () => {
+    const p = await fx.browser.newPage({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' })
+    await p.goto(fx.server.url)
+    await p.getByTestId('datasets-table').waitFor()
+    const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    expect(bg).toBe('rgb(22, 24, 29)')
+    for (const [i, v] of ['datasets', 'curation', 'new-run', 'runs', 'inspector', 'compare'].entries()) {
+      await p.keyboard.press(`Alt+${i + 1}`)
+      await expect.poll(() => p.getByTestId(`nav-${v}`).getAttribute('aria-current')).toBe('page')
+      await p.waitForTimeout(900)
+      await p.screenshot({ path: join(SCREENSHOT_DIR, `dark-1920-${i + 1}-${v}.png`) })
+    }
+    // Tab reaches the navigation and Enter switches views
+    await p.keyboard.press('Alt+1')
+    await p.getByTestId('nav-compare').focus()
+    await p.keyboard.press('Enter')
+    await expect.poll(() => p.getByTestId('nav-compare').getAttribute('aria-current')).toBe('page')
+    await p.close()
+  })
+
+  it('logged no page errors', () => {
+    // 4xx answers are the app's own validation errors (the broken file): expected and shown
+    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+  })
+})
