@@ -18,6 +18,7 @@ import {
 import { TransformerPolicy, type GenerateOptions } from '../../src/main/engine/policies/transformer.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import { maskedLength } from '../../src/main/engine/data/trace.ts'
+import { ARITHMETIC_PRESETS, makeArithmeticSplits } from '../../src/main/engine/datasets/arithmetic-suite.ts'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -151,6 +152,7 @@ describe('pass@k and evaluateAccuracy', () => {
     const seen = new Map<string, number>()
     // greedy: a and b right, c wrong; sampling: a always right, b right on its first sample only, c never
     const fake = {
+      config: { maxLen: 64 },
       generate(prompts: number[][], o: GenerateOptions): number[][] {
         return prompts.map((ids) => {
           const p = probs.find((q) => q.prompt === tok.decode(ids))!
@@ -179,7 +181,27 @@ describe('pass@k and evaluateAccuracy', () => {
     expect(s1).toEqual(s2)
     expect(s1.length).toBe(8)
     expect(s1[3].id).toBe(`${probs[1].id}/s1`)
+    // every sample, with eos appended, fits the model (maxLen 32)
+    const d = buildSequenceDataset('samples', tok, s1)
+    for (let i = 0; i < 8; i++) expect(d.offsets[i + 1] - d.offsets[i]).toBeLessThanOrEqual(32)
+    for (const r of s1) expect(typeof r.meta!.finished).toBe('boolean')
     pol.dispose()
+  })
+})
+
+describe('arithmetic presets', () => {
+  it('makes disjoint train / held-out problems and a reference set that fits the model, the same for the same seed', () => {
+    const a = makeArithmeticSplits(ARITHMETIC_PRESETS.tiny, new Rng(5))
+    const b = makeArithmeticSplits(ARITHMETIC_PRESETS.tiny, new Rng(5))
+    expect(a.train.length).toBe(40)
+    expect(a.test.length).toBe(10)
+    const trainPrompts = new Set(a.train.map((p) => p.prompt))
+    for (const p of a.test) expect(trainPrompts.has(p.prompt)).toBe(false)
+    expect(a.referenceRows.map((r) => r.completion)).toEqual(b.referenceRows.map((r) => r.completion))
+    expect(a.referenceData.offsets.length).toBe(41)
+    expect(a.model.vocabSize).toBe(20)
+    expect(a.model.bos).toBe(1)
+    expect(() => makeArithmeticSplits({ ...ARITHMETIC_PRESETS.tiny, model: { ...ARITHMETIC_PRESETS.tiny.model, maxLen: 8 } }, new Rng(5))).toThrow(/maxLen 8/)
   })
 })
 

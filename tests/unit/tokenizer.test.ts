@@ -17,7 +17,7 @@ describe('CharTokenizer', () => {
   it('round-trips and drops specials when decoding', () => {
     const s = '12+7*3=7*3=21;12+21=33;#33'
     expect(t.decode(t.encode(s))).toBe(s)
-    expect(t.decode([t.bos, 5, t.eos, t.pad])).toBe('1')
+    expect(t.decode([t.bos, 5, t.eos, t.pad, t.unk])).toBe('1')
   })
   it('strict: an unknown character is an error naming it; lenient: it becomes unk', () => {
     expect(() => t.encode('1/2')).toThrow(/"\/" .*not in its alphabet/)

@@ -160,6 +160,7 @@ describe('TransformerPolicy', () => {
     expect(p.generate([[4, 5]], { maxNew: 5, temperature: 0 })[0]).toEqual(g1[0])
     const firstTok = g1[0][0]
     expect(p.generate([[4, 5]], { maxNew: 5, temperature: 0, stopToken: firstTok })[0]).toEqual([])
+    expect(p.generate([[4, 5]], { maxNew: 5, temperature: 0, stopToken: firstTok, includeStop: true })[0]).toEqual([firstTok])
     expect(() => p.generate([[4]], { maxNew: 1, temperature: 1 })).toThrow(/rng/)
     p.dispose()
   })

@@ -217,18 +217,34 @@ function defaultMaxNew(tokenizer: Tokenizer, problems: ArithmeticProblem[]): num
   return 2 * m + 2
 }
 
-function generateAll(policy: TransformerPolicy, tokenizer: Tokenizer, prompts: number[][], o: { maxNew: number; temperature: number; topP?: number; rng?: Rng; batchSize?: number }): string[] {
+/** Generations decoded to text; finished = the row ended with eos. maxNew is capped so that
+ *  prompt + completion + eos always fits in the model's maxLen. */
+function generateAll(
+  policy: TransformerPolicy,
+  tokenizer: Tokenizer,
+  prompts: number[][],
+  o: { maxNew: number; temperature: number; topP?: number; rng?: Rng; batchSize?: number }
+): { text: string; finished: boolean }[] {
   const bs = o.batchSize ?? 256
-  const out: string[] = []
+  const out: { text: string; finished: boolean }[] = []
   for (let i = 0; i < prompts.length; i += bs) {
-    const gen = policy.generate(prompts.slice(i, i + bs), { maxNew: o.maxNew, temperature: o.temperature, topP: o.topP, rng: o.rng, stopToken: tokenizer.eos })
-    for (const g of gen) out.push(tokenizer.decode(g))
+    const chunk = prompts.slice(i, i + bs)
+    let longest = 0
+    for (const p of chunk) longest = Math.max(longest, p.length)
+    const maxNew = Math.min(o.maxNew, policy.config.maxLen - 1 - longest)
+    if (maxNew < 1) throw new Error(`a prompt of ${longest} tokens leaves no room to generate within the model's maxLen ${policy.config.maxLen}`)
+    const gen = policy.generate(chunk, { maxNew, temperature: o.temperature, topP: o.topP, rng: o.rng, stopToken: tokenizer.eos, includeStop: true })
+    for (const g of gen) {
+      const finished = g.length > 0 && g[g.length - 1] === tokenizer.eos
+      out.push({ text: tokenizer.decode(finished ? g.slice(0, -1) : g), finished })
+    }
   }
   return out
 }
 
 /** K samples per problem from a policy, graded: rows ready for curation and buildSequenceDataset.
- *  meta holds the problem id, the sample index and whether it verified. */
+ *  meta holds the problem id, the sample index, whether it verified and whether it finished
+ *  (ended with eos rather than at the length cap); with eos appended every row fits maxLen. */
 export function sampleCompletions(policy: TransformerPolicy, tokenizer: Tokenizer, problems: ArithmeticProblem[], opts: SampleOptions): SequenceRow[] {
   const maxNew = opts.maxNew ?? defaultMaxNew(tokenizer, problems)
   const prompts: number[][] = []
@@ -236,11 +252,17 @@ export function sampleCompletions(policy: TransformerPolicy, tokenizer: Tokenize
     const ids = tokenizer.encode(p.prompt)
     for (let j = 0; j < opts.k; j++) prompts.push(ids)
   }
-  const texts = generateAll(policy, tokenizer, prompts, { ...opts, maxNew })
-  return texts.map((completion, i) => {
+  const gens = generateAll(policy, tokenizer, prompts, { ...opts, maxNew })
+  return gens.map(({ text: completion, finished }, i) => {
     const p = problems[Math.floor(i / opts.k)]
     const j = i % opts.k
-    return { id: `${p.id}/s${j}`, prompt: p.prompt, completion, score: gradeCompletion(p, completion), meta: { problem: p.id, sample: j, correct: verify(p, completion) } }
+    return {
+      id: `${p.id}/s${j}`,
+      prompt: p.prompt,
+      completion,
+      score: gradeCompletion(p, completion),
+      meta: { problem: p.id, sample: j, correct: verify(p, completion), finished }
+    }
   })
 }
 
@@ -279,7 +301,7 @@ export function evaluateAccuracy(
   const prompts = problems.map((p) => tokenizer.encode(p.prompt))
   const greedy = generateAll(policy, tokenizer, prompts, { maxNew, temperature: 0, batchSize: opts.batchSize })
   let correct = 0
-  greedy.forEach((t, i) => (correct += verify(problems[i], t) ? 1 : 0))
+  greedy.forEach((g, i) => (correct += verify(problems[i], g.text) ? 1 : 0))
   const rows = sampleCompletions(policy, tokenizer, problems, { k: n, temperature: opts.temperature ?? 1, topP: opts.topP, rng: opts.rng, maxNew, batchSize: opts.batchSize })
   let pass = 0
   for (let i = 0; i < problems.length; i++) {

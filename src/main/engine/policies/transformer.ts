@@ -57,8 +57,9 @@ export interface GenerateOptions {
   topP?: number
   /** required when temperature > 0 */
   rng?: Rng
-  /** generation of a row ends at this token; it is not included in the output */
+  /** generation of a row ends at this token; it is not included in the output unless includeStop */
   stopToken?: number
+  includeStop?: boolean
 }
 
 let instanceCounter = 0
@@ -329,7 +330,10 @@ export class TransformerPolicy implements Policy {
         const next: number[] = []
         active.forEach((i, a) => {
           const tok = sampleToken(data.subarray(a * V, (a + 1) * V), temperature, topP, opts.rng)
-          if (opts.stopToken !== undefined && tok === opts.stopToken) return
+          if (opts.stopToken !== undefined && tok === opts.stopToken) {
+            if (opts.includeStop) outs[i].push(tok)
+            return
+          }
           outs[i].push(tok)
           // the new token sits at position S0 + step; it can be fed only if that is < maxLen
           if (S0 + step < maxLen) {

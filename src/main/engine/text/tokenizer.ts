@@ -9,7 +9,8 @@ export interface Tokenizer {
   readonly vocabSize: number
   /** text → ids, no special tokens added */
   encode(text: string): number[]
-  /** ids → text; special tokens (bos, eos, pad) are dropped */
+  /** ids → text; special tokens (bos, eos, pad, and the char tokenizer's unk) are dropped, so
+   *  decoded text always encodes again */
   decode(ids: ArrayLike<number>): string
   readonly bos: number
   readonly eos: number
@@ -73,7 +74,6 @@ export class CharTokenizer implements Tokenizer {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
       if (id >= 4 && id < this.vocabSize) s += this.chars[id - 4]
-      else if (id === this.unk) s += '\uFFFD'
     }
     return s
   }
