@@ -24,19 +24,50 @@ function hexA(hex: string, a: number): string {
 
 /** Raw curves (faint) and smoothed curves, decimated to what a plot can show (~2 points a
  *  pixel column). Exported for the UI benchmark. */
-export function rawTraces(curves: CurveInput[], buckets = 800): Record<string, unknown>[] {
-  return curves.map((c) => {
+export function rawTraces(curves: CurveInput[], buckets = 400): Record<string, unknown>[] {
+  // one trace per colour, curves separated by null gaps: plotly's cost grows with the number of
+  // traces, and the faint raw curves need neither hover nor legend
+  const byColor = new Map<string, { x: Array<number | null>; y: Array<number | null> }>()
+  for (const c of curves) {
     const d = decimate(c.series.steps, c.series.values, buckets)
-    return { type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: `${c.name} (raw)`, line: { color: hexA(c.color, 0.25), width: 1 }, hoverinfo: 'skip', showlegend: false }
-  })
+    let acc = byColor.get(c.color)
+    if (!acc) byColor.set(c.color, (acc = { x: [], y: [] }))
+    if (acc.x.length) {
+      acc.x.push(null)
+      acc.y.push(null)
+    }
+    for (let i = 0; i < d.x.length; i++) {
+      acc.x.push(d.x[i])
+      acc.y.push(d.y[i])
+    }
+  }
+  return [...byColor.entries()].map(([color, d]) => ({ type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: 'raw', connectgaps: false, line: { color: hexA(color, 0.25), width: 1 }, hoverinfo: 'skip', showlegend: false }))
 }
-export function smoothedTraces(curves: CurveInput[], weight: number, buckets = 800): Record<string, unknown>[] {
+export function smoothedTraces(curves: CurveInput[], weight: number, points = 300): Record<string, unknown>[] {
   return curves.map((c) => {
     const sm = debiasedEma(c.series.values, weight)
-    const d = decimate(c.series.steps, sm, buckets)
+    // a smoothed curve has no spikes to keep: an even stride (plus the last point) is enough
+    const d = stride(c.series.steps, sm, points)
     return { type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: c.name, line: { color: c.color, width: 2 } }
   })
 }
+function stride(x: ArrayLike<number>, y: ArrayLike<number>, points: number): { x: number[]; y: number[] } {
+  const n = x.length
+  if (n <= points) return { x: Array.from(x), y: Array.from(y) }
+  const k = Math.ceil(n / points)
+  const ox: number[] = []
+  const oy: number[] = []
+  for (let i = 0; i < n; i += k) {
+    ox.push(x[i])
+    oy.push(y[i])
+  }
+  if ((n - 1) % k !== 0) {
+    ox.push(x[n - 1])
+    oy.push(y[n - 1])
+  }
+  return { x: ox, y: oy }
+}
+
 export function bandTraces(name: string, members: Series[], weight: number, color: string): Record<string, unknown>[] {
   const ms = meanStd(members.map((m) => ({ steps: m.steps, values: debiasedEma(m.values, weight) })))
   const up = ms.mean.map((m, i) => m + ms.std[i])
