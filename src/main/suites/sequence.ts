@@ -53,7 +53,7 @@ export function sequenceConfig(datasetId: number, seed: number, steps: number, o
     dataset: String(datasetId),
     seed,
     curation: { mode: 'threshold', threshold: 0.5 },
-    policy: { kind: 'transformer', d_model: 64, n_heads: 4, n_layers: 2, d_ff: 128, max_len: 64, tied: true, bos: arithmeticTokenizer().bos },
+    policy: { kind: 'transformer', d_model: 64, n_heads: 4, n_layers: 2, d_ff: 128, max_len: 128, tied: true, bos: arithmeticTokenizer().bos },
     train: { ...base.train, steps, batch_size: 32, log_every: 10, snapshot_every: steps, eval_every: steps, checkpoint_every: null },
     ...o
   }
