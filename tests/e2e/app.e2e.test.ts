@@ -13,6 +13,7 @@ import { weightStats } from '../../src/shared/weight-stats.ts'
 import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
+import { fromTraces } from '../../src/main/engine/data/trace.ts'
 import { hasChromium, CHROMIUM, SCREENSHOT_DIR, startFixture, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
@@ -277,11 +278,49 @@ suite(title, () => {
     await shot('10-compare-group')
   })
 
+  it('stays responsive with 100,000 traces in the curation view', async () => {
+    // a 100k-trace dataset written straight into the project (a second connection, as the CLI would)
+    const writer = openProject(fx.project)
+    let id: number
+    try {
+      const traces = Array.from({ length: 100_000 }, (_, i) => ({ id: `t${i}`, actions: [i % 3], score: Math.sin(i * 12.9898) * 0.5 + 0.5 + (i % 1000) / 1000, meta: { shard: i % 17 } }))
+      id = writer.putDataset(fromTraces('big-100k', 'discrete', 0, 3, traces), 'generated:e2e').id
+    } finally {
+      writer.close()
+    }
+    await page.reload()
+    await page.getByTestId('nav-curation').click()
+    await expect.poll(() => page.locator(`[data-testid=curation-dataset] option[value="${id}"]`).count()).toBe(1)
+    await page.getByTestId('curation-dataset').selectOption(String(id))
+    const scores = withDb((s) => s.getDataset(id).scores)
+    await expect.poll(() => text('table-count'), { timeout: 30_000 }).toBe('100,000 of 100,000 traces')
+    await page.getByTestId('curation-mode').selectOption('quality_bins')
+    await expect.poll(() => text('total-count')).toBe(fmtInt(curate(scores, { mode: 'quality_bins', cutoffs: [90, 95, 98] }).total))
+    // typing a cutoff answers within a frame or two
+    const t0 = Date.now()
+    await page.getByTestId('cutoff-0').fill('85')
+    const expected = fmtInt(curate(scores, { mode: 'quality_bins', cutoffs: [85, 95, 98] }).kept)
+    await expect.poll(() => text('kept-count'), { interval: 10 }).toBe(expected)
+    const answered = Date.now() - t0
+    // scroll to the end of the virtualized table: still a few dozen rows in the DOM
+    await page.locator('[data-testid=trace-table] .vt-body').evaluate((el) => (el.scrollTop = el.scrollHeight))
+    await page.waitForTimeout(200)
+    expect(await page.locator('[data-testid=trace-table] .vt-row').count()).toBeLessThan(80)
+    const lastIndex = await page.locator('[data-testid=trace-table] .vt-row').last().getAttribute('aria-rowindex')
+    expect(Number(lastIndex)).toBe(100_001)
+    // filtering by bin and metadata
+    await page.getByTestId('bin-filter').selectOption('m3')
+    const m3 = curate(scores, { mode: 'quality_bins', cutoffs: [85, 95, 98] }).perBin[2]
+    await expect.poll(() => text('table-count')).toBe(`${fmtInt(m3)} of 100,000 traces`)
+    await shot('11-curation-100k')
+    expect(answered).toBeLessThan(2000) // generous: includes Playwright's round trips on a loaded machine
+  })
+
   it('works at 1920×1080 and in the dark theme, and is keyboard reachable', async () => {
     const p = await fx.browser.newPage({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' })
     await p.goto(fx.server.url)
     await p.getByTestId('datasets-table').waitFor()
-    const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    const bg = await p.evaluate('getComputedStyle(document.body).backgroundColor')
     expect(bg).toBe('rgb(22, 24, 29)')
     for (const [i, v] of ['datasets', 'curation', 'new-run', 'runs', 'inspector', 'compare'].entries()) {
       await p.keyboard.press(`Alt+${i + 1}`)

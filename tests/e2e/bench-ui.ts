@@ -15,8 +15,8 @@ let code = 0
 try {
   const page = await fx.browser.newPage({ viewport: { width: 1280, height: 800 } })
   await page.goto(fx.server.url.replace(/\?token=/, '?token=') + '#bench')
-  await page.waitForFunction(() => (window as unknown as { __bench?: unknown }).__bench !== undefined, null, { timeout: 180_000 })
-  const result = (await page.evaluate(() => (window as unknown as { __bench: Record<string, unknown> }).__bench)) as Record<string, unknown>
+  await page.waitForFunction('window.__bench !== undefined', null, { timeout: 180_000 })
+  const result = (await page.evaluate('window.__bench')) as Record<string, unknown>
   const round = (v: unknown): unknown => (typeof v === 'number' ? Math.round(v * 10) / 10 : v)
   const out = Object.fromEntries(Object.entries(result).map(([k, v]) => [k, round(v)]))
   process.stdout.write(JSON.stringify({ browser: await fx.browser.version(), ...out }, null, 2) + '\n')

@@ -48,25 +48,19 @@ suite(title, () => {
   })
 
   it('gives the renderer window.api and no Node', async () => {
-    const r = await win.evaluate(() => ({
-      api: typeof (window as unknown as { api?: unknown }).api,
-      require: typeof (globalThis as unknown as { require?: unknown }).require,
-      process: typeof (globalThis as unknown as { process?: unknown }).process
-    }))
+    const r = await win.evaluate('({ api: typeof window.api, require: typeof globalThis.require, process: typeof globalThis.process })')
     expect(r).toEqual({ api: 'object', require: 'undefined', process: 'undefined' })
-    const res = await win.evaluate(() => (window as unknown as { api: { invoke(n: string, i: unknown): Promise<{ ok: boolean }> } }).api.invoke('runs.snapshot', { runId: 'x' }))
+    const res = (await win.evaluate("window.api.invoke('runs.snapshot', { runId: 'x' })")) as { ok: boolean }
     expect(res.ok).toBe(false)
   })
 
   it('runs hardened and blocks navigation', async () => {
-    const prefs = await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0].webContents.getLastWebPreferences())
+    const prefs = (await app.evaluate(({ BrowserWindow }) => (BrowserWindow.getAllWindows()[0].webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences())) as Record<string, unknown> | null
     expect(prefs?.contextIsolation).toBe(true)
     expect(prefs?.sandbox).toBe(true)
     expect(prefs?.nodeIntegration).toBe(false)
     const before = win.url()
-    await win.evaluate(() => {
-      location.href = 'https://example.com/'
-    })
+    await win.evaluate("location.href = 'https://example.com/'")
     await win.waitForTimeout(500)
     expect(win.url()).toBe(before)
   })

@@ -125,7 +125,7 @@ describe('iwsft serve server', () => {
   it('imports an upload, and reports a broken file by name without importing it', async () => {
     const up = async (name: string, body: string): Promise<string> => {
       const r = await fetch(`${base}/upload?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body })
-      return (await r.json()).value.path
+      return ((await r.json()) as { value: { path: string } }).value.path
     }
     const good = await up('../../evil name.jsonl', '{"prompt":"a","completion":"b","score":1}\n{"prompt":"c","completion":"d","score":0}\n')
     expect(good).toMatch(/evil_name\.jsonl$/)

@@ -83,7 +83,7 @@ describe('direct transport (services.call)', () => {
   })
 
   it('reports an out-of-range hyper-parameter by field, and starts nothing', async () => {
-    const err = await services.call('runs.start', { config: { dataset: 'bandit', optim: { lr: -1 } }, seeds: [0, 1] }).catch((e) => e)
+    const err = (await services.call('runs.start', { config: { dataset: 'bandit', optim: { lr: -1 } }, seeds: [0, 1] }).catch((e: unknown) => e)) as ApiError
     expect(err).toBeInstanceOf(ApiError)
     expect(err.code).toBe('invalid_config')
     expect(err.issues).toContainEqual({ path: 'optim.lr', message: expect.stringMatching(/>0/) })
