@@ -336,6 +336,22 @@ suite(title, () => {
     await p.close()
   })
 
+  it('creates a second project, then reopens the first from the recent list', async () => {
+    await page.getByTestId('nav-datasets').click()
+    await page.getByTestId('project-button').click()
+    const second = join(fx.dir, 'second.iwsft')
+    await page.getByTestId('project-path').fill(second)
+    await page.getByTestId('project-create').click()
+    await expect.poll(() => page.getByTestId('project-button').innerText()).toMatch(/^second/)
+    await expect.poll(() => page.getByTestId('datasets-table').innerText()).toMatch(/bandit/)
+    await expect.poll(() => page.getByTestId('datasets-table').innerText()).not.toMatch(/big-100k/)
+    await page.getByTestId('project-button').click()
+    await shot('12-projects')
+    await page.getByTestId('project-panel').getByRole('button', { name: 'e2e.iwsft' }).click()
+    await expect.poll(() => page.getByTestId('project-button').innerText()).toMatch(/^e2e/)
+    await expect.poll(() => page.getByTestId('datasets-table').innerText()).toMatch(/big-100k/)
+  })
+
   it('logged no page errors', () => {
     // 4xx answers are the app's own validation errors (the broken file): expected and shown
     expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])

@@ -1,4 +1,5 @@
-import { useEffect } from 'react'
+import { useEffect, useState } from 'react'
+import { ProjectPanel } from './components/ProjectPanel.tsx'
 import { useApp, VIEWS } from './state.tsx'
 import { CompareView } from './views/Compare.tsx'
 import { CurationView } from './views/Curation.tsx'
@@ -23,6 +24,7 @@ export function App(): React.JSX.Element {
     return () => window.removeEventListener('keydown', f)
   }, [s.go])
   const running = Object.keys(s.live).length
+  const [projects, setProjects] = useState(false)
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Views">
@@ -32,11 +34,12 @@ export function App(): React.JSX.Element {
           </span>
           <div>
             <div className="brand-name">IW-SFT Workbench</div>
-            <div className="brand-project" title={s.project?.file}>
-              {s.project?.name ?? '…'}
-            </div>
+            <button className="linklike brand-project" title={`${s.project?.file ?? ''} · switch project`} onClick={() => setProjects((v) => !v)} data-testid="project-button">
+              {s.project?.name ?? '…'} ▾
+            </button>
           </div>
         </div>
+        {projects && <ProjectPanel onClose={() => setProjects(false)} />}
         <ul>
           {VIEWS.map((v) => (
             <li key={v.id}>

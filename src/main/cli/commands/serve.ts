@@ -7,6 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startServer } from '../../services/http-server.ts'
+import { fileRecentList } from '../../services/recent.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { projectPath } from '../project.ts'
 
@@ -70,7 +71,7 @@ export async function cmdServe(argv: string[]): Promise<number> {
   const projectFile = projectPath(args)
   if (args.flags.has('rebuild') || rendererStale()) await buildRenderer()
 
-  const server = await startServer({ projectFile, port, rendererDir: RENDERER_OUT })
+  const server = await startServer({ projectFile, port, rendererDir: RENDERER_OUT, recent: fileRecentList() })
   process.stdout.write(`IW-SFT Workbench (browser build)\n  project: ${projectFile}\n  open:    ${server.url}\n  (bound to 127.0.0.1; requests without the token are refused; Ctrl+C stops the server and cancels running jobs)\n`)
   if (!args.flags.has('no-open')) openBrowser(server.url)
 

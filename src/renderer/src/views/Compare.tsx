@@ -201,9 +201,9 @@ export function CompareView(): React.JSX.Element {
               <li key={r.id}>
                 <label className="inline">
                   <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} data-testid={`cmp-run-${r.id}`} />
-                  <span>
+                  <span title={`${r.name}${r.group ? `\ngroup: ${r.group}` : ''}`}>
                     #{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
-                    {r.group ? <span className="muted small"> · {r.group}</span> : null}
+                    {r.status !== 'completed' ? <span className="muted small"> · {r.status}</span> : null}
                   </span>
                 </label>
               </li>
@@ -232,7 +232,7 @@ export function CompareView(): React.JSX.Element {
             </div>
             <Plot data={plotData} height={340} layout={{ xaxis: { title: { text: 'step' } }, yaxis: { title: { text: m } }, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' }, margin: { l: 56, r: 16, t: 40, b: 44 } }} testId="cmp-plot" ariaLabel={`${m} over steps`} />
           </div>
-          <div className="grid-2">
+          <div className="grid-2 cmp-tables">
             <div className="panel">
               <div className="row gap">
                 <h3>Final metrics</h3>
@@ -276,6 +276,7 @@ export function CompareView(): React.JSX.Element {
             <div className="panel">
               <h3>Config: keys that differ</h3>
               {diff.length ? (
+                <div className="scroll-x">
                 <table className="table compact diff" data-testid="cmp-diff">
                   <thead>
                     <tr>
@@ -298,6 +299,7 @@ export function CompareView(): React.JSX.Element {
                     ))}
                   </tbody>
                 </table>
+                </div>
               ) : (
                 <p className="muted">{runs.length < 2 ? 'Pick two or more runs.' : 'The configs are identical.'}</p>
               )}

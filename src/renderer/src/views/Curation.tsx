@@ -106,7 +106,7 @@ export function CurationView(): React.JSX.Element {
       bargap: 0.04,
       margin: { l: 50, r: 16, t: 24, b: 40 },
       shapes: thresholds.map((t, j) => ({ type: 'line', xref: 'x', yref: 'paper', x0: t, x1: t, y0: 0, y1: 1, line: { color: binColor(j + 1, theme), width: 2.5 } })),
-      annotations: thresholds.map((t, j) => ({ x: t, y: 1, yref: 'paper', xanchor: 'left', yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
+      annotations: thresholds.map((t, j) => ({ x: t, y: 1 - 0.09 * j, yref: 'paper', xanchor: 'left', yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
     }),
     [thresholds.join(','), theme, curation.mode, hist]
   )
@@ -236,7 +236,7 @@ export function CurationView(): React.JSX.Element {
                   <tr>
                     <th>bin</th>
                     <th className="num">threshold</th>
-                    <th className="num">multiplicity</th>
+                    <th className="num" title="multiplicity m(τ)">m</th>
                     <th className="num">traces</th>
                   </tr>
                 </thead>

@@ -7,6 +7,7 @@ import type { RunInfo, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
 import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
+import { plotColors, useTheme } from '../theme.ts'
 
 export function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
   return <span className={`status ${status}`}>{status}</span>
@@ -32,7 +33,10 @@ export function RunsView(): React.JSX.Element {
     <section className="view" aria-labelledby="runs-title">
       <header className="view-head row gap wrap">
         <h1 id="runs-title">Live runs</h1>
-        <span className="muted small">{s.caps?.onClose}</span>
+        <span className="muted small grow">{s.caps?.onClose}</span>
+        <button onClick={() => s.go('compare', { runIds: picked })} disabled={picked.length < 1}>
+          Compare picked ({picked.length})
+        </button>
       </header>
       <div className="grid-1-2">
         <div className="panel scroll-y">
@@ -40,8 +44,8 @@ export function RunsView(): React.JSX.Element {
             <colgroup>
               <col style={{ width: 28 }} />
               <col />
-              <col style={{ width: 92 }} />
-              <col style={{ width: 76 }} />
+              <col style={{ width: 86 }} />
+              <col style={{ width: 66 }} />
             </colgroup>
             <thead>
               <tr>
@@ -59,10 +63,10 @@ export function RunsView(): React.JSX.Element {
                   </td>
                   <td onClick={() => setPicked([r.id])} className="clickable">
                     <div className="run-name" title={r.name}>
-                      #{r.id} {r.name}
+                      #{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
                     </div>
-                    <div className="muted small" title={r.group ?? undefined}>
-                      {r.group ? `group: ${r.group}` : new Date(r.createdAt).toLocaleString()}
+                    <div className="muted small" title={`${r.name}${r.group ? `\ngroup: ${r.group}` : ''}`}>
+                      {s.datasets.find((d) => d.id === r.datasetId)?.name ?? r.config.dataset}
                     </div>
                   </td>
                   <td>
@@ -155,6 +159,7 @@ type SeriesMap = Record<number, Record<string, Series>>
 
 function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
   const s = useApp()
+  const theme = useTheme()
   const ids = runs.map((r) => r.id)
   const data = useRef<SeriesMap>({})
   const [version, setVersion] = useState(0)
@@ -200,23 +205,33 @@ function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
     { key: 'ess_fraction', title: 'ESS / N' },
     { key: 'clamp_fraction', title: 'clamp fraction' }
   ]
+  const colors = plotColors(theme).series
   return (
+    <>
+      <div className="row gap wrap small legend" aria-label="legend">
+        {runs.map((r, i) => (
+          <span key={r.id} className="row gap-s">
+            <span className="swatch" style={{ background: colors[i % colors.length] }} />#{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
+          </span>
+        ))}
+      </div>
     <div className="plots-grid" data-testid="live-plots">
       {panels.map((p) => (
-        <LiveChart key={p.key} title={p.title} metric={p.key} runs={runs} data={data.current} version={version} />
+        <LiveChart key={p.key} title={p.title} metric={p.key} runs={runs} data={data.current} version={version} colors={colors} />
       ))}
     </div>
+    </>
   )
 }
 
-function LiveChart({ title, metric, runs, data, version }: { title: string; metric: string; runs: RunInfo[]; data: SeriesMap; version: number }): React.JSX.Element {
+function LiveChart({ title, metric, runs, data, version, colors }: { title: string; metric: string; runs: RunInfo[]; data: SeriesMap; version: number; colors: string[] }): React.JSX.Element {
   const traces = useMemo(
     () =>
-      runs.map((r) => {
+      runs.map((r, i) => {
         const x = data[r.id]?.[metric]
-        return { type: 'scatter', mode: (x?.steps.length ?? 0) > 1 ? 'lines' : 'markers', x: x ? [...x.steps] : [], y: x ? [...x.values] : [], name: `#${r.id} seed ${r.seed}` }
+        return { type: 'scatter', mode: (x?.steps.length ?? 0) > 1 ? 'lines' : 'markers', x: x ? [...x.steps] : [], y: x ? [...x.values] : [], name: `#${r.id} seed ${r.seed}`, line: { color: colors[i % colors.length], width: 1.8 }, marker: { color: colors[i % colors.length] } }
       }),
-    [version, metric, runs.map((r) => r.id).join(',')]
+    [version, metric, runs.map((r) => r.id).join(','), colors]
   )
   const last = runs.length === 1 ? data[runs[0].id]?.[metric]?.values.at(-1) : undefined
   return (
