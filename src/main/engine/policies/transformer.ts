@@ -108,7 +108,8 @@ function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
 /** GELU, tanh approximation (GPT-2) */
 function gelu(x: tf.Tensor): tf.Tensor {
   const c = Math.sqrt(2 / Math.PI)
-  return x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(c)).add(1))
+  // x·x·x rather than pow(x, 3): pow's gradient also differentiates the exponent (log x)
+  return x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(c)).add(1))
 }
 
 export class TransformerPolicy implements Policy {
@@ -247,19 +248,32 @@ export class TransformerPolicy implements Policy {
     let x: tf.Tensor = tok.add(this.wpe.slice([start, 0], [S, d]))
     const scale = 1 / Math.sqrt(dh)
     const kv: KV[] = []
+    // Heads are column slices of the fused q/k/v projection, attended one at a time: no
+    // rank-5 transposes (the slowest kernels of a training step on wasm). The cache keeps keys and
+    // values as [B, P, d], every head side by side.
+    const bias3 = bias ? bias.reshape([-1, S, bias.shape[bias.rank - 1] as number]) : null
     this.blocks.forEach((blk, l) => {
       const h = layerNorm(x, blk.ln1g, blk.ln1b).reshape([B * S, d])
-      const qkv = h.matMul(blk.wqkv).add(blk.bqkv).reshape([B, S, 3, H, dh]).transpose([2, 0, 3, 1, 4]) // [3,B,H,S,dh]
-      let [q, k, v] = tf.split(qkv, 3, 0).map((t) => t.reshape([B, H, S, dh]))
+      const qkv = h.matMul(blk.wqkv).add(blk.bqkv) // [B*S, 3d]
+      const q = qkv.slice([0, 0], [B * S, d]).reshape([B, S, d])
+      let k: tf.Tensor = qkv.slice([0, d], [B * S, d]).reshape([B, S, d])
+      let v: tf.Tensor = qkv.slice([0, 2 * d], [B * S, d]).reshape([B, S, d])
       if (past) {
-        k = tf.concat([past[l].k, k], 2)
-        v = tf.concat([past[l].v, v], 2)
+        k = tf.concat([past[l].k, k], 1)
+        v = tf.concat([past[l].v, v], 1)
       }
       kv.push({ k, v })
-      let scores = tf.matMul(q, k, false, true).mul(scale) // [B,H,S,P+S]
-      if (bias) scores = scores.add(bias)
-      const att = tf.softmax(scores, -1)
-      const o = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * S, d])
+      const P = k.shape[1] as number
+      const heads: tf.Tensor[] = []
+      for (let hh = 0; hh < H; hh++) {
+        const qh = H === 1 ? q : q.slice([0, 0, hh * dh], [B, S, dh])
+        const kh = H === 1 ? k : k.slice([0, 0, hh * dh], [B, P, dh])
+        const vh = H === 1 ? v : v.slice([0, 0, hh * dh], [B, P, dh])
+        let scores = tf.matMul(qh, kh, false, true).mul(scale) // [B,S,P]
+        if (bias3) scores = scores.add(bias3)
+        heads.push(tf.matMul(tf.softmax(scores, -1), vh)) // [B,S,dh]
+      }
+      const o = (H === 1 ? heads[0] : tf.concat(heads, 2)).reshape([B * S, d])
       x = x.add(o.matMul(blk.wo).add(blk.bo).reshape([B, S, d]))
       const h2 = layerNorm(x, blk.ln2g, blk.ln2b).reshape([B * S, d])
       const m = gelu(h2.matMul(blk.wfc).add(blk.bfc)).matMul(blk.wproj).add(blk.bproj)
