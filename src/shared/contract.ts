@@ -58,6 +58,13 @@ export interface TraceDetail {
   truncated: boolean
 }
 
+export interface BuiltinInfo {
+  name: string
+  description: string
+  /** already in the project (at its default options) */
+  added: boolean
+}
+
 export interface PresetInfo {
   id: number
   datasetId: number
@@ -183,6 +190,9 @@ export const requestSchemas = {
     importId: z.string().min(1).max(100)
   }),
   'datasets.delete': z.strictObject({ datasetId: id }),
+  'datasets.builtins': empty,
+  /** generate a built-in dataset (in a worker) and store it; import.progress events carry importId */
+  'datasets.addBuiltin': z.strictObject({ name: z.string().min(1).max(100), importId: z.string().min(1).max(100), quick: z.boolean().optional() }),
   'datasets.scoreReference': z.strictObject({ datasetId: id }),
 
   'presets.list': z.strictObject({ datasetId: id.optional() }),
@@ -209,6 +219,8 @@ export interface RequestOutputs {
   'datasets.trace': TraceDetail
   'datasets.import': { dataset: DatasetInfo; created: boolean }
   'datasets.delete': { ok: true }
+  'datasets.builtins': BuiltinInfo[]
+  'datasets.addBuiltin': { dataset: DatasetInfo; created: boolean }
   'datasets.scoreReference': { ok: true }
   'presets.list': PresetInfo[]
   'presets.save': PresetInfo

@@ -27,11 +27,27 @@ export async function importInWorker(file: string, opts: ImportOptions = {}): Pr
     const { importDatasetFile } = await import('../engine/data/import.ts')
     return importDatasetFile(file, opts)
   }
+  return inWorker(target, { file, format: opts.format, mapping: opts.mapping, name: opts.name }, opts.onProgress, file)
+}
+
+/** Generate a built-in dataset (control rollouts can take minutes) off the main thread. */
+export async function makeBuiltinInWorker(name: string, options: Record<string, number | string | boolean>, onProgress?: (done: number, total: number) => void): Promise<TraceDataset> {
+  const target = workerTarget()
+  if (!target) {
+    const { getBuiltin } = await import('../engine/datasets/builtin.ts')
+    const b = getBuiltin(name)
+    if (!b) throw new Error(`unknown built-in dataset "${name}"`)
+    return b.make(options, onProgress)
+  }
+  return inWorker(target, { builtin: name, options }, onProgress, name)
+}
+
+function inWorker(target: { url: URL; entryUrl?: string }, data: Record<string, unknown>, onProgress: ((done: number, total: number) => void) | undefined, what: string): Promise<TraceDataset> {
   return new Promise<TraceDataset>((resolve, reject) => {
-    const worker = new Worker(target.url, { workerData: { file, format: opts.format, mapping: opts.mapping, name: opts.name, entryUrl: target.entryUrl } })
+    const worker = new Worker(target.url, { workerData: { ...data, entryUrl: target.entryUrl } })
     let settled = false
     worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string }) => {
-      if (m.type === 'progress') opts.onProgress?.(m.done ?? 0, m.total ?? 0)
+      if (m.type === 'progress') onProgress?.(m.done ?? 0, m.total ?? 0)
       else if (m.type === 'done') {
         settled = true
         resolve(m.dataset!)
@@ -45,7 +61,7 @@ export async function importInWorker(file: string, opts: ImportOptions = {}): Pr
       reject(e)
     })
     worker.on('exit', (code) => {
-      if (!settled) reject(new Error(`the import worker stopped (code ${code}) before reading ${file}`))
+      if (!settled) reject(new Error(`the import worker stopped (code ${code}) before finishing ${what}`))
     })
   })
 }

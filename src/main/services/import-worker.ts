@@ -3,9 +3,14 @@
 // (typed arrays are transferred, not copied) or an error message naming the file.
 import { parentPort, workerData } from 'node:worker_threads'
 import { importDatasetFile } from '../engine/data/import.ts'
+import { getBuiltin } from '../engine/datasets/builtin.ts'
 
 export interface ImportWorkerInput {
-  file: string
+  /** a data file to import … */
+  file?: string
+  /** … or a built-in dataset to generate (e.g. "hopper-expert"), with its options */
+  builtin?: string
+  options?: Record<string, number | string | boolean>
   format?: string
   mapping?: Record<string, string>
   name?: string
@@ -17,17 +22,20 @@ async function main(): Promise<void> {
   const input = workerData as ImportWorkerInput
   try {
     let last = 0
-    const ds = await importDatasetFile(input.file, {
-      format: input.format,
-      mapping: input.mapping,
-      name: input.name,
-      onProgress: (done, total) => {
-        const now = Date.now()
-        if (now - last < 100 && done < total) return
-        last = now
-        port.postMessage({ type: 'progress', done, total })
-      }
-    })
+    const onProgress = (done: number, total: number): void => {
+      const now = Date.now()
+      if (now - last < 100 && done < total) return
+      last = now
+      port.postMessage({ type: 'progress', done, total })
+    }
+    let ds
+    if (input.builtin) {
+      const b = getBuiltin(input.builtin)
+      if (!b) throw new Error(`unknown built-in dataset "${input.builtin}"`)
+      ds = await b.make(input.options ?? {}, onProgress)
+    } else {
+      ds = await importDatasetFile(input.file!, { format: input.format, mapping: input.mapping, name: input.name, onProgress })
+    }
     const buffers = [ds.offsets, ds.obs, ds.actions, ds.mask, ds.scores, ...(ds.rewards ? [ds.rewards] : [])].map((a) => a.buffer as ArrayBuffer)
     port.postMessage({ type: 'done', dataset: ds }, [...new Set(buffers)])
   } catch (e) {

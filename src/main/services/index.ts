@@ -23,12 +23,12 @@ import {
 } from '../../shared/contract.ts'
 import { histogram, minMax } from '../../shared/weight-stats.ts'
 import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
-import { ensureBuiltinDatasets, getBuiltin } from '../engine/datasets/builtin.ts'
+import { ensureBuiltinDatasets, getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import { openProject } from '../store/index.ts'
 import type { DatasetSummary, ProjectStore, RunRow } from '../store/types.ts'
-import { importInWorker } from './import-job.ts'
+import { importInWorker, makeBuiltinInWorker } from './import-job.ts'
 import { memoryRecentList, type RecentList } from './recent.ts'
 
 export interface ServicesOptions {
@@ -196,6 +196,24 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       datasetCache.delete(datasetId)
       emit('project.changed', { what: 'datasets' })
       return { ok: true as const }
+    },
+    'datasets.builtins': async () => {
+      const have = new Set(store.listDatasets().map((d) => d.source))
+      return listBuiltins().map((b) => ({ name: b.name, description: b.description, added: have.has(`builtin:${b.name}`) }))
+    },
+    'datasets.addBuiltin': async ({ name, importId, quick }) => {
+      if (!getBuiltin(name)) throw new ApiError(`unknown built-in dataset "${name}"; built-ins: ${listBuiltins().map((b) => b.name).join(', ')}`, 'not_found')
+      let ds: TraceDataset
+      try {
+        ds = await makeBuiltinInWorker(name, quick ? { quick: true } : {}, (done, total) => emit('import.progress', { importId, done, total }))
+        validateDataset(ds)
+      } catch (e) {
+        throw new ApiError(`built-in dataset "${name}": ${e instanceof Error ? e.message : String(e)}`, 'failed')
+      }
+      const { id, created } = store.putDataset(ds, `builtin:${name}`)
+      emit('import.progress', { importId, done: 1, total: 1 })
+      emit('project.changed', { what: 'datasets' })
+      return { dataset: toDatasetInfo(store.listDatasets().find((x) => x.id === id)!), created }
     },
     'datasets.scoreReference': async ({ datasetId }) => {
       const fn = (runner as Record<string, unknown>).scoreReference as

@@ -1,7 +1,7 @@
 // Datasets: the project's datasets with trace counts, score histogram, source and hash; import
 // from a file (picker or drag and drop) with a progress bar and errors beside the file.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { ApiError, type DatasetInfo } from '../../../shared/contract.ts'
+import { ApiError, type BuiltinInfo, type DatasetInfo } from '../../../shared/contract.ts'
 import { histogram } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
 import { useColumns } from '../hooks.ts'
@@ -37,6 +37,34 @@ export function DatasetsView(): React.JSX.Element {
       }),
     [s.api]
   )
+
+  const [builtins, setBuiltins] = useState<BuiltinInfo[]>([])
+  const [builtin, setBuiltin] = useState('')
+  const [quick, setQuick] = useState(true)
+  useEffect(() => {
+    s.api.invoke('datasets.builtins', {}).then((b) => {
+      setBuiltins(b)
+      setBuiltin((cur) => cur || (b.find((x) => !x.added)?.name ?? ''))
+    }).catch(() => {})
+  }, [s.api, s.datasets.length])
+  const addBuiltin = async (): Promise<void> => {
+    if (!builtin) return
+    const importId = `bi-${Date.now()}`
+    setImp({ file: `built-in ${builtin}`, phase: 'importing', done: 0, total: 0 })
+    const off = s.api.on('import.progress', (p) => {
+      if (p.importId === importId) setImp((st) => (st && st.phase === 'importing' ? { ...st, done: p.done, total: p.total } : st))
+    })
+    try {
+      const r = await s.api.invoke('datasets.addBuiltin', { name: builtin, importId, quick })
+      setImp({ file: `built-in ${builtin}`, phase: 'done', done: 1, total: 1, message: `${r.created ? 'added' : 'already in the project:'} "${r.dataset.name}", ${fmtInt(r.dataset.numTraces)} traces` })
+      setSelected(r.dataset.id)
+      s.refresh()
+    } catch (e) {
+      setImp({ file: `built-in ${builtin}`, phase: 'error', done: 0, total: 0, message: (e as Error).message })
+    } finally {
+      off()
+    }
+  }
 
   const runImport = async (label: string, getPath: () => Promise<string>): Promise<void> => {
     const importId = `imp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
@@ -105,6 +133,24 @@ export function DatasetsView(): React.JSX.Element {
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder="from the file" maxLength={200} />
           </label>
           <span className="muted small">or drop a file here · {s.caps?.importFormats.join(' ')}</span>
+          <span className="spacer" />
+          <label className="inline">
+            <span className="muted">built-in</span>
+            <select value={builtin} onChange={(e) => setBuiltin(e.target.value)} aria-label="built-in dataset" data-testid="builtin-select">
+              {builtins.map((b) => (
+                <option key={b.name} value={b.name} title={b.description}>
+                  {b.name}
+                  {b.added ? ' (added)' : ''}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="inline small" title="fewer episodes: minutes become seconds">
+            <input type="checkbox" checked={quick} onChange={(e) => setQuick(e.target.checked)} /> quick
+          </label>
+          <button onClick={() => void addBuiltin()} disabled={!builtin || imp?.phase === 'importing' || imp?.phase === 'uploading'} data-testid="builtin-add">
+            Add
+          </button>
           <input
             ref={fileInput}
             type="file"
