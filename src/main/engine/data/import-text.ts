@@ -322,7 +322,7 @@ class IntBuilder {
 const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v)
 
 /** Turn parsed rows into a 'sequence' dataset (and aligned log-probs, when mapped). */
-export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): ImportedText & { format?: TextFormat } {
+export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): ImportedText {
   const { file, rows, unit, numbers } = src
   if (rows.length === 0) throw new ImportError(`file "${file}": has no data rows`)
   const mapping = opts.mapping ?? detectMapping(Object.keys(rows[0]))
