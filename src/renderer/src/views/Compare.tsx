@@ -103,9 +103,11 @@ export function CompareView(): React.JSX.Element {
   const theme = useTheme()
   const colors = plotColors(theme).series
   const done = s.runs.filter((r) => r.status !== 'queued')
-  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? done.slice(0, 2).map((r) => r.id))
+  // by default the two newest finished runs
+  const defaults = (): number[] => [...done.filter((r) => r.status === 'completed'), ...done.filter((r) => r.status !== 'completed')].slice(0, 2).map((r) => r.id)
+  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? defaults())
   useEffect(() => {
-    if (!picked.length && done.length) setPicked(done.slice(0, 2).map((r) => r.id))
+    if (!picked.length && done.length) setPicked(defaults())
   }, [done.length])
   const [byGroup, setByGroup] = useState(true)
   const [metric, setMetric] = useState<string>('')
@@ -329,7 +331,7 @@ function ParallelCoordinates({ dims, score, scoreLabel, runLabels }: { dims: Dim
   if (all.length < 2 || !runLabels.length) return <p className="muted">Pick runs whose hyper-parameters differ to see this plot.</p>
   const W = 900
   const H = 240
-  const pad = { l: 40, r: 40, t: 28, b: 24 }
+  const pad = { l: 60, r: 60, t: 44, b: 24 }
   const x = (i: number): number => pad.l + (i * (W - pad.l - pad.r)) / (all.length - 1)
   const ranges = all.map((d) => {
     const f = d.values.filter(Number.isFinite)
@@ -350,13 +352,13 @@ function ParallelCoordinates({ dims, score, scoreLabel, runLabels }: { dims: Dim
       {all.map((d, j) => (
         <g key={d.label}>
           <line x1={x(j)} x2={x(j)} y1={pad.t} y2={H - pad.b} stroke={c.muted} strokeWidth={1} />
-          <text x={x(j)} y={pad.t - 12} textAnchor="middle" fill={c.text} fontSize={11}>
+          <text x={x(j)} y={pad.t - 24} textAnchor="middle" fill={c.text} fontSize={11}>
             {d.label}
           </text>
-          <text x={x(j) + 4} y={pad.t + 4} fill={c.muted} fontSize={10}>
+          <text x={x(j)} y={pad.t - 8} textAnchor="middle" fill={c.muted} fontSize={10}>
             {label(j, ranges[j][1])}
           </text>
-          <text x={x(j) + 4} y={H - pad.b + 12} fill={c.muted} fontSize={10}>
+          <text x={x(j)} y={H - pad.b + 14} textAnchor="middle" fill={c.muted} fontSize={10}>
             {label(j, ranges[j][0])}
           </text>
         </g>

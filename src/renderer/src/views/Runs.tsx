@@ -234,6 +234,18 @@ function LiveChart({ title, metric, runs, data, version, colors }: { title: stri
     [version, metric, runs.map((r) => r.id).join(','), colors]
   )
   const last = runs.length === 1 ? data[runs[0].id]?.[metric]?.values.at(-1) : undefined
+  const empty = runs.every((r) => !data[r.id]?.[metric]?.values.length)
+  if (empty) {
+    const unweighted = runs.every((r) => !r.method.startsWith('iw-'))
+    return (
+      <div className="panel chart" data-testid={`chart-${metric}`}>
+        <h3>{title}</h3>
+        <p className="muted small">
+          {unweighted && (metric === 'ess_fraction' || metric === 'clamp_fraction') ? 'not logged: this method does not weight traces' : 'nothing logged yet'}
+        </p>
+      </div>
+    )
+  }
   return (
     <div className="panel chart" data-testid={`chart-${metric}`}>
       <div className="row gap">
