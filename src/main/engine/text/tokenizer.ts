@@ -99,7 +99,10 @@ export class ByteTokenizer implements Tokenizer {
   private readonly dec = new TextDecoder('utf-8', { fatal: false })
 
   encode(text: string): number[] {
-    return Array.from(this.enc.encode(text))
+    const b = this.enc.encode(text)
+    const out = new Array<number>(b.length)
+    for (let i = 0; i < b.length; i++) out[i] = b[i]
+    return out
   }
 
   decode(ids: ArrayLike<number>): string {
