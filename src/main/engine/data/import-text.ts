@@ -298,24 +298,31 @@ export function detectMapping(columns: string[]): TextColumnMapping {
 class IntBuilder {
   data = new Int32Array(1 << 16)
   length = 0
-  push(v: number): void {
-    if (this.length === this.data.length) this.grow(1)
-    this.data[this.length++] = v
-  }
+  /** largest value pushed */
+  max = -1
   pushAll(vs: ArrayLike<number>): void {
-    if (this.length + vs.length > this.data.length) this.grow(vs.length)
-    for (let k = 0; k < vs.length; k++) this.data[this.length + k] = vs[k]
-    this.length += vs.length
+    if (this.length + vs.length > this.data.length) this.reserve(this.length + vs.length)
+    const d = this.data
+    let o = this.length
+    let max = this.max
+    for (let k = 0; k < vs.length; k++) {
+      const v = vs[k]
+      d[o++] = v
+      if (v > max) max = v
+    }
+    this.max = max
+    this.length = o
   }
-  private grow(extra: number): void {
-    let cap = this.data.length * 2
-    while (cap < this.length + extra) cap *= 2
-    const d = new Int32Array(cap)
+  /** make room for n values in all (grows by half again or to n, whichever is more) */
+  reserve(n: number): void {
+    if (n <= this.data.length) return
+    const d = new Int32Array(Math.max(n, Math.ceil(this.data.length * 1.5)))
     d.set(this.data.subarray(0, this.length))
     this.data = d
   }
+  /** the values as an array of their own (never a view: callers may transfer .buffer) */
   take(): Int32Array {
-    return this.data.slice(0, this.length)
+    return this.length === this.data.length ? this.data : this.data.slice(0, this.length)
   }
 }
 
@@ -413,7 +420,6 @@ export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): Im
   const metas: Record<string, unknown>[] | undefined = m.meta && m.meta.length > 0 ? new Array(N) : undefined
   const refParts: ArrayLike<unknown>[] = []
   const polParts: ArrayLike<unknown>[] = []
-  let maxId = -1
   for (let i = 0; i < N; i++) {
     const row = rows[i]
     let p: ArrayLike<number> = []
@@ -437,8 +443,8 @@ export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): Im
     if (hasPol) polParts.push(getLogprobs(row, i, m.policyLogprobs!, c.length))
     actions.pushAll(p)
     actions.pushAll(c)
-    for (let k = 0; k < p.length; k++) if (p[k] > maxId) maxId = p[k]
-    for (let k = 0; k < c.length; k++) if (c[k] > maxId) maxId = c[k]
+    // after a few rows, size the buffer for the whole file (+10%) to avoid repeated copies
+    if (i === 63 && N > 128) actions.reserve(Math.ceil((actions.length / 64) * N * 1.1))
     promptLens[i] = p.length
     offsets[i + 1] = offsets[i] + p.length + c.length
     scores[i] = m.score ? getScore(row, i, m.score) : defaultScore
@@ -452,6 +458,7 @@ export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): Im
       metas[i] = o
     }
   }
+  const maxId = actions.max
   const vocab = tok?.vocabSize ?? opts.vocabSize ?? maxId + 1
   if (maxId >= vocab) {
     // find the first offending row to name it
