@@ -12,6 +12,12 @@ import type { Policy } from '../engine/policies/policy.ts'
 import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
+import pkg from '../../../package.json'
+
+/** What a run records about the software that produced it, beside its config and data hash. */
+export function runVersions(): Record<string, string> {
+  return { app: pkg.version, ...backendVersions(), platform: `${process.platform}-${process.arch}` }
+}
 
 export interface ExecuteOptions {
   signal?: AbortSignal
@@ -64,7 +70,7 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
     datasetId: resolved.id,
     dataHash: datasetHash(resolved.dataset),
     backend,
-    versions: backendVersions()
+    versions: runVersions()
   })
   return driveRun(store, runId, config, resolved, backend, opts, { init })
 }
