@@ -13,6 +13,7 @@ describe('CharTokenizer', () => {
     expect(t.vocabSize).toBe(20)
     // '1' is alphabet index 1 → id 5; '+' index 10 → 14; '=' index 13 → 17
     expect(t.encode('1+1=')).toEqual([5, 14, 5, 17])
+    expect([5, 2, 3].map((i) => t.tokenText(i))).toEqual(['1', '<eos>', '<unk>'])
   })
   it('round-trips and drops specials when decoding', () => {
     const s = '12+7*3=7*3=21;12+21=33;#33'
@@ -36,6 +37,7 @@ describe('ByteTokenizer', () => {
     expect([t.pad, t.bos, t.eos]).toEqual([256, 257, 258])
     expect(t.encode('Aé')).toEqual([65, 0xc3, 0xa9])
     expect(t.decode([257, 65, 0xc3, 0xa9, 258])).toBe('Aé')
+    expect([65, 0xc3, 10, 258].map((i) => t.tokenText(i))).toEqual(['A', '<0xC3>', '\n', '<eos>'])
   })
 })
 
@@ -51,6 +53,7 @@ describe('Hugging Face tokenizer.json', () => {
     // z is not in the vocabulary → [UNK] = 0
     expect(t.encode('hello z')).toEqual([14, 0])
     expect(t.decode([1, 14, 18, 2])).toBe('hello world')
+    expect(t.tokenText(14)).toBe('hello')
     expect(t.spec()).toEqual({ kind: 'hf', file: join(FIX, 'tokenizer.json') })
   })
   it('loads a WordLevel file; a lone <|endoftext|> serves as bos, eos and pad', async () => {

@@ -15,6 +15,9 @@ export interface Tokenizer {
   readonly bos: number
   readonly eos: number
   readonly pad: number
+  /** one token's text for per-token displays (the inspector's rho shading): specials as <eos>
+   *  etc., bytes that are not printable ASCII as <0xNN> */
+  tokenText(id: number): string
   /** JSON description, enough to rebuild it with tokenizerFromSpec (an 'hf' spec names its file) */
   spec(): TokenizerSpec
 }
@@ -109,6 +112,15 @@ export class ByteTokenizer implements Tokenizer {
     const bytes: number[] = []
     for (let i = 0; i < ids.length; i++) if (ids[i] >= 0 && ids[i] < 256) bytes.push(ids[i])
     return this.dec.decode(new Uint8Array(bytes))
+  }
+
+  tokenText(id: number): string {
+    if (id === this.pad) return '<pad>'
+    if (id === this.bos) return '<bos>'
+    if (id === this.eos) return '<eos>'
+    if (id >= 32 && id < 127) return String.fromCharCode(id)
+    if (id === 10) return '\n'
+    return id >= 0 && id < 256 ? `<0x${id.toString(16).toUpperCase().padStart(2, '0')}>` : `<${id}?>`
   }
 
   spec(): TokenizerSpec {
