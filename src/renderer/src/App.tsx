@@ -20,8 +20,18 @@ export function App(): React.JSX.Element {
         s.go(v.id)
       }
     }
+    // a file dropped outside the drop zone must not replace the app with the file
+    const block = (e: DragEvent): void => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault()
+    }
     window.addEventListener('keydown', f)
-    return () => window.removeEventListener('keydown', f)
+    window.addEventListener('dragover', block)
+    window.addEventListener('drop', block)
+    return () => {
+      window.removeEventListener('keydown', f)
+      window.removeEventListener('dragover', block)
+      window.removeEventListener('drop', block)
+    }
   }, [s.go])
   const running = Object.keys(s.live).length
   const [projects, setProjects] = useState(false)
