@@ -169,6 +169,23 @@ describe('pass@k and evaluateAccuracy', () => {
     expect(r.passAtK).toBeCloseTo(0.5, 12)
   })
 
+  it('a sample with a special token mid-text is malformed: score 0, not correct, in sampling and in greedy accuracy', () => {
+    const tok = arithmeticTokenizer()
+    const p = makeProblem('a', [1, 2], ['+'])
+    // the right answer, but with a pad token (0) inside and eos at the end
+    const ids = [...tok.encode('1+2=3;'), tok.pad, ...tok.encode('#3'), tok.eos]
+    const fake = { config: { maxLen: 64 }, generate: (prompts: number[][]) => prompts.map(() => ids) } as unknown as TransformerPolicy
+    const [row] = sampleCompletions(fake, tok, [p], { k: 1, temperature: 1, rng: new Rng(1) })
+    expect(row.completion).toBe('1+2=3;#3')
+    expect(row.score).toBe(0)
+    expect(row.meta).toMatchObject({ correct: false, malformed: true, finished: true })
+    expect(evaluateAccuracy(fake, tok, [p], { k: 1, rng: new Rng(1) }).greedyAccuracy).toBe(0)
+    const clean = { config: { maxLen: 64 }, generate: (prompts: number[][]) => prompts.map(() => [...tok.encode(p.solution), tok.eos]) } as unknown as TransformerPolicy
+    const [ok] = sampleCompletions(clean, tok, [p], { k: 1, temperature: 1, rng: new Rng(1) })
+    expect(ok.score).toBe(2)
+    expect(ok.meta).toMatchObject({ correct: true, malformed: false, finished: true })
+  })
+
   it('runs a real (untrained) transformer end to end and samples reproducibly', () => {
     const tok = arithmeticTokenizer()
     const probs = makeArithmeticProblems(4, new Rng(13), { maxOperands: 2, maxOperand: 9 })

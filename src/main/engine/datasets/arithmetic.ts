@@ -217,16 +217,17 @@ function defaultMaxNew(tokenizer: Tokenizer, problems: ArithmeticProblem[]): num
   return 2 * m + 2
 }
 
-/** Generations decoded to text; finished = the row ended with eos. maxNew is capped so that
- *  prompt + completion + eos always fits in the model's maxLen. */
+/** Generations decoded to text; finished = the row ended with eos; malformed = the tokens do
+ *  not round-trip through their text (a special token such as pad or bos mid-completion, which
+ *  decoding drops). maxNew is capped so that prompt + completion + eos fits the model's maxLen. */
 function generateAll(
   policy: TransformerPolicy,
   tokenizer: Tokenizer,
   prompts: number[][],
   o: { maxNew: number; temperature: number; topP?: number; rng?: Rng; batchSize?: number }
-): { text: string; finished: boolean }[] {
+): { text: string; finished: boolean; malformed: boolean }[] {
   const bs = o.batchSize ?? 256
-  const out: { text: string; finished: boolean }[] = []
+  const out: { text: string; finished: boolean; malformed: boolean }[] = []
   for (let i = 0; i < prompts.length; i += bs) {
     const chunk = prompts.slice(i, i + bs)
     let longest = 0
@@ -236,15 +237,21 @@ function generateAll(
     const gen = policy.generate(chunk, { maxNew, temperature: o.temperature, topP: o.topP, rng: o.rng, stopToken: tokenizer.eos, includeStop: true })
     for (const g of gen) {
       const finished = g.length > 0 && g[g.length - 1] === tokenizer.eos
-      out.push({ text: tokenizer.decode(finished ? g.slice(0, -1) : g), finished })
+      const body = finished ? g.slice(0, -1) : g
+      const text = tokenizer.decode(body)
+      const again = tokenizer.encode(text)
+      const malformed = again.length !== body.length || again.some((t, k) => t !== body[k])
+      out.push({ text, finished, malformed })
     }
   }
   return out
 }
 
 /** K samples per problem from a policy, graded: rows ready for curation and buildSequenceDataset.
- *  meta holds the problem id, the sample index, whether it verified and whether it finished
- *  (ended with eos rather than at the length cap); with eos appended every row fits maxLen. */
+ *  meta holds the problem id, the sample index, whether it verified, whether it finished
+ *  (ended with eos rather than at the length cap) and whether it was malformed (held a special
+ *  token mid-text: score 0, never correct; its text lacks that token). With eos appended every
+ *  row fits maxLen. */
 export function sampleCompletions(policy: TransformerPolicy, tokenizer: Tokenizer, problems: ArithmeticProblem[], opts: SampleOptions): SequenceRow[] {
   const maxNew = opts.maxNew ?? defaultMaxNew(tokenizer, problems)
   const prompts: number[][] = []
@@ -253,15 +260,15 @@ export function sampleCompletions(policy: TransformerPolicy, tokenizer: Tokenize
     for (let j = 0; j < opts.k; j++) prompts.push(ids)
   }
   const gens = generateAll(policy, tokenizer, prompts, { ...opts, maxNew })
-  return gens.map(({ text: completion, finished }, i) => {
+  return gens.map(({ text: completion, finished, malformed }, i) => {
     const p = problems[Math.floor(i / opts.k)]
     const j = i % opts.k
     return {
       id: `${p.id}/s${j}`,
       prompt: p.prompt,
       completion,
-      score: gradeCompletion(p, completion),
-      meta: { problem: p.id, sample: j, correct: verify(p, completion), finished }
+      score: malformed ? 0 : gradeCompletion(p, completion),
+      meta: { problem: p.id, sample: j, correct: !malformed && verify(p, completion), finished, malformed }
     }
   })
 }
@@ -301,7 +308,7 @@ export function evaluateAccuracy(
   const prompts = problems.map((p) => tokenizer.encode(p.prompt))
   const greedy = generateAll(policy, tokenizer, prompts, { maxNew, temperature: 0, batchSize: opts.batchSize })
   let correct = 0
-  greedy.forEach((g, i) => (correct += verify(problems[i], g.text) ? 1 : 0))
+  greedy.forEach((g, i) => (correct += !g.malformed && verify(problems[i], g.text) ? 1 : 0))
   const rows = sampleCompletions(policy, tokenizer, problems, { k: n, temperature: opts.temperature ?? 1, topP: opts.topP, rng: opts.rng, maxNew, batchSize: opts.batchSize })
   let pass = 0
   for (let i = 0; i < problems.length; i++) {
