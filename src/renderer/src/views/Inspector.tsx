@@ -126,9 +126,25 @@ export function InspectorView(): React.JSX.Element {
     return t
   }, [snap, logW, otherSnap])
 
+  const distinctScores = useMemo(() => (snap ? new Set(snap.scores).size : 0), [snap])
   const scatter = useMemo(() => {
     if (!snap || !snap.scores.length) return []
     const n = snap.logWRaw.length
+    if (distinctScores <= 12) {
+      // few distinct scores (pass/fail, grades): a box of log w per score and bin reads better than a strip of dots
+      const groups = new Map<string, { m: number; y: number[]; x: string[] }>()
+      for (let i = 0; i < n; i++) {
+        const m = multiplicity ? multiplicity[snap.traceIndex[i]] : 1
+        const key = String(m)
+        let g = groups.get(key)
+        if (!g) groups.set(key, (g = { m, y: [], x: [] }))
+        g.y.push(snap.logWRaw[i])
+        g.x.push(`S = ${fmt(snap.scores[i], 3)}`)
+      }
+      return [...groups.values()]
+        .sort((a, b) => a.m - b.m)
+        .map((g) => ({ type: 'box', x: g.x, y: g.y, name: g.m === 0 ? 'discarded' : `bin m=${g.m}`, marker: { color: binColor(g.m, theme), size: 3 }, boxpoints: 'outliers', hoverinfo: 'y' }))
+    }
     // at most 4000 points: an even stride plus the 50 most and least weighted
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => snap.logWRaw[a] - snap.logWRaw[b])
     const keep = new Set<number>([...order.slice(0, 50), ...order.slice(-50)])
@@ -155,7 +171,7 @@ export function InspectorView(): React.JSX.Element {
         marker: { size: 5, color: binColor(m, theme), opacity: 0.7 },
         hovertemplate: '%{text}<br>score %{x:.3g}<br>log w raw %{y:.3g}<extra></extra>'
       }))
-  }, [snap, multiplicity, theme])
+  }, [snap, multiplicity, theme, distinctScores])
 
   const extremes = useMemo(() => {
     if (!snap) return { top: [], bottom: [] }
@@ -241,7 +257,7 @@ export function InspectorView(): React.JSX.Element {
             </div>
             <div className="panel">
               <h3>weight against score, by quality bin</h3>
-              <Plot data={scatter} height={260} layout={{ xaxis: { title: { text: 'score S(τ) (jittered)' } }, yaxis: { title: { text: 'log w raw' } }, legend: { orientation: 'h', y: 1.12 } }} testId="ins-scatter" ariaLabel="log weight against score" />
+              <Plot data={scatter} height={260} layout={{ xaxis: { title: { text: distinctScores <= 12 ? 'score S(τ)' : 'score S(τ) (jittered)' }, type: distinctScores <= 12 ? 'category' : 'linear' }, yaxis: { title: { text: 'log w raw' } }, legend: { orientation: 'h', y: 1.12 }, boxmode: 'group' }} testId="ins-scatter" ariaLabel="log weight against score" />
             </div>
           </div>
           <div className="grid-2">
