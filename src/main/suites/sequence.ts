@@ -9,13 +9,11 @@
 import type { RunConfig } from '../../shared/config.ts'
 import { defaultConfig } from '../../shared/config.ts'
 import {
-  ARITHMETIC_ALPHABET,
   arithmeticTokenizer,
   buildSequenceDataset,
   evaluateAccuracy,
   sampleCompletions,
-  type ArithmeticProblem,
-  type SequenceRow
+  type ArithmeticProblem
 } from '../engine/datasets/arithmetic.ts'
 import { ARITHMETIC_PRESETS, makeArithmeticSplits, type ArithmeticPreset } from '../engine/datasets/arithmetic-suite.ts'
 import type { Policy } from '../engine/policies/policy.ts'
@@ -58,14 +56,6 @@ export function sequenceConfig(datasetId: number, seed: number, steps: number, m
   }
 }
 
-const ALPHABET = new Set(ARITHMETIC_ALPHABET)
-/** A sample that emitted a special token mid-text (decoded as U+FFFD) is malformed output:
- *  score 0, so it never enters D+; the odd characters are dropped only so it can be stored. */
-function wellFormed(r: SequenceRow): SequenceRow {
-  if ([...r.completion].every((c) => ALPHABET.has(c))) return r
-  return { ...r, completion: [...r.completion].filter((c) => ALPHABET.has(c)).join(''), score: 0, meta: { ...r.meta, correct: false, malformed: true } }
-}
-
 registerSuite('sequence', {
   metric: 'accuracy',
   description: 'verifiable arithmetic (the s1K pipeline in miniature): SFT vs iw-SFT vs per-step iw-SFT from a trained reference; held-out greedy accuracy',
@@ -88,9 +78,10 @@ registerSuite('sequence', {
       const ref = await runInSuite(ctx, `reference seed ${seed}`, refCfg, { evaluate })
       table.add('reference', 'accuracy', ref.final.accuracy)
       table.add('reference', 'pass_at_4', ref.final.pass_at_4)
-      // 2. K samples per problem from π_ref, graded by the verifier
+      // 2. K samples per problem from π_ref, graded by the verifier (a sample that does not
+      //    re-encode to the tokens generated is marked malformed and scores 0)
       const refPolicy = loadCheckpoint(ctx.store, findCheckpoint(ctx.store, ref.runId)).policy as TransformerPolicy
-      const samples = sampleCompletions(refPolicy, tok, train, { k: sizes.preset.samplesPerProblem, temperature: 1, rng: new Rng(90_000 + seed) }).map(wellFormed)
+      const samples = sampleCompletions(refPolicy, tok, train, { k: sizes.preset.samplesPerProblem, temperature: 1, rng: new Rng(90_000 + seed) })
       refPolicy.dispose()
       const sampled = buildSequenceDataset(`arithmetic samples of π_ref (seed ${seed})`, tok, samples)
       const sampledId = ctx.store.putDataset(sampled, `generated:sequence/samples-seed${seed}`).id
