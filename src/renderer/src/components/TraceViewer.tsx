@@ -11,6 +11,7 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
   const s = useApp()
   const [t, setT] = useState<TraceDetail | null>(null)
   const [err, setErr] = useState<string | null>(null)
+  const [showIds, setShowIds] = useState(false)
   useEffect(() => {
     let alive = true
     setErr(null)
@@ -28,6 +29,8 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
     if (t.rewards) data.push({ type: 'scatter', mode: t.rewards.length > 1 ? 'lines' : 'markers', x: steps, y: t.rewards, name: 'reward', yaxis: 'y2', line: { dash: 'dot' } })
     return data
   }, [t])
+  // a vocabulary of ≤ 260 is the byte tokenizer (256 bytes + a few specials): show the text
+  const byteLevel = (t?.actDim ?? 0) <= 260
   if (err) return <p className="error-text">{err}</p>
   if (!t) return <p className="muted">loading trace…</p>
   const meta = t.meta ?? {}
@@ -54,10 +57,16 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
               ))}
             </div>
           )}
+          <div className="row gap small muted">
+            <label className="inline">
+              <input type="checkbox" checked={showIds} onChange={(e) => setShowIds(e.target.checked)} /> token ids
+            </label>
+            <span>highlighted: completion steps that count in the loss</span>
+          </div>
           <div className="tokens" aria-label="tokens (highlighted: completion steps that count in the loss)">
             {t.actions.map((a, i) => (
-              <span key={i} className={t.mask[i] ? 'tok on' : 'tok'} title={`step ${i}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}`}>
-                {a[0]}
+              <span key={i} className={t.mask[i] ? 'tok on' : 'tok'} title={`step ${i} · token ${a[0]}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}`}>
+                {showIds || !byteLevel ? a[0] : byteText(a[0])}
               </span>
             ))}
           </div>
@@ -89,4 +98,11 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
       {Object.keys(meta).length > 0 && <pre className="meta">{JSON.stringify(meta, null, 1).slice(0, 2000)}</pre>}
     </div>
   )
+}
+
+function byteText(id: number): string {
+  if (id === 32) return '␠'
+  if (id === 10) return '⏎'
+  if (id > 32 && id < 127) return String.fromCharCode(id)
+  return `⟨${id}⟩`
 }
