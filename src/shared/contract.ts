@@ -133,6 +133,18 @@ export interface HeatmapData {
   counts: number[][]
 }
 
+export interface TraceRho {
+  runId: number
+  traceIndex: number
+  /** the checkpoint's step (the run's last) */
+  step: number
+  /** per step of the trace; null where the step is masked out */
+  rho: Array<number | null>
+  logp: number[]
+  logref: number[]
+  mask: number[]
+}
+
 export interface ProjectInfo {
   file: string
   name: string
@@ -207,7 +219,9 @@ export const requestSchemas = {
   'runs.metrics': z.strictObject({ runIds: z.array(id).min(1).max(100), keys: z.array(z.string().min(1)).optional() }),
   'runs.snapshotSteps': z.strictObject({ runId: id }),
   'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
-  'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() })
+  'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() }),
+  /** per-step ρ_t = log π_θ(a_t|s_t) − log π_ref(a_t|s_t) of one trace under the run's last checkpoint */
+  'runs.traceRho': z.strictObject({ runId: id, traceIndex: z.number().int().min(0) })
 } as const
 
 export interface RequestOutputs {
@@ -234,6 +248,7 @@ export interface RequestOutputs {
   'runs.snapshotSteps': number[]
   'runs.snapshot': SnapshotData
   'runs.heatmap': HeatmapData
+  'runs.traceRho': TraceRho
 }
 
 export type RequestName = keyof typeof requestSchemas

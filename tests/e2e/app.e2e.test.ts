@@ -229,6 +229,9 @@ suite(title, () => {
     for (const c of counts) expect(c).toBeLessThanOrEqual(snap.w.length)
     expect(counts[1]).toBe(snap.w.length) // raw: no weight is clamped to 0 here, all are binned
     expect(await page.locator('[data-testid=ins-histogram] .bars path').count()).toBeGreaterThan(0)
+    // a most-weighted trace opens with its per-step ρ under the run's last checkpoint
+    await page.getByTestId('ins-top').locator('tbody tr').first().click()
+    await expect.poll(() => text('ins-rho-status'), { timeout: 60_000 }).toMatch(/Σρ = /)
     await shot('07-inspector')
     // an earlier step, log-scale counts, a second run overlaid
     await page.getByTestId('ins-step').fill('0')

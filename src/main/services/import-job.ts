@@ -42,6 +42,13 @@ export async function makeBuiltinInWorker(name: string, options: Record<string, 
   return inWorker(target, { builtin: name, options }, onProgress, name)
 }
 
+/** Per-step ρ of one trace, computed in a worker (tfjs never loads in the caller's thread). */
+export async function traceRhoInWorker(projectFile: string, runId: number, traceIndex: number): Promise<unknown> {
+  const target = workerTarget()
+  if (!target) throw new Error('per-step ρ needs the import worker (import-worker.js), which this build does not have')
+  return inWorker(target, { rho: { projectFile, runId, traceIndex } }, undefined, `ρ of trace ${traceIndex}`) as Promise<unknown>
+}
+
 function inWorker(target: { url: URL; entryUrl?: string }, data: Record<string, unknown>, onProgress: ((done: number, total: number) => void) | undefined, what: string): Promise<TraceDataset> {
   return new Promise<TraceDataset>((resolve, reject) => {
     const worker = new Worker(target.url, { workerData: { ...data, entryUrl: target.entryUrl } })

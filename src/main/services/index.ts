@@ -19,7 +19,8 @@ import {
   type RequestName,
   type RequestOutput,
   type RunInfo,
-  type TraceDetail
+  type TraceDetail,
+  type TraceRho
 } from '../../shared/contract.ts'
 import { histogram, minMax } from '../../shared/weight-stats.ts'
 import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
@@ -28,7 +29,7 @@ import * as runner from '../jobs/runner.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import { openProject } from '../store/index.ts'
 import type { DatasetSummary, ProjectStore, RunRow } from '../store/types.ts'
-import { importInWorker, makeBuiltinInWorker } from './import-job.ts'
+import { importInWorker, makeBuiltinInWorker, traceRhoInWorker } from './import-job.ts'
 import { memoryRecentList, type RecentList } from './recent.ts'
 
 export interface ServicesOptions {
@@ -320,6 +321,15 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         w: Array.from(snap.w),
         clamp: run.config.weights.clamp,
         scores
+      }
+    },
+    'runs.traceRho': async ({ runId, traceIndex }) => {
+      getRun(runId)
+      if (jobs.has(runId)) throw new ApiError(`run ${runId} is still going; per-step ρ uses its last checkpoint, written when it ends`, 'failed')
+      try {
+        return (await traceRhoInWorker(store.file, runId, traceIndex)) as TraceRho
+      } catch (e) {
+        throw new ApiError(e instanceof Error ? e.message : String(e), 'failed')
       }
     },
     'runs.heatmap': async ({ runId, bins }) => {

@@ -7,7 +7,14 @@ import { fmt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { Plot } from './Plot.tsx'
 
-export function TraceViewer({ datasetId, index, extra }: { datasetId: number; index: number; extra?: React.ReactNode }): React.JSX.Element {
+/** Diverging shade for ρ_t: blue where q favours the step more than π_ref, red where less. */
+function rhoColor(v: number | null, scale: number): string | undefined {
+  if (v === null || !Number.isFinite(v)) return undefined
+  const a = Math.min(1, Math.abs(v) / (scale || 1))
+  return v >= 0 ? `rgba(59,130,196,${0.15 + 0.6 * a})` : `rgba(201,72,72,${0.15 + 0.6 * a})`
+}
+
+export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: number; index: number; extra?: React.ReactNode; rho?: Array<number | null> | null }): React.JSX.Element {
   const s = useApp()
   const [t, setT] = useState<TraceDetail | null>(null)
   const [err, setErr] = useState<string | null>(null)
@@ -27,8 +34,10 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
     const data: Record<string, unknown>[] = []
     for (let k = 0; k < Math.min(dims, 8); k++) data.push({ type: 'scatter', mode: t.actions.length > 1 ? 'lines' : 'markers', x: steps, y: t.actions.map((a) => a[k]), name: t.kind === 'discrete' ? 'action' : `a[${k}]` })
     if (t.rewards) data.push({ type: 'scatter', mode: t.rewards.length > 1 ? 'lines' : 'markers', x: steps, y: t.rewards, name: 'reward', yaxis: 'y2', line: { dash: 'dot' } })
+    if (rho) data.push({ type: 'scatter', mode: rho.length > 1 ? 'lines' : 'markers', x: steps, y: rho, name: 'ρ_t', yaxis: 'y3', line: { color: '#c2477a', width: 1.5 }, marker: { color: '#c2477a', size: 8 } })
     return data
-  }, [t])
+  }, [t, rho])
+  const rhoScale = useMemo(() => (rho ? Math.max(1e-9, ...rho.map((v) => (v === null ? 0 : Math.abs(v)))) : 1), [rho])
   // a vocabulary of ≤ 260 is the byte tokenizer (256 bytes + a few specials): show the text
   const byteLevel = (t?.actDim ?? 0) <= 260
   if (err) return <p className="error-text">{err}</p>
@@ -65,13 +74,18 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
           </div>
           <div className="tokens" aria-label="tokens (highlighted: completion steps that count in the loss)">
             {t.actions.map((a, i) => (
-              <span key={i} className={t.mask[i] ? 'tok on' : 'tok'} title={`step ${i} · token ${a[0]}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}`}>
+              <span
+                key={i}
+                className={t.mask[i] ? 'tok on' : 'tok'}
+                style={rho ? { background: rhoColor(rho[i] ?? null, rhoScale), color: rho[i] !== null && rho[i] !== undefined ? 'inherit' : undefined } : undefined}
+                title={`step ${i} · token ${a[0]}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}${rho && rho[i] !== null && rho[i] !== undefined ? ` · ρ = ${fmt(rho[i]!)}` : ''}`}
+              >
                 {showIds || !byteLevel ? a[0] : byteText(a[0])}
               </span>
             ))}
           </div>
         </>
-      ) : t.actions.length <= 3 ? (
+      ) : t.actions.length <= 3 && !rho ? (
         <table className="table compact step-list" aria-label="steps">
           <thead>
             <tr>
@@ -93,7 +107,7 @@ export function TraceViewer({ datasetId, index, extra }: { datasetId: number; in
           </tbody>
         </table>
       ) : (
-        plot && <Plot data={plot} height={200} layout={{ margin: { l: 40, r: 40, t: 10, b: 30 }, yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } }, xaxis: { title: { text: 'step t' } } }} ariaLabel="per-step actions and rewards" />
+        plot && <Plot data={plot} height={200} layout={{ margin: { l: 40, r: 40, t: 10, b: 30 }, yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } }, yaxis3: { overlaying: 'y', side: 'left', showgrid: false, showticklabels: false, zeroline: true }, xaxis: { title: { text: 'step t' } } }} ariaLabel="per-step actions and rewards" />
       )}
       {Object.keys(meta).length > 0 && <pre className="meta">{JSON.stringify(meta, null, 1).slice(0, 2000)}</pre>}
     </div>

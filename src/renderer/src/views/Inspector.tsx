@@ -4,7 +4,7 @@
 // distribution over all saved steps as a heatmap; a second run overlaid at the same step.
 import { useEffect, useMemo, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
-import type { HeatmapData, RunInfo, SnapshotData } from '../../../shared/contract.ts'
+import type { HeatmapData, RunInfo, SnapshotData, TraceRho } from '../../../shared/contract.ts'
 import { curate } from '../../../shared/curation.ts'
 import { histogram, LOG_FLOOR_W, spearman, weightStats } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
@@ -69,6 +69,18 @@ export function InspectorView(): React.JSX.Element {
   const [heat, setHeat] = useState<HeatmapData | null>(null)
   const [err, setErr] = useState<string | null>(null)
   const [openTrace, setOpenTrace] = useState<number | null>(null)
+  const [traceRho, setRho] = useState<TraceRho | null>(null)
+  const [rhoErr, setRhoErr] = useState<string | null>(null)
+  useEffect(() => {
+    setRho(null)
+    setRhoErr(null)
+    if (openTrace === null || !runId || run?.status === 'running') return
+    let alive = true
+    s.api.invoke('runs.traceRho', { runId, traceIndex: openTrace }).then((r) => alive && setRho(r)).catch((e: Error) => alive && setRhoErr(e.message))
+    return () => {
+      alive = false
+    }
+  }, [s.api, runId, openTrace, run?.status])
 
   useEffect(() => {
     if (!runId) return
@@ -282,7 +294,18 @@ export function InspectorView(): React.JSX.Element {
                 <TraceViewer
                   datasetId={run.datasetId}
                   index={openTrace}
-                  extra={<span className="muted small">trace-level log w shown above; per-step ρ_t is not saved in snapshots</span>}
+                  rho={traceRho?.rho ?? null}
+                  extra={
+                    <span className="muted small" data-testid="ins-rho-status">
+                      {traceRho
+                        ? `ρ_t = log π_θ − log π_ref under the checkpoint at step ${traceRho.step}: Σρ = ${fmt(traceRho.rho.reduce<number>((a, v) => a + (v ?? 0), 0))}`
+                        : rhoErr
+                          ? `per-step ρ: ${rhoErr}`
+                          : run.status === 'running'
+                            ? 'per-step ρ once the run has ended'
+                            : 'computing per-step ρ…'}
+                    </span>
+                  }
                 />
               )}
             </div>
