@@ -232,7 +232,14 @@ suite(title, () => {
     // a most-weighted trace opens with its per-step ρ under the run's last checkpoint
     await page.getByTestId('ins-top').locator('tbody tr').first().click()
     await expect.poll(() => text('ins-rho-status'), { timeout: 60_000 }).toMatch(/Σρ = /)
+    // one-step bandit traces: log w raw = (temp/|τ|)·Σρ = Σρ, under the same parameters as the last snapshot
+    const sumRho = Number(/Σρ = (\S+)/.exec(await text('ins-rho-status'))![1])
+    const top = snap.logWRaw.reduce((a, v) => Math.max(a, v), -Infinity)
+    expect(Math.abs(sumRho - top)).toBeLessThan(2e-3)
     await shot('07-inspector')
+    await page.getByTestId('trace-viewer').scrollIntoViewIfNeeded()
+    await shot('07b-inspector-trace-rho')
+    await page.getByTestId('ins-step').scrollIntoViewIfNeeded()
     // an earlier step, log-scale counts, a second run overlaid
     await page.getByTestId('ins-step').fill('0')
     await expect.poll(() => text('ins-step-value')).toBe(String(steps[0]))

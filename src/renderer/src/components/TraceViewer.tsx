@@ -85,13 +85,14 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
             ))}
           </div>
         </>
-      ) : t.actions.length <= 3 && !rho ? (
+      ) : t.actions.length <= 3 ? (
         <table className="table compact step-list" aria-label="steps">
           <thead>
             <tr>
               <th>step</th>
               <th>action</th>
               {t.rewards && <th>reward</th>}
+              {rho && <th>ρ_t</th>}
               {t.obsDim > 0 && <th>observation</th>}
             </tr>
           </thead>
@@ -101,6 +102,11 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
                 <td>{i}</td>
                 <td>{a.map((x) => fmt(x)).join(', ')}</td>
                 {t.rewards && <td>{fmt(t.rewards[i])}</td>}
+                {rho && (
+                  <td className="mono" style={{ background: rhoColor(rho[i] ?? null, rhoScale) }}>
+                    {rho[i] === null || rho[i] === undefined ? '–' : fmt(rho[i]!)}
+                  </td>
+                )}
                 {t.obsDim > 0 && <td className="mono">{t.obs[i].map((x) => fmt(x, 3)).join(', ')}</td>}
               </tr>
             ))}
