@@ -267,8 +267,15 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
           throw configError(e)
         }
       })
-      const runIds: number[] = []
-      for (const c of configs) runIds.push(await startOne(c))
+      // the seeds start together (each in its own worker); ids come back in seed order
+      const started = await Promise.allSettled(configs.map((c) => startOne(c)))
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      const runIds = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+      if (failed) {
+        // all or nothing: stop the seeds that did start, and say why the others did not
+        for (const id of runIds) jobs.get(id)?.handle.cancel()
+        throw failed.reason
+      }
       return { runIds, group: groupName ?? null }
     },
     'runs.cancel': async ({ runId }) => {
