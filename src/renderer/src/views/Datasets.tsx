@@ -124,7 +124,7 @@ export function DatasetsView(): React.JSX.Element {
         }}
         data-testid="dropzone"
       >
-        <div className="row gap">
+        <div className="row gap wrap">
           <button className="primary" onClick={() => void pick()} disabled={imp?.phase === 'uploading' || imp?.phase === 'importing'} data-testid="import-button">
             Import file…
           </button>
