@@ -11,7 +11,8 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: resolve(__dirname, 'src/main/electron/index.ts'),
-          worker: resolve(__dirname, 'src/main/jobs/worker-entry.ts')
+          worker: resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
+          'import-worker': resolve(__dirname, 'src/main/services/import-worker.ts')
         }
       }
     }

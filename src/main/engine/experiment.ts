@@ -77,6 +77,67 @@ export interface ExperimentOptions {
   resume?: { state: TrainState; refKey: string | null }
 }
 
+/** π_ref for a run: `policy` as given (a checkpoint, or the fresh initialisation), or — for
+ *  reference.kind "bc" — `policy` after behaviour cloning on ALL data; θ (and θ_q) then start
+ *  from it, since q, π_ref and π_θ are all equal at step 0. Its log-probs over every step of the
+ *  dataset are computed once and cached by (reference key, data hash). `rng` must be the run's
+ *  generator after the policy's initialisation fork, so that a run and a stand-alone scoring
+ *  job build the same π_ref. */
+async function establishReference(
+  config: RunConfig,
+  ds: TraceDataset,
+  policy: Policy,
+  rng: Rng,
+  hooks: ExperimentHooks,
+  refCache: RefCache | undefined,
+  given: boolean
+): Promise<{ refKey: string; refLogProbs: Float32Array } | 'cancelled'> {
+  if (!given && config.reference.kind === 'bc') {
+    const r = config.reference
+    const bcConfig: RunConfig = {
+      ...config,
+      method: 'bc',
+      optim: { ...config.optim, lr: r.lr, warmup_steps: 0, schedule: 'constant' },
+      train: { ...config.train, steps: r.steps, batch_size: r.batch_size, log_every: r.steps, snapshot_every: r.steps, eval_every: r.steps, checkpoint_every: null }
+    }
+    const all = new Uint8Array(ds.offsets.length - 1).fill(1)
+    const res = await train(
+      { config: bcConfig, dataset: ds, policy, multiplicity: all, refLogProbs: null, rng: rng.fork(2) },
+      { signal: hooks.signal, onProgress: (d, t) => hooks.onPhase?.('reference', d, t) }
+    )
+    if (res.status === 'cancelled') return 'cancelled'
+  }
+  const refKey = referenceKey(policy)
+  let refLogProbs = refCache?.get(refKey, datasetHash(ds)) ?? null
+  if (!refLogProbs) {
+    refLogProbs = scoreSteps(policy, ds, undefined, (d, t) => hooks.onPhase?.('scoring', d, t))
+    refCache?.put(refKey, datasetHash(ds), refLogProbs)
+  }
+  return { refKey, refLogProbs }
+}
+
+/** Reference scoring as a job of its own ("score with reference model" in the app): build π_ref
+ *  exactly as a run with this config would, score the dataset, and cache it, so that the run
+ *  later finds its reference log-probs ready. */
+export async function scoreReference(
+  config: RunConfig,
+  ds: TraceDataset,
+  hooks: ExperimentHooks,
+  refCache: RefCache,
+  init?: Policy
+): Promise<{ refKey: string; steps: number } | 'cancelled'> {
+  const rng = new Rng(config.seed)
+  const fresh = createPolicy(config.policy, ds, rng.fork(1))
+  const policy = init ? init.clone(false) : fresh
+  if (init) fresh.dispose()
+  try {
+    const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
+    return ref === 'cancelled' ? ref : { refKey: ref.refKey, steps: ref.refLogProbs.length }
+  } finally {
+    policy.dispose()
+  }
+}
+
 export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
   const { refCache, init, resume } = opts
   if (resume && !init) throw new Error('resuming needs the checkpoint\'s policy')
@@ -96,28 +157,9 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
         if (!refLogProbs) throw new Error(`the reference log-probs of this run (key ${refKey}) are no longer in the project; start a new run instead of resuming`)
       }
     } else if (config.method !== 'bc') {
-      if (!init && config.reference.kind === 'bc') {
-        // π_ref unknown: fit it by behaviour cloning on ALL data, then start θ (and θ_q) from it
-        const r = config.reference
-        const bcConfig: RunConfig = {
-          ...config,
-          method: 'bc',
-          optim: { ...config.optim, lr: r.lr, warmup_steps: 0, schedule: 'constant' },
-          train: { ...config.train, steps: r.steps, batch_size: r.batch_size, log_every: r.steps, snapshot_every: r.steps, eval_every: r.steps }
-        }
-        const res = await train(
-          { config: bcConfig, dataset: ds, policy, multiplicity: curation.multiplicity, refLogProbs: null, rng: rng.fork(2) },
-          { signal: hooks.signal, onProgress: (d, t) => hooks.onPhase?.('reference', d, t) }
-        )
-        if (res.status === 'cancelled') return { ...res, policy, curation, dataHash, refKey }
-      }
-      // π_ref = θ at step 0 (q, π_ref and π_θ are all equal at the start)
-      refKey = referenceKey(policy)
-      refLogProbs = refCache?.get(refKey, dataHash) ?? null
-      if (!refLogProbs) {
-        refLogProbs = scoreSteps(policy, ds, undefined, (d, t) => hooks.onPhase?.('scoring', d, t))
-        refCache?.put(refKey, dataHash, refLogProbs)
-      }
+      const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
+      if (ref === 'cancelled') return { status: 'cancelled', steps: 0, final: {}, policy, curation, dataHash, refKey }
+      ;({ refKey, refLogProbs } = ref)
     }
     if (isImportanceWeighted(config.method) && !refLogProbs) throw new Error('internal: no reference log-probs for an iw method')
     hooks.onReference?.(refKey, policy)

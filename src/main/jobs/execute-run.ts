@@ -3,11 +3,11 @@
 // metrics, weight snapshots and the final checkpoint as they come. Status ends as completed,
 // cancelled or failed; a process killed mid-run is found 'running' with a dead owner and
 // marked interrupted on the next open (store.markInterrupted).
-import type { RunConfig } from '../../shared/config.ts'
+import { resolveConfig, type Domain, type RunConfig } from '../../shared/config.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../engine/data/trace.ts'
 import { builtinOfSource, getBuiltin, materializeBuiltin } from '../engine/datasets/builtin.ts'
-import { curateForRun, runExperiment, type ExperimentOptions } from '../engine/experiment.ts'
+import { curateForRun, runExperiment, scoreReference, type ExperimentOptions } from '../engine/experiment.ts'
 import type { Policy } from '../engine/policies/policy.ts'
 import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
@@ -154,5 +154,46 @@ async function driveRun(
     return end
   } finally {
     extra.init?.dispose()
+  }
+}
+
+/** The domain whose defaults (and so whose reference) fit a stored dataset. */
+export function domainOfKind(kind: TraceDataset['kind']): Domain {
+  return kind === 'continuous' ? 'control' : kind === 'sequence' ? 'sequence' : 'bandit'
+}
+
+/** "Score with reference model": build the reference a run on this dataset would use (the
+ *  domain's defaults, overridden by `configInput`), score every step, and cache the result in
+ *  the project. Progress comes as 'progress' events with phase "reference" or "scoring". */
+export async function scoreDatasetReference(
+  store: ProjectStore,
+  datasetId: number,
+  configInput: Record<string, unknown> = {},
+  opts: Pick<ExecuteOptions, 'signal' | 'onEvent'> = {}
+): Promise<{ status: 'completed' | 'cancelled'; refKey: string | null; steps: number }> {
+  const summary = store.listDatasets().find((d) => d.id === datasetId)
+  if (!summary) throw new Error(`no dataset ${datasetId} in ${store.file}`)
+  const config = resolveConfig({ domain: domainOfKind(summary.kind), ...configInput, dataset: String(datasetId) })
+  await initBackend(config.backend)
+  const dataset = store.getDataset(datasetId)
+  const init = config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined
+  const started = Date.now()
+  try {
+    const r = await scoreReference(
+      config,
+      dataset,
+      {
+        signal: opts.signal,
+        onPhase: (phase, done, total) => {
+          const elapsedMs = Date.now() - started
+          opts.onEvent?.({ type: 'progress', runId: 0, phase, step: done, total, elapsedMs, etaMs: done > 0 ? (elapsedMs / done) * (total - done) : 0 })
+        }
+      },
+      { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) },
+      init
+    )
+    return r === 'cancelled' ? { status: 'cancelled', refKey: null, steps: 0 } : { status: 'completed', ...r }
+  } finally {
+    init?.dispose()
   }
 }

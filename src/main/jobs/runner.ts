@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import type { RunConfig } from '../../shared/config.ts'
 import { openProject } from '../store/index.ts'
 import type { RunEndEvent, RunEvent, RunHandle } from './types.ts'
-import type { WorkerMessage } from './worker-entry.ts'
+import type { WorkerInput, WorkerMessage } from './worker-entry.ts'
 
 /** The worker file: the TypeScript source run through tsx (CLI, tests, `iwsft serve`), or the
  *  bundled worker.js next to the app's main bundle. */
@@ -20,8 +20,20 @@ function workerTarget(): { url: URL; entryUrl?: string } {
 }
 
 export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
+  return startJob({ projectFile, config }, onEvent)
+}
+
+/** Reference scoring of one dataset in a worker ("score with reference model"): the reference
+ *  a run on it would use (domain defaults, overridden by `config`), cached in the project.
+ *  Progress events carry runId 0; `done` resolves with status completed or cancelled. */
+export function scoreReference(projectFile: string, datasetId: number, onEvent: (e: RunEvent) => void, config: Record<string, unknown> = {}): RunHandle {
+  return startJob({ projectFile, config, job: 'score', datasetId }, onEvent)
+}
+
+function startJob(input: WorkerInput, onEvent: (e: RunEvent) => void): RunHandle {
+  const { projectFile } = input
   const { url, entryUrl } = workerTarget()
-  const worker = new Worker(url, { workerData: { projectFile, config, entryUrl } })
+  const worker = new Worker(url, { workerData: { ...input, entryUrl } })
   let resolveId!: (id: number) => void
   let rejectId!: (e: Error) => void
   const runId = new Promise<number>((res, rej) => ((resolveId = res), (rejectId = rej)))
@@ -49,6 +61,7 @@ export function startRun(projectFile: string, config: RunConfig | unknown, onEve
         const err = new Error(`training worker exited with code ${code} before the run ended`)
         // a worker thread shares this process's pid, so the store cannot see it died: mark it here
         void runId.then((id) => {
+          if (id === 0) return // a scoring job has no run row
           const store = openProject(projectFile)
           try {
             if (store.getRun(id)?.status === 'running') store.setRunStatus(id, 'interrupted', err.message)

@@ -4,12 +4,15 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { resolveConfig } from '../../shared/config.ts'
 import { openProject } from '../store/index.ts'
-import { executeRun } from './execute-run.ts'
+import { executeRun, scoreDatasetReference } from './execute-run.ts'
 import type { RunEvent } from './types.ts'
 
 export interface WorkerInput {
   projectFile: string
   config: unknown
+  /** "run" (default): train; "score": reference scoring of one dataset */
+  job?: 'run' | 'score'
+  datasetId?: number
 }
 
 export type WorkerMessage = RunEvent | { type: 'error'; message: string }
@@ -26,6 +29,12 @@ async function main(): Promise<void> {
   let store: ReturnType<typeof openProject> | null = null
   let started = false
   try {
+    if (input.job === 'score') {
+      store = openProject(input.projectFile)
+      const r = await scoreDatasetReference(store, input.datasetId!, (input.config ?? {}) as Record<string, unknown>, { signal: abort.signal, onEvent: post })
+      post({ type: 'end', runId: 0, status: r.status, final: { steps: r.steps } })
+      return
+    }
     const config = resolveConfig(input.config)
     store = openProject(input.projectFile)
     await executeRun(store, config, {
