@@ -106,7 +106,9 @@ export function CurationView(): React.JSX.Element {
       bargap: 0.04,
       margin: { l: 50, r: 16, t: 24, b: 40 },
       shapes: thresholds.map((t, j) => ({ type: 'line', xref: 'x', yref: 'paper', x0: t, x1: t, y0: 0, y1: 1, line: { color: binColor(j + 1, theme), width: 2.5 } })),
-      annotations: thresholds.map((t, j) => ({ x: t, y: 1 - 0.09 * j, yref: 'paper', xanchor: 'left', yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
+      // a label sits right of its line, or left of it when the line is in the right part of
+      // the axis, so it never runs past the plot's edge
+      annotations: thresholds.map((t, j) => ({ x: t, y: 1 - 0.09 * j, yref: 'paper', xanchor: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? 'right' : 'left', xshift: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? -4 : 4, yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
     }),
     [thresholds.join(','), theme, curation.mode, hist]
   )
