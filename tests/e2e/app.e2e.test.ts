@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { curate } from '../../src/shared/curation.ts'
 import { weightStats } from '../../src/shared/weight-stats.ts'
@@ -284,8 +285,27 @@ suite(title, () => {
       const box = page.getByTestId(`cmp-run-${r.id}`)
       if ((await box.isChecked()) !== (r.method === 'iw-sft')) await box.click()
     }
-    await expect.poll(() => page.getByTestId('cmp-plot').evaluate((el) => (el as unknown as { data: Array<{ name?: string }> }).data.some((t) => /mean ± std, n=2/.test(t.name ?? '')))).toBe(true)
+    // seeds 0 and 1 (same config) form one band; the cancelled seed 7 (200,000 steps) is its own curve
+    const names = async (): Promise<string[]> => page.getByTestId('cmp-plot').evaluate((el) => (el as unknown as { data: Array<{ name?: string }> }).data.map((t) => t.name ?? ''))
+    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit · steps=400 \(n=2\)$/.test(n)).length).toBe(1)
+    expect((await names()).some((n) => /n=3/.test(n))).toBe(false)
     await shot('10-compare-group')
+    // a group that holds two methods (as `iwsft reproduce` stores them) is one band per method
+    const group = iw.group!
+    const sqlite = new Database(fx.project)
+    try {
+      sqlite.prepare('UPDATE runs SET group_name = ? WHERE id = ?').run(group, sft.id)
+    } finally {
+      sqlite.close()
+    }
+    await page.reload()
+    await page.getByTestId('nav-compare').click()
+    await page.getByTestId('cmp-picker').getByRole('button', { name: group }).click()
+    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit \(n=2\)$/.test(n)).length).toBe(1)
+    const all = await names()
+    expect(all.some((n) => n.includes(`#${sft.id} SFT`))).toBe(true)
+    expect(all.some((n) => /n=3/.test(n))).toBe(false)
+    await shot('10b-compare-bands-per-method')
   })
 
   it('stays responsive with 100,000 traces in the curation view', async () => {

@@ -75,8 +75,18 @@ export function bandTraces(name: string, members: Series[], weight: number, colo
   return [
     { type: 'scatter', mode: 'lines', x: ms.steps, y: lo, line: { width: 0, color }, hoverinfo: 'skip', showlegend: false },
     { type: 'scatter', mode: 'lines', x: ms.steps, y: up, fill: 'tonexty', fillcolor: hexA(color, 0.18), line: { width: 0, color }, hoverinfo: 'skip', showlegend: false },
-    { type: 'scatter', mode: 'lines', x: ms.steps, y: ms.mean, name: `${name} (mean ± std, n=${members.length})`, line: { color, width: 2 } }
+    { type: 'scatter', mode: 'lines', x: ms.steps, y: ms.mean, name, hovertemplate: `${name}<br>mean ± std over seeds<br>step %{x}: %{y:.4g}<extra></extra>`, line: { color, width: 2 } }
   ]
+}
+
+/** Runs whose configs are equal once seed, name and group are left out belong to one band. */
+export function bandKey(r: RunInfo): string {
+  const f = flatten({ ...r.config, seed: undefined, name: undefined, group: undefined })
+  return Object.keys(f)
+    .sort()
+    .filter((k) => f[k] !== undefined)
+    .map((k) => `${k}=${f[k]}`)
+    .join('\n')
 }
 
 function flatten(o: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
@@ -130,15 +140,29 @@ export function CompareView(): React.JSX.Element {
   const ek = evalKey(keys)
   const m = metric && keys.includes(metric) ? metric : (ek ?? keys[0] ?? 'loss')
 
+  // a band holds the runs whose configs differ only by seed and name (the `group` field is
+  // ignored: a reproduce group holds many methods and tasks, each its own band)
   const groups = useMemo(() => {
     const g = new Map<string, RunInfo[]>()
     for (const r of runs) {
-      const k = byGroup && r.group ? r.group : `#${r.id}`
+      const k = byGroup ? bandKey(r) : `#${r.id}`
       if (!g.has(k)) g.set(k, [])
       g.get(k)!.push(r)
     }
-    return [...g.entries()]
-  }, [runs, byGroup])
+    const entries = [...g.values()]
+    const dsName = (r: RunInfo): string => s.datasets.find((d) => d.id === r.datasetId)?.name ?? r.config.dataset
+    const base = (r: RunInfo): string => `${METHOD_LABELS[r.method]} · ${dsName(r)}`
+    // bands that share method and dataset are told apart by the config keys that differ
+    const labels = entries.map((rs) => {
+      const same = entries.filter((o) => base(o[0]) === base(rs[0]))
+      if (same.length < 2) return base(rs[0])
+      const flat = same.map((o) => flatten({ ...o[0].config, seed: undefined, name: undefined, group: undefined }))
+      const mine = flatten({ ...rs[0].config, seed: undefined, name: undefined, group: undefined })
+      const keys = Object.keys(mine).filter((k) => new Set(flat.map((f) => f[k])).size > 1).slice(0, 2)
+      return `${base(rs[0])} · ${keys.map((k) => `${k.split('.').pop()}=${(mine[k] ?? "–").replace(/^"|"$/g, '')}`).join(', ')}`
+    })
+    return entries.map((rs, i) => [rs.length > 1 ? `${labels[i]} (n=${rs.length})` : labels[i], rs] as [string, RunInfo[]])
+  }, [runs, byGroup, s.datasets])
 
   const rawData = useMemo(() => {
     const curves: CurveInput[] = []
