@@ -145,6 +145,86 @@ export interface TraceRho {
   mask: number[]
 }
 
+export interface CheckpointInfo {
+  id: number
+  step: number
+  createdAt: string
+  metrics: Record<string, number>
+}
+
+export interface ExportInfo {
+  runId: number
+  step: number
+  format: 'tfjs' | 'safetensors'
+  /** absolute paths written */
+  files: string[]
+}
+
+/** A report file handed to the browser for download: text as is, binary (PDF) as base64. */
+export interface ReportFile {
+  name: string
+  content: string
+  encoding: 'utf8' | 'base64'
+  mime: string
+}
+
+export interface BackendProbe {
+  name: string
+  available: boolean
+  detail: string
+}
+
+export interface BackendStatus {
+  /** what a new run with backend "auto" uses */
+  active: string | null
+  /** every backend in the order "auto" tries them, with why it is (not) available */
+  backends: BackendProbe[]
+  native: Array<{ variant: 'cpu' | 'gpu'; installed: boolean; detail: string }>
+  gpu: { present: boolean; detail: string }
+  /** an install this back end is running (or ran last) */
+  install: BackendInstallProgress | null
+  checkedAt: string
+}
+
+export interface BackendInstallProgress {
+  step: number
+  total: number
+  label: string
+  fraction?: number
+  message?: string
+  status: 'running' | 'completed' | 'failed'
+  error?: string
+  gpu: boolean
+}
+
+export interface GeomInfoWire {
+  name: string
+  type: number
+  size: number[]
+  rgba: number[]
+}
+
+export interface EpisodeReplayData {
+  runId: number
+  /** the checkpoint's step whose policy played */
+  step: number
+  task: string
+  seed: number
+  obsDim: number
+  actDim: number
+  length: number
+  ret: number
+  terminated: boolean
+  dt: number
+  /** per step t */
+  obs: number[][]
+  actions: number[][]
+  rewards: number[]
+  geoms: GeomInfoWire[]
+  /** (length + 1) poses, each ngeom × 12 (position, then row-major rotation) */
+  poses: number[][]
+}
+
 export interface ProjectInfo {
   file: string
   name: string
@@ -221,7 +301,29 @@ export const requestSchemas = {
   'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
   'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() }),
   /** per-step ρ_t = log π_θ(a_t|s_t) − log π_ref(a_t|s_t) of one trace under the run's last checkpoint */
-  'runs.traceRho': z.strictObject({ runId: id, traceIndex: z.number().int().min(0) })
+  'runs.traceRho': z.strictObject({ runId: id, traceIndex: z.number().int().min(0), step: z.number().int().min(0).optional() }),
+  'runs.checkpoints': z.strictObject({ runId: id }),
+  /** export a checkpoint (default the last) into a folder the user chose; refuses to replace files unless overwrite */
+  'runs.export': z.strictObject({
+    runId: id,
+    step: z.number().int().min(0).optional(),
+    format: z.enum(['tfjs', 'safetensors']),
+    outDir: z.string().trim().min(1).max(4096),
+    overwrite: z.boolean().optional()
+  }),
+  /** a report of one or more runs; with `out` it is written there (a file, or a folder for csv),
+   *  without it the files come back for the browser to download */
+  'reports.make': z.strictObject({
+    runIds: z.array(id).min(1).max(50),
+    format: z.enum(['html', 'md', 'pdf', 'csv']),
+    out: z.string().trim().min(1).max(4096).optional(),
+    overwrite: z.boolean().optional()
+  }),
+  /** play one episode of a control run's policy (default its last checkpoint) */
+  'runs.replay': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() }),
+  'backend.status': z.strictObject({ refresh: z.boolean().optional() }),
+  /** build the native backend (in a worker); backend.install events report each step */
+  'backend.install': z.strictObject({ gpu: z.boolean().optional(), force: z.boolean().optional() })
 } as const
 
 export interface RequestOutputs {
@@ -249,6 +351,12 @@ export interface RequestOutputs {
   'runs.snapshot': SnapshotData
   'runs.heatmap': HeatmapData
   'runs.traceRho': TraceRho
+  'runs.checkpoints': CheckpointInfo[]
+  'runs.export': ExportInfo
+  'reports.make': { written: string[]; files: ReportFile[] }
+  'runs.replay': EpisodeReplayData
+  'backend.status': BackendStatus
+  'backend.install': { started: true }
 }
 
 export type RequestName = keyof typeof requestSchemas
@@ -270,9 +378,10 @@ export interface EventPayloads {
   'score.progress': { datasetId: number; done: number; total: number; status: 'running' | 'completed' | 'failed'; error?: string }
   /** the project's content changed (datasets, presets, runs, or another project opened) */
   'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' }
+  'backend.install': BackendInstallProgress
 }
 export type EventName = keyof EventPayloads
-export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed']
+export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install']
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
 /** Schemas of the event payloads, so a client can check what arrives over the wire. */
@@ -295,7 +404,17 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     status: z.enum(['running', 'completed', 'failed']),
     error: z.string().optional()
   }),
-  'project.changed': z.object({ what: z.enum(['datasets', 'presets', 'runs', 'project']) })
+  'project.changed': z.object({ what: z.enum(['datasets', 'presets', 'runs', 'project']) }),
+  'backend.install': z.object({
+    step: z.number(),
+    total: z.number(),
+    label: z.string(),
+    fraction: z.number().optional(),
+    message: z.string().optional(),
+    status: z.enum(['running', 'completed', 'failed']),
+    error: z.string().optional(),
+    gpu: z.boolean()
+  })
 }
 
 // ----------------------------------------------------------------------------- errors
@@ -305,8 +424,9 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
 export interface WireError {
   message: string
   /** 'invalid_input' (schema), 'invalid_config' (run settings), 'invalid_data' (a file that is
-   *  not what it claims), 'not_found', 'failed' (anything else) */
-  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'failed' | 'unauthorized'
+   *  not what it claims), 'not_found', 'exists' (a file would be replaced: ask, then retry with
+   *  overwrite), 'failed' (anything else) */
+  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'failed' | 'unauthorized'
   issues?: FieldIssue[]
 }
 

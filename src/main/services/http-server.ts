@@ -54,7 +54,7 @@ const MIME: Record<string, string> = {
   '.map': 'application/json'
 }
 
-const STATUS: Record<WireError['code'], number> = { invalid_input: 400, invalid_config: 400, invalid_data: 422, not_found: 404, failed: 500, unauthorized: 401 }
+const STATUS: Record<WireError['code'], number> = { invalid_input: 400, invalid_config: 400, invalid_data: 422, not_found: 404, exists: 409, failed: 500, unauthorized: 401 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const token = opts.token ?? randomBytes(32).toString('base64url')

@@ -43,18 +43,45 @@ export async function makeBuiltinInWorker(name: string, options: Record<string, 
 }
 
 /** Per-step ρ of one trace, computed in a worker (tfjs never loads in the caller's thread). */
-export async function traceRhoInWorker(projectFile: string, runId: number, traceIndex: number): Promise<unknown> {
-  const target = workerTarget()
-  if (!target) throw new Error('per-step ρ needs the import worker (import-worker.js), which this build does not have')
-  return inWorker(target, { rho: { projectFile, runId, traceIndex } }, undefined, `ρ of trace ${traceIndex}`) as Promise<unknown>
+export async function traceRhoInWorker(projectFile: string, runId: number, traceIndex: number, step?: number): Promise<unknown> {
+  return inWorker(needTarget('per-step ρ'), { rho: { projectFile, runId, traceIndex, step } }, undefined, `ρ of trace ${traceIndex}`) as Promise<unknown>
 }
 
-function inWorker(target: { url: URL; entryUrl?: string }, data: Record<string, unknown>, onProgress: ((done: number, total: number) => void) | undefined, what: string): Promise<TraceDataset> {
+/** One episode of a control run's policy, played in a worker (MuJoCo and tfjs stay off this thread). */
+export async function replayInWorker(projectFile: string, runId: number, step: number | undefined, seed: number): Promise<unknown> {
+  return inWorker(needTarget('episode replay'), { replay: { projectFile, runId, step, seed } }, undefined, `the replay of run ${runId}`) as Promise<unknown>
+}
+
+/** Which backends load here and why not, plus what "auto" picks; probed in a worker so a
+ *  native library never loads into the interface's process. */
+export async function probeBackendsInWorker(): Promise<unknown> {
+  return inWorker(needTarget('the backend check'), { probe: true }, undefined, 'the backend check') as Promise<unknown>
+}
+
+/** Build the native backend in a worker; `onStep` gets every progress report. */
+export async function installNativeInWorker(opts: { gpu?: boolean; force?: boolean }, onStep: (p: { step: number; total: number; label: string; fraction?: number; message?: string }) => void): Promise<unknown> {
+  return inWorker(needTarget('the native backend install'), { install: opts }, undefined, 'the native backend install', onStep) as Promise<unknown>
+}
+
+function needTarget(what: string): { url: URL; entryUrl?: string } {
+  const target = workerTarget()
+  if (!target) throw new Error(`${what} needs the import worker (import-worker.js), which this build does not have`)
+  return target
+}
+
+function inWorker(
+  target: { url: URL; entryUrl?: string },
+  data: Record<string, unknown>,
+  onProgress: ((done: number, total: number) => void) | undefined,
+  what: string,
+  onStep?: (p: { step: number; total: number; label: string; fraction?: number; message?: string }) => void
+): Promise<TraceDataset> {
   return new Promise<TraceDataset>((resolve, reject) => {
     const worker = new Worker(target.url, { workerData: { ...data, entryUrl: target.entryUrl } })
     let settled = false
-    worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string }) => {
-      if (m.type === 'progress') onProgress?.(m.done ?? 0, m.total ?? 0)
+    worker.on('message', (m: { type: string; done?: number; total?: number; dataset?: TraceDataset; message?: string; progress?: { step: number; total: number; label: string; fraction?: number; message?: string } }) => {
+      if (m.type === 'step' && m.progress) onStep?.(m.progress)
+      else if (m.type === 'progress') onProgress?.(m.done ?? 0, m.total ?? 0)
       else if (m.type === 'done') {
         settled = true
         resolve(m.dataset!)

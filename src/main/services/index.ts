@@ -2,7 +2,8 @@
 // Services object owns the open project store and the jobs it started; both shells (Electron
 // IPC and `iwsft serve`) and the tests call `call(name, input)`, which validates the input
 // with the contract's schema before a handler sees it.
-import { basename, extname, resolve, sep } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { basename, extname, join, resolve, sep } from 'node:path'
 import { ConfigError, METHOD_LABELS, resolveConfig, type Method, type RunConfig } from '../../shared/config.ts'
 import {
   ApiError,
@@ -19,9 +20,16 @@ import {
   type RequestName,
   type RequestOutput,
   type RunInfo,
+  type BackendInstallProgress,
+  type BackendStatus,
+  type EpisodeReplayData,
+  type ReportFile,
   type TraceDetail,
   type TraceRho
 } from '../../shared/contract.ts'
+import { ExportExistsError, ExportPathError } from '../export/atomic.ts'
+import { exportCheckpoint } from '../export/checkpoint-export.ts'
+import { buildReport, chromiumPrinter, csvFiles, renderHtml, renderMarkdown, renderPdf, reportFormatOf, writeCsvs, writeReport, type HtmlPrinter } from '../report/index.ts'
 import { histogram, minMax } from '../../shared/weight-stats.ts'
 import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
 import { ensureBuiltinDatasets, getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
@@ -29,7 +37,7 @@ import * as runner from '../jobs/runner.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import { openProject } from '../store/index.ts'
 import type { DatasetSummary, ProjectStore, RunRow } from '../store/types.ts'
-import { importInWorker, makeBuiltinInWorker, traceRhoInWorker } from './import-job.ts'
+import { importInWorker, installNativeInWorker, makeBuiltinInWorker, probeBackendsInWorker, replayInWorker, traceRhoInWorker } from './import-job.ts'
 import { memoryRecentList, type RecentList } from './recent.ts'
 
 export interface ServicesOptions {
@@ -42,6 +50,8 @@ export interface ServicesOptions {
   uploadDir?: string
   /** what happens to running jobs when the window (or server) closes */
   onClose?: string
+  /** turns report HTML into PDF (the desktop passes one on Electron's printToPDF); default headless Chromium */
+  printer?: HtmlPrinter
 }
 
 type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void
@@ -135,6 +145,27 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       throw configError(e)
     }
   }
+
+  // the backend check runs in a worker and is kept until asked again (or an install ends)
+  let backendProbe: Promise<Omit<BackendStatus, 'install'>> | null = null
+  let install: BackendInstallProgress | null = null
+  const probeBackends = (): Promise<Omit<BackendStatus, 'install'>> => {
+    if (!backendProbe) {
+      const p = probeBackendsInWorker().then((r) => ({ ...(r as Omit<BackendStatus, 'install' | 'checkedAt'>), checkedAt: new Date().toISOString() }))
+      p.catch(() => {
+        if (backendProbe === p) backendProbe = null
+      })
+      backendProbe = p
+    }
+    return backendProbe
+  }
+  const writeError = (e: unknown): ApiError => {
+    if (e instanceof ApiError) return e
+    if (e instanceof ExportExistsError) return new ApiError(`${e.path} already exists. Replace it?`, 'exists')
+    if (e instanceof ExportPathError) return new ApiError(e.message, 'invalid_input')
+    return new ApiError(e instanceof Error ? e.message : String(e), 'failed')
+  }
+  const reportName = (runIds: number[], ext: string): string => `iwsft-report-${runIds.length === 1 ? `run${runIds[0]}` : `runs-${runIds.slice(0, 6).join('-')}${runIds.length > 6 ? '-etc' : ''}`}.${ext}`
 
   const handlers: Handlers = {
     'app.capabilities': async () => {
@@ -330,14 +361,106 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         scores
       }
     },
-    'runs.traceRho': async ({ runId, traceIndex }) => {
+    'runs.traceRho': async ({ runId, traceIndex, step }) => {
       getRun(runId)
-      if (jobs.has(runId)) throw new ApiError(`run ${runId} is still going; per-step ρ uses its last checkpoint, written when it ends`, 'failed')
+      // θ from the checkpoint nearest the asked step (runs save one every train.checkpoint_every steps)
+      const cks = store.listCheckpoints(runId)
+      if (!cks.length) {
+        if (jobs.has(runId)) throw new ApiError(`run ${runId} has saved no checkpoint yet; per-step ρ needs one (every train.checkpoint_every steps, and at the end)`, 'failed')
+        throw new ApiError(`run ${runId} has no checkpoint, so per-step ρ cannot be computed`, 'not_found')
+      }
+      const target = step ?? Math.max(...cks.map((c) => c.step))
+      const nearest = cks.reduce((a, b) => (Math.abs(b.step - target) < Math.abs(a.step - target) ? b : a))
       try {
-        return (await traceRhoInWorker(store.file, runId, traceIndex)) as TraceRho
+        return (await traceRhoInWorker(store.file, runId, traceIndex, nearest.step)) as TraceRho
       } catch (e) {
         throw new ApiError(e instanceof Error ? e.message : String(e), 'failed')
       }
+    },
+    'runs.checkpoints': async ({ runId }) => {
+      getRun(runId)
+      return store
+        .listCheckpoints(runId)
+        .map((c) => ({ id: c.id, step: c.step, createdAt: c.createdAt, metrics: c.metrics }))
+        .sort((a, b) => a.step - b.step)
+    },
+    'runs.export': async ({ runId, step, format, outDir, overwrite }) => {
+      getRun(runId)
+      if (!store.listCheckpoints(runId).length) throw new ApiError(`run ${runId} has no checkpoint to export yet`, 'not_found')
+      try {
+        const r = await exportCheckpoint(store, runId, { step, format, outDir: resolve(outDir), overwrite: overwrite ?? false })
+        return { runId, step: r.step, format, files: r.files }
+      } catch (e) {
+        throw writeError(e)
+      }
+    },
+    'reports.make': async ({ runIds, format, out, overwrite }) => {
+      for (const id of runIds) getRun(id)
+      const printer = opts.printer ?? chromiumPrinter()
+      try {
+        if (out) {
+          let target = resolve(out)
+          if (format === 'csv') return { written: await writeCsvs(store, runIds, target, { overwrite: overwrite ?? false }), files: [] }
+          // a folder: the report goes inside it; a name without the right extension gets it
+          if (existsSync(target) && statSync(target).isDirectory()) target = join(target, reportName(runIds, format))
+          else if (reportFormatOf(target) !== format) target = `${target}.${format}`
+          return { written: [await writeReport(store, runIds, target, { overwrite: overwrite ?? false, printer })], files: [] }
+        }
+        if (format === 'csv') {
+          const files: ReportFile[] = csvFiles(store, runIds).map((f) => ({ name: f.name, content: typeof f.content === 'string' ? f.content : Buffer.from(f.content as Uint8Array).toString('utf8'), encoding: 'utf8', mime: 'text/csv' }))
+          return { written: [], files }
+        }
+        const data = buildReport(store, runIds)
+        if (format === 'pdf') {
+          const pdf = await renderPdf(data, printer)
+          return { written: [], files: [{ name: reportName(runIds, 'pdf'), content: Buffer.from(pdf).toString('base64'), encoding: 'base64', mime: 'application/pdf' }] }
+        }
+        const text = format === 'html' ? renderHtml(data) : renderMarkdown(data)
+        return { written: [], files: [{ name: reportName(runIds, format), content: text, encoding: 'utf8', mime: format === 'html' ? 'text/html' : 'text/markdown' }] }
+      } catch (e) {
+        throw writeError(e)
+      }
+    },
+    'runs.replay': async ({ runId, step, seed }) => {
+      const run = getRun(runId)
+      const ds = run.datasetId !== null ? store.listDatasets().find((d) => d.id === run.datasetId) : undefined
+      if (ds && ds.kind !== 'continuous') throw new ApiError(`run ${runId} trained on ${ds.name} (${ds.kind} data); episodes can be replayed for control runs only`, 'invalid_input')
+      if (!store.listCheckpoints(runId).length) throw new ApiError(`run ${runId} has no checkpoint yet; replay plays a saved policy`, 'not_found')
+      try {
+        return (await replayInWorker(store.file, runId, step, seed ?? 0)) as EpisodeReplayData
+      } catch (e) {
+        throw new ApiError(e instanceof Error ? e.message : String(e), 'failed')
+      }
+    },
+    'backend.status': async ({ refresh }) => {
+      if (refresh && !(install?.status === 'running')) backendProbe = null
+      try {
+        return { ...(await probeBackends()), install }
+      } catch (e) {
+        throw new ApiError(`could not check the backends: ${e instanceof Error ? e.message : String(e)}`, 'failed')
+      }
+    },
+    'backend.install': async ({ gpu, force }) => {
+      if (install?.status === 'running') throw new ApiError(`an install of the native ${install.gpu ? 'GPU' : 'CPU'} backend is already running (step ${install.step} of ${install.total})`, 'failed')
+      const g = gpu ?? false
+      install = { step: 0, total: 6, label: 'starting', status: 'running', gpu: g }
+      emit('backend.install', install)
+      installNativeInWorker({ gpu: g, force }, (p) => {
+        install = { step: p.step, total: p.total, label: p.label, ...(p.fraction !== undefined ? { fraction: p.fraction } : {}), ...(p.message ? { message: p.message } : {}), status: 'running', gpu: g }
+        emit('backend.install', install)
+      }).then(
+        (r) => {
+          const res = r as { dir: string; skipped: boolean; seconds: number }
+          install = { step: install?.total ?? 6, total: install?.total ?? 6, label: 'done', message: res.skipped ? `already installed in ${res.dir} (nothing to do)` : `installed and verified in ${res.dir} (${res.seconds.toFixed(0)} s); new runs use it`, status: 'completed', gpu: g }
+          backendProbe = null
+          emit('backend.install', install)
+        },
+        (e: unknown) => {
+          install = { ...(install ?? { step: 0, total: 6, label: 'starting', gpu: g }), status: 'failed', error: e instanceof Error ? e.message : String(e) }
+          emit('backend.install', install)
+        }
+      )
+      return { started: true as const }
     },
     'runs.heatmap': async ({ runId, bins }) => {
       getRun(runId)
