@@ -5,7 +5,7 @@ import type { WireResult } from '../shared/contract.ts'
 export interface PreloadApi {
   invoke(name: string, input: unknown): Promise<WireResult<unknown>>
   on(event: string, cb: (payload: unknown) => void): () => void
-  pickFile(kind: 'dataset' | 'project-open' | 'project-new'): Promise<string | null>
+  pickFile(kind: 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'): Promise<string | null>
   pathForFile(file: File): string
 }
 

@@ -26,7 +26,7 @@ const api = {
     }
   },
   /** desktop only: native file pickers (the main process shows them) */
-  pickFile(kind: 'dataset' | 'project-open' | 'project-new'): Promise<string | null> {
+  pickFile(kind: 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'): Promise<string | null> {
     return ipcRenderer.invoke('iwsft:pick', kind) as Promise<string | null>
   },
   /** desktop only: the path of a file dropped on the window (contextIsolation hides File.path) */

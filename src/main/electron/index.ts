@@ -4,7 +4,8 @@
 // window: context isolation, sandbox, no Node, a strict CSP, no remote content, navigation and
 // new windows blocked, every permission denied.
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session, shell, type IpcMainInvokeEvent, type MenuItemConstructorOptions } from 'electron'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { toWireError, type EventName, type WireResult } from '../../shared/contract.ts'
@@ -15,6 +16,38 @@ import { appHome, defaultProjectFile, fileRecentList } from '../services/recent.
 const HERE = dirname(fileURLToPath(import.meta.url))
 const DEV_URL = process.env.ELECTRON_RENDERER_URL // set by `electron-vite dev`
 const ON_CLOSE = 'Closing the window cancels running jobs: each stops within a second, keeps what it saved, and is marked cancelled.'
+
+const PICK_KINDS = ['dataset', 'project-open', 'project-new', 'folder', 'report-html', 'report-md', 'report-pdf']
+
+/**
+ * Reports as PDF with Electron's own Chromium: the report's print HTML is loaded from a temporary
+ * file in a hidden, sandboxed window on a session of its own (no network: every request that is
+ * not that file is refused; the app's CSP is not applied there, since the report carries its
+ * inline charts), then printed A4 with backgrounds once window.__iwsftReportReady is true.
+ */
+function electronPrinter(): (html: string) => Promise<Uint8Array> {
+  return async (html) => {
+    const dir = mkdtempSync(join(tmpdir(), 'iwsft-print-'))
+    const file = join(dir, 'report.html')
+    writeFileSync(file, html)
+    const ses = session.fromPartition('iwsft-print')
+    ses.webRequest.onBeforeRequest((d, cb) => cb({ cancel: !(d.url.startsWith('file://') || d.url.startsWith('data:') || d.url.startsWith('blob:')) }))
+    const w = new BrowserWindow({ show: false, width: 1000, height: 1400, webPreferences: { session: ses, sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: true } })
+    try {
+      await w.loadFile(file)
+      const t0 = Date.now()
+      while (!(await w.webContents.executeJavaScript('window.__iwsftReportReady === true'))) {
+        if (Date.now() - t0 > 60_000) throw new Error('the report did not finish drawing its charts within 60 s')
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const pdf = await w.webContents.printToPDF({ pageSize: 'A4', printBackground: true })
+      return new Uint8Array(pdf)
+    } finally {
+      w.destroy()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
 
 let services: Services | null = null
 let win: BrowserWindow | null = null
@@ -105,6 +138,17 @@ async function pick(kind: string): Promise<string | null> {
     const r = await dialog.showOpenDialog(parent!, { title: 'Open a project', properties: ['openFile'], filters: [{ name: 'IW-SFT projects', extensions: ['iwsft', 'sqlite'] }] })
     return r.canceled ? null : (r.filePaths[0] ?? null)
   }
+  if (kind === 'folder') {
+    const r = await dialog.showOpenDialog(parent!, { title: 'Choose a folder', properties: ['openDirectory', 'createDirectory'] })
+    return r.canceled ? null : (r.filePaths[0] ?? null)
+  }
+  const report = /^report-(html|md|pdf)$/.exec(kind)
+  if (report) {
+    const ext = report[1]
+    const name = { html: 'HTML report', md: 'Markdown report', pdf: 'PDF report' }[ext]!
+    const r = await dialog.showSaveDialog(parent!, { title: `Save the ${name}`, defaultPath: join(app.getPath('documents'), `iwsft-report.${ext}`), filters: [{ name, extensions: [ext] }] })
+    return r.canceled ? null : (r.filePath ?? null)
+  }
   if (kind === 'project-new') {
     const r = await dialog.showSaveDialog(parent!, { title: 'New project', defaultPath: join(appHome(), 'untitled.iwsft'), filters: [{ name: 'IW-SFT projects', extensions: ['iwsft'] }] })
     return r.canceled ? null : (r.filePath ?? null)
@@ -169,7 +213,7 @@ function wireIpc(s: Services): void {
     }
   })
   ipcMain.handle('iwsft:pick', async (e, kind: unknown) => {
-    if (!trustedSender(e) || (kind !== 'dataset' && kind !== 'project-open' && kind !== 'project-new')) return null
+    if (!trustedSender(e) || typeof kind !== 'string' || !PICK_KINDS.includes(kind)) return null
     return pick(kind)
   })
   s.subscribe((event: EventName, payload) => {
@@ -194,11 +238,11 @@ async function main(): Promise<void> {
   mkdirSync(appHome(), { recursive: true })
   const first = recent.list()[0] ?? defaultProjectFile()
   try {
-    services = await createServices({ projectFile: first, transport: 'ipc', recent, dialogs: true, onClose: ON_CLOSE })
+    services = await createServices({ projectFile: first, transport: 'ipc', recent, dialogs: true, onClose: ON_CLOSE, printer: electronPrinter() })
   } catch (e) {
     // the last project could not be opened: say so, and fall back to the default project
     dialog.showErrorBox('Could not open the project', toWireError(e).message)
-    services = await createServices({ projectFile: defaultProjectFile(), transport: 'ipc', recent, dialogs: true, onClose: ON_CLOSE })
+    services = await createServices({ projectFile: defaultProjectFile(), transport: 'ipc', recent, dialogs: true, onClose: ON_CLOSE, printer: electronPrinter() })
   }
   wireIpc(services)
   buildMenu()

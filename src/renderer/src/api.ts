@@ -112,13 +112,15 @@ function httpApi(token: string): HttpApi {
   }
 }
 
+export type PickKind = 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'
+
 export interface Client {
   api: Api
   transport: 'ipc' | 'http'
   /** browser build: send a File to the server, get a path for datasets.import */
   upload?: HttpApi['upload']
   /** desktop: native picker */
-  pickFile?: (kind: 'dataset' | 'project-open' | 'project-new') => Promise<string | null>
+  pickFile?: (kind: PickKind) => Promise<string | null>
   pathForFile?: (f: File) => string
 }
 
