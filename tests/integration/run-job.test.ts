@@ -50,6 +50,14 @@ describe('executeRun', () => {
     store.close()
   })
 
+  it('evaluates every eval_every steps even when they are not logging steps', async () => {
+    const store = openProject(join(dir, 'ev.iwsft'))
+    const end = await executeRun(store, quick({ train: { ...quick().train, log_every: 10, eval_every: 15 } }))
+    expect(store.getMetrics(end.runId, ['expected_reward']).map((p) => p.step)).toEqual([0, 15, 30, 45, 60])
+    expect(store.getMetrics(end.runId, ['loss']).map((p) => p.step)).toEqual([10, 15, 20, 30, 40, 45, 50, 60])
+    store.close()
+  })
+
   it('the same seed on the same backend gives identical metrics', async () => {
     const store = openProject(join(dir, 'b.iwsft'))
     const a = await executeRun(store, quick({ seed: 5, weights: { ...quick().weights, q: { kind: 'ema', beta: 0.9 } } }))

@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs'
 import { isImportanceWeighted, isPerStep, usesQualityBins, type RunConfig } from '../../../shared/config.ts'
 import { weightStats, type WeightStats } from '../../../shared/weight-stats.ts'
 import type { WeightSnapshot } from '../../store/types.ts'
-import { disposeBatch, gatherAtSteps, gatherBatch, gatherStepSample, maskedSteps, scatterSteps, toDevice } from '../data/batch.ts'
+import { disposeBatch, gatherAtSteps, gatherBatch, gatherStepSample, maskedSteps, scatterSteps, toDevice, type HostBatch } from '../data/batch.ts'
 import { totalSteps, type TraceDataset } from '../data/trace.ts'
 import { weightedNll } from '../objectives/loss.ts'
-import type { Policy } from '../policies/policy.ts'
+import type { Batch, Policy } from '../policies/policy.ts'
 import { WeightedSampler, type Rng } from '../rng.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, stopGradient } from '../weights.ts'
 import { AdamOptimizer, learningRate } from './optim.ts'
@@ -121,28 +121,9 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       if (qPolicy && ws.q.kind === 'periodic' && s % ws.q.every === 0) copyInto(qPolicy, policy)
       if (curated && ws.q_refresh !== null && s % ws.q_refresh === 0) logqCache = scoreSteps(qPolicy ?? policy, ds, curated)
 
-      // log π_ref at the gradient batch's steps; log q there when it is not π_θ's own forward
-      // (then it is stopGradient(log π_θ), taken inside the gradient at no extra cost)
-      let logrefBatch: tf.Tensor2D | null = null
-      let logqBatch: tf.Tensor2D | null = null
-      let pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
-      if (iw) {
-        const shape: [number, number] = [host.B, host.T]
-        const stepsOf = 'steps' in host ? (host.steps as Int32Array) : null
-        logrefBatch = tf.tensor2d(stepsOf ? gatherAtSteps(ref!, stepsOf) : (host.logref as Float32Array), shape)
-        if (perStep || !stepsOf) {
-          if (logqCache) logqBatch = tf.tensor2d(stepsOf ? gatherAtSteps(logqCache, stepsOf) : (gatherBatch(ds, idx, logqCache).logref as Float32Array), shape)
-          else if (qPolicy) logqBatch = tf.tidy(() => qPolicy.logProbs(batch))
-        }
-        if (!perStep) {
-          if (stepsOf) pre = wholeTrajectoryWeights(ds, idx, ref!, logqCache, qPolicy ?? policy, ws)
-          else if (logqBatch) pre = tf.tidy(() => {
-            const raw = logWeightRaw(logqBatch!, logrefBatch!, batch.mask, ws)
-            return { raw, w: clampedWeight(raw, ws) }
-          })
-        }
-      }
-
+      const { logrefBatch, logqBatch, pre } = iw
+        ? weightInputs(ds, idx, host, batch, ref!, logqCache, qPolicy, perStep ? null : qPolicy ?? policy, ws)
+        : { logrefBatch: null, logqBatch: null, pre: null }
       let kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = pre
       let keptStep: tf.Tensor2D | null = null
       const { value: loss, grads } = tf.variableGrads(() => {
@@ -170,12 +151,13 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         if (!Number.isFinite(lossV) || !Number.isFinite(gnV)) {
           throw new TrainingError(diagnose(stepNo, lossV, gnV, kept, keptStep))
         }
-        const logged = stepNo % tc.log_every === 0 || stepNo === tc.steps
-        if (logged) {
+        const last = stepNo === tc.steps
+        const evalNow = Boolean(hooks.evaluate) && (stepNo % tc.eval_every === 0 || last)
+        if (evalNow || stepNo % tc.log_every === 0 || last) {
           const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
           if (kept) Object.assign(m, batchWeightStats(kept, ws.clamp))
           if (keptStep) Object.assign(m, stepWeightStats(keptStep, batch.mask, ws.step_clip))
-          if (hooks.evaluate && (stepNo % tc.eval_every === 0 || stepNo === tc.steps)) Object.assign(m, await hooks.evaluate(policy, stepNo))
+          if (evalNow) Object.assign(m, await hooks.evaluate!(policy, stepNo))
           log(stepNo, m)
         }
         if (hooks.onSnapshot && setup.refLogProbs && method !== 'bc' && (stepNo % tc.snapshot_every === 0 || stepNo === tc.steps)) {
@@ -197,6 +179,43 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     opt.dispose()
     qPolicy?.dispose()
   }
+}
+
+/** What the weights of one batch need besides π_θ's forward pass: log π_ref at the gradient
+ *  batch's steps, and log q there when q is not π_θ itself (from the cache, or a frozen q's
+ *  forward); for trace weights, w itself when it cannot come from the gradient batch alone —
+ *  sampled steps need whole trajectories (eq. 11 sums over every step of τ). When log q is
+ *  null, the caller takes stopGradient(log π_θ) inside the gradient at no extra cost.
+ *  `traceQ`: the policy for whole-trajectory trace weights, null for the per-step variant. */
+function weightInputs(
+  ds: TraceDataset,
+  idx: Int32Array,
+  host: HostBatch,
+  batch: Batch,
+  ref: Float32Array,
+  logqCache: Float32Array | null,
+  qPolicy: Policy | null,
+  traceQ: Policy | null,
+  ws: RunConfig['weights']
+): { logrefBatch: tf.Tensor2D; logqBatch: tf.Tensor2D | null; pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null } {
+  const shape: [number, number] = [host.B, host.T]
+  const steps = 'steps' in host ? (host.steps as Int32Array) : null
+  const logrefBatch = tf.tensor2d(steps ? gatherAtSteps(ref, steps) : (host.logref as Float32Array), shape)
+  let logqBatch: tf.Tensor2D | null = null
+  if (!traceQ || !steps) {
+    if (logqCache) logqBatch = tf.tensor2d(steps ? gatherAtSteps(logqCache, steps) : (gatherBatch(ds, idx, logqCache).logref as Float32Array), shape)
+    else if (qPolicy) logqBatch = tf.tidy(() => qPolicy.logProbs(batch))
+  }
+  let pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
+  if (traceQ && steps) pre = wholeTrajectoryWeights(ds, idx, ref, logqCache, traceQ, ws)
+  else if (traceQ && logqBatch) {
+    const lq = logqBatch
+    pre = tf.tidy(() => {
+      const raw = logWeightRaw(lq, logrefBatch, batch.mask, ws)
+      return { raw, w: clampedWeight(raw, ws) }
+    })
+  }
+  return { logrefBatch, logqBatch, pre }
 }
 
 export function curatedIndices(multiplicity: Uint8Array): Int32Array {
