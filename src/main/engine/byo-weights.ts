@@ -1,0 +1,207 @@
+// "Bring your own log-probs": importance weights of traces whose per-token log-probs of the
+// reference (log π_ref) and of the policy (log q, e.g. π_θ of an external run) were computed
+// elsewhere (vLLM, a PyTorch run) and imported with import-text.ts. No model runs here.
+//
+// The math is the engine's one implementation (weights.ts: rho, logWeightRaw, clampedWeight,
+// perStepWeight); this file only pads the flat per-step arrays into [B, T] chunks with
+// gatherBatch (padding and prompt steps have mask 0) and collects the results.
+//
+// Variants:
+//   'trace'    log w_raw(τ) = k · Σ_t mask_t · g(ρ_t)  (temp, aggregate mean|sum, per_step transform
+//              clip_rho | clip_ratio), then w = clamp(exp(log w_raw), w_min, w_max) and, with
+//              `normalize`, self-normalisation over THE WHOLE SET: w_i · N / Σ_j w_j (mean 1).
+//              (Training normalises per batch; over a fixed set of traces the set is the natural
+//              "batch", as in the trainer's weight snapshots.)
+//   'per_step' w_t = clamp(exp(ρ_t), step_clip) on each masked step (no temperature, aggregate,
+//              per_step transform, clamp or normalize — paper/science.md step 5). Per trace:
+//              w = the mean of w_t over its masked steps (the weight the trace carries under the
+//              per-trace loss normalisation), log w_raw = the mean of the raw ρ_t.
+//              stats.clamp_fraction is then the share of masked STEPS whose ratio exp(ρ_t) lies
+//              outside step_clip; `steps` adds the step-level ESS.
+import * as tf from '@tensorflow/tfjs'
+import { WeightSettingsSchema, type WeightSettings } from '../../shared/config.ts'
+import { weightStats, type WeightStats } from '../../shared/weight-stats.ts'
+import { gatherBatch } from './data/batch.ts'
+import { DatasetError, numTraces, totalSteps, type TraceDataset } from './data/trace.ts'
+import { clampedWeight, logWeightRaw, perStepWeight, rho } from './weights.ts'
+
+/** The weight settings that apply to imported log-probs (q and q_refresh need a model). */
+export const ByoSettingsSchema = WeightSettingsSchema.pick({ temp: true, aggregate: true, per_step: true, clamp: true, normalize: true, step_clip: true })
+export type ByoSettings = Pick<WeightSettings, 'temp' | 'aggregate' | 'per_step' | 'clamp' | 'normalize' | 'step_clip'>
+export type ByoVariant = 'trace' | 'per_step'
+
+export interface StepStats {
+  /** masked steps in the set */
+  n: number
+  /** ESS of the per-step weights w_t, (Σw_t)² / Σw_t², and ESS / n */
+  ess: number
+  ess_fraction: number
+  /** share of masked steps whose ratio exp(ρ_t) lies outside step_clip */
+  clip_fraction: number
+  /** mean of w_t over masked steps */
+  w_mean: number
+}
+
+export interface ByoWeights {
+  variant: ByoVariant
+  /** per trace (index = trace index): trace variant log w raw; per_step variant the mean raw ρ_t */
+  logWRaw: Float32Array
+  /** per trace: trace variant the clamped (and normalised) weight; per_step the mean of w_t */
+  w: Float32Array
+  stats: WeightStats
+  /** per_step variant only */
+  steps?: StepStats
+  /** per-step arrays of the traces asked for in `rhoTraces` */
+  rho?: Map<number, TraceSteps>
+}
+
+export interface TraceSteps {
+  /** raw ρ_t = log q − log π_ref per step of the trace; NaN on masked (prompt) steps */
+  rho: Float32Array
+  /** g(ρ_t) after the per_step transform (clip_rho / clip_ratio), NaN on masked steps */
+  g: Float32Array
+  /** per-step weight w_t = clamp(exp(ρ_t), step_clip); NaN on masked steps */
+  wStep: Float32Array
+}
+
+export class ByoError extends DatasetError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ByoError'
+  }
+}
+
+/** Check that both log-prob arrays belong to the dataset (one finite value per step). */
+export function checkLogProbs(ds: TraceDataset, ref: Float32Array, pol: Float32Array): void {
+  const T = totalSteps(ds)
+  for (const [what, a] of [['reference', ref], ['policy', pol]] as const) {
+    if (a.length !== T) throw new ByoError(`dataset "${ds.name}": ${a.length} ${what} log-probs for ${T} steps; they must match one to one`)
+    for (let s = 0; s < T; s++) {
+      if (!Number.isFinite(a[s])) throw new ByoError(`dataset "${ds.name}": ${what} log-prob at flat step ${s} is ${a[s]}`)
+    }
+  }
+}
+
+function traceIndices(ds: TraceDataset): number[] {
+  return Array.from({ length: numTraces(ds) }, (_, i) => i)
+}
+
+/** Per-trace weights of every trace of `ds` under `settings` (see the file comment). */
+export function byoWeights(
+  ds: TraceDataset,
+  refLogProbs: Float32Array,
+  policyLogProbs: Float32Array,
+  settings: ByoSettings,
+  variant: ByoVariant = 'trace',
+  opts: { rhoTraces?: number[]; chunk?: number } = {}
+): ByoWeights {
+  const parsed = ByoSettingsSchema.safeParse(settings)
+  if (!parsed.success) {
+    throw new ByoError(`weight settings: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('; ')}`)
+  }
+  const s = parsed.data
+  checkLogProbs(ds, refLogProbs, policyLogProbs)
+  const N = numTraces(ds)
+  const all = traceIndices(ds)
+  const chunk = opts.chunk ?? 256
+  const logWRaw = new Float32Array(N)
+  let w: Float32Array
+  let steps: StepStats | undefined
+  if (variant === 'trace') {
+    for (let c = 0; c < N; c += chunk) {
+      const part = all.slice(c, c + chunk)
+      const hq = gatherBatch(ds, part, policyLogProbs)
+      const hr = gatherBatch(ds, part, refLogProbs)
+      const r = tf.tidy(() => {
+        const shape: [number, number] = [hq.B, hq.T]
+        return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s).dataSync()
+      })
+      logWRaw.set(r, c)
+    }
+    w = tf.tidy(() => clampedWeight(tf.tensor1d(logWRaw), s).dataSync() as Float32Array)
+  } else if (variant === 'per_step') {
+    w = new Float32Array(N)
+    const meanRho = { ...s, temp: 1, aggregate: 'mean' as const, per_step: null }
+    const [lo, hi] = s.step_clip
+    const llo = lo > 0 ? Math.log(lo) : -Infinity
+    const lhi = Math.log(hi)
+    let n = 0
+    let sw = 0
+    let sw2 = 0
+    let clipped = 0
+    for (let c = 0; c < N; c += chunk) {
+      const part = all.slice(c, c + chunk)
+      const hq = gatherBatch(ds, part, policyLogProbs)
+      const hr = gatherBatch(ds, part, refLogProbs)
+      const { B, T } = hq
+      const [raw, ws, r] = tf.tidy(() => {
+        const shape: [number, number] = [B, T]
+        const lq = tf.tensor2d(hq.logref!, shape)
+        const lr = tf.tensor2d(hr.logref!, shape)
+        const m = tf.tensor2d(hq.mask, shape)
+        return [logWeightRaw(lq, lr, m, meanRho).dataSync(), perStepWeight(lq, lr, m, s.step_clip).dataSync(), rho(lq, lr, null).dataSync()]
+      })
+      logWRaw.set(raw, c)
+      for (let b = 0; b < B; b++) {
+        let k = 0
+        let sum = 0
+        for (let t = 0; t < T; t++) {
+          const j = b * T + t
+          if (!hq.mask[j]) continue
+          k++
+          sum += ws[j]
+          sw += ws[j]
+          sw2 += ws[j] * ws[j]
+          if (r[j] < llo || r[j] > lhi) clipped++
+        }
+        n += k
+        w[c + b] = k > 0 ? sum / k : 0
+      }
+    }
+    steps = { n, ess: sw2 > 0 ? (sw * sw) / sw2 : 0, ess_fraction: n > 0 && sw2 > 0 ? (sw * sw) / sw2 / n : 0, clip_fraction: n ? clipped / n : 0, w_mean: n ? sw / n : 0 }
+  } else {
+    throw new ByoError(`variant "${String(variant)}" is not one of trace, per_step`)
+  }
+  for (let i = 0; i < N; i++) {
+    if (!Number.isFinite(logWRaw[i]) || !Number.isFinite(w[i])) {
+      throw new ByoError(`trace ${i} (${ds.ids[i]}): the weight is ${w[i]} (log w raw ${logWRaw[i]}); lower temp or tighten the clamp`)
+    }
+  }
+  const stats = weightStats(logWRaw, w, variant === 'trace' ? s.clamp : s.step_clip)
+  if (steps) stats.clamp_fraction = steps.clip_fraction
+  const out: ByoWeights = { variant, logWRaw, w, stats, ...(steps ? { steps } : {}) }
+  if (opts.rhoTraces?.length) {
+    out.rho = new Map()
+    for (const i of opts.rhoTraces) out.rho.set(i, byoTraceSteps(ds, refLogProbs, policyLogProbs, i, s))
+  }
+  return out
+}
+
+/** Per-step ρ_t (raw), g(ρ_t) (the settings' per_step transform) and w_t (step_clip) along one
+ *  trace; NaN where the step is masked out (prompt tokens). */
+export function byoTraceSteps(
+  ds: TraceDataset,
+  refLogProbs: Float32Array,
+  policyLogProbs: Float32Array,
+  trace: number,
+  settings: Pick<ByoSettings, 'per_step' | 'step_clip'>
+): TraceSteps {
+  const N = numTraces(ds)
+  if (!Number.isInteger(trace) || trace < 0 || trace >= N) throw new ByoError(`trace ${trace} is out of range: the dataset has ${N} traces (0..${N - 1})`)
+  const hq = gatherBatch(ds, [trace], policyLogProbs)
+  const hr = gatherBatch(ds, [trace], refLogProbs)
+  const len = ds.offsets[trace + 1] - ds.offsets[trace]
+  const [r, g, ws] = tf.tidy(() => {
+    const shape: [number, number] = [1, hq.T]
+    const lq = tf.tensor2d(hq.logref!, shape)
+    const lr = tf.tensor2d(hr.logref!, shape)
+    const m = tf.tensor2d(hq.mask, shape)
+    return [rho(lq, lr, null).dataSync(), rho(lq, lr, settings.per_step).dataSync(), perStepWeight(lq, lr, m, settings.step_clip).dataSync()]
+  })
+  const pick = (a: ArrayLike<number>): Float32Array => {
+    const o = new Float32Array(len)
+    for (let t = 0; t < len; t++) o[t] = hq.mask[t] ? a[t] : NaN
+    return o
+  }
+  return { rho: pick(r), g: pick(g), wStep: pick(ws) }
+}

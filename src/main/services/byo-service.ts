@@ -1,0 +1,603 @@
+// "Bring your own log-probs" for the services layer, the CLI and the tests: import traces that
+// carry per-token log π_ref and log π_policy, inspect their importance weights under any weight
+// settings (no model, no training), shade one trace's tokens by ρ_t, and follow a JSONL log that
+// an external job keeps appending to. Plain functions over a ProjectStore; results are plain
+// JSON (typed arrays become number arrays, NaN becomes null).
+//
+// Storage: the dataset goes in with putDataset (source "byo:<abs path>[ tokenizer=<spec JSON>]",
+// so the per-token text can be shown later), the two log-prob arrays with putRefLogProbs under
+// the refKeys "byo:ref" and "byo:policy" for the dataset's hash. Import is all or nothing: the
+// file is parsed and checked completely before anything is written; if writing the arrays fails
+// after the dataset went in, the dataset is deleted again (when this import created it) and the
+// arrays that were there before are put back.
+//
+// The dataset hash covers tokens, masks, scores and ids but not log-probs: importing the same
+// traces again with different log-probs (e.g. the policy at a later checkpoint) replaces the
+// stored log-probs of that dataset; importByo then reports `replacedLogProbs: true`.
+//
+// Following (followByo): new complete lines are parsed and checked with the same mapping as the
+// first row (a bad line is reported through onError, naming the line and field, and skipped;
+// following goes on). At most every `minUpdateMs` the rows so far are stored as a NEW DATASET
+// VERSION (offsets change, so its hash and id change) — the rows are appended in memory, not
+// re-read or re-tokenized. By default the version the follower stored before is deleted once the
+// new one is in (keepVersions: false), and its two log-prob arrays are overwritten with empty
+// ones (the store has no delete for them), so a long-running log does not fill the project.
+import { basename, resolve } from 'node:path'
+import { z } from 'zod'
+import { defaultConfig } from '../../shared/config.ts'
+import { histogram, LOG_FLOOR_W, spearman, type WeightStats } from '../../shared/weight-stats.ts'
+import { byoTraceSteps, byoWeights, ByoError, ByoSettingsSchema, checkLogProbs, type ByoSettings, type ByoVariant, type StepStats } from '../engine/byo-weights.ts'
+import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
+import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../engine/data/trace.ts'
+import { tokenizerFromSpec } from '../engine/text/index.ts'
+import { loadHfTokenizer } from '../engine/text/hf.ts'
+import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
+import type { DatasetSummary, ProjectStore } from '../store/types.ts'
+
+export const BYO_REF_KEY = 'byo:ref'
+export const BYO_POLICY_KEY = 'byo:policy'
+
+/** The LLM defaults (authors' code): temp 1 on the mean log ratio, w clamped to [0, 16]. */
+export function byoDefaultSettings(): ByoSettings {
+  const { temp, aggregate, per_step, clamp, normalize, step_clip } = defaultConfig('sequence').weights
+  return { temp, aggregate, per_step, clamp, normalize, step_clip }
+}
+
+// ----------------------------------------------------------------------------- input schemas
+// zod + shared/config only, so they can be copied into (or moved to) src/shared/contract.ts.
+
+const datasetId = z.number().int().min(1)
+const filePath = z.string().min(1).max(4096)
+const col = z.string().min(1).max(200)
+export const ByoMappingSchema = z.strictObject({
+  prompt: col.optional(),
+  completion: col.optional(),
+  question: col.optional(),
+  thinking: col.optional(),
+  attempt: col.optional(),
+  completionTemplate: z.string().max(1000).optional(),
+  score: col.optional(),
+  id: col.optional(),
+  meta: z.array(col).max(50).optional(),
+  tokens: col.optional(),
+  promptTokens: col.optional(),
+  refLogprobs: col.optional(),
+  policyLogprobs: col.optional()
+})
+export const ByoVariantSchema = z.enum(['trace', 'per_step'])
+
+export const ByoImportInput = z.strictObject({
+  path: filePath,
+  name: z.string().min(1).max(200).optional(),
+  /** a Hugging Face tokenizer.json: needed for text columns, and shows token text in the ρ view */
+  tokenizerFile: filePath.optional(),
+  format: z.enum(['jsonl', 'csv', 'parquet']).optional(),
+  mapping: ByoMappingSchema.optional()
+})
+export const ByoInspectInput = z.strictObject({
+  datasetId,
+  settings: ByoSettingsSchema,
+  variant: ByoVariantSchema.optional(),
+  bins: z.number().int().min(2).max(200).optional(),
+  /** how many most and least weighted traces to list (default 20) */
+  top: z.number().int().min(1).max(500).optional()
+})
+export const ByoTraceRhoInput = z.strictObject({
+  datasetId,
+  traceIndex: z.number().int().min(0),
+  /** for g(ρ_t) and w_t (default: the LLM defaults) */
+  settings: ByoSettingsSchema.optional()
+})
+export const ByoFollowInput = z.strictObject({
+  path: filePath,
+  name: z.string().min(1).max(200).optional(),
+  tokenizerFile: filePath.optional(),
+  mapping: ByoMappingSchema.optional(),
+  /** the settings of the summary in each update (default: the LLM defaults) */
+  settings: ByoSettingsSchema.optional(),
+  variant: ByoVariantSchema.optional(),
+  /** read what is already in the file first (default true) */
+  fromStart: z.boolean().optional(),
+  /** at most one stored version (and update) per this many ms (default 1000) */
+  minUpdateMs: z.number().int().min(0).max(3_600_000).optional(),
+  /** keep every stored version instead of deleting the previous one (default false) */
+  keepVersions: z.boolean().optional()
+})
+
+export type ByoImportOptions = Omit<z.infer<typeof ByoImportInput>, 'path'> & { tokenizer?: Tokenizer }
+export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
+  tokenizer?: Tokenizer
+  /** poll interval of the file (default 250 ms) */
+  intervalMs?: number
+  /** a bad line, or a failed update; following goes on (default: console.warn) */
+  onError?: (message: string) => void
+}
+
+// ----------------------------------------------------------------------------- outputs
+
+export interface ByoImportResult {
+  dataset: DatasetSummary
+  created: boolean
+  /** the same traces were stored before with different log-probs; those were replaced */
+  replacedLogProbs: boolean
+  rows: number
+  /** the tokenizer recorded for the token text (null: token ids are shown) */
+  tokenizer: TokenizerSpec | null
+}
+
+export interface ByoTraceRow {
+  index: number
+  id: string
+  score: number
+  /** masked length |τ| */
+  length: number
+  logWRaw: number
+  w: number
+}
+
+export interface ByoInspectResult {
+  datasetId: number
+  name: string
+  numTraces: number
+  numSteps: number
+  variant: ByoVariant
+  settings: ByoSettings
+  stats: WeightStats
+  /** per_step variant only */
+  steps: StepStats | null
+  /** Spearman rank correlation of w (the final weight) and of log w raw with the score; null when a side is constant */
+  spearman: number | null
+  spearmanRaw: number | null
+  /** histograms of log w raw and of log w (clamped, normalised) on shared bin edges; weights
+   *  clamped to 0 (log w = −∞) are not binned but counted in zeroWeights */
+  hist: { edges: number[]; raw: number[]; clamped: number[]; zeroWeights: number }
+  /** most weighted first / least weighted first */
+  top: ByoTraceRow[]
+  bottom: ByoTraceRow[]
+  ms: number
+}
+
+export interface ByoToken {
+  /** token id */
+  id: number
+  /** its text through the import's tokenizer, or null when there was none */
+  text: string | null
+  /** counted in the weight (completion); prompt tokens are masked */
+  masked: boolean
+  /** ρ_t = log q − log π_ref (null on masked steps) */
+  rho: number | null
+  /** g(ρ_t) after the per_step transform (null on masked steps) */
+  g: number | null
+  /** per-step weight clamp(exp ρ_t, step_clip) (null on masked steps) */
+  w: number | null
+  logq: number | null
+  logref: number | null
+}
+
+export interface ByoTraceRhoResult {
+  datasetId: number
+  traceIndex: number
+  id: string
+  score: number
+  tokens: ByoToken[]
+  /** Σ_t ρ_t and Σ_t g(ρ_t) over the whole trace's masked steps */
+  sumRho: number
+  sumG: number
+  /** only the first MAX_TOKENS steps are listed */
+  truncated: boolean
+  tokenizer: string | null
+  /** the recorded tokenizer could not be loaded (ids are shown) */
+  tokenizerError: string | null
+}
+
+export interface ByoFollowUpdate {
+  datasetId: number
+  /** data rows taken so far, new in this update, skipped as bad */
+  rows: number
+  newRows: number
+  skipped: number
+  numTraces: number
+  ess: number
+  ess_fraction: number
+  clamp_fraction: number
+  logw_raw_median: number
+}
+
+export interface ByoFollowHandle {
+  /** read new lines now and store them (ignores minUpdateMs) */
+  flush(): Promise<void>
+  /** stop following; what was read is stored first */
+  stop(): Promise<void>
+  readonly datasetId: number | null
+  readonly rows: number
+}
+
+const MAX_TOKENS = 4000
+
+// ----------------------------------------------------------------------------- import
+
+function sourceOf(abs: string, tok: Tokenizer | undefined): string {
+  return `byo:${abs}${tok ? ` tokenizer=${JSON.stringify(tok.spec())}` : ''}`
+}
+
+function tokenizerSpecOf(source: string): TokenizerSpec | null {
+  const k = source.indexOf(' tokenizer=')
+  if (!source.startsWith('byo:') || k < 0) return null
+  try {
+    return JSON.parse(source.slice(k + ' tokenizer='.length)) as TokenizerSpec
+  } catch {
+    return null
+  }
+}
+
+const sameArray = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => v === b[i] || (Number.isNaN(v) && Number.isNaN(b[i])))
+const present = (a: Float32Array | null): a is Float32Array => a !== null && a.length > 0
+
+/** Store a checked import: dataset + both log-prob arrays, all or nothing (see the file comment). */
+export function storeByo(store: ProjectStore, imp: Pick<ImportedText, 'dataset' | 'refLogProbs' | 'policyLogProbs'>, source: string): { id: number; hash: string; created: boolean; replacedLogProbs: boolean } {
+  const { dataset: ds, refLogProbs: ref, policyLogProbs: pol } = imp
+  const missing = [!ref && 'reference (refLogprobs, e.g. a "ref_logprobs" column)', !pol && 'policy (policyLogprobs, e.g. a "policy_logprobs" column)'].filter(Boolean)
+  if (missing.length) throw new ByoError(`dataset "${ds.name}": the rows carry no ${missing.join(' and no ')} log-probs; map both log-prob columns`)
+  checkLogProbs(ds, ref!, pol!)
+  const hash = datasetHash(ds)
+  const prevRef = store.getRefLogProbs(BYO_REF_KEY, hash)
+  const prevPol = store.getRefLogProbs(BYO_POLICY_KEY, hash)
+  const replacedLogProbs = (present(prevRef) && !sameArray(prevRef, ref!)) || (present(prevPol) && !sameArray(prevPol, pol!))
+  const { id, created } = store.putDataset(ds, source)
+  try {
+    store.putRefLogProbs(BYO_REF_KEY, hash, ref!)
+    store.putRefLogProbs(BYO_POLICY_KEY, hash, pol!)
+  } catch (e) {
+    try {
+      if (created) store.deleteDataset(id)
+      store.putRefLogProbs(BYO_REF_KEY, hash, prevRef ?? new Float32Array(0))
+      store.putRefLogProbs(BYO_POLICY_KEY, hash, prevPol ?? new Float32Array(0))
+    } catch {
+      // the original error is the one to report
+    }
+    throw e
+  }
+  forget(store, id)
+  return { id, hash, created, replacedLogProbs }
+}
+
+/** Import a JSONL / CSV / Parquet file whose rows carry both log-prob columns and store it. */
+export async function importByo(store: ProjectStore, file: string, opts: ByoImportOptions = {}): Promise<ByoImportResult> {
+  const abs = resolve(file)
+  const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(resolve(opts.tokenizerFile)) : undefined)
+  const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format })
+  const r = storeByo(store, imp, sourceOf(abs, tokenizer))
+  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, tokenizer: tokenizer ? tokenizer.spec() : null }
+}
+
+// ----------------------------------------------------------------------------- loading (cached)
+
+interface Loaded {
+  hash: string
+  summary: DatasetSummary
+  ds: TraceDataset
+  ref: Float32Array
+  pol: Float32Array
+}
+const cache = new WeakMap<ProjectStore, Map<number, Loaded>>()
+
+function forget(store: ProjectStore, id: number): void {
+  cache.get(store)?.delete(id)
+}
+
+function summary(store: ProjectStore, id: number): DatasetSummary {
+  const s = store.listDatasets().find((d) => d.id === id)
+  if (!s) throw new ByoError(`there is no dataset ${id} in the project ${store.file}; list the datasets to see which exist`)
+  return s
+}
+
+/** The dataset and its imported log-probs (a small per-store cache keyed by id and hash). */
+export function loadByo(store: ProjectStore, id: number): Loaded {
+  const s = summary(store, id)
+  let m = cache.get(store)
+  if (!m) cache.set(store, (m = new Map()))
+  const hit = m.get(id)
+  if (hit && hit.hash === s.hash) return hit
+  const ref = store.getRefLogProbs(BYO_REF_KEY, s.hash)
+  const pol = store.getRefLogProbs(BYO_POLICY_KEY, s.hash)
+  if (!present(ref) || !present(pol)) {
+    throw new ByoError(`dataset ${id} ("${s.name}") carries no imported log-probs; import a file with reference and policy log-prob columns (iwsft byo import FILE)`)
+  }
+  const ds = store.getDataset(id)
+  checkLogProbs(ds, ref, pol)
+  const l: Loaded = { hash: s.hash, summary: s, ds, ref, pol }
+  if (m.size >= 2) m.delete(m.keys().next().value!)
+  m.set(id, l)
+  return l
+}
+
+// ----------------------------------------------------------------------------- inspect
+
+const num = (v: number): number | null => (Number.isFinite(v) ? v : null)
+
+function sharedHistograms(logWRaw: ArrayLike<number>, w: ArrayLike<number>, bins: number): ByoInspectResult['hist'] {
+  const logW = Float64Array.from(w, (v) => Math.log(Math.max(v, LOG_FLOOR_W)))
+  const floor = Math.log(LOG_FLOOR_W) + 1
+  let lo = Infinity
+  let hi = -Infinity
+  let zeroWeights = 0
+  for (const a of [logWRaw, logW]) {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i]
+      if (!Number.isFinite(v) || v <= floor) continue
+      if (v < lo) lo = v
+      if (v > hi) hi = v
+    }
+  }
+  for (let i = 0; i < logW.length; i++) if (logW[i] <= floor) zeroWeights++
+  if (!Number.isFinite(lo)) [lo, hi] = [-1, 1]
+  if (hi - lo < 1e-9) [lo, hi] = [lo - 0.5, hi + 0.5]
+  const hr = histogram(logWRaw, bins, lo, hi)
+  const kept = logW.filter((v) => v > floor)
+  const hc = histogram(kept, bins, lo, hi)
+  return { edges: hr.edges, raw: hr.counts, clamped: hc.counts, zeroWeights }
+}
+
+/** Weights, diagnostics and extremes of an imported dataset under `settings`. */
+export function byoInspect(store: ProjectStore, input: z.input<typeof ByoInspectInput>): ByoInspectResult {
+  const t0 = performance.now()
+  const { datasetId: id, settings, variant = 'trace', bins = 40, top = 20 } = ByoInspectInput.parse(input)
+  const { ds, ref, pol, summary: s } = loadByo(store, id)
+  const r = byoWeights(ds, ref, pol, settings, variant)
+  const N = numTraces(ds)
+  const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => r.w[b] - r.w[a] || r.logWRaw[b] - r.logWRaw[a] || a - b)
+  const row = (i: number): ByoTraceRow => ({ index: i, id: ds.ids[i], score: ds.scores[i], length: maskedLength(ds, i), logWRaw: r.logWRaw[i], w: r.w[i] })
+  const k = Math.min(top, N)
+  return {
+    datasetId: id,
+    name: s.name,
+    numTraces: N,
+    numSteps: totalSteps(ds),
+    variant,
+    settings,
+    stats: r.stats,
+    steps: r.steps ?? null,
+    spearman: num(spearman(r.w, ds.scores)),
+    spearmanRaw: num(spearman(r.logWRaw, ds.scores)),
+    hist: sharedHistograms(r.logWRaw, r.w, bins),
+    top: order.slice(0, k).map(row),
+    bottom: order.slice(N - k).reverse().map(row),
+    ms: performance.now() - t0
+  }
+}
+
+// ----------------------------------------------------------------------------- one trace's ρ_t
+
+const tokenizers = new Map<string, Promise<Tokenizer>>()
+
+/** Tokens of one trace with ρ_t, g(ρ_t) and w_t; token text through the tokenizer recorded at import. */
+export async function byoTraceRho(store: ProjectStore, input: z.input<typeof ByoTraceRhoInput>): Promise<ByoTraceRhoResult> {
+  const { datasetId: id, traceIndex, settings = byoDefaultSettings() } = ByoTraceRhoInput.parse(input)
+  const { ds, ref, pol, summary: s } = loadByo(store, id)
+  const steps = byoTraceSteps(ds, ref, pol, traceIndex, settings)
+  let tok: Tokenizer | null = null
+  let tokenizerError: string | null = null
+  const spec = tokenizerSpecOf(s.source)
+  if (spec) {
+    const key = JSON.stringify(spec)
+    let p = tokenizers.get(key)
+    if (!p) {
+      p = tokenizerFromSpec(spec)
+      tokenizers.set(key, p)
+      p.catch(() => tokenizers.delete(key))
+    }
+    try {
+      tok = await p
+    } catch (e) {
+      tokenizerError = e instanceof Error ? e.message : String(e)
+    }
+  }
+  const a = ds.offsets[traceIndex]
+  const len = ds.offsets[traceIndex + 1] - a
+  const shown = Math.min(len, MAX_TOKENS)
+  const tokens: ByoToken[] = new Array(shown)
+  let sumRho = 0
+  let sumG = 0
+  for (let t = 0; t < len; t++) {
+    if (ds.mask[a + t]) {
+      sumRho += steps.rho[t]
+      sumG += steps.g[t]
+    }
+    if (t >= shown) continue
+    const on = ds.mask[a + t] === 1
+    const idv = ds.actions[a + t]
+    tokens[t] = {
+      id: idv,
+      text: tok ? tok.tokenText(idv) : null,
+      masked: !on,
+      rho: on ? num(steps.rho[t]) : null,
+      g: on ? num(steps.g[t]) : null,
+      w: on ? num(steps.wStep[t]) : null,
+      logq: on ? pol[a + t] : null,
+      logref: on ? ref[a + t] : null
+    }
+  }
+  return { datasetId: id, traceIndex, id: ds.ids[traceIndex], score: ds.scores[traceIndex], tokens, sumRho, sumG, truncated: shown < len, tokenizer: tok?.kind ?? null, tokenizerError }
+}
+
+// ----------------------------------------------------------------------------- follow
+
+function concatImported(name: string, pieces: ImportedText[]): { dataset: TraceDataset; refLogProbs: Float32Array; policyLogProbs: Float32Array } {
+  let N = 0
+  let T = 0
+  let actDim = 0
+  for (const p of pieces) {
+    N += numTraces(p.dataset)
+    T += totalSteps(p.dataset)
+    actDim = Math.max(actDim, p.dataset.actDim)
+  }
+  const offsets = new Int32Array(N + 1)
+  const actions = new Int32Array(T)
+  const mask = new Uint8Array(T)
+  const scores = new Float64Array(N)
+  const ref = new Float32Array(T)
+  const pol = new Float32Array(T)
+  const ids: string[] = []
+  const meta: Record<string, unknown>[] = []
+  const withMeta = pieces.some((p) => p.dataset.meta)
+  let n = 0
+  let t = 0
+  for (const p of pieces) {
+    const d = p.dataset
+    const pn = numTraces(d)
+    for (let i = 1; i <= pn; i++) offsets[n + i] = t + d.offsets[i]
+    actions.set(d.actions as Int32Array, t)
+    mask.set(d.mask, t)
+    scores.set(d.scores, n)
+    ref.set(p.refLogProbs!, t)
+    pol.set(p.policyLogProbs!, t)
+    ids.push(...d.ids)
+    if (withMeta) meta.push(...(d.meta ?? new Array(pn).fill({})))
+    n += pn
+    t += totalSteps(d)
+  }
+  const dataset: TraceDataset = { name, kind: 'sequence', obsDim: 0, actDim, offsets, obs: new Float32Array(0), actions, mask, scores, ids, ...(withMeta ? { meta } : {}) }
+  return { dataset, refLogProbs: ref, policyLogProbs: pol }
+}
+
+/** Follow a JSONL log that another process appends to (see the file comment). */
+export function followByo(store: ProjectStore, file: string, opts: ByoFollowOptions, onUpdate: (u: ByoFollowUpdate) => void): ByoFollowHandle {
+  const abs = resolve(file)
+  const onError = opts.onError ?? ((m: string) => console.warn(m))
+  const settings = opts.settings ?? byoDefaultSettings()
+  const variant = opts.variant ?? 'trace'
+  const minUpdateMs = opts.minUpdateMs ?? 1000
+  const name = opts.name ?? basename(abs)
+  let tokenizer: Tokenizer | undefined = opts.tokenizer
+  const tokReady: Promise<void> = !tokenizer && opts.tokenizerFile
+    ? loadHfTokenizer(resolve(opts.tokenizerFile)).then((t) => {
+        tokenizer = t
+      })
+    : Promise.resolve()
+  let mapping: TextColumnMapping | undefined = opts.mapping as TextColumnMapping | undefined
+  const pieces: ImportedText[] = []
+  let pendingRows = 0
+  let rows = 0
+  let skipped = 0
+  let datasetId: number | null = null
+  let ownVersion: { id: number; hash: string } | null = null
+  let lastFlush = 0
+  let timer: ReturnType<typeof setTimeout> | null = null
+  let stopped = false
+  let queue: FollowedRow[] = []
+
+  const take = (batch: FollowedRow[]): void => {
+    if (!batch.length) return
+    if (!mapping) mapping = detectMapping(Object.keys(batch[0].value))
+    const o = { mapping, tokenizer }
+    try {
+      const p = importFollowedRows(abs, batch, o)
+      pieces.push(p)
+      pendingRows += batch.length
+      return
+    } catch {
+      // one by one, to keep the good rows and name the bad ones
+    }
+    for (const r of batch) {
+      try {
+        const p = importFollowedRows(abs, [r], o)
+        pieces.push(p)
+        pendingRows++
+      } catch (e) {
+        skipped++
+        onError(`${e instanceof Error ? e.message : String(e)}; skipped`)
+      }
+    }
+  }
+
+  const store1 = (): void => {
+    if (!pendingRows) return
+    // merge what was taken so far into one piece (the next merge then copies one piece, not many)
+    const merged = concatImported(name, pieces)
+    const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows }
+    const r = storeByo(store, merged, sourceOf(abs, tokenizer))
+    pieces.splice(0, pieces.length, piece)
+    const newRows = pendingRows
+    rows += pendingRows
+    pendingRows = 0
+    if (ownVersion && ownVersion.id !== r.id && !opts.keepVersions) {
+      try {
+        store.deleteDataset(ownVersion.id)
+        forget(store, ownVersion.id)
+        store.putRefLogProbs(BYO_REF_KEY, ownVersion.hash, new Float32Array(0))
+        store.putRefLogProbs(BYO_POLICY_KEY, ownVersion.hash, new Float32Array(0))
+      } catch (e) {
+        onError(`could not delete the previous version (dataset ${ownVersion.id}): ${e instanceof Error ? e.message : String(e)}`)
+      }
+    }
+    ownVersion = r.created ? { id: r.id, hash: r.hash } : null
+    datasetId = r.id
+    const w = byoWeights(merged.dataset, merged.refLogProbs, merged.policyLogProbs, settings, variant)
+    onUpdate({
+      datasetId: r.id,
+      rows,
+      newRows,
+      skipped,
+      numTraces: numTraces(merged.dataset),
+      ess: w.stats.ess,
+      ess_fraction: w.stats.ess_fraction,
+      clamp_fraction: w.stats.clamp_fraction,
+      logw_raw_median: w.stats.logw_raw_median
+    })
+  }
+
+  const flushNow = async (): Promise<void> => {
+    if (timer) clearTimeout(timer)
+    timer = null
+    await tokReady
+    const batch = queue
+    queue = []
+    take(batch)
+    lastFlush = Date.now()
+    try {
+      store1()
+    } catch (e) {
+      onError(`file "${abs}": the update was not stored: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+
+  const schedule = (): void => {
+    if (timer || stopped) return
+    const wait = Math.max(0, lastFlush + minUpdateMs - Date.now())
+    timer = setTimeout(() => void flushNow(), wait)
+  }
+
+  const follower = followJsonl(
+    abs,
+    (batch) => {
+      queue.push(...batch)
+      schedule()
+    },
+    { intervalMs: opts.intervalMs, fromStart: opts.fromStart, onError: (e) => onError(e.message) }
+  )
+  tokReady.catch((e: unknown) => {
+    onError(e instanceof Error ? e.message : String(e))
+    follower.stop()
+    stopped = true
+  })
+
+  return {
+    async flush() {
+      await follower.poll()
+      await flushNow()
+    },
+    async stop() {
+      if (stopped) return
+      await follower.poll()
+      follower.stop()
+      stopped = true
+      await flushNow()
+    },
+    get datasetId() {
+      return datasetId
+    },
+    get rows() {
+      return rows
+    }
+  }
+}
