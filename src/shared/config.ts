@@ -138,6 +138,10 @@ export const TrainSchema = z.strictObject({
   log_every: z.number().int().min(1),
   snapshot_every: z.number().int().min(1),
   eval_every: z.number().int().min(1),
+  /** fraction of traces held out of training and scored offline at each evaluation (held-out
+   *  log-likelihood and action error) — for data without an environment; the same traces for
+   *  every run on a dataset (chosen from its content hash) */
+  holdout: z.number().min(0).max(0.5).default(0),
   /** save a resumable checkpoint (θ, θ_q, optimizer and sampler state) every N steps; null: only at the end */
   checkpoint_every: z.number().int().min(1).nullable().default(null),
   /** null: the gradient uses every step of each sampled trace. S: S steps drawn uniformly (with
@@ -205,7 +209,8 @@ const TRAIN: RunConfig['train'] = {
   snapshot_every: 250,
   eval_every: 50,
   step_sample: null,
-  checkpoint_every: null
+  checkpoint_every: null,
+  holdout: 0
 }
 
 /** The paper's and the authors' code's values per domain (science.md, "Reference hyper-parameters"). */

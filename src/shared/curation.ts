@@ -52,16 +52,46 @@ export function curate(scores: ArrayLike<number>, c: Curation, sorted?: ArrayLik
       m[i] = k
     }
   }
-  const bins = c.mode === 'quality_bins' ? c.cutoffs.length : 1
-  const perBin = new Array<number>(bins).fill(0)
-  let kept = 0
-  let total = 0
-  for (let i = 0; i < n; i++) {
-    if (m[i] > 0) {
-      kept++
-      total += m[i]
-      perBin[m[i] - 1]++
+  const result: CurationResult = { multiplicity: m, thresholds, kept: 0, total: 0, perBin: new Array<number>(c.mode === 'quality_bins' ? c.cutoffs.length : 1).fill(0) }
+  recount(result)
+  return result
+}
+
+/** Recompute kept, total and perBin from the multiplicities (after some were set to 0). */
+export function recount(c: CurationResult): void {
+  c.kept = 0
+  c.total = 0
+  c.perBin.fill(0)
+  for (let i = 0; i < c.multiplicity.length; i++) {
+    const m = c.multiplicity[i]
+    if (m > 0) {
+      c.kept++
+      c.total += m
+      c.perBin[m - 1]++
     }
   }
-  return { multiplicity: m, thresholds, kept, total, perBin }
+}
+
+/** The held-out traces of a dataset: round(fraction · N) indices drawn without replacement by
+ *  a generator seeded from the dataset's content hash, so every run on the dataset holds out
+ *  the same traces. Sorted ascending. */
+export function holdoutIndices(n: number, fraction: number, dataHash: string): Int32Array {
+  const k = Math.round(fraction * n)
+  if (k === 0) return new Int32Array(0)
+  let state = parseInt(dataHash.slice(0, 8), 16) >>> 0
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = Math.imul(state ^ (state >>> 15), state | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  // partial Fisher–Yates
+  const idx = Int32Array.from({ length: n }, (_, i) => i)
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(next() * (n - i))
+    const t = idx[i]
+    idx[i] = idx[j]
+    idx[j] = t
+  }
+  return idx.slice(0, k).sort()
 }

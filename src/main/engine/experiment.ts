@@ -4,7 +4,7 @@
 // (src/main/jobs) wires this to the project store; tests call it directly.
 import { createHash } from 'node:crypto'
 import { isImportanceWeighted, type RunConfig } from '../../shared/config.ts'
-import { curate, type CurationResult } from '../../shared/curation.ts'
+import { curate, holdoutIndices, recount, type CurationResult } from '../../shared/curation.ts'
 import { DatasetError, datasetHash, type TraceDataset } from './data/trace.ts'
 import { createPolicy } from './policies/index.ts'
 import type { Policy } from './policies/policy.ts'
@@ -49,6 +49,11 @@ export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResul
     throw new DatasetError(`train.checkpoint_every (${every}) must be a multiple of weights.q_refresh (${refresh}) so that a resumed run continues exactly`)
   }
   const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
+  if (config.train.holdout > 0) {
+    // held-out traces never enter training, whatever their score
+    for (const i of holdoutIndices(c.multiplicity.length, config.train.holdout, datasetHash(ds))) c.multiplicity[i] = 0
+    recount(c)
+  }
   if (c.kept === 0) {
     throw new DatasetError(
       `curation ${JSON.stringify(config.curation)} keeps no trace of dataset "${ds.name}" (scores ${Math.min(...ds.scores)} … ${Math.max(...ds.scores)}); lower the threshold or widen the cutoffs`
@@ -101,6 +106,7 @@ async function establishReference(
       train: { ...config.train, steps: r.steps, batch_size: r.batch_size, log_every: r.steps, snapshot_every: r.steps, eval_every: r.steps, checkpoint_every: null }
     }
     const all = new Uint8Array(ds.offsets.length - 1).fill(1)
+    for (const i of holdoutIndices(all.length, config.train.holdout, datasetHash(ds))) all[i] = 0
     const res = await train(
       { config: bcConfig, dataset: ds, policy, multiplicity: all, refLogProbs: null, rng: rng.fork(2) },
       { signal: hooks.signal, onProgress: (d, t) => hooks.onPhase?.('reference', d, t) }

@@ -8,6 +8,7 @@ import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../engine/data/trace.ts'
 import { builtinOfSource, getBuiltin, materializeBuiltin } from '../engine/datasets/builtin.ts'
 import { curateForRun, runExperiment, scoreReference, type ExperimentOptions } from '../engine/experiment.ts'
+import { holdoutIndices } from '../../shared/curation.ts'
 import type { Policy } from '../engine/policies/policy.ts'
 import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
@@ -112,6 +113,7 @@ async function driveRun(
   let lastProgress = 0
   const interval = opts.progressIntervalMs ?? 200
   const builtin = builtinOfSource(source)
+  const offline = !builtin?.evaluate && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
   let refKey: string | null = extra.resume?.refKey ?? null
   let policyRef: Policy | null = null
   try {
@@ -120,7 +122,18 @@ async function driveRun(
       dataset,
       {
         signal: opts.signal,
-        evaluate: opts.evaluate ?? (builtin?.evaluate ? (p, step) => builtin.evaluate!(p, options, { step, final: step === config.train.steps }) : undefined),
+        evaluate:
+          opts.evaluate ??
+          (builtin?.evaluate
+            ? (p, step) => builtin.evaluate!(p, options, { step, final: step === config.train.steps })
+            : offline
+              ? async (p) => {
+                  // data without an environment: held-out log-likelihood and action error
+                  const { offlineEval } = await import('../engine/eval/control-eval.ts')
+                  const r = offlineEval(p, dataset, offline)
+                  return { heldout_loglik: r.meanLogLik, heldout_action_error: r.actionError }
+                }
+              : undefined),
         onLog: (step, metrics) => {
           const rows: MetricPoint[] = Object.entries(metrics).map(([key, value]) => ({ step, key, value }))
           store.appendMetrics(runId, rows)

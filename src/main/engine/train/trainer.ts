@@ -66,7 +66,8 @@ export interface TrainResult {
 
 /** Which traces a method samples, and with what probability mass. */
 export function samplingMass(method: RunConfig['method'], multiplicity: Uint8Array): Float64Array {
-  if (method === 'bc') return new Float64Array(multiplicity.length).fill(1) // BC: all of D
+  // BC: all of D (its curation is "all"; held-out traces have multiplicity 0)
+  if (method === 'bc') return Float64Array.from(multiplicity, (m) => (m > 0 ? 1 : 0))
   const q = usesQualityBins(method)
   return Float64Array.from(multiplicity, (m) => (q ? m : m > 0 ? 1 : 0))
 }
