@@ -1,0 +1,176 @@
+// "Bring your own log-probs" end to end on a real project file: import the fixture → store →
+// inspect under changing settings → one trace's ρ_t; bad rows name the row and store nothing;
+// a failure half-way through the writes leaves nothing behind; a JSONL log that another writer
+// appends to is followed live.
+import * as tf from '@tensorflow/tfjs'
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BYO_POLICY_KEY, BYO_REF_KEY, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../src/main/services/byo-service.ts'
+import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
+
+const FIX = new URL('../fixtures/text/', import.meta.url).pathname
+let dir: string
+let store: ProjectStore
+
+beforeAll(async () => {
+  await tf.setBackend('cpu')
+  dir = mkdtempSync(join(tmpdir(), 'iwsft-byo-'))
+  store = openProject(join(dir, 'p.iwsft'))
+})
+afterAll(() => {
+  store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const row = (id: string, tokens: number[], ref: number[], pol: number[], score = 1, prompt: number[] = []): string =>
+  JSON.stringify({ id, prompt_tokens: prompt, tokens, ref_logprobs: ref, policy_logprobs: pol, score }) + '\n'
+
+async function waitFor<T>(f: () => T | undefined, ms = 8000): Promise<T> {
+  const t0 = Date.now()
+  for (;;) {
+    const v = f()
+    if (v !== undefined) return v
+    if (Date.now() - t0 > ms) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+describe('byo import → inspect', () => {
+  let id = 0
+  it('imports the fixture and stores the dataset with both log-prob arrays', async () => {
+    const r = await importByo(store, join(FIX, 'byo-logprobs.jsonl'), { tokenizerFile: join(FIX, 'tokenizer.json') })
+    expect(r.created).toBe(true)
+    expect(r.rows).toBe(2)
+    expect(r.dataset.numTraces).toBe(2)
+    expect(r.dataset.numSteps).toBe(7)
+    expect(r.dataset.source).toMatch(/^byo:.*byo-logprobs\.jsonl tokenizer=/)
+    id = r.dataset.id
+    expect(Array.from(store.getRefLogProbs(BYO_REF_KEY, r.dataset.hash)!)).toEqual([0, 0, -0.5, -1, -0.25, -2, -0.1].map(Math.fround))
+    expect(store.getRefLogProbs(BYO_POLICY_KEY, r.dataset.hash)!.length).toBe(7)
+  })
+
+  it('inspects under the LLM defaults and follows setting changes', () => {
+    const a = byoInspect(store, { datasetId: id, settings: byoDefaultSettings() })
+    expect(a.numTraces).toBe(2)
+    const w = [Math.exp(-1 / 12), Math.exp(0.5)]
+    expect(a.stats.ess).toBeCloseTo((w[0] + w[1]) ** 2 / (w[0] ** 2 + w[1] ** 2), 5)
+    expect(a.top.map((t) => t.id)).toEqual(['t1', 't0'])
+    expect(a.bottom[0].id).toBe('t0')
+    expect(a.spearman).toBe(-1) // t1 (score 0) carries the larger weight
+    expect(a.hist.raw.reduce((x, y) => x + y, 0)).toBe(2)
+    expect(a.hist.clamped.reduce((x, y) => x + y, 0)).toBe(2)
+    expect(a.hist.edges.length).toBe(41)
+    const b = byoInspect(store, { datasetId: id, settings: { ...byoDefaultSettings(), aggregate: 'sum', temp: 2, clamp: [0.5, 4] }, top: 1 })
+    expect(b.top).toHaveLength(1)
+    expect(b.top[0].w).toBeCloseTo(4, 5)
+    expect(b.stats.clamp_fraction).toBe(0.5)
+    const c = byoInspect(store, { datasetId: id, settings: byoDefaultSettings(), variant: 'per_step' })
+    expect(c.steps!.n).toBe(5)
+    expect(c.top[0].w).toBeCloseTo(1.4, 5)
+    expect(() => byoInspect(store, { datasetId: id, settings: { ...byoDefaultSettings(), temp: -1 } })).toThrow(/temp/)
+  })
+
+  it('gives one trace\'s tokens with ρ_t and the tokenizer\'s text', async () => {
+    const r = await byoTraceRho(store, { datasetId: id, traceIndex: 0 })
+    expect(r.tokens.map((t) => t.id)).toEqual([1, 4, 5, 6, 2])
+    expect(r.tokens.map((t) => t.masked)).toEqual([true, true, false, false, false])
+    expect(r.tokens.map((t) => t.rho)).toEqual([null, null, 0.25, -0.5, 0])
+    expect(r.sumRho).toBeCloseTo(-0.25, 6)
+    expect(r.tokenizer).toBe('hf')
+    expect(r.tokens.every((t) => typeof t.text === 'string' && t.text.length > 0)).toBe(true)
+    await expect(byoTraceRho(store, { datasetId: id, traceIndex: 5 })).rejects.toThrow(/out of range/)
+  })
+
+  it('a dataset without imported log-probs is refused by name', () => {
+    const other = store.listDatasets().find((d) => !d.source.startsWith('byo:'))
+    if (other) expect(() => byoInspect(store, { datasetId: other.id, settings: byoDefaultSettings() })).toThrow(/carries no imported log-probs/)
+    expect(() => byoInspect(store, { datasetId: 9999, settings: byoDefaultSettings() })).toThrow(/no dataset 9999/)
+  })
+
+  it('the same traces with other log-probs replace the stored ones and say so', async () => {
+    const f = join(dir, 'later.jsonl')
+    writeFileSync(f, row('t0', [5, 6, 2], [-0.5, -1.0, -0.25], [-0.5, -1.0, -0.25], 1, [1, 4]) + row('t1', [7, 2], [-2.0, -0.1], [-1.0, -0.1], 0))
+    const r = await importByo(store, f, { tokenizerFile: join(FIX, 'tokenizer.json') })
+    expect(r.dataset.id).toBe(id)
+    expect(r.created).toBe(false)
+    expect(r.replacedLogProbs).toBe(true)
+    expect(byoInspect(store, { datasetId: id, settings: byoDefaultSettings() }).top[1].logWRaw).toBeCloseTo(0, 6)
+  })
+})
+
+describe('byo bad input: nothing half-imported', () => {
+  it('a log-prob list whose length is not the tokens\' names the row and field; nothing stored', async () => {
+    const f = join(dir, 'bad.jsonl')
+    writeFileSync(f, row('a', [3, 4], [-1, -1], [-1, -1]) + row('b', [3, 4, 5], [-1, -1, -1], [-1, -1]))
+    const before = store.listDatasets().length
+    await expect(importByo(store, f)).rejects.toThrow(/bad\.jsonl", line 2, field "policy_logprobs": has 2 log-probs, the completion has 3 tokens/)
+    expect(store.listDatasets().length).toBe(before)
+  })
+
+  it('rows without log-prob columns are refused', async () => {
+    const f = join(dir, 'nolp.jsonl')
+    writeFileSync(f, JSON.stringify({ tokens: [3, 4], ref_logprobs: [-1, -1], score: 1 }) + '\n')
+    const before = store.listDatasets().length
+    await expect(importByo(store, f)).rejects.toThrow(/no policy .*log-probs/)
+    expect(store.listDatasets().length).toBe(before)
+  })
+
+  it('a write that fails half-way leaves no dataset and no log-probs behind', async () => {
+    const f = join(dir, 'fresh.jsonl')
+    writeFileSync(f, row('x', [3, 4, 5], [-1, -2, -3], [-1, -1, -1]))
+    let calls = 0
+    const failing = new Proxy(store, {
+      get(t, k) {
+        if (k === 'putRefLogProbs') {
+          return (key: string, hash: string, a: Float32Array) => {
+            if (++calls === 2) throw new Error('disk full')
+            return t.putRefLogProbs(key, hash, a)
+          }
+        }
+        const v = Reflect.get(t, k)
+        return typeof v === 'function' ? v.bind(t) : v
+      }
+    })
+    const before = store.listDatasets()
+    await expect(importByo(failing, f)).rejects.toThrow(/disk full/)
+    const after = store.listDatasets()
+    expect(after.map((d) => d.id)).toEqual(before.map((d) => d.id))
+    // the half-written array was taken back (an empty placeholder: the store has no delete for it)
+    const ok = await importByo(store, f)
+    expect(store.getRefLogProbs(BYO_REF_KEY, ok.dataset.hash)!.length).toBe(3)
+  })
+})
+
+describe('byo follow', () => {
+  it('follows a file another writer appends to; a bad line is named and skipped; old versions go', async () => {
+    const f = join(dir, 'live.jsonl')
+    copyFileSync(join(FIX, 'byo-logprobs.jsonl'), f)
+    const updates: ByoFollowUpdate[] = []
+    const errors: string[] = []
+    const h = followByo(store, f, { intervalMs: 40, minUpdateMs: 0, onError: (m) => errors.push(m) }, (u) => updates.push(u))
+    const first = await waitFor(() => updates[0])
+    expect(first.numTraces).toBe(2)
+    expect(first.rows).toBe(2)
+    // another writer: one row in two pieces (a partial line waits for its newline), then a bad row
+    const next = row('t2', [8, 9, 2], [-1, -1, -1], [-0.5, -1, -1], 1)
+    appendFileSync(f, next.slice(0, 20))
+    await new Promise((r) => setTimeout(r, 150))
+    appendFileSync(f, next.slice(20) + row('t3', [8, 2], [-1, -1], [-1], 0))
+    const second = await waitFor(() => updates.find((u) => u.numTraces === 3))
+    expect(second.newRows).toBe(1)
+    expect(second.skipped).toBe(1)
+    expect(errors.some((e) => /live\.jsonl", line 4, field "policy_logprobs": has 1 log-probs/.test(e))).toBe(true)
+    const ids = store.listDatasets().map((d) => d.id)
+    expect(ids).toContain(second.datasetId)
+    expect(ids).not.toContain(first.datasetId) // the follower's previous version was replaced
+    const ins = byoInspect(store, { datasetId: second.datasetId, settings: byoDefaultSettings() })
+    expect(ins.numTraces).toBe(3)
+    expect(ins.top[0].id).toBe('t1')
+    expect(second.ess).toBeCloseTo(ins.stats.ess, 6)
+    await h.stop()
+    expect(h.datasetId).toBe(second.datasetId)
+    expect(h.rows).toBe(3)
+  })
+})
