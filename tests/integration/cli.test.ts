@@ -49,6 +49,22 @@ describe('iwsft CLI', () => {
     expect(r.stderr).toMatch(/broken\.yaml: line \d+/)
   })
 
+  it('datasets import stores a D4RL file; a bad file exits non-zero and stores nothing', () => {
+    const h5 = resolve(__dirname, '../fixtures/control/d4rl-h5py.hdf5')
+    const r = iwsft(['datasets', 'import', h5, '--json', '--project', 'imp.iwsft'])
+    expect(r.status).toBe(0)
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    expect(out).toMatchObject({ created: true, kind: 'continuous' })
+    expect(out.traces).toBeGreaterThan(0)
+    const bad = join(dir, 'bad.jsonl')
+    writeFileSync(bad, '{"prompt":"1+1=","completion":"2","score":1}\n{"prompt":"2+2=","completion":"4"}\n')
+    const b = iwsft(['datasets', 'import', bad, '--project', 'imp.iwsft'])
+    expect(b.status).toBe(1)
+    expect(b.stderr).toContain('line 2, field "score": missing')
+    const list = JSON.parse(iwsft(['datasets', 'list', '--json', '--project', 'imp.iwsft']).stdout)
+    expect(list.map((d: { source: string }) => d.source).sort()).toEqual(['builtin:bandit', `file:${h5}`])
+  })
+
   it('kill -9 mid-run leaves a consistent database and an interrupted run', async () => {
     const cfg = join(dir, 'long.json')
     writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 1_000_000, batch_size: 16, log_every: 5 } }))

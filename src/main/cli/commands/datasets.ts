@@ -10,7 +10,8 @@
 // `iwsft datasets import FILE.h5 [--json]`
 //   reads a D4RL or Minari HDF5 file and prints a summary (errors name the key and index).
 import { writeFileSync } from 'node:fs'
-import { importHdf5 } from '../../engine/data/import-hdf5.ts'
+import { importDatasetFileFull } from '../../engine/data/import.ts'
+import { datasetHash } from '../../engine/data/trace.ts'
 import { datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
 import { getControlDataset } from '../../engine/datasets/control-cache.ts'
 import { EXPERTS } from '../../engine/datasets/control-experts.ts'
@@ -19,11 +20,14 @@ import { randomReturn, REF_EPISODES, REF_SEED } from '../../engine/datasets/cont
 import { CONTROL_TASKS, getTask } from '../../engine/envs/registry.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
+import { openProjectFor } from '../project.ts'
+import type { Args } from '../args.ts'
 
 const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
-  '       iwsft datasets import FILE.h5 [--json]',
+  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json] [--map prompt=col,completion=col,score=col] [--json]',
+  '       iwsft datasets list [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
 ].join('\n')
 
@@ -31,16 +35,17 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'quick'])
   const [sub, suite] = args.positionals
   const json = args.flags.has('json')
-  if (sub === 'import') {
-    const file = suite
-    if (!file) throw new UsageError(USAGE)
-    const bar = new ProgressBar('import')
-    const t0 = performance.now()
-    const ds = await importHdf5(file, { onProgress: (p) => bar.update(p.phase, p.done, p.total) })
-    bar.done()
-    const s = { name: ds.name, obsDim: ds.obsDim, actDim: ds.actDim, ...returnStats(ds), seconds: (performance.now() - t0) / 1000 }
-    process.stdout.write(json ? JSON.stringify(s) + '\n' : `${file}: ${s.episodes} episodes, ${s.steps} steps, obs ${s.obsDim}, act ${s.actDim}, return mean ${s.mean.toFixed(2)} [${s.min.toFixed(2)}, ${s.max.toFixed(2)}] in ${s.seconds.toFixed(2)} s\n`)
-    return 0
+  if (sub === 'import') return importCommand(suite, args, json)
+  if (sub === 'list') {
+    const store = await openProjectFor(args)
+    try {
+      const rows = store.listDatasets()
+      if (json) process.stdout.write(JSON.stringify(rows) + '\n')
+      else for (const d of rows) process.stdout.write(`${String(d.id).padStart(4)}  ${d.kind.padEnd(10)} ${String(d.numTraces).padStart(7)} traces ${String(d.numSteps).padStart(9)} steps  ${d.name}  (${d.source})\n`)
+      return 0
+    } finally {
+      store.close()
+    }
   }
   if ((sub !== 'make' && sub !== 'refs') || suite !== 'control') throw new UsageError(USAGE)
   const taskFlag = strFlag(args, 'task')
@@ -94,4 +99,46 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
   }
   if (json) process.stdout.write(JSON.stringify(summaries) + '\n')
   return 0
+}
+
+/** Import a file of any supported format into the project: parsed and validated whole, then
+ *  stored in one transaction (nothing is stored if anything is wrong). Imported per-token
+ *  log-probs (bring your own) are stored beside it under the keys byo:ref and byo:policy. */
+async function importCommand(file: string | undefined, args: Args, json: boolean): Promise<number> {
+  if (!file) throw new UsageError(USAGE)
+  const mapping = strFlag(args, 'map')
+  const parsedMap = mapping
+    ? Object.fromEntries(
+        mapping.split(',').map((kv) => {
+          const [k, v] = kv.split('=')
+          if (!k || !v) throw new UsageError(`--map takes key=column pairs separated by commas, got "${kv}"`)
+          return [k.trim(), v.trim()]
+        })
+      )
+    : undefined
+  const bar = new ProgressBar('import')
+  const t0 = performance.now()
+  const r = await importDatasetFileFull(file, {
+    name: strFlag(args, 'name'),
+    format: strFlag(args, 'format'),
+    tokenizerFile: strFlag(args, 'tokenizer'),
+    mapping: parsedMap,
+    onProgress: (d, t) => bar.update('read', d, t)
+  })
+  bar.done()
+  const store = await openProjectFor(args)
+  try {
+    const { id, created } = store.putDataset(r.dataset, `file:${file}`)
+    const hash = datasetHash(r.dataset)
+    if (r.refLogProbs) store.putRefLogProbs('byo:ref', hash, r.refLogProbs)
+    if (r.policyLogProbs) store.putRefLogProbs('byo:policy', hash, r.policyLogProbs)
+    const d = r.dataset
+    const out = { id, created, name: d.name, kind: d.kind, traces: d.offsets.length - 1, steps: d.offsets[d.offsets.length - 1], hash, logprobs: Boolean(r.refLogProbs), seconds: (performance.now() - t0) / 1000 }
+    process.stdout.write(
+      json ? JSON.stringify(out) + '\n' : `${file}: dataset ${id}${created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
+    )
+    return 0
+  } finally {
+    store.close()
+  }
 }
