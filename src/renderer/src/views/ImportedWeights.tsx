@@ -22,6 +22,7 @@ export type ByoVariant = 'trace' | 'per_step'
 export interface ByoDatasetItem {
   id: number
   name: string
+  kind: string
   source: string
   numTraces: number
 }
@@ -86,7 +87,8 @@ export interface ByoFollowUpdateView {
 }
 
 export interface ImportedWeightsApi {
-  /** datasets of the project (the view lists those whose source starts with "byo:") */
+  /** datasets of the project; the view lists the sequence ones (imported log-probs can come
+   *  from `iwsft byo import` — source "byo:…" — or from `iwsft datasets import`), byo first */
   listDatasets(): Promise<ByoDatasetItem[]>
   inspect(input: { datasetId: number; settings: ByoSettings; variant: ByoVariant; bins?: number; top?: number }): Promise<ByoInspectView>
   traceRho(input: { datasetId: number; traceIndex: number; settings?: ByoSettings }): Promise<ByoTraceRhoView>
@@ -193,9 +195,11 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
       .listDatasets()
       .then((ds) => {
         if (!alive) return
-        const byo = ds.filter((d) => d.source.startsWith('byo:'))
-        setDatasets(byo)
-        setDatasetId((cur) => (cur !== undefined && byo.some((d) => d.id === cur) ? cur : byo[byo.length - 1]?.id))
+        const isByo = (d: ByoDatasetItem): boolean => d.source.startsWith('byo:')
+        const seq = ds.filter((d) => isByo(d) || d.kind === 'sequence').sort((a, b) => Number(isByo(b)) - Number(isByo(a)) || a.id - b.id)
+        setDatasets(seq)
+        const newestByo = seq.filter(isByo).pop() ?? seq[seq.length - 1]
+        setDatasetId((cur) => (cur !== undefined && seq.some((d) => d.id === cur) ? cur : newestByo?.id))
       })
       .catch((e: Error) => alive && setErr(e.message))
     return () => {
@@ -330,7 +334,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             {datasets.length === 0 && <option value="">none imported yet</option>}
             {datasets.map((d) => (
               <option key={d.id} value={d.id}>
-                #{d.id} {d.name} · {fmtInt(d.numTraces)} traces
+                #{d.id} {d.name} · {fmtInt(d.numTraces)} traces{d.source.startsWith('byo:') ? ' · imported log-probs' : ''}
               </option>
             ))}
           </select>
