@@ -84,6 +84,8 @@ export interface ByoFollowUpdateView {
   numTraces: number
   ess: number
   ess_fraction: number
+  /** bad lines (named by line and field) and failed updates since the last update */
+  errors?: string[]
 }
 
 export interface ImportedWeightsApi {
@@ -247,6 +249,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
     return api.onFollowUpdate((u) => {
       if (u.followId !== following) return
       setLive(u)
+      if (u.errors?.length) setImportMsg(u.errors.join('\n'))
       setDatasetId(u.datasetId)
       setReload((x) => x + 1)
     })
@@ -370,7 +373,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
               {live ? `live: ${fmtInt(live.rows)} rows${live.skipped ? `, ${live.skipped} skipped` : ''} · +${live.newRows} in the last update · ESS ${fmt(live.ess, 5)}` : 'waiting for rows…'}
             </span>
           )}
-          {importMsg && <span className="small" role="status">{importMsg}</span>}
+          {importMsg && <span className="small" role="status" style={{ whiteSpace: 'pre-wrap' }}>{importMsg}</span>}
         </div>
       )}
 
