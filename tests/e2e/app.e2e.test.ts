@@ -4,7 +4,7 @@
 // read the inspector's histogram and ESS, compare runs, and check that the numbers on screen
 // equal those in the project database (opened independently, read-only). A screenshot of
 // every view is saved under $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import Database from 'better-sqlite3'
@@ -92,6 +92,18 @@ suite(title, () => {
     await shot('02-datasets-import-error')
     expect(withDb((s) => s.listDatasets().length)).toBe(before)
     // the app keeps working
+    await page.getByTestId('nav-curation').click()
+    await page.getByTestId('curation-counts').waitFor()
+  })
+
+  it('scores a dataset with the reference model as a job and caches the result', async () => {
+    const bandit = withDb((s) => s.listDatasets().find((d) => d.source === 'builtin:bandit'))!
+    await page.getByTestId('nav-datasets').click()
+    await page.getByTestId(`dataset-row-${bandit.id}`).click()
+    const button = page.getByTestId('score-ref')
+    expect(await button.isDisabled()).toBe(false)
+    await button.click()
+    await expect.poll(() => text('score-state'), { timeout: 120_000 }).toBe('reference log-probs cached')
     await page.getByTestId('nav-curation').click()
     await page.getByTestId('curation-counts').waitFor()
   })
@@ -287,7 +299,9 @@ suite(title, () => {
     }
     // seeds 0 and 1 (same config) form one band; the cancelled seed 7 (200,000 steps) is its own curve
     const names = async (): Promise<string[]> => page.getByTestId('cmp-plot').evaluate((el) => (el as unknown as { data: Array<{ name?: string }> }).data.map((t) => t.name ?? ''))
-    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit · steps=400 \(n=2\)$/.test(n)).length).toBe(1)
+    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit.* · .*steps=400.* \(n=2\)$/.test(n)).length).toBe(1).catch(async (e) => {
+      throw new Error(`${(e as Error).message}; curves: ${JSON.stringify(await names())}`)
+    })
     expect((await names()).some((n) => /n=3/.test(n))).toBe(false)
     await shot('10-compare-group')
     // a group that holds two methods (as `iwsft reproduce` stores them) is one band per method
@@ -301,11 +315,95 @@ suite(title, () => {
     await page.reload()
     await page.getByTestId('nav-compare').click()
     await page.getByTestId('cmp-picker').getByRole('button', { name: group }).click()
-    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit \(n=2\)$/.test(n)).length).toBe(1)
+    await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit[^·]* \(n=2\)$/.test(n)).length).toBe(1)
     const all = await names()
     expect(all.some((n) => n.includes(`#${sft.id} SFT`))).toBe(true)
     expect(all.some((n) => /n=3/.test(n))).toBe(false)
     await shot('10b-compare-bands-per-method')
+  })
+
+  it('lists a run’s checkpoints, exports to a folder and refuses to overwrite until confirmed', async () => {
+    const run = withDb((s) => s.listRuns().find((r) => r.seed === 0 && r.method === 'iw-sft'))!
+    const cks = withDb((s) => s.listCheckpoints(run.id))
+    expect(cks.length).toBeGreaterThan(0)
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId(`run-row-${run.id}`).locator('td.clickable').click()
+    const table = page.getByTestId('ck-table')
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(cks.length)
+    expect(await table.locator('tbody tr').last().locator('td').first().innerText()).toBe(String(Math.max(...cks.map((c) => c.step))))
+    const out = join(fx.dir, 'exported')
+    await page.getByTestId('export-format').selectOption('safetensors')
+    await page.getByTestId('export-dir').fill(out)
+    await page.getByTestId('export-button').click()
+    await expect.poll(() => page.getByTestId('export-done').count(), { timeout: 30_000 }).toBe(1)
+    const file = join(out, 'model.safetensors')
+    expect(existsSync(file)).toBe(true)
+    const before = statSync(file).mtimeMs
+    // a second export into the same folder asks first, and writes nothing until told to
+    await page.getByTestId('export-button').click()
+    await page.getByTestId('export-confirm').waitFor()
+    expect(await text('export-confirm')).toMatch(/already exists/)
+    expect(statSync(file).mtimeMs).toBe(before)
+    await page.getByTestId('checkpoints-' + run.id).scrollIntoViewIfNeeded()
+    await shot('14-checkpoints-export-confirm')
+    await page.waitForTimeout(20)
+    await page.getByTestId('export-overwrite').click()
+    await expect.poll(() => page.getByTestId('export-done').count(), { timeout: 30_000 }).toBe(1)
+    expect(statSync(file).mtimeMs).toBeGreaterThan(before)
+    // TensorFlow.js into another folder
+    await page.getByTestId('export-format').selectOption('tfjs')
+    await page.getByTestId('export-dir').fill(join(fx.dir, 'exported-tfjs'))
+    await page.getByTestId('export-button').click()
+    await expect.poll(() => existsSync(join(fx.dir, 'exported-tfjs', 'model.json')), { timeout: 30_000 }).toBe(true)
+  })
+
+  it('downloads a report of a run (HTML, Markdown, CSV) that names it', async () => {
+    const run = withDb((s) => s.listRuns().find((r) => r.seed === 0 && r.method === 'iw-sft'))!
+    const download = async (format: string): Promise<{ name: string; body: string }> => {
+      await page.getByTestId('report-format').first().selectOption(format)
+      const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('report-button').first().click()])
+      const path = await d.path()
+      return { name: d.suggestedFilename(), body: readFileSync(path, 'utf8') }
+    }
+    const html = await download('html')
+    expect(html.name).toBe(`iwsft-report-run${run.id}.html`)
+    expect(html.body).toContain(run.name)
+    expect(html.body).toMatch(/^<!doctype html>/i)
+    const md = await download('md')
+    expect(md.body).toContain(run.name)
+    const csv = await download('csv')
+    expect(csv.name).toMatch(/\.csv$/)
+    await expect.poll(() => text('report-done')).toMatch(/downloaded/)
+    await shot('15-run-report')
+  })
+
+  it('makes a report of the runs picked in Compare', async () => {
+    const runs = withDb((s) => s.listRuns().filter((r) => r.status === 'completed'))
+    await page.getByTestId('nav-compare').click()
+    for (const r of withDb((s) => s.listRuns())) {
+      const box = page.getByTestId(`cmp-run-${r.id}`)
+      if ((await box.isChecked()) !== runs.some((x) => x.id === r.id)) await box.click()
+    }
+    await page.getByTestId('report-format').selectOption('md')
+    const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('report-button').click()])
+    const body = readFileSync(await d.path(), 'utf8')
+    for (const r of runs) expect(body).toContain(r.name)
+  })
+
+  it('shows the active backend and lists the four backends with their reasons', async () => {
+    await expect.poll(() => text('backend-status'), { timeout: 60_000 }).toMatch(/^backend: (native-gpu|native-cpu|wasm|cpu)$/)
+    await page.getByTestId('backend-status').click()
+    const list = page.getByTestId('backend-list')
+    await expect.poll(() => list.locator('tr').count()).toBe(4)
+    for (const b of ['native-gpu', 'native-cpu', 'wasm', 'cpu']) expect(await page.getByTestId(`backend-${b}`).count()).toBe(1)
+    const active = await text('backend-active')
+    expect(await text(`backend-${active}`)).toMatch(/active/)
+    // the plain JavaScript backend is always there
+    expect(await text('backend-cpu')).not.toMatch(/not available/)
+    await shot('16-backend-panel')
+    await page.keyboard.press('Escape')
+    await page.getByTestId('backend-status').click()
+    await expect.poll(() => page.getByTestId('backend-panel').count()).toBe(0)
   })
 
   it('stays responsive with 100,000 traces in the curation view', async () => {
@@ -374,12 +472,41 @@ suite(title, () => {
     await shot('13-curation-control-trace')
   })
 
+  it('replays an episode of a control run’s policy as plots over time and a drawing', async () => {
+    const ended = new Promise<void>((res) => fx.server.services.subscribe((e, p) => e === 'run.end' && res()))
+    const { runIds } = (await fx.server.services.call('runs.start', {
+      config: { dataset: 'pendulum-expert', dataset_options: { quick: true, eval_episodes: 2 }, method: 'bc', train: { steps: 30, eval_every: 30, checkpoint_every: 10 } },
+      seeds: [0]
+    })) as { runIds: number[] }
+    await ended
+    const id = runIds[0]
+    expect(withDb((s) => s.getRun(id)!.status)).toBe('completed')
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId(`run-row-${id}`).locator('td.clickable').click()
+    await page.getByTestId('replay-button').click()
+    await expect.poll(() => text('replay-summary'), { timeout: 60_000 }).toMatch(/pendulum · policy from the checkpoint at step 30 · \d+ steps/)
+    const actionPoints = await page.getByTestId('replay-actions').evaluate((el) => (el as unknown as { data: Array<{ y: number[] }> }).data[0].y.length)
+    const steps = Number(/· (\d+) steps/.exec(await text('replay-summary'))![1])
+    expect(actionPoints).toBe(steps)
+    expect(await page.locator('[data-testid=replay-geoms] line, [data-testid=replay-geoms] circle, [data-testid=replay-geoms] polygon').count()).toBeGreaterThan(1)
+    // the slider moves the drawing
+    const before = await page.getByTestId('replay-geoms').innerHTML()
+    await page.getByTestId('replay-slider').fill(String(Math.floor(steps / 2)))
+    await expect.poll(() => page.getByTestId('replay-geoms').innerHTML()).not.toBe(before)
+    await page.getByTestId(`replay-${id}`).scrollIntoViewIfNeeded()
+    await shot('17-replay')
+  })
+
   it('works at 1920×1080 and in the dark theme, and is keyboard reachable', async () => {
     const p = await fx.browser.newPage({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' })
     await p.goto(fx.server.url)
     await p.getByTestId('datasets-table').waitFor()
     const bg = await p.evaluate('getComputedStyle(document.body).backgroundColor')
     expect(bg).toBe('rgb(22, 24, 29)')
+    await p.getByTestId('backend-status').click()
+    await p.getByTestId('backend-list').waitFor({ timeout: 60_000 })
+    await p.screenshot({ path: join(SCREENSHOT_DIR, 'dark-1920-backend.png') })
+    await p.getByTestId('backend-status').click()
     for (const [i, v] of ['datasets', 'curation', 'new-run', 'runs', 'inspector', 'compare'].entries()) {
       await p.keyboard.press(`Alt+${i + 1}`)
       await expect.poll(() => p.getByTestId(`nav-${v}`).getAttribute('aria-current')).toBe('page')

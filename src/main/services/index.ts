@@ -258,7 +258,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       }
       try {
         const r = fn(store.file, datasetId, onEvent)
-        await (r && typeof r === 'object' && 'done' in r ? r.done : r)
+        const end = (await (r && typeof r === 'object' && 'done' in r ? r.done : r)) as { status?: string; error?: string } | undefined
+        // the job's end event says how it went: a failed or cancelled scoring is not a success
+        if (end && typeof end === 'object' && end.status && end.status !== 'completed') throw new Error(end.error ?? `reference scoring ${end.status}`)
         emit('score.progress', { datasetId, done: 1, total: 1, status: 'completed' })
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e)

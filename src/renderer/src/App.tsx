@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react'
+import { BackendStatusLine } from './components/BackendPanel.tsx'
 import { ProjectPanel } from './components/ProjectPanel.tsx'
 import { useApp, VIEWS } from './state.tsx'
 import { CompareView } from './views/Compare.tsx'
@@ -61,6 +62,7 @@ export function App(): React.JSX.Element {
           ))}
         </ul>
         <div className="sidebar-foot">
+          <BackendStatusLine />
           <div className="muted small">{s.caps?.transport === 'http' ? 'Browser build · 127.0.0.1' : 'Desktop'}</div>
           <div className="muted small" title={s.project?.file}>
             {s.project?.file}

@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, RunMetrics, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
+import { ReportControls } from '../components/RunTools.tsx'
 import { debiasedEma, decimate, meanStd } from '../lib/smooth.ts'
 import { evalKey, fmt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -207,8 +208,9 @@ export function CompareView(): React.JSX.Element {
 
   return (
     <section className="view" aria-labelledby="cmp-title">
-      <header className="view-head">
-        <h1 id="cmp-title">Compare</h1>
+      <header className="view-head row gap wrap">
+        <h1 id="cmp-title" className="grow">Compare</h1>
+        <ReportControls runIds={picked} compact />
       </header>
       <div className="grid-1-3">
         <div className="panel scroll-y picker" data-testid="cmp-picker">

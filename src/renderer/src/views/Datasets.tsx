@@ -273,6 +273,7 @@ function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string |
         </button>
         <button onClick={() => s.go('new-run', { datasetId: d.id })}>New run…</button>
         <button
+          data-testid="score-ref"
           disabled={!s.caps?.scoreReference}
           title={s.caps?.scoreReference ? 'compute and cache log π_ref for every step' : 'reference scoring is not available in this engine version yet'}
           onClick={() => {
@@ -302,7 +303,11 @@ function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string |
           </span>
         )}
       </div>
-      {scoreState && <p className="muted small">{scoreState}</p>}
+      {scoreState && (
+        <p className={scoreState.startsWith('scoring failed') ? 'error-text small' : 'muted small'} data-testid="score-state">
+          {scoreState}
+        </p>
+      )}
       {err && (
         <p className="error-text" role="alert">
           {err}

@@ -74,13 +74,15 @@ export function InspectorView(): React.JSX.Element {
   useEffect(() => {
     setRho(null)
     setRhoErr(null)
-    if (openTrace === null || !runId || run?.status === 'running') return
+    if (openTrace === null || !runId) return
     let alive = true
-    s.api.invoke('runs.traceRho', { runId, traceIndex: openTrace }).then((r) => alive && setRho(r)).catch((e: Error) => alive && setRhoErr(e.message))
+    // θ from the checkpoint nearest the slider's step (the back end picks it)
+    const at = steps[stepIdx]
+    s.api.invoke('runs.traceRho', { runId, traceIndex: openTrace, ...(at !== undefined ? { step: at } : {}) }).then((r) => alive && setRho(r)).catch((e: Error) => alive && setRhoErr(e.message))
     return () => {
       alive = false
     }
-  }, [s.api, runId, openTrace, run?.status])
+  }, [s.api, runId, openTrace, run?.status, steps[stepIdx]])
 
   useEffect(() => {
     if (!runId) return
@@ -298,12 +300,10 @@ export function InspectorView(): React.JSX.Element {
                   extra={
                     <span className="muted small" data-testid="ins-rho-status">
                       {traceRho
-                        ? `ρ_t = log π_θ − log π_ref under the checkpoint at step ${traceRho.step}: Σρ = ${fmt(traceRho.rho.reduce<number>((a, v) => a + (v ?? 0), 0))}`
+                        ? `ρ_t = log π_θ − log π_ref, θ from the checkpoint at step ${traceRho.step}${steps[stepIdx] !== undefined && steps[stepIdx] !== traceRho.step ? ` (the nearest to step ${steps[stepIdx]})` : ''}: Σρ = ${fmt(traceRho.rho.reduce<number>((a, v) => a + (v ?? 0), 0))}`
                         : rhoErr
                           ? `per-step ρ: ${rhoErr}`
-                          : run.status === 'running'
-                            ? 'per-step ρ once the run has ended'
-                            : 'computing per-step ρ…'}
+                          : 'computing per-step ρ…'}
                     </span>
                   }
                 />

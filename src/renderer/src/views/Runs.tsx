@@ -5,6 +5,8 @@ import { useEffect, useMemo, useRef, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
+import { ReplayPanel } from '../components/ReplayPanel.tsx'
+import { CheckpointsPanel, ReportControls } from '../components/RunTools.tsx'
 import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { plotColors, useTheme } from '../theme.ts'
@@ -92,6 +94,13 @@ export function RunsView(): React.JSX.Element {
             <RunCard key={r.id} run={r} />
           ))}
           {focused.length > 0 && <LivePlots runs={focused} />}
+          {focused.length > 0 && (
+            <div className="panel">
+              <ReportControls runIds={focused.map((r) => r.id)} />
+            </div>
+          )}
+          {focused.length === 1 && <CheckpointsPanel run={focused[0]} />}
+          {focused.length === 1 && s.datasets.find((d) => d.id === focused[0].datasetId)?.kind === 'continuous' && <ReplayPanel run={focused[0]} />}
         </div>
       </div>
     </section>
