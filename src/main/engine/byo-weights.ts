@@ -112,13 +112,16 @@ export function byoWeights(
       const part = all.slice(c, c + chunk)
       const hq = gatherBatch(ds, part, policyLogProbs)
       const hr = gatherBatch(ds, part, refLogProbs)
-      const r = tf.tidy(() => {
+      const t = tf.tidy(() => {
         const shape: [number, number] = [hq.B, hq.T]
-        return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s).dataSync()
+        return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s)
       })
-      logWRaw.set(r, c)
+      logWRaw.set(t.dataSync(), c)
+      t.dispose()
     }
-    w = tf.tidy(() => clampedWeight(tf.tensor1d(logWRaw), s).dataSync() as Float32Array)
+    const wt = tf.tidy(() => clampedWeight(tf.tensor1d(logWRaw), s))
+    w = wt.dataSync() as Float32Array
+    wt.dispose()
   } else if (variant === 'per_step') {
     w = new Float32Array(N)
     const meanRho = { ...s, temp: 1, aggregate: 'mean' as const, per_step: null }
@@ -134,13 +137,17 @@ export function byoWeights(
       const hq = gatherBatch(ds, part, policyLogProbs)
       const hr = gatherBatch(ds, part, refLogProbs)
       const { B, T } = hq
-      const [raw, ws, r] = tf.tidy(() => {
+      // tidy returns tensors (read afterwards): a returned array of typed arrays would be walked
+      // element by element in search of tensors
+      const out = tf.tidy(() => {
         const shape: [number, number] = [B, T]
         const lq = tf.tensor2d(hq.logref!, shape)
         const lr = tf.tensor2d(hr.logref!, shape)
         const m = tf.tensor2d(hq.mask, shape)
-        return [logWeightRaw(lq, lr, m, meanRho).dataSync(), perStepWeight(lq, lr, m, s.step_clip).dataSync(), rho(lq, lr, null).dataSync()]
+        return [logWeightRaw(lq, lr, m, meanRho), perStepWeight(lq, lr, m, s.step_clip), rho(lq, lr, null)] as tf.Tensor[]
       })
+      const [raw, ws, r] = out.map((x) => x.dataSync())
+      tf.dispose(out)
       logWRaw.set(raw, c)
       for (let b = 0; b < B; b++) {
         let k = 0
@@ -191,13 +198,15 @@ export function byoTraceSteps(
   const hq = gatherBatch(ds, [trace], policyLogProbs)
   const hr = gatherBatch(ds, [trace], refLogProbs)
   const len = ds.offsets[trace + 1] - ds.offsets[trace]
-  const [r, g, ws] = tf.tidy(() => {
+  const out = tf.tidy(() => {
     const shape: [number, number] = [1, hq.T]
     const lq = tf.tensor2d(hq.logref!, shape)
     const lr = tf.tensor2d(hr.logref!, shape)
     const m = tf.tensor2d(hq.mask, shape)
-    return [rho(lq, lr, null).dataSync(), rho(lq, lr, settings.per_step).dataSync(), perStepWeight(lq, lr, m, settings.step_clip).dataSync()]
+    return [rho(lq, lr, null), rho(lq, lr, settings.per_step), perStepWeight(lq, lr, m, settings.step_clip)] as tf.Tensor[]
   })
+  const [r, g, ws] = out.map((x) => x.dataSync())
+  tf.dispose(out)
   const pick = (a: ArrayLike<number>): Float32Array => {
     const o = new Float32Array(len)
     for (let t = 0; t < len; t++) o[t] = hq.mask[t] ? a[t] : NaN
