@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BYO_POLICY_KEY, BYO_REF_KEY, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../src/main/services/byo-service.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
 
@@ -172,5 +172,33 @@ describe('byo follow', () => {
     await h.stop()
     expect(h.datasetId).toBe(second.datasetId)
     expect(h.rows).toBe(3)
+  })
+})
+
+describe('iwsft byo (CLI)', () => {
+  it('import then weights with settings flags, as JSON and as text; bad flags are usage errors', async () => {
+    const { cmdByo } = await import('../../src/main/cli/commands/byo.ts')
+    const project = join(dir, 'cli.iwsft')
+    const out: string[] = []
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true))
+    try {
+      expect(await cmdByo(['import', join(FIX, 'byo-logprobs.jsonl'), '--project', project, '--json'])).toBe(0)
+      const imp = JSON.parse(out.pop()!) as { dataset: { id: number } }
+      out.length = 0
+      expect(await cmdByo(['weights', String(imp.dataset.id), '--project', project, '--aggregate', 'sum', '--temp', '2', '--clamp', '0.5,4', '--json'])).toBe(0)
+      const r = JSON.parse(out.join('')) as { stats: { clamp_fraction: number }; top: Array<{ id: string; w: number }> }
+      expect(r.stats.clamp_fraction).toBe(0.5)
+      expect(r.top[0]).toMatchObject({ id: 't1', w: 4 })
+      out.length = 0
+      expect(await cmdByo(['weights', 'byo-logprobs.jsonl', '--project', project, '--clip-ratio', '0.8,1.25', '--trace', '0'])).toBe(0)
+      const text = out.join('')
+      expect(text).toMatch(/clip ratio to \[0\.8, 1\.25\]/)
+      expect(text).toMatch(/Σρ = -0\.25/)
+      await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--variant', 'tokens'])).rejects.toThrow(/--variant takes trace or per_step/)
+      await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--clamp', '4'])).rejects.toThrow(/--clamp takes two numbers/)
+      await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--clamp', '4,1'])).rejects.toThrow(/clamp/)
+    } finally {
+      spy.mockRestore()
+    }
   })
 })
