@@ -223,7 +223,11 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
           setResult(r)
           setErr(null)
         })
-        .catch((e: Error) => my === ticket.current && setErr(e.message))
+        .catch((e: Error) => {
+          if (my !== ticket.current) return
+          setErr(e.message)
+          setResult(null) // not the numbers of another dataset or of other settings
+        })
         .finally(() => my === ticket.current && setBusy(false))
     }, 200)
     return () => clearTimeout(timer)
