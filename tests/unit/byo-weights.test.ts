@@ -145,3 +145,26 @@ describe('byoTraceSteps', () => {
     expect(() => byoTraceSteps(ds, ref, pol, 2, LLM)).toThrow(/trace 2 is out of range/)
   })
 })
+
+describe('byoWeights with a cache of the passes over all steps', () => {
+  it('gives the same float32 numbers as without, for changed temp, clamp, normalisation and step clip', () => {
+    const { ds, ref, pol } = twoTraces()
+    const cache = new Map<string, unknown>()
+    const variants: Array<[ByoSettings, 'trace' | 'per_step']> = [
+      [LLM, 'trace'],
+      [{ ...LLM, temp: 3.7 }, 'trace'],
+      [{ ...LLM, temp: 0.3, aggregate: 'sum', clamp: [0.5, 1.5], normalize: true }, 'trace'],
+      [{ ...LLM, temp: 2, per_step: { clip_ratio: [0.8, 1.25] } }, 'trace'],
+      [LLM, 'per_step'],
+      [{ ...LLM, step_clip: [0.9, 1.1] }, 'per_step']
+    ]
+    for (const [s, v] of variants) {
+      const a = byoWeights(ds, ref, pol, s, v, { cache })
+      const b = byoWeights(ds, ref, pol, s, v)
+      expect(Array.from(a.logWRaw)).toEqual(Array.from(b.logWRaw))
+      expect(Array.from(a.w)).toEqual(Array.from(b.w))
+      expect(a.stats).toEqual(b.stats)
+    }
+    expect(cache.size).toBe(5) // trace mean none, trace sum none, trace mean clip_ratio, two step clips
+  })
+})

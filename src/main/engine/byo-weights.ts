@@ -64,6 +64,12 @@ export interface TraceSteps {
   wStep: Float32Array
 }
 
+/** Results of the passes over every step, kept between calls on the same data (byoInspect holds
+ *  one per loaded dataset): the trace variant's log w raw at temp 1 per (aggregate, transform),
+ *  the per-step variant's results per step_clip. Temperature, clamp and normalisation changes
+ *  then cost O(N), not a pass over all steps. */
+export type ByoCache = Map<string, unknown>
+
 export class ByoError extends DatasetError {
   constructor(message: string) {
     super(message)
@@ -93,7 +99,7 @@ export function byoWeights(
   policyLogProbs: Float32Array,
   settings: ByoSettings,
   variant: ByoVariant = 'trace',
-  opts: { rhoTraces?: number[]; chunk?: number } = {}
+  opts: { rhoTraces?: number[]; chunk?: number; cache?: ByoCache } = {}
 ): ByoWeights {
   const parsed = ByoSettingsSchema.safeParse(settings)
   if (!parsed.success) {
@@ -107,25 +113,72 @@ export function byoWeights(
   const logWRaw = new Float32Array(N)
   let w: Float32Array
   let steps: StepStats | undefined
+  const cached = <T>(key: string, make: () => T): T => {
+    const c = opts.cache
+    if (!c) return make()
+    if (c.has(key)) return c.get(key) as T
+    const v = make()
+    if (c.size >= 8) c.delete(c.keys().next().value!)
+    c.set(key, v)
+    return v
+  }
   if (variant === 'trace') {
-    for (let c = 0; c < N; c += chunk) {
-      const part = all.slice(c, c + chunk)
-      const hq = gatherBatch(ds, part, policyLogProbs)
-      const hr = gatherBatch(ds, part, refLogProbs)
-      const t = tf.tidy(() => {
-        const shape: [number, number] = [hq.B, hq.T]
-        return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s)
-      })
-      logWRaw.set(t.dataSync(), c)
-      t.dispose()
-    }
+    // log w raw at temp 1, for this aggregate and per-step transform (the pass over all steps)
+    const unit = cached(`trace ${s.aggregate} ${JSON.stringify(s.per_step)}`, () => {
+      const u = new Float32Array(N)
+      const s1 = { ...s, temp: 1 }
+      for (let c = 0; c < N; c += chunk) {
+        const part = all.slice(c, c + chunk)
+        const hq = gatherBatch(ds, part, policyLogProbs)
+        const hr = gatherBatch(ds, part, refLogProbs)
+        const t = tf.tidy(() => {
+          const shape: [number, number] = [hq.B, hq.T]
+          return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s1)
+        })
+        u.set(t.dataSync(), c)
+        t.dispose()
+      }
+      return u
+    })
+    // logWeightRaw ends with a multiplication by temp (k = temp/|τ| or temp), so log w raw at
+    // temp is temp × (log w raw at 1): the same float32 product, without another pass
+    for (let i = 0; i < N; i++) logWRaw[i] = unit[i] * s.temp
     const wt = tf.tidy(() => clampedWeight(tf.tensor1d(logWRaw), s))
     w = wt.dataSync() as Float32Array
     wt.dispose()
   } else if (variant === 'per_step') {
-    w = new Float32Array(N)
-    const meanRho = { ...s, temp: 1, aggregate: 'mean' as const, per_step: null }
-    const [lo, hi] = s.step_clip
+    const r = cached(`per_step ${JSON.stringify(s.step_clip)}`, () => perStepPass(ds, refLogProbs, policyLogProbs, s.step_clip, chunk))
+    logWRaw.set(r.logWRaw)
+    w = r.w.slice()
+    steps = r.steps
+  } else {
+    throw new ByoError(`variant "${String(variant)}" is not one of trace, per_step`)
+  }
+  for (let i = 0; i < N; i++) {
+    if (!Number.isFinite(logWRaw[i]) || !Number.isFinite(w[i])) {
+      throw new ByoError(`trace ${i} (${ds.ids[i]}): the weight is ${w[i]} (log w raw ${logWRaw[i]}); lower temp or tighten the clamp`)
+    }
+  }
+  const stats = weightStats(logWRaw, w, variant === 'trace' ? s.clamp : s.step_clip)
+  if (steps) stats.clamp_fraction = steps.clip_fraction
+  const out: ByoWeights = { variant, logWRaw, w, stats, ...(steps ? { steps } : {}) }
+  if (opts.rhoTraces?.length) {
+    out.rho = new Map()
+    for (const i of opts.rhoTraces) out.rho.set(i, byoTraceSteps(ds, refLogProbs, policyLogProbs, i, s))
+  }
+  return out
+}
+
+/** The per-step variant's pass over every step: per trace the mean raw ρ_t and the mean w_t. */
+function perStepPass(ds: TraceDataset, refLogProbs: Float32Array, policyLogProbs: Float32Array, stepClip: [number, number], chunk: number): { logWRaw: Float32Array; w: Float32Array; steps: StepStats } {
+  const N = numTraces(ds)
+  const all = traceIndices(ds)
+  const logWRaw = new Float32Array(N)
+  const w = new Float32Array(N)
+  // mean raw ρ_t per trace: logWeightRaw with temp 1, mean, no transform
+  const meanRho = { temp: 1, aggregate: 'mean' as const, per_step: null, clamp: [0, 1] as [number, number], normalize: false }
+  {
+    const [lo, hi] = stepClip
     const llo = lo > 0 ? Math.log(lo) : -Infinity
     const lhi = Math.log(hi)
     let n = 0
@@ -144,7 +197,7 @@ export function byoWeights(
         const lq = tf.tensor2d(hq.logref!, shape)
         const lr = tf.tensor2d(hr.logref!, shape)
         const m = tf.tensor2d(hq.mask, shape)
-        return [logWeightRaw(lq, lr, m, meanRho), perStepWeight(lq, lr, m, s.step_clip), rho(lq, lr, null)] as tf.Tensor[]
+        return [logWeightRaw(lq, lr, m, meanRho), perStepWeight(lq, lr, m, stepClip), rho(lq, lr, null)] as tf.Tensor[]
       })
       const [raw, ws, r] = out.map((x) => x.dataSync())
       tf.dispose(out)
@@ -165,23 +218,9 @@ export function byoWeights(
         w[c + b] = k > 0 ? sum / k : 0
       }
     }
-    steps = { n, ess: sw2 > 0 ? (sw * sw) / sw2 : 0, ess_fraction: n > 0 && sw2 > 0 ? (sw * sw) / sw2 / n : 0, clip_fraction: n ? clipped / n : 0, w_mean: n ? sw / n : 0 }
-  } else {
-    throw new ByoError(`variant "${String(variant)}" is not one of trace, per_step`)
+    const steps = { n, ess: sw2 > 0 ? (sw * sw) / sw2 : 0, ess_fraction: n > 0 && sw2 > 0 ? (sw * sw) / sw2 / n : 0, clip_fraction: n ? clipped / n : 0, w_mean: n ? sw / n : 0 }
+    return { logWRaw, w, steps }
   }
-  for (let i = 0; i < N; i++) {
-    if (!Number.isFinite(logWRaw[i]) || !Number.isFinite(w[i])) {
-      throw new ByoError(`trace ${i} (${ds.ids[i]}): the weight is ${w[i]} (log w raw ${logWRaw[i]}); lower temp or tighten the clamp`)
-    }
-  }
-  const stats = weightStats(logWRaw, w, variant === 'trace' ? s.clamp : s.step_clip)
-  if (steps) stats.clamp_fraction = steps.clip_fraction
-  const out: ByoWeights = { variant, logWRaw, w, stats, ...(steps ? { steps } : {}) }
-  if (opts.rhoTraces?.length) {
-    out.rho = new Map()
-    for (const i of opts.rhoTraces) out.rho.set(i, byoTraceSteps(ds, refLogProbs, policyLogProbs, i, s))
-  }
-  return out
 }
 
 /** Per-step ρ_t (raw), g(ρ_t) (the settings' per_step transform) and w_t (step_clip) along one

@@ -26,7 +26,7 @@ import { basename, resolve } from 'node:path'
 import { z } from 'zod'
 import { defaultConfig } from '../../shared/config.ts'
 import { histogram, LOG_FLOOR_W, spearman, type WeightStats } from '../../shared/weight-stats.ts'
-import { byoTraceSteps, byoWeights, ByoError, ByoSettingsSchema, checkLogProbs, type ByoSettings, type ByoVariant, type StepStats } from '../engine/byo-weights.ts'
+import { byoTraceSteps, byoWeights, ByoError, ByoSettingsSchema, checkLogProbs, type ByoCache, type ByoSettings, type ByoVariant, type StepStats } from '../engine/byo-weights.ts'
 import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
 import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../engine/data/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
@@ -278,6 +278,8 @@ interface Loaded {
   ds: TraceDataset
   ref: Float32Array
   pol: Float32Array
+  /** passes over all steps already made (see ByoCache) */
+  passes: ByoCache
 }
 const cache = new WeakMap<ProjectStore, Map<number, Loaded>>()
 
@@ -305,7 +307,7 @@ export function loadByo(store: ProjectStore, id: number): Loaded {
   }
   const ds = store.getDataset(id)
   checkLogProbs(ds, ref, pol)
-  const l: Loaded = { hash: s.hash, summary: s, ds, ref, pol }
+  const l: Loaded = { hash: s.hash, summary: s, ds, ref, pol, passes: new Map() }
   if (m.size >= 2) m.delete(m.keys().next().value!)
   m.set(id, l)
   return l
@@ -342,8 +344,8 @@ function sharedHistograms(logWRaw: ArrayLike<number>, w: ArrayLike<number>, bins
 export function byoInspect(store: ProjectStore, input: z.input<typeof ByoInspectInput>): ByoInspectResult {
   const t0 = performance.now()
   const { datasetId: id, settings, variant = 'trace', bins = 40, top = 20 } = ByoInspectInput.parse(input)
-  const { ds, ref, pol, summary: s } = loadByo(store, id)
-  const r = byoWeights(ds, ref, pol, settings, variant)
+  const { ds, ref, pol, summary: s, passes } = loadByo(store, id)
+  const r = byoWeights(ds, ref, pol, settings, variant, { cache: passes })
   const N = numTraces(ds)
   const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => r.w[b] - r.w[a] || r.logWRaw[b] - r.logWRaw[a] || a - b)
   const row = (i: number): ByoTraceRow => ({ index: i, id: ds.ids[i], score: ds.scores[i], length: maskedLength(ds, i), logWRaw: r.logWRaw[i], w: r.w[i] })
