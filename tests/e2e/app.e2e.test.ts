@@ -256,6 +256,9 @@ suite(title, () => {
     // an earlier step, log-scale counts, a second run overlaid
     await page.getByTestId('ins-step').fill('0')
     await expect.poll(() => text('ins-step-value')).toBe(String(steps[0]))
+    // per-step ρ follows the slider: θ from the checkpoint nearest the chosen step (this run saved one, at its end)
+    const lastCk = Math.max(...withDb((s) => s.listCheckpoints(run.id)).map((c) => c.step))
+    await expect.poll(() => text('ins-rho-status'), { timeout: 60_000 }).toMatch(new RegExp(`checkpoint at step ${lastCk} \\(the nearest to step ${steps[0]}\\)`))
     const snap0 = withDb((s) => s.getWeightSnapshot(run.id, steps[0])!)
     await expect.poll(() => text('ins-ess')).toBe(fmt(weightStats(snap0.logWRaw, snap0.w, run.config.weights.clamp).ess, 6))
     await page.getByTestId('ins-logy').check()

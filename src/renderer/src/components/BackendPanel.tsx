@@ -91,7 +91,7 @@ function BackendDetails({ status, err, install, onClose, onRefresh }: { status: 
           <div className="muted small">GPU: {status.gpu.detail}</div>
           {status.native.map((n) => (
             <div key={n.variant} className="muted small">
-              native {n.variant}: {n.installed ? 'installed' : 'not installed'} — {n.detail}
+              native {n.variant}: {n.installed ? `installed — ${n.detail}` : n.detail}
             </div>
           ))}
         </>

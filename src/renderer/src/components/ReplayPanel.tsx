@@ -72,15 +72,20 @@ function ReplayView({ data, t, setT, playing, setPlaying }: { data: EpisodeRepla
   const actionData = useMemo(() => Array.from({ length: Math.min(data.actDim, 6) }, (_, k) => ({ type: 'scatter', mode: 'lines', x: steps, y: data.actions.map((a) => a[k]), name: `a[${k}]`, line: { color: colors[k % colors.length], width: 1.5 } })), [data, steps, colors])
   const rewardData = useMemo(() => [{ type: 'scatter', mode: 'lines', x: steps, y: data.rewards, name: 'reward', line: { color: colors[1], width: 1.5 } }], [data, steps, colors])
   const obsData = useMemo(() => Array.from({ length: Math.min(data.obsDim, 4) }, (_, k) => ({ type: 'scatter', mode: 'lines', x: steps, y: data.obs.map((o) => o[k]), name: `s[${k}]`, line: { color: colors[(k + 2) % colors.length], width: 1.5 } })), [data, steps, colors])
-  const layout = (title: string): Record<string, unknown> => ({ ...marker, margin: { l: 44, r: 8, t: 24, b: 28 }, title: { text: title, font: { size: 12 }, x: 0.02 }, legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1.12, yanchor: 'bottom', font: { size: 10 } } })
+  const layout = (): Record<string, unknown> => ({ ...marker, margin: { l: 44, r: 8, t: 6, b: 26 }, legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1, yanchor: 'top', bgcolor: 'rgba(0,0,0,0)', font: { size: 10 } } })
   return (
     <div className="replay">
       <div className="replay-grid">
         <GeomView data={data} t={t} />
         <div className="replay-plots" data-testid="replay-plots">
-          <Plot data={actionData} height={150} layout={layout('actions')} testId="replay-actions" ariaLabel="actions over time" />
-          <Plot data={rewardData} height={130} layout={layout('reward')} testId="replay-rewards" ariaLabel="reward over time" />
-          <Plot data={obsData} height={150} layout={layout(`observation (first ${Math.min(data.obsDim, 4)} of ${data.obsDim})`)} testId="replay-obs" ariaLabel="observations over time" />
+          <div className="small muted">actions</div>
+          <Plot data={actionData} height={130} layout={layout()} testId="replay-actions" ariaLabel="actions over time" />
+          <div className="small muted">reward</div>
+          <Plot data={rewardData} height={110} layout={{ ...layout(), showlegend: false }} testId="replay-rewards" ariaLabel="reward over time" />
+          <div className="small muted">
+            observation (first {Math.min(data.obsDim, 4)} of {data.obsDim} dimensions)
+          </div>
+          <Plot data={obsData} height={130} layout={layout()} testId="replay-obs" ariaLabel="observations over time" />
         </div>
       </div>
       <div className="row gap">

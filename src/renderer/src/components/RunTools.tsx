@@ -156,13 +156,20 @@ function ExportControls({ run, steps }: { run: RunInfo; steps: number[] }): Reac
             <option value="tfjs">TensorFlow.js</option>
           </select>
         </label>
-        {!desktop && (
-          <input className="grow path-input" value={dir} placeholder={suggested} onChange={(e) => setDir(e.target.value)} aria-label="export folder on the server's machine" data-testid="export-dir" />
+        {desktop && (
+          <button onClick={() => void start()} disabled={busy} data-testid="export-button">
+            {busy ? 'Exporting…' : 'Export to folder…'}
+          </button>
         )}
-        <button onClick={() => void start()} disabled={busy} data-testid="export-button">
-          {busy ? 'Exporting…' : desktop ? 'Export to folder…' : 'Export'}
-        </button>
       </div>
+      {!desktop && (
+        <div className="row gap">
+          <input className="grow path-input" value={dir} placeholder={suggested} onChange={(e) => setDir(e.target.value)} aria-label="export folder on the server's machine" title="a folder on the machine running iwsft serve (created if missing)" data-testid="export-dir" />
+          <button onClick={() => void start()} disabled={busy} data-testid="export-button">
+            {busy ? 'Exporting…' : 'Export'}
+          </button>
+        </div>
+      )}
       {ask && (
         <div className="confirm" role="alertdialog" aria-label="replace files?" data-testid="export-confirm">
           <span>{ask}</span>
