@@ -197,6 +197,13 @@ describe('iwsft byo (CLI)', () => {
       await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--variant', 'tokens'])).rejects.toThrow(/--variant takes trace or per_step/)
       await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--clamp', '4'])).rejects.toThrow(/--clamp takes two numbers/)
       await expect(cmdByo(['weights', String(imp.dataset.id), '--project', project, '--clamp', '4,1'])).rejects.toThrow(/clamp/)
+      // a mapping by column names: a CSV whose columns are not the detected names
+      const csv = join(dir, 'renamed.csv')
+      writeFileSync(csv, 'uid,toks,lp_ref,lp_pol,grade\nr0,"[3, 4]","[-1, -1]","[-0.5, -1]",1\n')
+      out.length = 0
+      expect(await cmdByo(['import', csv, '--project', project, '--map', 'id=uid,tokens=toks,refLogprobs=lp_ref,policyLogprobs=lp_pol,score=grade', '--json'])).toBe(0)
+      expect(JSON.parse(out.join('')).dataset.numTraces).toBe(1)
+      await expect(cmdByo(['import', csv, '--project', project, '--map', 'tokns=toks'])).rejects.toThrow(/--map: unknown key tokns/)
     } finally {
       spy.mockRestore()
     }

@@ -1,27 +1,30 @@
 // "Bring your own log-probs":
-// `iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--json]`
+// `iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet]
+//   [--map key=column,…] [--json]`
 //   stores a JSONL / CSV / Parquet file whose rows carry per-token log-probs of the reference
 //   and of the policy (columns ref_logprobs / policy_logprobs, tokens or text) in the project.
+//   --map names columns (keys of TextColumnMapping: tokens, promptTokens, refLogprobs,
+//   policyLogprobs, prompt, completion, score, id, …; meta=a|b for several); default: detected.
 // `iwsft byo weights DATASET [--variant trace|per_step] [--temp T] [--aggregate mean|sum]
 //   [--clamp lo,hi] [--normalize] [--clip-ratio lo,hi | --clip-rho lo,hi] [--step-clip lo,hi]
 //   [--top N] [--trace I] [--json]`
 //   the importance weights of a stored import under any settings (default: the LLM defaults):
 //   ESS, ESS/N, clamp fraction, min / median / max log w, Spearman(w, score), the most and least
 //   weighted traces; --trace I adds that trace's tokens with ρ_t.
-// `iwsft byo follow FILE [--tokenizer F] [settings as above] [--every MS] [--keep-versions] [--json]`
+// `iwsft byo follow FILE [--tokenizer F] [--map …] [settings as above] [--every MS] [--keep-versions] [--json]`
 //   follows a JSONL log another job appends to; prints ESS etc. as rows arrive. Ctrl+C stops.
 import type { ByoSettings, ByoVariant } from '../../engine/byo-weights.ts'
 import { ByoSettingsSchema } from '../../engine/byo-weights.ts'
-import { byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../services/byo-service.ts'
+import { ByoMappingSchema, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../services/byo-service.ts'
 import type { ProjectStore } from '../../store/types.ts'
 import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
 import { openProjectFor } from '../project.ts'
 
 const USAGE = [
-  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--json]',
+  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…] [--json]',
   '       iwsft byo weights DATASET [--variant trace|per_step] [--temp T] [--aggregate mean|sum] [--clamp lo,hi] [--normalize]',
   '                                 [--clip-ratio lo,hi | --clip-rho lo,hi] [--step-clip lo,hi] [--top N] [--trace I] [--json]',
-  '       iwsft byo follow FILE [--tokenizer F] [weight settings as above] [--every MS] [--keep-versions] [--json]',
+  '       iwsft byo follow FILE [--tokenizer F] [--map key=column,…] [weight settings as above] [--every MS] [--keep-versions] [--json]',
   'common: [--project FILE]'
 ].join('\n')
 
@@ -33,6 +36,22 @@ function pair(args: Args, name: string): [number, number] | undefined {
   const p = v.split(',').map((x) => Number(x.trim()))
   if (p.length !== 2 || p.some((x) => !Number.isFinite(x))) throw new UsageError(`--${name} takes two numbers "lo,hi", got "${v}"`)
   return [p[0], p[1]]
+}
+
+function mappingFromArgs(args: Args): Record<string, string | string[]> | undefined {
+  const v = strFlag(args, 'map')
+  if (v === undefined) return undefined
+  const m: Record<string, string | string[]> = {}
+  for (const kv of v.split(',')) {
+    const k = kv.indexOf('=')
+    if (k <= 0 || k === kv.length - 1) throw new UsageError(`--map takes key=column pairs separated by commas, got "${kv}"`)
+    const key = kv.slice(0, k).trim()
+    const col = kv.slice(k + 1).trim()
+    m[key] = key === 'meta' ? col.split('|') : col
+  }
+  const r = ByoMappingSchema.safeParse(m)
+  if (!r.success) throw new UsageError(`--map: ${r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; ')}`)
+  return r.data
 }
 
 /** The weight settings from the flags, over the LLM defaults; validated like the app's form. */
@@ -85,7 +104,9 @@ export async function cmdByo(argv: string[]): Promise<number> {
   const store = await openProjectFor(args)
   try {
     if (sub === 'import') {
-      const r = await importByo(store, target, { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name') })
+      const format = strFlag(args, 'format')
+      if (format !== undefined && format !== 'jsonl' && format !== 'csv' && format !== 'parquet') throw new UsageError(`--format takes jsonl, csv or parquet, got "${format}"`)
+      const r = await importByo(store, target, { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name'), format, mapping: mappingFromArgs(args) })
       if (json) out(JSON.stringify(r) + '\n')
       else {
         out(`dataset ${r.dataset.id} "${r.dataset.name}": ${r.dataset.numTraces} traces, ${r.dataset.numSteps} steps${r.created ? '' : ' (already in the project)'}\n`)
@@ -128,7 +149,7 @@ export async function cmdByo(argv: string[]): Promise<number> {
     const handle = followByo(
       store,
       target,
-      { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name'), settings, variant, minUpdateMs: every, keepVersions: args.flags.has('keep-versions'), onError: (m) => process.stderr.write(`${m}\n`) },
+      { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name'), mapping: mappingFromArgs(args), settings, variant, minUpdateMs: every, keepVersions: args.flags.has('keep-versions'), onError: (m) => process.stderr.write(`${m}\n`) },
       (u: ByoFollowUpdate) => {
         if (json) out(JSON.stringify(u) + '\n')
         else out(`${new Date().toISOString().slice(11, 19)} dataset ${u.datasetId}: ${u.numTraces} traces (+${u.newRows}${u.skipped ? `, ${u.skipped} skipped` : ''}) · ESS ${f(u.ess)} (${pct(u.ess_fraction)}) · clamp ${pct(u.clamp_fraction)} · median log w raw ${f(u.logw_raw_median)}\n`)
