@@ -209,3 +209,18 @@ describe('iwsft byo (CLI)', () => {
     }
   })
 })
+
+describe('byo follow with a tokenizer that does not load', () => {
+  it('reports it once and stops, without an unhandled rejection', async () => {
+    const f = join(dir, 'tok-live.jsonl')
+    copyFileSync(join(FIX, 'byo-logprobs.jsonl'), f)
+    const errors: string[] = []
+    const h = followByo(store, f, { intervalMs: 20, minUpdateMs: 0, tokenizerFile: join(FIX, 'unknown-model-tokenizer.json'), onError: (m) => errors.push(m) }, () => {})
+    await waitFor(() => (errors.length ? true : undefined))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatch(/unknown-model-tokenizer\.json/)
+    expect(h.datasetId).toBeNull()
+    await h.stop()
+  })
+})

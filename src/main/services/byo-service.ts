@@ -551,7 +551,11 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
   const flushNow = async (): Promise<void> => {
     if (timer) clearTimeout(timer)
     timer = null
-    await tokReady
+    try {
+      await tokReady
+    } catch {
+      return // reported once, and following stopped, where the tokenizer failed to load
+    }
     const batch = queue
     queue = []
     take(batch)
