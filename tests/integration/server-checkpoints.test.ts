@@ -45,7 +45,7 @@ describe('services: checkpoints, export, reports, replay, backends', () => {
     expect(tf.files.some((f) => f.endsWith('model.json'))).toBe(true)
   })
 
-  it('makes reports: HTML and Markdown to download, CSV, a file on disk', async () => {
+  it('makes reports: HTML, Markdown and PDF to download, CSV, a file on disk', async () => {
     const run = (await sv.call('runs.get', { runId })) as { name: string }
     const html = (await sv.call('reports.make', { runIds: [runId], format: 'html' })) as { files: Array<{ name: string; content: string }> }
     expect(html.files[0].name).toMatch(/\.html$/)
@@ -54,6 +54,9 @@ describe('services: checkpoints, export, reports, replay, backends', () => {
     expect(md.files[0].content).toContain(run.name)
     const csv = (await sv.call('reports.make', { runIds: [runId], format: 'csv' })) as { files: Array<{ name: string }> }
     expect(csv.files.map((f) => f.name)).toContain('metrics.csv')
+    const pdf = (await sv.call('reports.make', { runIds: [runId], format: 'pdf' })) as { files: Array<{ name: string; content: string; encoding: string }> }
+    expect(pdf.files[0].encoding).toBe('base64')
+    expect(Buffer.from(pdf.files[0].content, 'base64').subarray(0, 5).toString('latin1')).toBe('%PDF-')
     const file = join(dir, 'rep.html')
     const w = (await sv.call('reports.make', { runIds: [runId], format: 'html', out: file })) as { written: string[] }
     expect(w.written).toEqual([file])
@@ -61,7 +64,7 @@ describe('services: checkpoints, export, reports, replay, backends', () => {
     const e = await sv.call('reports.make', { runIds: [runId], format: 'html', out: file }).catch((x: unknown) => x)
     expect(e).toBeInstanceOf(ApiError)
     expect((e as ApiError).code).toBe('exists')
-  })
+  }, 120_000)
 
   it('replays an episode of the control policy', async () => {
     const r = (await sv.call('runs.replay', { runId })) as EpisodeReplayData

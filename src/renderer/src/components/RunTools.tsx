@@ -45,12 +45,18 @@ export function CheckpointsPanel({ run }: { run: RunInfo }): React.JSX.Element {
   useEffect(() => {
     let alive = true
     setCks(null)
-    s.api
-      .invoke('runs.checkpoints', { runId: run.id })
-      .then((c) => alive && setCks(c))
-      .catch((e: Error) => alive && setErr(e.message))
+    const load = (): void => {
+      s.api
+        .invoke('runs.checkpoints', { runId: run.id })
+        .then((c) => alive && setCks(c))
+        .catch((e: Error) => alive && setErr(e.message))
+    }
+    load()
+    // while the run goes, new checkpoints appear every train.checkpoint_every steps
+    const t = run.status === 'running' ? setInterval(load, 5000) : null
     return () => {
       alive = false
+      if (t) clearInterval(t)
     }
   }, [s.api, run.id, run.status, run.lastStep])
   const keys = cks ? METRIC_ORDER.filter((k) => cks.some((c) => k in c.metrics)) : []
