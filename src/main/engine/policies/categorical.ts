@@ -2,6 +2,7 @@
 // and no hidden layers, f is a single vector of logits: the context-free bandit policy,
 // uniform at initialisation (logits 0), which is the bandit's π_ref.
 import * as tf from '@tensorflow/tfjs'
+import { readBack } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
 import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
@@ -46,11 +47,12 @@ export class CategoricalPolicy implements Policy {
 
   /** Action probabilities for N contexts: [N × A] row-major. */
   probs(obs: Float32Array, n: number): Float32Array {
-    return tf.tidy(() => {
+    const probs = tf.tidy(() => {
       const o = this.spec.obsDim ? tf.tensor3d(obs, [n, 1, this.spec.obsDim]) : null
       const p = tf.softmax(this.logitsFor(o, this.spec.obsDim ? n : 1))
-      return (this.spec.obsDim ? p : tf.tile(p, [n, 1])).dataSync() as Float32Array
+      return this.spec.obsDim ? p : tf.tile(p, [n, 1])
     })
+    return readBack(probs, { dispose: true }) as Float32Array
   }
 
   act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Int32Array {

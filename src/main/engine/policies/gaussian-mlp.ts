@@ -2,6 +2,7 @@
 // tanh(net(s)), and one learned, state-independent log-std per action dimension clamped to
 // [log_std_min, log_std_max]; log π(a|s) is summed over action dimensions.
 import * as tf from '@tensorflow/tfjs'
+import { readBackAll } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
 import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
@@ -61,10 +62,10 @@ export class GaussianMlpPolicy implements Policy {
 
   act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Float32Array {
     const { obsDim, actDim } = this.spec
-    const [mu, std] = tf.tidy(() => [
-      this.mean(tf.tensor2d(obs, [n, obsDim])).dataSync() as Float32Array,
-      tf.exp(this.logStd()).dataSync() as Float32Array
-    ])
+    const [mu, std] = readBackAll(
+      tf.tidy(() => [this.mean(tf.tensor2d(obs, [n, obsDim])), tf.exp(this.logStd())]),
+      { dispose: true }
+    ) as Float32Array[]
     if (deterministic) return mu
     const out = new Float32Array(n * actDim)
     for (let i = 0; i < out.length; i++) out[i] = mu[i] + std[i % actDim] * rng.normal()
