@@ -453,7 +453,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       }).then(
         (r) => {
           const res = r as { dir: string; skipped: boolean; seconds: number }
-          install = { step: install?.total ?? 6, total: install?.total ?? 6, label: 'done', message: res.skipped ? `already installed in ${res.dir} (nothing to do)` : `installed and verified in ${res.dir} (${res.seconds.toFixed(0)} s); new runs use it`, status: 'completed', gpu: g }
+          install = { step: install?.total ?? 6, total: install?.total ?? 6, label: 'done', message: res.skipped ? `already installed and verified in ${res.dir}; nothing to build` : `installed and verified in ${res.dir} (${res.seconds.toFixed(0)} s)`, status: 'completed', gpu: g }
           backendProbe = null
           emit('backend.install', install)
         },

@@ -112,12 +112,11 @@ function BackendDetails({ status, err, install, onClose, onRefresh }: { status: 
           <div className="install-progress" data-testid="backend-install-progress">
             <progress value={install.status === 'completed' ? 1 : (install.step - 1 + (install.fraction ?? 0)) / Math.max(1, install.total)} max={1} aria-label="install progress" />
             <span className="small">
-              {install.status === 'completed' ? 'done' : `step ${Math.max(1, install.step)} of ${install.total}`} · {install.label}
-              {install.message ? ` · ${install.message}` : ''}
+              {install.status === 'completed' ? `done: all ${install.total} steps` : `step ${Math.max(1, install.step)} of ${install.total} · ${install.label}${install.message ? ` · ${install.message}` : ''}`}
             </span>
           </div>
         )}
-        {install?.status === 'completed' && <p className="ok-text small">{install.message ?? 'installed'} New runs use it.</p>}
+        {install?.status === 'completed' && <p className="ok-text small">{install.message ?? 'installed'}. New runs use it.</p>}
         {install?.status === 'failed' && (
           <pre className="error-text small install-error" data-testid="backend-install-error">
             {install.error}
