@@ -99,7 +99,7 @@ function BackendDetails({ status, err, install, onClose, onRefresh }: { status: 
       <div className="install-box">
         <div className="row gap wrap">
           <button className={nativeCpu?.installed ? '' : 'primary'} onClick={start} disabled={installing || !status} data-testid="backend-install">
-            {installing ? 'Installing…' : nativeCpu?.installed && !gpu ? 'Reinstall / verify native backend' : 'Install native backend'}
+            {installing ? 'Installing…' : nativeCpu?.installed && !gpu ? 'Verify native backend' : 'Install native backend'}
           </button>
           {status?.gpu.present && (
             <label className="inline small">
