@@ -8,6 +8,7 @@
 // file is shared with the renderer, so it imports nothing platform-specific (no src/main).
 import { z } from 'zod'
 import { CurationSchema, METHODS, type Curation, type RunConfig } from './config.ts'
+import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
@@ -323,7 +324,13 @@ export const requestSchemas = {
   'runs.replay': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() }),
   'backend.status': z.strictObject({ refresh: z.boolean().optional() }),
   /** build the native backend (in a worker); backend.install events report each step */
-  'backend.install': z.strictObject({ gpu: z.boolean().optional(), force: z.boolean().optional() })
+  'backend.install': z.strictObject({ gpu: z.boolean().optional(), force: z.boolean().optional() }),
+  /** bring your own log-probs (src/shared/byo.ts): import, weights under any settings, one trace's ρ_t, follow a JSONL log */
+  'byo.import': ByoImportInput,
+  'byo.inspect': ByoInspectInput,
+  'byo.traceRho': ByoTraceRhoInput,
+  'byo.follow': ByoFollowRequest,
+  'byo.unfollow': ByoUnfollowRequest
 } as const
 
 export interface RequestOutputs {
@@ -357,6 +364,11 @@ export interface RequestOutputs {
   'runs.replay': EpisodeReplayData
   'backend.status': BackendStatus
   'backend.install': { started: true }
+  'byo.import': ByoImportResult
+  'byo.inspect': ByoInspectResult
+  'byo.traceRho': ByoTraceRhoResult
+  'byo.follow': { ok: true }
+  'byo.unfollow': { ok: true }
 }
 
 export type RequestName = keyof typeof requestSchemas
@@ -379,9 +391,11 @@ export interface EventPayloads {
   /** the project's content changed (datasets, presets, runs, or another project opened) */
   'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' }
   'backend.install': BackendInstallProgress
+  /** a followed log grew: its rows so far are stored as dataset `datasetId` */
+  'byo.update': ByoFollowUpdate & { followId: string; errors?: string[] }
 }
 export type EventName = keyof EventPayloads
-export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install']
+export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update']
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
 /** Schemas of the event payloads, so a client can check what arrives over the wire. */
@@ -414,6 +428,19 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     status: z.enum(['running', 'completed', 'failed']),
     error: z.string().optional(),
     gpu: z.boolean()
+  }),
+  'byo.update': z.object({
+    followId: z.string(),
+    datasetId: z.number(),
+    rows: z.number(),
+    newRows: z.number(),
+    skipped: z.number(),
+    numTraces: z.number(),
+    ess: z.number(),
+    ess_fraction: z.number(),
+    clamp_fraction: z.number(),
+    logw_raw_median: z.number(),
+    errors: z.array(z.string()).optional()
   })
 }
 

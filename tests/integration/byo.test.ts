@@ -224,3 +224,30 @@ describe('byo follow with a tokenizer that does not load', () => {
     await h.stop()
   })
 })
+
+describe('byo through the services (the contract\'s requests and events)', () => {
+  it('byo.import → byo.inspect → byo.traceRho; byo.follow emits byo.update; bad input is invalid_input', async () => {
+    const { createServices } = await import('../../src/main/services/index.ts')
+    const services = await createServices({ projectFile: join(dir, 's.iwsft'), transport: 'http' })
+    const events: Array<[string, unknown]> = []
+    services.subscribe((e, p) => void events.push([e, p]))
+    try {
+      const imp = (await services.call('byo.import', { path: join(FIX, 'byo-logprobs.jsonl') })) as { dataset: { id: number } }
+      const ins = (await services.call('byo.inspect', { datasetId: imp.dataset.id, settings: byoDefaultSettings(), variant: 'per_step' })) as { numTraces: number; steps: { n: number } }
+      expect(ins.numTraces).toBe(2)
+      expect(ins.steps.n).toBe(5)
+      await expect(services.call('byo.inspect', { datasetId: imp.dataset.id, settings: { ...byoDefaultSettings(), temp: 0 } })).rejects.toThrow(/settings\.temp/)
+      await expect(services.call('byo.inspect', { datasetId: 999, settings: byoDefaultSettings() })).rejects.toMatchObject({ code: 'not_found' })
+      const rho = (await services.call('byo.traceRho', { datasetId: imp.dataset.id, traceIndex: 1 })) as { tokens: Array<{ rho: number | null }> }
+      expect(rho.tokens.map((t) => t.rho)).toEqual([1, 0])
+      const f = join(dir, 'svc-live.jsonl')
+      writeFileSync(f, row('a', [3, 4], [-1, -1], [-0.5, -1]))
+      await services.call('byo.follow', { followId: 'f1', path: f, minUpdateMs: 0 })
+      const u = await waitFor(() => events.find(([e]) => e === 'byo.update'))
+      expect(u[1]).toMatchObject({ followId: 'f1', numTraces: 1, rows: 1 })
+      await services.call('byo.unfollow', { followId: 'f1' })
+    } finally {
+      await services.shutdown()
+    }
+  })
+})

@@ -11,6 +11,7 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
   weights: { help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)', load: async () => (await import('./commands/history.ts')).cmdWeights },
   reproduce: { help: 'reproduce SUITE       the paper\'s experiments (bandit …) --seeds N [--json]', load: async () => (await import('./commands/reproduce.ts')).cmdReproduce },
+  byo: { help: 'byo import|weights|follow  bring your own log-probs: inspect weights with any settings, no training', load: async () => (await import('./commands/byo.ts')).cmdByo },
   export: { help: 'export RUN            a checkpoint as tfjs or safetensors (--step N --format tfjs|safetensors --out DIR [--overwrite])', load: async () => (await import('./commands/export.ts')).cmdExport },
   report: { help: 'report RUN [RUN…]     HTML/Markdown/PDF report (--out FILE.html|.md|.pdf [--csv DIR] [--overwrite])', load: async () => (await import('./commands/report.ts')).cmdReport },
   bench: { help: 'bench [--json]        ms per training step, per backend', load: async () => (await import('./commands/bench.ts')).cmdBench },

@@ -19,28 +19,13 @@
 //              stats.clamp_fraction is then the share of masked STEPS whose ratio exp(ρ_t) lies
 //              outside step_clip; `steps` adds the step-level ESS.
 import * as tf from '@tensorflow/tfjs'
-import { WeightSettingsSchema, type WeightSettings } from '../../shared/config.ts'
+import { ByoSettingsSchema, type ByoSettings, type ByoVariant, type StepStats } from '../../shared/byo.ts'
 import { weightStats, type WeightStats } from '../../shared/weight-stats.ts'
 import { gatherBatch } from './data/batch.ts'
 import { DatasetError, numTraces, totalSteps, type TraceDataset } from './data/trace.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, rho } from './weights.ts'
 
-/** The weight settings that apply to imported log-probs (q and q_refresh need a model). */
-export const ByoSettingsSchema = WeightSettingsSchema.pick({ temp: true, aggregate: true, per_step: true, clamp: true, normalize: true, step_clip: true })
-export type ByoSettings = Pick<WeightSettings, 'temp' | 'aggregate' | 'per_step' | 'clamp' | 'normalize' | 'step_clip'>
-export type ByoVariant = 'trace' | 'per_step'
-
-export interface StepStats {
-  /** masked steps in the set */
-  n: number
-  /** ESS of the per-step weights w_t, (Σw_t)² / Σw_t², and ESS / n */
-  ess: number
-  ess_fraction: number
-  /** share of masked steps whose ratio exp(ρ_t) lies outside step_clip */
-  clip_fraction: number
-  /** mean of w_t over masked steps */
-  w_mean: number
-}
+export { ByoSettingsSchema, type ByoSettings, type ByoVariant, type StepStats } from '../../shared/byo.ts'
 
 export interface ByoWeights {
   variant: ByoVariant

@@ -23,15 +23,31 @@
 // new one is in (keepVersions: false), and its two log-prob arrays are overwritten with empty
 // ones (the store has no delete for them), so a long-running log does not fill the project.
 import { basename, resolve } from 'node:path'
-import { z } from 'zod'
+import type { z } from 'zod'
 import { defaultConfig } from '../../shared/config.ts'
 import { histogram, LOG_FLOOR_W, spearman, type WeightStats } from '../../shared/weight-stats.ts'
-import { byoTraceSteps, byoWeights, ByoError, ByoSettingsSchema, checkLogProbs, type ByoCache, type ByoSettings, type ByoVariant, type StepStats } from '../engine/byo-weights.ts'
+import { byoTraceSteps, byoWeights, ByoError, checkLogProbs, type ByoCache } from '../engine/byo-weights.ts'
+import {
+  ByoFollowInput,
+  ByoImportInput,
+  ByoInspectInput,
+  ByoTraceRhoInput,
+  type ByoFollowUpdate,
+  type ByoImportResult,
+  type ByoInspectResult,
+  type ByoSettings,
+  type ByoToken,
+  type ByoTraceRhoResult,
+  type ByoTraceRow
+} from '../../shared/byo.ts'
 import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
 import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../engine/data/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
+
+// the wire schemas and result types live in src/shared/byo.ts (the contract imports them)
+export * from '../../shared/byo.ts'
 import type { DatasetSummary, ProjectStore } from '../store/types.ts'
 
 export const BYO_REF_KEY = 'byo:ref'
@@ -43,67 +59,6 @@ export function byoDefaultSettings(): ByoSettings {
   return { temp, aggregate, per_step, clamp, normalize, step_clip }
 }
 
-// ----------------------------------------------------------------------------- input schemas
-// zod + shared/config only, so they can be copied into (or moved to) src/shared/contract.ts.
-
-const datasetId = z.number().int().min(1)
-const filePath = z.string().min(1).max(4096)
-const col = z.string().min(1).max(200)
-export const ByoMappingSchema = z.strictObject({
-  prompt: col.optional(),
-  completion: col.optional(),
-  question: col.optional(),
-  thinking: col.optional(),
-  attempt: col.optional(),
-  completionTemplate: z.string().max(1000).optional(),
-  score: col.optional(),
-  id: col.optional(),
-  meta: z.array(col).max(50).optional(),
-  tokens: col.optional(),
-  promptTokens: col.optional(),
-  refLogprobs: col.optional(),
-  policyLogprobs: col.optional()
-})
-export const ByoVariantSchema = z.enum(['trace', 'per_step'])
-
-export const ByoImportInput = z.strictObject({
-  path: filePath,
-  name: z.string().min(1).max(200).optional(),
-  /** a Hugging Face tokenizer.json: needed for text columns, and shows token text in the ρ view */
-  tokenizerFile: filePath.optional(),
-  format: z.enum(['jsonl', 'csv', 'parquet']).optional(),
-  mapping: ByoMappingSchema.optional()
-})
-export const ByoInspectInput = z.strictObject({
-  datasetId,
-  settings: ByoSettingsSchema,
-  variant: ByoVariantSchema.optional(),
-  bins: z.number().int().min(2).max(200).optional(),
-  /** how many most and least weighted traces to list (default 20) */
-  top: z.number().int().min(1).max(500).optional()
-})
-export const ByoTraceRhoInput = z.strictObject({
-  datasetId,
-  traceIndex: z.number().int().min(0),
-  /** for g(ρ_t) and w_t (default: the LLM defaults) */
-  settings: ByoSettingsSchema.optional()
-})
-export const ByoFollowInput = z.strictObject({
-  path: filePath,
-  name: z.string().min(1).max(200).optional(),
-  tokenizerFile: filePath.optional(),
-  mapping: ByoMappingSchema.optional(),
-  /** the settings of the summary in each update (default: the LLM defaults) */
-  settings: ByoSettingsSchema.optional(),
-  variant: ByoVariantSchema.optional(),
-  /** read what is already in the file first (default true) */
-  fromStart: z.boolean().optional(),
-  /** at most one stored version (and update) per this many ms (default 1000) */
-  minUpdateMs: z.number().int().min(0).max(3_600_000).optional(),
-  /** keep every stored version instead of deleting the previous one (default false) */
-  keepVersions: z.boolean().optional()
-})
-
 export type ByoImportOptions = Omit<z.infer<typeof ByoImportInput>, 'path'> & { tokenizer?: Tokenizer }
 export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
   tokenizer?: Tokenizer
@@ -111,96 +66,6 @@ export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
   intervalMs?: number
   /** a bad line, or a failed update; following goes on (default: console.warn) */
   onError?: (message: string) => void
-}
-
-// ----------------------------------------------------------------------------- outputs
-
-export interface ByoImportResult {
-  dataset: DatasetSummary
-  created: boolean
-  /** the same traces were stored before with different log-probs; those were replaced */
-  replacedLogProbs: boolean
-  rows: number
-  /** the tokenizer recorded for the token text (null: token ids are shown) */
-  tokenizer: TokenizerSpec | null
-}
-
-export interface ByoTraceRow {
-  index: number
-  id: string
-  score: number
-  /** masked length |τ| */
-  length: number
-  logWRaw: number
-  w: number
-}
-
-export interface ByoInspectResult {
-  datasetId: number
-  name: string
-  numTraces: number
-  numSteps: number
-  variant: ByoVariant
-  settings: ByoSettings
-  stats: WeightStats
-  /** per_step variant only */
-  steps: StepStats | null
-  /** Spearman rank correlation of w (the final weight) and of log w raw with the score; null when a side is constant */
-  spearman: number | null
-  spearmanRaw: number | null
-  /** histograms of log w raw and of log w (clamped, normalised) on shared bin edges; weights
-   *  clamped to 0 (log w = −∞) are not binned but counted in zeroWeights */
-  hist: { edges: number[]; raw: number[]; clamped: number[]; zeroWeights: number }
-  /** most weighted first / least weighted first */
-  top: ByoTraceRow[]
-  bottom: ByoTraceRow[]
-  ms: number
-}
-
-export interface ByoToken {
-  /** token id */
-  id: number
-  /** its text through the import's tokenizer, or null when there was none */
-  text: string | null
-  /** counted in the weight (completion); prompt tokens are masked */
-  masked: boolean
-  /** ρ_t = log q − log π_ref (null on masked steps) */
-  rho: number | null
-  /** g(ρ_t) after the per_step transform (null on masked steps) */
-  g: number | null
-  /** per-step weight clamp(exp ρ_t, step_clip) (null on masked steps) */
-  w: number | null
-  logq: number | null
-  logref: number | null
-}
-
-export interface ByoTraceRhoResult {
-  datasetId: number
-  traceIndex: number
-  id: string
-  score: number
-  tokens: ByoToken[]
-  /** Σ_t ρ_t and Σ_t g(ρ_t) over the whole trace's masked steps */
-  sumRho: number
-  sumG: number
-  /** only the first MAX_TOKENS steps are listed */
-  truncated: boolean
-  tokenizer: string | null
-  /** the recorded tokenizer could not be loaded (ids are shown) */
-  tokenizerError: string | null
-}
-
-export interface ByoFollowUpdate {
-  datasetId: number
-  /** data rows taken so far, new in this update, skipped as bad */
-  rows: number
-  newRows: number
-  skipped: number
-  numTraces: number
-  ess: number
-  ess_fraction: number
-  clamp_fraction: number
-  logw_raw_median: number
 }
 
 export interface ByoFollowHandle {

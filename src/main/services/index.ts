@@ -31,7 +31,8 @@ import { ExportExistsError, ExportPathError } from '../export/atomic.ts'
 import { exportCheckpoint } from '../export/checkpoint-export.ts'
 import { buildReport, chromiumPrinter, csvFiles, renderHtml, renderMarkdown, renderPdf, reportFormatOf, writeCsvs, writeReport, type HtmlPrinter } from '../report/index.ts'
 import { histogram, minMax } from '../../shared/weight-stats.ts'
-import { maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
+import { DatasetError, maskedLength, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
+import { byoInspect, byoTraceRho, followByo, importByo, type ByoFollowHandle } from './byo-service.ts'
 import { ensureBuiltinDatasets, getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
@@ -87,6 +88,20 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     }
   }
   const jobs = new Map<number, { handle: RunHandle; live: LiveProgress | null }>()
+  // bring your own log-probs: followed logs by the caller's followId; errors name the file, row and field
+  const follows = new Map<string, ByoFollowHandle>()
+  const stopFollows = async (): Promise<void> => {
+    await Promise.all([...follows.values()].map((h) => h.stop().catch(() => {})))
+    follows.clear()
+  }
+  const byo = async <T>(f: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await f()
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e)
+      throw new ApiError(msg, /there is no dataset|out of range/.test(msg) ? 'not_found' : e instanceof DatasetError ? 'invalid_data' : 'failed')
+    }
+  }
   const datasetCache = new Map<number, TraceDataset>()
   const getDataset = (id: number): TraceDataset => {
     let d = datasetCache.get(id)
@@ -182,6 +197,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     'project.open': async ({ file, create }) => {
       if (jobs.size > 0) throw new ApiError(`${jobs.size} run(s) are still going in ${store.file}; cancel them or wait before opening another project`, 'failed')
       const next = await openWithBuiltins(file, create ?? false)
+      await stopFollows()
       store.close()
       store = next
       datasetCache.clear()
@@ -479,6 +495,31 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       if (!Number.isFinite(lo)) return { runId, steps, edges: [], counts: steps.map(() => []) }
       const hists = snaps.map((x) => histogram(x, nb, lo, hi))
       return { runId, steps, edges: hists[0]?.edges ?? [], counts: hists.map((h) => h.counts) }
+    },
+
+    'byo.import': ({ path, ...o }) =>
+      byo(async () => {
+        const r = await importByo(store, path, o)
+        emit('project.changed', { what: 'datasets' })
+        return r
+      }),
+    'byo.inspect': (input) => byo(() => byoInspect(store, input)),
+    'byo.traceRho': (input) => byo(() => byoTraceRho(store, input)),
+    'byo.follow': async ({ followId, path, ...o }) => {
+      if (follows.has(followId)) throw new ApiError(`"${followId}" is already following a file; unfollow it first`, 'failed')
+      let errors: string[] = []
+      const h = followByo(store, path, { ...o, onError: (m) => void (errors = [...errors, m].slice(-5)) }, (u) => {
+        emit('byo.update', { followId, ...u, ...(errors.length ? { errors } : {}) })
+        errors = []
+        emit('project.changed', { what: 'datasets' })
+      })
+      follows.set(followId, h)
+      return { ok: true as const }
+    },
+    'byo.unfollow': async ({ followId }) => {
+      await follows.get(followId)?.stop()
+      follows.delete(followId)
+      return { ok: true as const }
     }
   }
 
@@ -506,6 +547,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
         return j.handle.done.catch(() => {})
       })
       await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, timeoutMs))])
+      await stopFollows()
       store.close()
     }
   }

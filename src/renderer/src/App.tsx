@@ -1,10 +1,11 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useMemo, useState } from 'react'
 import { BackendStatusLine } from './components/BackendPanel.tsx'
 import { ProjectPanel } from './components/ProjectPanel.tsx'
 import { useApp, VIEWS } from './state.tsx'
 import { CompareView } from './views/Compare.tsx'
 import { CurationView } from './views/Curation.tsx'
 import { DatasetsView } from './views/Datasets.tsx'
+import { ImportedWeightsView, type ImportedWeightsApi } from './views/ImportedWeights.tsx'
 import { InspectorView } from './views/Inspector.tsx'
 import { NewRunView } from './views/NewRun.tsx'
 import { RunsView } from './views/Runs.tsx'
@@ -36,6 +37,18 @@ export function App(): React.JSX.Element {
   }, [s.go])
   const running = Object.keys(s.live).length
   const [projects, setProjects] = useState(false)
+  const byoApi = useMemo<ImportedWeightsApi>(
+    () => ({
+      listDatasets: () => s.api.invoke('datasets.list', {}),
+      inspect: (i) => s.api.invoke('byo.inspect', i),
+      traceRho: (i) => s.api.invoke('byo.traceRho', i),
+      importFile: (i) => s.api.invoke('byo.import', i),
+      follow: (i) => s.api.invoke('byo.follow', i),
+      unfollow: (i) => s.api.invoke('byo.unfollow', i),
+      onFollowUpdate: (cb) => s.api.on('byo.update', cb)
+    }),
+    [s.api]
+  )
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Views">
@@ -84,6 +97,7 @@ export function App(): React.JSX.Element {
         {s.view === 'runs' && <RunsView />}
         {s.view === 'inspector' && <InspectorView />}
         {s.view === 'compare' && <CompareView />}
+        {s.view === 'byo' && <ImportedWeightsView api={byoApi} />}
       </main>
     </div>
   )

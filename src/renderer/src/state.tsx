@@ -4,14 +4,15 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { Api, Capabilities, DatasetInfo, LiveProgress, ProjectInfo, RunInfo } from '../../shared/contract.ts'
 import type { Client } from './api.ts'
 
-export type View = 'datasets' | 'curation' | 'new-run' | 'runs' | 'inspector' | 'compare'
+export type View = 'datasets' | 'curation' | 'new-run' | 'runs' | 'inspector' | 'compare' | 'byo'
 export const VIEWS: Array<{ id: View; label: string; key: string }> = [
   { id: 'datasets', label: 'Datasets', key: '1' },
   { id: 'curation', label: 'Curation', key: '2' },
   { id: 'new-run', label: 'New run', key: '3' },
   { id: 'runs', label: 'Live runs', key: '4' },
   { id: 'inspector', label: 'Weight inspector', key: '5' },
-  { id: 'compare', label: 'Compare', key: '6' }
+  { id: 'compare', label: 'Compare', key: '6' },
+  { id: 'byo', label: 'Imported weights', key: '7' }
 ]
 
 export interface NavParams {

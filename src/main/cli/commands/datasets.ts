@@ -21,6 +21,7 @@ import { CONTROL_TASKS, getTask } from '../../engine/envs/registry.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
+import { storeByo } from '../../services/byo-service.ts'
 import type { Args } from '../args.ts'
 
 const USAGE = [
@@ -103,7 +104,7 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
 
 /** Import a file of any supported format into the project: parsed and validated whole, then
  *  stored in one transaction (nothing is stored if anything is wrong). Imported per-token
- *  log-probs (bring your own) are stored beside it under the keys byo:ref and byo:policy. */
+ *  log-probs (bring your own) go through the same store path as `iwsft byo import`. */
 async function importCommand(file: string | undefined, args: Args, json: boolean): Promise<number> {
   if (!file) throw new UsageError(USAGE)
   const mapping = strFlag(args, 'map')
@@ -128,10 +129,9 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
   bar.done()
   const store = await openProjectFor(args)
   try {
-    const { id, created } = store.putDataset(r.dataset, `file:${file}`)
+    // traces that carry their own log-probs are stored as `iwsft byo import` stores them
+    const { id, created } = r.refLogProbs || r.policyLogProbs ? storeByo(store, r, `file:${file}`) : store.putDataset(r.dataset, `file:${file}`)
     const hash = datasetHash(r.dataset)
-    if (r.refLogProbs) store.putRefLogProbs('byo:ref', hash, r.refLogProbs)
-    if (r.policyLogProbs) store.putRefLogProbs('byo:policy', hash, r.policyLogProbs)
     const d = r.dataset
     const out = { id, created, name: d.name, kind: d.kind, traces: d.offsets.length - 1, steps: d.offsets[d.offsets.length - 1], hash, logprobs: Boolean(r.refLogProbs), seconds: (performance.now() - t0) / 1000 }
     process.stdout.write(
