@@ -9,15 +9,16 @@
 // The view gets its back end through the `api` prop (ImportedWeightsApi), so it depends on no
 // transport; App.tsx adapts the contract's requests to it.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { defaultConfig, WeightSettingsSchema, type WeightSettings } from '../../../shared/config.ts'
+import { defaultConfig, WeightSettingsSchema } from '../../../shared/config.ts'
+import type { ByoFollowUpdate, ByoInspectResult, ByoSettings, ByoTraceRow, ByoVariant } from '../../../shared/byo.ts'
 import { Plot } from '../components/Plot.tsx'
 import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/TokenRho.tsx'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
+import { Kpi } from '../components/Kpi.tsx'
 
 // ----------------------------------------------------------------------------- the API it needs
 
-export type ByoSettings = Pick<WeightSettings, 'temp' | 'aggregate' | 'per_step' | 'clamp' | 'normalize' | 'step_clip'>
-export type ByoVariant = 'trace' | 'per_step'
+export type { ByoSettings, ByoVariant }
 
 export interface ByoDatasetItem {
   id: number
@@ -27,40 +28,8 @@ export interface ByoDatasetItem {
   numTraces: number
 }
 
-export interface ByoTraceRowView {
-  index: number
-  id: string
-  score: number
-  length: number
-  logWRaw: number
-  w: number
-}
-
-export interface ByoInspectView {
-  datasetId: number
-  name: string
-  numTraces: number
-  numSteps: number
-  variant: ByoVariant
-  stats: {
-    logw_raw_min: number
-    logw_raw_median: number
-    logw_raw_max: number
-    logw_min: number
-    logw_median: number
-    logw_max: number
-    ess: number
-    ess_fraction: number
-    clamp_fraction: number
-  }
-  steps: { n: number; ess: number; ess_fraction: number; clip_fraction: number; w_mean: number } | null
-  spearman: number | null
-  spearmanRaw: number | null
-  hist: { edges: number[]; raw: number[]; clamped: number[]; zeroWeights: number }
-  top: ByoTraceRowView[]
-  bottom: ByoTraceRowView[]
-  ms: number
-}
+export type ByoTraceRowView = ByoTraceRow
+export type ByoInspectView = ByoInspectResult
 
 export interface ByoTraceRhoView {
   datasetId: number
@@ -75,15 +44,8 @@ export interface ByoTraceRhoView {
   tokenizerError: string | null
 }
 
-export interface ByoFollowUpdateView {
+export type ByoFollowUpdateView = ByoFollowUpdate & {
   followId: string
-  datasetId: number
-  rows: number
-  newRows: number
-  skipped: number
-  numTraces: number
-  ess: number
-  ess_fraction: number
   /** bad lines (named by line and field) and failed updates since the last update */
   errors?: string[]
 }
@@ -527,13 +489,3 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   )
 }
 
-function Kpi({ label, value, testId }: { label: string; value: string; testId?: string }): React.JSX.Element {
-  return (
-    <div className="kpi">
-      <div className="kpi-value" data-testid={testId}>
-        {value}
-      </div>
-      <div className="kpi-label">{label}</div>
-    </div>
-  )
-}

@@ -13,6 +13,7 @@ import { useColumns } from '../hooks.ts'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { binColor, useTheme } from '../theme.ts'
+import { Kpi } from '../components/Kpi.tsx'
 
 /** log of the weights used in the loss, floored like the engine's statistics */
 export function logOf(w: ArrayLike<number>): Float64Array {
@@ -320,14 +321,4 @@ export function InspectorView(): React.JSX.Element {
   )
 }
 
-function Kpi({ label, value, testId }: { label: string; value: string; testId?: string }): React.JSX.Element {
-  return (
-    <div className="kpi">
-      <div className="kpi-value" data-testid={testId}>
-        {value}
-      </div>
-      <div className="kpi-label">{label}</div>
-    </div>
-  )
-}
 export type { RunInfo }
