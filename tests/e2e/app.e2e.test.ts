@@ -5,7 +5,7 @@
 // equal those in the project database (opened independently, read-only). A screenshot of
 // every view is saved under $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Page } from 'playwright-core'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -529,6 +529,22 @@ suite(title, () => {
     await p.keyboard.press('Enter')
     await expect.poll(() => p.getByTestId('nav-compare').getAttribute('aria-current')).toBe('page')
     await p.close()
+  })
+
+  it('inspects imported log-probs under any weight settings: ESS on screen equals the engine\'s', async () => {
+    const fixture = resolve(__dirname, '../fixtures/text/byo-logprobs.jsonl')
+    await page.getByTestId('nav-byo').click()
+    await page.getByTestId('byo-path').fill(fixture)
+    await page.getByTestId('byo-import-button').click()
+    // the fixture's two traces have mean ρ −1/12 and 1/2: w = e^(−1/12), e^(1/2) → ESS 1.85105
+    await expect.poll(() => text('byo-ess'), { timeout: 20_000 }).toBe('1.85105')
+    await expect.poll(() => text('byo-n')).toBe('2')
+    // temperature 2 doubles log w: w = e^(−1/6), e^1 → ESS (Σw)²/Σw² computed by hand
+    const w = [Math.exp(-1 / 6), Math.exp(1)]
+    const ess = (w[0] + w[1]) ** 2 / (w[0] ** 2 + w[1] ** 2)
+    await page.getByTestId('byo-temp').fill('2')
+    await expect.poll(() => text('byo-ess'), { timeout: 10_000 }).toBe(String(Number(ess.toPrecision(6))))
+    await shot('13-imported-weights')
   })
 
   it('creates a second project, then reopens the first from the recent list', async () => {
