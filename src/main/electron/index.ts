@@ -12,6 +12,7 @@ import { toWireError, type EventName, type WireResult } from '../../shared/contr
 import { CSP } from '../services/csp.ts'
 import { createServices, IMPORT_FORMATS, type Services } from '../services/index.ts'
 import { appHome, defaultProjectFile, fileRecentList } from '../services/recent.ts'
+import { useUtilityProcessJobs } from './utility-jobs.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const DEV_URL = process.env.ELECTRON_RENDERER_URL // set by `electron-vite dev`
@@ -234,6 +235,7 @@ async function main(): Promise<void> {
     }
   })
   await app.whenReady()
+  useUtilityProcessJobs()
   harden()
   mkdirSync(appHome(), { recursive: true })
   const first = recent.list()[0] ?? defaultProjectFile()

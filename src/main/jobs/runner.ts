@@ -1,6 +1,8 @@
-// Start a training run in a worker thread so the caller (the app's main process, the local
-// server) never blocks. Events stream back; cancel() asks the worker to stop, which it does
-// at the next step (well under a second), keeping what it saved.
+// Start a training run in a worker so the caller (the app's main process, the local server)
+// never blocks. Events stream back; cancel() asks the worker to stop, which it does at the next
+// step (well under a second), keeping what it saved. The worker is a worker_threads Worker by
+// default; the desktop app installs a spawner that forks an Electron utilityProcess instead
+// (setJobSpawner), so a crash in native TensorFlow cannot take the main process with it.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -19,6 +21,32 @@ function workerTarget(): { url: URL; entryUrl?: string } {
   return { url: bundled }
 }
 
+/** What the runner needs of a worker, whatever kind it is. */
+export interface JobChannel {
+  on(event: 'message', f: (m: WorkerMessage) => void): void
+  on(event: 'error', f: (e: Error) => void): void
+  on(event: 'exit', f: (code: number) => void): void
+  postMessage(m: { type: 'cancel' }): void
+}
+
+export type JobSpawner = (input: WorkerInput) => JobChannel
+
+const threadSpawner: JobSpawner = (input) => {
+  const { url, entryUrl } = workerTarget()
+  return new Worker(url, { workerData: { ...input, entryUrl } }) as unknown as JobChannel
+}
+
+let spawner: JobSpawner = threadSpawner
+/** Replace how jobs are started (the desktop app: an Electron utilityProcess); null restores worker threads. */
+export function setJobSpawner(s: JobSpawner | null): void {
+  spawner = s ?? threadSpawner
+}
+
+/** The bundled worker file next to the app's main bundle (for spawners that fork a process). */
+export function bundledWorkerPath(): string {
+  return fileURLToPath(workerTarget().url)
+}
+
 export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
   return startJob({ projectFile, config }, onEvent)
 }
@@ -32,8 +60,7 @@ export function scoreReference(projectFile: string, datasetId: number, onEvent: 
 
 function startJob(input: WorkerInput, onEvent: (e: RunEvent) => void): RunHandle {
   const { projectFile } = input
-  const { url, entryUrl } = workerTarget()
-  const worker = new Worker(url, { workerData: { ...input, entryUrl } })
+  const worker = spawner(input)
   let resolveId!: (id: number) => void
   let rejectId!: (e: Error) => void
   const runId = new Promise<number>((res, rej) => ((resolveId = res), (rejectId = rej)))

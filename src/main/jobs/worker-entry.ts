@@ -17,15 +17,46 @@ export interface WorkerInput {
 
 export type WorkerMessage = RunEvent | { type: 'error'; message: string }
 
+/** Electron's parent port in a utilityProcess (absent in Node and in worker threads). */
+interface UtilityParentPort {
+  on(event: 'message', f: (e: { data: unknown }) => void): void
+  postMessage(m: unknown): void
+}
+
+/** The link to the parent: a worker thread gets its input as workerData; an Electron
+ *  utilityProcess gets it as the first message, {type: 'start', input}. */
+async function connect(): Promise<{ input: WorkerInput; onMessage(f: (m: { type?: string }) => void): void; post(m: WorkerMessage): void; close(): void }> {
+  if (parentPort) {
+    const port = parentPort
+    return { input: workerData as WorkerInput, onMessage: (f) => port.on('message', f), post: (m) => port.postMessage(m), close: () => port.close() }
+  }
+  const up = (process as unknown as { parentPort?: UtilityParentPort }).parentPort
+  if (!up) throw new Error('worker-entry must run as a worker thread or an Electron utility process')
+  const listeners: Array<(m: { type?: string }) => void> = []
+  let first: ((input: WorkerInput) => void) | null = null
+  up.on('message', (e) => {
+    const m = e.data as { type?: string; input?: WorkerInput }
+    if (m?.type === 'start' && first) first(m.input as WorkerInput)
+    else for (const f of listeners) f(m)
+  })
+  const input = await new Promise<WorkerInput>((resolve) => (first = resolve))
+  return {
+    input,
+    onMessage: (f) => listeners.push(f),
+    post: (m) => up.postMessage(m),
+    // let the last message leave before the process ends (the runner resolves on exit)
+    close: () => setTimeout(() => process.exit(0), 100)
+  }
+}
+
 async function main(): Promise<void> {
-  if (!parentPort) throw new Error('worker-entry must run as a worker')
-  const port = parentPort
-  const input = workerData as WorkerInput
+  const link = await connect()
+  const input = link.input
   const abort = new AbortController()
-  port.on('message', (m: { type?: string }) => {
+  link.onMessage((m) => {
     if (m?.type === 'cancel') abort.abort()
   })
-  const post = (m: WorkerMessage): void => port.postMessage(m)
+  const post = (m: WorkerMessage): void => link.post(m)
   let store: ReturnType<typeof openProject> | null = null
   let started = false
   try {
@@ -50,7 +81,7 @@ async function main(): Promise<void> {
     else throw e
   } finally {
     store?.close()
-    port.close()
+    link.close()
   }
 }
 
