@@ -29,6 +29,12 @@ describe('iwsft CLI', () => {
     expect(weights.step).toBe(40)
     expect(weights.weights[0]).toHaveProperty('log_w_raw')
     expect(weights.weights[0].bin).toBe(1)
+    // the reloaded final checkpoint evaluates to exactly the run's last logged evaluation
+    const ev = JSON.parse(iwsft(['eval', String(runs[0].id), '--json', '--project', 'p.iwsft']).stdout)
+    const metrics = JSON.parse(iwsft(['metrics', String(runs[0].id), '--keys', 'expected_reward', '--json', '--project', 'p.iwsft']).stdout)
+    expect(ev.step).toBe(40)
+    expect(ev.metrics.expected_reward).toBeCloseTo(metrics[metrics.length - 1].value, 6)
+    expect(iwsft(['eval', String(runs[0].id), '--step', '7', '--project', 'p.iwsft']).stderr).toMatch(/no checkpoint at step 7; saved steps: 40/)
   })
 
   it('a misspelt key exits 2, names the key and the file, and writes nothing', () => {

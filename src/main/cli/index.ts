@@ -7,6 +7,7 @@ type Command = (argv: string[]) => Promise<number>
 const commands: Record<string, { help: string; load: () => Promise<Command> }> = {
   run: { help: 'run CONFIG            train one run from a JSON/YAML config', load: async () => (await import('./commands/run.ts')).cmdRun },
   resume: { help: 'resume RUN            continue an interrupted or cancelled run from its last checkpoint', load: async () => (await import('./commands/run.ts')).cmdResume },
+  eval: { help: 'eval RUN              reload a checkpoint and evaluate it (--step N --episodes N)', load: async () => (await import('./commands/eval.ts')).cmdEval },
   runs: { help: 'runs [--json]         list the project\'s runs', load: async () => (await import('./commands/history.ts')).cmdRuns },
   metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
   weights: { help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)', load: async () => (await import('./commands/history.ts')).cmdWeights },
