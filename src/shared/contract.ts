@@ -7,28 +7,15 @@
 // Everything here is plain JSON: typed arrays are turned into number arrays on the wire. This
 // file is shared with the renderer, so it imports nothing platform-specific (no src/main).
 import { z } from 'zod'
-import { CurationSchema, METHODS, type Curation, type RunConfig } from './config.ts'
+import { CurationSchema, METHODS, type RunConfig } from './config.ts'
+import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
 import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
-export type TraceKind = 'discrete' | 'continuous' | 'sequence'
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
+export type { TraceKind, RunStatus } from './records.ts'
 
-export interface DatasetInfo {
-  id: number
-  name: string
-  kind: TraceKind
-  hash: string
-  numTraces: number
-  numSteps: number
-  obsDim: number
-  actDim: number
-  source: string
-  createdAt: string
-  scoreMin: number
-  scoreMax: number
-}
+export type DatasetInfo = DatasetSummary
 
 /** Per-trace columns for the curation view (index i = trace i). */
 export interface DatasetColumns {
@@ -66,31 +53,9 @@ export interface BuiltinInfo {
   added: boolean
 }
 
-export interface PresetInfo {
-  id: number
-  datasetId: number
-  name: string
-  curation: Curation
-  createdAt: string
-}
+export type PresetInfo = PresetRow
 
-export interface RunInfo {
-  id: number
-  name: string
-  group: string | null
-  method: RunConfig['method']
-  status: RunStatus
-  seed: number
-  backend: string | null
-  datasetId: number | null
-  dataHash: string | null
-  config: RunConfig
-  versions: Record<string, string>
-  error: string | null
-  createdAt: string
-  startedAt: string | null
-  endedAt: string | null
-  lastStep: number | null
+export interface RunInfo extends RunRow {
   /** set while this back end runs the job */
   live: LiveProgress | null
 }

@@ -2,55 +2,10 @@
 // datasets, curation presets, runs, metrics, weight snapshots, checkpoints and artifacts.
 // Everything that crosses to the renderer is plain JSON (see src/shared/contract.ts).
 import type { Curation, RunConfig } from '../../shared/config.ts'
+import type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
 import type { TraceDataset } from '../engine/data/trace.ts'
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
-
-export interface DatasetSummary {
-  id: number
-  name: string
-  kind: TraceDataset['kind']
-  hash: string
-  numTraces: number
-  numSteps: number
-  obsDim: number
-  actDim: number
-  /** where it came from: "builtin:bandit", "file:/path/x.jsonl", "generated:control/hopper" … */
-  source: string
-  createdAt: string
-  scoreMin: number
-  scoreMax: number
-}
-
-export interface PresetRow {
-  id: number
-  datasetId: number
-  name: string
-  curation: Curation
-  createdAt: string
-}
-
-export interface RunRow {
-  id: number
-  name: string
-  group: string | null
-  method: RunConfig['method']
-  status: RunStatus
-  seed: number
-  /** the backend the run actually used ("native-cpu", "wasm", …) */
-  backend: string | null
-  datasetId: number | null
-  dataHash: string | null
-  config: RunConfig
-  /** package and runtime versions (node, tfjs, app, …) */
-  versions: Record<string, string>
-  error: string | null
-  createdAt: string
-  startedAt: string | null
-  endedAt: string | null
-  /** last step with logged metrics */
-  lastStep: number | null
-}
+export type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
 
 export interface MetricPoint {
   step: number

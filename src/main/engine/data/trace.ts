@@ -4,13 +4,10 @@
 // dataset of 100k traces is a handful of typed arrays rather than 100k objects.
 import { createHash } from 'node:crypto'
 
-export type TraceKind =
-  /** discrete actions a_t ∈ {0..actDim-1}, context = an observation vector (or none) */
-  | 'discrete'
-  /** continuous action vectors a_t ∈ R^actDim, context = an observation vector */
-  | 'continuous'
-  /** tokens: a_t is token t, the context s_t is the prefix of tokens before t */
-  | 'sequence'
+/** discrete actions with an observation vector (or none); continuous action vectors; or
+ *  tokens, where a_t is token t and the context s_t the prefix before it */
+export type { TraceKind } from '../../../shared/records.ts'
+import type { TraceKind } from '../../../shared/records.ts'
 
 export interface TraceDataset {
   name: string
