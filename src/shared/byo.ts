@@ -4,7 +4,7 @@
 // and the renderer can import it.
 import { z } from 'zod'
 import { WeightSettingsSchema, type WeightSettings } from './config.ts'
-import type { DatasetInfo } from './contract.ts'
+import type { DatasetSummary as DatasetInfo } from './records.ts'
 import type { WeightStats } from './weight-stats.ts'
 
 /** The weight settings that apply to imported log-probs (q and q_refresh need a model). */

@@ -14,7 +14,7 @@ import { weightStats } from '../../src/shared/weight-stats.ts'
 import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
-import { fromTraces } from '../../src/main/engine/data/trace.ts'
+import { fromTraces } from '../../src/main/common/trace.ts'
 import { hasChromium, CHROMIUM, SCREENSHOT_DIR, startFixture, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cmdDatasets } from '../../src/main/cli/commands/datasets.ts'
-import { datasetHash, totalSteps } from '../../src/main/engine/data/trace.ts'
+import { datasetHash, totalSteps } from '../../src/main/common/trace.ts'
 import { datasetFromJson, datasetToJson, makeControlDataset, returnStats } from '../../src/main/engine/datasets/control.ts'
 import { getTask, listTasks } from '../../src/main/engine/envs/registry.ts'
 

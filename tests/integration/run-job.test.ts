@@ -9,7 +9,7 @@ import { resolveConfig } from '../../src/shared/config.ts'
 import { executeRun } from '../../src/main/jobs/execute-run.ts'
 import { startRun } from '../../src/main/jobs/runner.ts'
 import { openProject } from '../../src/main/store/index.ts'
-import { fromTraces } from '../../src/main/engine/data/trace.ts'
+import { fromTraces } from '../../src/main/common/trace.ts'
 import { quickBandit } from '../helpers/configs.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-runjob-'))

@@ -17,7 +17,7 @@ import {
 } from '../../src/main/engine/datasets/arithmetic.ts'
 import { TransformerPolicy, type GenerateOptions } from '../../src/main/engine/policies/transformer.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
-import { maskedLength } from '../../src/main/engine/data/trace.ts'
+import { maskedLength } from '../../src/main/common/trace.ts'
 import { ARITHMETIC_PRESETS, makeArithmeticSplits } from '../../src/main/engine/datasets/arithmetic-suite.ts'
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { byoTraceSteps, byoWeights, type ByoSettings } from '../../src/main/engine/byo-weights.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/engine/data/trace.ts'
+import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
 
 const LLM: ByoSettings = { temp: 1, aggregate: 'mean', per_step: null, clamp: [0, 16], normalize: false, step_clip: [0.2, 1.8] }
 

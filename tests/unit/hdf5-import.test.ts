@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { importHdf5 } from '../../src/main/engine/data/import-hdf5.ts'
-import { DatasetError } from '../../src/main/engine/data/trace.ts'
+import { DatasetError } from '../../src/main/common/trace.ts'
 import { actValue, d4rlArrays, minariEpisodes, obsValue, rewValue, writeD4rl, writeMinari, type FixtureSpec } from '../fixtures/control/h5-fixtures.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-h5-'))

@@ -14,7 +14,7 @@ import {
 } from '../../src/main/engine/data/import-text.ts'
 import { ByteTokenizer, CharTokenizer, loadHfTokenizer } from '../../src/main/engine/text/index.ts'
 import { arithmeticTokenizer } from '../../src/main/engine/datasets/arithmetic.ts'
-import { DatasetError, maskedLength } from '../../src/main/engine/data/trace.ts'
+import { DatasetError, maskedLength } from '../../src/main/common/trace.ts'
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'text')
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'imp-'))

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { openProject, SCHEMA_VERSION, APPLICATION_ID, StoreError, encodeTensors, decodeTensors, type ProjectStore } from '../../src/main/store/index.ts'
-import { datasetHash, fromTraces, type TraceDataset } from '../../src/main/engine/data/trace.ts'
+import { datasetHash, fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
 import { defaultConfig } from '../../src/shared/config.ts'
 
 let dir: string

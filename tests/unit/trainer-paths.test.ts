@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig, resolveConfig, type RunConfig } from '../../src/shared/config.ts'
 import { gatherStepSample, maskedSteps } from '../../src/main/engine/data/batch.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/engine/data/trace.ts'
+import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
 import { runExperiment } from '../../src/main/engine/experiment.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 

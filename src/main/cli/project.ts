@@ -1,7 +1,7 @@
 // Which project file a command works on: --project FILE, else ./project.iwsft in the current
 // folder, created (with the built-in datasets) on first use.
 import { resolve } from 'node:path'
-import { ensureBuiltinDatasets } from '../engine/datasets/builtin.ts'
+import { ensureBuiltinDatasets } from '../jobs/builtin-datasets.ts'
 import { openProject } from '../store/index.ts'
 import type { ProjectStore } from '../store/types.ts'
 import { strFlag, type Args } from './args.ts'

@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs'
 import { ByoSettingsSchema, type ByoSettings, type ByoVariant, type StepStats } from '../../shared/byo.ts'
 import { weightStats, type WeightStats } from '../../shared/weight-stats.ts'
 import { gatherBatch } from './data/batch.ts'
-import { DatasetError, numTraces, totalSteps, type TraceDataset } from './data/trace.ts'
+import { DatasetError, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, rho } from './weights.ts'
 
 export { ByoSettingsSchema, type ByoSettings, type ByoVariant, type StepStats } from '../../shared/byo.ts'

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { isImportanceWeighted, type RunConfig } from '../../shared/config.ts'
 import { curate, holdoutIndices, recount, type CurationResult } from '../../shared/curation.ts'
-import { DatasetError, datasetHash, type TraceDataset } from './data/trace.ts'
+import { DatasetError, datasetHash, type TraceDataset } from '../common/trace.ts'
 import { createPolicy } from './policies/index.ts'
 import type { Policy } from './policies/policy.ts'
 import { Rng } from './rng.ts'

@@ -7,7 +7,7 @@
 //                     exactly (no holes, no overlaps), little-endian, row-major ('C' order)
 // Only F32 is written (every workbench parameter is float32); F16/BF16/F64 are read and
 // widened to float32 so that a file saved from PyTorch in another precision still loads.
-import type { NamedTensor } from '../store/types.ts'
+import type { NamedTensor } from '../common/tensors.ts'
 
 export class SafetensorsError extends Error {
   constructor(message: string) {

@@ -4,7 +4,7 @@
 // The workbench's policies are not Keras layers, so `modelTopology` is a small custom object
 // describing the policy spec (class "IwsftPolicy"); `tf.loadLayersModel` cannot build it, but
 // `loadTfjsExport` here (or any tfjs program with tf.io) gets the named weights back.
-import type { NamedTensor } from '../store/types.ts'
+import type { NamedTensor } from '../common/tensors.ts'
 
 export const TFJS_FORMAT = 'iwsft-policy'
 export const TFJS_WEIGHTS_FILE = 'group1-shard1of1.bin'

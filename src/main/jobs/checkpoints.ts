@@ -1,6 +1,7 @@
 // Checkpoints in the project store: θ, and for a resumable checkpoint also θ_q, Adam's moments
 // and the sampler's RNG state, as named tensors plus a JSON spec.
-import type { NamedTensor, ProjectStore } from '../store/types.ts'
+import type { NamedTensor } from '../common/tensors.ts'
+import type { ProjectStore } from '../store/types.ts'
 import { policyFromSpec } from '../engine/policies/index.ts'
 import { readWeights, writeWeights, type Policy, type PolicySpec } from '../engine/policies/policy.ts'
 import { Rng } from '../engine/rng.ts'

@@ -5,8 +5,9 @@
 // marked interrupted on the next open (store.markInterrupted).
 import { resolveConfig, type Domain, type RunConfig } from '../../shared/config.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
-import { datasetHash, type TraceDataset } from '../engine/data/trace.ts'
-import { builtinOfSource, getBuiltin, materializeBuiltin } from '../engine/datasets/builtin.ts'
+import { datasetHash, type TraceDataset } from '../common/trace.ts'
+import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
+import { materializeBuiltin } from './builtin-datasets.ts'
 import { curateForRun, runExperiment, scoreReference, type ExperimentOptions } from '../engine/experiment.ts'
 import { holdoutIndices } from '../../shared/curation.ts'
 import type { Policy } from '../engine/policies/policy.ts'

@@ -41,7 +41,7 @@ import {
   type ByoTraceRow
 } from '../../shared/byo.ts'
 import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
-import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../engine/data/trace.ts'
+import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import type { TraceDataset } from '../engine/data/trace.ts'
+import type { TraceDataset } from '../common/trace.ts'
 
 export interface ImportOptions {
   format?: string

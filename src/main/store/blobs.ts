@@ -4,7 +4,7 @@
 // Float32Array view on it could be misaligned (and would alias the pool): every read copies
 // the bytes into a fresh, aligned typed array. Byte order is the platform's (little-endian on
 // every machine Node runs on); the tensor header records it so a foreign file is refused.
-import type { NamedTensor } from './types.ts'
+import type { NamedTensor } from '../common/tensors.ts'
 
 export type TypedArray = Int32Array | Float32Array | Float64Array | Uint8Array
 

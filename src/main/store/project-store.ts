@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { CurationSchema, type Curation, type RunConfig } from '../../shared/config.ts'
-import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../engine/data/trace.ts'
+import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../common/trace.ts'
 import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
 import type {
@@ -15,9 +15,9 @@ import type {
   PresetRow,
   ProjectStore,
   RunRow,
-  RunStatus,
-  WeightSnapshot
+  RunStatus
 } from './types.ts'
+import type { WeightSnapshot } from '../common/tensors.ts'
 
 export interface OpenProjectOptions {
   /** create the file (and its schema) when it does not exist; default true */

@@ -3,7 +3,8 @@
 // Everything that crosses to the renderer is plain JSON (see src/shared/contract.ts).
 import type { Curation, RunConfig } from '../../shared/config.ts'
 import type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
-import type { TraceDataset } from '../engine/data/trace.ts'
+import type { NamedTensor, WeightSnapshot } from '../common/tensors.ts'
+import type { TraceDataset } from '../common/trace.ts'
 
 export type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
 
@@ -13,14 +14,6 @@ export interface MetricPoint {
   value: number
 }
 
-/** Per-trace weights at one step, for the inspector (indices into the dataset). */
-export interface WeightSnapshot {
-  step: number
-  traceIndex: Int32Array
-  logWRaw: Float32Array
-  w: Float32Array
-}
-
 export interface CheckpointRow {
   id: number
   runId: number
@@ -28,12 +21,6 @@ export interface CheckpointRow {
   /** path of the weights file (content-addressed) or null when stored inline */
   createdAt: string
   metrics: Record<string, number>
-}
-
-export interface NamedTensor {
-  name: string
-  shape: number[]
-  data: Float32Array
 }
 
 export interface ProjectStore {

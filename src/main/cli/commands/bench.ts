@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { defaultConfig, type Method, type RunConfig } from '../../../shared/config.ts'
 import { initBackend, probeBackends, type BackendName } from '../../engine/backend/index.ts'
-import { fromTraces } from '../../engine/data/trace.ts'
+import { fromTraces } from '../../common/trace.ts'
 import { createPolicy } from '../../engine/policies/index.ts'
 import { Rng } from '../../engine/rng.ts'
 import { scoreSteps, train } from '../../engine/train/trainer.ts'

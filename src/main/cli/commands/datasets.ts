@@ -11,7 +11,7 @@
 //   reads a D4RL or Minari HDF5 file and prints a summary (errors name the key and index).
 import { writeFileSync } from 'node:fs'
 import { importDatasetFileFull } from '../../engine/data/import.ts'
-import { datasetHash } from '../../engine/data/trace.ts'
+import { datasetHash } from '../../common/trace.ts'
 import { datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
 import { getControlDataset } from '../../engine/datasets/control-cache.ts'
 import { EXPERTS } from '../../engine/datasets/control-experts.ts'

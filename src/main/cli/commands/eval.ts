@@ -4,7 +4,7 @@
 // all traces when it held none out): mean log-likelihood per step and action error.
 import { holdoutIndices } from '../../../shared/curation.ts'
 import { initBackend } from '../../engine/backend/index.ts'
-import { datasetHash } from '../../engine/data/trace.ts'
+import { datasetHash } from '../../common/trace.ts'
 import { builtinOfSource } from '../../engine/datasets/builtin.ts'
 import { findCheckpoint, loadCheckpoint } from '../../jobs/checkpoints.ts'
 import { intFlag, parseArgs, UsageError } from '../args.ts'

@@ -2,7 +2,7 @@
 // cached reference log-probs aligned to the same [B, T] grid. Padded steps get mask 0.
 import * as tf from '@tensorflow/tfjs'
 import type { Batch } from '../policies/policy.ts'
-import type { TraceDataset } from './trace.ts'
+import type { TraceDataset } from '../../common/trace.ts'
 
 export interface HostBatch {
   B: number

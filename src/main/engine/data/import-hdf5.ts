@@ -19,7 +19,7 @@
 // names the file, the key and the index, and nothing is returned.
 import { basename } from 'node:path'
 import { existsSync } from 'node:fs'
-import { DatasetError, validateDataset, type TraceDataset } from './trace.ts'
+import { DatasetError, validateDataset, type TraceDataset } from '../../common/trace.ts'
 
 export interface Hdf5ImportProgress {
   phase: 'read' | 'split'

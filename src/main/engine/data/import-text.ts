@@ -23,7 +23,7 @@ import { readFile, open, stat } from 'node:fs/promises'
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, extname } from 'node:path'
 import { parquetReadObjects } from 'hyparquet'
-import { DatasetError, validateDataset, type TraceDataset } from './trace.ts'
+import { DatasetError, validateDataset, type TraceDataset } from '../../common/trace.ts'
 import type { Tokenizer } from '../text/tokenizer.ts'
 import { loadHfTokenizer } from '../text/hf.ts'
 

@@ -7,7 +7,7 @@ import { extname } from 'node:path'
 import { loadHfTokenizer, ByteTokenizer, type Tokenizer } from '../text/index.ts'
 import { importHdf5 } from './import-hdf5.ts'
 import { importTextFile, type TextColumnMapping } from './import-text.ts'
-import { DatasetError, fromTraces, validateDataset, type TraceDataset } from './trace.ts'
+import { DatasetError, fromTraces, validateDataset, type TraceDataset } from '../../common/trace.ts'
 
 export interface ImportOptions {
   onProgress?: (done: number, total: number) => void

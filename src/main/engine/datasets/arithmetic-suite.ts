@@ -15,7 +15,7 @@
 import type { Rng } from '../rng.ts'
 import type { TransformerConfig } from '../policies/transformer.ts'
 import { arithmeticTokenizer, makeArithmeticProblems, noisyRows, buildSequenceDataset, type ArithmeticProblem, type ProblemOptions, type SequenceRow } from './arithmetic.ts'
-import type { TraceDataset } from '../data/trace.ts'
+import type { TraceDataset } from '../../common/trace.ts'
 import type { CharTokenizer } from '../text/tokenizer.ts'
 
 export interface ArithmeticPreset {

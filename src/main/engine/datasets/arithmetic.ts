@@ -12,7 +12,7 @@
 // L is the completion's length in characters and L* that of the canonical solution, so correct
 // and short (2) > correct and long (between 1 and 2) > wrong (0).
 import { CharTokenizer, type Tokenizer } from '../text/tokenizer.ts'
-import { fromTraces, validateDataset, DatasetError, type TraceDataset } from '../data/trace.ts'
+import { fromTraces, validateDataset, DatasetError, type TraceDataset } from '../../common/trace.ts'
 import type { Rng } from '../rng.ts'
 import type { TransformerPolicy } from '../policies/transformer.ts'
 

@@ -2,7 +2,7 @@
 // pays 1 with probability 0.5, right pays 1 always. The data come from π_ref = uniform, so
 // among the successes (D+) right:left ≈ 2:1. SFT on D+ converges to π(right) = 2/3 (expected
 // reward 0.5·1/3 + 1·2/3 = 5/6); iw-SFT with q = π_θ converges to π(right) → 1.
-import { fromTraces, type TraceDataset } from '../data/trace.ts'
+import { fromTraces, type TraceDataset } from '../../common/trace.ts'
 import { CategoricalPolicy } from '../policies/categorical.ts'
 import type { Policy } from '../policies/policy.ts'
 import { Rng } from '../rng.ts'

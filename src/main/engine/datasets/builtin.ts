@@ -1,7 +1,6 @@
 // Built-in datasets: generated on demand from a name and options, stored in the project like
 // any imported dataset (deduplicated by content hash).
-import type { ProjectStore } from '../../store/types.ts'
-import { validateDataset, type TraceDataset } from '../data/trace.ts'
+import type { TraceDataset } from '../../common/trace.ts'
 import type { Policy } from '../policies/policy.ts'
 import { BANDIT_DEFAULT_PULLS, evaluateBandit, makeBanditDataset } from './bandit.ts'
 
@@ -76,23 +75,4 @@ export function getBuiltin(name: string): BuiltinDataset | undefined {
 /** The built-in a stored dataset came from ("builtin:NAME" sources), for its evaluation. */
 export function builtinOfSource(source: string): BuiltinDataset | undefined {
   return source.startsWith('builtin:') ? registry.get(source.slice('builtin:'.length)) : undefined
-}
-
-/** Make a built-in dataset and store it; returns its id (existing id if already stored). */
-export async function materializeBuiltin(store: ProjectStore, name: string, options: Record<string, number | string | boolean> = {}): Promise<{ id: number; dataset: TraceDataset }> {
-  const b = registry.get(name)
-  if (!b) throw new Error(`unknown built-in dataset "${name}"; built-ins: ${builtinNames().join(', ')}`)
-  const ds = await b.make(options)
-  validateDataset(ds)
-  const { id } = store.putDataset(ds, `builtin:${name}`)
-  return { id, dataset: ds }
-}
-
-/** A new project starts with the cheap built-in datasets at their default options; the
- *  others are made when a run or the app first asks for them. */
-export async function ensureBuiltinDatasets(store: ProjectStore): Promise<void> {
-  for (const [name, b] of registry) {
-    if (!b.eager) continue
-    if (!store.listDatasets().some((d) => d.source === `builtin:${name}`)) await materializeBuiltin(store, name)
-  }
 }

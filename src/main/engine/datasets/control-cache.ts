@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { validateDataset, type TraceDataset } from '../data/trace.ts'
+import { validateDataset, type TraceDataset } from '../../common/trace.ts'
 import { ARS_DEFAULTS } from './control-behaviour.ts'
 import { EXPERTS } from './control-experts.ts'
 import { makeControlDataset, type ControlDatasetKind, type ControlDatasetOptions } from './control.ts'

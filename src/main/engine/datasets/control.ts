@@ -11,7 +11,7 @@
 // environment's clipping; it is already within [−1, 1]), per-step reward r_t, and score =
 // the episode return. Everything is seeded: the same (task, kind, seed, size) gives the
 // same dataset byte for byte.
-import { fromTraces, validateDataset, type TraceDataset } from '../data/trace.ts'
+import { fromTraces, validateDataset, type TraceDataset } from '../../common/trace.ts'
 import { getTask, listTasks } from '../envs/registry.ts'
 import { VecEnv, type Episode } from '../envs/vec-env.ts'
 import { Rng } from '../rng.ts'

@@ -1,7 +1,7 @@
 // The control tasks, in order of rising difficulty, with their reference returns for the
 // D4RL normalised score 100 · (R − R_random) / (R_expert − R_random).
 //
-// Reference returns (REF_RETURNS in datasets/control-experts.ts, generated together with
+// Reference returns (REF_RETURNS in ref-returns.ts, generated together with
 // the expert policies by datasets/control-train-experts.ts; `npx iwsft datasets refs control`
 // re-measures them):
 // - random: mean return of the uniform random policy (a ~ U(−1, 1)^actDim every step)
@@ -12,7 +12,7 @@ import { CARTPOLE, CartpoleEnv } from './cartpole.ts'
 import { HOPPER, HopperEnv } from './hopper.ts'
 import { getMujoco, loadShippedModel } from './mujoco.ts'
 import { PENDULUM, PendulumEnv } from './pendulum.ts'
-import { REF_RETURNS } from '../datasets/control-experts.ts'
+import { REF_RETURNS } from './ref-returns.ts'
 import type { MujocoEnv } from './base.ts'
 
 export interface RefReturns {

@@ -11,7 +11,7 @@
 //   and the data's action (averaged over steps and action dimensions); for discrete actions
 //   the fraction of steps whose most likely action differs from the data's.
 import { gatherBatch, toDevice, disposeBatch } from '../data/batch.ts'
-import { DatasetError, type TraceDataset } from '../data/trace.ts'
+import { DatasetError, type TraceDataset } from '../../common/trace.ts'
 import type { GeomInfo } from '../envs/base.ts'
 import { getTask, normalizedScore } from '../envs/registry.ts'
 import { VecEnv, policyActFn } from '../envs/vec-env.ts'

@@ -1,6 +1,6 @@
 // Build a policy from the run config and a dataset's shape, or rebuild one from a saved spec.
 import type { PolicyConfig } from '../../../shared/config.ts'
-import type { TraceDataset } from '../data/trace.ts'
+import type { TraceDataset } from '../../common/trace.ts'
 import type { Rng } from '../rng.ts'
 import { CategoricalPolicy, type CategoricalSpec } from './categorical.ts'
 import { GaussianMlpPolicy, type GaussianMlpSpec } from './gaussian-mlp.ts'

@@ -2,7 +2,7 @@
 // MLP of the control suite and the causal transformer of the sequence suite. The engine only
 // ever asks for per-step log-probabilities of a padded batch of traces.
 import * as tf from '@tensorflow/tfjs'
-import type { NamedTensor } from '../../store/types.ts'
+import type { NamedTensor } from '../../common/tensors.ts'
 import type { Rng } from '../rng.ts'
 
 /** A padded batch of B traces of up to T steps. Padded steps have mask 0. */

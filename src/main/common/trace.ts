@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto'
 
 /** discrete actions with an observation vector (or none); continuous action vectors; or
  *  tokens, where a_t is token t and the context s_t the prefix before it */
-export type { TraceKind } from '../../../shared/records.ts'
-import type { TraceKind } from '../../../shared/records.ts'
+export type { TraceKind } from '../../shared/records.ts'
+import type { TraceKind } from '../../shared/records.ts'
 
 export interface TraceDataset {
   name: string
