@@ -19,12 +19,38 @@ export const METHOD_LABELS: Record<Method, string> = {
 export const BACKENDS = ['auto', 'native-gpu', 'native-cpu', 'wasm', 'cpu'] as const
 export type BackendChoice = (typeof BACKENDS)[number]
 
+/** One row of science.md's table of objectives ("Objectives"). */
+export interface MethodSpec {
+  /** the traces it trains on: all of D (BC: no curation, a fresh initialisation, no π_ref), the
+   *  curated set D+ uniformly, or D_Q+ — D+ sampled by quality-bin multiplicity m(τ) (paper
+   *  Algorithm 2) */
+  data: 'D' | 'D+' | 'D_Q+'
+  /** each trace (or step) weighted by q/π_ref (paper eq. 11) */
+  importanceWeighted: boolean
+  /** one weight w_t per step instead of one w(τ) per trace */
+  perStep: boolean
+}
+
+/** The one place a method is described: a new method gets its row here (the type checker then
+ *  also asks for its name in METHODS and its label); every check below reads this table. */
+export const METHOD_TABLE: Record<Method, MethodSpec> = {
+  bc: { data: 'D', importanceWeighted: false, perStep: false },
+  sft: { data: 'D+', importanceWeighted: false, perStep: false },
+  'sft-q': { data: 'D_Q+', importanceWeighted: false, perStep: false },
+  'iw-sft': { data: 'D+', importanceWeighted: true, perStep: false },
+  'iw-sft-q': { data: 'D_Q+', importanceWeighted: true, perStep: false },
+  'iw-sft-step': { data: 'D+', importanceWeighted: true, perStep: true },
+  'iw-sft-q-step': { data: 'D_Q+', importanceWeighted: true, perStep: true }
+}
+
 /** Does the method weight traces by q/π_ref? */
-export const isImportanceWeighted = (m: Method): boolean => m.startsWith('iw-')
+export const isImportanceWeighted = (m: Method): boolean => METHOD_TABLE[m].importanceWeighted
 /** Does the method sample the curated set by quality-bin multiplicity (D_Q+)? */
-export const usesQualityBins = (m: Method): boolean => m.endsWith('-q') || m.endsWith('-q-step')
+export const usesQualityBins = (m: Method): boolean => METHOD_TABLE[m].data === 'D_Q+'
 /** Per-step (token-level) weights instead of one weight per trace. */
-export const isPerStep = (m: Method): boolean => m.endsWith('-step')
+export const isPerStep = (m: Method): boolean => METHOD_TABLE[m].perStep
+/** Does the method train on all of D (BC: curation "all", no reference policy)? */
+export const trainsOnAllData = (m: Method): boolean => METHOD_TABLE[m].data === 'D'
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number')
 const range = z.tuple([finite, finite]).refine(([a, b]) => a <= b, 'must be [low, high] with low ≤ high')
