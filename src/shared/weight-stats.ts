@@ -81,7 +81,7 @@ export interface WeightStats {
   logw_max: number
   ess: number
   ess_fraction: number
-  /** share of traces whose raw weight lies outside the clamp */
+  /** share of traces whose raw weight the clamp changed (clampCount) */
   clamp_fraction: number
 }
 
@@ -109,14 +109,30 @@ export function weightStats(logWRaw: ArrayLike<number>, w: ArrayLike<number>, cl
   }
 }
 
-/** Share of traces whose raw weight exp(log w) lies outside [lo, hi], judged in log space so
- *  that an overflowing raw weight still counts. */
-export function clampFraction(logWRaw: ArrayLike<number>, [lo, hi]: [number, number]): number {
+/** How many values a clamp [lo, hi] clipped, of how many counted. The one definition, for trace
+ *  weights (log w raw against weights.clamp) and per-step weights (ρ_t against step_clip) alike:
+ *  a value is clipped when the clamp changed it, i.e. its exp lies strictly outside [lo, hi] — a
+ *  ratio exactly at a bound passes through unchanged, so it is not counted. Judged on the log
+ *  (before any exponential), so that a ratio that overflows still counts. With `mask`, only the
+ *  entries where it is non-zero count (masked steps of a padded [B, T] batch). */
+export function clampCount(logValues: ArrayLike<number>, [lo, hi]: [number, number], mask?: ArrayLike<number>): { clipped: number; n: number } {
+  // log 0 = −∞: a lower bound of 0 clips nothing
   const llo = Math.log(lo)
   const lhi = Math.log(hi)
-  let k = 0
-  for (let i = 0; i < logWRaw.length; i++) if (logWRaw[i] < llo || logWRaw[i] > lhi) k++
-  return logWRaw.length ? k / logWRaw.length : 0
+  let clipped = 0
+  let n = 0
+  for (let i = 0; i < logValues.length; i++) {
+    if (mask && !mask[i]) continue
+    n++
+    if (logValues[i] < llo || logValues[i] > lhi) clipped++
+  }
+  return { clipped, n }
+}
+
+/** Share of the (masked) values the clamp clipped (clampCount); 0 when none count. */
+export function clampFraction(logValues: ArrayLike<number>, clamp: [number, number], mask?: ArrayLike<number>): number {
+  const { clipped, n } = clampCount(logValues, clamp, mask)
+  return n ? clipped / n : 0
 }
 
 /** Histogram with `bins` equal-width bins over [lo, hi]; values outside go to the edge bins. */

@@ -130,6 +130,14 @@ describe('byoWeights, per-step variant', () => {
     close(r.w, [(1.1 + 0.9 + 1) / 3, (1.1 + 1) / 2])
     expect(r.steps!.clip_fraction).toBeCloseTo(3 / 5, 6)
   })
+
+  it('a step whose ratio lies exactly at a bound of step_clip is not clipped', () => {
+    // ρ_t = [0.25, −0.5, 0, 1, 0] with step_clip [1, 2]: the two ρ = 0 (ratio 1 = lo) are left as
+    // they are; −0.5 (0.61) and 1 (e) are clipped; 0.25 (1.28) is inside → 2 of 5
+    const { ds, ref, pol } = twoTraces()
+    const r = byoWeights(ds, ref, pol, { ...LLM, step_clip: [1, 2] }, 'per_step')
+    expect(r.steps!.clip_fraction).toBeCloseTo(2 / 5, 6)
+  })
 })
 
 describe('byoTraceSteps', () => {

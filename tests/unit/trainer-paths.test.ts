@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig, resolveConfig, type RunConfig } from '../../src/shared/config.ts'
 import { gatherStepSample, maskedSteps } from '../../src/main/engine/data/batch.ts'
 import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
+import { makeBanditDataset } from '../../src/main/engine/datasets/bandit.ts'
 import { runExperiment } from '../../src/main/engine/experiment.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 
@@ -103,5 +104,36 @@ describe('step sampling inside trajectories (train.step_sample)', () => {
   it('is refused for token sequences and for the token normalisation', async () => {
     const ds = linearControl(6)
     await expect(runExperiment(cfg({ train: { step_sample: 4, loss_norm: 'token' } }), ds)).rejects.toThrow(/needs train\.loss_norm "trace"/)
+  })
+})
+
+describe('per-step clip fraction (step_clip_fraction)', () => {
+  // At the first update q = π_θ = π_ref (θ starts as π_ref, q = current), so every ρ_t is 0 and
+  // every ratio exp(ρ_t) is 1. A step counts as clipped only when the clip changed its ratio.
+  const firstStep = async (step_clip: [number, number]): Promise<Record<string, number>> => {
+    const config: RunConfig = {
+      ...defaultConfig('bandit'),
+      method: 'iw-sft-step',
+      weights: { ...defaultConfig('bandit').weights, step_clip },
+      train: { ...defaultConfig('bandit').train, steps: 1, batch_size: 16, log_every: 1 }
+    }
+    let m: Record<string, number> = {}
+    const r = await runExperiment(config, makeBanditDataset(200, 0), { onLog: (_s, x) => (m = x) })
+    r.policy.dispose()
+    return m
+  }
+  it('a ratio exactly at a bound is not clipped', async () => {
+    // ratio 1 at the lower bound of [1, 2] and at the upper bound of [0.5, 1]: unchanged, w_t = 1
+    for (const clip of [[1, 2], [0.5, 1]] as Array<[number, number]>) {
+      const m = await firstStep(clip)
+      expect(m.step_clip_fraction).toBe(0)
+      expect(m.step_w_mean).toBeCloseTo(1, 6)
+    }
+  })
+  it('a ratio outside the clip is clipped', async () => {
+    // ratio 1 below [2, 3]: every step raised to w_t = 2
+    const m = await firstStep([2, 3])
+    expect(m.step_clip_fraction).toBe(1)
+    expect(m.step_w_mean).toBeCloseTo(2, 5)
   })
 })

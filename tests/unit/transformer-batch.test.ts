@@ -17,11 +17,11 @@ it('scores a sequence dataset batched by the engine the same as one trace at a t
   const d = buildSequenceDataset('b', tok, noisyRows(probs, new Rng(2), 0.3))
   const p = new TransformerPolicy({ vocabSize: tok.vocabSize, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxLen: 48, bos: tok.bos }, { seed: 3 })
   const idx = [0, 1, 2, 3, 4, 5]
-  const all = toDevice(gatherBatch(d, idx, null), d)
+  const all = toDevice(gatherBatch(d, idx), d)
   const lp = p.logProbs(all)
   const grid = lp.arraySync()
   for (const i of idx) {
-    const one = toDevice(gatherBatch(d, [i], null), d)
+    const one = toDevice(gatherBatch(d, [i]), d)
     const single = p.logProbs(one).arraySync()[0]
     const len = d.offsets[i + 1] - d.offsets[i]
     expect(single.length).toBe(len)

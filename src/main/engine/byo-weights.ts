@@ -4,7 +4,7 @@
 //
 // The math is the engine's one implementation (weights.ts: rho, logWeightRaw, clampedWeight,
 // perStepWeight); this file only pads the flat per-step arrays into [B, T] chunks with
-// gatherBatch (padding and prompt steps have mask 0) and collects the results.
+// gatherStepValues (padding and prompt steps have mask 0) and collects the results.
 //
 // Variants:
 //   'trace'    log w_raw(τ) = k · Σ_t mask_t · g(ρ_t)  (temp, aggregate mean|sum, per_step transform
@@ -16,12 +16,12 @@
 //              per_step transform, clamp or normalize — paper/science.md step 5). Per trace:
 //              w = the mean of w_t over its masked steps (the weight the trace carries under the
 //              per-trace loss normalisation), log w_raw = the mean of the raw ρ_t.
-//              stats.clamp_fraction is then the share of masked STEPS whose ratio exp(ρ_t) lies
-//              outside step_clip; `steps` adds the step-level ESS.
+//              stats.clamp_fraction is then the share of masked STEPS whose ratio exp(ρ_t) the
+//              step clip changed (clampCount); `steps` adds the step-level ESS.
 import * as tf from '@tensorflow/tfjs'
 import { ByoSettingsSchema, type ByoSettings, type ByoVariant, type StepStats } from '../../shared/byo.ts'
-import { weightStats, type WeightStats } from '../../shared/weight-stats.ts'
-import { gatherBatch } from './data/batch.ts'
+import { clampCount, weightStats, type WeightStats } from '../../shared/weight-stats.ts'
+import { gatherStepValues, paddedLength } from './data/batch.ts'
 import { DatasetError, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, rho } from './weights.ts'
 
@@ -77,6 +77,17 @@ function traceIndices(ds: TraceDataset): number[] {
   return Array.from({ length: numTraces(ds) }, (_, i) => i)
 }
 
+/** log q, log π_ref and the mask of traces `idx`, padded to [B, T] */
+function padded(ds: TraceDataset, idx: number[], refLogProbs: Float32Array, policyLogProbs: Float32Array): { B: number; T: number; logq: Float32Array; logref: Float32Array; mask: Float32Array } {
+  return {
+    B: idx.length,
+    T: paddedLength(ds, idx),
+    logq: gatherStepValues(ds, idx, policyLogProbs),
+    logref: gatherStepValues(ds, idx, refLogProbs),
+    mask: gatherStepValues(ds, idx, ds.mask)
+  }
+}
+
 /** Per-trace weights of every trace of `ds` under `settings` (see the file comment). */
 export function byoWeights(
   ds: TraceDataset,
@@ -113,12 +124,10 @@ export function byoWeights(
       const u = new Float32Array(N)
       const s1 = { ...s, temp: 1 }
       for (let c = 0; c < N; c += chunk) {
-        const part = all.slice(c, c + chunk)
-        const hq = gatherBatch(ds, part, policyLogProbs)
-        const hr = gatherBatch(ds, part, refLogProbs)
+        const p = padded(ds, all.slice(c, c + chunk), refLogProbs, policyLogProbs)
         const t = tf.tidy(() => {
-          const shape: [number, number] = [hq.B, hq.T]
-          return logWeightRaw(tf.tensor2d(hq.logref!, shape), tf.tensor2d(hr.logref!, shape), tf.tensor2d(hq.mask, shape), s1)
+          const shape: [number, number] = [p.B, p.T]
+          return logWeightRaw(tf.tensor2d(p.logq, shape), tf.tensor2d(p.logref, shape), tf.tensor2d(p.mask, shape), s1)
         })
         u.set(t.dataSync(), c)
         t.dispose()
@@ -162,50 +171,42 @@ function perStepPass(ds: TraceDataset, refLogProbs: Float32Array, policyLogProbs
   const w = new Float32Array(N)
   // mean raw ρ_t per trace: logWeightRaw with temp 1, mean, no transform
   const meanRho = { temp: 1, aggregate: 'mean' as const, per_step: null, clamp: [0, 1] as [number, number], normalize: false }
-  {
-    const [lo, hi] = stepClip
-    const llo = lo > 0 ? Math.log(lo) : -Infinity
-    const lhi = Math.log(hi)
-    let n = 0
-    let sw = 0
-    let sw2 = 0
-    let clipped = 0
-    for (let c = 0; c < N; c += chunk) {
-      const part = all.slice(c, c + chunk)
-      const hq = gatherBatch(ds, part, policyLogProbs)
-      const hr = gatherBatch(ds, part, refLogProbs)
-      const { B, T } = hq
-      // tidy returns tensors (read afterwards): a returned array of typed arrays would be walked
-      // element by element in search of tensors
-      const out = tf.tidy(() => {
-        const shape: [number, number] = [B, T]
-        const lq = tf.tensor2d(hq.logref!, shape)
-        const lr = tf.tensor2d(hr.logref!, shape)
-        const m = tf.tensor2d(hq.mask, shape)
-        return [logWeightRaw(lq, lr, m, meanRho), perStepWeight(lq, lr, m, stepClip), rho(lq, lr, null)] as tf.Tensor[]
-      })
-      const [raw, ws, r] = out.map((x) => x.dataSync())
-      tf.dispose(out)
-      logWRaw.set(raw, c)
-      for (let b = 0; b < B; b++) {
-        let k = 0
-        let sum = 0
-        for (let t = 0; t < T; t++) {
-          const j = b * T + t
-          if (!hq.mask[j]) continue
-          k++
-          sum += ws[j]
-          sw += ws[j]
-          sw2 += ws[j] * ws[j]
-          if (r[j] < llo || r[j] > lhi) clipped++
-        }
-        n += k
-        w[c + b] = k > 0 ? sum / k : 0
+  let n = 0
+  let sw = 0
+  let sw2 = 0
+  let clipped = 0
+  for (let c = 0; c < N; c += chunk) {
+    const { B, T, logq, logref, mask } = padded(ds, all.slice(c, c + chunk), refLogProbs, policyLogProbs)
+    // tidy returns tensors (read afterwards): a returned array of typed arrays would be walked
+    // element by element in search of tensors
+    const out = tf.tidy(() => {
+      const shape: [number, number] = [B, T]
+      const lq = tf.tensor2d(logq, shape)
+      const lr = tf.tensor2d(logref, shape)
+      const m = tf.tensor2d(mask, shape)
+      return [logWeightRaw(lq, lr, m, meanRho), perStepWeight(lq, lr, m, stepClip), rho(lq, lr, null)] as tf.Tensor[]
+    })
+    const [raw, ws, r] = out.map((x) => x.dataSync())
+    tf.dispose(out)
+    logWRaw.set(raw, c)
+    clipped += clampCount(r, stepClip, mask).clipped
+    for (let b = 0; b < B; b++) {
+      let k = 0
+      let sum = 0
+      for (let t = 0; t < T; t++) {
+        const j = b * T + t
+        if (!mask[j]) continue
+        k++
+        sum += ws[j]
+        sw += ws[j]
+        sw2 += ws[j] * ws[j]
       }
+      n += k
+      w[c + b] = k > 0 ? sum / k : 0
     }
-    const steps = { n, ess: sw2 > 0 ? (sw * sw) / sw2 : 0, ess_fraction: n > 0 && sw2 > 0 ? (sw * sw) / sw2 / n : 0, clip_fraction: n ? clipped / n : 0, w_mean: n ? sw / n : 0 }
-    return { logWRaw, w, steps }
   }
+  const steps = { n, ess: sw2 > 0 ? (sw * sw) / sw2 : 0, ess_fraction: n > 0 && sw2 > 0 ? (sw * sw) / sw2 / n : 0, clip_fraction: n ? clipped / n : 0, w_mean: n ? sw / n : 0 }
+  return { logWRaw, w, steps }
 }
 
 /** Per-step ρ_t (raw), g(ρ_t) (the settings' per_step transform) and w_t (step_clip) along one
@@ -219,21 +220,20 @@ export function byoTraceSteps(
 ): TraceSteps {
   const N = numTraces(ds)
   if (!Number.isInteger(trace) || trace < 0 || trace >= N) throw new ByoError(`trace ${trace} is out of range: the dataset has ${N} traces (0..${N - 1})`)
-  const hq = gatherBatch(ds, [trace], policyLogProbs)
-  const hr = gatherBatch(ds, [trace], refLogProbs)
+  const p = padded(ds, [trace], refLogProbs, policyLogProbs)
   const len = ds.offsets[trace + 1] - ds.offsets[trace]
   const out = tf.tidy(() => {
-    const shape: [number, number] = [1, hq.T]
-    const lq = tf.tensor2d(hq.logref!, shape)
-    const lr = tf.tensor2d(hr.logref!, shape)
-    const m = tf.tensor2d(hq.mask, shape)
+    const shape: [number, number] = [1, p.T]
+    const lq = tf.tensor2d(p.logq, shape)
+    const lr = tf.tensor2d(p.logref, shape)
+    const m = tf.tensor2d(p.mask, shape)
     return [rho(lq, lr, null), rho(lq, lr, settings.per_step), perStepWeight(lq, lr, m, settings.step_clip)] as tf.Tensor[]
   })
   const [r, g, ws] = out.map((x) => x.dataSync())
   tf.dispose(out)
   const pick = (a: ArrayLike<number>): Float32Array => {
     const o = new Float32Array(len)
-    for (let t = 0; t < len; t++) o[t] = hq.mask[t] ? a[t] : NaN
+    for (let t = 0; t < len; t++) o[t] = p.mask[t] ? a[t] : NaN
     return o
   }
   return { rho: pick(r), g: pick(g), wStep: pick(ws) }

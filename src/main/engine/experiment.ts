@@ -3,13 +3,14 @@
 // (through a cache keyed by reference model and data hash), and train. The job layer
 // (src/main/jobs) wires this to the project store; tests call it directly.
 import { createHash } from 'node:crypto'
-import { isImportanceWeighted, type RunConfig } from '../../shared/config.ts'
+import { isImportanceWeighted, trainsOnAllData, type RunConfig } from '../../shared/config.ts'
 import { curate, holdoutIndices, recount, type CurationResult } from '../../shared/curation.ts'
 import { DatasetError, datasetHash, type TraceDataset } from '../common/trace.ts'
 import { createPolicy } from './policies/index.ts'
 import type { Policy } from './policies/policy.ts'
 import { Rng } from './rng.ts'
-import { scoreSteps, train, type TrainHooks, type TrainResult, type TrainState } from './train/trainer.ts'
+import { scoreSteps } from './train/scoring.ts'
+import { train, type TrainHooks, type TrainResult, type TrainState } from './train/trainer.ts'
 
 export interface RefCache {
   get(refKey: string, dataHash: string): Float32Array | null
@@ -48,7 +49,7 @@ export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResul
     // a resumed run recomputes the q cache at its first step: exact only on a refresh boundary
     throw new DatasetError(`train.checkpoint_every (${every}) must be a multiple of weights.q_refresh (${refresh}) so that a resumed run continues exactly`)
   }
-  const c = curate(ds.scores, config.method === 'bc' ? { mode: 'all' } : config.curation)
+  const c = curate(ds.scores, trainsOnAllData(config.method) ? { mode: 'all' } : config.curation)
   if (config.train.holdout > 0) {
     // held-out traces never enter training, whatever their score
     for (const i of holdoutIndices(c.multiplicity.length, config.train.holdout, datasetHash(ds))) c.multiplicity[i] = 0
@@ -162,7 +163,7 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
         refLogProbs = refCache?.get(refKey, dataHash) ?? null
         if (!refLogProbs) throw new Error(`the reference log-probs of this run (key ${refKey}) are no longer in the project; start a new run instead of resuming`)
       }
-    } else if (config.method !== 'bc') {
+    } else if (!trainsOnAllData(config.method)) {
       const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
       if (ref === 'cancelled') return { status: 'cancelled', steps: 0, final: {}, policy, curation, dataHash, refKey }
       ;({ refKey, refLogProbs } = ref)

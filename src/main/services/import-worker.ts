@@ -79,7 +79,7 @@ async function traceRho(q: { projectFile: string; runId: number; traceIndex: num
   const { openProject } = await import('../store/index.ts')
   const { initBackend } = await import('../engine/backend/index.ts')
   const { findCheckpoint, loadCheckpoint } = await import('../jobs/checkpoints.ts')
-  const { scoreSteps } = await import('../engine/train/trainer.ts')
+  const { scoreSteps } = await import('../engine/train/scoring.ts')
   const store = openProject(q.projectFile, { readonly: true })
   try {
     const run = store.getRun(q.runId)

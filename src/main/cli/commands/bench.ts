@@ -8,7 +8,8 @@ import { initBackend, probeBackends, type BackendName } from '../../engine/backe
 import { fromTraces } from '../../common/trace.ts'
 import { createPolicy } from '../../engine/policies/index.ts'
 import { Rng } from '../../engine/rng.ts'
-import { scoreSteps, train } from '../../engine/train/trainer.ts'
+import { scoreSteps } from '../../engine/train/scoring.ts'
+import { train } from '../../engine/train/trainer.ts'
 import { parseArgs, intFlag, strFlag } from '../args.ts'
 
 export interface BenchEntry {

@@ -1,9 +1,12 @@
-// Gather B traces of a dataset into one padded batch (Batch in policies/policy.ts), with the
-// cached reference log-probs aligned to the same [B, T] grid. Padded steps get mask 0.
+// Gather B traces of a dataset into one padded batch (Batch in policies/policy.ts), and any
+// per-step array of the dataset (log π_ref, cached log q, the mask) onto the same [B, T] grid.
+// Padded steps get mask 0.
 import * as tf from '@tensorflow/tfjs'
 import type { Batch } from '../policies/policy.ts'
 import type { TraceDataset } from '../../common/trace.ts'
 
+/** A batch on the host, before upload: whole padded trajectories (gatherBatch) or single
+ *  sampled steps (gatherStepSample). */
 export interface HostBatch {
   B: number
   T: number
@@ -11,21 +14,27 @@ export interface HostBatch {
   actions: Float32Array | Int32Array
   mask: Float32Array
   valid: Float32Array
-  logref: Float32Array | null
   traceIndex: Int32Array
+  /** step-sampled batches: the flat step index of every entry; null for whole trajectories */
+  steps: Int32Array | null
 }
 
-export function gatherBatch(ds: TraceDataset, idx: ArrayLike<number>, refLogProbs: Float32Array | null): HostBatch {
-  const B = idx.length
+/** T of the padded grid of these traces: the longest one (at least 1). */
+export function paddedLength(ds: TraceDataset, idx: ArrayLike<number>): number {
   let T = 1
-  for (let b = 0; b < B; b++) T = Math.max(T, ds.offsets[idx[b] + 1] - ds.offsets[idx[b]])
+  for (let b = 0; b < idx.length; b++) T = Math.max(T, ds.offsets[idx[b] + 1] - ds.offsets[idx[b]])
+  return T
+}
+
+export function gatherBatch(ds: TraceDataset, idx: ArrayLike<number>): HostBatch {
+  const B = idx.length
+  const T = paddedLength(ds, idx)
   const { obsDim } = ds
   const aDim = ds.kind === 'continuous' ? ds.actDim : 1
   const obs = obsDim > 0 ? new Float32Array(B * T * obsDim) : null
   const actions = ds.kind === 'continuous' ? new Float32Array(B * T * aDim) : new Int32Array(B * T)
   const mask = new Float32Array(B * T)
   const valid = new Float32Array(B * T)
-  const logref = refLogProbs ? new Float32Array(B * T) : null
   for (let b = 0; b < B; b++) {
     const i = idx[b]
     const start = ds.offsets[i]
@@ -36,13 +45,32 @@ export function gatherBatch(ds: TraceDataset, idx: ArrayLike<number>, refLogProb
       mask[b * T + t] = ds.mask[start + t]
       valid[b * T + t] = 1
     }
-    if (logref && refLogProbs) logref.set(refLogProbs.subarray(start, start + len), b * T)
   }
-  return { B, T, obs, actions, mask, valid, logref, traceIndex: Int32Array.from(idx) }
+  return { B, T, obs, actions, mask, valid, traceIndex: Int32Array.from(idx), steps: null }
 }
 
-/** Upload a host batch as tensors (not its per-step extras such as logref: the caller uploads
- *  what it needs); dispose with disposeBatch. */
+/** A per-step array of the dataset (one value per flat step: log π_ref, cached log q, the mask)
+ *  along the traces `idx`, on gatherBatch's padded [B, T] grid (T = paddedLength); 0 on padding. */
+export function gatherStepValues(ds: TraceDataset, idx: ArrayLike<number>, values: Float32Array | Uint8Array): Float32Array {
+  const T = paddedLength(ds, idx)
+  const out = new Float32Array(idx.length * T)
+  for (let b = 0; b < idx.length; b++) {
+    const start = ds.offsets[idx[b]]
+    out.set(values.subarray(start, ds.offsets[idx[b] + 1]), b * T)
+  }
+  return out
+}
+
+/** A per-step array of the dataset at the entries of a host batch, [B, T]: at its sampled
+ *  steps, or along its padded trajectories. */
+export function stepValuesAt(ds: TraceDataset, h: HostBatch, values: Float32Array): Float32Array {
+  if (!h.steps) return gatherStepValues(ds, h.traceIndex, values)
+  const out = new Float32Array(h.steps.length)
+  for (let e = 0; e < h.steps.length; e++) out[e] = values[h.steps[e]]
+  return out
+}
+
+/** Upload a host batch as tensors; dispose with disposeBatch. */
 export function toDevice(h: HostBatch, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>): Batch {
   const { B, T } = h
   return {
@@ -98,7 +126,8 @@ export function maskedSteps(ds: TraceDataset): MaskedSteps {
  *  trace. With the "trace" loss normalisation, the mean over a row's S steps is an unbiased
  *  estimate of the trace's (1/|τ|) Σ_t log π(a_t|s_t). Only for Markov policies (the context
  *  is the step's own observation), not for token sequences. `steps` holds the flat step
- *  index of every entry, to gather any per-step array (reference or cached q log-probs). */
+ *  index of every entry, to gather any per-step array (reference or cached q log-probs) with
+ *  stepValuesAt. */
 export function gatherStepSample(
   ds: TraceDataset,
   idx: ArrayLike<number>,
@@ -123,12 +152,5 @@ export function gatherStepSample(
     actions.set(ds.actions.subarray(s * aDim, (s + 1) * aDim), e * aDim)
   }
   const ones = new Float32Array(B * S).fill(1)
-  return { B, T: S, obs, actions, mask: ones, valid: ones.slice(), logref: null, traceIndex: Int32Array.from(idx), steps }
-}
-
-/** values[steps[e]] for every entry e (a [B, S] view of a per-step array). */
-export function gatherAtSteps(values: Float32Array, steps: Int32Array): Float32Array {
-  const out = new Float32Array(steps.length)
-  for (let e = 0; e < steps.length; e++) out[e] = values[steps[e]]
-  return out
+  return { B, T: S, obs, actions, mask: ones, valid: ones.slice(), traceIndex: Int32Array.from(idx), steps }
 }

@@ -176,7 +176,7 @@ export function offlineEval(policy: Policy, dataset: TraceDataset, traceIdx: Arr
   let errSum = 0
   for (let s = 0; s < n; s += per) {
     const idx = Array.from({ length: Math.min(per, n - s) }, (_, j) => traceIdx[s + j])
-    const host = gatherBatch(dataset, idx, null)
+    const host = gatherBatch(dataset, idx)
     const dev = toDevice(host, dataset)
     try {
       const lp = policy.logProbs(dev)

@@ -1,19 +1,24 @@
 // The training loop shared by every method (science.md, "Objectives" and "Importance
-// weights"). One step: sample a batch of curated traces (uniformly from D+, or by quality-bin
-// multiplicity from D_Q+), update θ_q if q is an EMA or a periodic copy, form the weights from
-// log q − log π_ref (π_ref's log-probs are cached, never recomputed), take the gradient of the
-// weighted NLL with the weights held constant, clip, and step Adam/AdamW.
+// weights"; paper Algorithm 1). Each update reads as the paper's:
+//   1. sample  B traces: uniformly from D (BC) or D+, or by quality-bin multiplicity from D_Q+
+//              (Algorithm 2); with train.step_sample, S steps of each for the gradient
+//   2. θ_q     the EMA update or periodic copy of θ_q, and the log-q cache refresh (log-q.ts)
+//   3. weight  w from log q − log π_ref (eq. 11; π_ref's log-probs are cached, never recomputed)
+//   4. loss    the weighted NLL, with the weights held constant (objectives/loss.ts)
+//   5. step    clip the gradient, step Adam/AdamW (optim.ts)
 import * as tf from '@tensorflow/tfjs'
-import { isImportanceWeighted, isPerStep, usesQualityBins, type RunConfig } from '../../../shared/config.ts'
-import { weightStats, type WeightStats } from '../../../shared/weight-stats.ts'
+import { isImportanceWeighted, isPerStep, METHOD_TABLE, trainsOnAllData, type RunConfig } from '../../../shared/config.ts'
+import { clampFraction, weightStats } from '../../../shared/weight-stats.ts'
 import type { WeightSnapshot } from '../../common/tensors.ts'
-import { disposeBatch, gatherAtSteps, gatherBatch, gatherStepSample, maskedSteps, scatterSteps, toDevice, type HostBatch } from '../data/batch.ts'
-import { totalSteps, type TraceDataset } from '../../common/trace.ts'
+import { disposeBatch, gatherBatch, gatherStepSample, gatherStepValues, maskedSteps, stepValuesAt, toDevice, type HostBatch } from '../data/batch.ts'
+import type { TraceDataset } from '../../common/trace.ts'
 import { weightedNll } from '../objectives/loss.ts'
 import type { Batch, Policy } from '../policies/policy.ts'
 import { WeightedSampler, type Rng } from '../rng.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, stopGradient } from '../weights.ts'
+import { createLogQ, type LogQ } from './log-q.ts'
 import { AdamOptimizer, learningRate } from './optim.ts'
+import { weightSnapshot } from './scoring.ts'
 // read tensors out after tf.tidy, never from inside it: tidy walks a returned typed array
 // element by element (10× slower on a million steps)
 import { readBack } from '../backend/readback.ts'
@@ -67,12 +72,24 @@ export interface TrainResult {
   final: Record<string, number>
 }
 
-/** Which traces a method samples, and with what probability mass. */
-export function samplingMass(method: RunConfig['method'], multiplicity: Uint8Array): Float64Array {
-  // BC: all of D (its curation is "all"; held-out traces have multiplicity 0)
-  if (method === 'bc') return Float64Array.from(multiplicity, (m) => (m > 0 ? 1 : 0))
-  const q = usesQualityBins(method)
-  return Float64Array.from(multiplicity, (m) => (q ? m : m > 0 ? 1 : 0))
+/** Which traces a method samples, and with what probability mass: uniform over the traces it
+ *  keeps (D for BC, whose curation is "all"; D+), or ∝ multiplicity m(τ) over D_Q+. Held-out
+ *  traces have multiplicity 0. */
+function samplingMass(method: RunConfig['method'], multiplicity: Uint8Array): Float64Array {
+  const byBins = METHOD_TABLE[method].data === 'D_Q+'
+  return Float64Array.from(multiplicity, (m) => (byBins ? m : m > 0 ? 1 : 0))
+}
+
+/** The trace weight of each batch row: raw log w (eq. 11) and the clamped (normalised) w. */
+interface TraceWeights {
+  raw: tf.Tensor1D
+  w: tf.Tensor1D
+}
+
+/** Per-step weights w_t of a batch, and the ρ_t they were clipped from (for the clip fraction). */
+interface StepWeights {
+  w: tf.Tensor2D
+  rho: tf.Tensor2D
 }
 
 export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -80,17 +97,13 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
   const { method, weights: ws, train: tc } = config
   const iw = isImportanceWeighted(method)
   const perStep = isPerStep(method)
-  if (iw && !setup.refLogProbs) throw new TrainingError(`${method} needs reference log-probs; none were computed`)
+  const ref = setup.refLogProbs
+  if (iw && !ref) throw new TrainingError(`${method} needs reference log-probs; none were computed`)
   const sampler = new WeightedSampler(samplingMass(method, setup.multiplicity))
   const opt = new AdamOptimizer(policy.variables, config.optim)
-  // θ_q: a frozen copy for EMA / periodic q; "current" reuses π_θ's own forward pass
-  const qPolicy = iw && ws.q.kind !== 'current' ? policy.clone(false) : null
-  const ref = setup.refLogProbs
+  const logQ = iw ? createLogQ(ws, policy, ds, setup.multiplicity) : null
   const stepSample = tc.step_sample
   const stepIndex = stepSample ? maskedSteps(ds) : null
-  // the curated traces, when log q is cached over them (weights.q_refresh)
-  const curated = iw && ws.q_refresh !== null ? curatedIndices(setup.multiplicity) : null
-  let logqCache: Float32Array | null = null
   const final: Record<string, number> = {}
   const log = (step: number, m: Record<string, number>): void => {
     Object.assign(final, m)
@@ -102,14 +115,9 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     const r = setup.resume
     rng.setState(r.rngState)
     opt.setState(r.adam)
-    if (qPolicy && r.q) qPolicy.variables.forEach((v, i) => v.assign(tf.tensor(r.q![i], v.shape)))
+    if (logQ && r.q) logQ.setState(r.q)
   }
-  const state = (step: number): TrainState => ({
-    step,
-    rngState: rng.getState(),
-    adam: opt.getState(),
-    q: qPolicy ? qPolicy.variables.map((v) => v.dataSync() as Float32Array) : null
-  })
+  const state = (step: number): TrainState => ({ step, rngState: rng.getState(), adam: opt.getState(), q: logQ?.getState() ?? null })
 
   try {
     if (hooks.evaluate && first === 0) log(0, await hooks.evaluate(policy, 0))
@@ -117,35 +125,35 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       if (hooks.signal?.aborted) return { status: 'cancelled', steps: s, final }
       const stepNo = s + 1
       const lr = learningRate(config.optim, s, tc.steps)
+      // 1. sample
       const idx = sampler.sampleMany(rng, tc.batch_size)
-      const host = stepSample ? gatherStepSample(ds, idx, stepSample, stepIndex!, () => rng.next()) : gatherBatch(ds, idx, iw ? ref : null)
+      const host = stepSample ? gatherStepSample(ds, idx, stepSample, stepIndex!, () => rng.next()) : gatherBatch(ds, idx)
       const batch = toDevice(host, ds)
-
-      if (qPolicy && ws.q.kind === 'ema') emaUpdate(qPolicy, policy, ws.q.beta)
-      if (qPolicy && ws.q.kind === 'periodic' && s % ws.q.every === 0) copyInto(qPolicy, policy)
-      if (curated && ws.q_refresh !== null && s % ws.q_refresh === 0) logqCache = scoreSteps(qPolicy ?? policy, ds, curated)
-
-      const { logrefBatch, logqBatch, pre } = iw
-        ? weightInputs(ds, idx, host, batch, ref!, logqCache, qPolicy, perStep ? null : qPolicy ?? policy, ws)
-        : { logrefBatch: null, logqBatch: null, pre: null }
-      let kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = pre
-      let keptStep: tf.Tensor2D | null = null
+      // 2. update θ_q (and rescore the log-q cache) before the weights
+      logQ?.beginStep(s)
+      // 3. weight: all the loss needs besides π_θ's own forward pass
+      const wIn = logQ ? weightInputs(ds, host, batch, ref!, logQ, perStep, ws) : null
+      // 4. loss; where no other source gave log q, q = π_θ under stop-gradient (q = current)
+      let kept: TraceWeights | null = wIn?.trace ?? null
+      let keptStep: StepWeights | null = null
       const { value: loss, grads } = tf.variableGrads(() => {
         const logp = policy.logProbs(batch)
-        if (!iw) return weightedNll(logp, batch.mask, null, null, tc.loss_norm)
-        const logq = logqBatch ?? stopGradient(logp)
+        if (!wIn) return weightedNll(logp, batch.mask, null, null, tc.loss_norm)
+        if (wIn.trace) return weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm)
+        const logq = wIn.logq ?? stopGradient(logp)
+        const logref = wIn.logref!
         if (perStep) {
-          const wStep = perStepWeight(logq, logrefBatch!, batch.mask, ws.step_clip)
-          keptStep = tf.keep(wStep)
+          const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
+          keptStep = { w: tf.keep(wStep), rho: tf.keep(tf.sub(logq, logref)) }
           return weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
         }
-        if (pre) return weightedNll(logp, batch.mask, pre.w, null, tc.loss_norm)
-        const raw = logWeightRaw(logq, logrefBatch!, batch.mask, ws)
+        const raw = logWeightRaw(logq, logref, batch.mask, ws)
         const w = clampedWeight(raw, ws)
         kept = { raw: tf.keep(raw), w: tf.keep(w) }
         return weightedNll(logp, batch.mask, w, null, tc.loss_norm)
       }, policy.variables)
-      tf.dispose([logrefBatch, logqBatch].filter((t): t is tf.Tensor2D => t !== null))
+      if (wIn) tf.dispose([wIn.logref, wIn.logq].filter((t): t is tf.Tensor2D => t !== null))
+      // 5. step
       const gradList = policy.variables.map((v) => grads[v.name])
       const gnorm = opt.step(gradList, lr)
       const [lossV, gnV] = readBack(tf.tidy(() => tf.stack([loss, gnorm])), { dispose: true })
@@ -159,18 +167,19 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         const evalNow = Boolean(hooks.evaluate) && (stepNo % tc.eval_every === 0 || last)
         if (evalNow || stepNo % tc.log_every === 0 || last) {
           const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
-          if (kept) Object.assign(m, batchWeightStats(kept, ws.clamp))
+          if (kept) Object.assign(m, weightStats(kept.raw.dataSync(), kept.w.dataSync(), ws.clamp))
           if (keptStep) Object.assign(m, stepWeightStats(keptStep, batch.mask, ws.step_clip))
           if (evalNow) Object.assign(m, await hooks.evaluate!(policy, stepNo))
           log(stepNo, m)
         }
-        if (hooks.onSnapshot && setup.refLogProbs && method !== 'bc' && (stepNo % tc.snapshot_every === 0 || stepNo === tc.steps)) {
-          hooks.onSnapshot(weightSnapshot(qPolicy ?? policy, ds, setup.multiplicity, setup.refLogProbs, config, stepNo))
+        if (hooks.onSnapshot && ref && !trainsOnAllData(method) && (stepNo % tc.snapshot_every === 0 || last)) {
+          hooks.onSnapshot(weightSnapshot(logQ?.q ?? policy, ds, setup.multiplicity, ref, config, stepNo))
         }
       } finally {
-        const k = kept as { raw: tf.Tensor1D; w: tf.Tensor1D } | null
+        const k = kept as TraceWeights | null
         if (k) tf.dispose([k.raw, k.w])
-        if (keptStep) tf.dispose(keptStep as tf.Tensor)
+        const ks = keptStep as StepWeights | null
+        if (ks) tf.dispose([ks.w, ks.rho])
         disposeBatch(batch)
       }
       if (hooks.onCheckpoint && ((tc.checkpoint_every !== null && stepNo % tc.checkpoint_every === 0) || stepNo === tc.steps)) hooks.onCheckpoint(state(stepNo))
@@ -181,108 +190,67 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     return { status: 'completed', steps: tc.steps, final }
   } finally {
     opt.dispose()
-    qPolicy?.dispose()
+    logQ?.dispose()
   }
 }
 
-/** What the weights of one batch need besides π_θ's forward pass: log π_ref at the gradient
- *  batch's steps, and log q there when q is not π_θ itself (from the cache, or a frozen q's
- *  forward); for trace weights, w itself when it cannot come from the gradient batch alone —
- *  sampled steps need whole trajectories (eq. 11 sums over every step of τ). When log q is
- *  null, the caller takes stopGradient(log π_θ) inside the gradient at no extra cost.
- *  `traceQ`: the policy for whole-trajectory trace weights, null for the per-step variant. */
+/** What the loss of an iw method needs besides π_θ's forward pass, for one batch:
+ *  - trace weights with sampled steps: w(τ) from whole trajectories (eq. 11 sums over every
+ *    step of τ, the gradient batch holds only S of them);
+ *  - otherwise log π_ref at the batch's entries and log q where it does not come from π_θ's own
+ *    pass (θ_q's forward, or the cache) — with the trace weights formed from them right here.
+ *    log q null: the loss takes stopGradient(log π_θ) inside the gradient at no extra cost. */
 function weightInputs(
   ds: TraceDataset,
-  idx: Int32Array,
   host: HostBatch,
   batch: Batch,
   ref: Float32Array,
-  logqCache: Float32Array | null,
-  qPolicy: Policy | null,
-  traceQ: Policy | null,
+  logQ: LogQ,
+  perStep: boolean,
   ws: RunConfig['weights']
-): { logrefBatch: tf.Tensor2D; logqBatch: tf.Tensor2D | null; pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null } {
-  const shape: [number, number] = [host.B, host.T]
-  const steps = 'steps' in host ? (host.steps as Int32Array) : null
-  const logrefBatch = tf.tensor2d(steps ? gatherAtSteps(ref, steps) : (host.logref as Float32Array), shape)
-  let logqBatch: tf.Tensor2D | null = null
-  if (!traceQ || !steps) {
-    if (logqCache) logqBatch = tf.tensor2d(steps ? gatherAtSteps(logqCache, steps) : (gatherBatch(ds, idx, logqCache).logref as Float32Array), shape)
-    else if (qPolicy) logqBatch = tf.tidy(() => qPolicy.logProbs(batch))
-  }
-  let pre: { raw: tf.Tensor1D; w: tf.Tensor1D } | null = null
-  if (traceQ && steps) pre = wholeTrajectoryWeights(ds, idx, ref, logqCache, traceQ, ws)
-  else if (traceQ && logqBatch) {
-    const lq = logqBatch
-    pre = tf.tidy(() => {
-      const raw = logWeightRaw(lq, logrefBatch, batch.mask, ws)
-      return { raw, w: clampedWeight(raw, ws) }
-    })
-  }
-  return { logrefBatch, logqBatch, pre }
-}
-
-export function curatedIndices(multiplicity: Uint8Array): Int32Array {
-  const idx: number[] = []
-  for (let i = 0; i < multiplicity.length; i++) if (multiplicity[i] > 0) idx.push(i)
-  return Int32Array.from(idx)
+): { logref: tf.Tensor2D | null; logq: tf.Tensor2D | null; trace: TraceWeights | null } {
+  if (!perStep && host.steps) return { logref: null, logq: null, trace: wholeTrajectoryWeights(ds, host.traceIndex, ref, logQ, ws) }
+  const logref = tf.tensor2d(stepValuesAt(ds, host, ref), [host.B, host.T])
+  const logq = logQ.atBatch(host, batch)
+  const trace =
+    !perStep && logq
+      ? tf.tidy(() => {
+          const raw = logWeightRaw(logq, logref, batch.mask, ws)
+          return { raw, w: clampedWeight(raw, ws) }
+        })
+      : null
+  return { logref, logq, trace }
 }
 
 /** Trace weights from whole trajectories (paper eq. 11 sums over every step of τ) when the
- *  gradient only sees sampled steps: log q from the cache if there is one, else one forward
- *  pass of q over the full trajectories (no gradient). */
-function wholeTrajectoryWeights(
-  ds: TraceDataset,
-  idx: Int32Array,
-  ref: Float32Array,
-  logqCache: Float32Array | null,
-  q: Policy,
-  ws: RunConfig['weights']
-): { raw: tf.Tensor1D; w: tf.Tensor1D } {
-  const full = gatherBatch(ds, idx, ref)
+ *  gradient only sees sampled steps: log q along the full trajectories from the log-q source
+ *  (its cache, or one forward pass of q without gradient). */
+function wholeTrajectoryWeights(ds: TraceDataset, idx: Int32Array, ref: Float32Array, logQ: LogQ, ws: RunConfig['weights']): TraceWeights {
+  const full = gatherBatch(ds, idx)
   const shape: [number, number] = [full.B, full.T]
-  let logq: Float32Array
-  if (logqCache) logq = gatherBatch(ds, idx, logqCache).logref as Float32Array
-  else {
-    const b = toDevice(full, ds)
-    logq = readBack(tf.tidy(() => q.logProbs(b)), { dispose: true }) as Float32Array
-    disposeBatch(b)
-  }
+  const logq = logQ.alongTrajectories(full)
+  const logref = gatherStepValues(ds, idx, ref)
   return tf.tidy(() => {
-    const raw = logWeightRaw(tf.tensor2d(logq, shape), tf.tensor2d(full.logref as Float32Array, shape), tf.tensor2d(full.mask, shape), ws)
+    const raw = logWeightRaw(tf.tensor2d(logq, shape), tf.tensor2d(logref, shape), tf.tensor2d(full.mask, shape), ws)
     return { raw, w: clampedWeight(raw, ws) }
   })
 }
 
-/** θ_q ← β θ_q + (1−β) θ */
-export function emaUpdate(q: Policy, p: Policy, beta: number): void {
-  tf.tidy(() => q.variables.forEach((v, i) => v.assign(tf.add(tf.mul(v, beta), tf.mul(p.variables[i], 1 - beta)))))
-}
-
-export function copyInto(q: Policy, p: Policy): void {
-  tf.tidy(() => q.variables.forEach((v, i) => v.assign(p.variables[i])))
-}
-
-function batchWeightStats(k: { raw: tf.Tensor1D; w: tf.Tensor1D }, clamp: [number, number]): WeightStats {
-  return weightStats(k.raw.dataSync(), k.w.dataSync(), clamp)
-}
-
-function stepWeightStats(wStep: tf.Tensor2D, mask: tf.Tensor2D, [lo, hi]: [number, number]): Record<string, number> {
-  const w = wStep.dataSync()
+/** Mean w_t over the batch's masked steps, and the share of them the step clip changed. */
+function stepWeightStats(k: StepWeights, mask: tf.Tensor2D, stepClip: [number, number]): Record<string, number> {
+  const w = k.w.dataSync()
   const m = mask.dataSync()
   let n = 0
   let sum = 0
-  let clipped = 0
   for (let i = 0; i < w.length; i++) {
     if (!m[i]) continue
     n++
     sum += w[i]
-    if (w[i] <= lo || w[i] >= hi) clipped++
   }
-  return { step_w_mean: n ? sum / n : 0, step_clip_fraction: n ? clipped / n : 0 }
+  return { step_w_mean: n ? sum / n : 0, step_clip_fraction: clampFraction(k.rho.dataSync(), stepClip, m) }
 }
 
-function diagnose(step: number, loss: number, gnorm: number, kept: { raw: tf.Tensor1D; w: tf.Tensor1D } | null, keptStep: tf.Tensor2D | null): string {
+function diagnose(step: number, loss: number, gnorm: number, kept: TraceWeights | null, keptStep: StepWeights | null): string {
   const where = `training stopped at step ${step}`
   const bad = (a: ArrayLike<number>): number => Array.prototype.findIndex.call(a, (v: number) => !Number.isFinite(v))
   if (kept) {
@@ -293,55 +261,9 @@ function diagnose(step: number, loss: number, gnorm: number, kept: { raw: tf.Ten
     }
   }
   if (keptStep) {
-    const i = bad(keptStep.dataSync())
+    const i = bad(keptStep.w.dataSync())
     if (i >= 0) return `${where}: a per-step weight is not finite (flat index ${i}). Check the reference log-probs.`
   }
   if (!Number.isFinite(loss)) return `${where}: the loss is ${loss}. Lower optim.lr or set optim.clip_grad_norm; check the data for extreme values.`
   return `${where}: the gradient norm is ${gnorm}. Lower optim.lr or set optim.clip_grad_norm.`
-}
-
-/** log π(a_t|s_t) for every step of the given traces (default: all), in the dataset's flat
- *  step layout; the other steps stay 0. Scored in chunks so memory stays bounded. */
-export function scoreSteps(
-  policy: Policy,
-  ds: TraceDataset,
-  traces?: ArrayLike<number>,
-  onProgress?: (done: number, total: number) => void,
-  chunk = 256
-): Float32Array {
-  const idx = traces ?? Int32Array.from({ length: ds.offsets.length - 1 }, (_, i) => i)
-  const out = new Float32Array(totalSteps(ds))
-  for (let c = 0; c < idx.length; c += chunk) {
-    const part = Array.prototype.slice.call(idx, c, c + chunk) as number[]
-    const host = gatherBatch(ds, part, null)
-    const batch = toDevice(host, ds)
-    const lp = readBack(tf.tidy(() => policy.logProbs(batch)), { dispose: true }) as Float32Array
-    disposeBatch(batch)
-    scatterSteps(ds, host, lp, out)
-    onProgress?.(Math.min(c + chunk, idx.length), idx.length)
-  }
-  return out
-}
-
-/** Per-trace raw log weight and weight of every curated trace under q at this step, for the
- *  inspector. With `normalize` on, weights are self-normalised over the whole curated set
- *  (mean 1), the set-level analogue of the per-batch normalisation used in the loss. */
-export function weightSnapshot(q: Policy, ds: TraceDataset, multiplicity: Uint8Array, refLogProbs: Float32Array, config: RunConfig, step: number): WeightSnapshot {
-  const idx = Array.from(curatedIndices(multiplicity))
-  const logq = scoreSteps(q, ds, idx)
-  const raw = new Float32Array(idx.length)
-  const chunk = 256
-  for (let c = 0; c < idx.length; c += chunk) {
-    const part = idx.slice(c, c + chunk)
-    const hq = gatherBatch(ds, part, logq)
-    const hr = gatherBatch(ds, part, refLogProbs)
-    const shape: [number, number] = [hq.B, hq.T]
-    const r = readBack(
-      tf.tidy(() => logWeightRaw(tf.tensor2d(hq.logref as Float32Array, shape), tf.tensor2d(hr.logref as Float32Array, shape), tf.tensor2d(hq.mask, shape), config.weights)),
-      { dispose: true }
-    )
-    raw.set(r, c)
-  }
-  const w = readBack(tf.tidy(() => clampedWeight(tf.tensor1d(raw), config.weights)), { dispose: true }) as Float32Array
-  return { step, traceIndex: Int32Array.from(idx), logWRaw: raw, w }
 }
