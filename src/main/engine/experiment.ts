@@ -64,7 +64,7 @@ export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResul
 }
 
 /** A stable key for a reference policy: its architecture and exact parameter bytes. */
-export function referenceKey(p: Policy): string {
+function referenceKey(p: Policy): string {
   const h = createHash('sha256')
   h.update(JSON.stringify(p.spec))
   for (const v of p.variables) {

@@ -25,8 +25,8 @@ export class AdamOptimizer {
     private readonly params: tf.Variable[],
     private readonly o: OptimConfig
   ) {
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false))
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false))
+    this.m = params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)))
+    this.v = params.map((p) => tf.tidy(() => tf.variable(tf.zerosLike(p), false)))
   }
 
   /** Clip `grads` to the global norm (if configured), take one step, and return the global
@@ -77,6 +77,6 @@ export class AdamOptimizer {
   }
 }
 
-export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+function globalNorm(grads: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar)
 }
