@@ -110,12 +110,12 @@ SPECS: dict[str, dict] = {
 }
 
 TOKENIZER_CONFIG = {
-    "bytelevel": dict(bos_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
+    "bytelevel": dict(bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token=None,
                       add_prefix_space=False, add_bos_token=False),
     "metaspace": dict(bos_token="<s>", eos_token="</s>", pad_token=None, unk_token="<unk>",
                       add_bos_token=True, add_eos_token=False),
 }
-SPECIAL_IDS = {"bytelevel": dict(pad=0, bos=None, eos=2), "metaspace": dict(pad=0, bos=1, eos=2)}
+SPECIAL_IDS = {"bytelevel": dict(pad=0, bos=1, eos=2), "metaspace": dict(pad=0, bos=1, eos=2)}
 
 
 def build_tokenizer(kind: str):
@@ -141,7 +141,7 @@ def make_config(spec: dict, vocab_size: int):
 
 
 @torch.no_grad()
-def randomize(model: torch.nn.Module, seed: int) -> None:
+def randomize(model: torch.nn.Module, seed: int, matrix_std: float = 0.15) -> None:
     """Every parameter random (transformers zero-initialises biases and sets norms to 1, which
     would leave bias and norm code untested). Scales keep attention scores O(1) and the
     next-token distribution far from uniform."""
@@ -157,7 +157,7 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
         elif name.endswith("wpe.weight"):
             val = 0.2 * torch.randn(shape, generator=g)
         else:
-            val = 0.15 * torch.randn(shape, generator=g)
+            val = matrix_std * torch.randn(shape, generator=g)
         p.copy_(val)
 
 
