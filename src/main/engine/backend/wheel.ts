@@ -34,7 +34,7 @@ async function openZip(file: string): Promise<ZipFile> {
   try {
     return await yauzl.openPromise(file, { lazyEntries: true, autoClose: false })
   } catch (e) {
-    throw new Error(`${file} is not a zip file, or is truncated (${(e as Error).message})`)
+    throw new Error(`${file} is not a zip file, or is truncated (${(e as Error).message})`, { cause: e })
   }
 }
 
@@ -44,7 +44,7 @@ async function withZip<T>(file: string, use: (zip: ZipFile) => Promise<T>): Prom
     return await use(zip)
   } catch (e) {
     const msg = (e as Error).message
-    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`)
+    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`, { cause: e })
   } finally {
     zip.close()
   }
@@ -64,7 +64,7 @@ async function entryStream(zip: ZipFile, e: ZipEntry): Promise<Readable> {
   try {
     return await zip.openReadStreamPromise(e.entry)
   } catch (err) {
-    throw new Error(`${e.name}: ${(err as Error).message}`)
+    throw new Error(`${e.name}: ${(err as Error).message}`, { cause: err })
   }
 }
 
@@ -89,7 +89,7 @@ export async function extractZip(file: string, entries: ZipEntry[], dest: (e: Zi
       } catch (err) {
         rmSync(to, { force: true })
         const msg = (err as Error).message
-        throw new Error(msg.startsWith(e.name) ? msg : `${e.name}: ${msg}`)
+        throw new Error(msg.startsWith(e.name) ? msg : `${e.name}: ${msg}`, { cause: err })
       }
       n++
       onFile?.(n, todo.length)
