@@ -114,7 +114,7 @@ export interface WheelFile {
   size: number | null
 }
 
-export function indexUrl(): string {
+function indexUrl(): string {
   return (process.env.IWSFT_PYPI_INDEX || process.env.PIP_INDEX_URL || 'https://pypi.org/simple').replace(/\/+$/, '')
 }
 

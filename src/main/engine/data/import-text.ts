@@ -223,7 +223,7 @@ export function parseCsv(text: string, file: string): RowSource {
 }
 
 /** Parquet through hyparquet; lists arrive as arrays, INT64 as bigint. */
-export async function parseParquet(data: ArrayBuffer, file: string): Promise<RowSource> {
+async function parseParquet(data: ArrayBuffer, file: string): Promise<RowSource> {
   let rows: Record<string, unknown>[]
   try {
     rows = (await parquetReadObjects({ file: data })) as Record<string, unknown>[]
@@ -235,7 +235,7 @@ export async function parseParquet(data: ArrayBuffer, file: string): Promise<Row
   return { file, rows, unit: 'row', numbers }
 }
 
-export function formatOf(file: string): TextFormat {
+function formatOf(file: string): TextFormat {
   const ext = extname(file).toLowerCase()
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl'
   if (ext === '.csv') return 'csv'
@@ -243,7 +243,7 @@ export function formatOf(file: string): TextFormat {
   throw new ImportError(`file "${file}": unknown format "${ext}" (expected .jsonl, .csv or .parquet, or name the format)`)
 }
 
-export async function readRows(file: string, format: TextFormat = formatOf(file)): Promise<RowSource> {
+async function readRows(file: string, format: TextFormat = formatOf(file)): Promise<RowSource> {
   let buf: Buffer
   try {
     buf = await readFile(file)
@@ -327,7 +327,7 @@ class IntBuilder {
 const plain = (v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v)
 
 /** Turn parsed rows into a 'sequence' dataset (and aligned log-probs, when mapped). */
-export function importTextRows(src: RowSource, opts: ImportTextOptions = {}): ImportedText {
+function importTextRows(src: RowSource, opts: ImportTextOptions = {}): ImportedText {
   const { file, rows, unit, numbers } = src
   if (rows.length === 0) throw new ImportError(`file "${file}": has no data rows`)
   const mapping = opts.mapping ?? detectMapping(Object.keys(rows[0]))
