@@ -40,7 +40,8 @@ import {
   type ByoTraceRhoResult,
   type ByoTraceRow
 } from '../../shared/byo.ts'
-import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
+import { detectMapping, importFollowedRows, importTextFile, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
+import { followJsonl, type FollowedRow } from '../jobs/follow-file.ts'
 import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/hf.ts'
