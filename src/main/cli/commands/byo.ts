@@ -13,9 +13,8 @@
 //   weighted traces; --trace I adds that trace's tokens with ρ_t.
 // `iwsft byo follow FILE [--tokenizer F] [--map …] [settings as above] [--every MS] [--keep-versions] [--json]`
 //   follows a JSONL log another job appends to; prints ESS etc. as rows arrive. Ctrl+C stops.
-import type { ByoSettings, ByoVariant } from '../../engine/byo-weights.ts'
-import { ByoSettingsSchema } from '../../engine/byo-weights.ts'
-import { ByoMappingSchema, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../services/byo-service.ts'
+import { byoDefaultSettings, ByoMappingSchema, ByoSettingsSchema, type ByoFollowUpdate, type ByoSettings, type ByoVariant } from '../../../shared/byo.ts'
+import { byoInspect, byoTraceRho, followByo, importByo } from '../../services/byo-service.ts'
 import type { ProjectStore } from '../../store/types.ts'
 import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
 import { openProjectFor } from '../project.ts'
