@@ -79,6 +79,8 @@ describe('runs.start / config.validate with a dataset id', () => {
       const { runIds } = await s.call('runs.start', { config: { dataset: String(d.id), backend: 'cpu', train: small }, seeds: [0] })
       expect(runIds).toHaveLength(1)
       expect((await ended).status).toBe('completed')
+      // named after the method the config resolved to (the bandit default), not "run"
+      expect((await s.call('runs.get', { runId: runIds[0] })).name).toBe(`iw-SFT · ${d.name} · seed 0`)
     } finally {
       await s.shutdown()
     }

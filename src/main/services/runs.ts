@@ -1,7 +1,7 @@
 // config.* and runs.*: resolve a config against the project, start, resume, cancel and delete
 // runs (each in its own worker; events stream back), and read what runs saved: metrics, weight
 // snapshots, checkpoints, per-step ρ, an evaluation, a replayed episode.
-import { domainOf, METHOD_LABELS, resolveConfig, type Method, type RunConfig } from '../../shared/config.ts'
+import { domainOf, METHOD_LABELS, resolveConfig, type RunConfig } from '../../shared/config.ts'
 import { ApiError, type Handlers, type RunInfo } from '../../shared/contract.ts'
 import { curate } from '../../shared/curation.ts'
 import { sharedLogWHistograms } from '../../shared/weight-stats.ts'
@@ -96,8 +96,8 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
     'runs.get': async ({ runId }) => toRunInfo(ctx.run(runId)),
     'runs.start': async ({ config, seeds, group, source }) => {
       // validate every seed's config before anything starts: all or nothing
-      const dsName = typeof config.dataset === 'string' ? (ctx.store.findDataset(config.dataset)?.name ?? config.dataset) : 'bandit'
-      const label = `${METHOD_LABELS[config.method as Method] ?? String(config.method ?? 'run')} · ${dsName}`
+      const resolved = resolveFor(ctx.store, config, source)
+      const label = `${METHOD_LABELS[resolved.method]} · ${ctx.store.findDataset(resolved.dataset)?.name ?? resolved.dataset}`
       const groupName = group ?? (seeds.length > 1 ? `${label} · ${new Date().toISOString().slice(0, 16).replace('T', ' ')}` : undefined)
       const configs = seeds.map((seed) => {
         const name = typeof config.name === 'string' && config.name ? `${config.name}${seeds.length > 1 ? ` · seed ${seed}` : ''}` : `${label} · seed ${seed}`
