@@ -2,7 +2,7 @@
 // invoke(name, input) for the contract's requests and on(event, cb) for its events. Names are
 // checked against the contract here and inputs are validated again in the main process.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron'
-import type { WireResult } from '../shared/contract.ts'
+import type { PickKind, WireResult } from '../shared/contract.ts'
 
 // A sandboxed preload can require nothing but a few Electron modules, so it imports only
 // types from the contract and checks names by shape; the main process validates names and
@@ -26,7 +26,7 @@ const api = {
     }
   },
   /** desktop only: native file pickers (the main process shows them) */
-  pickFile(kind: 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'): Promise<string | null> {
+  pickFile(kind: PickKind): Promise<string | null> {
     return ipcRenderer.invoke('iwsft:pick', kind) as Promise<string | null>
   },
   /** desktop only: the path of a file dropped on the window (contextIsolation hides File.path) */

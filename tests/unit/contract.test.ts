@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ApiError, EVENT_NAMES, eventSchemas, isEventName, isRequestName, parseInput, REQUEST_NAMES, requestSchemas, toWireError } from '../../src/shared/contract.ts'
 import { configIssues, createServices, type Services } from '../../src/main/services/index.ts'
+import { ConfigError, resolveConfig } from '../../src/shared/config.ts'
 
 // Written out by hand: adding, renaming or removing a request or an event changes every front
 // end (IPC, HTTP, command line) and must be done on purpose, here too.
@@ -24,6 +25,7 @@ const EXPECTED_REQUESTS = [
   'datasets.builtins',
   'datasets.columns',
   'datasets.delete',
+  'datasets.find',
   'datasets.import',
   'datasets.list',
   'datasets.scoreReference',
@@ -36,18 +38,21 @@ const EXPECTED_REQUESTS = [
   'runs.cancel',
   'runs.checkpoints',
   'runs.delete',
+  'runs.eval',
   'runs.export',
   'runs.get',
   'runs.heatmap',
   'runs.list',
   'runs.metrics',
   'runs.replay',
+  'runs.resume',
   'runs.snapshot',
   'runs.snapshotSteps',
   'runs.start',
-  'runs.traceRho'
+  'runs.traceRho',
+  'runs.weights'
 ]
-const EXPECTED_EVENTS = ['backend.install', 'byo.update', 'import.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
+const EXPECTED_EVENTS = ['backend.install', 'byo.error', 'byo.update', 'import.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
 
 describe('contract schemas', () => {
   it('has exactly the requests and events written out above, each with a schema', () => {
@@ -101,11 +106,18 @@ describe('contract schemas', () => {
   })
 
   it('turns config errors into field issues', () => {
-    const issues = configIssues(new Error('config: invalid settings\n  optim.lr: Too small: expected number to be >0\n  weights.tmep: unknown key'))
-    expect(issues).toEqual([
-      { path: 'optim.lr', message: 'Too small: expected number to be >0' },
-      { path: 'weights.tmep', message: 'unknown key' }
-    ])
+    let err: unknown
+    try {
+      resolveConfig({ dataset: 'bandit', optim: { lr: 0 }, weights: { tmep: 1 } })
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(ConfigError)
+    const issues = configIssues(err)
+    expect(issues.map((i) => i.path).sort()).toEqual(['optim.lr', 'weights.tmep'])
+    expect(issues.find((i) => i.path === 'optim.lr')!.message).toMatch(/>\s*0|too small/i)
+    // a plain error is not a config error: its message is one issue, no field paths made up from its text
+    expect(configIssues(new Error('config: invalid settings\n  optim.lr: Too small'))).toEqual([{ path: '', message: 'config: invalid settings\n  optim.lr: Too small' }])
     expect(toWireError(new Error('boom'))).toEqual({ message: 'boom', code: 'failed' })
   })
 })

@@ -1,5 +1,8 @@
-// The `iwsft` command line. Each command lives in commands/; optional suites register there.
+// The `iwsft` command line. Each command lives in commands/: it parses its arguments, calls the
+// services (the app's contract, src/shared/contract.ts) and prints. Exit codes: 0 done, 1 failed,
+// 2 the command line or the config was wrong.
 import { ConfigError } from '../../shared/config.ts'
+import { ApiError } from '../../shared/contract.ts'
 import { UsageError } from './args.ts'
 
 type Command = (argv: string[]) => Promise<number>
@@ -44,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load())(rest)
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
+    if (e instanceof UsageError || e instanceof ConfigError || (e instanceof ApiError && e.code === 'invalid_config')) {
       process.stderr.write(`iwsft ${name}: ${e.message}\n`)
       return 2
     }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { toWireError, type EventName, type WireResult } from '../../shared/contract.ts'
+import { PICK_KINDS, toWireError, type EventName, type WireResult } from '../../shared/contract.ts'
 import { CSP } from '../services/csp.ts'
 import { createServices, IMPORT_FORMATS, type Services } from '../services/index.ts'
 import { appHome, defaultProjectFile, fileRecentList } from '../services/recent.ts'
@@ -17,8 +17,6 @@ import { useUtilityProcessJobs } from './utility-jobs.ts'
 const HERE = dirname(fileURLToPath(import.meta.url))
 const DEV_URL = process.env.ELECTRON_RENDERER_URL // set by `electron-vite dev`
 const ON_CLOSE = 'Closing the window cancels running jobs: each stops within a second, keeps what it saved, and is marked cancelled.'
-
-const PICK_KINDS = ['dataset', 'project-open', 'project-new', 'folder', 'report-html', 'report-md', 'report-pdf']
 
 /**
  * Reports as PDF with Electron's own Chromium: the report's print HTML is loaded from a temporary

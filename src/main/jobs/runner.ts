@@ -48,14 +48,19 @@ export function bundledWorkerPath(): string {
 }
 
 export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
-  return startJob({ projectFile, config }, onEvent)
+  return startJob({ job: 'run', projectFile, config }, onEvent)
+}
+
+/** Continue an interrupted, cancelled or failed run from its last checkpoint (execute-run.ts resumeRun). */
+export function resumeRun(projectFile: string, runId: number, onEvent: (e: RunEvent) => void): RunHandle {
+  return startJob({ job: 'resume', projectFile, runId }, onEvent)
 }
 
 /** Reference scoring of one dataset in a worker ("score with reference model"): the reference
  *  a run on it would use (domain defaults, overridden by `config`), cached in the project.
  *  Progress events carry runId 0; `done` resolves with status completed or cancelled. */
 export function scoreReference(projectFile: string, datasetId: number, onEvent: (e: RunEvent) => void, config: Record<string, unknown> = {}): RunHandle {
-  return startJob({ projectFile, config, job: 'score', datasetId }, onEvent)
+  return startJob({ job: 'score', projectFile, datasetId, config }, onEvent)
 }
 
 function startJob(input: WorkerInput, onEvent: (e: RunEvent) => void): RunHandle {

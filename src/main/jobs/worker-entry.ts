@@ -4,16 +4,14 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { resolveConfig } from '../../shared/config.ts'
 import { openProject } from '../store/index.ts'
-import { executeRun, scoreDatasetReference } from './execute-run.ts'
+import { executeRun, resumeRun, scoreDatasetReference } from './execute-run.ts'
 import type { RunEvent } from './types.ts'
 
-export interface WorkerInput {
-  projectFile: string
-  config: unknown
-  /** "run" (default): train; "score": reference scoring of one dataset */
-  job?: 'run' | 'score'
-  datasetId?: number
-}
+/** One job: train a run from its config, continue a stopped run, or score a dataset's reference. */
+export type WorkerInput =
+  | { job: 'run'; projectFile: string; config: unknown }
+  | { job: 'resume'; projectFile: string; runId: number }
+  | { job: 'score'; projectFile: string; datasetId: number; config: Record<string, unknown> }
 
 export type WorkerMessage = RunEvent | { type: 'error'; message: string }
 
@@ -60,21 +58,21 @@ async function main(): Promise<void> {
   let store: ReturnType<typeof openProject> | null = null
   let started = false
   try {
-    if (input.job === 'score') {
-      store = openProject(input.projectFile)
-      const r = await scoreDatasetReference(store, input.datasetId!, (input.config ?? {}) as Record<string, unknown>, { signal: abort.signal, onEvent: post })
-      post({ type: 'end', runId: 0, status: r.status, final: { steps: r.steps } })
-      return
-    }
-    const config = resolveConfig(input.config)
+    // a bad config is refused before the project is touched
+    const config = input.job === 'run' ? resolveConfig(input.config) : null
     store = openProject(input.projectFile)
-    await executeRun(store, config, {
-      signal: abort.signal,
-      onEvent: (e) => {
-        if (e.type === 'start') started = true
-        post(e)
-      }
-    })
+    const onEvent = (e: RunEvent): void => {
+      if (e.type === 'start') started = true
+      post(e)
+    }
+    if (input.job === 'score') {
+      const r = await scoreDatasetReference(store, input.datasetId, input.config, { signal: abort.signal, onEvent: post })
+      post({ type: 'end', runId: 0, status: r.status, final: { steps: r.steps } })
+    } else if (input.job === 'resume') {
+      await resumeRun(store, input.runId, { signal: abort.signal, onEvent })
+    } else {
+      await executeRun(store, config!, { signal: abort.signal, onEvent })
+    }
   } catch (e) {
     // an error before the run row exists is an input error: report it, nothing was written
     if (!started) post({ type: 'error', message: e instanceof Error ? e.message : String(e) })

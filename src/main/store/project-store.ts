@@ -11,6 +11,7 @@ import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migration
 import type {
   CheckpointRow,
   DatasetSummary,
+  ImportedLogProbs,
   MetricPoint,
   PresetRow,
   ProjectStore,
@@ -316,6 +317,14 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
     presetsAll: db.prepare<[], PresetDb>('SELECT * FROM presets ORDER BY dataset_id, name'),
     presetsOf: db.prepare<[number], PresetDb>('SELECT * FROM presets WHERE dataset_id = ? ORDER BY name'),
 
+    getImported: db.prepare<[number], { ref_logp: Buffer; policy_logp: Buffer; tokenizer: string | null }>(
+      'SELECT ref_logp, policy_logp, tokenizer FROM imported_logprobs WHERE dataset_id = ?'
+    ),
+    putImported: db.prepare(
+      `INSERT INTO imported_logprobs (dataset_id, ref_logp, policy_logp, tokenizer, created_at) VALUES (@dataset_id, @ref_logp, @policy_logp, @tokenizer, @created_at)
+       ON CONFLICT (dataset_id) DO UPDATE SET ref_logp = excluded.ref_logp, policy_logp = excluded.policy_logp, tokenizer = excluded.tokenizer, created_at = excluded.created_at`
+    ),
+
     getRef: db.prepare<[string, string], { logp: Buffer }>('SELECT logp FROM ref_logprobs WHERE ref_key = ? AND data_hash = ?'),
     putRef: db.prepare(
       `INSERT INTO ref_logprobs (ref_key, data_hash, logp, created_at) VALUES (?, ?, ?, ?)
@@ -373,30 +382,51 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
   // Validation, hashing and encoding happen before the write lock is taken (they can take
   // seconds for a large dataset, and a training worker may be waiting to log metrics); the
   // transaction itself re-checks the hash, so a concurrent import of the same data is caught.
-  const putDatasetTx = db.transaction((row: Record<string, unknown> & { hash: string }) => {
-    const existing = q.datasetByHash.get(row.hash)
-    if (existing) return { id: existing.id, hash: row.hash, created: false }
-    const res = q.insertDataset.run(row)
-    return { id: Number(res.lastInsertRowid), hash: row.hash, created: true }
+  const putDatasetTx = db.transaction((hash: string, row: () => Record<string, unknown>, imported: Record<string, unknown> | null) => {
+    const existing = q.datasetByHash.get(hash)
+    const id = existing ? existing.id : Number(q.insertDataset.run({ ...row(), hash }).lastInsertRowid)
+    let replacedLogProbs = false
+    if (imported) {
+      const before = existing ? q.getImported.get(id) : undefined
+      replacedLogProbs = !!before && !(before.ref_logp.equals(imported.ref_logp as Buffer) && before.policy_logp.equals(imported.policy_logp as Buffer))
+      q.putImported.run({ ...imported, dataset_id: id })
+    }
+    return { id, hash, created: !existing, replacedLogProbs }
   })
-  const putDataset = (ds: TraceDataset, source: string): { id: number; hash: string; created: boolean } => {
+  const putDataset = (ds: TraceDataset, source: string, imported: ImportedLogProbs | null): { id: number; hash: string; created: boolean; replacedLogProbs: boolean } => {
     if (!KINDS.includes(ds.kind)) {
       throw new DatasetError(`dataset "${ds.name}": kind "${String(ds.kind)}" is not one of ${KINDS.join(', ')}`)
     }
     validateDataset(ds)
     const hash = datasetHash(ds)
+    const steps = ds.offsets[ds.offsets.length - 1]
+    if (imported && (imported.ref.length !== steps || imported.policy.length !== steps)) {
+      throw new DatasetError(`dataset "${ds.name}": imported log-probs have ${imported.ref.length} (reference) and ${imported.policy.length} (policy) values for ${steps} steps; they must have one per step`)
+    }
+    const lp = imported
+      ? {
+          ref_logp: toBlob(imported.ref, 'imported reference log-probabilities'),
+          policy_logp: toBlob(imported.policy, 'imported policy log-probabilities'),
+          tokenizer: imported.tokenizer == null ? null : JSON.stringify(imported.tokenizer),
+          created_at: now()
+        }
+      : null
     const existing = q.datasetByHash.get(hash)
-    if (existing) return { id: existing.id, hash, created: false }
+    if (existing && !lp) return { id: existing.id, hash, created: false, replacedLogProbs: false }
+    // the row is encoded before the write lock is taken (the transaction re-checks the hash)
+    const row = existing ? null : datasetRow(ds, source)
+    return putDatasetTx.immediate(hash, () => row ?? datasetRow(ds, source), lp)
+  }
+  const datasetRow = (ds: TraceDataset, source: string): Record<string, unknown> => {
     let smin = Infinity
     let smax = -Infinity
     for (const s of ds.scores) {
       if (s < smin) smin = s
       if (s > smax) smax = s
     }
-    return putDatasetTx.immediate({
+    return {
       name: ds.name,
       kind: ds.kind,
-      hash,
       obs_dim: ds.obsDim,
       act_dim: ds.actDim,
       source,
@@ -414,7 +444,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
       scores: toBlob(ds.scores, 'scores'),
       ids: JSON.stringify(ds.ids),
       meta: ds.meta ? JSON.stringify(ds.meta) : null
-    })
+    }
   }
 
   const appendMetricsTx = db.transaction((runId: number, rows: MetricPoint[]) => {
@@ -452,7 +482,12 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
       db.close()
     },
 
-    putDataset,
+    putDataset(ds, source) {
+      const { id, hash, created } = putDataset(ds, source, null)
+      return { id, hash, created }
+    },
+
+    putImportedDataset: putDataset,
 
     getDataset(id) {
       const r = q.datasetFull.get(id)
@@ -514,6 +549,16 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
 
     listPresets(datasetId) {
       return (datasetId === undefined ? q.presetsAll.all() : q.presetsOf.all(datasetId)).map(toPreset)
+    },
+
+    getImportedLogProbs(datasetId) {
+      const r = q.getImported.get(datasetId)
+      if (!r) return null
+      return {
+        ref: fromBlob(r.ref_logp, Float32Array, `imported reference log-probabilities of dataset ${datasetId}`),
+        policy: fromBlob(r.policy_logp, Float32Array, `imported policy log-probabilities of dataset ${datasetId}`),
+        tokenizer: r.tokenizer === null ? null : (JSON.parse(r.tokenizer) as unknown)
+      }
     },
 
     getRefLogProbs(refKey, dataHash) {

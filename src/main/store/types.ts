@@ -23,12 +23,24 @@ export interface CheckpointRow {
   metrics: Record<string, number>
 }
 
+/** "Bring your own log-probs": per step of a dataset (Float32 × totalSteps), log π_ref and log
+ *  π_policy computed elsewhere (vLLM, a PyTorch run), and the tokenizer that shows token text. */
+export interface ImportedLogProbs {
+  ref: Float32Array
+  policy: Float32Array
+  /** the tokenizer's spec (JSON), or null: token ids are shown */
+  tokenizer: unknown
+}
+
 export interface ProjectStore {
   readonly file: string
   close(): void
 
   // datasets (putDataset is one transaction: all or nothing; same hash → existing id)
   putDataset(ds: TraceDataset, source: string): { id: number; hash: string; created: boolean }
+  /** putDataset with the dataset's imported log-probs, in the same transaction; they replace
+   *  those the same traces had (replacedLogProbs: and they differed) */
+  putImportedDataset(ds: TraceDataset, source: string, imported: ImportedLogProbs): { id: number; hash: string; created: boolean; replacedLogProbs: boolean }
   getDataset(id: number): TraceDataset
   findDataset(nameOrId: string): DatasetSummary | null
   listDatasets(): DatasetSummary[]
@@ -37,6 +49,9 @@ export interface ProjectStore {
   // curation presets
   savePreset(datasetId: number, name: string, curation: Curation): PresetRow
   listPresets(datasetId?: number): PresetRow[]
+
+  /** a dataset's imported log-probs, or null when it has none (deleted with the dataset) */
+  getImportedLogProbs(datasetId: number): ImportedLogProbs | null
 
   // reference scoring cache: log π_ref(a_t|s_t) for every step of a dataset, per reference model
   getRefLogProbs(refKey: string, dataHash: string): Float32Array | null

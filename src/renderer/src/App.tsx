@@ -45,7 +45,8 @@ export function App(): React.JSX.Element {
       importFile: (i) => s.api.invoke('byo.import', i),
       follow: (i) => s.api.invoke('byo.follow', i),
       unfollow: (i) => s.api.invoke('byo.unfollow', i),
-      onFollowUpdate: (cb) => s.api.on('byo.update', cb)
+      onFollowUpdate: (cb) => s.api.on('byo.update', cb),
+      onFollowError: (cb) => s.api.on('byo.error', cb)
     }),
     [s.api]
   )

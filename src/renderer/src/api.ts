@@ -7,6 +7,7 @@ import {
   type Api,
   type EventName,
   type EventPayloads,
+  type PickKind,
   type RequestInput,
   type RequestName,
   type RequestOutput,
@@ -112,7 +113,7 @@ function httpApi(token: string): HttpApi {
   }
 }
 
-export type PickKind = 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'
+export type { PickKind }
 
 export interface Client {
   api: Api

@@ -1,7 +1,9 @@
 // `iwsft bench [--json] [--steps N] [--backend B]`: ms per training step for SFT and iw-SFT with
 // q = current, EMA and periodic on the control policy (Gaussian MLP 3×256, 17 inputs, 6 actions,
 // 256 state-action pairs a batch: 16 traces × 16 steps), on every available backend, each with
-// its ratio to SFT measured in the same run on the same backend. Later suites add entries.
+// its ratio to SFT measured in the same run on the same backend.
+// An engine tool: it times the trainer on synthetic data in this process, with no project, so it
+// does not go through the services.
 import * as tf from '@tensorflow/tfjs'
 import { defaultConfig, type Method, type RunConfig } from '../../../shared/config.ts'
 import { initBackend, probeBackends, type BackendName } from '../../engine/backend/index.ts'
@@ -18,13 +20,6 @@ export interface BenchEntry {
   ms_per_step: number
   ratio_to_sft?: number
   [k: string]: unknown
-}
-
-type BenchFn = (backend: BackendName, steps: number) => Promise<BenchEntry[]>
-const extraBenches: Array<{ name: string; run: BenchFn }> = []
-/** Other suites add their own benchmark entries here. */
-export function registerBench(name: string, run: BenchFn): void {
-  extraBenches.push({ name, run })
 }
 
 function syntheticControl(traces: number, len: number, seed: number) {
@@ -49,7 +44,7 @@ const VARIANTS: Array<{ name: string; method: Method; q: RunConfig['weights']['q
   { name: 'iw-sft/periodic', method: 'iw-sft', q: { kind: 'periodic', every: 50 } }
 ]
 
-export async function benchMlpMethods(backend: BackendName, steps: number, rounds = 3): Promise<BenchEntry[]> {
+async function benchMlpMethods(backend: BackendName, steps: number, rounds = 3): Promise<BenchEntry[]> {
   const ds = syntheticControl(256, 16, 1)
   const base = defaultConfig('control')
   const setups = VARIANTS.map((v) => {
@@ -92,7 +87,7 @@ export async function benchMlpMethods(backend: BackendName, steps: number, round
  *  step of 16 trajectories of 500 steps through π_θ and q each step) against the cheaper path
  *  (log q cached over the curated set, refreshed every 50 steps; 16 sampled steps a trajectory
  *  for the gradient). The cheaper path's ratio is < 1: its speed-up is 1/ratio. */
-export async function benchLongTrajectories(backend: BackendName, steps: number): Promise<BenchEntry[]> {
+async function benchLongTrajectories(backend: BackendName, steps: number): Promise<BenchEntry[]> {
   const ds = syntheticControl(128, 500, 3)
   const base = defaultConfig('control')
   const variants: Array<{ name: string; q_refresh: number | null; step_sample: number | null }> = [
@@ -136,7 +131,6 @@ export async function cmdBench(argv: string[]): Promise<number> {
     results.push(...(await benchMlpMethods(b, steps)))
     // a refresh of the q cache falls every 50 steps: time at least 100 so it is counted
     results.push(...(await benchLongTrajectories(b, Math.max(100, steps))))
-    for (const x of extraBenches) results.push(...(await x.run(b, steps)))
   }
   // cross-backend ratio for the same entry, where more than one backend ran
   const wasmSft = results.find((r) => r.backend === 'wasm' && r.name === 'sft')

@@ -274,8 +274,7 @@ function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string |
         <button onClick={() => s.go('new-run', { datasetId: d.id })}>New run…</button>
         <button
           data-testid="score-ref"
-          disabled={!s.caps?.scoreReference}
-          title={s.caps?.scoreReference ? 'compute and cache log π_ref for every step' : 'reference scoring is not available in this engine version yet'}
+          title="compute and cache log π_ref for every step"
           onClick={() => {
             setErr(null)
             s.api.invoke('datasets.scoreReference', { datasetId: d.id }).catch((e: Error) => setErr(e.message))

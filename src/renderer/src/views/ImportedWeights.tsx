@@ -9,8 +9,7 @@
 // The view gets its back end through the `api` prop (ImportedWeightsApi), so it depends on no
 // transport; App.tsx adapts the contract's requests to it.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { defaultConfig, WeightSettingsSchema } from '../../../shared/config.ts'
-import type { ByoFollowUpdate, ByoInspectResult, ByoSettings, ByoTraceRow, ByoVariant } from '../../../shared/byo.ts'
+import { byoDefaultSettings, ByoSettingsSchema, type ByoFollowUpdate, type ByoInspectResult, type ByoSettings, type ByoTraceRow, type ByoVariant } from '../../../shared/byo.ts'
 import { Plot } from '../components/Plot.tsx'
 import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/TokenRho.tsx'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
@@ -44,11 +43,7 @@ export interface ByoTraceRhoView {
   tokenizerError: string | null
 }
 
-export type ByoFollowUpdateView = ByoFollowUpdate & {
-  followId: string
-  /** bad lines (named by line and field) and failed updates since the last update */
-  errors?: string[]
-}
+export type ByoFollowUpdateView = ByoFollowUpdate & { followId: string }
 
 export interface ImportedWeightsApi {
   /** datasets of the project; the view lists the sequence ones (imported log-probs can come
@@ -62,16 +57,11 @@ export interface ImportedWeightsApi {
   follow?(input: { followId: string; path: string; tokenizerFile?: string }): Promise<unknown>
   unfollow?(input: { followId: string }): Promise<unknown>
   onFollowUpdate?(cb: (u: ByoFollowUpdateView) => void): () => void
+  /** a bad line (named by line and field), a failed update, a tokenizer that did not load */
+  onFollowError?(cb: (e: { followId: string; message: string }) => void): () => void
 }
 
 // ----------------------------------------------------------------------------- settings form
-
-const SettingsSchema = WeightSettingsSchema.pick({ temp: true, aggregate: true, per_step: true, clamp: true, normalize: true, step_clip: true })
-
-export function llmDefaults(): ByoSettings {
-  const { temp, aggregate, per_step, clamp, normalize, step_clip } = defaultConfig('sequence').weights
-  return { temp, aggregate, per_step, clamp, normalize, step_clip }
-}
 
 type Transform = 'none' | 'clip_rho' | 'clip_ratio'
 /** bounds a transform starts with when picked: ρ to ±0.5, the ratio to the paper's [0.2, 1.8] */
@@ -117,7 +107,7 @@ function fromForm(f: FormState): { settings: ByoSettings | null; issues: Record<
     normalize: f.normalize,
     step_clip: [n(f.stepLo), n(f.stepHi)]
   }
-  const r = SettingsSchema.safeParse(raw)
+  const r = ByoSettingsSchema.safeParse(raw)
   if (r.success) return { settings: r.data, issues: {} }
   const issues: Record<string, string> = {}
   for (const i of r.error.issues) {
@@ -133,7 +123,7 @@ function fromForm(f: FormState): { settings: ByoSettings | null; issues: Record<
 export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWeightsApi; initialDatasetId?: number }): React.JSX.Element {
   const [datasets, setDatasets] = useState<ByoDatasetItem[]>([])
   const [datasetId, setDatasetId] = useState<number | undefined>(initialDatasetId)
-  const [form, setForm] = useState<FormState>(() => toForm(llmDefaults()))
+  const [form, setForm] = useState<FormState>(() => toForm(byoDefaultSettings()))
   const [variant, setVariant] = useState<ByoVariant>('trace')
   const [result, setResult] = useState<ByoInspectView | null>(null)
   const [busy, setBusy] = useState(false)
@@ -210,14 +200,24 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   }, [api, datasetId, openTrace, settings && JSON.stringify(settings)])
 
   // following: move to each new version
+  const followErrors = useRef<string[]>([])
   useEffect(() => {
     if (!api.onFollowUpdate) return
     return api.onFollowUpdate((u) => {
       if (u.followId !== following) return
       setLive(u)
-      if (u.errors?.length) setImportMsg(u.errors.join('\n'))
+      followErrors.current = []
       setDatasetId(u.datasetId)
       setReload((x) => x + 1)
+    })
+  }, [api, following])
+  // the last few problems since the last update, as they happen
+  useEffect(() => {
+    if (!api.onFollowError) return
+    return api.onFollowError((e) => {
+      if (e.followId !== following) return
+      followErrors.current = [...followErrors.current, e.message].slice(-5)
+      setImportMsg(followErrors.current.join('\n'))
     })
   }, [api, following])
   useEffect(
@@ -396,7 +396,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
           ))}
         </div>
         <div className="row gap" style={{ marginTop: 8 }}>
-          <button onClick={() => setForm(toForm(llmDefaults()))} data-testid="byo-reset">
+          <button onClick={() => setForm(toForm(byoDefaultSettings()))} data-testid="byo-reset">
             LLM defaults
           </button>
           <span className="muted small">

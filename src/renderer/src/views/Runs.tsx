@@ -11,7 +11,7 @@ import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { plotColors, useTheme } from '../theme.ts'
 
-export function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
+function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
   return <span className={`status ${status}`}>{status}</span>
 }
 
