@@ -100,8 +100,8 @@ export function specFromHfConfig(config: unknown, file: string, generationConfig
   const arch = HF_ARCHITECTURES[archName]
   const eosGen = generationConfig ? idList(generationConfig.eos_token_id) : []
   if (arch === 'gpt2') {
-    if (c.scale_attn_by_inverse_layer_idx === true || c.reorder_and_upcast_attn === true) {
-      throw new LlmError(`model config "${file}": GPT-2 options scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported`)
+    if (c.scale_attn_by_inverse_layer_idx === true || c.reorder_and_upcast_attn === true || c.scale_attn_weights === false) {
+      throw new LlmError(`model config "${file}": GPT-2 options scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn and scale_attn_weights: false are not supported`)
     }
     const act = (c.activation_function as string | undefined) ?? 'gelu_new'
     if (!['gelu_new', 'gelu_pytorch_tanh'].includes(act)) throw new LlmError(`model config "${file}": GPT-2 activation_function "${act}" is not supported (supported: gelu_new, gelu_pytorch_tanh)`)
@@ -134,6 +134,7 @@ export function specFromHfConfig(config: unknown, file: string, generationConfig
       file
     )
   }
+  const ropeParams = c.rope_parameters && typeof c.rope_parameters === 'object' ? (c.rope_parameters as Record<string, unknown>) : undefined
   const act = (c.hidden_act as string | undefined) ?? 'silu'
   if (act !== 'silu') throw new LlmError(`model config "${file}": hidden_act "${act}" is not supported (the Llama family here uses silu)`)
   const d = need(file, 'hidden_size', c.hidden_size)
@@ -165,7 +166,8 @@ export function specFromHfConfig(config: unknown, file: string, generationConfig
       norm: 'rms',
       normEps: Number(c.rms_norm_eps ?? 1e-6),
       activation: 'swiglu',
-      rope: { theta: Number(c.rope_theta ?? 10000), scaling: ropeScalingFromHf(file, c.rope_scaling), freqFactors: null },
+      // transformers ≤ 4 writes rope_theta + rope_scaling; transformers 5 one rope_parameters object
+      rope: { theta: Number(c.rope_theta ?? ropeParams?.rope_theta ?? 10000), scaling: ropeScalingFromHf(file, c.rope_scaling ?? ropeParams), freqFactors: null },
       tiedHead: c.tie_word_embeddings === true,
       bias: { qkv: arch === 'qwen2' || attentionBias, o: attentionBias, mlp: c.mlp_bias === true },
       slidingWindow: window,
