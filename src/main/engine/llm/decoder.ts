@@ -41,7 +41,11 @@ export class CausalLm implements DecoderWeights {
   /** Add one weight (from canonicalWeights); the data is copied into a tensor. */
   addWeight(t: CanonicalTensor): void {
     if (this.weights.has(t.name)) throw new LlmError(`weight "${t.name}" given twice`)
-    this.weights.set(t.name, tf.keep(tf.tensor(t.data, t.shape, 'float32')))
+    const w = tf.keep(tf.tensor(t.data, t.shape, 'float32'))
+    // tfjs-node copies a tensor's values into TensorFlow only when an op first reads it and keeps
+    // the JavaScript array until then: read it now (a one-value slice), so the model is held once
+    if (tf.getBackend() === 'tensorflow') tf.tidy(() => tf.slice(w.reshape([-1]), 0, 1))
+    this.weights.set(t.name, w)
   }
 
   /** throws unless every weight the spec implies is present */
@@ -136,8 +140,22 @@ export class CausalLm implements DecoderWeights {
       x = x.add(pos) as tf.Tensor2D
     }
     const layer = s.arch === 'gpt2' ? gpt2Layer : llamaLayer
-    for (let l = 0; l < s.nLayers; l++) x = layer(this, l, x, ctx)
-    return s.arch === 'gpt2' ? gpt2FinalNorm(this, x) : llamaFinalNorm(this, x)
+    // one tidy a layer: only the residual stream (and the layer's keys/values when generating)
+    // outlives it, so a 30-layer pass holds one layer's activations at a time, not all of them.
+    // (Under a gradient tape the tape keeps what backpropagation needs.)
+    for (let l = 0; l < s.nLayers; l++) {
+      const prev = x
+      const out = tf.tidy(() => {
+        const y = layer(this, l, prev, ctx)
+        return ctx.keepKv ? [y, ctx.kv[l].k, ctx.kv[l].v] : [y]
+      })
+      x = out[0] as tf.Tensor2D
+      if (ctx.keepKv) ctx.kv[l] = { k: out[1] as tf.Tensor4D, v: out[2] as tf.Tensor4D }
+      prev.dispose()
+    }
+    const h = s.arch === 'gpt2' ? gpt2FinalNorm(this, x) : llamaFinalNorm(this, x)
+    x.dispose()
+    return h
   }
 
   /** logits [n, V] for hidden rows [n, d] */
