@@ -156,6 +156,42 @@ describe('the Policy adapter', () => {
     tf.dispose([out, batch.actions, valid])
   })
 
+  it('is differentiable through the hook: a LoRA-style delta on one linear gets the finite-difference gradient', () => {
+    const seqs = [prompts[0]]
+    const T = seqs[0].length
+    const valid = tf.ones([1, T]) as tf.Tensor2D
+    const batch: Batch = { B: 1, T, obs: null, actions: tf.tensor2d(seqs[0], [1, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(1) }
+    const pol = new LlmPolicy(m.model, { model: 'llama' })
+    const A = tf.variable(tf.zeros([64, 1]), true, 'loraA')
+    const Bv = tf.variable(tf.tensor2d([[0.3, -0.2, 0.1, 0.05, ...new Array(28).fill(0)]], [1, 32]), true, 'loraB')
+    // y + (x·A)·B on layers.0.k (out 32)
+    m.model.linearHook = (name, x, y) => (name === 'layers.0.k' ? (y.add(x.matMul(A).matMul(Bv)) as tf.Tensor2D) : y)
+    try {
+      const loss = (): tf.Scalar => pol.logProbs(batch).sum().neg() as tf.Scalar
+      const { grads } = tf.variableGrads(loss, [A])
+      const g = grads.loraA.dataSync()
+      const eps = 1e-2
+      const fd = (i: number): number => {
+        const base = A.dataSync().slice()
+        const at = (delta: number): number => {
+          const v = base.slice()
+          v[i] += delta
+          A.assign(tf.tensor2d(v, [64, 1]))
+          return tf.tidy(() => loss().dataSync()[0])
+        }
+        const r = (at(eps) - at(-eps)) / (2 * eps)
+        A.assign(tf.tensor2d(base, [64, 1]))
+        return r
+      }
+      for (const i of [0, 17, 63]) expect(Math.abs(g[i] - fd(i))).toBeLessThan(2e-2 * Math.max(1, Math.abs(g[i])))
+      expect(Math.max(...Array.from(g).map(Math.abs))).toBeGreaterThan(1e-3)
+      tf.dispose(Object.values(grads))
+    } finally {
+      m.model.linearHook = null
+      tf.dispose([A, Bv, batch.actions, valid])
+    }
+  })
+
   it('routes every linear through one hook (where LoRA will add its delta)', () => {
     const names = new Set<string>()
     const base = scoreSequences(m.model, [prompts[0]])[0]

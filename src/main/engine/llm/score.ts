@@ -74,19 +74,28 @@ export function scoreBatch(lm: CausalLm, ids: Int32Array, lengths: ArrayLike<num
 
 /**
  * Per-token log-probs of each sequence: result[i][t] = log p(seq_i[t] | seq_i[< t]) for t ≥ 1,
- * result[i][0] = 0. Sequences are batched in order, `batchSize` at a time.
+ * result[i][0] = 0. Sequences are batched `batchSize` at a time in order of length (less
+ * padding); results come back in the order given.
  */
 export function scoreSequences(lm: CausalLm, seqs: ArrayLike<number>[], opts: ScoreOptions = {}): Float32Array[] {
   const bs = Math.max(1, opts.batchSize ?? 8)
-  const out: Float32Array[] = []
-  for (let i = 0; i < seqs.length; i += bs) {
-    const group = seqs.slice(i, i + bs)
-    const B = group.length
-    const T = Math.max(1, ...group.map((s) => s.length))
+  const out: Float32Array[] = new Array(seqs.length)
+  const order = seqs.map((_, i) => i).sort((a, b) => seqs[a].length - seqs[b].length || a - b)
+  for (let i = 0; i < order.length; i += bs) {
+    const idx = order.slice(i, i + bs)
+    const B = idx.length
+    const T = Math.max(1, ...idx.map((k) => seqs[k].length))
     const ids = new Int32Array(B * T)
-    group.forEach((s, b) => ids.set(Array.from(s), b * T))
-    const lp = scoreBatch(lm, ids, group.map((s) => s.length), B, T, opts.chunkRows)
-    group.forEach((s, b) => out.push(lp.slice(b * T, b * T + s.length)))
+    idx.forEach((k, b) => ids.set(Array.from(seqs[k]), b * T))
+    const lp = scoreBatch(
+      lm,
+      ids,
+      idx.map((k) => seqs[k].length),
+      B,
+      T,
+      opts.chunkRows
+    )
+    idx.forEach((k, b) => (out[k] = lp.slice(b * T, b * T + seqs[k].length)))
     opts.onProgress?.(Math.min(i + bs, seqs.length), seqs.length)
   }
   return out
