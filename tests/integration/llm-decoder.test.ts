@@ -120,7 +120,16 @@ describe('sampling', () => {
   })
 
   it('refuses ids outside the vocabulary, an empty prompt, and sampling without an rng', () => {
-    expect(() => generate(m.model, [[1, 2], [5, 384]], { maxNewTokens: 1, temperature: 0 })).toThrow(/prompt 1: token id 384 \(position 1\) is outside the vocabulary 0\.\.383/)
+    expect(() =>
+      generate(
+        m.model,
+        [
+          [1, 2],
+          [5, 384]
+        ],
+        { maxNewTokens: 1, temperature: 0 }
+      )
+    ).toThrow(/prompt 1: token id 384 \(position 1\) is outside the vocabulary 0\.\.383/)
     expect(() => generate(m.model, [[]], { maxNewTokens: 1, temperature: 0 })).toThrow(/prompt 0 is empty/)
     expect(() => generate(m.model, [[1]], { maxNewTokens: 1, temperature: 1 })).toThrow(/needs an rng/)
     expect(() => scoreSequences(m.model, [[1, -3]])).toThrow(/token id -3 .* outside the vocabulary/)

@@ -28,7 +28,19 @@ describe.skipIf(!present)(`SmolLM2-135M-Instruct against transformers${why}`, ()
 
   it('reads the architecture transformers reports', () => {
     const c = ref.config
-    expect(m.spec).toMatchObject({ nLayers: c.num_hidden_layers, dModel: c.hidden_size, dFF: c.intermediate_size, nHeads: c.num_attention_heads, nKvHeads: c.num_key_value_heads, headDim: c.head_dim, vocabSize: c.vocab_size, tiedHead: true, contextLength: c.max_position_embeddings, bos: c.bos_token_id, eos: [c.eos_token_id] })
+    expect(m.spec).toMatchObject({
+      nLayers: c.num_hidden_layers,
+      dModel: c.hidden_size,
+      dFF: c.intermediate_size,
+      nHeads: c.num_attention_heads,
+      nKvHeads: c.num_key_value_heads,
+      headDim: c.head_dim,
+      vocabSize: c.vocab_size,
+      tiedHead: true,
+      contextLength: c.max_position_embeddings,
+      bos: c.bos_token_id,
+      eos: [c.eos_token_id]
+    })
     expect(m.spec.rope!.theta).toBe(c.rope_theta)
     expect(Math.fround(m.spec.normEps)).toBe(Math.fround(c.rms_norm_eps))
     expect(m.description.parameters).toBe(c.n_parameters)

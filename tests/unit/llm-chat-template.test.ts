@@ -19,7 +19,12 @@ const hfTok = json('hf/tokenization.json')
 const QWEN2_SPLIT = {
   type: 'Sequence',
   pretokenizers: [
-    { type: 'Split', pattern: { Regex: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" }, behavior: 'Isolated', invert: false },
+    {
+      type: 'Split',
+      pattern: { Regex: "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+      behavior: 'Isolated',
+      invert: false
+    },
     { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false }
   ]
 }
@@ -84,7 +89,14 @@ describe('prompt / completion split and the completion-only loss mask', () => {
     const promptText = tpl.render([{ role: 'user', content: 'What is 12 + 7?' }], { addGenerationPrompt: true })
     expect(prompt).toEqual(tok.encode(promptText))
     expect(tok.decode(completion, false)).toBe('19<|im_end|>\n')
-    expect([...prompt, ...completion]).toEqual(tok.encode(tpl.render([{ role: 'user', content: 'What is 12 + 7?' }, { role: 'assistant', content: '19' }])))
+    expect([...prompt, ...completion]).toEqual(
+      tok.encode(
+        tpl.render([
+          { role: 'user', content: 'What is 12 + 7?' },
+          { role: 'assistant', content: '19' }
+        ])
+      )
+    )
   })
 
   it('masks every assistant turn and nothing else', () => {

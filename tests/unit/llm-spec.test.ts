@@ -11,7 +11,20 @@ const json = (p: string): any => JSON.parse(readFileSync(fx(p), 'utf8'))
 describe('config.json', () => {
   it('Llama with GQA and a separate head', () => {
     const s = specFromHfConfig(json('hf/llama/config.json'), 'config.json')
-    expect(s).toMatchObject({ arch: 'llama', nLayers: 2, dModel: 64, nHeads: 4, nKvHeads: 2, headDim: 16, dFF: 128, vocabSize: 384, norm: 'rms', normEps: 1e-5, tiedHead: false, bias: { qkv: false, o: false, mlp: false } })
+    expect(s).toMatchObject({
+      arch: 'llama',
+      nLayers: 2,
+      dModel: 64,
+      nHeads: 4,
+      nKvHeads: 2,
+      headDim: 16,
+      dFF: 128,
+      vocabSize: 384,
+      norm: 'rms',
+      normEps: 1e-5,
+      tiedHead: false,
+      bias: { qkv: false, o: false, mlp: false }
+    })
     expect(s.rope).toEqual({ theta: 10000, scaling: null, freqFactors: null })
   })
   it('rope scaling: llama3 and linear; Qwen2 biases and transformers 5 rope_parameters; Mistral; GPT-2', () => {
@@ -24,7 +37,9 @@ describe('config.json', () => {
     expect(specFromHfConfig(json('hf/gpt2/config.json'), 'c')).toMatchObject({ arch: 'gpt2', norm: 'layer', activation: 'gelu_tanh', rope: null, dFF: 256, contextLength: 64, tiedHead: true })
   })
   it('refuses what it does not run, naming the file and the supported list', () => {
-    expect(() => specFromHfConfig({ architectures: ['BertModel'] }, '/m/config.json')).toThrow(/model config "\/m\/config\.json": architecture BertModel is not supported \(supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, GPT2LMHeadModel\)/)
+    expect(() => specFromHfConfig({ architectures: ['BertModel'] }, '/m/config.json')).toThrow(
+      /model config "\/m\/config\.json": architecture BertModel is not supported \(supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM, GPT2LMHeadModel\)/
+    )
     const base = json('hf/llama/config.json')
     expect(() => specFromHfConfig({ ...base, hidden_size: 'big' }, 'c.json')).toThrow(/c\.json: "hidden_size" must be a positive integer/)
     expect(() => specFromHfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling type "yarn" is not supported \(supported: default, linear, llama3\)/)

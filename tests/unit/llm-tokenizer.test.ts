@@ -18,7 +18,11 @@ function loadJsonTokenizer(folder: string) {
   const f = fx(`hf/${folder}`)
   const cfg = json(`hf/${folder}/config.json`)
   const eos = Array.isArray(cfg.eos_token_id) ? cfg.eos_token_id : [cfg.eos_token_id]
-  return tokenizerFromJson(json(`hf/${folder}/tokenizer.json`), json(`hf/${folder}/tokenizer_config.json`), `${f}/tokenizer.json`, { bos: cfg.bos_token_id ?? null, eos, pad: cfg.pad_token_id ?? null })
+  return tokenizerFromJson(json(`hf/${folder}/tokenizer.json`), json(`hf/${folder}/tokenizer_config.json`), `${f}/tokenizer.json`, {
+    bos: cfg.bos_token_id ?? null,
+    eos,
+    pad: cfg.pad_token_id ?? null
+  })
 }
 
 describe('tokenizer.json, byte-level BPE (the fast encoder)', () => {

@@ -55,7 +55,10 @@ export function attention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, nHe
     k = applyRope(k, ctx.cos, ctx.sinSigned)
   }
   // 1/√dh folded into q (smaller than the scores)
-  const qt = q.mul(1 / Math.sqrt(headDim)).transpose([0, 2, 1, 3]).reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
+  const qt = q
+    .mul(1 / Math.sqrt(headDim))
+    .transpose([0, 2, 1, 3])
+    .reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
   let kt = k.transpose([0, 2, 1, 3]) as tf.Tensor4D
   let vt = v.transpose([0, 2, 1, 3]) as tf.Tensor4D
   const past = ctx.past?.[layer]
@@ -69,5 +72,8 @@ export function attention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, nHe
   if (ctx.bias) scores = scores.reshape([B, nHeads, S, P]).add(ctx.bias)
   const probs = tf.softmax(scores, -1).reshape([B, nKvHeads, G * S, P])
   const out = tf.matMul(probs, vt) // [B, KV, G·S, dh]
-  return out.reshape([B, nHeads, S, headDim]).transpose([0, 2, 1, 3]).reshape([B * S, nHeads * headDim]) as tf.Tensor2D
+  return out
+    .reshape([B, nHeads, S, headDim])
+    .transpose([0, 2, 1, 3])
+    .reshape([B * S, nHeads * headDim]) as tf.Tensor2D
 }

@@ -125,7 +125,25 @@ async function main(): Promise<void> {
   const here = fileURLToPath(import.meta.url)
   const results: LlmBenchResult[] = []
   for (const b of a.backends) {
-    const args = ['tsx', here, '--child', '--backends', b, '--model', a.model, '--batch', String(a.batch), '--seq', String(a.seq), '--prompts', String(a.prompts), '--new', String(a.newTokens), '--reps', String(a.reps)]
+    const args = [
+      'tsx',
+      here,
+      '--child',
+      '--backends',
+      b,
+      '--model',
+      a.model,
+      '--batch',
+      String(a.batch),
+      '--seq',
+      String(a.seq),
+      '--prompts',
+      String(a.prompts),
+      '--new',
+      String(a.newTokens),
+      '--reps',
+      String(a.reps)
+    ]
     const p = spawnSync('npx', args, { cwd: dirname(here), encoding: 'utf8', maxBuffer: 1 << 26 })
     const line = p.stdout.trim().split('\n').pop() ?? ''
     try {
@@ -144,14 +162,19 @@ async function main(): Promise<void> {
     }
   }
   if (a.json) {
-    process.stdout.write(`${JSON.stringify({ results, torch, ratio_to_torch: torch ? Object.fromEntries(results.map((r) => [r.backend, r.forward.tokens_per_s / torch!.tokens_per_s])) : null }, null, 2)}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ results, torch, ratio_to_torch: torch ? Object.fromEntries(results.map((r) => [r.backend, r.forward.tokens_per_s / torch!.tokens_per_s])) : null }, null, 2)}\n`
+    )
     return
   }
   const f = (x: number, d = 1): string => x.toFixed(d)
   console.log(`model ${basename(a.model)}; forward batch ${a.batch} × ${a.seq}; sampling ${a.prompts} prompts × ${a.newTokens} new tokens`)
   console.log('backend      load s  forward tok/s  sample tok/s  peak RSS MB' + (torch ? '  forward / PyTorch' : ''))
   for (const r of results) {
-    console.log(`${r.backend.padEnd(11)} ${f(r.load_s).padStart(7)} ${f(r.forward.tokens_per_s).padStart(14)} ${f(r.sample.tokens_per_s).padStart(13)} ${f(r.peak_rss_mb, 0).padStart(12)}` + (torch ? ` ${f(r.forward.tokens_per_s / torch.tokens_per_s, 2).padStart(18)}` : ''))
+    console.log(
+      `${r.backend.padEnd(11)} ${f(r.load_s).padStart(7)} ${f(r.forward.tokens_per_s).padStart(14)} ${f(r.sample.tokens_per_s).padStart(13)} ${f(r.peak_rss_mb, 0).padStart(12)}` +
+        (torch ? ` ${f(r.forward.tokens_per_s / torch.tokens_per_s, 2).padStart(18)}` : '')
+    )
   }
   if (torch) console.log(`PyTorch ${torch.torch} (${torch.threads} threads): ${f(torch.tokens_per_s)} forward tok/s, peak RSS ${f(torch.peak_rss_mb, 0)} MB`)
 }

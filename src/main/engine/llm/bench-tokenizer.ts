@@ -12,7 +12,10 @@ import { smollm2Path } from './models.ts'
 import { tokenizerFromGguf } from './tokenizer.ts'
 import { Rng } from '../rng.ts'
 
-const WORDS = 'the a of to and in is that for it as with was on be by this are from at or an have not which but they we all can if their will one more when there been would so what about into than them some could these other then only its also time two may first any after like new most very where well just over such how through'.split(' ')
+const WORDS =
+  'the a of to and in is that for it as with was on be by this are from at or an have not which but they we all can if their will one more when there been would so what about into than them some could these other then only its also time two may first any after like new most very where well just over such how through'.split(
+    ' '
+  )
 
 function traces(n: number, seed: number): string[] {
   const rng = new Rng(seed)

@@ -182,12 +182,21 @@ function decodeGroup(lm: CausalLm, prompts: number[][], rowsIdx: number[], out: 
   // state for tf.tidy: [last logits [B, V], k0, v0, k1, v1, …]
   const unpack = (t: tf.Tensor[]): KV[] => Array.from({ length: nL }, (_, l) => ({ k: t[1 + 2 * l] as tf.Tensor4D, v: t[2 + 2 * l] as tf.Tensor4D }))
   let state: tf.Tensor[] = tf.tidy(() => {
-    const padBias = tf.sub(1, tf.tensor2d(keyValid, [B, P])).mul(-1e9).reshape([B, 1, 1, P])
+    const padBias = tf
+      .sub(1, tf.tensor2d(keyValid, [B, P]))
+      .mul(-1e9)
+      .reshape([B, 1, 1, P])
     const bias = lm.causalMask(L, L).add(padBias) as tf.Tensor4D
     const positions = tf.tensor2d(pos, [B, L], 'int32')
     const ctx = lm.context(B, L, { positions, maxPos: L - 1 }, bias, null, true)
     const h = lm.hidden(tf.tensor2d(ids, [B, L], 'int32'), ctx)
-    const last = tf.gather(h, tf.tensor1d(Array.from({ length: B }, (_, b) => b * L + L - 1), 'int32'))
+    const last = tf.gather(
+      h,
+      tf.tensor1d(
+        Array.from({ length: B }, (_, b) => b * L + L - 1),
+        'int32'
+      )
+    )
     return [lm.logits(last as tf.Tensor2D), ...ctx.kv.flatMap(({ k, v }) => [k, v])]
   })
   try {
@@ -225,7 +234,10 @@ function decodeGroup(lm: CausalLm, prompts: number[][], rowsIdx: number[], out: 
       state = tf.tidy(() => {
         const idx = Bn === rows.length ? null : tf.tensor1d(keep, 'int32')
         const past = unpack(prev).map(({ k, v }) => (idx ? { k: tf.gather(k, idx) as tf.Tensor4D, v: tf.gather(v, idx) as tf.Tensor4D } : { k, v }))
-        const bias = tf.sub(1, tf.tensor2d(newValid, [Bn, Pn])).mul(-1e9).reshape([Bn, 1, 1, Pn]) as tf.Tensor4D
+        const bias = tf
+          .sub(1, tf.tensor2d(newValid, [Bn, Pn]))
+          .mul(-1e9)
+          .reshape([Bn, 1, 1, Pn]) as tf.Tensor4D
         const positions = tf.tensor2d(Int32Array.from(stepPos), [Bn, 1], 'int32')
         const maxPos = Math.max(...stepPos)
         const ctx = lm.context(Bn, 1, { positions, maxPos }, bias, past, true)

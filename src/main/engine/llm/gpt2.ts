@@ -9,7 +9,11 @@ import type { DecoderWeights } from './decoder.ts'
 
 export function layerNorm(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true)
-  return x.sub(mean).mul(tf.rsqrt(variance.add(eps))).mul(w).add(b) as tf.Tensor2D
+  return x
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(eps)))
+    .mul(w)
+    .add(b) as tf.Tensor2D
 }
 
 /** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */

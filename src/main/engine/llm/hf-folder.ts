@@ -38,7 +38,10 @@ async function readJson(file: string, what: string): Promise<unknown> {
 
 /** Read a model folder's configuration (not its weights). */
 export async function readHfFolder(dir: string): Promise<HfFolder> {
-  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false)
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false
+  )
   if (!isDir) throw new LlmError(`model folder "${dir}": is not a folder`)
   const configFile = join(dir, 'config.json')
   if (!existsSync(configFile)) throw new LlmError(`model folder "${dir}": has no config.json (a Hugging Face model folder holds config.json, model.safetensors and tokenizer.json)`)

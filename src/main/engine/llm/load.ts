@@ -101,7 +101,16 @@ async function open(path: string): Promise<Opened> {
   }
 }
 
-function describe(path: string, format: 'gguf' | 'hf', name: string, spec: LlmSpec, files: string[], tensorTypes: Record<string, number>, tok: LlmTokenizer, chatTemplate: string | null): LlmDescription {
+function describe(
+  path: string,
+  format: 'gguf' | 'hf',
+  name: string,
+  spec: LlmSpec,
+  files: string[],
+  tensorTypes: Record<string, number>,
+  tok: LlmTokenizer,
+  chatTemplate: string | null
+): LlmDescription {
   if (tok.vocabSize > spec.vocabSize) throw new LlmError(`model "${path}": the tokenizer has ${tok.vocabSize} tokens but the model only ${spec.vocabSize}`)
   return {
     path,

@@ -16,9 +16,7 @@ export const HF_ARCHITECTURES: Record<string, LlmArch> = {
 /** GGUF general.architecture values (Mistral and SmolLM convert to "llama") */
 export const GGUF_ARCHITECTURES: Record<string, LlmArch> = { llama: 'llama', qwen2: 'qwen2', gpt2: 'gpt2' }
 
-export type RopeScaling =
-  | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number }
+export type RopeScaling = { type: 'linear'; factor: number } | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContext: number }
 
 export interface LlmSpec {
   arch: LlmArch
@@ -221,10 +219,7 @@ export function specFromGguf(h: GgufHeader): LlmSpec {
     slidingWindow: null
   }
   if (arch === 'gpt2') {
-    return checkShape(
-      { ...common, norm: 'layer', normEps: k('attention.layer_norm_epsilon') ?? 1e-5, activation: 'gelu_tanh', rope: null, bias: { qkv: true, o: true, mlp: true } },
-      src
-    )
+    return checkShape({ ...common, norm: 'layer', normEps: k('attention.layer_norm_epsilon') ?? 1e-5, activation: 'gelu_tanh', rope: null, bias: { qkv: true, o: true, mlp: true } }, src)
   }
   const ropeDim = k('rope.dimension_count') ?? headDim
   if (ropeDim !== headDim) throw new LlmError(`${src}: partial rotary embeddings (rope.dimension_count ${ropeDim} < head dim ${headDim}) are not supported`)

@@ -156,12 +156,16 @@ export function tokenizerFromGguf(h: GgufHeader): LlmTokenizer {
     return v === undefined ? null : v
   }
   const eos = [id('eos_token_id'), id('eot_token_id')].filter((x): x is number => x !== null)
-  return new LlmTokenizer(bpe, { engine: 'byte-level-bpe', preTokenizer: preName, source: src }, {
-    bos: id('bos_token_id'),
-    eos: [...new Set(eos)],
-    pad: id('padding_token_id'),
-    addBos: metaBool(h, 'tokenizer.ggml.add_bos_token') ?? pre.addBos ?? false
-  })
+  return new LlmTokenizer(
+    bpe,
+    { engine: 'byte-level-bpe', preTokenizer: preName, source: src },
+    {
+      bos: id('bos_token_id'),
+      eos: [...new Set(eos)],
+      pad: id('padding_token_id'),
+      addBos: metaBool(h, 'tokenizer.ggml.add_bos_token') ?? pre.addBos ?? false
+    }
+  )
 }
 
 type Json = Record<string, unknown>
