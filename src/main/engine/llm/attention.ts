@@ -54,13 +54,12 @@ export function attention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, nHe
     q = applyRope(q, ctx.cos, ctx.sinSigned)
     k = applyRope(k, ctx.cos, ctx.sinSigned)
   }
+  // [B, S, n, dh] → [B, n, S, dh]; with one position (a generation step) that is a reshape
+  const heads = (t: tf.Tensor4D, n: number): tf.Tensor4D => (S === 1 ? t.reshape([B, n, 1, headDim]) : t.transpose([0, 2, 1, 3])) as tf.Tensor4D
   // 1/√dh folded into q (smaller than the scores)
-  const qt = q
-    .mul(1 / Math.sqrt(headDim))
-    .transpose([0, 2, 1, 3])
-    .reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
-  let kt = k.transpose([0, 2, 1, 3]) as tf.Tensor4D
-  let vt = v.transpose([0, 2, 1, 3]) as tf.Tensor4D
+  const qt = heads(q.mul(1 / Math.sqrt(headDim)) as tf.Tensor4D, nHeads).reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
+  let kt = heads(k, nKvHeads)
+  let vt = heads(v, nKvHeads)
   const past = ctx.past?.[layer]
   if (past) {
     kt = tf.concat([past.k, kt], 2)
@@ -72,8 +71,6 @@ export function attention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, nHe
   if (ctx.bias) scores = scores.reshape([B, nHeads, S, P]).add(ctx.bias)
   const probs = tf.softmax(scores, -1).reshape([B, nKvHeads, G * S, P])
   const out = tf.matMul(probs, vt) // [B, KV, G·S, dh]
-  return out
-    .reshape([B, nHeads, S, headDim])
-    .transpose([0, 2, 1, 3])
-    .reshape([B * S, nHeads * headDim]) as tf.Tensor2D
+  const merged = S === 1 ? out : out.reshape([B, nHeads, S, headDim]).transpose([0, 2, 1, 3])
+  return merged.reshape([B * S, nHeads * headDim]) as tf.Tensor2D
 }

@@ -58,17 +58,22 @@ export function sampleRow(logits: Float32Array, temperature: number, topP: numbe
       arg = i
     }
   }
-  let sum1 = 0
-  for (let i = 0; i < V; i++) sum1 += Math.exp(logits[i] - max)
-  const lse1 = max + Math.log(sum1)
-  if (!(temperature > 0)) return { token: arg, logprob: 0, modelLogprob: logits[arg] - lse1 }
-  if (!rng) throw new LlmError('sampling with temperature > 0 needs an rng')
-  const p = new Float64Array(V)
+  // p ∝ exp((logits − max) / temperature); at temperature 1 the same numbers give the model's lse
+  const t1 = temperature === 1
+  const p = temperature > 0 ? new Float64Array(V) : null
   let sum = 0
+  let sum1 = 0
   for (let i = 0; i < V; i++) {
-    p[i] = Math.exp((logits[i] - max) / temperature)
-    sum += p[i]
+    const e = Math.exp(logits[i] - max)
+    sum1 += e
+    if (p) {
+      p[i] = t1 ? e : Math.exp((logits[i] - max) / temperature)
+      sum += p[i]
+    }
   }
+  const lse1 = max + Math.log(sum1)
+  if (!p) return { token: arg, logprob: 0, modelLogprob: logits[arg] - lse1 }
+  if (!rng) throw new LlmError('sampling with temperature > 0 needs an rng')
   let token = -1
   let total = sum
   if (topP < 1) {
