@@ -242,6 +242,14 @@ describe('loading', () => {
     writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...cfg, hidden_size: 32 }))
     await expect(loadLlm(bad)).rejects.toThrow(/tensor "model\.embed_tokens\.weight" has shape \[384,64\], the config implies \[384,32\]/)
 
+    const shards = join(tmp, 'shards')
+    cpSync(fx('hf/mistral'), shards, { recursive: true })
+    unlinkSync(join(shards, 'model-00003-of-00004.safetensors'))
+    await expect(loadLlm(shards)).rejects.toThrow(/model\.safetensors\.index\.json": lists shard ".*model-00003-of-00004\.safetensors", which is missing/)
+    unlinkSync(join(shards, 'model.safetensors.index.json'))
+    writeFileSync(join(shards, 'pytorch_model.bin'), '')
+    await expect(loadLlm(shards)).rejects.toThrow(/shards": has no model\.safetensors or model\.safetensors\.index\.json \(pytorch_model\.bin is not read/)
+
     const cut = join(tmp, 'cut.gguf')
     copyFileSync(fx('gguf/tiny-llama-Q8_0.gguf'), cut)
     const bytes = readFileSync(cut)
