@@ -10,7 +10,7 @@ import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { generate, sampleRow } from '../../src/main/engine/llm/generate.ts'
 import { describeLlm, loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
-import { scoreSequences } from '../../src/main/engine/llm/score.ts'
+import { scoreCompletions, scoreSequences } from '../../src/main/engine/llm/score.ts'
 import type { Batch } from '../../src/main/engine/policies/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 
@@ -117,6 +117,20 @@ describe('sampling', () => {
     const [c] = generate(m.model, [long], { maxNewTokens: 10, temperature: 0 })
     expect(c.finish).toBe('context')
     expect(long.length + c.tokens.length).toBe(ctx)
+  })
+
+  it('scores completions given prompts as the matching slice of a whole-sequence score', () => {
+    const items = prompts.map((p, i) => ({ prompt: p, completion: prompts[(i + 1) % 3].slice(0, 4) }))
+    const got = scoreCompletions(m.model, items, { batchSize: 2 })
+    const whole = scoreSequences(
+      m.model,
+      items.map((it) => [...it.prompt, ...it.completion])
+    )
+    got.forEach((lp, i) => {
+      expect(lp.length).toBe(items[i].completion.length)
+      lp.forEach((x, k) => expect(Math.abs(x - whole[i][items[i].prompt.length + k])).toBeLessThan(1e-6))
+    })
+    expect(() => scoreCompletions(m.model, [{ prompt: [], completion: [1] }])).toThrow(/item 0 has an empty prompt/)
   })
 
   it('refuses ids outside the vocabulary, an empty prompt, and sampling without an rng', () => {

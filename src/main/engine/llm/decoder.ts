@@ -98,6 +98,11 @@ export class CausalLm implements DecoderWeights {
         for (let j = 0; j < P; j++) if (j > pos || (w !== null && pos - j >= w)) data[i * P + j] = NEG
       }
       m = tf.keep(tf.tensor4d(data, [1, 1, S, P]))
+      if (this.masks.size >= 64) {
+        // many batch shapes (training on traces of every length): start the cache afresh
+        for (const old of this.masks.values()) old.dispose()
+        this.masks.clear()
+      }
       this.masks.set(key, m)
     }
     return m

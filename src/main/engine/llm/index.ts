@@ -24,6 +24,7 @@
 //                 prompt | messages, completion) → { prompt, completion } ids; plainPromptCompletion;
 //                 chatLossMask(tok, tpl, messages) → { ids, mask } (1 on assistant tokens: issue 14's mask)
 //   scoreSequences(model, seqs, { batchSize?, onProgress? }) → Float32Array per sequence;
+//   scoreCompletions(model, [{ prompt, completion }], opts) → the completion tokens' log-probs (π_ref of a trace)
 //   scoreBatch(model, ids, lengths, B, T) → Float32Array [B·T] (right-padded batch)
 //   generate(model, prompts, { maxNewTokens, temperature, topP, stop, rng, batchSize, onStep })
 //                 → { tokens, logprobs (sampling distribution), modelLogprobs (temperature 1), finish }[]
@@ -36,7 +37,7 @@ export { llmMemoryBytes, llmParameterCount, specFromGguf, specFromHfConfig, HF_A
 export { LlmTokenizer, tokenizerFromGguf, tokenizerFromJson, GGUF_PRE_TOKENIZERS, type LlmTokenizerInfo } from './tokenizer.ts'
 export { ChatTemplate, chatLossMask, chatPromptCompletion, chatTemplateFor, encodeChat, plainPromptCompletion, type ChatMessage } from './chat-template.ts'
 export { CausalLm, type LinearHook } from './decoder.ts'
-export { scoreBatch, scoreSequences, type ScoreOptions } from './score.ts'
+export { scoreBatch, scoreCompletions, scoreSequences, type ScoreOptions } from './score.ts'
 export { generate, sampleRow, type GenerateOptions, type Generation } from './generate.ts'
 export { LlmPolicy, type LlmPolicyOptions, type LlmPolicySpec } from './policy.ts'
 export { LlmError } from './errors.ts'

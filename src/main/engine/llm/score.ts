@@ -100,3 +100,17 @@ export function scoreSequences(lm: CausalLm, seqs: ArrayLike<number>[], opts: Sc
   }
   return out
 }
+
+/**
+ * The completion tokens' log-probs given their prompts (reference scoring of traces):
+ * result[i][k] = log p(completion_i[k] | prompt_i, completion_i[< k]). Prompts must be non-empty
+ * (a chat prompt, or at least the model's BOS).
+ */
+export function scoreCompletions(lm: CausalLm, items: Array<{ prompt: ArrayLike<number>; completion: ArrayLike<number> }>, opts: ScoreOptions = {}): Float32Array[] {
+  items.forEach((it, i) => {
+    if (it.prompt.length === 0) throw new Error(`scoreCompletions: item ${i} has an empty prompt; the first completion token needs a context (the model's BOS at least)`)
+  })
+  const seqs = items.map((it) => [...Array.from(it.prompt), ...Array.from(it.completion)])
+  const lps = scoreSequences(lm, seqs, opts)
+  return lps.map((lp, i) => lp.slice(items[i].prompt.length))
+}
