@@ -128,8 +128,13 @@ function compile(patterns: string[], where: string): RegExp[] {
   })
 }
 
-/** The tokenizer stored in a GGUF file's metadata (tokenizer.ggml.model = gpt2). */
-export function tokenizerFromGguf(h: GgufHeader): LlmTokenizer {
+/**
+ * The tokenizer stored in a GGUF file's metadata (tokenizer.ggml.model = gpt2), pre-tokenised as
+ * the file declares (tokenizer.ggml.pre, as llama.cpp does). `opts.pre` overrides the declared
+ * name: transformers' GGUF loader ignores it and always uses GPT-2's regex ('gpt2'), which differs
+ * from e.g. SmolLM2's 'smollm' (digits one by one) where whitespace comes before a number.
+ */
+export function tokenizerFromGguf(h: GgufHeader, opts: { pre?: string } = {}): LlmTokenizer {
   const src = `GGUF file "${h.file}"`
   const model = metaString(h, 'tokenizer.ggml.model')
   if (model === undefined) throw new LlmError(`${src}: has no tokenizer (tokenizer.ggml.model is missing)`)
@@ -141,7 +146,7 @@ export function tokenizerFromGguf(h: GgufHeader): LlmTokenizer {
   if (!tokens || !tokens.every((t) => typeof t === 'string')) throw new LlmError(`${src}: tokenizer.ggml.tokens is missing or not a list of strings`)
   if (!merges || !merges.every((t) => typeof t === 'string')) throw new LlmError(`${src}: tokenizer.ggml.merges is missing or not a list of strings`)
   const types = metaArray(h, 'tokenizer.ggml.token_type') as number[] | undefined
-  const preName = metaString(h, 'tokenizer.ggml.pre') ?? 'default'
+  const preName = opts.pre ?? metaString(h, 'tokenizer.ggml.pre') ?? 'default'
   const pre = PRE_TOKENIZERS[preName]
   if (!pre) throw new LlmError(`${src}: pre-tokenizer "${preName}" (tokenizer.ggml.pre) is not supported (supported: ${GGUF_PRE_TOKENIZERS.join(', ')})`)
   const added: AddedToken[] = []
