@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, basename } from 'node:path'
+import { loadavg } from 'node:os'
 import { initBackend, type BackendName } from '../backend/index.ts'
 import { Rng } from '../rng.ts'
 import { generate } from './generate.ts'
@@ -54,7 +55,8 @@ export interface LlmBenchResult {
   backend: string
   model: string
   load_s: number
-  forward: { batch: number; seq: number; tokens_per_s: number; seconds: number[] }
+  /** seconds: wall clock; cpu_seconds: this process's CPU time (both cores), less sensitive to other load */
+  forward: { batch: number; seq: number; tokens_per_s: number; seconds: number[]; cpu_seconds: number[] }
   sample: { prompts: number; new_tokens: number; tokens_per_s: number; seconds: number }
   peak_rss_mb: number
 }
@@ -74,10 +76,14 @@ async function runOne(a: Args, backend: string): Promise<LlmBenchResult> {
   const lens = new Array(B).fill(T)
   scoreBatch(llm.model, ids.slice(0, 2 * 16), [16, 16], 2, 16) // warm-up (kernels, tables)
   const secs: number[] = []
+  const cpu: number[] = []
   for (let r = 0; r < a.reps; r++) {
+    const c0 = process.cpuUsage()
     t0 = performance.now()
     scoreBatch(llm.model, ids, lens, B, T)
     secs.push((performance.now() - t0) / 1000)
+    const c = process.cpuUsage(c0)
+    cpu.push((c.user + c.system) / 1e6)
   }
   const prompts = Array.from({ length: a.prompts }, (_, i) => Array.from({ length: 20 + ((i * 7) % 41) }, () => 3 + rng.int(V - 3)))
   generate(llm.model, prompts.slice(0, 2), { maxNewTokens: 2, temperature: 0 }) // warm-up
@@ -90,7 +96,7 @@ async function runOne(a: Args, backend: string): Promise<LlmBenchResult> {
     backend,
     model: basename(a.model),
     load_s: loadS,
-    forward: { batch: B, seq: T, tokens_per_s: (B * T) / median(secs), seconds: secs },
+    forward: { batch: B, seq: T, tokens_per_s: (B * T) / median(secs), seconds: secs, cpu_seconds: cpu },
     sample: { prompts: a.prompts, new_tokens: produced, tokens_per_s: produced / sampleS, seconds: sampleS },
     peak_rss_mb: process.resourceUsage().maxRSS / 1024
   }
@@ -103,15 +109,16 @@ path, B, T, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv
 m = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), dtype=torch.float32, attn_implementation="eager").eval()
 g = torch.Generator().manual_seed(1)
 ids = torch.randint(3, m.config.vocab_size, (B, T), generator=g)
-secs = []
+secs, cpu = [], []
 with torch.no_grad():
     m(ids[:2, :16])
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lp = torch.log_softmax(m(ids).logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])
         secs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
 secs.sort()
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "tokens_per_s": B * T / secs[len(secs) // 2], "seconds": secs,
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "tokens_per_s": B * T / secs[len(secs) // 2], "seconds": secs, "cpu_seconds": cpu,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `
 
@@ -152,7 +159,7 @@ async function main(): Promise<void> {
       process.stderr.write(`backend ${b} failed:\n${p.stderr.split('\n').slice(-8).join('\n')}\n`)
     }
   }
-  let torch: { torch: string; threads: number; tokens_per_s: number; seconds: number[]; peak_rss_mb: number } | null = null
+  let torch: { torch: string; threads: number; tokens_per_s: number; seconds: number[]; cpu_seconds: number[]; peak_rss_mb: number } | null = null
   if (a.torch) {
     const p = spawnSync(a.torch, ['-c', TORCH, a.model, String(a.batch), String(a.seq), String(a.reps)], { encoding: 'utf8', maxBuffer: 1 << 26 })
     try {
@@ -169,14 +176,21 @@ async function main(): Promise<void> {
   }
   const f = (x: number, d = 1): string => x.toFixed(d)
   console.log(`model ${basename(a.model)}; forward batch ${a.batch} × ${a.seq}; sampling ${a.prompts} prompts × ${a.newTokens} new tokens`)
-  console.log('backend      load s  forward tok/s  sample tok/s  peak RSS MB' + (torch ? '  forward / PyTorch' : ''))
+  const cpuS = (xs: number[]): number => median(xs)
+  console.log('backend      load s  forward tok/s  forward CPU-s  sample tok/s  peak RSS MB' + (torch ? '  forward / PyTorch' : ''))
   for (const r of results) {
     console.log(
-      `${r.backend.padEnd(11)} ${f(r.load_s).padStart(7)} ${f(r.forward.tokens_per_s).padStart(14)} ${f(r.sample.tokens_per_s).padStart(13)} ${f(r.peak_rss_mb, 0).padStart(12)}` +
+      `${r.backend.padEnd(11)} ${f(r.load_s).padStart(7)} ${f(r.forward.tokens_per_s).padStart(14)} ${f(cpuS(r.forward.cpu_seconds), 2).padStart(14)} ${f(r.sample.tokens_per_s).padStart(13)} ${f(r.peak_rss_mb, 0).padStart(12)}` +
         (torch ? ` ${f(r.forward.tokens_per_s / torch.tokens_per_s, 2).padStart(18)}` : '')
     )
   }
-  if (torch) console.log(`PyTorch ${torch.torch} (${torch.threads} threads): ${f(torch.tokens_per_s)} forward tok/s, peak RSS ${f(torch.peak_rss_mb, 0)} MB`)
+  if (torch)
+    console.log(`PyTorch ${torch.torch} (${torch.threads} threads): ${f(torch.tokens_per_s)} forward tok/s, ${f(cpuS(torch.cpu_seconds), 2)} CPU-s a batch, peak RSS ${f(torch.peak_rss_mb, 0)} MB`)
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (other work on these cores slows both)`
+  )
 }
 
 await main()
