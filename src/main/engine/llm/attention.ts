@@ -24,6 +24,9 @@ export interface ForwardCtx {
   /** RoPE tables for these positions, [B or 1, S, 1, dh] (null for GPT-2) */
   cos: tf.Tensor4D | null
   sinSigned: tf.Tensor4D | null
+  /** the same tables times 1/√dh, for queries: the attention scale rides on the rotation */
+  cosQ: tf.Tensor4D | null
+  sinSignedQ: tf.Tensor4D | null
   /** additive attention bias broadcastable to [B, H, S, P]: [B or 1, 1, S, P]; null = attend to all */
   bias: tf.Tensor4D | null
   /** keys/values of earlier positions, per layer (generation) */
@@ -36,8 +39,20 @@ export interface ForwardCtx {
 
 /** x·cos + swap_halves(x)·sinSigned on [B, S, n, dh] (rotate-half RoPE, see rope.ts) */
 export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sinSigned: tf.Tensor4D): tf.Tensor4D {
-  const [x1, x2] = tf.split(x, 2, 3)
-  return x.mul(cos).add(tf.concat([x2, x1], 3).mul(sinSigned)) as tf.Tensor4D
+  const dh = x.shape[3]
+  // swapping the halves: one reverse on the native backend (measured 1.4× faster than split +
+  // concat there), split + concat elsewhere (wasm's reverse is 2× slower)
+  let swapped: tf.Tensor
+  if (tf.getBackend() === 'tensorflow')
+    swapped = x
+      .reshape([-1, 2, dh / 2])
+      .reverse(1)
+      .reshape(x.shape)
+  else {
+    const [x1, x2] = tf.split(x, 2, 3)
+    swapped = tf.concat([x2, x1], 3)
+  }
+  return x.mul(cos).add(swapped.mul(sinSigned)) as tf.Tensor4D
 }
 
 /**
@@ -50,14 +65,14 @@ export function attention(q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, nHe
   let q = q2.reshape([B, S, nHeads, headDim]) as tf.Tensor4D
   let k = k2.reshape([B, S, nKvHeads, headDim]) as tf.Tensor4D
   const v = v2.reshape([B, S, nKvHeads, headDim]) as tf.Tensor4D
-  if (ctx.cos && ctx.sinSigned) {
-    q = applyRope(q, ctx.cos, ctx.sinSigned)
+  if (ctx.cos && ctx.sinSigned && ctx.cosQ && ctx.sinSignedQ) {
+    q = applyRope(q, ctx.cosQ, ctx.sinSignedQ)
     k = applyRope(k, ctx.cos, ctx.sinSigned)
-  }
+  } else q = q.mul(1 / Math.sqrt(headDim)) as tf.Tensor4D
   // [B, S, n, dh] → [B, n, S, dh]; with one position (a generation step) that is a reshape
   const heads = (t: tf.Tensor4D, n: number): tf.Tensor4D => (S === 1 ? t.reshape([B, n, 1, headDim]) : t.transpose([0, 2, 1, 3])) as tf.Tensor4D
-  // 1/√dh folded into q (smaller than the scores)
-  const qt = heads(q.mul(1 / Math.sqrt(headDim)) as tf.Tensor4D, nHeads).reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
+  // q is already scaled by 1/√dh (smaller than the scores)
+  const qt = heads(q, nHeads).reshape([B, nKvHeads, G * S, headDim]) as tf.Tensor4D
   let kt = heads(k, nKvHeads)
   let vt = heads(v, nKvHeads)
   const past = ctx.past?.[layer]

@@ -117,7 +117,7 @@ export class CausalLm implements DecoderWeights {
     const start = at.start ?? 0
     const span = positions ? (at.maxPos ?? 0) + 1 : start + S
     if (span > this.spec.contextLength) throw new LlmError(`sequence of ${span} positions is longer than the model's context length ${this.spec.contextLength}`)
-    const ctx: ForwardCtx = { B, S, positions, start, cos: null, sinSigned: null, bias, past, kv: [], keepKv }
+    const ctx: ForwardCtx = { B, S, positions, start, cos: null, sinSigned: null, cosQ: null, sinSignedQ: null, bias, past, kv: [], keepKv }
     if (this.spec.rope) {
       const dh = this.spec.headDim
       const { cos, sin } = this.rope(span)
@@ -129,6 +129,9 @@ export class CausalLm implements DecoderWeights {
         ctx.cos = cos.slice([start, 0], [S, dh]).reshape([1, S, 1, dh]) as tf.Tensor4D
         ctx.sinSigned = sin.slice([start, 0], [S, dh]).reshape([1, S, 1, dh]) as tf.Tensor4D
       }
+      const scale = 1 / Math.sqrt(dh)
+      ctx.cosQ = ctx.cos.mul(scale) as tf.Tensor4D
+      ctx.sinSignedQ = ctx.sinSigned.mul(scale) as tf.Tensor4D
     }
     return ctx
   }
