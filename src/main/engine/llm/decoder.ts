@@ -12,14 +12,10 @@ import { ropeTables } from './rope.ts'
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
 import type { CanonicalTensor } from './weights.ts'
+import type { DecoderWeights } from './layer-weights.ts'
+
 
 /** what a decoder layer needs from the model */
-export interface DecoderWeights {
-  readonly spec: LlmSpec
-  weight(name: string): tf.Tensor
-  linear(x: tf.Tensor2D, name: string): tf.Tensor2D
-}
-
 /** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
 export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D
 

@@ -5,7 +5,7 @@
 // as transformers' GPT2Block computes it (its Conv1D c_attn is split into q, k, v on load).
 import * as tf from '@tensorflow/tfjs'
 import { attention, type ForwardCtx } from './attention.ts'
-import type { DecoderWeights } from './decoder.ts'
+import type { DecoderWeights } from './layer-weights.ts'
 
 export function layerNorm(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
   const { mean, variance } = tf.moments(x, -1, true)

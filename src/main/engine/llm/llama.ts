@@ -5,7 +5,7 @@
 // as transformers' LlamaDecoderLayer / Qwen2DecoderLayer / MistralDecoderLayer compute it.
 import * as tf from '@tensorflow/tfjs'
 import { attention, type ForwardCtx } from './attention.ts'
-import type { DecoderWeights } from './decoder.ts'
+import type { DecoderWeights } from './layer-weights.ts'
 
 /** RMSNorm over the last axis: x / √(mean(x²) + eps) · w */
 export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
