@@ -156,7 +156,9 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
       clearTimeout(timer)
       for (const g of grants.values()) g.reject(new Error('the back end stopped'))
       grants.clear()
-      if (!info) reject(new BackendStartError(`the back end stopped before it was ready (exit code ${code ?? signal})`, [...lines]))
+      // the command line's own error line says why (`iwsft serve: …`)
+      const why = [...lines].reverse().find((l) => l.startsWith('iwsft serve: '))?.slice('iwsft serve: '.length)
+      if (!info) reject(new BackendStartError(why ?? `the back end stopped before it was ready (exit code ${code ?? signal})`, [...lines]))
       else if (!stopping) opts.onExit({ code, signal, lines: [...lines] })
     })
 

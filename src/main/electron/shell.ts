@@ -249,7 +249,7 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
 
   const buildMenu = (): void => {
     const isMac = process.platform === 'darwin'
-    const recentItems: Electron.MenuItemConstructorOptions[] = recent.list().map((f) => ({ label: basename(f), sublabel: f, click: () => void openProject(f, false) }))
+    const recentItems: Electron.MenuItemConstructorOptions[] = recent.list().map((f) => ({ label: basename(f), sublabel: f, click: () => openProject(f, false) }))
     const template: Electron.MenuItemConstructorOptions[] = [
       ...(isMac ? [{ role: 'appMenu' as const }] : []),
       {

@@ -106,6 +106,15 @@ function shellPrinter(): (html: string) => Promise<Uint8Array> {
 }
 
 export async function cmdServe(argv: string[]): Promise<number> {
+  try {
+    return await serve(argv)
+  } finally {
+    // the shell's IPC channel would keep this process alive after an error
+    if (process.connected && argv.includes('--shell')) process.disconnect()
+  }
+}
+
+async function serve(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['no-open', 'rebuild', 'print-json', 'shell'])
   for (const k of args.flags.keys()) {
     if (!['port', 'project', 'no-open', 'rebuild', 'print-json', 'allow-dir', 'max-upload-mb', 'shell'].includes(k)) throw new UsageError(`unknown option --${k}; ${USAGE}`)
@@ -133,8 +142,10 @@ export async function cmdServe(argv: string[]): Promise<number> {
     maxUpload: maxUploadMb * 1024 * 1024,
     ...(shell ? { desktop: { printer: shellPrinter() } } : {})
   })
-  if (json) process.stdout.write(`${JSON.stringify({ iwsft: 'ready', url: server.url, origin: server.origin, port: server.port, token: server.token, project: projectFile, pid: process.pid })}\n`)
-  else {
+  if (json) {
+    process.stderr.write(`iwsft serve: ${projectFile} on ${server.origin} (process ${process.pid}${shell ? ', for the desktop app' : ''})\n`)
+    process.stdout.write(`${JSON.stringify({ iwsft: 'ready', url: server.url, origin: server.origin, port: server.port, token: server.token, project: projectFile, pid: process.pid })}\n`)
+  } else {
     const allowed = allowDirs.length ? `\n  also may use: ${allowDirs.join(', ')}` : ''
     process.stdout.write(
       `IW-SFT Workbench (browser build)\n  project: ${projectFile}\n  open:    ${server.url}${allowed}\n  (bound to 127.0.0.1; only this page may use the server, with the token after #; Ctrl+C stops the server and cancels running jobs)\n`
@@ -170,6 +181,5 @@ export async function cmdServe(argv: string[]): Promise<number> {
   })
   process.stdout.write(json ? `${JSON.stringify({ iwsft: 'stopping' })}\n` : 'iwsft serve: stopping (cancelling running jobs) …\n')
   await server.close()
-  if (shell && process.connected) process.disconnect()
   return 0
 }
