@@ -237,6 +237,9 @@ describe('the desktop shell (stand-in Electron, real back end)', () => {
     const runId = ((await call(fake, 'runs.start', { config: long, seeds: [0] })).json.value.runIds as number[])[0]
     await expect.poll(async () => (await call(fake, 'runs.get', { runId })).json.value.live?.step ?? 0, { timeout: 60_000 }).toBeGreaterThan(0)
     fake.win().close()
+    // a second quit meanwhile (Electron's window-all-closed) waits for the back end too
+    fake.app.quit()
+    expect(fake.app.quitted).toBe(false)
     await expect.poll(() => fake.app.quitted, { timeout: 30_000 }).toBe(true)
     expect(() => process.kill(pid, 0)).toThrow()
     const store = openProject(project, { readonly: true })

@@ -331,13 +331,18 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
     win.focus()
   })
   app.on('window-all-closed', () => app.quit())
+  let stopping: Promise<void> | null = null
+  let stopped = false
   app.on('before-quit', (e) => {
-    if (quitting) return
     quitting = true
-    if (!backend?.running()) return
-    // stop the back end first: its running jobs are cancelled (status 'cancelled', saved data kept)
+    if (stopped || !backend?.running()) return
+    // stop the back end first: its running jobs are cancelled (status 'cancelled', saved data
+    // kept); every quit asked for meanwhile waits for it
     e.preventDefault()
-    void backend.stop().finally(() => app.quit())
+    stopping ??= backend.stop().finally(() => {
+      stopped = true
+      app.quit()
+    })
   })
 
   void app.whenReady().then(async () => {
