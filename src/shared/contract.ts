@@ -1,8 +1,9 @@
 // The ONE contract between the user interface and the back end: a map of requests
 // (name → zod input schema and output type) and a map of events (name → payload type).
-// Three transports carry it unchanged: IPC through the preload (desktop), HTTP + WebSocket
-// from `iwsft serve` (browser build), and direct calls (tests). Every input is validated with
-// these schemas where it enters the back end (IPC handler, HTTP handler, direct call).
+// One wire carries it to the app: HTTP + WebSocket from the local back end (`iwsft serve`),
+// whether the page is a browser tab or the desktop shell's window; the command line and the
+// tests call the services directly. Every input is validated with these schemas where it
+// enters the back end (HTTP handler, direct call).
 //
 // Everything here is plain JSON: typed arrays are turned into number arrays on the wire. This
 // file is shared with the renderer, so it imports nothing platform-specific (no src/main).
@@ -222,9 +223,9 @@ export interface ProjectInfo {
 }
 
 export interface Capabilities {
-  /** 'ipc' (desktop), 'http' (browser build) or 'cli' (the command line calling the services directly) */
-  transport: 'ipc' | 'http' | 'cli'
-  /** native dialogs (open/save project, file picker) are available */
+  /** 'http' (the app, in a browser tab or the desktop window) or 'cli' (the command line calling the services directly) */
+  transport: 'http' | 'cli'
+  /** the desktop shell runs this back end: its window offers native dialogs (open/save project, file picker) */
   dialogs: boolean
   /** importable file extensions */
   importFormats: string[]
@@ -460,8 +461,9 @@ export interface WireError {
   message: string
   /** 'invalid_input' (schema), 'invalid_config' (run settings), 'invalid_data' (a file that is
    *  not what it claims), 'not_found', 'exists' (a file would be replaced: ask, then retry with
-   *  overwrite), 'failed' (anything else) */
-  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'failed' | 'unauthorized'
+   *  overwrite), 'forbidden' (a path outside the folders the app may use), 'unauthorized' (no or
+   *  a wrong token, or a request from another origin), 'failed' (anything else) */
+  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'forbidden' | 'failed' | 'unauthorized'
   issues?: FieldIssue[]
 }
 
@@ -509,11 +511,7 @@ export function toWireError(e: unknown): WireError {
 
 // ----------------------------------------------------------------------------- desktop extras
 
-/** The native file pickers the desktop's preload offers (window.api.pickFile); the main process
- *  refuses any other kind. */
-const PICKERS = ['dataset', 'project-open', 'project-new', 'folder', 'report-html', 'report-md', 'report-pdf'] as const
-export type PickKind = (typeof PICKERS)[number]
-export const PICK_KINDS: readonly string[] = PICKERS
+export { PICK_KINDS, type PickKind } from './pickers.ts'
 
 // ----------------------------------------------------------------------------- the API shape
 

@@ -4,6 +4,7 @@ import { ApiError, type Capabilities, type Handlers, type ProjectInfo } from '..
 import { ensureBuiltinDatasets } from '../jobs/builtin-datasets.ts'
 import { openProject } from '../store/index.ts'
 import type { ProjectStore } from '../store/types.ts'
+import { canonicalPath } from './allowed-paths.ts'
 import type { ServiceContext } from './context.ts'
 import type { RecentList } from './recent.ts'
 
@@ -37,9 +38,17 @@ export function projectHandlers(ctx: ServiceContext, recent: RecentList): Pick<H
     },
     'project.info': async () => info(),
     'project.open': async ({ file, create }) => {
+      if (canonicalPath(file) === canonicalPath(ctx.store.file)) return info() // already open here
       if (ctx.jobs.size > 0) throw new ApiError(`${ctx.jobs.size} run(s) are still going in ${ctx.store.file}; cancel them or wait before opening another project`, 'failed')
-      const next = await openWithBuiltins(file, create ?? false)
-      await ctx.switchProject(next)
+      const release = ctx.opts.claimProject?.(file)
+      let next: ProjectStore
+      try {
+        next = await openWithBuiltins(file, create ?? false)
+      } catch (e) {
+        release?.()
+        throw e
+      }
+      await ctx.switchProject(next, release)
       recent.add(ctx.store.file)
       ctx.emit('project.changed', { what: 'project' })
       return info()

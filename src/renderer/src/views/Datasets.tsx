@@ -88,13 +88,9 @@ export function DatasetsView(): React.JSX.Element {
   }
 
   const importFile = (f: File): void => {
-    if (s.client.pathForFile) {
-      const p = s.client.pathForFile(f)
-      void runImport(f.name, async () => p)
-    } else if (s.client.upload) {
-      const up = s.client.upload
-      void runImport(f.name, () => up(f, (sent, total) => setImp((st) => st && { ...st, phase: 'uploading', done: sent, total })))
-    }
+    // a dropped file (or the browser's file input) is uploaded to the back end, desktop window included
+    const up = s.client.upload
+    void runImport(f.name, () => up(f, (sent, total) => setImp((st) => st && { ...st, phase: 'uploading', done: sent, total })))
   }
   const pick = async (): Promise<void> => {
     if (s.client.pickFile) {

@@ -51,6 +51,8 @@ export interface ImportedWeightsApi {
   listDatasets(): Promise<ByoDatasetItem[]>
   inspect(input: { datasetId: number; settings: ByoSettings; variant: ByoVariant; bins?: number; top?: number }): Promise<ByoInspectView>
   traceRho(input: { datasetId: number; traceIndex: number; settings?: ByoSettings }): Promise<ByoTraceRhoView>
+  /** optional (the desktop window): a native file picker; the back end may then read what was picked */
+  pickFile?(): Promise<string | null>
   /** optional: import a file the back end can read */
   importFile?(input: { path: string; tokenizerFile?: string }): Promise<{ dataset: { id: number; name: string }; replacedLogProbs: boolean }>
   /** optional: follow a JSONL log; updates arrive through onFollowUpdate */
@@ -320,10 +322,20 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             <span className="muted">file</span>
             <input className="grow" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/traces.jsonl" aria-label="file to import or follow" data-testid="byo-path" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setPath(p))} data-testid="byo-pick">
+              Choose…
+            </button>
+          )}
           <label className="inline">
             <span className="muted">tokenizer.json</span>
             <input value={tokFile} onChange={(e) => setTokFile(e.target.value)} placeholder="optional" aria-label="tokenizer file" data-testid="byo-tokenizer" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setTokFile(p))} data-testid="byo-pick-tokenizer">
+              Choose…
+            </button>
+          )}
           {api.importFile && (
             <button className="primary" onClick={() => void doImport()} disabled={!path.trim() || following !== null} data-testid="byo-import-button">
               Import
