@@ -9,7 +9,10 @@
 import { z } from 'zod'
 import { CurationSchema, METHODS, type FieldIssue, type RunConfig } from './config.ts'
 import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
-import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
+
+export { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from './import-options.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
@@ -266,11 +269,13 @@ export const requestSchemas = {
     /** the name shown in the list (default: the file's name) */
     name: z.string().min(1).max(200).optional(),
     format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json']).optional(),
-    mapping: z.record(z.string(), z.string()).optional(),
+    /** which column holds what (keys of the text importer's mapping; an unknown key is refused) */
+    mapping: ByoMappingSchema.optional(),
     /** a Hugging Face tokenizer.json for text columns (default: bytes) */
     tokenizerFile: z.string().min(1).max(4096).optional(),
     /** chosen by the caller; import.progress events carry it */
-    importId: z.string().min(1).max(100)
+    importId: z.string().min(1).max(100),
+    ...ImportOptionFields
   }),
   /** a dataset by id or by name (the newest of that name), as configs and the command line name them */
   'datasets.find': z.strictObject({ ref: z.string().trim().min(1).max(4096) }),
@@ -341,8 +346,9 @@ export interface RequestOutputs {
   'datasets.list': DatasetInfo[]
   'datasets.columns': DatasetColumns
   'datasets.trace': TraceDetail
-  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*) */
-  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean }
+  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*);
+   *  skipped: rows left out with skipBadRows, each with its reason */
+  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean; skipped: SkippedRow[] }
   'datasets.find': DatasetInfo
   'datasets.delete': { ok: true }
   'datasets.builtins': BuiltinInfo[]
