@@ -345,11 +345,10 @@ async function readRows(file: string, format: TextFormat = formatOf(file), opts:
   const text = problems.length > 0 && !skipBadRows ? buf.toString('utf8') : decoded.text
   const badLines = new Map<number, string>()
   for (const p of problems) if (!badLines.has(p.line)) badLines.set(p.line, describeLineProblem(p, maxLineBytes))
-  const parseOpts: ParseOptions = { skipBadRows, badLines }
-  const src = format === 'csv' ? parseCsv(text, file, parseOpts) : parseJsonl(text, file, parseOpts)
-  // (a problem on a line the parser never reached as a row, e.g. a blank-looking line, still counts)
-  if (problems.length > 0 && !skipBadRows) throw new ImportError(`file "${file}", line ${problems[0].line}: ${describeLineProblem(problems[0], maxLineBytes)}`)
-  return src
+  // the parser collects its bad lines either way: importTextRows refuses the file at the first bad
+  // line in file order (a parse problem or a bad row), or skips them all
+  const parseOpts: ParseOptions = { skipBadRows: true, badLines }
+  return format === 'csv' ? parseCsv(text, file, parseOpts) : parseJsonl(text, file, parseOpts)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,7 +458,13 @@ function checkMapping(m: TextColumnMapping, src: RowSource, given: boolean): voi
 function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColumns = true): ImportedText {
   const { file, rows, unit, numbers } = src
   const skipBadRows = opts.skipBadRows ?? false
-  const skipped: SkippedRow[] = [...(src.skipped ?? [])]
+  // lines the parser could not make a row of: without skipBadRows the first is refused when the
+  // rows reach it (so the first bad line of the file is the one named)
+  const parseProblems = [...(src.skipped ?? [])].sort((a, b) => a.line - b.line)
+  const refuseParsedUpTo = (line: number): void => {
+    if (!skipBadRows && parseProblems.length > 0 && parseProblems[0].line <= line) throw new ImportError(parseProblems[0].reason)
+  }
+  const skipped: SkippedRow[] = skipBadRows ? parseProblems : []
   const noGoodRow = (): ImportError => {
     const first = skipped
       .slice(0, 3)
@@ -467,6 +472,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       .join('; ')
     return new ImportError(`file "${file}": has no good row: all ${count(skipped.length)} ${unit}s were skipped (${first}${skipped.length > 3 ? '; …' : ''})`)
   }
+  refuseParsedUpTo(rows.length ? numbers[0] : Infinity)
   if (rows.length === 0) throw skipped.length ? noGoodRow() : new ImportError(`file "${file}": has no data rows`)
   const mapping = opts.mapping ?? detectMapping(columnsOf(src))
   checkMapping(mapping, src, checkColumns && opts.mapping !== undefined)
@@ -613,6 +619,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   const kept: number[] = []
   let n = 0
   for (let i = 0; i < N; i++) {
+    refuseParsedUpTo(numbers[i])
     let r: ReturnType<typeof readRow>
     try {
       r = readRow(i)
@@ -635,6 +642,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     kept.push(i)
     n++
   }
+  refuseParsedUpTo(Infinity)
   skipped.sort((a, b) => a.line - b.line)
   if (n === 0) throw noGoodRow()
   const maxId = actions.max
