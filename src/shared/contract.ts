@@ -222,6 +222,16 @@ export interface ProjectInfo {
   file: string
   name: string
   recent: string[]
+  /** set when the file is damaged (PRAGMA quick_check failed on open): what is wrong and how to
+   *  recover; the project is then open read-only */
+  damage?: string
+}
+
+/** What project.recover copied out of a damaged project, table by table. */
+export interface RecoverInfo {
+  file: string
+  out: string
+  tables: Array<{ table: string; copied: number; gaps: number; orphans: number }>
 }
 
 export interface Capabilities {
@@ -259,6 +269,9 @@ export const requestSchemas = {
   'project.info': empty,
   /** open (or create, when `create`) a project file */
   'project.open': z.strictObject({ file: z.string().min(1).max(4096), create: z.boolean().optional() }),
+  /** copy what can be read of the open (damaged) project into a new project file `out` (a file
+   *  name in the project's folder; the command line may name any path) */
+  'project.recover': z.strictObject({ out: z.string().trim().min(1).max(4096) }),
 
   'datasets.list': empty,
   'datasets.columns': z.strictObject({ datasetId: id }),
@@ -293,6 +306,8 @@ export const requestSchemas = {
   'runs.get': z.strictObject({ runId: id }),
   'runs.start': StartRunsInput,
   'runs.cancel': z.strictObject({ runId: id }),
+  /** a run stuck as running whose process is gone (the user says so): mark it interrupted, so it can resume */
+  'runs.markInterrupted': z.strictObject({ runId: id }),
   /** continue an interrupted, cancelled or failed run from its last checkpoint (same metrics as an unbroken run) */
   'runs.resume': z.strictObject({ runId: id }),
   /** reload a checkpoint (default the last) and evaluate it; `episodes` for environments with episodes */
@@ -343,6 +358,7 @@ export interface RequestOutputs {
   'app.capabilities': Capabilities
   'project.info': ProjectInfo
   'project.open': ProjectInfo
+  'project.recover': RecoverInfo
   'datasets.list': DatasetInfo[]
   'datasets.columns': DatasetColumns
   'datasets.trace': TraceDetail
@@ -361,6 +377,7 @@ export interface RequestOutputs {
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
   'runs.cancel': { ok: true }
+  'runs.markInterrupted': { ok: true }
   'runs.resume': { runId: number }
   'runs.eval': RunEvaluation
   'runs.delete': { ok: true }

@@ -14,6 +14,7 @@ import { createContext, type Listener, type ServicesOptions } from './context.ts
 import { datasetHandlers } from './datasets.ts'
 import { toApiError } from './errors.ts'
 import { openWithBuiltins, projectHandlers } from './project.ts'
+import { recoverHandlers } from './project-recover.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
@@ -53,6 +54,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
   const ctx = createContext(opts, first, emit)
   const handlers: Handlers = {
     ...projectHandlers(ctx, recent),
+    ...recoverHandlers(ctx),
     ...datasetHandlers(ctx),
     ...runHandlers(ctx),
     ...reportHandlers(ctx),
