@@ -141,6 +141,9 @@ describe('size limits', () => {
     ])
     expect(all.text.split('\n')[4]).toBe('ok')
     expect(decodeTextFile(b, { maxLineBytes: 10, loneCr: false, all: false }).problems).toHaveLength(1)
+    // CSV: lines split by lone CRs are short although the LF-separated stretch is long; the long line after them is found
+    const csv = Buffer.from('a\r' + 'b'.repeat(8) + '\r' + 'c'.repeat(8) + '\n' + 'z'.repeat(20) + '\n')
+    expect(decodeTextFile(csv, { maxLineBytes: 10, loneCr: true, all: false }).problems.map((p) => [p.line, p.kind, p.value])).toEqual([[4, 'too-long', 20]])
   })
 })
 

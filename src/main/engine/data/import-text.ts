@@ -32,7 +32,7 @@ import { DatasetError, validateDataset, type TraceDataset } from '../../common/t
 import { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from '../../../shared/import-options.ts'
 import type { Tokenizer } from '../text/tokenizer.ts'
 import { loadHfTokenizer } from '../text/hf.ts'
-import { count, decodeTextFile, type LineProblem } from './text-bytes.ts'
+import { count, decodeTextFile, textBefore, type LineProblem } from './text-bytes.ts'
 
 export type { SkippedRow } from '../../../shared/import-options.ts'
 
@@ -341,8 +341,10 @@ async function readRows(file: string, format: TextFormat = formatOf(file), opts:
   const decoded = decodeTextFile(buf, { maxLineBytes, loneCr: format === 'csv', all: skipBadRows })
   const { problems } = decoded
   // without skipping, the parser still goes through the lines before the first problem, so the
-  // first bad line of the file is the one named (the text is then decoded leniently)
-  const text = problems.length > 0 && !skipBadRows ? buf.toString('utf8') : decoded.text
+  // first bad line of the file is the one named: a JSONL file's lines stand alone, so only those
+  // are decoded (a 50 MB line never is); a CSV record may span lines, so the whole text is
+  let text = decoded.text
+  if (problems.length > 0 && !skipBadRows) text = format === 'jsonl' ? textBefore(buf, problems[0].offset) : buf.toString('utf8')
   const badLines = new Map<number, string>()
   for (const p of problems) if (!badLines.has(p.line)) badLines.set(p.line, describeLineProblem(p, maxLineBytes))
   // the parser collects its bad lines either way: importTextRows refuses the file at the first bad

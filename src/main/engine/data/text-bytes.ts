@@ -78,12 +78,13 @@ class LineCounter {
 
 /** Decode `buf` as UTF-8 and find every ill-formed byte sequence and every line longer than
  *  `maxLineBytes` bytes (without its line break). With `all` false it stops at the first
- *  problem; the text is then '' when a problem was found. */
+ *  problem and reads no further (an over-long line is not even decoded); the text is then ''
+ *  when a problem was found (textBefore gives the lines before it). */
 export function decodeTextFile(buf: Uint8Array, opts: { maxLineBytes: number; loneCr: boolean; all: boolean }): DecodedText {
   const problems: Array<Omit<LineProblem, 'line'>> = []
   // lines longer than the limit (LF-separated lines bound the CSV lines too: a lone CR only splits)
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
-  for (let start = 0; start < b.length;) {
+  for (let start = 0; start < b.length; ) {
     let end = b.indexOf(10, start)
     if (end < 0) end = b.length
     let len = end - start
@@ -99,20 +100,23 @@ export function decodeTextFile(buf: Uint8Array, opts: { maxLineBytes: number; lo
           }
         }
       } else problems.push({ offset: start, kind: 'too-long', value: len })
-      if (!opts.all) break
+      if (!opts.all && problems.length > 0) break
     }
     start = end + 1
   }
+  // stopping at the first problem: what lies past an over-long line is not read
+  const end = !opts.all && problems.length > 0 ? problems[0].offset : buf.length
+  const head = buf.subarray(0, end)
   let text = ''
   try {
-    text = strict.decode(buf)
+    text = strict.decode(head)
   } catch {
-    for (let at = invalidUtf8At(buf); at >= 0;) {
-      problems.push({ offset: at, kind: 'utf8', value: buf[at] })
+    for (let at = invalidUtf8At(head); at >= 0; ) {
+      problems.push({ offset: at, kind: 'utf8', value: head[at] })
       if (!opts.all) break
       // go on from the next line: one report a line is enough
       const nl = b.indexOf(10, at)
-      at = nl < 0 ? -1 : invalidUtf8At(buf, nl + 1)
+      at = nl < 0 ? -1 : invalidUtf8At(head, nl + 1)
     }
     if (opts.all) text = b.toString('utf8')
   }
@@ -121,6 +125,12 @@ export function decodeTextFile(buf: Uint8Array, opts: { maxLineBytes: number; lo
   const withLines = problems.map((p) => ({ ...p, line: counter.lineAt(p.offset) }))
   if (!opts.all && withLines.length > 0) return { text: '', problems: withLines.slice(0, 1) }
   return { text, problems: withLines }
+}
+
+/** The text of the whole lines before byte `offset` (valid UTF-8 up to a problem found there). */
+export function textBefore(buf: Uint8Array, offset: number): string {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  return b.toString('utf8', 0, b.lastIndexOf(10, offset - 1) + 1)
 }
 
 /** "12,345" */
