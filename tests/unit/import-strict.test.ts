@@ -39,6 +39,17 @@ describe('strict UTF-8', () => {
     await expect(importDatasetFileFull(j)).rejects.toThrow(/x\.traces\.json, line 2: not valid UTF-8: byte 0xff at byte offset 28/)
   })
 
+  it('names the first bad line in file order: a bad row before a bad byte, a bad byte before a bad row', async () => {
+    const badByte = Buffer.concat([Buffer.from('{"prompt":"'), Buffer.from([0xff]), Buffer.from('","completion":"x"}\n')])
+    const rowFirst = write('row-first.jsonl', Buffer.concat([Buffer.from(row('a', '') + '\n' + row('b', 'c') + '\n'), badByte]))
+    await expect(importTextFile(rowFirst, { tokenizer: byte })).rejects.toThrow(/row-first\.jsonl", line 1, field "completion": the completion is empty/)
+    const byteFirst = write('byte-first.jsonl', Buffer.concat([Buffer.from(row('b', 'c') + '\n'), badByte, Buffer.from(row('a', '') + '\n')]))
+    await expect(importTextFile(byteFirst, { tokenizer: byte })).rejects.toThrow(/byte-first\.jsonl", line 2: not valid UTF-8/)
+    // a bad byte on the last line, with no line break after it
+    const last = write('last.jsonl', Buffer.concat([Buffer.from(row('b', 'c') + '\n'), badByte.subarray(0, badByte.length - 1)]))
+    await expect(importTextFile(last, { tokenizer: byte })).rejects.toThrow(/last\.jsonl", line 2: not valid UTF-8/)
+  })
+
   it('keeps valid multi-byte text, a BOM and U+FFFD written as such', async () => {
     const f = write('ok.jsonl', '\ufeff' + row('caf\u00e9 \u{1F600}', 'ok \ufffd') + '\n')
     const r = await importTextFile(f, { tokenizer: byte, addEos: false })

@@ -129,7 +129,8 @@ export interface RowSource {
   unit: 'line' | 'row'
   /** 1-based line or row number of each row */
   numbers: ArrayLike<number>
-  /** lines the parser could not make a row of (only when asked to skip bad rows) */
+  /** lines the parser could not make a row of (when it was asked to skip them; importTextRows
+   *  then skips them too, or refuses the file at the first in file order) */
   skipped?: SkippedRow[]
   /** the file's columns, when it declares them (a CSV header, a Parquet schema) */
   columns?: string[]
@@ -350,7 +351,13 @@ async function readRows(file: string, format: TextFormat = formatOf(file), opts:
   // the parser collects its bad lines either way: importTextRows refuses the file at the first bad
   // line in file order (a parse problem or a bad row), or skips them all
   const parseOpts: ParseOptions = { skipBadRows: true, badLines }
-  return format === 'csv' ? parseCsv(text, file, parseOpts) : parseJsonl(text, file, parseOpts)
+  const src = format === 'csv' ? parseCsv(text, file, parseOpts) : parseJsonl(text, file, parseOpts)
+  // (the first problem's line may lie past the text decoded for the parser)
+  const first = problems[0]
+  if (first && !skipBadRows && !src.skipped?.some((r) => r.line === first.line)) {
+    src.skipped = [...(src.skipped ?? []), { line: first.line, reason: `file "${file}", line ${first.line}: ${describeLineProblem(first, maxLineBytes)}` }]
+  }
+  return src
 }
 
 // ---------------------------------------------------------------------------------------------
