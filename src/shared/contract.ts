@@ -10,7 +10,10 @@
 import { z } from 'zod'
 import { CurationSchema, METHODS, type FieldIssue, type RunConfig } from './config.ts'
 import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
-import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
+
+export { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from './import-options.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
@@ -220,6 +223,16 @@ export interface ProjectInfo {
   file: string
   name: string
   recent: string[]
+  /** set when the file is damaged (PRAGMA quick_check failed on open): what is wrong and how to
+   *  recover; the project is then open read-only */
+  damage?: string
+}
+
+/** What project.recover copied out of a damaged project, table by table. */
+export interface RecoverInfo {
+  file: string
+  out: string
+  tables: Array<{ table: string; copied: number; gaps: number; orphans: number }>
 }
 
 export interface Capabilities {
@@ -257,6 +270,9 @@ export const requestSchemas = {
   'project.info': empty,
   /** open (or create, when `create`) a project file */
   'project.open': z.strictObject({ file: z.string().min(1).max(4096), create: z.boolean().optional() }),
+  /** copy what can be read of the open (damaged) project into a new project file `out` (a file
+   *  name in the project's folder; the command line may name any path) */
+  'project.recover': z.strictObject({ out: z.string().trim().min(1).max(4096) }),
 
   'datasets.list': empty,
   'datasets.columns': z.strictObject({ datasetId: id }),
@@ -267,11 +283,13 @@ export const requestSchemas = {
     /** the name shown in the list (default: the file's name) */
     name: z.string().min(1).max(200).optional(),
     format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json']).optional(),
-    mapping: z.record(z.string(), z.string()).optional(),
+    /** which column holds what (keys of the text importer's mapping; an unknown key is refused) */
+    mapping: ByoMappingSchema.optional(),
     /** a Hugging Face tokenizer.json for text columns (default: bytes) */
     tokenizerFile: z.string().min(1).max(4096).optional(),
     /** chosen by the caller; import.progress events carry it */
-    importId: z.string().min(1).max(100)
+    importId: z.string().min(1).max(100),
+    ...ImportOptionFields
   }),
   /** a dataset by id or by name (the newest of that name), as configs and the command line name them */
   'datasets.find': z.strictObject({ ref: z.string().trim().min(1).max(4096) }),
@@ -289,6 +307,8 @@ export const requestSchemas = {
   'runs.get': z.strictObject({ runId: id }),
   'runs.start': StartRunsInput,
   'runs.cancel': z.strictObject({ runId: id }),
+  /** a run stuck as running whose process is gone (the user says so): mark it interrupted, so it can resume */
+  'runs.markInterrupted': z.strictObject({ runId: id }),
   /** continue an interrupted, cancelled or failed run from its last checkpoint (same metrics as an unbroken run) */
   'runs.resume': z.strictObject({ runId: id }),
   /** reload a checkpoint (default the last) and evaluate it; `episodes` for environments with episodes */
@@ -339,11 +359,13 @@ export interface RequestOutputs {
   'app.capabilities': Capabilities
   'project.info': ProjectInfo
   'project.open': ProjectInfo
+  'project.recover': RecoverInfo
   'datasets.list': DatasetInfo[]
   'datasets.columns': DatasetColumns
   'datasets.trace': TraceDetail
-  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*) */
-  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean }
+  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*);
+   *  skipped: rows left out with skipBadRows, each with its reason */
+  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean; skipped: SkippedRow[] }
   'datasets.find': DatasetInfo
   'datasets.delete': { ok: true }
   'datasets.builtins': BuiltinInfo[]
@@ -356,6 +378,7 @@ export interface RequestOutputs {
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
   'runs.cancel': { ok: true }
+  'runs.markInterrupted': { ok: true }
   'runs.resume': { runId: number }
   'runs.eval': RunEvaluation
   'runs.delete': { ok: true }

@@ -43,12 +43,16 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
       return d
     },
-    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, importId }) => {
+    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
       const abs = resolve(path)
       const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
       let imp: ImportResult
       try {
-        imp = await runInWorker('import', { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile) }, { onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
+        imp = await runInWorker(
+          'import',
+          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes },
+          { onProgress: (done, total) => emit('import.progress', { importId, done, total }) }
+        )
         validateDataset(imp.dataset)
       } catch (e) {
         let msg = e instanceof Error ? e.message : String(e)
@@ -63,7 +67,9 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       const { id, created } = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
       emit('import.progress', { importId, done: 1, total: 1 })
       emit('project.changed', { what: 'datasets' })
-      return { dataset: info(id), created, logProbs }
+      // an upload's temporary path means nothing to the user here either
+      const skipped = upload ? imp.skipped.map((r) => ({ ...r, reason: r.reason.split(abs).join(basename(abs)) })) : imp.skipped
+      return { dataset: info(id), created, logProbs, skipped }
     },
     'datasets.delete': async ({ datasetId }) => {
       info(datasetId)

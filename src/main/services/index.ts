@@ -17,6 +17,7 @@ import { createContext, type Listener, type ServicesOptions } from './context.ts
 import { datasetHandlers } from './datasets.ts'
 import { toApiError } from './errors.ts'
 import { openWithBuiltins, projectHandlers } from './project.ts'
+import { recoverHandlers } from './project-recover.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
@@ -68,6 +69,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     : null
   const handlers: Handlers = {
     ...projectHandlers(ctx, recent),
+    ...recoverHandlers(ctx),
     ...datasetHandlers(ctx),
     ...runHandlers(ctx),
     ...reportHandlers(ctx),

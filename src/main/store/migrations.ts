@@ -163,6 +163,18 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
       }
       db.exec(`DELETE FROM ref_logprobs WHERE ref_key IN ('byo:ref', 'byo:policy')`)
     }
+  },
+  {
+    // A run's owner is its pid AND that process's start time and host (process-owner.ts): a pid
+    // alone is handed to another process once the owner is gone. Older runs keep NULL here and
+    // are judged by their pid, as before.
+    name: 'run owner start time and host',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN owner_start TEXT;
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+      `)
+    }
   }
 ]
 

@@ -93,6 +93,11 @@ export function App(): React.JSX.Element {
             </button>
           </div>
         )}
+        {s.project?.damage && (
+          <div className="banner error" role="alert" data-testid="damaged-banner">
+            {s.project.damage}
+          </div>
+        )}
         {s.view === 'datasets' && <DatasetsView />}
         {s.view === 'curation' && <CurationView />}
         {s.view === 'new-run' && <NewRunView />}
