@@ -57,7 +57,7 @@ suite(title, () => {
   }
 
   it('Datasets: a bad row refuses the file; with "skip bad rows" the good rows are imported and each skipped line is listed', async () => {
-    const p = await open(fx.server.url)
+    const p = await open(fx.url)
     const f = mixed()
     await p.getByTestId('file-input').setInputFiles(f)
     await expect.poll(async () => (await p.getByTestId('import-status').innerText()).trim(), { timeout: 60_000 }).toMatch(/line 4: not valid JSON/)
@@ -77,8 +77,8 @@ suite(title, () => {
     const f = join(fx.dir, 'lp.jsonl')
     const row = (s: number): string => JSON.stringify({ tokens: [1, 2], ref_logprobs: [-1, -2], policy_logprobs: [-1, -1], score: s })
     writeFileSync(f, [row(0), '{"tokens": [1, 2], "ref_logprobs": [-1, 0.7], "policy_logprobs": [-1, -1]}', row(1)].join('\n') + '\n')
-    const p = await open(fx.server.url)
-    await p.goto(fx.server.url.replace(/#.*$/, '') + '#byo')
+    const p = await open(fx.url)
+    await p.goto(fx.url.replace(/#.*$/, '') + '#byo')
     await p.getByTestId('byo-path').fill(f)
     await p.getByTestId('byo-skip-bad-rows').check()
     await p.getByTestId('byo-import-button').click()
@@ -98,8 +98,8 @@ suite(title, () => {
     const db = new Database(fx.project)
     db.prepare('UPDATE runs SET owner_pid = ?, owner_start = ? WHERE id = ?').run(other.pid, processStart(other.pid!), id)
     db.close()
-    const p = await open(fx.server.url)
-    await p.goto(fx.server.url.replace(/#.*$/, '') + '#runs')
+    const p = await open(fx.url)
+    await p.goto(fx.url.replace(/#.*$/, '') + '#runs')
     const button = p.getByTestId(`mark-interrupted-${id}`)
     await button.waitFor({ timeout: 30_000 })
     // dismissing the confirmation changes nothing
