@@ -12,7 +12,8 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/electron/index.ts'),
           worker: resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
-          'import-worker': resolve(__dirname, 'src/main/services/import-worker.ts')
+          'import-worker': resolve(__dirname, 'src/main/services/import-worker.ts'),
+          'model-worker': resolve(__dirname, 'src/main/jobs/model-worker.ts')
         }
       }
     }

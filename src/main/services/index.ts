@@ -6,7 +6,7 @@
 //
 // One file per namespace: project.ts (app.*, project.*), datasets.ts (datasets.*, presets.*),
 // runs.ts (config.*, runs.*), reports.ts (runs.export, reports.make), backend.ts (backend.*),
-// byo.ts (byo.*). They share a ServiceContext (context.ts).
+// byo.ts (byo.*), models.ts (models.*). They share a ServiceContext (context.ts).
 import { ApiError, isRequestName, parseInput, type Handlers, type RequestName, type RequestOutput } from '../../shared/contract.ts'
 import { backendHandlers } from './backend.ts'
 import { byoHandlers } from './byo.ts'
@@ -14,6 +14,7 @@ import { createContext, type Listener, type ServicesOptions } from './context.ts
 import { datasetHandlers } from './datasets.ts'
 import { toApiError } from './errors.ts'
 import { openWithBuiltins, projectHandlers } from './project.ts'
+import { modelHandlers } from './models.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
@@ -57,7 +58,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     ...runHandlers(ctx),
     ...reportHandlers(ctx),
     ...backendHandlers(ctx),
-    ...byoHandlers(ctx)
+    ...byoHandlers(ctx),
+    ...modelHandlers(ctx)
   }
 
   const call = async (name: string, input: unknown): Promise<unknown> => {

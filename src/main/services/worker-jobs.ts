@@ -36,10 +36,10 @@ const datasetBuffers = (ds: TraceDataset): ArrayBuffer[] => [ds.offsets, ds.obs,
 export const JOBS = {
   /** parse a data file (any supported format), with its per-step log-probs when it carries them */
   import: def({
-    what: (i: { file: string; format?: string; mapping?: Record<string, string>; name?: string; tokenizerFile?: string }) => i.file,
+    what: (i: { file: string; format?: string; mapping?: Record<string, string>; name?: string; tokenizerFile?: string; tokenizerModel?: { path: string; chat: boolean } }) => i.file,
     run: async (i, ctx): Promise<ImportResult> => {
       const { importDatasetFileFull } = await import('../engine/data/import.ts')
-      return importDatasetFileFull(i.file, { format: i.format, mapping: i.mapping, name: i.name, tokenizerFile: i.tokenizerFile, onProgress: (d, t) => ctx.progress(d, t) })
+      return importDatasetFileFull(i.file, { format: i.format, mapping: i.mapping, name: i.name, tokenizerFile: i.tokenizerFile, tokenizerModel: i.tokenizerModel, onProgress: (d, t) => ctx.progress(d, t) })
     },
     transfer: (r) => [...datasetBuffers(r.dataset), ...[r.refLogProbs, r.policyLogProbs].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []))]
   }),

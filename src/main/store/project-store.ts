@@ -8,6 +8,7 @@ import { CurationSchema, type Curation, type RunConfig } from '../../shared/conf
 import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../common/trace.ts'
 import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
+import { modelStore } from './model-store.ts'
 import type {
   CheckpointRow,
   DatasetSummary,
@@ -475,6 +476,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean): Pr
 
   const store: ProjectStore = {
     file,
+    ...modelStore(db, file, (message) => new StoreError(message, file)),
 
     close() {
       if (closed) return

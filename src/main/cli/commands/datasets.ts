@@ -29,13 +29,13 @@ import type { Args } from '../args.ts'
 const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
-  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json] [--map prompt=col,completion=col,score=col] [--json]',
+  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]] [--map prompt=col,completion=col,score=col] [--json]',
   '       iwsft datasets list [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
 ].join('\n')
 
 export async function cmdDatasets(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'quick'])
+  const args = parseArgs(argv, ['json', 'quick', 'no-chat'])
   const [sub, suite] = args.positionals
   const json = args.flags.has('json')
   if (sub === 'import') return importCommand(suite, args, json)
@@ -120,6 +120,8 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
   const format = strFlag(args, 'format')
   const name = strFlag(args, 'name')
   const tokenizerFile = strFlag(args, 'tokenizer')
+  // a project model's tokenizer (and chat template): the dataset can then be scored by that model
+  const tokenizerModel = strFlag(args, 'tokenizer-model')
   return withServices(args, async (s) => {
     const bar = new ProgressBar('import')
     const importId = 'cli'
@@ -137,7 +139,8 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
         ...(name ? { name } : {}),
         ...(format ? { format: format as RequestInput<'datasets.import'>['format'] } : {}),
         ...(mapping ? { mapping } : {}),
-        ...(tokenizerFile ? { tokenizerFile } : {})
+        ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...(tokenizerModel ? { tokenizerModel, ...(args.flags.has('no-chat') ? { chat: false } : {}) } : {})
       })
     } finally {
       off()

@@ -73,6 +73,10 @@ export interface ImportTextOptions {
   defaultScore?: number
   /** vocabulary size for token columns without a tokenizer (default: largest id + 1) */
   vocabSize?: number
+  /** a real model's format for text rows: prompt and completion text → their token ids as the
+   *  model reads them (through its chat template, or with its BOS and EOS); replaces encoding
+   *  each side alone and addEos */
+  encodePair?: (prompt: string, completion: string) => { prompt: number[]; completion: number[] }
 }
 
 export interface ImportedText {
@@ -433,8 +437,15 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}): ImportedT
         const an = getText(row, i, m.attempt!)
         text = template.replace(/\{(thinking|attempt)\}/g, (_s, k: string) => (k === 'thinking' ? th : an))
       }
-      c = tok!.encode(text)
-      if (addEos) c.push(tok!.eos)
+      if (opts.encodePair && !m.promptTokens) {
+        // a real model's format: the pair as the model reads it (chat template, or its BOS and EOS)
+        const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : '', text)
+        p = pair.prompt
+        c = pair.completion
+      } else {
+        c = tok!.encode(text)
+        if (addEos) c.push(tok!.eos)
+      }
     }
     if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
     if (hasRef) refParts.push(getLogprobs(row, i, m.refLogprobs!, c.length))
