@@ -9,7 +9,7 @@ import { parentPort } from 'node:worker_threads'
 import type { TraceDataset } from '../common/trace.ts'
 import type { PromptRow } from '../engine/datasets/verifiers.ts'
 import { initBackend } from '../engine/backend/index.ts'
-import { describeLlm, hashLlmFiles, loadLlm, openLlmTokenizer, tokenizerFingerprint, type LlmDescription, type LoadedLlm } from '../engine/llm/index.ts'
+import { DEQUANT_TYPES, describeLlm, hashLlmFiles, loadLlm, openLlmTokenizer, tokenizerFingerprint, UnsupportedTensorType, type LlmDescription, type LoadedLlm } from '../engine/llm/index.ts'
 import {
   checkModelMemory,
   generateText,
@@ -87,6 +87,9 @@ async function run(id: number, op: ModelOp, input: unknown): Promise<unknown> {
       const { path } = input as ModelOps['describe']['input']
       progress('describe', 0, 1)
       const description = await describeLlm(path)
+      // refused now, not at the first load: a type the engine cannot turn into float32
+      const unsupported = Object.keys(description.tensorTypes).filter((t) => !(DEQUANT_TYPES as readonly string[]).includes(t))
+      if (unsupported.length) throw new UnsupportedTensorType(unsupported.join(', '), `model "${path}"`)
       const { tokenizer } = await openLlmTokenizer(path)
       const files = description.files.map((f) => {
         const s = statSync(f)

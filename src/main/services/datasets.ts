@@ -70,7 +70,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       const logProbs = Boolean(imp.refLogProbs || imp.policyLogProbs)
       const { id, created } = ctx.store.transaction(() => {
         const r = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
-        if (model) ctx.store.setDatasetTokenization(r.id, model.record)
+        if (model) ctx.store.setDatasetTokenization(r.id, model.record(imp.fromText ?? false))
         return r
       })
       emit('import.progress', { importId, done: 1, total: 1 })

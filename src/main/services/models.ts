@@ -55,11 +55,15 @@ export function findModel(store: ProjectStore, ref: string): ModelInfo {
 
 /** A model's tokenizer for `datasets.import --tokenizer-model`: its path, whether prompts go through
  *  its chat template (default: when it has one), and the record the dataset keeps of it. */
-export function tokenizerModelFor(store: ProjectStore, ref: string, chat: boolean | undefined): { path: string; chat: boolean; record: { tokenizerHash: string; template: 'chat' | 'plain'; modelName: string } } {
+export function tokenizerModelFor(
+  store: ProjectStore,
+  ref: string,
+  chat: boolean | undefined
+): { path: string; chat: boolean; record: (fromText: boolean) => { tokenizerHash: string; template: 'chat' | 'plain' | 'ids'; modelName: string } } {
   const m = findModel(store, ref)
   const useChat = chat ?? m.details.chatTemplate !== null
   if (useChat && m.details.chatTemplate === null) throw new ApiError(`model "${m.name}" has no chat template; import the data as plain text (chat: false)`, 'invalid_input')
-  return { path: m.path, chat: useChat, record: { tokenizerHash: m.tokenizerHash, template: useChat ? 'chat' : 'plain', modelName: m.name } }
+  return { path: m.path, chat: useChat, record: (fromText) => ({ tokenizerHash: m.tokenizerHash, template: fromText ? (useChat ? 'chat' : 'plain') : 'ids', modelName: m.name }) }
 }
 
 /** The prompts of a sampling job: JSONL or CSV rows with a "prompt" column, or any other text

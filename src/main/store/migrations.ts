@@ -169,7 +169,8 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
     // outside the project: hundreds of MB), what it is, and the hash of its bytes, which keys the
     // reference log-probs scored with it. A dataset tokenised by a model's tokenizer records
     // which one (its tokenizer's fingerprint) and whether prompts went through the chat
-    // template, so that scoring refuses a model whose tokens would mean something else.
+    // template ('chat'), were plain text ('plain') or came as token ids in its vocabulary ('ids'),
+    // so that scoring refuses a model whose tokens would mean something else.
     name: 'models',
     up: (db) => {
       db.exec(`
@@ -194,7 +195,7 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
         CREATE TABLE dataset_tokenization (
           dataset_id     INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
           tokenizer_hash TEXT NOT NULL,
-          template       TEXT NOT NULL CHECK (template IN ('chat', 'plain')),
+          template       TEXT NOT NULL CHECK (template IN ('chat', 'plain', 'ids')),
           model_name     TEXT NOT NULL,        -- the model whose tokenizer it was (for messages)
           created_at     TEXT NOT NULL
         );

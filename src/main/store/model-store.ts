@@ -58,7 +58,7 @@ export function modelStore(db: Database.Database, file: string, fail: (message: 
       `INSERT INTO dataset_tokenization (dataset_id, tokenizer_hash, template, model_name, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (dataset_id) DO UPDATE SET tokenizer_hash = excluded.tokenizer_hash, template = excluded.template, model_name = excluded.model_name, created_at = excluded.created_at`
     ),
-    getTok: db.prepare<[number], { tokenizer_hash: string; template: 'chat' | 'plain'; model_name: string }>(
+    getTok: db.prepare<[number], { tokenizer_hash: string; template: 'chat' | 'plain' | 'ids'; model_name: string }>(
       'SELECT tokenizer_hash, template, model_name FROM dataset_tokenization WHERE dataset_id = ?'
     ),
     datasetExists: db.prepare<[number], { id: number }>('SELECT id FROM datasets WHERE id = ?')

@@ -37,8 +37,9 @@ export interface ImportedLogProbs {
 /** How a dataset's tokens were made from text by a model's tokenizer (models.ts in the store). */
 export interface DatasetTokenization {
   tokenizerHash: string
-  /** 'chat': prompt and completion rendered through the model's chat template; 'plain': text as is */
-  template: 'chat' | 'plain'
+  /** 'chat': prompt and completion rendered through the model's chat template; 'plain': text as
+   *  is (with the model's BOS and EOS); 'ids': token ids as given, in the model's vocabulary */
+  template: 'chat' | 'plain' | 'ids'
   /** the model whose tokenizer it was */
   modelName: string
 }

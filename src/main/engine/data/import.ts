@@ -30,6 +30,8 @@ export interface ImportResult {
   /** text files that carried per-token log-probs (bring your own log-probs) */
   refLogProbs?: Float32Array
   policyLogProbs?: Float32Array
+  /** text files: true when the rows' text was tokenised here, false when they carried token ids */
+  fromText?: boolean
 }
 
 export const IMPORT_FORMATS = ['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json'] as const
@@ -60,7 +62,7 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
     opts.onProgress?.(0, 1)
     const r = await importTextFile(file, { format, tokenizer, encodePair, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined })
     opts.onProgress?.(1, 1)
-    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs }
+    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, fromText: !r.mapping.tokens }
   }
   if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name) }
   throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)
