@@ -85,7 +85,7 @@ suite(title, () => {
     const want = await fx.server.services.call('models.generate', { model: 'llama', prompt: 'What is 12 + 7?', chat: true, maxTokens: 32, temperature: 0, seed: 0 })
     const toks = page.getByTestId('token-logprobs').locator('.gen-tokens .tok')
     expect(await toks.count()).toBe(want.tokens.length)
-    const shown = await toks.evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.logprob)))
+    const shown = await toks.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-logprob'))))
     expect(shown).toEqual(want.modelLogprobs)
     await toks.first().hover()
     expect(await text('token-logprobs-hover')).toContain(`(id ${want.tokens[0]})`)

@@ -317,11 +317,18 @@ describe('models: datasets tokenised as a model reads them', () => {
     expect((await s.call('models.scoreDataset', { model: 'tiny-llama-F32', datasetId: r.dataset.id })).refKey).toMatch(/:chat$/)
     const e = await failure(s.call('models.scoreDataset', { model: 'mistral', datasetId: r.dataset.id }))
     expect(e).toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`was tokenised with model "llama"'s tokenizer, and model "mistral" reads token ids differently; import the text again with --tokenizer-model mistral`) })
-    // a dataset of token ids beyond a model's vocabulary names the trace
+    // token ids that no tokenizer is recorded for are not scored (they could be bytes, or another model's)
     const big = join(dir, 'big.traces.json')
     writeFileSync(big, JSON.stringify({ kind: 'sequence', obsDim: 0, actDim: 1000, traces: [{ id: 'x', actions: [1, 5, 400], mask: [0, 1, 1], score: 1 }] }))
     const bigId = (await s.call('datasets.import', { path: big, importId: 'big' })).dataset.id
-    expect((await failure(s.call('models.scoreDataset', { model: 'llama', datasetId: bigId }))).message).toMatch(/trace "x" \(index 0\), token 2: id 400 is outside the vocabulary of model "llama" \(0\.\.383\)/)
+    expect(await failure(s.call('models.scoreDataset', { model: 'llama', datasetId: bigId }))).toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining('does not record which tokenizer made its tokens; import it with --tokenizer-model llama')
+    })
+    // token ids outside the model's vocabulary are refused at import, naming the file, line and field
+    const ids = join(dir, 'ids.jsonl')
+    writeFileSync(ids, JSON.stringify({ id: 'y', prompt_tokens: [1], tokens: [5, 7] }) + '\n' + JSON.stringify({ id: 'x', prompt_tokens: [1], tokens: [5, 400] }) + '\n')
+    expect((await failure(s.call('datasets.import', { path: ids, importId: 'ids', tokenizerModel: 'llama' }))).message).toMatch(/ids\.jsonl", line 2, field "tokens": token id 400 is outside the vocabulary of 384/)
   })
 })
 

@@ -2,7 +2,8 @@
 // answers worked out by hand.
 import { describe, expect, it } from 'vitest'
 import { arithmeticAnswer, lastInteger, makeVerifier, VerifierError } from '../../src/main/engine/datasets/verifiers.ts'
-import { checkModelMemory } from '../../src/main/jobs/model-ops.ts'
+import { checkDatasetIds, checkModelMemory } from '../../src/main/jobs/model-ops.ts'
+import { fromTraces } from '../../src/main/common/trace.ts'
 
 describe('verifiers', () => {
   it('finds the integer expression of a prompt and evaluates it with precedence', () => {
@@ -64,5 +65,17 @@ describe('the memory check before a model is loaded', () => {
   it('refuses to load what does not fit in the available memory, counting a model that is freed first', () => {
     expect(() => checkModelMemory('m', 1.5 * GB, 'load', { total: 4 * GB, available: 1 * GB })).toThrow(/needs about 1\.50 GB .*; 1\.00 GB is available now \(of 4\.00 GB\)/)
     expect(() => checkModelMemory('m', 1.5 * GB, 'load', { total: 4 * GB, available: 1 * GB }, 0.5 * GB)).not.toThrow()
+  })
+})
+
+describe("a dataset's token ids against a model's vocabulary", () => {
+  it('names the first trace and token outside it', () => {
+    const ds = fromTraces('d', 'sequence', 0, 1000, [
+      { id: 'ok', actions: [1, 2, 3], mask: [0, 1, 1], score: 1 },
+      { id: 'x', actions: [1, 5, 400], mask: [0, 1, 1], score: 1 }
+    ])
+    expect(() => checkDatasetIds(ds, 384, 'llama')).toThrow('dataset "d", trace "x" (index 1), token 2: id 400 is outside the vocabulary of model "llama" (0..383); import the data with this model\'s tokenizer')
+    expect(() => checkDatasetIds(ds, 401, 'big')).not.toThrow()
+    expect(() => checkDatasetIds(fromTraces('c', 'continuous', 1, 1, [{ obs: [0], actions: [0.5], score: 0 }]), 10, 'm')).toThrow(/holds continuous actions, not tokens/)
   })
 })

@@ -75,7 +75,8 @@ export async function verifyModelFiles(m: ModelRef, onHash?: (bytes: number) => 
 }
 
 /** The reference cache's key for a model's log-probs over a dataset: the model's hash and how the
- *  dataset's text was made into tokens ('chat', 'plain', or 'ids' when it came as token ids). */
+ *  dataset's text was made into tokens ('chat', 'plain', or 'ids' when it came as token ids): the
+ *  dataset's hash (the other half of the key) covers the tokens themselves. */
 export function modelRefKey(modelHash: string, template: 'chat' | 'plain' | 'ids'): string {
   return `model:${modelHash}:${template}`
 }

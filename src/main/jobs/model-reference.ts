@@ -34,20 +34,27 @@ export function requireModel(store: ProjectStore, ref: string): ModelInfo {
 
 /** The model `ref` names and the cache key of its log-probs over dataset `datasetId`; refused when
  *  the model is not in the project, the dataset is not text, or its tokens came from a tokenizer
- *  that reads ids differently. */
+ *  that reads ids differently or from one it does not record. */
 export function resolveModelReference(store: ProjectStore, ref: string, datasetId: number): { model: ModelInfo; refKey: string } {
   const m = requireModel(store, ref)
   const summary = store.listDatasets().find((d) => d.id === datasetId)
   if (!summary) throw new ModelReferenceError(`dataset ${datasetId} is not in the project ${store.file}`, 'not_found')
   if (summary.kind !== 'sequence') throw new ModelReferenceError(`dataset ${datasetId} ("${summary.name}") holds ${summary.kind} actions, not tokens; a language model scores text datasets`, 'invalid_input')
   const tok = store.getDatasetTokenization(datasetId)
-  if (tok && tok.tokenizerHash !== m.tokenizerHash) {
+  if (!tok) {
+    // its ids may come from any tokenizer (bytes, another model): scoring them would be noise
+    throw new ModelReferenceError(
+      `dataset ${datasetId} ("${summary.name}") does not record which tokenizer made its tokens; import it with --tokenizer-model ${m.name} (text is tokenised as the model reads it; token ids are taken as the model's)`,
+      'invalid_input'
+    )
+  }
+  if (tok.tokenizerHash !== m.tokenizerHash) {
     throw new ModelReferenceError(
       `dataset ${datasetId} ("${summary.name}") was tokenised with model "${tok.modelName}"'s tokenizer, and model "${m.name}" reads token ids differently; import the text again with --tokenizer-model ${m.name}`,
       'invalid_input'
     )
   }
-  return { model: m, refKey: modelRefKey(m.hash, tok?.template ?? 'ids') }
+  return { model: m, refKey: modelRefKey(m.hash, tok.template) }
 }
 
 /** The model's log-probs of the dataset: from the reference cache, or loaded, scored (progress as

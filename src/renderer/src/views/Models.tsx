@@ -4,7 +4,7 @@
 // (π_ref, cached; two models' scores go to the Imported weights view), and sample K completions
 // per prompt into a verified dataset for curation. Every long job shows its progress and can be
 // cancelled; everything goes through the contract's models.* requests.
-import { useCallback, useEffect, useMemo, useState } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { ApiError, type DatasetInfo } from '../../../shared/contract.ts'
 import type { ModelInfo, ModelProgress } from '../../../shared/models.ts'
 import { TokenLogprobs, type LogprobToken } from '../components/TokenLogprobs.tsx'
@@ -353,6 +353,20 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
   const [q, setQ] = useState<number | null>(null)
   const [note, setNote] = useState<string | null>(null)
   const job = useJob('score')
+  const fileInput = useRef<HTMLInputElement>(null)
+  /** a JSONL / CSV / Parquet file of prompts and completions, tokenised as this model reads them */
+  const importText = async (f: File): Promise<void> => {
+    setNote(null)
+    const r = await job.run(async (jobId) => {
+      const path = s.client.pathForFile ? s.client.pathForFile(f) : await s.client.upload!(f)
+      return s.api.invoke('datasets.import', { path, importId: jobId, tokenizerModel: String(m.id) })
+    })
+    if (r) {
+      s.refresh()
+      setDatasetId(r.dataset.id)
+      setNote(`${r.created ? 'imported' : 'already in the project:'} "${r.dataset.name}", ${fmtInt(r.dataset.numTraces)} traces tokenised as ${m.name} reads them`)
+    }
+  }
   const score = async (): Promise<void> => {
     if (datasetId === null) return
     setNote(null)
@@ -383,6 +397,20 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
         <button onClick={() => void score()} disabled={datasetId === null || job.busy} data-testid="score-dataset-go">
           Score with {m.name}
         </button>
+        <button onClick={() => fileInput.current?.click()} disabled={job.busy} title="a JSONL, CSV or Parquet file with prompt and completion columns, through this model's chat template">
+          Import text with this tokenizer…
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          hidden
+          accept=".jsonl,.ndjson,.csv,.parquet"
+          onChange={(e) => {
+            const f = e.target.files?.[0]
+            if (f) void importText(f)
+            e.target.value = ''
+          }}
+        />
       </div>
       <div className="row gap wrap" style={{ marginTop: 8 }}>
         <span className="muted small">q from</span>
