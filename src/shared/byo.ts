@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { defaultConfig, WeightSettingsSchema, type WeightSettings } from './config.ts'
 import type { DatasetSummary as DatasetInfo } from './records.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
 import type { WeightStats } from './weight-stats.ts'
 
 /** The weight settings that apply to imported log-probs (q and q_refresh need a model). */
@@ -46,7 +47,8 @@ export const ByoImportInput = z.strictObject({
   /** a Hugging Face tokenizer.json: needed for text columns, and shows token text in the ρ view */
   tokenizerFile: filePath.optional(),
   format: z.enum(['jsonl', 'csv', 'parquet']).optional(),
-  mapping: ByoMappingSchema.optional()
+  mapping: ByoMappingSchema.optional(),
+  ...ImportOptionFields
 })
 export const ByoInspectInput = z.strictObject({
   datasetId,
@@ -99,6 +101,8 @@ export interface ByoImportResult {
   /** the same traces were stored before with different log-probs; those were replaced */
   replacedLogProbs: boolean
   rows: number
+  /** rows left out with skipBadRows, each with its reason */
+  skipped: SkippedRow[]
   /** the tokenizer recorded for the token text (null: token ids are shown) */
   tokenizer: { kind: string; [k: string]: unknown } | null
 }

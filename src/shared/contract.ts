@@ -1,8 +1,9 @@
 // The ONE contract between the user interface and the back end: a map of requests
 // (name → zod input schema and output type) and a map of events (name → payload type).
-// Three transports carry it unchanged: IPC through the preload (desktop), HTTP + WebSocket
-// from `iwsft serve` (browser build), and direct calls (tests). Every input is validated with
-// these schemas where it enters the back end (IPC handler, HTTP handler, direct call).
+// One wire carries it to the app: HTTP + WebSocket from the local back end (`iwsft serve`),
+// whether the page is a browser tab or the desktop shell's window; the command line and the
+// tests call the services directly. Every input is validated with these schemas where it
+// enters the back end (HTTP handler, direct call).
 //
 // Everything here is plain JSON: typed arrays are turned into number arrays on the wire. This
 // file is shared with the renderer, so it imports nothing platform-specific (no src/main).
@@ -28,7 +29,10 @@ import {
   type SampleResult,
   type ScoreDatasetResult
 } from './models.ts'
-import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
+
+export { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from './import-options.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
@@ -238,12 +242,22 @@ export interface ProjectInfo {
   file: string
   name: string
   recent: string[]
+  /** set when the file is damaged (PRAGMA quick_check failed on open): what is wrong and how to
+   *  recover; the project is then open read-only */
+  damage?: string
+}
+
+/** What project.recover copied out of a damaged project, table by table. */
+export interface RecoverInfo {
+  file: string
+  out: string
+  tables: Array<{ table: string; copied: number; gaps: number; orphans: number }>
 }
 
 export interface Capabilities {
-  /** 'ipc' (desktop), 'http' (browser build) or 'cli' (the command line calling the services directly) */
-  transport: 'ipc' | 'http' | 'cli'
-  /** native dialogs (open/save project, file picker) are available */
+  /** 'http' (the app, in a browser tab or the desktop window) or 'cli' (the command line calling the services directly) */
+  transport: 'http' | 'cli'
+  /** the desktop shell runs this back end: its window offers native dialogs (open/save project, file picker) */
   dialogs: boolean
   /** importable file extensions */
   importFormats: string[]
@@ -275,6 +289,9 @@ export const requestSchemas = {
   'project.info': empty,
   /** open (or create, when `create`) a project file */
   'project.open': z.strictObject({ file: z.string().min(1).max(4096), create: z.boolean().optional() }),
+  /** copy what can be read of the open (damaged) project into a new project file `out` (a file
+   *  name in the project's folder; the command line may name any path) */
+  'project.recover': z.strictObject({ out: z.string().trim().min(1).max(4096) }),
 
   'datasets.list': empty,
   'datasets.columns': z.strictObject({ datasetId: id }),
@@ -285,7 +302,8 @@ export const requestSchemas = {
     /** the name shown in the list (default: the file's name) */
     name: z.string().min(1).max(200).optional(),
     format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json']).optional(),
-    mapping: z.record(z.string(), z.string()).optional(),
+    /** which column holds what (keys of the text importer's mapping; an unknown key is refused) */
+    mapping: ByoMappingSchema.optional(),
     /** a Hugging Face tokenizer.json for text columns (default: bytes) */
     tokenizerFile: z.string().min(1).max(4096).optional(),
     /** or a model of the project (name or id): text tokenised as that model reads it, so the model can score it */
@@ -293,7 +311,8 @@ export const requestSchemas = {
     /** with tokenizerModel: prompt and completion through its chat template (default true when it has one) */
     chat: z.boolean().optional(),
     /** chosen by the caller; import.progress events carry it */
-    importId: z.string().min(1).max(100)
+    importId: z.string().min(1).max(100),
+    ...ImportOptionFields
   }),
   /** a dataset by id or by name (the newest of that name), as configs and the command line name them */
   'datasets.find': z.strictObject({ ref: z.string().trim().min(1).max(4096) }),
@@ -311,6 +330,8 @@ export const requestSchemas = {
   'runs.get': z.strictObject({ runId: id }),
   'runs.start': StartRunsInput,
   'runs.cancel': z.strictObject({ runId: id }),
+  /** a run stuck as running whose process is gone (the user says so): mark it interrupted, so it can resume */
+  'runs.markInterrupted': z.strictObject({ runId: id }),
   /** continue an interrupted, cancelled or failed run from its last checkpoint (same metrics as an unbroken run) */
   'runs.resume': z.strictObject({ runId: id }),
   /** reload a checkpoint (default the last) and evaluate it; `episodes` for environments with episodes */
@@ -375,11 +396,13 @@ export interface RequestOutputs {
   'app.capabilities': Capabilities
   'project.info': ProjectInfo
   'project.open': ProjectInfo
+  'project.recover': RecoverInfo
   'datasets.list': DatasetInfo[]
   'datasets.columns': DatasetColumns
   'datasets.trace': TraceDetail
-  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*) */
-  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean }
+  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*);
+   *  skipped: rows left out with skipBadRows, each with its reason */
+  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean; skipped: SkippedRow[] }
   'datasets.find': DatasetInfo
   'datasets.delete': { ok: true }
   'datasets.builtins': BuiltinInfo[]
@@ -392,6 +415,7 @@ export interface RequestOutputs {
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
   'runs.cancel': { ok: true }
+  'runs.markInterrupted': { ok: true }
   'runs.resume': { runId: number }
   'runs.eval': RunEvaluation
   'runs.delete': { ok: true }
@@ -512,8 +536,9 @@ export interface WireError {
   message: string
   /** 'invalid_input' (schema), 'invalid_config' (run settings), 'invalid_data' (a file that is
    *  not what it claims), 'not_found', 'exists' (a file would be replaced: ask, then retry with
-   *  overwrite), 'failed' (anything else) */
-  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'failed' | 'unauthorized'
+   *  overwrite), 'forbidden' (a path outside the folders the app may use), 'unauthorized' (no or
+   *  a wrong token, or a request from another origin), 'failed' (anything else) */
+  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'forbidden' | 'failed' | 'unauthorized'
   issues?: FieldIssue[]
 }
 
@@ -561,11 +586,7 @@ export function toWireError(e: unknown): WireError {
 
 // ----------------------------------------------------------------------------- desktop extras
 
-/** The native file pickers the desktop's preload offers (window.api.pickFile); the main process
- *  refuses any other kind. */
-const PICKERS = ['dataset', 'project-open', 'project-new', 'folder', 'report-html', 'report-md', 'report-pdf'] as const
-export type PickKind = (typeof PICKERS)[number]
-export const PICK_KINDS: readonly string[] = PICKERS
+export { PICK_KINDS, type PickKind } from './pickers.ts'
 
 // ----------------------------------------------------------------------------- the API shape
 

@@ -1,11 +1,12 @@
-// End-to-end: the browser build (`iwsft serve`'s server, in-process) driven in Debian's
-// Chromium. A researcher's day: import a small dataset (and a broken one), curate the bandit,
+// End-to-end: the app driven in Debian's Chromium, against `iwsft serve`'s server in-process,
+// and (the "datasets and curation" block) against the back end the desktop shell starts in a Node
+// child process, the page getting its token from the shell as the desktop window does. A researcher's day: import a small dataset (and a broken one), curate the bandit,
 // launch iw-SFT with two seeds, watch progress arrive, cancel a long run, read the inspector's
 // histogram and ESS, compare runs, and check that the numbers on screen equal those in the
 // project database (opened independently, read-only). A screenshot of every view is saved
 // under $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
 //
-// Each describe block has a project and server of its own, each test a fresh page and the
+// Each describe block has a project and back end of its own, each test a fresh page and the
 // data it reads: what it imports, writes or launches itself, or runs its block starts in
 // beforeAll through the services. Waits are on the app's DOM and on the services' events,
 // never on the clock. A page error fails the test it happened in.
@@ -20,7 +21,7 @@ import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, startShellFixture, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'workbench in the browser build' : `workbench in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
@@ -51,16 +52,18 @@ suite(title, () => {
     p.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`)
     })
-    await p.goto(fx.server.url)
+    await fx.preparePage?.(p)
+    await p.goto(fx.url)
     await p.getByTestId('datasets-table').waitFor()
     return p
   }
   const bandit = () => withDb((s) => s.listDatasets().find((d) => d.source === 'builtin:bandit'))!
   const lastRunId = (): number => withDb((s) => Math.max(0, ...s.listRuns().map((r) => r.id)))
-  /** A project and server of their own for the tests of the describe block this is called in. */
-  const ownProject = (): void => {
+  /** A project and back end of their own for the tests of the describe block this is called in:
+   *  `iwsft serve`'s server in this process, or the back end the desktop shell starts. */
+  const ownProject = (backend: 'server' | 'shell' = 'server'): void => {
     beforeAll(async () => {
-      fx = await startFixture({ browser })
+      fx = backend === 'shell' ? await startShellFixture({ browser }) : await startFixture({ browser })
     }, 180_000)
     afterAll(async () => {
       await fx?.close()
@@ -83,15 +86,20 @@ suite(title, () => {
     expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
   })
 
-  describe('datasets and curation', () => {
-    ownProject()
+  describe('datasets and curation (in the desktop shell’s back end)', () => {
+    ownProject('shell')
 
-    it('refuses the page without the token', async () => {
-      const res = await fetch(fx.server.url.replace(/\?token=.*/, ''))
-      expect(res.status).toBe(401)
+    it('refuses the API without the token, and a tab without it says which link to open', async () => {
+      expect((await fetch(`${fx.origin}/api/project.info`, { method: 'POST', body: '{}' })).status).toBe(401)
       const p2 = await fx.browser.newPage()
-      const r = await p2.goto(fx.server.url.replace(/token=[^&]*/, 'token=wrong'))
-      expect(r?.status()).toBe(401)
+      await p2.goto(`${fx.origin}/`)
+      await expect.poll(() => p2.getByTestId('token-missing').count()).toBe(1)
+      expect(await p2.getByTestId('token-missing').innerText()).toMatch(/Open the link that iwsft serve printed/)
+      // a wrong token: the page loads, the back end refuses it, and the app says so
+      await p2.goto(`${fx.origin}/#token=wrong`)
+      await p2.reload()
+      await expect.poll(() => p2.getByRole('alert').count(), { timeout: 20_000 }).toBeGreaterThan(0)
+      expect(await p2.getByRole('alert').first().innerText()).toMatch(/wrong token/)
       await p2.close()
     })
 
@@ -240,7 +248,9 @@ suite(title, () => {
     })
 
     it('inspects imported log-probs under any weight settings: ESS on screen equals the engine\'s', async () => {
-      const fixture = resolve(__dirname, '../fixtures/text/byo-logprobs.jsonl')
+      // in the project's folder: the back end reads only there, in uploads and in folders the user granted
+      const fixture = join(fx.dir, 'byo-logprobs.jsonl')
+      writeFileSync(fixture, readFileSync(resolve(__dirname, '../fixtures/text/byo-logprobs.jsonl')))
       await page.getByTestId('nav-byo').click()
       await page.getByTestId('byo-path').fill(fixture)
       await page.getByTestId('byo-import-button').click()
@@ -262,7 +272,7 @@ suite(title, () => {
     it('rejects an out-of-range hyper-parameter beside its field, then launches iw-SFT with two seeds, watches progress and shows the database’s numbers', async () => {
       const { id: banditId } = bandit()
       // the curation preset this launch uses: the bandit's successes
-      const preset = (await fx.server.services.call('presets.save', { datasetId: banditId, name: 'successes', curation: { mode: 'threshold', threshold: 0.5 } })) as { id: number }
+      const preset = (await fx.server!.services.call('presets.save', { datasetId: banditId, name: 'successes', curation: { mode: 'threshold', threshold: 0.5 } })) as { id: number }
       await page.getByTestId('nav-new-run').click()
       await page.getByTestId('nr-dataset').selectOption(String(banditId))
       await page.getByTestId('nr-preset').selectOption(String(preset.id))

@@ -49,7 +49,7 @@ suite(title, () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console: ${m.text()}`)
     })
-    await page.goto(fx.server.url)
+    await page.goto(fx.url)
     await page.getByTestId('nav-models').click()
     await page.getByTestId('models-table').waitFor()
   }, 60_000)
@@ -82,7 +82,7 @@ suite(title, () => {
     await page.getByTestId('try-prompt').fill('What is 12 + 7?')
     await page.getByTestId('try-generate').click()
     await page.getByTestId('try-output').waitFor({ timeout: 60_000 })
-    const want = await fx.server.services.call('models.generate', { model: 'llama', prompt: 'What is 12 + 7?', chat: true, maxTokens: 32, temperature: 0, seed: 0 })
+    const want = await fx.server!.services.call('models.generate', { model: 'llama', prompt: 'What is 12 + 7?', chat: true, maxTokens: 32, temperature: 0, seed: 0 })
     const toks = page.getByTestId('token-logprobs').locator('.gen-tokens .tok')
     expect(await toks.count()).toBe(want.tokens.length)
     const shown = await toks.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-logprob'))))

@@ -1,6 +1,6 @@
 // The contract: every request has a schema; inputs are validated with messages that name the
 // field; event schemas accept what the engine emits and refuse malformed payloads; the direct
-// transport (services.call) validates like IPC and HTTP do.
+// transport (services.call) validates like HTTP does.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -45,6 +45,7 @@ const EXPECTED_REQUESTS = [
   'presets.save',
   'project.info',
   'project.open',
+  'project.recover',
   'reports.make',
   'runs.cancel',
   'runs.checkpoints',
@@ -54,6 +55,7 @@ const EXPECTED_REQUESTS = [
   'runs.get',
   'runs.heatmap',
   'runs.list',
+  'runs.markInterrupted',
   'runs.metrics',
   'runs.replay',
   'runs.resume',
@@ -138,7 +140,7 @@ describe('direct transport (services.call)', () => {
   let services: Services
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iwsft-contract-'))
-    services = await createServices({ projectFile: join(dir, 'c.iwsft'), transport: 'ipc' })
+    services = await createServices({ projectFile: join(dir, 'c.iwsft'), transport: 'cli' })
   })
   afterAll(async () => {
     await services.shutdown()

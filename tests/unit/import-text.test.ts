@@ -92,15 +92,23 @@ describe('importTextFile', () => {
     expect(detectMapping(['tokens', 'ref_logprobs', 'policy_logprobs'])).toEqual({ tokens: 'tokens', refLogprobs: 'ref_logprobs', policyLogprobs: 'policy_logprobs' })
   })
 
-  it('imports CSV with the byte tokenizer; scores from text and booleans; an empty completion is just eos', async () => {
-    const r = await importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping: { prompt: 'prompt', completion: 'completion', score: 'score' } })
+  it('imports CSV with the byte tokenizer; scores from text and booleans; an empty completion is refused by line', async () => {
+    const mapping = { prompt: 'prompt', completion: 'completion', score: 'score' }
+    // row 3 (line 6) has an empty completion: it would be a trace of the end token alone
+    await expect(importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping })).rejects.toThrow(/quoted\.csv", line 6, field "completion": the completion is empty/)
+    const r = await importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping, skipBadRows: true })
     const d = r.dataset
-    expect(Array.from(d.scores)).toEqual([1, 0.5, 1])
-    // "hi" + "a, b" + eos; 'say "x"' (7) + 'line one\nline two' (17) + eos; "" + "" + eos
-    expect(Array.from(d.offsets)).toEqual([0, 7, 32, 33])
-    expect(byte.decode(d.actions.slice(7, 32))).toBe('say "x"line one\nline two')
-    expect(d.actions[32]).toBe(byte.eos)
-    expect(d.mask[32]).toBe(1)
+    expect(Array.from(d.scores)).toEqual([1, 0.5])
+    // "hi" + "a, b" + eos; 'say "x"' (7) + 'line one\nline two' (17) + eos
+    expect(Array.from(d.offsets)).toEqual([0, 7, 32])
+    expect(byte.decode(d.actions.slice(7, 31))).toBe('say "x"line one\nline two')
+    expect(d.actions[31]).toBe(byte.eos)
+    expect(d.mask[31]).toBe(1)
+    expect(r.skipped.map((x) => x.line)).toEqual([6])
+    const dir = tmp()
+    const f = join(dir, 'bool.csv')
+    writeFileSync(f, 'prompt,completion,score\na,b,true\nc,d,FALSE\ne,f, 2.5 \n')
+    expect(Array.from((await importTextFile(f, { tokenizer: byte, mapping })).dataset.scores)).toEqual([1, 0, 2.5])
   })
 
   it('imports s1K-style Parquet (question / thinking / attempt) through a template; INT64 metadata becomes numbers', async () => {

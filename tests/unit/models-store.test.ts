@@ -1,4 +1,4 @@
-// The project's models (migration 3): a model record round-trips, the same bytes are one model,
+// The project's models (migration 4): a model record round-trips, the same bytes are one model,
 // names are unique, datasets record which tokenizer made them (deleted with the dataset), a store
 // transaction is all or nothing, and a project of schema 2 upgrades with its data intact.
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -122,22 +122,22 @@ describe('models in the project store', () => {
     expect(s.listDatasets().map((d) => d.id)).toEqual([id])
   })
 
-  it('upgrades a schema-2 project: its datasets stay, the models tables appear', () => {
+  it('upgrades a schema-3 project: its datasets stay, the models tables appear', () => {
     const file = join(dir, 'old.iwsft')
-    // a project as the previous version wrote it: migrations 1 and 2 only
+    // a project as the previous version wrote it: migrations 1 to 3 only
     const db = new Database(file)
     db.pragma('application_id = 0x49575346')
-    for (const m of MIGRATIONS.slice(0, 2)) m.up(db)
-    db.pragma('user_version = 2')
+    for (const m of MIGRATIONS.slice(0, 3)) m.up(db)
+    db.pragma('user_version = 3')
     db.close()
-    expect(SCHEMA_VERSION).toBe(3)
+    expect(SCHEMA_VERSION).toBe(4)
     const s = open('old.iwsft')
     expect(s.listModels()).toEqual([])
     const { id } = s.putDataset(text(), 'file:/x.jsonl')
     s.setDatasetTokenization(id, { tokenizerHash: 'f', template: 'plain', modelName: 'm' })
     s.close()
     const raw = new Database(file, { readonly: true })
-    expect(raw.pragma('user_version', { simple: true })).toBe(3)
+    expect(raw.pragma('user_version', { simple: true })).toBe(4)
     expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('models', 'dataset_tokenization') ORDER BY name").all()).toEqual([{ name: 'dataset_tokenization' }, { name: 'models' }])
     raw.close()
   })

@@ -190,14 +190,20 @@ describe('project file', () => {
     expect(() => ro.putDataset(continuous(false), 'x')).toThrow(/p\.iwsft.*read-only/)
   })
 
-  it('waits out a short lock and explains a long one', () => {
-    const s = open('p.iwsft', { busyTimeoutMs: 150 })
+  it('waits out a short lock and explains a long one (a run write gives up only past runWriteRetryMs)', () => {
+    const waits: number[] = []
+    const s = open('p.iwsft', { busyTimeoutMs: 150, runWriteRetryMs: 600, onBusy: (_what, ms) => void waits.push(ms) })
     const run = s.createRun({ name: 'r', config: defaultConfig('bandit'), datasetId: null, dataHash: null, backend: null, versions: {} })
     const other = new Database(join(dir, 'p.iwsft'))
     other.exec('BEGIN IMMEDIATE')
-    const t0 = Date.now()
-    expect(() => s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])).toThrow(/p\.iwsft: cannot append metrics: .*held the project locked/)
+    let t0 = Date.now()
+    expect(() => s.putDataset(discrete(false), 'x')).toThrow(/p\.iwsft: cannot put dataset: .*held the project locked/)
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100)
+    t0 = Date.now()
+    expect(() => s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])).toThrow(/p\.iwsft: cannot append metrics: .*held the project locked/)
+    // tried again with back-off (each try waiting busy_timeout) until 600 ms had passed
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600)
+    expect(waits.length).toBeGreaterThanOrEqual(2)
     expect(s.getRun(run)!.status).toBe('queued') // reads are not blocked by the writer (WAL)
     other.exec('COMMIT')
     other.close()

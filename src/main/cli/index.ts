@@ -9,7 +9,7 @@ type Command = (argv: string[]) => Promise<number>
 
 const commands: Record<string, { help: string; load: () => Promise<Command> }> = {
   run: { help: 'run CONFIG            train one run from a JSON/YAML config', load: async () => (await import('./commands/run.ts')).cmdRun },
-  resume: { help: 'resume RUN            continue an interrupted or cancelled run from its last checkpoint', load: async () => (await import('./commands/run.ts')).cmdResume },
+  resume: { help: 'resume RUN [--force]  continue an interrupted or cancelled run from its last checkpoint (--force: a run stuck as running)', load: async () => (await import('./commands/run.ts')).cmdResume },
   eval: { help: 'eval RUN              reload a checkpoint and evaluate it (--step N --episodes N)', load: async () => (await import('./commands/eval.ts')).cmdEval },
   runs: { help: 'runs [--json]         list the project\'s runs', load: async () => (await import('./commands/history.ts')).cmdRuns },
   metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
@@ -24,7 +24,8 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => (await import('./commands/datasets.ts')).cmdDatasets },
   models: { help: 'models fetch|add|list|show|remove|generate|score|score-dataset|weigh  real language models (GGUF, Hugging Face folders)', load: async () => (await import('./commands/models.ts')).cmdModels },
   sample: { help: 'sample MODEL --prompts FILE  K completions a prompt, verified, as a dataset (--k --temperature --verify)', load: async () => (await import('./commands/sample.ts')).cmdSample },
-  serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe }
+  serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe },
+  project: { help: 'project recover FILE --out NEW  copy what can be read of a damaged project into a new one', load: async () => (await import('./commands/project.ts')).cmdProject }
 }
 
 function usage(): string {

@@ -30,6 +30,9 @@ export async function withServices<T>(args: Args, f: (s: Services, created: bool
   const created = !existsSync(file)
   const services = await createServices({ projectFile: file, transport: 'cli' })
   try {
+    // a damaged file opens read-only: say so before anything else
+    const { damage } = await services.call('project.info', {})
+    if (damage) process.stderr.write(`warning: ${damage}\n`)
     return await f(services, created)
   } finally {
     await services.shutdown()

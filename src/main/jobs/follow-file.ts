@@ -91,7 +91,10 @@ export function followJsonl(file: string, onRows: (rows: FollowedRow[]) => void,
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object')
         out.push({ line, value: v })
       } catch (e) {
-        onError(new Error(`file "${file}", line ${line}: not valid JSON (${(e as Error).message}); skipped`))
+        // never quote the line (the parser's message does): a followed file's content stays out of errors
+        const at = /at position (\d+)/.exec((e as Error).message)?.[1]
+        const why = e instanceof SyntaxError ? `not valid JSON${at ? ` (at character ${Number(at) + 1})` : ''}` : (e as Error).message
+        onError(new Error(`file "${file}", line ${line}: ${why}; skipped`))
       }
     }
     if (out.length > 0 && !stopped) onRows(out)

@@ -1,5 +1,4 @@
-// Entry of a training worker (worker_threads under Node; the same file is bundled for the
-// desktop app). It opens the project itself — SQLite in WAL mode lets the UI read while the
+// Entry of a training worker (worker_threads, in the back end's Node process). It opens the project itself — SQLite in WAL mode lets the UI read while the
 // worker writes — runs one job and streams its events to the parent.
 import { parentPort, workerData } from 'node:worker_threads'
 import { resolveConfig } from '../../shared/config.ts'
@@ -15,40 +14,15 @@ export type WorkerInput =
 
 export type WorkerMessage = RunEvent | { type: 'error'; message: string }
 
-/** Electron's parent port in a utilityProcess (absent in Node and in worker threads). */
-interface UtilityParentPort {
-  on(event: 'message', f: (e: { data: unknown }) => void): void
-  postMessage(m: unknown): void
-}
-
-/** The link to the parent: a worker thread gets its input as workerData; an Electron
- *  utilityProcess gets it as the first message, {type: 'start', input}. */
-async function connect(): Promise<{ input: WorkerInput; onMessage(f: (m: { type?: string }) => void): void; post(m: WorkerMessage): void; close(): void }> {
-  if (parentPort) {
-    const port = parentPort
-    return { input: workerData as WorkerInput, onMessage: (f) => port.on('message', f), post: (m) => port.postMessage(m), close: () => port.close() }
-  }
-  const up = (process as unknown as { parentPort?: UtilityParentPort }).parentPort
-  if (!up) throw new Error('worker-entry must run as a worker thread or an Electron utility process')
-  const listeners: Array<(m: { type?: string }) => void> = []
-  let first: ((input: WorkerInput) => void) | null = null
-  up.on('message', (e) => {
-    const m = e.data as { type?: string; input?: WorkerInput }
-    if (m?.type === 'start' && first) first(m.input as WorkerInput)
-    else for (const f of listeners) f(m)
-  })
-  const input = await new Promise<WorkerInput>((resolve) => (first = resolve))
-  return {
-    input,
-    onMessage: (f) => listeners.push(f),
-    post: (m) => up.postMessage(m),
-    // let the last message leave before the process ends (the runner resolves on exit)
-    close: () => setTimeout(() => process.exit(0), 100)
-  }
+/** The link to the parent thread: the job's input is the workerData. */
+function connect(): { input: WorkerInput; onMessage(f: (m: { type?: string }) => void): void; post(m: WorkerMessage): void; close(): void } {
+  const port = parentPort
+  if (!port) throw new Error('worker-entry must run as a worker thread')
+  return { input: workerData as WorkerInput, onMessage: (f) => port.on('message', f), post: (m) => port.postMessage(m), close: () => port.close() }
 }
 
 async function main(): Promise<void> {
-  const link = await connect()
+  const link = connect()
   const input = link.input
   const abort = new AbortController()
   link.onMessage((m) => {

@@ -89,9 +89,10 @@ export function storeByo(
 export async function importByo(store: ProjectStore, file: string, opts: ByoImportOptions = {}): Promise<ByoImportResult> {
   const abs = resolve(file)
   const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(resolve(opts.tokenizerFile)) : undefined)
-  const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format })
+  const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
+  const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format, skipBadRows, maxTraceSteps, maxLineBytes })
   const r = storeByo(store, imp, `byo:${abs}`, tokenizer)
-  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, tokenizer: tokenizer ? tokenizer.spec() : null }
+  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: tokenizer ? tokenizer.spec() : null }
 }
 
 // ----------------------------------------------------------------------------- loading (cached)
@@ -323,7 +324,7 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
     if (!pendingRows) return
     // merge what was taken so far into one piece (the next merge then copies one piece, not many)
     const merged = concatImported(name, pieces)
-    const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows }
+    const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows, skipped: [] }
     const r = storeByo(store, merged, `byo:${abs}`, tokenizer)
     pieces.splice(0, pieces.length, piece)
     const newRows = pendingRows

@@ -12,15 +12,22 @@ import type { RecentList } from './recent.ts'
 export interface ServicesOptions {
   /** the project to open first (created when missing, with the built-in datasets) */
   projectFile: string
-  transport: 'ipc' | 'http' | 'cli'
+  transport: 'http' | 'cli'
   recent?: RecentList
+  /** the desktop shell runs this back end (its window has native dialogs) */
   dialogs?: boolean
   /** files under this folder are uploads: their source is recorded as "upload:NAME" */
   uploadDir?: string
   /** what happens to running jobs when the window (or server) closes */
   onClose?: string
-  /** turns report HTML into PDF (the desktop passes one on Electron's printToPDF); default headless Chromium */
+  /** turns report HTML into PDF (the desktop shell prints with Electron's printToPDF); default headless Chromium */
   printer?: HtmlPrinter
+  /** confine the paths requests name to the project's folder, the upload folder, these folders
+   *  and what is granted later (allowed-paths.ts); `hint` tells the user how to grant one. The
+   *  command line, which has the user's own rights, leaves this out. */
+  confine?: { allowDirs?: string[]; hint: string }
+  /** take a project for this back end before it is opened (project-lock.ts); returns the release */
+  claimProject?: (file: string) => () => void
 }
 
 export type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void
@@ -47,14 +54,16 @@ export interface ServiceContext {
   run(id: number): RunRow
   /** `f` runs before the project closes (another one is opened, or the back end stops) */
   onProjectClose(f: () => Promise<void> | void): void
-  /** close the open project (after the onProjectClose hooks) and work on `next` */
-  switchProject(next: ProjectStore): Promise<void>
+  /** close the open project (after the onProjectClose hooks, releasing its claim) and work on
+   *  `next`, whose claim `release` gives up (project-lock.ts) */
+  switchProject(next: ProjectStore, release?: () => void): Promise<void>
   /** close the open project (after the onProjectClose hooks); the back end stops */
   close(): Promise<void>
 }
 
-export function createContext(opts: ServicesOptions, first: ProjectStore, emit: Listener): ServiceContext {
+export function createContext(opts: ServicesOptions, first: ProjectStore, emit: Listener, releaseFirst?: () => void): ServiceContext {
   let store = first
+  let release = releaseFirst
   const closers: Array<() => Promise<void> | void> = []
   const datasets = new Map<number, TraceDataset>()
   const ctx: ServiceContext = {
@@ -86,14 +95,17 @@ export function createContext(opts: ServicesOptions, first: ProjectStore, emit: 
       return r
     },
     onProjectClose: (f) => void closers.push(f),
-    async switchProject(next) {
+    async switchProject(next, releaseNext) {
       await ctx.close()
       store = next
+      release = releaseNext
     },
     async close() {
       await Promise.all(closers.map(async (f) => f()))
       store.close()
       datasets.clear()
+      release?.()
+      release = undefined
     }
   }
   return ctx

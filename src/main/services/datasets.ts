@@ -44,7 +44,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
       return d
     },
-    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, tokenizerModel, chat, importId }) => {
+    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, tokenizerModel, chat, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
       const abs = resolve(path)
       const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
       if (tokenizerModel && tokenizerFile) throw new ApiError('give a tokenizer file or a tokenizer model, not both', 'invalid_input')
@@ -54,7 +54,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       try {
         imp = await runInWorker(
           'import',
-          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), ...(model ? { tokenizerModel: { path: model.path, chat: model.chat } } : {}) },
+          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes, ...(model ? { tokenizerModel: { path: model.path, chat: model.chat } } : {}) },
           { onProgress: (done, total) => emit('import.progress', { importId, done, total }) }
         )
         validateDataset(imp.dataset)
@@ -75,7 +75,9 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       })
       emit('import.progress', { importId, done: 1, total: 1 })
       emit('project.changed', { what: 'datasets' })
-      return { dataset: info(id), created, logProbs }
+      // an upload's temporary path means nothing to the user here either
+      const skipped = upload ? imp.skipped.map((r) => ({ ...r, reason: r.reason.split(abs).join(basename(abs)) })) : imp.skipped
+      return { dataset: info(id), created, logProbs, skipped }
     },
     'datasets.delete': async ({ datasetId }) => {
       info(datasetId)

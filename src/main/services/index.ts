@@ -1,13 +1,16 @@
 // The contract's handlers (src/shared/contract.ts), in plain Node: no electron here. One Services
-// object owns the open project store and the jobs it started. Its three front ends — Electron IPC,
-// `iwsft serve` (HTTP + WebSocket) and the `iwsft` command line — and the tests all call
-// `call(name, input)`, which validates the input with the contract's schema before a handler sees
-// it, and turns whatever a handler throws into the contract's ApiError (errors.ts).
+// object owns the open project store and the jobs it started. Its two front ends — the local
+// server (HTTP + WebSocket, for a browser tab and the desktop window alike) and the `iwsft`
+// command line — and the tests all call `call(name, input)`, which validates the input with the
+// contract's schema, checks the paths it names against the back end's grants (allowed-paths.ts,
+// for the server), and turns whatever a handler throws into the contract's ApiError (errors.ts).
 //
 // One file per namespace: project.ts (app.*, project.*), datasets.ts (datasets.*, presets.*),
 // runs.ts (config.*, runs.*), reports.ts (runs.export, reports.make), backend.ts (backend.*),
 // byo.ts (byo.*), models.ts (models.*). They share a ServiceContext (context.ts).
+import { dirname } from 'node:path'
 import { ApiError, isRequestName, parseInput, type Handlers, type RequestName, type RequestOutput } from '../../shared/contract.ts'
+import { createPathPolicy } from './allowed-paths.ts'
 import { backendHandlers } from './backend.ts'
 import { byoHandlers } from './byo.ts'
 import { createContext, type Listener, type ServicesOptions } from './context.ts'
@@ -15,6 +18,7 @@ import { datasetHandlers } from './datasets.ts'
 import { toApiError } from './errors.ts'
 import { openWithBuiltins, projectHandlers } from './project.ts'
 import { modelHandlers } from './models.ts'
+import { recoverHandlers } from './project-recover.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
@@ -33,11 +37,15 @@ export interface Services {
   activeRuns(): number[]
   /** cancel every running job and wait (at most `timeoutMs`) for them to end, then close the project */
   shutdown(timeoutMs?: number): Promise<void>
+  /** let requests name this folder (and what is under it) or this file; a no-op without `confine` */
+  grantPath(path: string, kind: 'dir' | 'file'): void
 }
 
 export async function createServices(opts: ServicesOptions): Promise<Services> {
   const recent = opts.recent ?? memoryRecentList()
+  const release = opts.claimProject?.(opts.projectFile)
   const first = await openWithBuiltins(opts.projectFile).catch((e: unknown) => {
+    release?.()
     throw toApiError(e)
   })
   recent.add(first.file)
@@ -51,9 +59,18 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       }
     }
   }
-  const ctx = createContext(opts, first, emit)
+  const ctx = createContext(opts, first, emit, release)
+  const confine = opts.confine
+  const paths = confine
+    ? createPathPolicy({
+        roots: () => [dirname(ctx.store.file), ...(opts.uploadDir ? [opts.uploadDir] : []), ...(confine.allowDirs ?? [])],
+        knownProjects: () => recent.list(),
+        hint: confine.hint
+      })
+    : null
   const handlers: Handlers = {
     ...projectHandlers(ctx, recent),
+    ...recoverHandlers(ctx),
     ...datasetHandlers(ctx),
     ...runHandlers(ctx),
     ...reportHandlers(ctx),
@@ -66,7 +83,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     if (!isRequestName(name)) throw new ApiError(`unknown request "${name}"`, 'not_found')
     try {
       const h = handlers[name] as (i: unknown) => Promise<unknown>
-      return await h(parseInput(name, input))
+      const parsed = parseInput(name, input)
+      paths?.check(name, parsed)
+      return await h(parsed)
     } catch (e) {
       throw toApiError(e)
     }
@@ -91,6 +110,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
       await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
       clearTimeout(timer)
       await ctx.close()
-    }
+    },
+    grantPath: (path, kind) => paths?.grant(path, kind)
   }
 }

@@ -19,6 +19,7 @@ type RunRequests =
   | 'runs.get'
   | 'runs.start'
   | 'runs.cancel'
+  | 'runs.markInterrupted'
   | 'runs.resume'
   | 'runs.delete'
   | 'runs.eval'
@@ -124,6 +125,17 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
       const job = jobs.get(runId)
       if (!job) throw new ApiError(`run ${runId} is not running here, so there is nothing to cancel`, 'failed')
       job.handle.cancel()
+      return { ok: true as const }
+    },
+    'runs.markInterrupted': async ({ runId }) => {
+      const run = ctx.run(runId)
+      if (jobs.has(runId)) throw new ApiError(`run ${runId} is running here, in this back end; cancel it instead`, 'failed')
+      if (run.status !== 'running' && run.status !== 'queued') throw new ApiError(`run ${runId} is ${run.status}, not stuck as running; nothing to mark`, 'failed')
+      ctx.store.markRunInterrupted(
+        runId,
+        `marked interrupted by hand on ${new Date().toISOString().slice(0, 16).replace('T', ' ')}: its process was taken to be gone; resume it from its last checkpoint (iwsft resume ${runId}) or start it again`
+      )
+      emit('project.changed', { what: 'runs' })
       return { ok: true as const }
     },
     'runs.delete': async ({ runId }) => {

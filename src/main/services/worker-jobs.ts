@@ -5,6 +5,9 @@ import type { BackendStatus, EpisodeReplayData, RunEvaluation, TraceRho } from '
 import type { TraceDataset } from '../common/trace.ts'
 import type { ImportResult } from '../engine/data/import.ts'
 
+/** skipBadRows, maxTraceSteps, maxLineBytes (src/shared/import-options.ts) */
+type ImportLimits = { skipBadRows?: boolean; maxTraceSteps?: number; maxLineBytes?: number }
+
 /** What a job can report while it runs. */
 export interface JobContext {
   /** items done of total (rows read, episodes rolled out) */
@@ -36,10 +39,11 @@ const datasetBuffers = (ds: TraceDataset): ArrayBuffer[] => [ds.offsets, ds.obs,
 export const JOBS = {
   /** parse a data file (any supported format), with its per-step log-probs when it carries them */
   import: def({
-    what: (i: { file: string; format?: string; mapping?: Record<string, string>; name?: string; tokenizerFile?: string; tokenizerModel?: { path: string; chat: boolean } }) => i.file,
+    what: (i: { file: string; format?: string; mapping?: Record<string, string | string[]>; name?: string; tokenizerFile?: string; tokenizerModel?: { path: string; chat: boolean } } & ImportLimits) => i.file,
     run: async (i, ctx): Promise<ImportResult> => {
       const { importDatasetFileFull } = await import('../engine/data/import.ts')
-      return importDatasetFileFull(i.file, { format: i.format, mapping: i.mapping, name: i.name, tokenizerFile: i.tokenizerFile, tokenizerModel: i.tokenizerModel, onProgress: (d, t) => ctx.progress(d, t) })
+      const { file, ...opts } = i
+      return importDatasetFileFull(file, { ...opts, onProgress: (d, t) => ctx.progress(d, t) })
     },
     transfer: (r) => [...datasetBuffers(r.dataset), ...[r.refLogProbs, r.policyLogProbs].flatMap((a) => (a ? [a.buffer as ArrayBuffer] : []))]
   }),

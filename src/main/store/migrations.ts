@@ -165,6 +165,18 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
     }
   },
   {
+    // A run's owner is its pid AND that process's start time and host (process-owner.ts): a pid
+    // alone is handed to another process once the owner is gone. Older runs keep NULL here and
+    // are judged by their pid, as before.
+    name: 'run owner start time and host',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN owner_start TEXT;
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+      `)
+    }
+  },
+  {
     // Real language models (issue 13): a model is a record of where its files are (they stay
     // outside the project: hundreds of MB), what it is, and the hash of its bytes, which keys the
     // reference log-probs scored with it. A dataset tokenised by a model's tokenizer records

@@ -1,5 +1,5 @@
 // The project's models (issue 13) and which datasets were tokenised by a model's tokenizer: the
-// `models` and `dataset_tokenization` tables of migration 3. A model row records where its files
+// `models` and `dataset_tokenization` tables of migration 4. A model row records where its files
 // are (they stay outside the project), what it is and the hash of its bytes. Part of the
 // ProjectStore (project-store.ts spreads these methods into it, so they get its closed check and
 // its error messages naming the file).

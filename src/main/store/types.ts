@@ -61,6 +61,10 @@ export interface ModelStore {
 
 export interface ProjectStore extends ModelStore {
   readonly file: string
+  /** opened read-only (asked for, or because the file is damaged) */
+  readonly readonly: boolean
+  /** what PRAGMA quick_check found wrong when the file was opened (then it is read-only), or null */
+  readonly damage: string | null
   close(): void
 
   // datasets (putDataset is one transaction: all or nothing; same hash → existing id)
@@ -110,6 +114,11 @@ export interface ProjectStore extends ModelStore {
   metricKeys(runId: number): string[]
   listSnapshotSteps(runId: number): number[]
   getWeightSnapshot(runId: number, step: number): WeightSnapshot | null
-  /** runs left 'running' by a process that no longer exists become 'interrupted'; returns their ids */
+  /** runs left 'running' by a process that no longer exists (its pid is gone, or now belongs to a
+   *  process that started at another time, or it ran on another host) become 'interrupted';
+   *  returns their ids */
   markInterrupted(): number[]
+  /** a run stuck as running or queued becomes 'interrupted' now, with `why` as its error (the
+   *  user's word that its process is gone; `iwsft resume --force`, the app's "mark interrupted") */
+  markRunInterrupted(runId: number, why: string): void
 }

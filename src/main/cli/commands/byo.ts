@@ -22,14 +22,15 @@ import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
 import { withServices } from '../project.ts'
 
 const USAGE = [
-  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…] [--json]',
+  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…]',
+  '                             [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft byo weights DATASET [--variant trace|per_step] [--temp T] [--aggregate mean|sum] [--clamp lo,hi] [--normalize]',
   '                                 [--clip-ratio lo,hi | --clip-rho lo,hi] [--step-clip lo,hi] [--top N] [--trace I] [--json]',
   '       iwsft byo follow FILE [--tokenizer F] [--map key=column,…] [weight settings as above] [--every MS] [--keep-versions] [--json]',
   'common: [--project FILE]'
 ].join('\n')
 
-const BOOLEANS = ['json', 'normalize', 'keep-versions']
+const BOOLEANS = ['json', 'normalize', 'keep-versions', 'skip-bad-rows']
 
 function pair(args: Args, name: string): [number, number] | undefined {
   const v = strFlag(args, name)
@@ -39,7 +40,9 @@ function pair(args: Args, name: string): [number, number] | undefined {
   return [p[0], p[1]]
 }
 
-function mappingFromArgs(args: Args): Record<string, string | string[]> | undefined {
+/** --map key=column,… (meta=a|b for several columns), checked against the contract's mapping:
+ *  an unknown key is a usage error. `iwsft datasets import` takes the same flag. */
+export function mappingFromArgs(args: Args): Record<string, string | string[]> | undefined {
   const v = strFlag(args, 'map')
   if (v === undefined) return undefined
   const m: Record<string, string | string[]> = {}
@@ -53,6 +56,23 @@ function mappingFromArgs(args: Args): Record<string, string | string[]> | undefi
   const r = ByoMappingSchema.safeParse(m)
   if (!r.success) throw new UsageError(`--map: ${r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; ')}`)
   return r.data
+}
+
+/** --skip-bad-rows, --max-trace-steps N, --max-line-bytes N (the contract's import options).
+ *  `iwsft datasets import` takes the same flags. */
+export function importOptionsFromArgs(args: Args): { skipBadRows?: true; maxTraceSteps?: number; maxLineBytes?: number } {
+  return {
+    ...(args.flags.has('skip-bad-rows') ? { skipBadRows: true as const } : {}),
+    ...(args.flags.has('max-trace-steps') ? { maxTraceSteps: intFlag(args, 'max-trace-steps', 0, 1) } : {}),
+    ...(args.flags.has('max-line-bytes') ? { maxLineBytes: intFlag(args, 'max-line-bytes', 0, 1) } : {})
+  }
+}
+
+/** Every skipped row on stderr (the reason names the file, the line and the field), then a count. */
+export function printSkipped(skipped: ReadonlyArray<{ reason: string }>): void {
+  if (!skipped.length) return
+  for (const r of skipped) process.stderr.write(`skipped: ${r.reason}\n`)
+  process.stderr.write(`${skipped.length} bad row${skipped.length > 1 ? 's' : ''} skipped (--skip-bad-rows)\n`)
 }
 
 /** The weight settings from the flags, over the LLM defaults; validated like the app's form. */
@@ -112,9 +132,17 @@ export async function cmdByo(argv: string[]): Promise<number> {
       const tokenizerFile = strFlag(args, 'tokenizer')
       const name = strFlag(args, 'name')
       const mapping = mappingFromArgs(args)
-      const r = await s.call('byo.import', { path: target, ...(tokenizerFile ? { tokenizerFile } : {}), ...(name ? { name } : {}), ...(format ? { format } : {}), ...(mapping ? { mapping } : {}) })
+      const r = await s.call('byo.import', {
+        path: target,
+        ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...(name ? { name } : {}),
+        ...(format ? { format } : {}),
+        ...(mapping ? { mapping } : {}),
+        ...importOptionsFromArgs(args)
+      })
       if (json) out(JSON.stringify(r) + '\n')
       else {
+        printSkipped(r.skipped)
         out(`dataset ${r.dataset.id} "${r.dataset.name}": ${r.dataset.numTraces} traces, ${r.dataset.numSteps} steps${r.created ? '' : ' (already in the project)'}\n`)
         if (r.replacedLogProbs) out('note: these traces were imported before with other log-probs; the new ones replaced them\n')
         out(`next: iwsft byo weights ${r.dataset.id}\n`)

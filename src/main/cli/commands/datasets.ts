@@ -25,17 +25,19 @@ import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { withServices } from '../project.ts'
 import type { Args } from '../args.ts'
+import { importOptionsFromArgs, mappingFromArgs, printSkipped } from './byo.ts'
 
 const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
-  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]] [--map prompt=col,completion=col,score=col] [--json]',
+  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]]',
+  '                                  [--map prompt=col,completion=col,score=col] [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft datasets list [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
 ].join('\n')
 
 export async function cmdDatasets(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'quick', 'no-chat'])
+  const args = parseArgs(argv, ['json', 'quick', 'no-chat', 'skip-bad-rows'])
   const [sub, suite] = args.positionals
   const json = args.flags.has('json')
   if (sub === 'import') return importCommand(suite, args, json)
@@ -106,16 +108,8 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
  *  log-probs the rows carry (bring your own) are stored with it, as `iwsft byo import` does. */
 async function importCommand(file: string | undefined, args: Args, json: boolean): Promise<number> {
   if (!file) throw new UsageError(USAGE)
-  const map = strFlag(args, 'map')
-  const mapping = map
-    ? Object.fromEntries(
-        map.split(',').map((kv) => {
-          const [k, v] = kv.split('=')
-          if (!k || !v) throw new UsageError(`--map takes key=column pairs separated by commas, got "${kv}"`)
-          return [k.trim(), v.trim()]
-        })
-      )
-    : undefined
+  const mapping = mappingFromArgs(args)
+  const options = importOptionsFromArgs(args)
   // the contract checks --format (one of the importer's formats)
   const format = strFlag(args, 'format')
   const name = strFlag(args, 'name')
@@ -140,14 +134,16 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
         ...(format ? { format: format as RequestInput<'datasets.import'>['format'] } : {}),
         ...(mapping ? { mapping } : {}),
         ...(tokenizerFile ? { tokenizerFile } : {}),
-        ...(tokenizerModel ? { tokenizerModel, ...(args.flags.has('no-chat') ? { chat: false } : {}) } : {})
+        ...(tokenizerModel ? { tokenizerModel, ...(args.flags.has('no-chat') ? { chat: false } : {}) } : {}),
+        ...options
       })
     } finally {
       off()
       bar.done()
     }
     const d = r.dataset
-    const out = { id: d.id, created: r.created, name: d.name, kind: d.kind, traces: d.numTraces, steps: d.numSteps, hash: d.hash, logprobs: r.logProbs, seconds: (performance.now() - t0) / 1000 }
+    if (!json) printSkipped(r.skipped)
+    const out = { id: d.id, created: r.created, name: d.name, kind: d.kind, traces: d.numTraces, steps: d.numSteps, hash: d.hash, logprobs: r.logProbs, skipped: r.skipped, seconds: (performance.now() - t0) / 1000 }
     process.stdout.write(
       json ? JSON.stringify(out) + '\n' : `${file}: dataset ${out.id}${out.created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
     )

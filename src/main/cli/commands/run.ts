@@ -1,7 +1,13 @@
 // `iwsft run CONFIG [--seed N] [--backend B] [--project FILE] [--json]`: train one run from a
 // JSON or YAML config (validated: an unknown key or a wrong type names the key), and
-// `iwsft resume RUN`: continue a stopped run. Both go through the services (runs.start,
+// `iwsft resume RUN [--force]`: continue a stopped run (--force: one stuck as running, whose
+// process is gone, is marked interrupted first). Both go through the services (runs.start,
 // runs.resume) as the app does; the run trains in a worker and its events drive the progress bar.
+//
+// Ctrl+C (SIGINT) or SIGTERM while a run trains cancels it: it stops at its next step, keeps
+// what it saved (a run with train.checkpoint_every saves a last checkpoint where it stopped, so
+// `iwsft resume` goes on from there) and is marked cancelled; the command exits 130 (SIGINT) or
+// 143 (SIGTERM). A second signal stops at once (the run is then found interrupted on the next open).
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { ConfigError } from '../../../shared/config.ts'
@@ -9,7 +15,7 @@ import type { EventPayloads } from '../../../shared/contract.ts'
 import type { Services } from '../../services/index.ts'
 import { parseArgs, strFlag, UsageError, intFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
-import { discardProject, projectPath, withServices } from '../project.ts'
+import { discardProject, projectPath, runArg, withServices } from '../project.ts'
 
 /** A JSON or YAML config file as an object of settings (not yet merged or validated: the
  *  services do that against the project's datasets). Errors name the file and the line. */
@@ -56,16 +62,41 @@ function followRun(s: Services, bar: ProgressBar, onStart: (e: EventPayloads['ru
   return { ended, stop }
 }
 
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+
 async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () => Promise<unknown>, onStart: (e: EventPayloads['run.start']) => void = () => {}): Promise<number> {
-  const follow = followRun(s, bar, onStart)
+  let runId: number | null = null
+  let signalled: NodeJS.Signals | null = null
+  const cancel = (): void => {
+    if (runId !== null) void s.call('runs.cancel', { runId }).catch(() => {})
+  }
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`\n${sig} again: stopping at once${runId !== null ? `; run ${runId} will show as interrupted` : ''}\n`)
+      process.exit(SIGNAL_EXIT[sig] ?? 1)
+    }
+    signalled = sig
+    process.stderr.write(`\n${sig}: cancelling ${runId !== null ? `run ${runId}` : 'the run'} at its next step, keeping what it saved (${sig === 'SIGINT' ? 'Ctrl+C' : 'the signal'} again stops at once)\n`)
+    cancel()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const follow = followRun(s, bar, (e) => {
+    runId = e.runId
+    onStart(e)
+    if (signalled) cancel() // the signal came while the run was starting
+  })
   try {
     await start()
     const end = await follow.ended
     bar.done()
     printEnd({ type: 'end', ...end }, json)
+    if (signalled && end.status === 'cancelled') return SIGNAL_EXIT[signalled] ?? 1
     return end.status === 'completed' ? 0 : 1
   } finally {
     follow.stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }
 
@@ -99,12 +130,24 @@ export async function cmdRun(argv: string[]): Promise<number> {
   return code
 }
 
-/** `iwsft resume RUN`: continue an interrupted, cancelled or failed run from its last checkpoint. */
+/** `iwsft resume RUN [--force]`: continue an interrupted, cancelled or failed run from its last
+ *  checkpoint; --force first marks a run stuck as running interrupted (its process is gone, but
+ *  its pid, start time and host could not show it: e.g. a project copied from elsewhere). */
 export async function cmdResume(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json'])
-  const id = Number(args.positionals[0])
-  if (!Number.isInteger(id)) throw new UsageError('usage: iwsft resume RUN [--project FILE] [--json]')
-  return withServices(args, (s) => runToEnd(s, new ProgressBar(`run ${id}`), args.flags.has('json'), () => s.call('runs.resume', { runId: id })))
+  const args = parseArgs(argv, ['json', 'force'])
+  const usage = 'usage: iwsft resume RUN [--force] [--project FILE] [--json]'
+  return withServices(args, async (s) => {
+    const id = await runArg(s, args.positionals[0], usage)
+    const run = await s.call('runs.get', { runId: id })
+    if (run.status === 'running' || run.status === 'queued') {
+      if (!args.flags.has('force')) {
+        throw new UsageError(`run ${id} is recorded as ${run.status}; if no process is running it any more (it was killed, or the machine restarted), resume it with --force`)
+      }
+      await s.call('runs.markInterrupted', { runId: id })
+      process.stderr.write(`run ${id} was ${run.status}; marked interrupted (--force)\n`)
+    }
+    return runToEnd(s, new ProgressBar(`run ${id}`), args.flags.has('json'), () => s.call('runs.resume', { runId: id }))
+  })
 }
 
 function printEnd(end: RunEnd & { type: 'end' }, json: boolean): void {

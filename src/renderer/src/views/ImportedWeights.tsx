@@ -14,6 +14,8 @@ import { Plot } from '../components/Plot.tsx'
 import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/TokenRho.tsx'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { Kpi } from '../components/Kpi.tsx'
+import { SkippedRows } from '../components/SkippedRows.tsx'
+import type { SkippedRow } from '../../../shared/contract.ts'
 
 // ----------------------------------------------------------------------------- the API it needs
 
@@ -51,8 +53,10 @@ export interface ImportedWeightsApi {
   listDatasets(): Promise<ByoDatasetItem[]>
   inspect(input: { datasetId: number; settings: ByoSettings; variant: ByoVariant; bins?: number; top?: number }): Promise<ByoInspectView>
   traceRho(input: { datasetId: number; traceIndex: number; settings?: ByoSettings }): Promise<ByoTraceRhoView>
+  /** optional (the desktop window): a native file picker; the back end may then read what was picked */
+  pickFile?(): Promise<string | null>
   /** optional: import a file the back end can read */
-  importFile?(input: { path: string; tokenizerFile?: string }): Promise<{ dataset: { id: number; name: string }; replacedLogProbs: boolean }>
+  importFile?(input: { path: string; tokenizerFile?: string; skipBadRows?: boolean }): Promise<{ dataset: { id: number; name: string }; replacedLogProbs: boolean; skipped?: SkippedRow[] }>
   /** optional: follow a JSONL log; updates arrive through onFollowUpdate */
   follow?(input: { followId: string; path: string; tokenizerFile?: string }): Promise<unknown>
   unfollow?(input: { followId: string }): Promise<unknown>
@@ -136,6 +140,8 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   const [path, setPath] = useState('')
   const [tokFile, setTokFile] = useState('')
   const [importMsg, setImportMsg] = useState<string | null>(null)
+  const [skipBad, setSkipBad] = useState(false)
+  const [skipped, setSkipped] = useState<SkippedRow[]>([])
   const [following, setFollowing] = useState<string | null>(null)
   const [live, setLive] = useState<ByoFollowUpdateView | null>(null)
   const [reload, setReload] = useState(0)
@@ -230,8 +236,10 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   const doImport = async (): Promise<void> => {
     if (!api.importFile || !path.trim()) return
     setImportMsg('importing…')
+    setSkipped([])
     try {
-      const r = await api.importFile({ path: path.trim(), ...(tokFile.trim() ? { tokenizerFile: tokFile.trim() } : {}) })
+      const r = await api.importFile({ path: path.trim(), ...(tokFile.trim() ? { tokenizerFile: tokFile.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
+      setSkipped(r.skipped ?? [])
       setImportMsg(`dataset ${r.dataset.id} "${r.dataset.name}" imported${r.replacedLogProbs ? ' (same traces as before: their log-probs were replaced)' : ''}`)
       setDatasetId(r.dataset.id)
       setOpenTrace(null)
@@ -320,10 +328,25 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             <span className="muted">file</span>
             <input className="grow" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/traces.jsonl" aria-label="file to import or follow" data-testid="byo-path" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setPath(p))} data-testid="byo-pick">
+              Choose…
+            </button>
+          )}
           <label className="inline">
             <span className="muted">tokenizer.json</span>
             <input value={tokFile} onChange={(e) => setTokFile(e.target.value)} placeholder="optional" aria-label="tokenizer file" data-testid="byo-tokenizer" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setTokFile(p))} data-testid="byo-pick-tokenizer">
+              Choose…
+            </button>
+          )}
+          {api.importFile && (
+            <label className="inline small" title="import the good rows and list every bad one with its reason (without it, one bad row refuses the file)">
+              <input type="checkbox" checked={skipBad} onChange={(e) => setSkipBad(e.target.checked)} data-testid="byo-skip-bad-rows" /> skip bad rows
+            </label>
+          )}
           {api.importFile && (
             <button className="primary" onClick={() => void doImport()} disabled={!path.trim() || following !== null} data-testid="byo-import-button">
               Import
@@ -340,6 +363,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             </span>
           )}
           {importMsg && <span className="small" role="status" style={{ whiteSpace: 'pre-wrap' }}>{importMsg}</span>}
+          <SkippedRows rows={skipped} />
         </div>
       )}
 

@@ -358,7 +358,7 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
   const importText = async (f: File): Promise<void> => {
     setNote(null)
     const r = await job.run(async (jobId) => {
-      const path = s.client.pathForFile ? s.client.pathForFile(f) : await s.client.upload!(f)
+      const path = await s.client.upload(f)
       return s.api.invoke('datasets.import', { path, importId: jobId, tokenizerModel: String(m.id) })
     })
     if (r) {
