@@ -146,7 +146,12 @@ export const ReferenceSchema = z.discriminatedUnion('kind', [
     batch_size: z.number().int().min(1)
   }),
   /** π_ref = a saved checkpoint of an earlier run in the project (its last one, or at `step`) */
-  z.strictObject({ kind: z.literal('checkpoint'), run: z.number().int().min(1), step: z.number().int().min(0).optional() })
+  z.strictObject({ kind: z.literal('checkpoint'), run: z.number().int().min(1), step: z.number().int().min(0).optional() }),
+  /** π_ref's log-probs from a language model of the project (name or id; `iwsft models list`),
+   *  scored once over the dataset and cached; the dataset must be tokenised as that model reads
+   *  it (`datasets import --tokenizer-model`). θ is still the config's policy (fine-tuning the
+   *  model itself is a later step) */
+  z.strictObject({ kind: z.literal('model'), model: z.string().trim().min(1).max(200) })
 ])
 
 export const OptimSchema = z.strictObject({

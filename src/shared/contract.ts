@@ -10,6 +10,25 @@
 import { z } from 'zod'
 import { CurationSchema, METHODS, type FieldIssue, type RunConfig } from './config.ts'
 import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
+import {
+  ModelProgressSchema,
+  ModelsAddInput,
+  ModelsCancelInput,
+  ModelsFetchInput,
+  ModelsGenerateInput,
+  ModelsGetInput,
+  ModelsRemoveInput,
+  ModelsSampleInput,
+  ModelsScoreDatasetInput,
+  ModelsScoreInput,
+  ModelsWeighDatasetInput,
+  type ModelGeneration,
+  type ModelInfo,
+  type ModelProgress,
+  type ModelScore,
+  type SampleResult,
+  type ScoreDatasetResult
+} from './models.ts'
 import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
 import { ImportOptionFields, type SkippedRow } from './import-options.ts'
 
@@ -287,6 +306,10 @@ export const requestSchemas = {
     mapping: ByoMappingSchema.optional(),
     /** a Hugging Face tokenizer.json for text columns (default: bytes) */
     tokenizerFile: z.string().min(1).max(4096).optional(),
+    /** or a model of the project (name or id): text tokenised as that model reads it, so the model can score it */
+    tokenizerModel: z.string().trim().min(1).max(200).optional(),
+    /** with tokenizerModel: prompt and completion through its chat template (default true when it has one) */
+    chat: z.boolean().optional(),
     /** chosen by the caller; import.progress events carry it */
     importId: z.string().min(1).max(100),
     ...ImportOptionFields
@@ -352,7 +375,21 @@ export const requestSchemas = {
   'byo.inspect': ByoInspectInput,
   'byo.traceRho': ByoTraceRhoInput,
   'byo.follow': ByoFollowRequest,
-  'byo.unfollow': ByoUnfollowRequest
+  'byo.unfollow': ByoUnfollowRequest,
+  /** real language models (src/shared/models.ts): the project's models, fetch / add / remove,
+   *  generate and score text, reference-score a dataset, sample a scored dataset; model.progress
+   *  events carry the caller's jobId */
+  'models.list': empty,
+  'models.get': ModelsGetInput,
+  'models.add': ModelsAddInput,
+  'models.fetch': ModelsFetchInput,
+  'models.remove': ModelsRemoveInput,
+  'models.generate': ModelsGenerateInput,
+  'models.score': ModelsScoreInput,
+  'models.scoreDataset': ModelsScoreDatasetInput,
+  'models.weighDataset': ModelsWeighDatasetInput,
+  'models.sample': ModelsSampleInput,
+  'models.cancel': ModelsCancelInput
 } as const
 
 export interface RequestOutputs {
@@ -399,6 +436,18 @@ export interface RequestOutputs {
   'byo.traceRho': ByoTraceRhoResult
   'byo.follow': { ok: true }
   'byo.unfollow': { ok: true }
+  'models.list': ModelInfo[]
+  'models.get': ModelInfo
+  'models.add': { model: ModelInfo; created: boolean }
+  'models.fetch': { model: ModelInfo; created: boolean; downloaded: boolean }
+  'models.remove': { ok: true }
+  'models.generate': ModelGeneration
+  'models.score': ModelScore
+  'models.scoreDataset': ScoreDatasetResult
+  /** the dataset's imported log-probs now hold π_ref (`ref`) and q (`q`): open it in the Imported weights view */
+  'models.weighDataset': { datasetId: number; ref: ScoreDatasetResult; q: ScoreDatasetResult }
+  'models.sample': SampleResult
+  'models.cancel': { cancelled: boolean }
 }
 
 export type RequestName = keyof typeof requestSchemas
@@ -419,15 +468,17 @@ export interface EventPayloads {
   'import.progress': { importId: string; done: number; total: number }
   'score.progress': { datasetId: number; done: number; total: number; status: 'running' | 'completed' | 'failed'; error?: string }
   /** the project's content changed (datasets, presets, runs, or another project opened) */
-  'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' }
+  'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' | 'models' }
   'backend.install': BackendInstallProgress
   /** a followed log grew: its rows so far are stored as dataset `datasetId` */
   'byo.update': ByoFollowUpdate & { followId: string }
   /** a followed log had a bad line, or an update (or its tokenizer) failed; following goes on unless said */
   'byo.error': { followId: string; message: string }
+  /** a model job's progress (fetch, add, load, scoring, sampling), by the caller's jobId */
+  'model.progress': ModelProgress
 }
 export type EventName = keyof EventPayloads
-export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update', 'byo.error']
+export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update', 'byo.error', 'model.progress']
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
 /** Schemas of the event payloads, so a client can check what arrives over the wire. */
@@ -450,7 +501,7 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     status: z.enum(['running', 'completed', 'failed']),
     error: z.string().optional()
   }),
-  'project.changed': z.object({ what: z.enum(['datasets', 'presets', 'runs', 'project']) }),
+  'project.changed': z.object({ what: z.enum(['datasets', 'presets', 'runs', 'project', 'models']) }),
   'backend.install': z.object({
     step: z.number(),
     total: z.number(),
@@ -473,7 +524,8 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     clamp_fraction: z.number(),
     logw_raw_median: z.number()
   }),
-  'byo.error': z.object({ followId: z.string(), message: z.string() })
+  'byo.error': z.object({ followId: z.string(), message: z.string() }),
+  'model.progress': ModelProgressSchema
 }
 
 // ----------------------------------------------------------------------------- errors

@@ -30,6 +30,17 @@ const EXPECTED_REQUESTS = [
   'datasets.list',
   'datasets.scoreReference',
   'datasets.trace',
+  'models.add',
+  'models.cancel',
+  'models.fetch',
+  'models.generate',
+  'models.get',
+  'models.list',
+  'models.remove',
+  'models.sample',
+  'models.score',
+  'models.scoreDataset',
+  'models.weighDataset',
   'presets.list',
   'presets.save',
   'project.info',
@@ -54,7 +65,7 @@ const EXPECTED_REQUESTS = [
   'runs.traceRho',
   'runs.weights'
 ]
-const EXPECTED_EVENTS = ['backend.install', 'byo.error', 'byo.update', 'import.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
+const EXPECTED_EVENTS = ['backend.install', 'byo.error', 'byo.update', 'import.progress', 'model.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
 
 describe('contract schemas', () => {
   it('has exactly the requests and events written out above, each with a schema', () => {

@@ -22,6 +22,8 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   doctor: { help: 'doctor [--json]       which backends load, and why the others do not', load: async () => (await import('./commands/doctor.ts')).cmdDoctor },
   backend: { help: 'backend install       build the native TensorFlow backend from the TF wheel', load: async () => (await import('./commands/backend.ts')).cmdBackend },
   datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => (await import('./commands/datasets.ts')).cmdDatasets },
+  models: { help: 'models fetch|add|list|show|remove|generate|score|score-dataset|weigh  real language models (GGUF, Hugging Face folders)', load: async () => (await import('./commands/models.ts')).cmdModels },
+  sample: { help: 'sample MODEL --prompts FILE  K completions a prompt, verified, as a dataset (--k --temperature --verify)', load: async () => (await import('./commands/sample.ts')).cmdSample },
   serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe },
   project: { help: 'project recover FILE --out NEW  copy what can be read of a damaged project into a new one', load: async () => (await import('./commands/project.ts')).cmdProject }
 }

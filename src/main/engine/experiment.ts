@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { isImportanceWeighted, trainsOnAllData, type RunConfig } from '../../shared/config.ts'
 import { curate, holdoutIndices, recount, type CurationResult } from '../../shared/curation.ts'
-import { DatasetError, datasetHash, type TraceDataset } from '../common/trace.ts'
+import { DatasetError, datasetHash, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { createPolicy } from './policies/index.ts'
 import type { Policy } from './policies/policy.ts'
 import { Rng } from './rng.ts'
@@ -81,6 +81,9 @@ export interface ExperimentOptions {
   init?: Policy
   /** continue a run: θ = `init` (the checkpoint's), π_ref's log-probs from the cache by key */
   resume?: { state: TrainState; refKey: string | null }
+  /** π_ref's log-probs computed outside the engine's policies (reference.kind "model": a language
+   *  model's, scored by the job layer), with the cache key they are stored under */
+  reference?: { refKey: string; refLogProbs: Float32Array }
 }
 
 /** π_ref for a run: `policy` as given (a checkpoint, or the fresh initialisation), or — for
@@ -98,6 +101,7 @@ async function establishReference(
   refCache: RefCache | undefined,
   given: boolean
 ): Promise<{ refKey: string; refLogProbs: Float32Array } | 'cancelled'> {
+  if (!given && config.reference.kind === 'model') throw new Error(`reference "${config.reference.model}" is a language model: its log-probs come from the job layer (ExperimentOptions.reference)`)
   if (!given && config.reference.kind === 'bc') {
     const r = config.reference
     const bcConfig: RunConfig = {
@@ -146,7 +150,7 @@ export async function scoreReference(
 }
 
 export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
-  const { refCache, init, resume } = opts
+  const { refCache, init, resume, reference } = opts
   if (resume && !init) throw new Error('resuming needs the checkpoint\'s policy')
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
@@ -163,6 +167,9 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
         refLogProbs = refCache?.get(refKey, dataHash) ?? null
         if (!refLogProbs) throw new Error(`the reference log-probs of this run (key ${refKey}) are no longer in the project; start a new run instead of resuming`)
       }
+    } else if (reference && !trainsOnAllData(config.method)) {
+      if (reference.refLogProbs.length !== totalSteps(ds)) throw new Error(`reference log-probs: ${reference.refLogProbs.length} values for the dataset's ${totalSteps(ds)} steps`)
+      ;({ refKey, refLogProbs } = reference)
     } else if (!trainsOnAllData(config.method)) {
       const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
       if (ref === 'cancelled') return { status: 'cancelled', steps: 0, final: {}, policy, curation, dataHash, refKey }

@@ -3,7 +3,8 @@
 // metrics, weight snapshots and the final checkpoint as they come. Status ends as completed,
 // cancelled or failed; a process killed mid-run is found 'running' with a dead owner and
 // marked interrupted on the next open (store.markInterrupted).
-import { domainOf, resolveConfig, type RunConfig } from '../../shared/config.ts'
+import { domainOf, resolveConfig, trainsOnAllData, type RunConfig } from '../../shared/config.ts'
+import type { ModelInfo } from '../../shared/models.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../common/trace.ts'
 import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
@@ -14,6 +15,7 @@ import type { Policy } from '../engine/policies/policy.ts'
 import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
+import { modelReferenceLogProbs, resolveModelReference } from './model-reference.ts'
 import pkg from '../../../package.json'
 
 /** What a run records about the software that produced it, beside its config and data hash. */
@@ -65,6 +67,9 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
   const init =
     opts.init?.clone(false) ??
     (config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined)
+  // π_ref from a language model: checked now (nothing is written for a model that is missing or
+  // cannot read the data), scored (or read from the cache) once the run exists
+  const modelReference = config.reference.kind === 'model' && !trainsOnAllData(config.method) ? resolveModelReference(store, config.reference.model, resolved.id) : undefined
   const runId = store.createRun({
     name: config.name ?? `${config.method} · ${config.dataset} · seed ${config.seed}`,
     group: config.group ?? null,
@@ -74,7 +79,7 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
     backend,
     versions: runVersions()
   })
-  return driveRun(store, runId, config, resolved, backend, opts, { init })
+  return driveRun(store, runId, config, resolved, backend, opts, { init, modelReference })
 }
 
 /** Continue an interrupted or cancelled run from its last resumable checkpoint; it ends with
@@ -105,7 +110,7 @@ async function driveRun(
   { dataset, source, options }: ResolvedDataset,
   backend: string,
   opts: ExecuteOptions,
-  extra: Pick<ExperimentOptions, 'init' | 'resume'>
+  extra: Pick<ExperimentOptions, 'init' | 'resume'> & { modelReference?: { model: ModelInfo; refKey: string } }
 ): Promise<RunEndEvent> {
   const emit = opts.onEvent ?? (() => {})
   store.setRunStatus(runId, 'running')
@@ -117,7 +122,26 @@ async function driveRun(
   const offline = !builtin?.evaluate && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
   let refKey: string | null = extra.resume?.refKey ?? null
   let policyRef: Policy | null = null
+  const onPhase = (phase: string, done: number, total: number): void => {
+    const now = Date.now()
+    if (now - lastProgress < interval && done < total) return
+    lastProgress = now
+    const elapsedMs = now - started
+    const etaMs = done > 0 ? (elapsedMs / done) * (total - done) : 0
+    emit({ type: 'progress', runId, phase, step: done, total, elapsedMs, etaMs })
+  }
   try {
+    let reference: ExperimentOptions['reference']
+    if (extra.modelReference) {
+      const logp = await modelReferenceLogProbs(store, extra.modelReference, dataset, datasetHash(dataset), { signal: opts.signal, onPhase })
+      if (!logp) {
+        store.setRunStatus(runId, 'cancelled')
+        const end: RunEndEvent = { type: 'end', runId, status: 'cancelled', final: {} }
+        emit(end)
+        return end
+      }
+      reference = { refKey: extra.modelReference.refKey, refLogProbs: logp }
+    }
     const res = await runExperiment(
       config,
       dataset,
@@ -143,16 +167,9 @@ async function driveRun(
         onSnapshot: (snap) => store.putWeightSnapshot(runId, snap),
         onReference: (key, policy) => ((refKey = key), (policyRef = policy)),
         onCheckpoint: (state) => saveCheckpoint(store, runId, policyRef!, state, refKey, {}),
-        onPhase: (phase, done, total) => {
-          const now = Date.now()
-          if (now - lastProgress < interval && done < total) return
-          lastProgress = now
-          const elapsedMs = now - started
-          const etaMs = done > 0 ? (elapsedMs / done) * (total - done) : 0
-          emit({ type: 'progress', runId, phase, step: done, total, elapsedMs, etaMs })
-        }
+        onPhase
       },
-      { refCache: { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) }, ...extra }
+      { refCache: { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) }, init: extra.init, resume: extra.resume, reference }
     )
     res.policy.dispose()
     const status = res.status === 'completed' ? 'completed' : 'cancelled'
@@ -185,6 +202,18 @@ export async function scoreDatasetReference(
   const config = resolveConfig({ domain: domainOf(summary), ...configInput, dataset: String(datasetId) })
   await initBackend(config.backend)
   const dataset = store.getDataset(datasetId)
+  if (config.reference.kind === 'model') {
+    const r = resolveModelReference(store, config.reference.model, datasetId)
+    const started = Date.now()
+    const logp = await modelReferenceLogProbs(store, r, dataset, summary.hash, {
+      signal: opts.signal,
+      onPhase: (phase, done, total) => {
+        const elapsedMs = Date.now() - started
+        opts.onEvent?.({ type: 'progress', runId: 0, phase, step: done, total, elapsedMs, etaMs: done > 0 ? (elapsedMs / done) * (total - done) : 0 })
+      }
+    })
+    return logp ? { status: 'completed', refKey: r.refKey, steps: logp.length } : { status: 'cancelled', refKey: null, steps: 0 }
+  }
   const init = config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined
   const started = Date.now()
   try {

@@ -22,7 +22,9 @@ export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = 
   'runs.export': ['outDir'],
   'reports.make': ['out'],
   'byo.import': ['path', 'tokenizerFile'],
-  'byo.follow': ['path', 'tokenizerFile']
+  'byo.follow': ['path', 'tokenizerFile'],
+  'models.add': ['path'],
+  'models.sample': ['file']
 }
 
 export interface PathPolicyOptions {

@@ -110,7 +110,8 @@ interface Loaded {
 }
 const cache = new WeakMap<ProjectStore, Map<number, Loaded>>()
 
-function forget(store: ProjectStore, id: number): void {
+/** drop the cached imported log-probs of a dataset (they were replaced) */
+export function forget(store: ProjectStore, id: number): void {
   cache.get(store)?.delete(id)
 }
 

@@ -9,6 +9,7 @@ import * as runner from '../jobs/runner.ts'
 import { storeByo } from './byo-service.ts'
 import type { ServiceContext } from './context.ts'
 import { runInWorker } from './import-job.ts'
+import { tokenizerModelFor } from './models.ts'
 
 type DatasetRequests =
   | 'datasets.list'
@@ -43,14 +44,17 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
       return d
     },
-    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
+    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, tokenizerModel, chat, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
       const abs = resolve(path)
       const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
+      if (tokenizerModel && tokenizerFile) throw new ApiError('give a tokenizer file or a tokenizer model, not both', 'invalid_input')
+      // text tokenised as a project's model reads it (models.ts): the dataset records which tokenizer
+      const model = tokenizerModel ? tokenizerModelFor(ctx.store, tokenizerModel, chat) : null
       let imp: ImportResult
       try {
         imp = await runInWorker(
           'import',
-          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes },
+          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes, ...(model ? { tokenizerModel: { path: model.path, chat: model.chat } } : {}) },
           { onProgress: (done, total) => emit('import.progress', { importId, done, total }) }
         )
         validateDataset(imp.dataset)
@@ -64,7 +68,11 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       const source = upload ? `upload:${name ?? basename(abs)}` : `file:${abs}`
       // traces that carry their own log-probs are stored as byo.import stores them
       const logProbs = Boolean(imp.refLogProbs || imp.policyLogProbs)
-      const { id, created } = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
+      const { id, created } = ctx.store.transaction(() => {
+        const r = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
+        if (model) ctx.store.setDatasetTokenization(r.id, model.record(imp.fromText ?? false))
+        return r
+      })
       emit('import.progress', { importId, done: 1, total: 1 })
       emit('project.changed', { what: 'datasets' })
       // an upload's temporary path means nothing to the user here either

@@ -7,7 +7,7 @@
 //
 // One file per namespace: project.ts (app.*, project.*), datasets.ts (datasets.*, presets.*),
 // runs.ts (config.*, runs.*), reports.ts (runs.export, reports.make), backend.ts (backend.*),
-// byo.ts (byo.*). They share a ServiceContext (context.ts).
+// byo.ts (byo.*), models.ts (models.*). They share a ServiceContext (context.ts).
 import { dirname } from 'node:path'
 import { ApiError, isRequestName, parseInput, type Handlers, type RequestName, type RequestOutput } from '../../shared/contract.ts'
 import { createPathPolicy } from './allowed-paths.ts'
@@ -17,6 +17,7 @@ import { createContext, type Listener, type ServicesOptions } from './context.ts
 import { datasetHandlers } from './datasets.ts'
 import { toApiError } from './errors.ts'
 import { openWithBuiltins, projectHandlers } from './project.ts'
+import { modelHandlers } from './models.ts'
 import { recoverHandlers } from './project-recover.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
@@ -74,7 +75,8 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     ...runHandlers(ctx),
     ...reportHandlers(ctx),
     ...backendHandlers(ctx),
-    ...byoHandlers(ctx)
+    ...byoHandlers(ctx),
+    ...modelHandlers(ctx)
   }
 
   const call = async (name: string, input: unknown): Promise<unknown> => {

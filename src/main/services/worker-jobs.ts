@@ -39,7 +39,7 @@ const datasetBuffers = (ds: TraceDataset): ArrayBuffer[] => [ds.offsets, ds.obs,
 export const JOBS = {
   /** parse a data file (any supported format), with its per-step log-probs when it carries them */
   import: def({
-    what: (i: { file: string; format?: string; mapping?: Record<string, string | string[]>; name?: string; tokenizerFile?: string } & ImportLimits) => i.file,
+    what: (i: { file: string; format?: string; mapping?: Record<string, string | string[]>; name?: string; tokenizerFile?: string; tokenizerModel?: { path: string; chat: boolean } } & ImportLimits) => i.file,
     run: async (i, ctx): Promise<ImportResult> => {
       const { importDatasetFileFull } = await import('../engine/data/import.ts')
       const { file, ...opts } = i

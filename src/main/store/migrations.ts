@@ -175,6 +175,44 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
         ALTER TABLE runs ADD COLUMN owner_host TEXT;
       `)
     }
+  },
+  {
+    // Real language models (issue 13): a model is a record of where its files are (they stay
+    // outside the project: hundreds of MB), what it is, and the hash of its bytes, which keys the
+    // reference log-probs scored with it. A dataset tokenised by a model's tokenizer records
+    // which one (its tokenizer's fingerprint) and whether prompts went through the chat
+    // template ('chat'), were plain text ('plain') or came as token ids in its vocabulary ('ids'),
+    // so that scoring refuses a model whose tokens would mean something else.
+    name: 'models',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE models (
+          id             INTEGER PRIMARY KEY,
+          name           TEXT NOT NULL UNIQUE,
+          source         TEXT NOT NULL,        -- "file:/abs/path", "folder:/abs/path" or "fetch:<known id>"
+          path           TEXT NOT NULL,        -- the .gguf file or the Hugging Face folder
+          format         TEXT NOT NULL CHECK (format IN ('gguf', 'hf')),
+          architecture   TEXT NOT NULL,
+          parameters     INTEGER NOT NULL,
+          layers         INTEGER NOT NULL,
+          context_length INTEGER NOT NULL,
+          vocab_size     INTEGER NOT NULL,
+          hash           TEXT NOT NULL UNIQUE, -- sha256 of the model's files in order
+          memory_bytes   INTEGER NOT NULL,     -- float32 weights + a scoring batch of 8 × 256
+          tokenizer_hash TEXT NOT NULL,        -- fingerprint of the tokenizer (vocabulary, specials, merges)
+          info           TEXT NOT NULL,        -- JSON: spec, files (path, bytes, mtime), tensor types, tokenizer, chat template
+          created_at     TEXT NOT NULL
+        );
+
+        CREATE TABLE dataset_tokenization (
+          dataset_id     INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
+          tokenizer_hash TEXT NOT NULL,
+          template       TEXT NOT NULL CHECK (template IN ('chat', 'plain', 'ids')),
+          model_name     TEXT NOT NULL,        -- the model whose tokenizer it was (for messages)
+          created_at     TEXT NOT NULL
+        );
+      `)
+    }
   }
 ]
 

@@ -17,6 +17,7 @@ import { CurationSchema, type Curation, type RunConfig } from '../../shared/conf
 import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '../common/trace.ts'
 import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
+import { modelStore } from './model-store.ts'
 import type {
   CheckpointRow,
   DatasetSummary,
@@ -573,6 +574,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
 
   const store: ProjectStore = {
     file,
+    ...modelStore(db, file, (message) => new StoreError(message, file)),
     readonly,
     damage,
 

@@ -3,10 +3,12 @@
 // Everything that crosses to the renderer is plain JSON (see src/shared/contract.ts).
 import type { Curation, RunConfig } from '../../shared/config.ts'
 import type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
+import type { ModelInfo } from '../../shared/models.ts'
 import type { NamedTensor, WeightSnapshot } from '../common/tensors.ts'
 import type { TraceDataset } from '../common/trace.ts'
 
 export type { DatasetSummary, PresetRow, RunRow, RunStatus } from '../../shared/records.ts'
+export type { ModelInfo as ModelRow } from '../../shared/models.ts'
 
 export interface MetricPoint {
   step: number
@@ -32,7 +34,32 @@ export interface ImportedLogProbs {
   tokenizer: unknown
 }
 
-export interface ProjectStore {
+/** How a dataset's tokens were made from text by a model's tokenizer (models.ts in the store). */
+export interface DatasetTokenization {
+  tokenizerHash: string
+  /** 'chat': prompt and completion rendered through the model's chat template; 'plain': text as
+   *  is (with the model's BOS and EOS); 'ids': token ids as given, in the model's vocabulary */
+  template: 'chat' | 'plain' | 'ids'
+  /** the model whose tokenizer it was */
+  modelName: string
+}
+
+/** The model methods of the store (store/model-store.ts). */
+export interface ModelStore {
+  /** a new model, or the one with the same hash (created: false) */
+  putModel(m: Omit<ModelInfo, 'id' | 'createdAt'>): { id: number; created: boolean }
+  listModels(): ModelInfo[]
+  getModel(id: number): ModelInfo | null
+  /** by id (digits) or by name */
+  findModel(nameOrId: string): ModelInfo | null
+  deleteModel(id: number): void
+  setDatasetTokenization(datasetId: number, t: DatasetTokenization): void
+  getDatasetTokenization(datasetId: number): DatasetTokenization | null
+  /** run `f` in one write transaction: everything it stores, or nothing */
+  transaction<T>(f: () => T): T
+}
+
+export interface ProjectStore extends ModelStore {
   readonly file: string
   /** opened read-only (asked for, or because the file is damaged) */
   readonly readonly: boolean

@@ -7,13 +7,14 @@ import { CurationView } from './views/Curation.tsx'
 import { DatasetsView } from './views/Datasets.tsx'
 import { ImportedWeightsView, type ImportedWeightsApi } from './views/ImportedWeights.tsx'
 import { InspectorView } from './views/Inspector.tsx'
+import { ModelsView } from './views/Models.tsx'
 import { NewRunView } from './views/NewRun.tsx'
 import { RunsView } from './views/Runs.tsx'
 
 export function App(): React.JSX.Element {
   const s = useApp()
   useEffect(() => {
-    // Alt+1..6 switch views (Ctrl+digits belong to the browser's tabs)
+    // Alt+1..8 switch views (Ctrl+digits belong to the browser's tabs)
     const f = (e: KeyboardEvent): void => {
       if (!e.altKey || e.ctrlKey || e.metaKey) return
       const v = VIEWS.find((x) => x.key === e.key)
@@ -104,7 +105,8 @@ export function App(): React.JSX.Element {
         {s.view === 'runs' && <RunsView />}
         {s.view === 'inspector' && <InspectorView />}
         {s.view === 'compare' && <CompareView />}
-        {s.view === 'byo' && <ImportedWeightsView api={byoApi} />}
+        {s.view === 'byo' && <ImportedWeightsView api={byoApi} initialDatasetId={s.params.datasetId} />}
+        {s.view === 'models' && <ModelsView />}
       </main>
     </div>
   )

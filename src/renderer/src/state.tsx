@@ -4,7 +4,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { Api, Capabilities, DatasetInfo, LiveProgress, ProjectInfo, RunInfo } from '../../shared/contract.ts'
 import type { Client } from './api.ts'
 
-export type View = 'datasets' | 'curation' | 'new-run' | 'runs' | 'inspector' | 'compare' | 'byo'
+export type View = 'datasets' | 'curation' | 'new-run' | 'runs' | 'inspector' | 'compare' | 'byo' | 'models'
 export const VIEWS: Array<{ id: View; label: string; key: string }> = [
   { id: 'datasets', label: 'Datasets', key: '1' },
   { id: 'curation', label: 'Curation', key: '2' },
@@ -12,7 +12,8 @@ export const VIEWS: Array<{ id: View; label: string; key: string }> = [
   { id: 'runs', label: 'Live runs', key: '4' },
   { id: 'inspector', label: 'Weight inspector', key: '5' },
   { id: 'compare', label: 'Compare', key: '6' },
-  { id: 'byo', label: 'Imported weights', key: '7' }
+  { id: 'byo', label: 'Imported weights', key: '7' },
+  { id: 'models', label: 'Models', key: '8' }
 ]
 
 export interface NavParams {

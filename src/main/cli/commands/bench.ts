@@ -1,7 +1,8 @@
-// `iwsft bench [--json] [--steps N] [--backend B]`: ms per training step for SFT and iw-SFT with
+// `iwsft bench [--json] [--steps N] [--backend B] [--no-llm]`: ms per training step for SFT and iw-SFT with
 // q = current, EMA and periodic on the control policy (Gaussian MLP 3×256, 17 inputs, 6 actions,
 // 256 state-action pairs a batch: 16 traces × 16 steps), on every available backend, each with
-// its ratio to SFT measured in the same run on the same backend.
+// its ratio to SFT measured in the same run on the same backend; then llm/score and llm/sample
+// for SmolLM2 (engine/llm/bench-entries.ts; skipped with the reason when it is not in the cache).
 // An engine tool: it times the trainer on synthetic data in this process, with no project, so it
 // does not go through the services.
 import * as tf from '@tensorflow/tfjs'
@@ -10,6 +11,7 @@ import { initBackend, probeBackends, type BackendName } from '../../engine/backe
 import { fromTraces } from '../../common/trace.ts'
 import { createPolicy } from '../../engine/policies/index.ts'
 import { Rng } from '../../engine/rng.ts'
+import { benchLlm } from '../../engine/llm/bench-entries.ts'
 import { scoreSteps } from '../../engine/train/scoring.ts'
 import { train } from '../../engine/train/trainer.ts'
 import { parseArgs, intFlag, strFlag } from '../args.ts'
@@ -117,7 +119,7 @@ async function benchLongTrajectories(backend: BackendName, steps: number): Promi
 }
 
 export async function cmdBench(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json'])
+  const args = parseArgs(argv, ['json', 'no-llm'])
   const only = strFlag(args, 'backend')
   const probe = await probeBackends()
   const backends = probe.filter((b) => b.available && (!only || b.name === only)).map((b) => b.name)
@@ -132,14 +134,18 @@ export async function cmdBench(argv: string[]): Promise<number> {
     // a refresh of the q cache falls every 50 steps: time at least 100 so it is counted
     results.push(...(await benchLongTrajectories(b, Math.max(100, steps))))
   }
+  // SmolLM2: llm/score and llm/sample on the same backends (engine/llm/bench-entries.ts)
+  const llm = args.flags.has('no-llm') ? { entries: [], skipped: 'llm/score and llm/sample skipped (--no-llm)' } : benchLlm(selected, { log: (l) => !args.flags.has('json') && process.stderr.write(l) })
+  results.push(...llm.entries)
   // cross-backend ratio for the same entry, where more than one backend ran
   const wasmSft = results.find((r) => r.backend === 'wasm' && r.name === 'sft')
   if (wasmSft) for (const r of results) if (r.name === 'sft') r.speedup_vs_wasm = Number((wasmSft.ms_per_step / r.ms_per_step).toFixed(2))
-  const report = { backend: tf.getBackend(), backends: probe, results }
+  const report = { backend: tf.getBackend(), backends: probe, results, skipped: llm.skipped ? [llm.skipped] : [] }
   if (args.flags.has('json')) process.stdout.write(JSON.stringify(report) + '\n')
   else {
     process.stdout.write(`${'name'.padEnd(20)}${'backend'.padEnd(12)}${'ms/step'.padStart(10)}${'× sft'.padStart(8)}\n`)
-    for (const r of results) process.stdout.write(`${r.name.padEnd(20)}${r.backend.padEnd(12)}${r.ms_per_step.toFixed(2).padStart(10)}${String(r.ratio_to_sft ?? '').padStart(8)}\n`)
+    for (const r of results) process.stdout.write(`${r.name.padEnd(20)}${r.backend.padEnd(12)}${r.ms_per_step.toFixed(2).padStart(10)}${String(r.ratio_to_sft ?? '').padStart(8)}${r.tokens_per_s !== undefined ? `  ${r.tokens_per_s} tokens/s${r.peak_rss_mb !== undefined ? `, peak RSS ${r.peak_rss_mb} MB` : ''}` : ''}\n`)
+    if (llm.skipped) process.stdout.write(`${llm.skipped}\n`)
   }
   return 0
 }

@@ -30,14 +30,14 @@ import { importOptionsFromArgs, mappingFromArgs, printSkipped } from './byo.ts'
 const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
-  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json] [--map prompt=col,completion=col,score=col]',
-  '                                  [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
+  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]]',
+  '                                  [--map prompt=col,completion=col,score=col] [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft datasets list [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
 ].join('\n')
 
 export async function cmdDatasets(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'quick', 'skip-bad-rows'])
+  const args = parseArgs(argv, ['json', 'quick', 'no-chat', 'skip-bad-rows'])
   const [sub, suite] = args.positionals
   const json = args.flags.has('json')
   if (sub === 'import') return importCommand(suite, args, json)
@@ -114,6 +114,8 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
   const format = strFlag(args, 'format')
   const name = strFlag(args, 'name')
   const tokenizerFile = strFlag(args, 'tokenizer')
+  // a project model's tokenizer (and chat template): the dataset can then be scored by that model
+  const tokenizerModel = strFlag(args, 'tokenizer-model')
   return withServices(args, async (s) => {
     const bar = new ProgressBar('import')
     const importId = 'cli'
@@ -132,6 +134,7 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
         ...(format ? { format: format as RequestInput<'datasets.import'>['format'] } : {}),
         ...(mapping ? { mapping } : {}),
         ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...(tokenizerModel ? { tokenizerModel, ...(args.flags.has('no-chat') ? { chat: false } : {}) } : {}),
         ...options
       })
     } finally {

@@ -120,8 +120,11 @@ function indexUrl(): string {
 
 const normalize = (p: string): string => p.toLowerCase().replace(/[-_.]+/g, '-')
 
-/** Linux x86_64 wheels of `project==version` on the index, best first (cp311, then newest CPython). */
-export async function findWheels(project: string, version: string): Promise<WheelFile[]> {
+const linuxX86 = (filename: string): boolean => /manylinux[^-]*x86_64\.whl$/.test(filename)
+
+/** Wheels of `project==version` on the index that `accept` takes (default: Linux x86_64), best
+ *  first (cp311, then newest CPython); pure-Python models pass e.g. `(f) => f.endsWith('-py3-none-any.whl')`. */
+export async function findWheels(project: string, version: string, accept: (filename: string) => boolean = linuxX86): Promise<WheelFile[]> {
   const url = `${indexUrl()}/${normalize(project)}/`
   const res = await fetch(url, { headers: { Accept: 'application/vnd.pypi.simple.v1+json, text/html;q=0.1' } })
   if (!res.ok) throw new Error(`${url} answered ${res.status} ${res.statusText}`)
@@ -138,7 +141,7 @@ export async function findWheels(project: string, version: string): Promise<Whee
     }
   }
   const stem = `${project.replace(/-/g, '_')}-${version}-`
-  const wanted = files.filter((f) => f.filename.toLowerCase().startsWith(stem.toLowerCase()) && /manylinux[^-]*x86_64\.whl$/.test(f.filename))
+  const wanted = files.filter((f) => f.filename.toLowerCase().startsWith(stem.toLowerCase()) && accept(f.filename))
   const py = (f: WheelFile): number => Number(/-cp3(\d+)-/.exec(f.filename)?.[1] ?? 0)
   return wanted.sort((a, b) => (py(a) === 11 ? -1 : py(b) === 11 ? 1 : py(b) - py(a)))
 }

@@ -81,6 +81,10 @@ export interface ImportTextOptions {
   defaultScore?: number
   /** vocabulary size for token columns without a tokenizer (default: largest id + 1) */
   vocabSize?: number
+  /** a real model's format for text rows: prompt and completion text → their token ids as the
+   *  model reads them (through its chat template, or with its BOS and EOS); replaces encoding
+   *  each side alone and addEos */
+  encodePair?: (prompt: string, completion: string) => { prompt: number[]; completion: number[] }
   /** import the good rows and report the bad ones instead of refusing the file (default false) */
   skipBadRows?: boolean
   /** steps (prompt + completion tokens) one trace may have (default IMPORT_LIMIT_DEFAULTS) */
@@ -589,14 +593,22 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   const readRow = (i: number) => {
     const row = rows[i]
     let p: ArrayLike<number> = []
-    if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
-    else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
-    if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     let c: number[]
-    if (m.tokens) c = getTokens(row, i, m.tokens)
-    else {
-      c = tok!.encode(getCompletionText(row, i))
-      if (addEos) c.push(tok!.eos)
+    if (opts.encodePair && !m.promptTokens && !m.tokens) {
+      // a real model's format: the pair as the model reads it (chat template, or its BOS and EOS)
+      const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : '', getCompletionText(row, i))
+      p = pair.prompt
+      c = pair.completion
+      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
+    } else {
+      if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
+      else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
+      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
+      if (m.tokens) c = getTokens(row, i, m.tokens)
+      else {
+        c = tok!.encode(getCompletionText(row, i))
+        if (addEos) c.push(tok!.eos)
+      }
     }
     if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
     if (p.length + c.length > maxSteps) throw tooLong(i, p.length + c.length, `steps (${count(p.length)} prompt + ${count(c.length)} completion tokens)`)

@@ -4,7 +4,9 @@
 // so a bad file never leaves half a dataset behind; errors name the file, row and field.
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
-import { loadHfTokenizer, ByteTokenizer, type Tokenizer } from '../text/index.ts'
+import { loadHfTokenizer, llmTextTokenizer, ByteTokenizer, type Tokenizer } from '../text/index.ts'
+import { chatPromptCompletion, plainPromptCompletion } from '../llm/chat-template.ts'
+import { openLlmTokenizer } from '../llm/load.ts'
 import { importHdf5 } from './import-hdf5.ts'
 import { describeLineProblem, importTextFile, type SkippedRow, type TextColumnMapping } from './import-text.ts'
 import { decodeTextFile } from './text-bytes.ts'
@@ -18,6 +20,9 @@ export interface ImportOptions {
   mapping?: Record<string, string | string[]>
   /** a Hugging Face tokenizer.json for text files (default: bytes) */
   tokenizerFile?: string
+  /** or a real model's tokenizer (its GGUF file or folder): prompts and completions tokenised as
+   *  the model reads them, through its chat template when `chat` (models.ts in the services) */
+  tokenizerModel?: { path: string; chat: boolean }
   name?: string
   /** text files: import the good rows, report the bad (HDF5 and trace JSON are whole or nothing) */
   skipBadRows?: boolean
@@ -31,6 +36,8 @@ export interface ImportResult {
   /** text files that carried per-token log-probs (bring your own log-probs) */
   refLogProbs?: Float32Array
   policyLogProbs?: Float32Array
+  /** text files: true when the rows' text was tokenised here, false when they carried token ids */
+  fromText?: boolean
   /** rows left out with skipBadRows (text files), each with its reason */
   skipped: SkippedRow[]
 }
@@ -53,15 +60,37 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
     return { dataset, skipped: [] }
   }
   if (format === 'jsonl' || format === 'csv' || format === 'parquet') {
-    const tokenizer: Tokenizer = opts.tokenizerFile ? await loadHfTokenizer(opts.tokenizerFile) : new ByteTokenizer()
+    let tokenizer: Tokenizer = opts.tokenizerFile ? await loadHfTokenizer(opts.tokenizerFile) : new ByteTokenizer()
+    let encodePair: ((prompt: string, completion: string) => { prompt: number[]; completion: number[] }) | undefined
+    if (opts.tokenizerModel) {
+      const m = await modelTextFormat(opts.tokenizerModel.path, opts.tokenizerModel.chat)
+      tokenizer = m.tokenizer
+      encodePair = m.encodePair
+    }
     opts.onProgress?.(0, 1)
     const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
-    const r = await importTextFile(file, { format, tokenizer, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined, skipBadRows, maxTraceSteps, maxLineBytes })
+    const r = await importTextFile(file, { format, tokenizer, encodePair, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined, skipBadRows, maxTraceSteps, maxLineBytes })
     opts.onProgress?.(1, 1)
-    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, skipped: r.skipped }
+    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, fromText: !r.mapping.tokens, skipped: r.skipped }
   }
   if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name), skipped: [] }
   throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)
+}
+
+/** A real model's tokenizer and how it reads a (prompt, completion) pair: through its chat
+ *  template (the completion as the assistant's turn, end-of-turn tokens included), or as plain
+ *  text with the model's BOS (when it adds one) and its EOS after the completion. */
+export async function modelTextFormat(path: string, chat: boolean): Promise<{ tokenizer: Tokenizer; encodePair: (prompt: string, completion: string) => { prompt: number[]; completion: number[] } }> {
+  const { tokenizer: tok, chat: tpl } = await openLlmTokenizer(path)
+  if (chat && !tpl) throw new DatasetError(`model "${path}" has no chat template; import the data as plain text (without the chat template)`)
+  const encodePair = tpl && chat
+    ? (prompt: string, completion: string) => chatPromptCompletion(tok, tpl, prompt, completion)
+    : (prompt: string, completion: string) => {
+        const r = plainPromptCompletion(tok, prompt, completion)
+        if (tok.eos >= 0) r.completion.push(tok.eos)
+        return r
+      }
+  return { tokenizer: llmTextTokenizer(tok, path), encodePair }
 }
 
 export async function importDatasetFile(file: string, opts: ImportOptions = {}): Promise<TraceDataset> {

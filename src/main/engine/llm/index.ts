@@ -17,6 +17,9 @@
 //                                                       files, tensorTypes, tokenizer, chatTemplate
 //   loadLlm(path, { onProgress? }): Promise<LoadedLlm>  { description, spec, tokenizer, chat, model, dispose() }
 //   hashLlmFiles(files, onProgress?): Promise<string>   sha256 of the model's files (the store's hash)
+//   openLlmTokenizer(path): { description, tokenizer, chat } without the weights (tokenising data)
+//   tokenizerFingerprint(tokenizer): sha256 of vocabulary, specials and a probe's ids (same
+//                                       fingerprint = token ids mean the same to both models)
 //   llmParameterCount(spec), llmMemoryBytes(spec, { batch?, seqLen? })   for refusing models that do not fit
 //   LlmTokenizer: encode(text) (specials in the text matched, nothing added), decode(ids, skipSpecial = true),
 //                 tokenText(id), idOf(token), bos/eos/pad (−1 = none), eosIds, addBos, vocabSize, info
@@ -32,7 +35,7 @@
 //   CausalLm.linearHook: where issue 14's LoRA adds its delta to every linear (names layers.N.q … down)
 // Errors: LlmError (model files, configs, templates, ids), GgufError (GGUF parsing),
 // UnsupportedTensorType (a quantisation type outside DEQUANT_TYPES).
-export { describeLlm, hashLlmFiles, loadLlm, type LlmDescription, type LoadedLlm, type LoadOptions } from './load.ts'
+export { describeLlm, hashLlmFiles, loadLlm, openLlmTokenizer, tokenizerFingerprint, type LlmDescription, type LoadedLlm, type LoadOptions } from './load.ts'
 export { llmMemoryBytes, llmParameterCount, specFromGguf, specFromHfConfig, HF_ARCHITECTURES, GGUF_ARCHITECTURES, type LlmArch, type LlmSpec, type RopeScaling } from './spec.ts'
 export { LlmTokenizer, tokenizerFromGguf, tokenizerFromJson, GGUF_PRE_TOKENIZERS, type LlmTokenizerInfo } from './tokenizer.ts'
 export { ChatTemplate, chatLossMask, chatPromptCompletion, chatTemplateFor, encodeChat, plainPromptCompletion, type ChatMessage } from './chat-template.ts'

