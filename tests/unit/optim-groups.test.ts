@@ -82,6 +82,25 @@ describe('grouped Adam', () => {
     grouped.dispose()
   })
 
+  it('a lone matrix and a scalar join the vectors flattened; still exact', () => {
+    const shapes = [[2, 3], [4, 3], [3, 7], []]
+    const rng = new Rng(9)
+    const make = (): tf.Variable[] => shapes.map((s) => tf.variable(tf.tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, k) => 0.1 * k - 0.5), s)))
+    const [a, b] = [make(), make()]
+    const o = optim({ kind: 'adam', lr: 0.01 })
+    const grouped = new AdamOptimizer(a, o)
+    const plain = new PlainAdam(b, o)
+    for (let s = 0; s < 3; s++) {
+      const g = shapes.map((sh) => tf.tensor(Array.from({ length: sh.reduce((x, y) => x * y, 1) }, () => rng.normal()), sh))
+      grouped.step(g, 0.01)
+      plain.step(g, 0.01)
+      expect(values(a)).toEqual(values(b))
+    }
+    expect(a.map((p) => p.shape)).toEqual(shapes)
+    expect(grouped.getState().m.map((m) => m.length)).toEqual([6, 12, 21, 1])
+    grouped.dispose()
+  })
+
   it('with clipping: the norm before clipping, and the same step to float rounding', () => {
     const o = optim({ kind: 'adamw', lr: 0.01, weight_decay: 0.01, clip_grad_norm: 1 })
     const [a, b] = [params(3), params(3)]

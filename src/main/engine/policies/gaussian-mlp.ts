@@ -50,15 +50,14 @@ export class GaussianMlpPolicy implements Policy {
       if (!batch.obs) throw new Error('the Gaussian MLP policy needs observations')
       const n = batch.B * batch.T
       const { obsDim, actDim } = this.spec
-      const lp = this.logProbRows(tf.reshape(batch.obs, [n, obsDim]), tf.reshape(batch.actions, [n, actDim]))
-      return tf.reshape(lp, [batch.B, batch.T]) as tf.Tensor2D
+      return this.logProbRows(tf.reshape(batch.obs, [n, obsDim]), tf.reshape(batch.actions, [n, actDim]), [batch.B, batch.T])
     })
   }
 
-  /** log π(a|s) of N rows [N], with its backward pass written out (tf.customGrad): for
+  /** log π(a|s) of N = B·T rows as [B, T], with its backward pass written out (tf.customGrad): for
    *  z = (a − μ)/σ, d/dμ = z/σ, through tanh' = 1 − μ², and d/d log σ_d = z_d² − 1 where the
    *  clamp passes it (issue 17: a few ops instead of the tape's generic graph). */
-  private logProbRows(x: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor1D {
+  private logProbRows(x: tf.Tensor2D, a: tf.Tensor2D, shape: [number, number]): tf.Tensor2D {
     const { actDim, logStdMin, logStdMax } = this.spec
     const k = this.variables.length
     const f = tf.customGrad((...args) => {
@@ -70,7 +69,7 @@ export class GaussianMlpPolicy implements Policy {
       const std = tf.exp(logStd)
       const z = tf.div(tf.sub(a, mu), std)
       // Σ_d [ −½ z_d² − log σ_d − ½ log 2π ]
-      const lp = tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI))
+      const lp = tf.reshape(tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI)), shape)
       save([...inputs, mu, z, std])
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
         const L = saved.length - 3
@@ -85,7 +84,7 @@ export class GaussianMlpPolicy implements Policy {
       }
       return { value: lp, gradFunc }
     })
-    return f(...this.variables) as tf.Tensor1D
+    return f(...this.variables) as tf.Tensor2D
   }
 
   act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Float32Array {

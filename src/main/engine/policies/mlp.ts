@@ -32,15 +32,23 @@ export function mlpForward(vars: tf.Variable[], x: tf.Tensor2D): tf.Tensor2D {
   return mlpForwardKeep(vars, x).out
 }
 
+/** x · W + b for rows x [N, in]. Not tf.fused.matMul: tfjs-core reshapes its operands to 3-D
+ *  and back around the kernel, and on the native backend that is 3 more TensorFlow ops (tfjs-node
+ *  runs _FusedMatMul as MatMul + Add anyway). */
+export function affine(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  return tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D
+}
+
 /** The forward pass, keeping each layer's input (x, then every hidden ReLU output) for
- *  mlpBackward. One fused matMul + bias (+ ReLU) a layer. */
+ *  mlpBackward. */
 export function mlpForwardKeep(vars: tf.Variable[], x: tf.Tensor2D): { out: tf.Tensor2D; inputs: tf.Tensor2D[] } {
   const inputs: tf.Tensor2D[] = []
   let h = x
   const L = vars.length / 2
   for (let l = 0; l < L; l++) {
     inputs.push(h)
-    h = tf.fused.matMul({ a: h, b: vars[2 * l] as tf.Tensor2D, bias: vars[2 * l + 1], activation: l < L - 1 ? 'relu' : 'linear' }) as tf.Tensor2D
+    h = affine(h, vars[2 * l], vars[2 * l + 1])
+    if (l < L - 1) h = tf.relu(h)
   }
   return { out: h, inputs }
 }

@@ -8,6 +8,7 @@
 // Layout: activations are rows [n = B·S, d]; attention works on [B, H, S, dh], reached by one
 // reshape + transpose of the fused q/k/v projection and left by one transpose + reshape.
 import * as tf from '@tensorflow/tfjs'
+import { affine } from './mlp.ts'
 import type { Block, TransformerConfig } from './transformer.ts'
 
 export interface TransformerNet {
@@ -52,8 +53,7 @@ interface BlockSaved {
   o: tf.Tensor2D
   ln2: LnSaved
   h2: tf.Tensor2D
-  /** pre-GELU u, u², σ(z), GELU output: [n, f] */
-  u: tf.Tensor2D
+  /** u² of the pre-GELU u, σ(z), the GELU output: [n, f] */
   u2: tf.Tensor2D
   sig: tf.Tensor2D
   g: tf.Tensor2D
@@ -84,13 +84,8 @@ function layerNormBackward(dy: tf.Tensor2D, s: LnSaved, g: tf.Tensor, col: tf.Te
   return { dx: tf.mul(inner, s.rstd) as tf.Tensor2D, dg: tf.sum(tf.mul(dy, s.xhat), 0), db: tf.sum(dy, 0) }
 }
 
-/** rows [n, in] · W [in, out] + b */
-function dense(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D
-}
-
-/** d x (unless skipped), d W, d b of dense() */
-function denseBackward(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor, needDx = true): { dx: tf.Tensor2D | null; dw: tf.Tensor; db: tf.Tensor } {
+/** d x (unless skipped), d W, d b of affine() */
+function affineBackward(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor, needDx = true): { dx: tf.Tensor2D | null; dw: tf.Tensor; db: tf.Tensor } {
   return { dx: needDx ? (tf.matMul(dy, w as tf.Tensor2D, false, true) as tf.Tensor2D) : null, dw: tf.matMul(x, dy, true, false), db: tf.sum(dy, 0) }
 }
 
@@ -138,7 +133,7 @@ export function transformerCore(
   for (const [l, blk] of net.blocks.entries()) {
     const ln1 = layerNorm(x, blk.ln1g, blk.ln1b, col)
     // [n, 3d] → [B, S, 3H, dh] → [B, 3H, S, dh]: q, k, v of every head
-    const qkv = tf.transpose(tf.reshape(dense(ln1.y, blk.wqkv, blk.bqkv), [B, S, 3 * H, dh]), [0, 2, 1, 3])
+    const qkv = tf.transpose(tf.reshape(affine(ln1.y, blk.wqkv, blk.bqkv), [B, S, 3 * H, dh]), [0, 2, 1, 3])
     const [q, kNew, vNew] = tf.split(qkv, 3, 1) as tf.Tensor4D[]
     const k = past ? (tf.concat([past[l].k, kNew], 2) as tf.Tensor4D) : kNew
     const v = past ? (tf.concat([past[l].v, vNew], 2) as tf.Tensor4D) : vNew
@@ -149,14 +144,14 @@ export function transformerCore(
     const p = tf.softmax(scores) as tf.Tensor4D
     const oh = tf.matMul(p, v) as tf.Tensor4D
     const o = tf.reshape(tf.transpose(oh, [0, 2, 1, 3]), [n, d]) as tf.Tensor2D
-    const xMid = tf.add(x, dense(o, blk.wo, blk.bo)) as tf.Tensor2D
+    const xMid = tf.add(x, affine(o, blk.wo, blk.bo)) as tf.Tensor2D
     const ln2 = layerNorm(xMid, blk.ln2g, blk.ln2b, col)
-    const u = dense(ln2.y, blk.wfc, blk.bfc)
+    const u = affine(ln2.y, blk.wfc, blk.bfc)
     const u2 = tf.square(u) as tf.Tensor2D
     const sig = tf.sigmoid(tf.mul(u, tf.add(tf.mul(u2, 2 * GELU_C * GELU_A), 2 * GELU_C))) as tf.Tensor2D
     const g = tf.mul(u, sig) as tf.Tensor2D
-    x = tf.add(xMid, dense(g, blk.wproj, blk.bproj)) as tf.Tensor2D
-    rec?.blocks.push({ ln1: ln1.saved, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved, h2: ln2.y, u, u2, sig, g })
+    x = tf.add(xMid, affine(g, blk.wproj, blk.bproj)) as tf.Tensor2D
+    rec?.blocks.push({ ln1: ln1.saved, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved, h2: ln2.y, u2, sig, g })
   }
   const lnf = layerNorm(x, net.lnfg, net.lnfb, col)
   if (rec) {
@@ -168,7 +163,7 @@ export function transformerCore(
 }
 
 /** Flatten / unflatten a Saved for tf.customGrad's save(), in one fixed order. */
-const BLOCK_KEYS = ['h1', 'qs', 'k', 'v', 'p', 'oh', 'o', 'h2', 'u', 'u2', 'sig', 'g'] as const
+const BLOCK_KEYS = ['h1', 'qs', 'k', 'v', 'p', 'oh', 'o', 'h2', 'u2', 'sig', 'g'] as const
 function flattenSaved(s: Saved): tf.Tensor[] {
   const out: tf.Tensor[] = []
   for (const b of s.blocks) out.push(b.ln1.xhat, b.ln1.rstd, b.ln2.xhat, b.ln2.rstd, ...BLOCK_KEYS.map((k) => b[k]))
@@ -247,16 +242,16 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
     const blk = net.blocks[l]
     const b = s.blocks[l]
     // x = xMid + g·W_proj + b_proj, g = u·σ(z)
-    const proj = denseBackward(dx, b.g, blk.wproj)
-    // dg/du = σ + u·σ(1 − σ)·dz/du, dz/du = 2c + 6ca·u²
+    const proj = affineBackward(dx, b.g, blk.wproj)
+    // dg/du = σ + u·σ(1 − σ)·dz/du = σ + g·(1 − σ)·dz/du, dz/du = 2c + 6ca·u²
     const dzdu = tf.add(tf.mul(b.u2, 6 * GELU_C * GELU_A), 2 * GELU_C)
-    const dgdu = tf.add(b.sig, tf.mul(tf.mul(tf.mul(b.sig, tf.sub(1, b.sig)), b.u), dzdu))
+    const dgdu = tf.add(b.sig, tf.mul(tf.mul(b.g, tf.sub(1, b.sig)), dzdu))
     const du = tf.mul(proj.dx!, dgdu) as tf.Tensor2D
-    const fc = denseBackward(du, b.h2, blk.wfc)
+    const fc = affineBackward(du, b.h2, blk.wfc)
     const ln2 = layerNormBackward(fc.dx!, b.ln2, blk.ln2g, col)
     const dxMid = tf.add(dx, ln2.dx) as tf.Tensor2D
     // xMid = x + o·W_o + b_o
-    const out = denseBackward(dxMid, b.o, blk.wo)
+    const out = affineBackward(dxMid, b.o, blk.wo)
     const dO = tf.transpose(tf.reshape(out.dx!, [B, S, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D
     const dP = tf.matMul(dO, b.v, false, true)
     const dv = tf.matMul(b.p, dO, true, false)
@@ -266,7 +261,7 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
     const dq = tf.mul(tf.matMul(dScores, b.k), scale)
     const dk = tf.matMul(dScores, b.qs, true, false)
     const dQkv = tf.reshape(tf.transpose(tf.concat([dq, dk, dv], 1), [0, 2, 1, 3]), [n, 3 * d]) as tf.Tensor2D
-    const qkv = denseBackward(dQkv, b.h1, blk.wqkv)
+    const qkv = affineBackward(dQkv, b.h1, blk.wqkv)
     const ln1 = layerNormBackward(qkv.dx!, b.ln1, blk.ln1g, col)
     dx = tf.add(dxMid, ln1.dx) as tf.Tensor2D
     blockGrads[l] = [ln1.dg, ln1.db, qkv.dw, qkv.db, out.dw, out.db, ln2.dg, ln2.db, fc.dw, fc.db, proj.dw, proj.db]

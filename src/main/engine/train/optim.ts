@@ -22,11 +22,13 @@ export function learningRate(o: OptimConfig, step: number, total: number): numbe
 interface ParamGroup {
   /** indices into the optimizer's parameter list, in order */
   members: number[]
-  /** rows (first-axis length) of each member, for tf.split */
+  /** rows (first-axis length) of each member as joined, for tf.split */
   rows: number[]
   /** the members' shapes, and element counts, for getState */
   shapes: number[][]
   sizes: number[]
+  /** members joined flattened (into the group of vectors) */
+  flat: boolean[]
   m: tf.Variable
   v: tf.Variable
   /** the members' values joined, as of the optimizer's last step, and the data each member was
@@ -35,22 +37,38 @@ interface ParamGroup {
   given: unknown[]
 }
 
-type GroupLayout = Pick<ParamGroup, 'members' | 'rows' | 'shapes' | 'sizes'>
+type GroupLayout = Pick<ParamGroup, 'members' | 'rows' | 'shapes' | 'sizes' | 'flat'>
+
+/** A parameter alone in its group and smaller than this joins the vectors' group flattened: two
+ *  reshapes a step instead of a group's ~15 ops (a large one keeps its own group: joining
+ *  would copy it twice a step). */
+const FLATTEN_BELOW = 1 << 16
 
 function groupByTrailingShape(params: tf.Variable[]): GroupLayout[] {
-  const groups = new Map<string, GroupLayout>()
+  const byKey = new Map<string, number[]>()
   params.forEach((p, i) => {
-    // a scalar parameter is its own group of one row
-    const key = p.rank === 0 ? 'scalar' : `[${p.shape.slice(1).join(',')}]`
-    const g = groups.get(key) ?? { members: [], rows: [], shapes: [], sizes: [] }
-    if (p.rank === 0 && g.members.length) throw new Error('AdamOptimizer: more than one scalar parameter')
-    g.members.push(i)
-    g.rows.push(p.rank === 0 ? 1 : p.shape[0])
-    g.shapes.push(p.shape.slice())
-    g.sizes.push(p.size)
-    groups.set(key, g)
+    const key = p.rank <= 1 ? 'vector' : `[${p.shape.slice(1).join(',')}]`
+    byKey.set(key, [...(byKey.get(key) ?? []), i])
   })
-  return [...groups.values()]
+  const vectors = byKey.get('vector') ?? []
+  const groups: number[][] = []
+  for (const [key, members] of byKey) {
+    if (key === 'vector') continue
+    if (members.length === 1 && params[members[0]].size < FLATTEN_BELOW) vectors.push(members[0])
+    else groups.push(members)
+  }
+  const layouts = groups.map((members) => ({ members, flat: members.map(() => false) }))
+  // the vectors' group: vectors as they are, anything else flattened
+  if (vectors.length) layouts.push({ members: vectors.sort((a, b) => a - b), flat: vectors.map((i) => params[i].rank !== 1) })
+  return layouts.map(({ members, flat }) => {
+    return {
+      members,
+      rows: members.map((i, j) => (flat[j] ? params[i].size : params[i].shape[0])),
+      shapes: members.map((i) => params[i].shape.slice()),
+      sizes: members.map((i) => params[i].size),
+      flat
+    }
+  })
 }
 
 export class AdamOptimizer {
@@ -69,7 +87,8 @@ export class AdamOptimizer {
       return { one: s(1), b1: s(b1), b1c: s(1 - b1), b2: s(b2), b2c: s(1 - b2), eps: s(o.eps), wd: s(o.weight_decay), tiny: s(1e-12) }
     })
     this.groups = groupByTrailingShape(params).map((g) => {
-      const shape = g.shapes[0].length ? [g.rows.reduce((a, b) => a + b, 0), ...g.shapes[0].slice(1)] : []
+      const rows = g.rows.reduce((a, b) => a + b, 0)
+      const shape = g.flat[0] || g.shapes[0].length === 1 ? [rows] : [rows, ...g.shapes[0].slice(1)]
       return { ...g, m: tf.tidy(() => tf.variable(tf.zeros(shape), false)), v: tf.tidy(() => tf.variable(tf.zeros(shape), false)), joined: null, given: [] }
     })
   }
@@ -83,7 +102,7 @@ export class AdamOptimizer {
     const [b1, b2] = this.o.betas
     const { c, o } = this
     const joined = (xs: tf.Tensor[], g: ParamGroup): tf.Tensor => {
-      const parts = g.members.map((i) => xs[i])
+      const parts = g.members.map((i, j) => (g.flat[j] ? tf.reshape(xs[i], [-1]) : xs[i]))
       return parts.length === 1 ? parts[0] : tf.concat(parts, 0)
     }
     const joinedParams = (g: ParamGroup): tf.Tensor => {
@@ -114,13 +133,12 @@ export class AdamOptimizer {
         let update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), c.eps))
         if (o.kind === 'adamw' && o.weight_decay > 0) update = tf.add(update, tf.mul(p, c.wd))
         const next = tf.sub(p, tf.mul(update, lrT))
-        if (grp.members.length === 1) this.params[grp.members[0]].assign(next)
-        else {
-          const parts = tf.split(next, grp.rows, 0)
-          grp.members.forEach((i, j) => this.params[i].assign(parts[j]))
+        const parts = grp.members.length === 1 ? [next] : tf.split(next, grp.rows, 0)
+        grp.members.forEach((i, j) => this.params[i].assign(grp.flat[j] ? tf.reshape(parts[j], grp.shapes[j]) : parts[j]))
+        if (grp.members.length > 1) {
           grp.joined?.dispose()
           grp.joined = tf.keep(next)
-          grp.given = parts.map((t) => t.dataId)
+          grp.given = grp.members.map((i) => this.params[i].dataId)
         }
       })
       return norm
