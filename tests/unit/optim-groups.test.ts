@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
 import { AdamOptimizer } from '../../src/main/engine/train/optim.ts'
+import { GaussianMlpPolicy } from '../../src/main/engine/policies/gaussian-mlp.ts'
+import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 
 beforeAll(async () => {
@@ -159,5 +161,22 @@ describe('grouped Adam', () => {
     plain.step(g1, 0.01)
     expect(values(a)).toEqual(values(b))
     grouped.dispose()
+  })
+
+  it('groups the control MLP (9 parameters) and the sequence transformer (28) into 2 moment pairs each', () => {
+    const mlp = new GaussianMlpPolicy({ kind: 'gaussian-mlp', obsDim: 17, actDim: 6, hidden: [256, 256, 256], logStdMin: -5, logStdMax: 2 }, new Rng(0))
+    const tr = new TransformerPolicy({ vocabSize: 32, dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, maxLen: 128 }, { seed: 0 })
+    for (const p of [mlp, tr]) {
+      const before = tf.memory().numTensors
+      const opt = new AdamOptimizer(p.variables, optim({ kind: 'adamw', weight_decay: 0.1 }))
+      expect(tf.memory().numTensors - before).toBe(2 * 2 + 8) // m, v of 2 groups; 8 constant scalars
+      // and it steps them all
+      const g = p.variables.map((v) => tf.onesLike(v))
+      const old = p.variables.map((v) => v.dataSync()[0])
+      opt.step(g, 0.1)
+      p.variables.forEach((v, i) => expect(v.dataSync()[0]).toBeLessThan(old[i]))
+      opt.dispose()
+      p.dispose()
+    }
   })
 })

@@ -70,15 +70,14 @@ export class GaussianMlpPolicy implements Policy {
       const z = tf.div(tf.sub(a, mu), std)
       // Σ_d [ −½ z_d² − log σ_d − ½ log 2π ]
       const lp = tf.reshape(tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI)), shape)
-      save([...inputs, mu, z, std])
+      // the clamp's gradient is 1 inside [min, max] (bounds included), 0 outside
+      const inRange = tf.cast(tf.equal(logStd, vars[k - 1]), 'float32')
+      save([...inputs, mu, z, std, inRange])
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const L = saved.length - 3
-        const [mu, z, std] = saved.slice(L)
+        const L = saved.length - 4
+        const [mu, z, std, inRange] = saved.slice(L)
         const dyc = tf.reshape(dy, [-1, 1])
         const dPre = tf.mul(tf.mul(dyc, tf.div(z, std)), tf.sub(1, tf.square(mu))) as tf.Tensor2D
-        // the clamp's gradient is 1 inside [min, max] (bounds included), 0 outside
-        const raw = vars[k - 1]
-        const inRange = tf.cast(tf.equal(tf.clipByValue(raw, logStdMin, logStdMax), raw), 'float32')
         const dLogStd = tf.mul(tf.sum(tf.mul(dyc, tf.sub(tf.square(z), 1)), 0), inRange)
         return [...mlpBackward(vars.slice(0, -1), saved.slice(0, L) as tf.Tensor2D[], dPre), dLogStd]
       }

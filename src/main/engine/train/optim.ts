@@ -18,17 +18,17 @@ export function learningRate(o: OptimConfig, step: number, total: number): numbe
 
 /** Parameters whose shapes agree past the first axis, concatenated along it: one tensor for
  *  the group's moments and one set of update ops, instead of ~14 small ops per variable (on the
- *  native backend each op costs ~20 µs of dispatch, more than the arithmetic; issue 17). */
+ *  native backend each op costs ~20 µs of dispatch, more than the arithmetic; issue 17). Adam
+ *  is elementwise, so a member may also join a group reshaped (its row-major values unchanged). */
 interface ParamGroup {
   /** indices into the optimizer's parameter list, in order */
   members: number[]
-  /** rows (first-axis length) of each member as joined, for tf.split */
+  /** the shape each member takes in the group (null: its own), and its rows there (tf.split) */
+  views: Array<number[] | null>
   rows: number[]
   /** the members' shapes, and element counts, for getState */
   shapes: number[][]
   sizes: number[]
-  /** members joined flattened (into the group of vectors) */
-  flat: boolean[]
   m: tf.Variable
   v: tf.Variable
   /** the members' values joined, as of the optimizer's last step, and the data each member was
@@ -37,38 +37,50 @@ interface ParamGroup {
   given: unknown[]
 }
 
-type GroupLayout = Pick<ParamGroup, 'members' | 'rows' | 'shapes' | 'sizes' | 'flat'>
+type GroupLayout = Pick<ParamGroup, 'members' | 'views' | 'rows' | 'shapes' | 'sizes'>
 
-/** A parameter alone in its group and smaller than this joins the vectors' group flattened: two
- *  reshapes a step instead of a group's ~15 ops (a large one keeps its own group: joining
- *  would copy it twice a step). */
+/** What a group of its own costs a step in ops (the update, its concat and split); joining
+ *  another group reshaped costs two (the gradient in, the new value out). */
+const OWN_GROUP_OPS = 16
+/** A lone parameter smaller than this joins the vectors flattened if it cannot join the main
+ *  group (a large one keeps its own group: joining would copy it twice a step). */
 const FLATTEN_BELOW = 1 << 16
 
-function groupByTrailingShape(params: tf.Variable[]): GroupLayout[] {
-  const byKey = new Map<string, number[]>()
+/** The groups: the largest set of matrices of one trailing shape [*, C] is the main group;
+ *  another set joins it as [size / C, C] when its sizes allow and that is cheaper than its own
+ *  group, or, if it is one small parameter, joins the vectors flattened; vectors (and scalars)
+ *  form one group. */
+function groupParams(params: tf.Variable[]): GroupLayout[] {
+  const byTrail = new Map<string, number[]>()
+  const vectors: Array<[number, number[] | null]> = []
   params.forEach((p, i) => {
-    const key = p.rank <= 1 ? 'vector' : `[${p.shape.slice(1).join(',')}]`
-    byKey.set(key, [...(byKey.get(key) ?? []), i])
-  })
-  const vectors = byKey.get('vector') ?? []
-  const groups: number[][] = []
-  for (const [key, members] of byKey) {
-    if (key === 'vector') continue
-    if (members.length === 1 && params[members[0]].size < FLATTEN_BELOW) vectors.push(members[0])
-    else groups.push(members)
-  }
-  const layouts = groups.map((members) => ({ members, flat: members.map(() => false) }))
-  // the vectors' group: vectors as they are, anything else flattened
-  if (vectors.length) layouts.push({ members: vectors.sort((a, b) => a - b), flat: vectors.map((i) => params[i].rank !== 1) })
-  return layouts.map(({ members, flat }) => {
-    return {
-      members,
-      rows: members.map((i, j) => (flat[j] ? params[i].size : params[i].shape[0])),
-      shapes: members.map((i) => params[i].shape.slice()),
-      sizes: members.map((i) => params[i].size),
-      flat
+    if (p.rank <= 1) vectors.push([i, p.rank === 0 ? [1] : null])
+    else {
+      const key = p.shape.slice(1).join(',')
+      byTrail.set(key, [...(byTrail.get(key) ?? []), i])
     }
   })
+  const total = (m: number[]): number => m.reduce((s, i) => s + params[i].size, 0)
+  const sets = [...byTrail.values()].sort((a, b) => total(b) - total(a))
+  const groups: Array<Array<[number, number[] | null]>> = []
+  if (sets.length) {
+    const main: Array<[number, number[] | null]> = sets[0].map((i) => [i, null])
+    const C = params[sets[0][0]].size / params[sets[0][0]].shape[0]
+    groups.push(main)
+    for (const set of sets.slice(1)) {
+      if (2 * set.length < OWN_GROUP_OPS && set.every((i) => params[i].size % C === 0)) main.push(...set.map((i): [number, number[]] => [i, [params[i].size / C, C]]))
+      else if (set.length === 1 && params[set[0]].size < FLATTEN_BELOW) vectors.push([set[0], [params[set[0]].size]])
+      else groups.push(set.map((i) => [i, null]))
+    }
+  }
+  if (vectors.length) groups.push(vectors.sort((a, b) => a[0] - b[0]))
+  return groups.map((g) => ({
+    members: g.map(([i]) => i),
+    views: g.map(([, v]) => v),
+    rows: g.map(([i, v]) => (v ?? params[i].shape)[0]),
+    shapes: g.map(([i]) => params[i].shape.slice()),
+    sizes: g.map(([i]) => params[i].size)
+  }))
 }
 
 export class AdamOptimizer {
@@ -86,9 +98,9 @@ export class AdamOptimizer {
       const s = (x: number): tf.Scalar => tf.keep(tf.scalar(x))
       return { one: s(1), b1: s(b1), b1c: s(1 - b1), b2: s(b2), b2c: s(1 - b2), eps: s(o.eps), wd: s(o.weight_decay), tiny: s(1e-12) }
     })
-    this.groups = groupByTrailingShape(params).map((g) => {
-      const rows = g.rows.reduce((a, b) => a + b, 0)
-      const shape = g.flat[0] || g.shapes[0].length === 1 ? [rows] : [rows, ...g.shapes[0].slice(1)]
+    this.groups = groupParams(params).map((g) => {
+      const first = g.views[0] ?? g.shapes[0]
+      const shape = [g.rows.reduce((a, b) => a + b, 0), ...first.slice(1)]
       return { ...g, m: tf.tidy(() => tf.variable(tf.zeros(shape), false)), v: tf.tidy(() => tf.variable(tf.zeros(shape), false)), joined: null, given: [] }
     })
   }
@@ -102,7 +114,7 @@ export class AdamOptimizer {
     const [b1, b2] = this.o.betas
     const { c, o } = this
     const joined = (xs: tf.Tensor[], g: ParamGroup): tf.Tensor => {
-      const parts = g.members.map((i, j) => (g.flat[j] ? tf.reshape(xs[i], [-1]) : xs[i]))
+      const parts = g.members.map((i, j) => (g.views[j] ? tf.reshape(xs[i], g.views[j]!) : xs[i]))
       return parts.length === 1 ? parts[0] : tf.concat(parts, 0)
     }
     const joinedParams = (g: ParamGroup): tf.Tensor => {
@@ -134,7 +146,7 @@ export class AdamOptimizer {
         if (o.kind === 'adamw' && o.weight_decay > 0) update = tf.add(update, tf.mul(p, c.wd))
         const next = tf.sub(p, tf.mul(update, lrT))
         const parts = grp.members.length === 1 ? [next] : tf.split(next, grp.rows, 0)
-        grp.members.forEach((i, j) => this.params[i].assign(grp.flat[j] ? tf.reshape(parts[j], grp.shapes[j]) : parts[j]))
+        grp.members.forEach((i, j) => this.params[i].assign(grp.views[j] ? tf.reshape(parts[j], grp.shapes[j]) : parts[j]))
         if (grp.members.length > 1) {
           grp.joined?.dispose()
           grp.joined = tf.keep(next)
