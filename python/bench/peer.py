@@ -7,7 +7,8 @@ Driven over stdin/stdout, one JSON object a line each way (bench-peer.ts is the 
   {"cmd": "setup", "entries": [spec, ...]}  -> {"ok": true, "entries": [names]}
   {"cmd": "check", "name", "idx": [...]}    -> {"loss", "grad_norm"} of one batch at the
                                                initial weights (no update)
-  {"cmd": "run", "name", "steps", "seed"}   -> {"ms_per_step", "loss"}
+  {"cmd": "run", "name", "steps", "seed"}   -> {"ms_per_step", "cpu_ms_per_step" (process CPU
+                                               time, all threads), "loss"}
   {"cmd": "quit"}
 Errors answer {"error": message}.
 
@@ -260,6 +261,7 @@ class Entry:
         o, B = self.spec["optim"], self.spec["train"]["batch_size"]
         clip = o["clip_grad_norm"]
         t0 = time.perf_counter()
+        c0 = time.process_time()
         loss_v = float("nan")
         for s in range(steps):
             lr = learning_rate(o, s, steps)
@@ -273,7 +275,11 @@ class Entry:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
             self.opt.step()
             loss_v = loss.item()
-        return {"ms_per_step": (time.perf_counter() - t0) * 1000 / steps, "loss": loss_v}
+        return {
+            "ms_per_step": (time.perf_counter() - t0) * 1000 / steps,
+            "cpu_ms_per_step": (time.process_time() - c0) * 1000 / steps,
+            "loss": loss_v,
+        }
 
 
 def main():

@@ -7,7 +7,7 @@
 //   --only     just these entries (comma-separated names), without the long-trajectory ones
 //   --peer     the same shapes in PyTorch (python/bench/peer.py), rounds interleaved with the
 //              engine's so that load from other processes falls on both alike: ms/step of each
-//              and the ratio engine / PyTorch. The two are first checked to compute the same
+//              and the ratio engine / PyTorch, and the same for process CPU time per step. The two are first checked to compute the same
 //              loss and gradient norm on the same batch from the same weights.
 //   --threads N  both frameworks on N threads (TensorFlow's intra- and inter-op pools, set before
 //              the native library loads; torch.set_num_threads). Default: each one's own. On a
@@ -38,6 +38,11 @@ export interface BenchEntry {
   torch_ms_per_step?: number
   /** --peer: ms_per_step / torch_ms_per_step */
   ratio_to_torch?: number
+  /** --peer: process CPU time per step (all threads) of each, and their ratio: less sensitive to
+   *  other processes' load than wall time */
+  cpu_ms_per_step?: number
+  torch_cpu_ms_per_step?: number
+  cpu_ratio_to_torch?: number
   [k: string]: unknown
 }
 
@@ -93,12 +98,23 @@ export async function benchTrainSteps(
       if (mirrored.has(b.name)) await peer!.request({ cmd: 'run', name: b.name, steps: 5, seed: 1 })
     }
     const engineMs = benches.map(() => [] as number[])
+    const engineCpu = benches.map(() => [] as number[])
     const torchMs = benches.map(() => [] as number[])
+    const torchCpu = benches.map(() => [] as number[])
+    const cpuNow = (): number => {
+      const u = process.cpuUsage()
+      return (u.user + u.system) / 1000
+    }
     for (let r = 0; r < rounds; r++) {
       opts.log?.(`round ${r + 1}/${rounds}…`)
       for (const [i, b] of benches.entries()) {
+        const c0 = cpuNow()
         engineMs[i].push(await b.run(steps, 2 + r))
-        if (mirrored.has(b.name)) torchMs[i].push((await peer!.request<{ ms_per_step: number }>({ cmd: 'run', name: b.name, steps, seed: 2 + r })).ms_per_step)
+        engineCpu[i].push((cpuNow() - c0) / steps)
+        if (!mirrored.has(b.name)) continue
+        const t = await peer!.request<{ ms_per_step: number; cpu_ms_per_step: number }>({ cmd: 'run', name: b.name, steps, seed: 2 + r })
+        torchMs[i].push(t.ms_per_step)
+        torchCpu[i].push(t.cpu_ms_per_step)
       }
     }
     const results: BenchEntry[] = benches.map((b, i) => {
@@ -106,6 +122,9 @@ export async function benchTrainSteps(
       if (torchMs[i].length) {
         e.torch_ms_per_step = r3(median(torchMs[i]))
         e.ratio_to_torch = Number((e.ms_per_step / e.torch_ms_per_step).toFixed(2))
+        e.cpu_ms_per_step = r3(median(engineCpu[i]))
+        e.torch_cpu_ms_per_step = r3(median(torchCpu[i]))
+        e.cpu_ratio_to_torch = Number((e.cpu_ms_per_step / e.torch_cpu_ms_per_step).toFixed(2))
       }
       return e
     })
@@ -241,9 +260,10 @@ export async function cmdBench(argv: string[]): Promise<number> {
   if (json) process.stdout.write(JSON.stringify(report) + '\n')
   else {
     const w = (s: string, n: number): string => s.padStart(n)
-    process.stdout.write(`${'name'.padEnd(32)}${'backend'.padEnd(12)}${w('ms/step', 10)}${w('× sft', 8)}${peer ? `${w('torch ms', 10)}${w('× torch', 9)}` : ''}\n`)
+    process.stdout.write(`${'name'.padEnd(32)}${'backend'.padEnd(12)}${w('ms/step', 10)}${w('× sft', 8)}${peer ? `${w('torch ms', 10)}${w('× torch', 9)}${w('cpu ms', 9)}${w('torch cpu', 11)}${w('cpu ×', 7)}` : ''}\n`)
+    const f = (x: number | undefined, n: number): string => w(x?.toFixed(2) ?? '', n)
     for (const r of results) {
-      const torch = peer ? `${w(r.torch_ms_per_step?.toFixed(2) ?? '', 10)}${w(r.ratio_to_torch?.toFixed(2) ?? '', 9)}` : ''
+      const torch = peer ? `${f(r.torch_ms_per_step, 10)}${f(r.ratio_to_torch, 9)}${f(r.cpu_ms_per_step, 9)}${f(r.torch_cpu_ms_per_step, 11)}${f(r.cpu_ratio_to_torch, 7)}` : ''
       process.stdout.write(`${r.name.padEnd(32)}${r.backend.padEnd(12)}${w(r.ms_per_step.toFixed(2), 10)}${w(String(r.ratio_to_sft ?? ''), 8)}${torch}\n`)
     }
     if (peer) {
