@@ -64,7 +64,7 @@ export function syntheticSequences(traces: number, seed: number): TraceDataset {
 
 /** One benchmark entry: a dataset, a run config, a policy and the reference log-probs
  *  (scored by an independently initialised policy, so the importance weights are not all 1). */
-function trainBench(name: string, ds: TraceDataset, config: RunConfig, peer: boolean): TrainBench {
+export function trainBench(name: string, ds: TraceDataset, config: RunConfig, peer: boolean): TrainBench {
   const policy = createPolicy(config.policy, ds, new Rng(0))
   const initial = readWeights(policy)
   const refPolicy = createPolicy(config.policy, ds, new Rng(1))

@@ -124,7 +124,9 @@ async function counted(f: () => Promise<unknown>): Promise<Counts> {
       })
     }
   }
-  wrap(backend, 'write', (orig, self, args) => {
+  // tensors made from host values (tf.tensor, numbers as scalars, shape and axis arguments);
+  // op outputs are made from a backend's data instead
+  wrap(engine, 'makeTensor', (orig, self, args) => {
     c.uploads++
     return orig.apply(self, args)
   })
