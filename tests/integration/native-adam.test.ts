@@ -1,11 +1,16 @@
 // On the native backend the optimizer runs TensorFlow's fused Adam kernel on resource variables
 // (backend/native-adam.ts). Where native-cpu is installed: it takes the same steps as the tfjs-op
 // update on the cpu backend (to float rounding) for Adam, Adam + L2, AdamW and clipping; its
-// state resumes exactly; a parameter assigned from outside between steps is taken; disposing it
+// state resumes exactly (also a whole run, cancelled and resumed from its checkpoint); a parameter assigned from outside between steps is taken; disposing it
 // leaves no tensor behind. Elsewhere reported as skipped with the reason.
 import * as tf from '@tensorflow/tfjs'
-import { describe, expect, it } from 'vitest'
-import { defaultConfig } from '../../src/shared/config.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { defaultConfig, type RunConfig } from '../../src/shared/config.ts'
+import { executeRun, resumeRun } from '../../src/main/jobs/execute-run.ts'
+import { openProject } from '../../src/main/store/index.ts'
 import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
 import { AdamOptimizer } from '../../src/main/engine/train/optim.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
@@ -91,5 +96,32 @@ describe('Adam as TensorFlow kernels (native backend)', () => {
     optB.dispose()
     tf.dispose([...a, ...b, fresh, ...g, ...g2])
     expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it.skipIf(!hasNative)(name('a run cancelled and resumed from its checkpoint ends with the metrics of an unbroken run'), async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iwsft-native-adam-'))
+    try {
+      const base = defaultConfig('bandit')
+      const config: RunConfig = {
+        ...base,
+        backend: 'native-cpu',
+        seed: 5,
+        dataset_options: { pulls: 400 },
+        optim: { ...base.optim, kind: 'adamw', weight_decay: 0.01, clip_grad_norm: 0.5 },
+        weights: { ...base.weights, q: { kind: 'ema', beta: 0.9 } },
+        train: { ...base.train, steps: 60, batch_size: 32, log_every: 5, snapshot_every: 30, eval_every: 10, checkpoint_every: 20 }
+      }
+      const store = openProject(join(dir, 'r.iwsft'))
+      const unbroken = await executeRun(store, config)
+      const abort = new AbortController()
+      const broken = await executeRun(store, config, { signal: abort.signal, onEvent: (e) => e.type === 'metrics' && e.step >= 25 && abort.abort() })
+      expect(broken.status).toBe('cancelled')
+      expect((await resumeRun(store, broken.runId)).status).toBe('completed')
+      expect(store.getRun(broken.runId)!.backend).toBe('native-cpu')
+      expect(store.getMetrics(broken.runId)).toEqual(store.getMetrics(unbroken.runId))
+      store.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
