@@ -2,18 +2,17 @@ import { resolve } from 'node:path'
 import { defineConfig, externalizeDepsPlugin } from 'electron-vite'
 import react from '@vitejs/plugin-react'
 
-// Main and preload run in Node/Electron; the renderer is a plain browser bundle that is
-// also served by `iwsft serve` (the browser build), so it must never import Node modules.
+// The desktop shell (main: src/main/electron, the only Electron process code) and its preload;
+// the renderer is a plain browser bundle that the back end (`iwsft serve`) serves to a browser
+// tab and to the desktop window alike, so it must never import Node modules. The back end is
+// not bundled here: it runs from the sources under Node (bin/iwsft.mjs), never in Electron, and
+// the shell's bundle must not contain any native module (tests/integration/shell-build.test.ts).
 export default defineConfig({
   main: {
     plugins: [externalizeDepsPlugin()],
     build: {
       rollupOptions: {
-        input: {
-          index: resolve(__dirname, 'src/main/electron/index.ts'),
-          worker: resolve(__dirname, 'src/main/jobs/worker-entry.ts'),
-          'import-worker': resolve(__dirname, 'src/main/services/import-worker.ts')
-        }
+        input: { index: resolve(__dirname, 'src/main/electron/index.ts') }
       }
     }
   },

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// `npm start`: the desktop app where the Electron binary is installed; elsewhere (e.g. installed
-// with ELECTRON_SKIP_BINARY_DOWNLOAD=1) the browser build, whose URL (with its token) is printed.
-// Extra arguments go to `iwsft serve` (e.g. --project FILE --port N --no-open).
+// `npm start`: the desktop app where the Electron binary is installed: electron-vite builds the
+// shell, its preload and the renderer, then Electron opens one window while the back end
+// (`iwsft serve`) runs in a child process under this Node (npm's, npm_node_execpath), never in
+// Electron. Elsewhere (e.g. installed with ELECTRON_SKIP_BINARY_DOWNLOAD=1) the browser build:
+// the same back end, whose URL (with its token after #) is printed and opened.
+// Extra arguments: --project FILE for both; the browser build also takes `iwsft serve`'s
+// (--port N, --allow-dir DIR, --no-open, …).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'

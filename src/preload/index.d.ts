@@ -1,13 +1,7 @@
-// What the preload exposes to the renderer as `window.api` (desktop only; in the browser
-// build window.api is undefined and the renderer talks HTTP + WebSocket instead).
-import type { WireResult } from '../shared/contract.ts'
-
-export interface PreloadApi {
-  invoke(name: string, input: unknown): Promise<WireResult<unknown>>
-  on(event: string, cb: (payload: unknown) => void): () => void
-  pickFile(kind: 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'): Promise<string | null>
-  pathForFile(file: File): string
-}
+// What the preload exposes to the page as `window.api` (the desktop window only; in a browser
+// tab window.api is undefined): the type of the preload's own api object, so the two cannot
+// drift apart.
+import type { PreloadApi } from './index.ts'
 
 declare global {
   interface Window {

@@ -1,37 +1,24 @@
-// The preload: the renderer's only door to the back end. It exposes a minimal `window.api`:
-// invoke(name, input) for the contract's requests and on(event, cb) for its events. Names are
-// checked against the contract here and inputs are validated again in the main process.
-import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron'
-import type { WireResult } from '../shared/contract.ts'
-
-// A sandboxed preload can require nothing but a few Electron modules, so it imports only
-// types from the contract and checks names by shape; the main process validates names and
-// inputs against the contract's schemas.
-const NAME = /^[a-z]+\.[a-zA-Z]+$/
-const isRequestName = (s: string): boolean => NAME.test(s)
-const isEventName = (s: string): boolean => NAME.test(s)
+// The preload: what the desktop window has that a browser tab has not, and nothing else. The
+// app talks to its back end over HTTP + WebSocket like a tab; the preload adds
+//   - token(): the back end's token, handed over by the shell (no URL, no cookie carries it),
+//   - pickFile(kind): a native open/save dialog; the shell lets the back end use what was picked,
+//   - restartBackend(): the button of the page shown when the back end stopped.
+// The shell answers each only for the page it belongs to (the sender's exact origin), and checks
+// every argument again; reports are printed to PDF by the shell when the back end asks it.
+import { contextBridge, ipcRenderer } from 'electron'
+import type { PickKind } from '../shared/pickers.ts'
+import { CHANNELS } from './channels.ts'
 
 const api = {
-  invoke(name: string, input: unknown): Promise<WireResult<unknown>> {
-    if (!isRequestName(name)) return Promise.resolve({ ok: false, error: { code: 'not_found', message: `unknown request "${name}"` } })
-    return ipcRenderer.invoke('iwsft:invoke', name, input) as Promise<WireResult<unknown>>
+  token(): Promise<string> {
+    return ipcRenderer.invoke(CHANNELS.token) as Promise<string>
   },
-  on(event: string, cb: (payload: unknown) => void): () => void {
-    if (!isEventName(event)) throw new Error(`unknown event "${event}"`)
-    const channel = `iwsft:event:${event}`
-    const listener = (_e: IpcRendererEvent, payload: unknown): void => cb(payload)
-    ipcRenderer.on(channel, listener)
-    return () => {
-      ipcRenderer.removeListener(channel, listener)
-    }
+  pickFile(kind: PickKind): Promise<string | null> {
+    if (typeof kind !== 'string') return Promise.resolve(null)
+    return ipcRenderer.invoke(CHANNELS.pick, kind) as Promise<string | null>
   },
-  /** desktop only: native file pickers (the main process shows them) */
-  pickFile(kind: 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'): Promise<string | null> {
-    return ipcRenderer.invoke('iwsft:pick', kind) as Promise<string | null>
-  },
-  /** desktop only: the path of a file dropped on the window (contextIsolation hides File.path) */
-  pathForFile(file: File): string {
-    return webUtils.getPathForFile(file)
+  restartBackend(): Promise<void> {
+    return ipcRenderer.invoke(CHANNELS.restart) as Promise<void>
   }
 }
 

@@ -3,13 +3,22 @@
 // ImportedWeights.tsx shows them). Platform-free: zod and shared/config only, so the contract
 // and the renderer can import it.
 import { z } from 'zod'
-import { WeightSettingsSchema, type WeightSettings } from './config.ts'
+import { defaultConfig, WeightSettingsSchema, type WeightSettings } from './config.ts'
 import type { DatasetSummary as DatasetInfo } from './records.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
 import type { WeightStats } from './weight-stats.ts'
 
 /** The weight settings that apply to imported log-probs (q and q_refresh need a model). */
 export const ByoSettingsSchema = WeightSettingsSchema.pick({ temp: true, aggregate: true, per_step: true, clamp: true, normalize: true, step_clip: true })
 export type ByoSettings = Pick<WeightSettings, 'temp' | 'aggregate' | 'per_step' | 'clamp' | 'normalize' | 'step_clip'>
+
+/** The settings imported weights start at: the LLM defaults of the authors' code (temp 1 on the
+ *  mean log ratio, w clamped to [0, 16], no per-step transform, no normalisation). */
+export function byoDefaultSettings(): ByoSettings {
+  const { temp, aggregate, per_step, clamp, normalize, step_clip } = defaultConfig('sequence').weights
+  return { temp, aggregate, per_step, clamp, normalize, step_clip }
+}
+
 export const ByoVariantSchema = z.enum(['trace', 'per_step'])
 export type ByoVariant = z.infer<typeof ByoVariantSchema>
 
@@ -38,7 +47,8 @@ export const ByoImportInput = z.strictObject({
   /** a Hugging Face tokenizer.json: needed for text columns, and shows token text in the ρ view */
   tokenizerFile: filePath.optional(),
   format: z.enum(['jsonl', 'csv', 'parquet']).optional(),
-  mapping: ByoMappingSchema.optional()
+  mapping: ByoMappingSchema.optional(),
+  ...ImportOptionFields
 })
 export const ByoInspectInput = z.strictObject({
   datasetId,
@@ -91,6 +101,8 @@ export interface ByoImportResult {
   /** the same traces were stored before with different log-probs; those were replaced */
   replacedLogProbs: boolean
   rows: number
+  /** rows left out with skipBadRows, each with its reason */
+  skipped: SkippedRow[]
   /** the tokenizer recorded for the token text (null: token ids are shown) */
   tokenizer: { kind: string; [k: string]: unknown } | null
 }

@@ -3,6 +3,10 @@
 // misspelt key is reported by name instead of silently ignored.
 import { z } from 'zod'
 
+/** what a dataset's steps are: discrete actions (with an observation vector or none), continuous
+ *  action vectors, or tokens (a_t is token t, the context s_t the prefix before it) */
+export type TraceKind = 'discrete' | 'continuous' | 'sequence'
+
 export const METHODS = ['bc', 'sft', 'sft-q', 'iw-sft', 'iw-sft-q', 'iw-sft-step', 'iw-sft-q-step'] as const
 export type Method = (typeof METHODS)[number]
 
@@ -281,20 +285,35 @@ export function defaultConfig(domain: Domain): RunConfig {
   }
 }
 
-/** Which domain's defaults fit a dataset name. */
-export function domainOf(dataset: string): Domain {
-  if (dataset === 'bandit' || dataset.startsWith('bandit')) return 'bandit'
+/** Which domain's defaults fit a dataset. A stored dataset by the kind of its actions (discrete
+ *  choices → bandit, continuous actions → control, token sequences → sequence); a built-in that
+ *  may not be stored yet by its name ("bandit…", "sequence…", else a control task such as
+ *  "hopper-replay"). The app's forms, the services, the jobs and `iwsft run` all ask this. */
+export function domainOf(dataset: { kind: TraceKind } | string): Domain {
+  if (typeof dataset !== 'string') return dataset.kind === 'continuous' ? 'control' : dataset.kind === 'sequence' ? 'sequence' : 'bandit'
+  if (dataset.startsWith('bandit')) return 'bandit'
   if (dataset.startsWith('sequence')) return 'sequence'
   return 'control'
 }
 
+/** One offending field of a config or of a request: its key path ("weights.temp") and what is wrong. */
+export interface FieldIssue {
+  path: string
+  message: string
+}
+
+/** A config that cannot be used. `issues` names every offending field (path '' for a problem
+ *  with the whole file or object); the message lists them for a terminal. */
 export class ConfigError extends Error {
+  readonly issues: FieldIssue[]
   constructor(
     message: string,
-    readonly source?: string
+    readonly source?: string,
+    issues?: FieldIssue[]
   ) {
     super(message)
     this.name = 'ConfigError'
+    this.issues = issues ?? [{ path: '', message }]
   }
 }
 
@@ -325,14 +344,12 @@ export function resolveConfig(input: unknown, source?: string): RunConfig {
   }
   const parsed = RunConfigSchema.safeParse(merged)
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const path = i.path.join('.') || '(top level)'
-      if (i.code === 'unrecognized_keys') {
-        return `${[...i.path, ...i.keys].join('.')}: unknown key (check the spelling; see the documented keys in README.md)`
-      }
-      return `${path}: ${i.message}`
-    })
-    throw new ConfigError(`${source ?? 'config'}: invalid settings\n  ${lines.join('\n  ')}`, source)
+    const issues: FieldIssue[] = parsed.error.issues.map((i) =>
+      i.code === 'unrecognized_keys'
+        ? { path: [...i.path, ...i.keys].join('.'), message: 'unknown key (check the spelling; see the documented keys in README.md)' }
+        : { path: i.path.join('.') || '(top level)', message: i.message }
+    )
+    throw new ConfigError(`${source ?? 'config'}: invalid settings\n  ${issues.map((i) => `${i.path}: ${i.message}`).join('\n  ')}`, source, issues)
   }
   return parsed.data
 }

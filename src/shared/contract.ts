@@ -1,15 +1,19 @@
 // The ONE contract between the user interface and the back end: a map of requests
 // (name → zod input schema and output type) and a map of events (name → payload type).
-// Three transports carry it unchanged: IPC through the preload (desktop), HTTP + WebSocket
-// from `iwsft serve` (browser build), and direct calls (tests). Every input is validated with
-// these schemas where it enters the back end (IPC handler, HTTP handler, direct call).
+// One wire carries it to the app: HTTP + WebSocket from the local back end (`iwsft serve`),
+// whether the page is a browser tab or the desktop shell's window; the command line and the
+// tests call the services directly. Every input is validated with these schemas where it
+// enters the back end (HTTP handler, direct call).
 //
 // Everything here is plain JSON: typed arrays are turned into number arrays on the wire. This
 // file is shared with the renderer, so it imports nothing platform-specific (no src/main).
 import { z } from 'zod'
-import { CurationSchema, METHODS, type RunConfig } from './config.ts'
+import { CurationSchema, METHODS, type FieldIssue, type RunConfig } from './config.ts'
 import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
-import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import { ImportOptionFields, type SkippedRow } from './import-options.ts'
+
+export { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from './import-options.ts'
 
 // ----------------------------------------------------------------------------- wire types
 
@@ -111,6 +115,30 @@ export interface TraceRho {
   mask: number[]
 }
 
+/** A run's checkpoint evaluated again (runs.eval): in its environment, or offline on held-out traces. */
+export interface RunEvaluation {
+  runId: number
+  /** the checkpoint's step */
+  step: number
+  metrics: Record<string, number>
+}
+
+/** One trace's weight at a saved step, with its score and quality bin (the curation's multiplicity, 0 = left out). */
+export interface TraceWeight {
+  trace: number
+  id: string
+  logWRaw: number
+  w: number
+  score: number
+  bin: number
+}
+
+export interface RunWeights {
+  runId: number
+  step: number
+  traces: TraceWeight[]
+}
+
 export interface CheckpointInfo {
   id: number
   step: number
@@ -195,14 +223,22 @@ export interface ProjectInfo {
   file: string
   name: string
   recent: string[]
+  /** set when the file is damaged (PRAGMA quick_check failed on open): what is wrong and how to
+   *  recover; the project is then open read-only */
+  damage?: string
+}
+
+/** What project.recover copied out of a damaged project, table by table. */
+export interface RecoverInfo {
+  file: string
+  out: string
+  tables: Array<{ table: string; copied: number; gaps: number; orphans: number }>
 }
 
 export interface Capabilities {
-  /** 'ipc' (desktop) or 'http' (browser build) */
-  transport: 'ipc' | 'http'
-  /** reference scoring as a job (runner.scoreReference exists) */
-  scoreReference: boolean
-  /** native dialogs (open/save project, file picker) are available */
+  /** 'http' (the app, in a browser tab or the desktop window) or 'cli' (the command line calling the services directly) */
+  transport: 'http' | 'cli'
+  /** the desktop shell runs this back end: its window offers native dialogs (open/save project, file picker) */
   dialogs: boolean
   /** importable file extensions */
   importFormats: string[]
@@ -210,22 +246,23 @@ export interface Capabilities {
   onClose: string
 }
 
-export interface FieldIssue {
-  path: string
-  message: string
-}
+export type { FieldIssue }
 
 // ----------------------------------------------------------------------------- requests
 
 const id = z.number().int().min(1)
 const empty = z.strictObject({})
 
-/** A run to launch: a full or partial RunConfig (merged over the domain defaults and validated
- *  by resolveConfig on the back end), and the seeds to launch it with as one group. */
-export const StartRunsInput = z.strictObject({
+/** where a config came from (a file name), named in its errors */
+const configSource = z.string().min(1).max(4096).optional()
+
+/** A run to launch: a full or partial RunConfig (merged over the defaults of its dataset's domain
+ *  and validated by resolveConfig on the back end), and the seeds to launch it with as one group. */
+const StartRunsInput = z.strictObject({
   config: z.record(z.string(), z.unknown()),
   seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(32),
-  group: z.string().max(200).optional()
+  group: z.string().max(200).optional(),
+  source: configSource
 })
 
 export const requestSchemas = {
@@ -233,6 +270,9 @@ export const requestSchemas = {
   'project.info': empty,
   /** open (or create, when `create`) a project file */
   'project.open': z.strictObject({ file: z.string().min(1).max(4096), create: z.boolean().optional() }),
+  /** copy what can be read of the open (damaged) project into a new project file `out` (a file
+   *  name in the project's folder; the command line may name any path) */
+  'project.recover': z.strictObject({ out: z.string().trim().min(1).max(4096) }),
 
   'datasets.list': empty,
   'datasets.columns': z.strictObject({ datasetId: id }),
@@ -243,10 +283,16 @@ export const requestSchemas = {
     /** the name shown in the list (default: the file's name) */
     name: z.string().min(1).max(200).optional(),
     format: z.enum(['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json']).optional(),
-    mapping: z.record(z.string(), z.string()).optional(),
+    /** which column holds what (keys of the text importer's mapping; an unknown key is refused) */
+    mapping: ByoMappingSchema.optional(),
+    /** a Hugging Face tokenizer.json for text columns (default: bytes) */
+    tokenizerFile: z.string().min(1).max(4096).optional(),
     /** chosen by the caller; import.progress events carry it */
-    importId: z.string().min(1).max(100)
+    importId: z.string().min(1).max(100),
+    ...ImportOptionFields
   }),
+  /** a dataset by id or by name (the newest of that name), as configs and the command line name them */
+  'datasets.find': z.strictObject({ ref: z.string().trim().min(1).max(4096) }),
   'datasets.delete': z.strictObject({ datasetId: id }),
   'datasets.builtins': empty,
   /** generate a built-in dataset (in a worker) and store it; import.progress events carry importId */
@@ -256,15 +302,23 @@ export const requestSchemas = {
   'presets.list': z.strictObject({ datasetId: id.optional() }),
   'presets.save': z.strictObject({ datasetId: id, name: z.string().trim().min(1).max(200), curation: CurationSchema }),
 
-  'config.validate': z.strictObject({ config: z.record(z.string(), z.unknown()) }),
+  'config.validate': z.strictObject({ config: z.record(z.string(), z.unknown()), source: configSource }),
   'runs.list': empty,
   'runs.get': z.strictObject({ runId: id }),
   'runs.start': StartRunsInput,
   'runs.cancel': z.strictObject({ runId: id }),
+  /** a run stuck as running whose process is gone (the user says so): mark it interrupted, so it can resume */
+  'runs.markInterrupted': z.strictObject({ runId: id }),
+  /** continue an interrupted, cancelled or failed run from its last checkpoint (same metrics as an unbroken run) */
+  'runs.resume': z.strictObject({ runId: id }),
+  /** reload a checkpoint (default the last) and evaluate it; `episodes` for environments with episodes */
+  'runs.eval': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), episodes: z.number().int().min(1).max(100_000).optional() }),
   'runs.delete': z.strictObject({ runId: id }),
   'runs.metrics': z.strictObject({ runIds: z.array(id).min(1).max(100), keys: z.array(z.string().min(1)).optional() }),
   'runs.snapshotSteps': z.strictObject({ runId: id }),
   'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
+  /** per-trace weights at a saved step (default the last) with each trace's id, score and quality bin */
+  'runs.weights': z.strictObject({ runId: id, step: z.number().int().min(0).optional() }),
   'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() }),
   /** per-step ρ_t = log π_θ(a_t|s_t) − log π_ref(a_t|s_t) of one trace under the run's last checkpoint */
   'runs.traceRho': z.strictObject({ runId: id, traceIndex: z.number().int().min(0), step: z.number().int().min(0).optional() }),
@@ -275,7 +329,9 @@ export const requestSchemas = {
     step: z.number().int().min(0).optional(),
     format: z.enum(['tfjs', 'safetensors']),
     outDir: z.string().trim().min(1).max(4096),
-    overwrite: z.boolean().optional()
+    overwrite: z.boolean().optional(),
+    /** a tokenizer.json (parsed) to write beside the weights */
+    tokenizer: z.record(z.string(), z.unknown()).optional()
   }),
   /** a report of one or more runs; with `out` it is written there (a file, or a folder for csv),
    *  without it the files come back for the browser to download */
@@ -283,7 +339,8 @@ export const requestSchemas = {
     runIds: z.array(id).min(1).max(50),
     format: z.enum(['html', 'md', 'pdf', 'csv']),
     out: z.string().trim().min(1).max(4096).optional(),
-    overwrite: z.boolean().optional()
+    overwrite: z.boolean().optional(),
+    title: z.string().trim().min(1).max(500).optional()
   }),
   /** play one episode of a control run's policy (default its last checkpoint) */
   'runs.replay': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() }),
@@ -302,25 +359,33 @@ export interface RequestOutputs {
   'app.capabilities': Capabilities
   'project.info': ProjectInfo
   'project.open': ProjectInfo
+  'project.recover': RecoverInfo
   'datasets.list': DatasetInfo[]
   'datasets.columns': DatasetColumns
   'datasets.trace': TraceDetail
-  'datasets.import': { dataset: DatasetInfo; created: boolean }
+  /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*);
+   *  skipped: rows left out with skipBadRows, each with its reason */
+  'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean; skipped: SkippedRow[] }
+  'datasets.find': DatasetInfo
   'datasets.delete': { ok: true }
   'datasets.builtins': BuiltinInfo[]
   'datasets.addBuiltin': { dataset: DatasetInfo; created: boolean }
   'datasets.scoreReference': { ok: true }
   'presets.list': PresetInfo[]
   'presets.save': PresetInfo
-  'config.validate': { ok: true; config: RunConfig } | { ok: false; issues: FieldIssue[] }
+  'config.validate': { ok: true; config: RunConfig } | { ok: false; message: string; issues: FieldIssue[] }
   'runs.list': RunInfo[]
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
   'runs.cancel': { ok: true }
+  'runs.markInterrupted': { ok: true }
+  'runs.resume': { runId: number }
+  'runs.eval': RunEvaluation
   'runs.delete': { ok: true }
   'runs.metrics': RunMetrics[]
   'runs.snapshotSteps': number[]
   'runs.snapshot': SnapshotData
+  'runs.weights': RunWeights
   'runs.heatmap': HeatmapData
   'runs.traceRho': TraceRho
   'runs.checkpoints': CheckpointInfo[]
@@ -357,10 +422,12 @@ export interface EventPayloads {
   'project.changed': { what: 'datasets' | 'presets' | 'runs' | 'project' }
   'backend.install': BackendInstallProgress
   /** a followed log grew: its rows so far are stored as dataset `datasetId` */
-  'byo.update': ByoFollowUpdate & { followId: string; errors?: string[] }
+  'byo.update': ByoFollowUpdate & { followId: string }
+  /** a followed log had a bad line, or an update (or its tokenizer) failed; following goes on unless said */
+  'byo.error': { followId: string; message: string }
 }
 export type EventName = keyof EventPayloads
-export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update']
+export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update', 'byo.error']
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
 /** Schemas of the event payloads, so a client can check what arrives over the wire. */
@@ -404,9 +471,9 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     ess: z.number(),
     ess_fraction: z.number(),
     clamp_fraction: z.number(),
-    logw_raw_median: z.number(),
-    errors: z.array(z.string()).optional()
-  })
+    logw_raw_median: z.number()
+  }),
+  'byo.error': z.object({ followId: z.string(), message: z.string() })
 }
 
 // ----------------------------------------------------------------------------- errors
@@ -417,8 +484,9 @@ export interface WireError {
   message: string
   /** 'invalid_input' (schema), 'invalid_config' (run settings), 'invalid_data' (a file that is
    *  not what it claims), 'not_found', 'exists' (a file would be replaced: ask, then retry with
-   *  overwrite), 'failed' (anything else) */
-  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'failed' | 'unauthorized'
+   *  overwrite), 'forbidden' (a path outside the folders the app may use), 'unauthorized' (no or
+   *  a wrong token, or a request from another origin), 'failed' (anything else) */
+  code: 'invalid_input' | 'invalid_config' | 'invalid_data' | 'not_found' | 'exists' | 'forbidden' | 'failed' | 'unauthorized'
   issues?: FieldIssue[]
 }
 
@@ -438,7 +506,7 @@ export class ApiError extends Error {
   }
 }
 
-export function issuesOf(error: z.ZodError): FieldIssue[] {
+function issuesOf(error: z.ZodError): FieldIssue[] {
   return error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') return { path: [...i.path, ...i.keys].join('.'), message: 'unknown key' }
     return { path: i.path.join('.'), message: i.message }
@@ -463,6 +531,10 @@ export function toWireError(e: unknown): WireError {
   const message = e instanceof Error ? e.message : String(e)
   return { message, code: 'failed' }
 }
+
+// ----------------------------------------------------------------------------- desktop extras
+
+export { PICK_KINDS, type PickKind } from './pickers.ts'
 
 // ----------------------------------------------------------------------------- the API shape
 

@@ -1,9 +1,9 @@
 // The project's records as every side sees them: stored by the project store (src/main/store),
 // sent over the contract (src/shared/contract.ts) and shown by the renderer. Plain types with no
 // platform imports, so the renderer can use them too.
-import type { Curation, RunConfig } from './config.ts'
+import type { Curation, RunConfig, TraceKind } from './config.ts'
 
-export type TraceKind = 'discrete' | 'continuous' | 'sequence'
+export type { TraceKind } from './config.ts'
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'interrupted'
 
 export interface DatasetSummary {

@@ -154,3 +154,45 @@ export function histogram(x: ArrayLike<number>, bins: number, lo?: number, hi?: 
   }
   return { edges: Array.from({ length: bins + 1 }, (_, i) => a + i * width), counts }
 }
+
+/** Histograms of log w raw and of log w (the final weights) of one or more weight sets on ONE set
+ *  of equal-width bin edges, so they can be drawn over each other: raw against clamped, one run or
+ *  step against another (the inspector, the heatmap over saved steps, imported weights). The edges
+ *  span every finite raw log w and every log w of a weight above LOG_FLOOR_W; a weight at or below
+ *  it (clamped to 0: log w = −∞) is not binned but counted in zeroWeights. Sets without `w` get
+ *  zero clamped counts. No finite value at all: no edges and empty counts. */
+export function sharedLogWHistograms(
+  sets: ReadonlyArray<{ logWRaw: ArrayLike<number>; w?: ArrayLike<number> }>,
+  bins: number
+): { edges: number[]; raw: number[][]; clamped: number[][]; zeroWeights: number[] } {
+  const logW = sets.map(({ w }) => {
+    const kept: number[] = []
+    let zeros = 0
+    for (let i = 0; i < (w?.length ?? 0); i++) {
+      if (w![i] > LOG_FLOOR_W) kept.push(Math.log(w![i]))
+      else zeros++
+    }
+    return { kept, zeros }
+  })
+  let lo = Infinity
+  let hi = -Infinity
+  const extend = (a: ArrayLike<number>): void => {
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i]
+      if (!Number.isFinite(v)) continue
+      if (v < lo) lo = v
+      if (v > hi) hi = v
+    }
+  }
+  for (const s of sets) extend(s.logWRaw)
+  for (const l of logW) extend(l.kept)
+  if (!Number.isFinite(lo)) return { edges: [], raw: sets.map(() => []), clamped: sets.map(() => []), zeroWeights: logW.map((l) => l.zeros) }
+  // one value (or all equal): a unit-wide range around it
+  if (hi - lo < 1e-9) [lo, hi] = [lo - 0.5, hi + 0.5]
+  return {
+    edges: histogram([], bins, lo, hi).edges,
+    raw: sets.map((s) => histogram(s.logWRaw, bins, lo, hi).counts),
+    clamped: logW.map((l) => histogram(l.kept, bins, lo, hi).counts),
+    zeroWeights: logW.map((l) => l.zeros)
+  }
+}

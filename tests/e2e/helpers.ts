@@ -1,12 +1,21 @@
-// Shared by the browser tests: a fresh project and server per suite (the server runs
-// in-process, so the test can read the same project database the UI shows), and Debian's
-// Chromium driven by playwright-core with the launch flags from environment.md.
+// Shared by the browser tests: a fresh project and back end per suite, and Debian's Chromium
+// driven by playwright-core with the launch flags from environment.md. The back end is either
+// `iwsft serve`'s server in-process (startFixture: the test can call its services directly) or
+// the one the desktop shell starts in a Node child process (startShellFixture: the shell runs
+// with a stand-in Electron, and each page gets a window.api whose calls go to the shell's own
+// IPC handlers, with the page's real URL as the sender: the token hand-over as in the window).
+// Either way the test reads the same project database the UI shows.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { resolve } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { buildRenderer, RENDERER_OUT, rendererStale } from '../../src/main/cli/commands/serve.ts'
+import { startBackend } from '../../src/main/electron/backend-process.ts'
+import { runShell } from '../../src/main/electron/shell.ts'
 import { startServer, type RunningServer } from '../../src/main/services/http-server.ts'
+import { memoryRecentList } from '../../src/main/services/recent.ts'
+import { fakeElectron } from '../integration/shell-stand-in.ts'
 
 export const CHROMIUM = process.env.IWSFT_CHROMIUM ?? '/usr/bin/chromium'
 export const hasChromium = existsSync(CHROMIUM)
@@ -16,7 +25,14 @@ export const SCREENSHOT_DIR = process.env.IWSFT_SCREENSHOTS ?? join(tmpdir(), 'i
 export interface Fixture {
   dir: string
   project: string
-  server: RunningServer
+  /** the page to open: a tab's link (token after #), or the desktop window's address */
+  url: string
+  /** http://127.0.0.1:PORT */
+  origin: string
+  /** the in-process server (startFixture only) */
+  server?: RunningServer
+  /** what a page needs before it opens `url` (the shell's window.api) */
+  preparePage?(page: Page): Promise<void>
   browser: Browser
   close(): Promise<void>
 }
@@ -29,22 +45,109 @@ export async function launchChromium(): Promise<Browser> {
   })
 }
 
-export async function startFixture(): Promise<Fixture> {
+/** A new project (with the built-in datasets) served on a free port. With `browser`, that
+ *  Chromium is used and left open on close; without, one is launched and closed with it. */
+export async function startFixture(opts: { browser?: Browser } = {}): Promise<Fixture> {
   if (rendererStale()) await buildRenderer(() => {})
   const dir = mkdtempSync(join(tmpdir(), 'iwsft-e2e-'))
   const project = join(dir, 'e2e.iwsft')
-  const server = await startServer({ projectFile: project, port: 0, rendererDir: RENDERER_OUT })
-  const browser = await launchChromium()
+  const server = await startServer({ projectFile: project, port: 0, rendererDir: RENDERER_OUT, uploadRoot: join(dir, 'uploads') })
+  const browser = opts.browser ?? (await launchChromium())
   mkdirSync(SCREENSHOT_DIR, { recursive: true })
   return {
     dir,
     project,
+    url: server.url,
+    origin: server.origin,
     server,
     browser,
     close: async () => {
-      await browser.close().catch(() => {})
+      if (!opts.browser) await browser.close().catch(() => {})
       await server.close().catch(() => {})
       rmSync(dir, { recursive: true, force: true })
     }
   }
+}
+
+/** A new project whose back end the desktop shell starts (a Node child process running `iwsft
+ *  serve`), with a stand-in Electron; pages open the shell's window address and get the token
+ *  from window.api, which calls the shell's IPC handlers as the page at its real URL. */
+export async function startShellFixture(opts: { browser?: Browser } = {}): Promise<Fixture> {
+  if (rendererStale()) await buildRenderer(() => {})
+  const dir = mkdtempSync(join(tmpdir(), 'iwsft-e2e-shell-'))
+  const project = join(dir, 'e2e.iwsft')
+  const home = join(dir, 'home')
+  mkdirSync(home)
+  const fake = fakeElectron()
+  const root = resolve(import.meta.dirname, '../..')
+  const shell = runShell(fake.electron, {
+    root,
+    preload: join(root, 'out', 'preload', 'index.cjs'),
+    argv: ['--project', project],
+    findNode: () => process.execPath,
+    startBackend: (b) => startBackend({ ...b, env: { IWSFT_HOME: home } }),
+    recent: memoryRecentList(),
+    log: () => {}
+  })
+  await shell.ready
+  const backend = shell.backend()
+  if (!backend) throw new Error(`the shell did not start its back end: ${decodeURIComponent(fake.win().url)}`)
+  const browser = opts.browser ?? (await launchChromium())
+  mkdirSync(SCREENSHOT_DIR, { recursive: true })
+  return {
+    dir,
+    project,
+    url: fake.win().url,
+    origin: backend.info.origin,
+    browser,
+    preparePage: async (page) => {
+      // what src/preload/index.ts exposes, carried to the shell's ipcMain handlers
+      await page.exposeBinding('__iwsftIpc', ({ frame }, channel: string, ...args: unknown[]) =>
+        fake.invoke(channel, { url: frame.url(), subframe: frame.parentFrame() !== null }, ...args)
+      )
+      await page.addInitScript(
+        "window.api = { token: () => window.__iwsftIpc('iwsft:token'), pickFile: (kind) => window.__iwsftIpc('iwsft:pick', kind), restartBackend: () => window.__iwsftIpc('iwsft:restart') }"
+      )
+    },
+    close: async () => {
+      if (!opts.browser) await browser.close().catch(() => {})
+      fake.app.quit()
+      await backend.stop().catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** Start runs through the services (what the app's launch button calls) and wait for each
+ *  one's `run.end` event; fails unless every run completed. Returns the run ids, by seed. */
+export async function runToEnd(fx: Fixture, config: Record<string, unknown>, seeds: number[], group?: string): Promise<number[]> {
+  if (!fx.server) throw new Error('runToEnd needs the in-process server (startFixture)')
+  const ended = new Map<number, string>()
+  let ids: number[] | null = null
+  let allEnded: () => void = () => {}
+  const done = new Promise<void>((resolve) => (allEnded = resolve))
+  const check = (): void => {
+    if (ids && ids.every((id) => ended.has(id))) allEnded()
+  }
+  const off = fx.server.services.subscribe((event, payload) => {
+    if (event !== 'run.end') return
+    const p = payload as { runId: number; status: string; error?: string }
+    ended.set(p.runId, p.error ? `${p.status}: ${p.error}` : p.status)
+    check()
+  })
+  try {
+    ids = ((await fx.server.services.call('runs.start', { config, seeds, ...(group ? { group } : {}) })) as { runIds: number[] }).runIds
+    check()
+    await done
+  } finally {
+    off()
+  }
+  const bad = ids.filter((id) => ended.get(id) !== 'completed')
+  if (bad.length) throw new Error(`runs did not complete: ${bad.map((id) => `${id} ${ended.get(id)}`).join(', ')}`)
+  return ids
+}
+
+/** Wait until the page has painted twice more (a view's charts drawn), for screenshots. */
+export async function settled(page: Page): Promise<void> {
+  await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))')
 }

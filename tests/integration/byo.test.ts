@@ -7,7 +7,9 @@ import { appendFileSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { BYO_POLICY_KEY, BYO_REF_KEY, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../src/main/services/byo-service.ts'
+import Database from 'better-sqlite3'
+import { byoDefaultSettings, type ByoFollowUpdate } from '../../src/shared/byo.ts'
+import { byoInspect, byoTraceRho, followByo, importByo } from '../../src/main/services/byo-service.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
 
 const FIX = new URL('../fixtures/text/', import.meta.url).pathname
@@ -45,10 +47,12 @@ describe('byo import → inspect', () => {
     expect(r.rows).toBe(2)
     expect(r.dataset.numTraces).toBe(2)
     expect(r.dataset.numSteps).toBe(7)
-    expect(r.dataset.source).toMatch(/^byo:.*byo-logprobs\.jsonl tokenizer=/)
+    expect(r.dataset.source).toBe(`byo:${join(FIX, 'byo-logprobs.jsonl')}`)
     id = r.dataset.id
-    expect(Array.from(store.getRefLogProbs(BYO_REF_KEY, r.dataset.hash)!)).toEqual([0, 0, -0.5, -1, -0.25, -2, -0.1].map(Math.fround))
-    expect(store.getRefLogProbs(BYO_POLICY_KEY, r.dataset.hash)!.length).toBe(7)
+    const lp = store.getImportedLogProbs(id)!
+    expect(Array.from(lp.ref)).toEqual([0, 0, -0.5, -1, -0.25, -2, -0.1].map(Math.fround))
+    expect(lp.policy.length).toBe(7)
+    expect(lp.tokenizer).toEqual({ kind: 'hf', file: join(FIX, 'tokenizer.json') })
   })
 
   it('inspects under the LLM defaults and follows setting changes', () => {
@@ -120,26 +124,77 @@ describe('byo bad input: nothing half-imported', () => {
   it('a write that fails half-way leaves no dataset and no log-probs behind', async () => {
     const f = join(dir, 'fresh.jsonl')
     writeFileSync(f, row('x', [3, 4, 5], [-1, -2, -3], [-1, -1, -1]))
-    let calls = 0
-    const failing = new Proxy(store, {
-      get(t, k) {
-        if (k === 'putRefLogProbs') {
-          return (key: string, hash: string, a: Float32Array) => {
-            if (++calls === 2) throw new Error('disk full')
-            return t.putRefLogProbs(key, hash, a)
-          }
-        }
-        const v = Reflect.get(t, k)
-        return typeof v === 'function' ? v.bind(t) : v
-      }
-    })
+    // the log-probs' insert fails inside the transaction that also inserts the dataset
+    const db = new Database(store.file)
+    db.exec(`CREATE TRIGGER fail_logprobs BEFORE INSERT ON imported_logprobs BEGIN SELECT RAISE(ABORT, 'disk full'); END`)
+    const imported = (): number => (db.prepare('SELECT COUNT(*) AS n FROM imported_logprobs').get() as { n: number }).n
     const before = store.listDatasets()
-    await expect(importByo(failing, f)).rejects.toThrow(/disk full/)
-    const after = store.listDatasets()
-    expect(after.map((d) => d.id)).toEqual(before.map((d) => d.id))
-    // the half-written array was taken back (an empty placeholder: the store has no delete for it)
+    const importedBefore = imported()
+    try {
+      await expect(importByo(store, f)).rejects.toThrow(/disk full/)
+      expect(store.listDatasets().map((d) => d.id)).toEqual(before.map((d) => d.id))
+      expect(imported()).toBe(importedBefore)
+    } finally {
+      db.exec('DROP TRIGGER fail_logprobs')
+      db.close()
+    }
     const ok = await importByo(store, f)
-    expect(store.getRefLogProbs(BYO_REF_KEY, ok.dataset.hash)!.length).toBe(3)
+    expect(ok.created).toBe(true)
+    expect(store.getImportedLogProbs(ok.dataset.id)!.ref.length).toBe(3)
+  })
+
+  it('deleting the dataset deletes its imported log-probs', async () => {
+    const f = join(dir, 'gone.jsonl')
+    writeFileSync(f, row('g', [3, 9], [-1, -2], [-1, -1]))
+    const r = await importByo(store, f)
+    expect(store.getImportedLogProbs(r.dataset.id)).not.toBeNull()
+    store.deleteDataset(r.dataset.id)
+    const db = new Database(store.file, { readonly: true })
+    try {
+      expect(db.prepare('SELECT COUNT(*) AS n FROM imported_logprobs WHERE dataset_id = ?').get(r.dataset.id)).toEqual({ n: 0 })
+    } finally {
+      db.close()
+    }
+  })
+})
+
+describe('a project from before the imported log-probs table (schema 1)', () => {
+  it('opens, moves its byo: cache rows into the table, and its imported weights and token text still show', async () => {
+    const file = join(dir, 'old.iwsft')
+    const s = openProject(file)
+    const r = await importByo(s, join(FIX, 'byo-logprobs.jsonl'), { tokenizerFile: join(FIX, 'tokenizer.json') })
+    const want = byoInspect(s, { datasetId: r.dataset.id, settings: byoDefaultSettings() })
+    const lp = s.getImportedLogProbs(r.dataset.id)!
+    s.close()
+    // write it back the way schema 1 kept imported log-probs: two reference-cache rows under fake
+    // keys, the tokenizer in the dataset's source, and an empty placeholder of a deleted version
+    const db = new Database(file)
+    const blob = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
+    const t = '2026-01-01T00:00:00.000Z'
+    db.exec('DROP TABLE imported_logprobs')
+    const put = db.prepare('INSERT INTO ref_logprobs (ref_key, data_hash, logp, created_at) VALUES (?, ?, ?, ?)')
+    put.run('byo:ref', r.dataset.hash, blob(lp.ref), t)
+    put.run('byo:policy', r.dataset.hash, blob(lp.policy), t)
+    put.run('byo:ref', 'deleted-version', Buffer.alloc(0), t)
+    put.run('init', 'kept', blob(new Float32Array([1, 2])), t)
+    db.prepare('UPDATE datasets SET source = ? WHERE id = ?').run(`${r.dataset.source} tokenizer=${JSON.stringify(lp.tokenizer)}`, r.dataset.id)
+    db.pragma('user_version = 1')
+    db.close()
+
+    const again = openProject(file)
+    try {
+      expect(again.listDatasets().find((d) => d.id === r.dataset.id)!.source).toBe(r.dataset.source)
+      const got = byoInspect(again, { datasetId: r.dataset.id, settings: byoDefaultSettings() })
+      expect(got.stats).toEqual(want.stats)
+      const rho = await byoTraceRho(again, { datasetId: r.dataset.id, traceIndex: 0 })
+      expect(rho.tokenizer).toBe('hf')
+      expect(rho.tokens.every((x) => typeof x.text === 'string' && x.text.length > 0)).toBe(true)
+      expect(again.getRefLogProbs('byo:ref', r.dataset.hash)).toBeNull()
+      expect(again.getRefLogProbs('byo:ref', 'deleted-version')).toBeNull()
+      expect(Array.from(again.getRefLogProbs('init', 'kept')!)).toEqual([1, 2])
+    } finally {
+      again.close()
+    }
   })
 })
 

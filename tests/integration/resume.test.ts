@@ -1,5 +1,6 @@
-// A run cancelled mid-way and resumed from its checkpoint ends with exactly the metrics of an
-// unbroken run of the same seed on the same backend; a checkpoint can serve as π_ref.
+// A run cancelled mid-way and resumed from its checkpoint (the one saved where it stopped) ends
+// with exactly the metrics of an unbroken run of the same seed on the same backend; a checkpoint
+// can serve as π_ref.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,7 +31,8 @@ describe('resume from a checkpoint', () => {
       onEvent: (e) => e.type === 'metrics' && e.step >= 45 && abort.abort()
     })
     expect(broken.status).toBe('cancelled')
-    expect(store.listCheckpoints(broken.runId).map((c) => c.step)).toEqual([20, 40])
+    // the periodic checkpoints, and one where the cancel stopped it (resume goes on from step 45)
+    expect(store.listCheckpoints(broken.runId).map((c) => c.step)).toEqual([20, 40, 45])
     const resumed = await resumeRun(store, broken.runId)
     expect(resumed.status).toBe('completed')
     expect(store.getRun(broken.runId)!.status).toBe('completed')

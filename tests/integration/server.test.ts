@@ -1,6 +1,9 @@
-// `iwsft serve`'s server: bound to 127.0.0.1, every request and WebSocket refused without the
-// token (401), a foreign Host header refused (DNS rebinding), inputs validated with field
-// errors, events delivered over the WebSocket, uploads imported; and the CLI prints its URL.
+// `iwsft serve`'s server: bound to 127.0.0.1, every API request, upload and WebSocket refused
+// without the token (401), which travels only as a header (a WebSocket subprotocol), never as a
+// cookie or in the query; the app's static files public; a foreign Host header refused (DNS
+// rebinding), inputs validated with field errors, events delivered over the WebSocket, uploads
+// imported; and the CLI prints its URL (token after #). Requests from another origin:
+// server-origin.test.ts; confined paths, upload limits and the project lock: server-confine.test.ts.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
@@ -23,9 +26,9 @@ const post = async (name: string, body: unknown, token: string | null = srv.toke
   return { status: res.status, json: await res.json() }
 }
 
-function wsOpen(url: string): Promise<{ ws: WebSocket; messages: any[] }> {
+function wsOpen(url: string, token: string | null = null): Promise<{ ws: WebSocket; messages: any[] }> {
   return new Promise((res, rej) => {
-    const ws = new WebSocket(url)
+    const ws = new WebSocket(url, token ? ['iwsft', `iwsft.token.${token}`] : ['iwsft'])
     const messages: any[] = []
     ws.on('message', (m) => messages.push(JSON.parse(String(m))))
     ws.on('open', () => res({ ws, messages }))
@@ -40,7 +43,7 @@ beforeAll(async () => {
   mkdirSync(renderer)
   writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>t</title>')
   writeFileSync(join(dir, 'secret.txt'), 'secret')
-  srv = await startServer({ projectFile: join(dir, 's.iwsft'), port: 0, rendererDir: renderer })
+  srv = await startServer({ projectFile: join(dir, 's.iwsft'), port: 0, rendererDir: renderer, uploadRoot: join(dir, 'uploads') })
   base = `http://127.0.0.1:${srv.port}`
 })
 afterAll(async () => {
@@ -49,12 +52,12 @@ afterAll(async () => {
 })
 
 describe('iwsft serve server', () => {
-  it('prints a URL with a long random token', () => {
-    expect(srv.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{40,}$/)
+  it('prints a URL with a long random token after # (no request carries it)', () => {
+    expect(srv.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{40,}$/)
+    expect(srv.url).toBe(`${srv.origin}/#token=${srv.token}`)
   })
 
-  it('refuses requests without the token or with a wrong one (401)', async () => {
-    expect((await fetch(`${base}/`)).status).toBe(401)
+  it('refuses API requests and uploads without the token or with a wrong one (401)', async () => {
     expect((await post('datasets.list', {}, null)).status).toBe(401)
     const wrong = await post('datasets.list', {}, srv.token.slice(0, -1) + (srv.token.endsWith('A') ? 'B' : 'A'))
     expect(wrong.status).toBe(401)
@@ -63,25 +66,31 @@ describe('iwsft serve server', () => {
     expect((await post('datasets.list', {})).status).toBe(200)
   })
 
-  it('serves the page with the token and sets an HttpOnly cookie for its assets', async () => {
-    const res = await fetch(srv.url)
+  it('takes the token only from the Authorization header: not a cookie, not the query', async () => {
+    const cookie = await fetch(`${base}/api/datasets.list`, { method: 'POST', headers: { cookie: `iwsft_token=${encodeURIComponent(srv.token)}` }, body: '{}' })
+    expect(cookie.status).toBe(401)
+    const query = await fetch(`${base}/api/datasets.list?token=${srv.token}`, { method: 'POST', body: '{}' })
+    expect(query.status).toBe(401)
+    const upload = await fetch(`${base}/upload?name=x.jsonl&token=${srv.token}`, { method: 'POST', headers: { cookie: `iwsft_token=${srv.token}` }, body: 'x' })
+    expect(upload.status).toBe(401)
+  })
+
+  it('serves the app’s page to anyone (it holds no secret) with its CSP, and sets no cookie', async () => {
+    const res = await fetch(`${base}/`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/)
-    const cookie = res.headers.get('set-cookie') ?? ''
-    expect(cookie).toMatch(/HttpOnly/)
-    expect(cookie).toMatch(/SameSite=Strict/)
-    const again = await fetch(`${base}/index.html`, { headers: { cookie: cookie.split(';')[0] } })
-    expect(again.status).toBe(200)
+    expect(res.headers.get('set-cookie')).toBeNull()
+    expect(await res.text()).not.toContain(srv.token)
   })
 
   it('does not serve files outside the renderer folder', async () => {
-    const res = await fetch(`${base}/..%2Fsecret.txt?token=${srv.token}`)
+    const res = await fetch(`${base}/..%2Fsecret.txt`)
     expect(res.status).toBe(404)
   })
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {
     const status = await new Promise<number>((res, rej) => {
-      const r = request({ host: '127.0.0.1', port: srv.port, path: `/?token=${srv.token}`, headers: { host: `evil.example:${srv.port}` } }, (m) => res(m.statusCode ?? 0))
+      const r = request({ host: '127.0.0.1', port: srv.port, path: '/api/datasets.list', method: 'POST', headers: { host: `evil.example:${srv.port}`, authorization: `Bearer ${srv.token}` } }, (m) => res(m.statusCode ?? 0))
       r.on('error', rej)
       r.end()
     })
@@ -93,7 +102,7 @@ describe('iwsft serve server', () => {
       .flat()
       .find((i) => i && i.family === 'IPv4' && !i.internal)
     if (!external) return // no other interface on this machine: nothing else to try
-    await expect(fetch(`http://${external.address}:${srv.port}/?token=${srv.token}`, { signal: AbortSignal.timeout(3000) })).rejects.toThrow()
+    await expect(fetch(`http://${external.address}:${srv.port}/`, { signal: AbortSignal.timeout(3000) })).rejects.toThrow()
   })
 
   it('answers invalid input with 400 and the offending fields', async () => {
@@ -109,13 +118,15 @@ describe('iwsft serve server', () => {
     expect(cfg.status).toBe(400)
     expect(cfg.json.error.code).toBe('invalid_config')
     expect(cfg.json.error.issues[0].path).toBe('weights.clamp')
-    expect((await fetch(`${base}/api/datasets.list?token=${srv.token}`)).status).toBe(405)
+    expect((await fetch(`${base}/api/datasets.list`, { headers: { authorization: `Bearer ${srv.token}` } })).status).toBe(405)
   })
 
-  it('refuses a WebSocket without the token, and delivers events with it', async () => {
+  it('refuses a WebSocket without the token (or with it in the query), and delivers events with it as the subprotocol', async () => {
     await expect(wsOpen(`ws://127.0.0.1:${srv.port}/ws`)).rejects.toThrow(/401/)
-    await expect(wsOpen(`ws://127.0.0.1:${srv.port}/ws?token=nope`)).rejects.toThrow(/401/)
-    const { ws, messages } = await wsOpen(`ws://127.0.0.1:${srv.port}/ws?token=${srv.token}`)
+    await expect(wsOpen(`ws://127.0.0.1:${srv.port}/ws`, 'nope')).rejects.toThrow(/401/)
+    await expect(wsOpen(`ws://127.0.0.1:${srv.port}/ws?token=${srv.token}`)).rejects.toThrow(/401/)
+    const { ws, messages } = await wsOpen(`ws://127.0.0.1:${srv.port}/ws`, srv.token)
+    expect(ws.protocol).toBe('iwsft')
     const ds = (await post('datasets.list', {})).json.value
     await post('presets.save', { datasetId: ds[0].id, name: 'p', curation: { mode: 'top_k', percent: 10 } })
     await expect.poll(() => messages.some((m) => m.event === 'project.changed' && m.payload.what === 'presets')).toBe(true)
@@ -139,7 +150,7 @@ describe('iwsft serve server', () => {
     const e = await post('datasets.import', { path: bad, importId: 'i2' })
     expect(e.status).toBe(422)
     expect(e.json.error.message).toMatch(/bad\.jsonl/)
-    expect(e.json.error.message).not.toMatch(/iwsft-uploads-/)
+    expect(e.json.error.message).not.toContain(srv.uploadDir)
     expect((await post('datasets.list', {})).json.value.length).toBe(n)
   })
 })
@@ -147,16 +158,20 @@ describe('iwsft serve server', () => {
 describe('iwsft serve (command line)', () => {
   it('prints the URL with the token, answers with it, and stops on SIGTERM', async () => {
     const root = resolve(import.meta.dirname, '../..')
-    const child = spawn(process.execPath, [join(root, 'bin/iwsft.mjs'), 'serve', '--no-open', '--port', '0', '--project', join(dir, 'cli.iwsft')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(root, 'bin/iwsft.mjs'), 'serve', '--no-open', '--port', '0', '--project', join(dir, 'cli.iwsft')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IWSFT_HOME: join(dir, 'home') } })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
     try {
       await expect.poll(() => /open:\s+(http:\S+)/.exec(out)?.[1], { timeout: 90_000, interval: 200 }).toBeDefined()
       const url = /open:\s+(http:\S+)/.exec(out)![1]
-      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=/)
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]{40,}$/)
       expect((await fetch(url)).status).toBe(200)
-      expect((await fetch(url.replace(/\?token=.*/, ''))).status).toBe(401)
+      const origin = url.replace(/\/#token=.*/, '')
+      const token = url.replace(/.*#token=/, '')
+      const info = (auth: Record<string, string>): Promise<Response> => fetch(`${origin}/api/project.info`, { method: 'POST', headers: auth, body: '{}' })
+      expect((await info({ authorization: `Bearer ${token}` })).status).toBe(200)
+      expect((await info({})).status).toBe(401)
     } finally {
       child.kill('SIGTERM')
     }

@@ -192,7 +192,8 @@ describe('pass@k and evaluateAccuracy', () => {
     const pol = new TransformerPolicy({ vocabSize: tok.vocabSize, dModel: 8, nHeads: 2, nLayers: 1, dFF: 16, maxLen: 32, bos: tok.bos }, { seed: 1 })
     const r = evaluateAccuracy(pol, tok, probs, { k: 2, rng: new Rng(2) })
     expect(r.problems).toBe(4)
-    expect(r.greedyAccuracy).toBeGreaterThanOrEqual(0)
+    // an untrained 1-layer model never writes a whole worked solution: nothing may count as solved
+    expect(r.greedyAccuracy).toBe(0)
     const s1 = sampleCompletions(pol, tok, probs, { k: 2, temperature: 1, rng: new Rng(3) })
     const s2 = sampleCompletions(pol, tok, probs, { k: 2, temperature: 1, rng: new Rng(3) })
     expect(s1).toEqual(s2)

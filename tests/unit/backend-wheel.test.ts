@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { extractZip, listZip, readZipText, sha256File } from '../../src/main/engine/backend/wheel.ts'
 
 /** A minimal zip writer (stored or deflated members, no ZIP64), enough to test the reader. */
-function makeZip(members: Array<{ name: string; data: Buffer; deflate: boolean; mode?: number }>): Buffer {
+function makeZip(members: Array<{ name: string; data: Buffer; deflate: boolean; mode?: number; claimSize?: number }>): Buffer {
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
   let offset = 0
@@ -20,7 +20,7 @@ function makeZip(members: Array<{ name: string; data: Buffer; deflate: boolean; 
     lh.writeUInt32LE(0x04034b50, 0)
     lh.writeUInt16LE(20, 4)
     lh.writeUInt16LE(m.deflate ? 8 : 0, 8)
-    lh.writeUInt32LE(0, 14) // crc not checked by the reader
+    lh.writeUInt32LE(0, 14) // crc: not checked by yauzl (the wheel's sha256 is)
     lh.writeUInt32LE(body.length, 18)
     lh.writeUInt32LE(m.data.length, 22)
     lh.writeUInt16LE(name.length, 26)
@@ -31,7 +31,7 @@ function makeZip(members: Array<{ name: string; data: Buffer; deflate: boolean; 
     ch.writeUInt16LE(20, 6)
     ch.writeUInt16LE(m.deflate ? 8 : 0, 10)
     ch.writeUInt32LE(body.length, 20)
-    ch.writeUInt32LE(m.data.length, 24)
+    ch.writeUInt32LE(m.claimSize ?? m.data.length, 24)
     ch.writeUInt16LE(name.length, 28)
     ch.writeUInt32LE(((0o100000 | (m.mode ?? 0o644)) << 16) >>> 0, 38)
     ch.writeUInt32LE(offset, 42)
@@ -88,13 +88,27 @@ describe('wheel reader', () => {
     expect(await readZipText(zipPath, es.find((e) => e.name.endsWith('METADATA'))!)).toMatch(/extra == "and-cuda"/)
   })
 
-  it('rejects a file that is not a zip, and a truncated member', async () => {
+  it('rejects a file that is not a zip, a truncated one and a member shorter than its directory says, naming the file', async () => {
     const bad = join(dir, 'bad.whl')
     writeFileSync(bad, Buffer.from('this is not a zip file at all, but long enough to scan'))
-    await expect(listZip(bad)).rejects.toThrow(/not a zip file/)
+    await expect(listZip(bad)).rejects.toThrow(`${bad} is not a zip file, or is truncated`)
+    const cut = join(dir, 'cut.whl')
+    const whole = readFileSync(zipPath)
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)))
+    await expect(listZip(cut)).rejects.toThrow(`${cut} is not a zip file, or is truncated`)
+    const liar = join(dir, 'liar.whl')
+    writeFileSync(liar, makeZip([{ name: 'lib.so', data: big, deflate: true, claimSize: big.length + 1 }]))
+    const es = await listZip(liar)
+    const to = join(dir, 'liar-out', 'lib.so')
+    await expect(extractZip(liar, es, () => to)).rejects.toThrow(new RegExp(`^${liar}: lib\\.so: .*bytes`))
+    expect(existsSync(to)).toBe(false)
+  })
+
+  it('counts progress over the extracted members only', async () => {
     const es = await listZip(zipPath)
-    const lib = es.find((e) => e.name.endsWith('.so.2'))!
-    await expect(extractZip(zipPath, [{ ...lib, size: lib.size + 1 }], () => join(dir, 'trunc.bin'))).rejects.toThrow(/expected/)
+    const seen: Array<[number, number]> = []
+    await extractZip(zipPath, es, (e) => (e.name.endsWith('.h') ? join(dir, 'prog', e.name) : null), (done, total) => seen.push([done, total]))
+    expect(seen).toEqual([[1, 2], [2, 2]])
   })
 
   it('hashes files with sha256', async () => {

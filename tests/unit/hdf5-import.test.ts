@@ -1,9 +1,10 @@
 // HDF5 import (D4RL and Minari layouts) on small files written by h5wasm in a temp dir:
 // exact round trips, episode splitting, chunked streaming with progress, and every bad-input
 // case refused with a DatasetError naming the file, the key and the index.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { importHdf5 } from '../../src/main/engine/data/import-hdf5.ts'
 import { DatasetError } from '../../src/main/common/trace.ts'
@@ -182,7 +183,33 @@ describe('other bad files', () => {
   it('a file that is not HDF5 is refused, naming the file', async () => {
     const file = join(dir, 'not-hdf5.h5')
     writeFileSync(file, 'this is not an HDF5 file')
-    await expectRefused(file, /not a readable HDF5 file/)
+    await expectRefused(file, /not-hdf5\.h5: is not an HDF5 file: it has no HDF5 signature and looks like text; choose a D4RL or Minari/)
+  })
+
+  it('a zip posing as HDF5 and a truncated HDF5 file are refused in one line each, with nothing of HDF5\'s error stack on stderr', () => {
+    // a zip (local file header "PK\3\4") named .h5
+    const zip = join(dir, 'posing.h5')
+    writeFileSync(zip, Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(200, 7)]))
+    // a real HDF5 file cut in half: the signature is there, the library fails inside
+    const cut = join(dir, 'cut.hdf5')
+    copyFileSync(join(import.meta.dirname, '../fixtures/control/d4rl-h5py.hdf5'), cut)
+    truncateSync(cut, Math.floor(statSync(cut).size / 2))
+    // in a child process: the C library writes to the process's own stderr, which a test cannot catch in-process
+    const script = `
+      const { importHdf5 } = await import(${JSON.stringify(resolve(import.meta.dirname, '../../src/main/engine/data/import-hdf5.ts'))})
+      for (const f of ${JSON.stringify([zip, cut])}) {
+        try { await importHdf5(f); console.log('IMPORTED') } catch (e) { console.log('REFUSED ' + e.message) }
+      }
+      const ok = await importHdf5(${JSON.stringify(join(import.meta.dirname, '../fixtures/control/d4rl-h5py.hdf5'))})
+      console.log('AFTER ' + (ok.offsets.length - 1))`
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 })
+    expect(r.stderr).not.toMatch(/HDF5-DIAG|#000|major:/)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toBe(`REFUSED ${zip}: is not an HDF5 file: it has no HDF5 signature and looks like a zip archive (an .npz or a zipped folder?); choose a D4RL or Minari .hdf5 file`)
+    expect(lines[1]).toMatch(new RegExp(`^REFUSED ${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: is not a readable HDF5 file \\(truncated file: eof = \\d+`))
+    // the library still works after its errors
+    expect(lines[2]).toBe('AFTER 4')
   })
 
   it('a missing file is refused, naming the file', async () => {

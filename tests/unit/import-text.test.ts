@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { mkdtempSync, writeFileSync, appendFileSync, copyFileSync, readFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -7,10 +7,7 @@ import {
   parseCsv,
   parseJsonl,
   detectMapping,
-  followJsonl,
-  importFollowedRows,
-  ImportError,
-  type FollowedRow
+  ImportError
 } from '../../src/main/engine/data/import-text.ts'
 import { ByteTokenizer, CharTokenizer, loadHfTokenizer } from '../../src/main/engine/text/index.ts'
 import { arithmeticTokenizer } from '../../src/main/engine/datasets/arithmetic.ts'
@@ -36,6 +33,19 @@ describe('CSV (RFC 4180)', () => {
     expect(() => parseCsv('a,b\n1,"q"z\n', 'x.csv')).toThrow(/line 2: unexpected "z" after a closing quote/)
     expect(() => parseCsv('a,b\n1,2\n1,2,3\n', 'x.csv')).toThrow(/line 3: 3 fields, the header has 2/)
     expect(() => parseCsv('a,a\n1,2\n', 'x.csv')).toThrow(/column "a" twice/)
+  })
+  it('drops a BOM, takes LF, CRLF and lone CR record ends in one file, skips blank lines and counts lines past them', () => {
+    const src = parseCsv('\ufeffa,b\r\n\r\n1,"x\r\ny"\n\n\n2,3\r4,5\n"",\n', 'm.csv')
+    expect(src.rows).toEqual([{ a: '1', b: 'x\r\ny' }, { a: '2', b: '3' }, { a: '4', b: '5' }, { a: '', b: '' }])
+    // line 1 header, 2 blank, 3–4 the first record, 5–6 blank, 7 "2,3", 8 "4,5" (after a lone CR), 9
+    expect(Array.from(src.numbers)).toEqual([3, 7, 8, 9])
+  })
+  it('names the line and field of every kind of malformed quote', () => {
+    // the unclosed quote opens in the record on line 6 (after a record on lines 3–4 and a blank line 5)
+    expect(() => parseCsv('a,b\n1,2\n3,"x\ny"\n\n6,"never\nclosed\n', 'q.csv')).toThrow('file "q.csv", line 6: a quoted field is never closed (field 2)')
+    expect(() => parseCsv('a,b,c\n1,2,"q"z\n', 'q.csv')).toThrow('file "q.csv", line 2: unexpected "z" after a closing quote (field 3)')
+    expect(() => parseCsv('a,b\n1,2\nx"y",2\n', 'q.csv')).toThrow(/^file "q\.csv", line 3: a quote inside an unquoted field \(field 1\); quote the whole field/)
+    expect(() => parseCsv('', 'e.csv')).toThrow('file "e.csv": is empty (no header row)')
   })
 })
 
@@ -82,15 +92,23 @@ describe('importTextFile', () => {
     expect(detectMapping(['tokens', 'ref_logprobs', 'policy_logprobs'])).toEqual({ tokens: 'tokens', refLogprobs: 'ref_logprobs', policyLogprobs: 'policy_logprobs' })
   })
 
-  it('imports CSV with the byte tokenizer; scores from text and booleans; an empty completion is just eos', async () => {
-    const r = await importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping: { prompt: 'prompt', completion: 'completion', score: 'score' } })
+  it('imports CSV with the byte tokenizer; scores from text and booleans; an empty completion is refused by line', async () => {
+    const mapping = { prompt: 'prompt', completion: 'completion', score: 'score' }
+    // row 3 (line 6) has an empty completion: it would be a trace of the end token alone
+    await expect(importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping })).rejects.toThrow(/quoted\.csv", line 6, field "completion": the completion is empty/)
+    const r = await importTextFile(join(FIX, 'quoted.csv'), { tokenizer: byte, mapping, skipBadRows: true })
     const d = r.dataset
-    expect(Array.from(d.scores)).toEqual([1, 0.5, 1])
-    // "hi" + "a, b" + eos; 'say "x"' (7) + 'line one\nline two' (17) + eos; "" + "" + eos
-    expect(Array.from(d.offsets)).toEqual([0, 7, 32, 33])
-    expect(byte.decode(d.actions.slice(7, 32))).toBe('say "x"line one\nline two')
-    expect(d.actions[32]).toBe(byte.eos)
-    expect(d.mask[32]).toBe(1)
+    expect(Array.from(d.scores)).toEqual([1, 0.5])
+    // "hi" + "a, b" + eos; 'say "x"' (7) + 'line one\nline two' (17) + eos
+    expect(Array.from(d.offsets)).toEqual([0, 7, 32])
+    expect(byte.decode(d.actions.slice(7, 31))).toBe('say "x"line one\nline two')
+    expect(d.actions[31]).toBe(byte.eos)
+    expect(d.mask[31]).toBe(1)
+    expect(r.skipped.map((x) => x.line)).toEqual([6])
+    const dir = tmp()
+    const f = join(dir, 'bool.csv')
+    writeFileSync(f, 'prompt,completion,score\na,b,true\nc,d,FALSE\ne,f, 2.5 \n')
+    expect(Array.from((await importTextFile(f, { tokenizer: byte, mapping })).dataset.scores)).toEqual([1, 0, 2.5])
   })
 
   it('imports s1K-style Parquet (question / thinking / attempt) through a template; INT64 metadata becomes numbers', async () => {
@@ -148,6 +166,11 @@ describe('bad input: errors name the file, the row and the field; nothing is ret
   }
   const map = { prompt: 'prompt', completion: 'completion', score: 'score' }
 
+  it('a CSV record over several lines is named by its first line', async () => {
+    const c = write('ml.csv', 'prompt,completion,score\na,"b\nc",1\nd,"e\nf",\n')
+    await expect(importTextFile(c, { tokenizer: byte, mapping: map })).rejects.toThrow(/ml\.csv", line 4, field "score": missing/)
+  })
+
   it('a row missing a column (JSONL line, CSV line)', async () => {
     const f = write('m.jsonl', '{"prompt":"a","completion":"b","score":1}\n\n{"prompt":"a","score":1}\n')
     await expect(importTextFile(f, { tokenizer: byte, mapping: map })).rejects.toThrow(/m\.jsonl", line 3, field "completion": missing/)
@@ -196,51 +219,5 @@ describe('bad input: errors name the file, the row and the field; nothing is ret
     await expect(importTextFile(f, { tokenizer: new CharTokenizer('0123456789+=') })).rejects.toThrow(/"t"/)
     const g = write('b.jsonl', '{"prompt":"a","score":1}\n')
     await expect(importTextFile(g, { tokenizer: byte, mapping: map })).rejects.toBeInstanceOf(DatasetError)
-  })
-})
-
-describe('followJsonl', () => {
-  it('delivers complete lines in order, holds a partial last line until its newline, and restarts on truncation', async () => {
-    const f = join(tmp(), 'live.jsonl')
-    writeFileSync(f, '{"tokens":[1],"ref_logprobs":[-1]}\n{"tokens":[2],')
-    const got: FollowedRow[][] = []
-    const errors: string[] = []
-    const fol = followJsonl(f, (rows) => got.push(rows), { intervalMs: 20, onError: (e) => errors.push(e.message) })
-    await fol.poll()
-    expect(got.flat().map((r) => r.line)).toEqual([1])
-    appendFileSync(f, '"ref_logprobs":[-2]}\n')
-    await fol.poll()
-    expect(got.flat().map((r) => r.value.tokens)).toEqual([[1], [2]])
-    // a multi-byte character split across two appends
-    const line3 = Buffer.from('{"tokens":[3],"ref_logprobs":[-3],"note":"é"}\n')
-    appendFileSync(f, line3.subarray(0, line3.length - 4))
-    await fol.poll()
-    expect(got.flat().length).toBe(2)
-    appendFileSync(f, Buffer.concat([line3.subarray(line3.length - 4), Buffer.from('not json\n')]))
-    await fol.poll()
-    expect(got.flat()[2].value.note).toBe('é')
-    expect(errors[0]).toMatch(/live\.jsonl", line 4: not valid JSON/)
-    const imported = importFollowedRows(f, got.flat(), { vocabSize: 5 })
-    expect(Array.from(imported.refLogProbs!)).toEqual([-1, -2, -3])
-    // truncated and rewritten: read from the start again
-    writeFileSync(f, '{"tokens":[4],"ref_logprobs":[-4]}\n')
-    await fol.poll()
-    expect(got.flat().at(-1)!.value.tokens).toEqual([4])
-    expect(got.flat().at(-1)!.line).toBe(1)
-    fol.stop()
-  })
-
-  it('waits for a file that does not exist yet, and picks up appends by itself', async () => {
-    const f = join(tmp(), 'later.jsonl')
-    const got: FollowedRow[] = []
-    const fol = followJsonl(f, (rows) => got.push(...rows), { intervalMs: 20 })
-    await new Promise((r) => setTimeout(r, 60))
-    writeFileSync(f, '{"a":1}\n')
-    const t0 = Date.now()
-    while (got.length < 1 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20))
-    appendFileSync(f, '{"a":2}\n')
-    while (got.length < 2 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20))
-    fol.stop()
-    expect(got.map((r) => r.value.a)).toEqual([1, 2])
   })
 })

@@ -75,7 +75,7 @@ describe('project file', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
-    expect(tables).toEqual(['artifacts', 'checkpoints', 'datasets', 'metrics', 'presets', 'project', 'ref_logprobs', 'runs', 'weight_snapshots'])
+    expect(tables).toEqual(['artifacts', 'checkpoints', 'datasets', 'imported_logprobs', 'metrics', 'presets', 'project', 'ref_logprobs', 'runs', 'weight_snapshots'])
     db.close()
   })
 
@@ -190,14 +190,20 @@ describe('project file', () => {
     expect(() => ro.putDataset(continuous(false), 'x')).toThrow(/p\.iwsft.*read-only/)
   })
 
-  it('waits out a short lock and explains a long one', () => {
-    const s = open('p.iwsft', { busyTimeoutMs: 150 })
+  it('waits out a short lock and explains a long one (a run write gives up only past runWriteRetryMs)', () => {
+    const waits: number[] = []
+    const s = open('p.iwsft', { busyTimeoutMs: 150, runWriteRetryMs: 600, onBusy: (_what, ms) => void waits.push(ms) })
     const run = s.createRun({ name: 'r', config: defaultConfig('bandit'), datasetId: null, dataHash: null, backend: null, versions: {} })
     const other = new Database(join(dir, 'p.iwsft'))
     other.exec('BEGIN IMMEDIATE')
-    const t0 = Date.now()
-    expect(() => s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])).toThrow(/p\.iwsft: cannot append metrics: .*held the project locked/)
+    let t0 = Date.now()
+    expect(() => s.putDataset(discrete(false), 'x')).toThrow(/p\.iwsft: cannot put dataset: .*held the project locked/)
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100)
+    t0 = Date.now()
+    expect(() => s.appendMetrics(run, [{ step: 0, key: 'loss', value: 1 }])).toThrow(/p\.iwsft: cannot append metrics: .*held the project locked/)
+    // tried again with back-off (each try waiting busy_timeout) until 600 ms had passed
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600)
+    expect(waits.length).toBeGreaterThanOrEqual(2)
     expect(s.getRun(run)!.status).toBe('queued') // reads are not blocked by the writer (WAL)
     other.exec('COMMIT')
     other.close()
@@ -374,6 +380,38 @@ describe('presets and reference cache', () => {
     s.putRefLogProbs('init', 'h1', new Float32Array([-3]))
     expect(Array.from(s.getRefLogProbs('init', 'h1')!)).toEqual([-3])
     expect(Array.from(s.getRefLogProbs('bc:1000', 'h1')!)).toEqual([1])
+  })
+})
+
+describe('imported log-probs', () => {
+  it('go in with their dataset, are replaced by another import of the same traces, and go with it', () => {
+    const s = open('imported.iwsft')
+    const ds = discrete(false) // 6 steps
+    const ref = new Float32Array([-1, -2, -0.5, -3, -0.25, -1e-8])
+    const pol = new Float32Array([-1, -1, -1, -1, -1, -1])
+    const first = s.putImportedDataset(ds, 'byo:/x.jsonl', { ref, policy: pol, tokenizer: { kind: 'byte' } })
+    expect(first).toMatchObject({ created: true, replacedLogProbs: false })
+    const got = s.getImportedLogProbs(first.id)!
+    expect(Array.from(got.ref)).toEqual(Array.from(ref))
+    expect(Array.from(got.policy)).toEqual(Array.from(pol))
+    expect(got.tokenizer).toEqual({ kind: 'byte' })
+    // the same log-probs again: nothing replaced; other log-probs for the same traces: replaced
+    expect(s.putImportedDataset(ds, 'byo:/x.jsonl', { ref, policy: pol, tokenizer: null })).toMatchObject({ id: first.id, created: false, replacedLogProbs: false })
+    expect(s.getImportedLogProbs(first.id)!.tokenizer).toBeNull()
+    const later = new Float32Array([-2, -2, -2, -2, -2, -2])
+    expect(s.putImportedDataset(ds, 'byo:/x.jsonl', { ref, policy: later, tokenizer: null })).toMatchObject({ id: first.id, created: false, replacedLogProbs: true })
+    expect(Array.from(s.getImportedLogProbs(first.id)!.policy)).toEqual(Array.from(later))
+    // a dataset stored without them has none
+    expect(s.getImportedLogProbs(s.putDataset(continuous(false), 'file:/c').id)).toBeNull()
+    s.deleteDataset(first.id)
+    expect(s.getImportedLogProbs(first.id)).toBeNull()
+  })
+
+  it('must have one value per step; nothing is stored otherwise', () => {
+    const s = open('imported-bad.iwsft')
+    const n = s.listDatasets().length
+    expect(() => s.putImportedDataset(discrete(false), 'byo:/x', { ref: new Float32Array(5), policy: new Float32Array(6), tokenizer: null })).toThrow(/5 \(reference\) and 6 \(policy\) values for 6 steps/)
+    expect(s.listDatasets()).toHaveLength(n)
   })
 })
 

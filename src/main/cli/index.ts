@@ -1,12 +1,15 @@
-// The `iwsft` command line. Each command lives in commands/; optional suites register there.
+// The `iwsft` command line. Each command lives in commands/: it parses its arguments, calls the
+// services (the app's contract, src/shared/contract.ts) and prints. Exit codes: 0 done, 1 failed,
+// 2 the command line or the config was wrong.
 import { ConfigError } from '../../shared/config.ts'
+import { ApiError } from '../../shared/contract.ts'
 import { UsageError } from './args.ts'
 
 type Command = (argv: string[]) => Promise<number>
 
 const commands: Record<string, { help: string; load: () => Promise<Command> }> = {
   run: { help: 'run CONFIG            train one run from a JSON/YAML config', load: async () => (await import('./commands/run.ts')).cmdRun },
-  resume: { help: 'resume RUN            continue an interrupted or cancelled run from its last checkpoint', load: async () => (await import('./commands/run.ts')).cmdResume },
+  resume: { help: 'resume RUN [--force]  continue an interrupted or cancelled run from its last checkpoint (--force: a run stuck as running)', load: async () => (await import('./commands/run.ts')).cmdResume },
   eval: { help: 'eval RUN              reload a checkpoint and evaluate it (--step N --episodes N)', load: async () => (await import('./commands/eval.ts')).cmdEval },
   runs: { help: 'runs [--json]         list the project\'s runs', load: async () => (await import('./commands/history.ts')).cmdRuns },
   metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
@@ -19,7 +22,8 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   doctor: { help: 'doctor [--json]       which backends load, and why the others do not', load: async () => (await import('./commands/doctor.ts')).cmdDoctor },
   backend: { help: 'backend install       build the native TensorFlow backend from the TF wheel', load: async () => (await import('./commands/backend.ts')).cmdBackend },
   datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => (await import('./commands/datasets.ts')).cmdDatasets },
-  serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe }
+  serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => (await import('./commands/serve.ts')).cmdServe },
+  project: { help: 'project recover FILE --out NEW  copy what can be read of a damaged project into a new one', load: async () => (await import('./commands/project.ts')).cmdProject }
 }
 
 function usage(): string {
@@ -44,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await cmd.load())(rest)
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
+    if (e instanceof UsageError || e instanceof ConfigError || (e instanceof ApiError && e.code === 'invalid_config')) {
       process.stderr.write(`iwsft ${name}: ${e.message}\n`)
       return 2
     }

@@ -3,7 +3,7 @@
 // metrics, weight snapshots and the final checkpoint as they come. Status ends as completed,
 // cancelled or failed; a process killed mid-run is found 'running' with a dead owner and
 // marked interrupted on the next open (store.markInterrupted).
-import { resolveConfig, type Domain, type RunConfig } from '../../shared/config.ts'
+import { domainOf, resolveConfig, type RunConfig } from '../../shared/config.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../common/trace.ts'
 import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
@@ -17,7 +17,7 @@ import type { RunEndEvent, RunEvent } from './types.ts'
 import pkg from '../../../package.json'
 
 /** What a run records about the software that produced it, beside its config and data hash. */
-export function runVersions(): Record<string, string> {
+function runVersions(): Record<string, string> {
   return { app: pkg.version, ...backendVersions(), platform: `${process.platform}-${process.arch}` }
 }
 
@@ -43,7 +43,7 @@ export interface ResolvedDataset {
 /** A built-in name makes (or finds) the built-in with the run's options; its data seed defaults
  *  to the run seed, so SFT and iw-SFT with the same seed see the same data. Anything else is a
  *  dataset id or name in the project. */
-export async function resolveDataset(store: ProjectStore, config: RunConfig): Promise<ResolvedDataset> {
+async function resolveDataset(store: ProjectStore, config: RunConfig): Promise<ResolvedDataset> {
   const options = { seed: config.seed, ...(config.dataset_options ?? {}) }
   if (getBuiltin(config.dataset)) {
     const { id, dataset } = await materializeBuiltin(store, config.dataset, options)
@@ -171,11 +171,6 @@ async function driveRun(
   }
 }
 
-/** The domain whose defaults (and so whose reference) fit a stored dataset. */
-export function domainOfKind(kind: TraceDataset['kind']): Domain {
-  return kind === 'continuous' ? 'control' : kind === 'sequence' ? 'sequence' : 'bandit'
-}
-
 /** "Score with reference model": build the reference a run on this dataset would use (the
  *  domain's defaults, overridden by `configInput`), score every step, and cache the result in
  *  the project. Progress comes as 'progress' events with phase "reference" or "scoring". */
@@ -187,7 +182,7 @@ export async function scoreDatasetReference(
 ): Promise<{ status: 'completed' | 'cancelled'; refKey: string | null; steps: number }> {
   const summary = store.listDatasets().find((d) => d.id === datasetId)
   if (!summary) throw new Error(`no dataset ${datasetId} in ${store.file}`)
-  const config = resolveConfig({ domain: domainOfKind(summary.kind), ...configInput, dataset: String(datasetId) })
+  const config = resolveConfig({ domain: domainOf(summary), ...configInput, dataset: String(datasetId) })
   await initBackend(config.backend)
   const dataset = store.getDataset(datasetId)
   const init = config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined

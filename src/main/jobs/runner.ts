@@ -1,8 +1,7 @@
 // Start a training run in a worker so the caller (the app's main process, the local server)
 // never blocks. Events stream back; cancel() asks the worker to stop, which it does at the next
-// step (well under a second), keeping what it saved. The worker is a worker_threads Worker by
-// default; the desktop app installs a spawner that forks an Electron utilityProcess instead
-// (setJobSpawner), so a crash in native TensorFlow cannot take the main process with it.
+// step (well under a second), keeping what it saved. The worker is a worker_threads Worker of
+// the back end's Node process (`iwsft serve`, which the desktop shell also runs, or the CLI).
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -11,8 +10,8 @@ import { openProject } from '../store/index.ts'
 import type { RunEndEvent, RunEvent, RunHandle } from './types.ts'
 import type { WorkerInput, WorkerMessage } from './worker-entry.ts'
 
-/** The worker file: the TypeScript source run through tsx (CLI, tests, `iwsft serve`), or the
- *  bundled worker.js next to the app's main bundle. */
+/** The worker file: the TypeScript source run through tsx (CLI, tests, `iwsft serve`), or a
+ *  bundled worker.js beside the runner (a back end bundled for packaging). */
 function workerTarget(): { url: URL; entryUrl?: string } {
   const here = import.meta.url
   if (here.endsWith('.ts')) return { url: new URL('./worker-bootstrap.mjs', here), entryUrl: new URL('./worker-entry.ts', here).href }
@@ -21,46 +20,30 @@ function workerTarget(): { url: URL; entryUrl?: string } {
   return { url: bundled }
 }
 
-/** What the runner needs of a worker, whatever kind it is. */
-export interface JobChannel {
-  on(event: 'message', f: (m: WorkerMessage) => void): void
-  on(event: 'error', f: (e: Error) => void): void
-  on(event: 'exit', f: (code: number) => void): void
-  postMessage(m: { type: 'cancel' }): void
-}
-
-export type JobSpawner = (input: WorkerInput) => JobChannel
-
-const threadSpawner: JobSpawner = (input) => {
+function spawnWorker(input: WorkerInput): Worker {
   const { url, entryUrl } = workerTarget()
-  return new Worker(url, { workerData: { ...input, entryUrl } }) as unknown as JobChannel
-}
-
-let spawner: JobSpawner = threadSpawner
-/** Replace how jobs are started (the desktop app: an Electron utilityProcess); null restores worker threads. */
-export function setJobSpawner(s: JobSpawner | null): void {
-  spawner = s ?? threadSpawner
-}
-
-/** The bundled worker file next to the app's main bundle (for spawners that fork a process). */
-export function bundledWorkerPath(): string {
-  return fileURLToPath(workerTarget().url)
+  return new Worker(url, { workerData: { ...input, entryUrl } })
 }
 
 export function startRun(projectFile: string, config: RunConfig | unknown, onEvent: (e: RunEvent) => void): RunHandle {
-  return startJob({ projectFile, config }, onEvent)
+  return startJob({ job: 'run', projectFile, config }, onEvent)
+}
+
+/** Continue an interrupted, cancelled or failed run from its last checkpoint (execute-run.ts resumeRun). */
+export function resumeRun(projectFile: string, runId: number, onEvent: (e: RunEvent) => void): RunHandle {
+  return startJob({ job: 'resume', projectFile, runId }, onEvent)
 }
 
 /** Reference scoring of one dataset in a worker ("score with reference model"): the reference
  *  a run on it would use (domain defaults, overridden by `config`), cached in the project.
  *  Progress events carry runId 0; `done` resolves with status completed or cancelled. */
 export function scoreReference(projectFile: string, datasetId: number, onEvent: (e: RunEvent) => void, config: Record<string, unknown> = {}): RunHandle {
-  return startJob({ projectFile, config, job: 'score', datasetId }, onEvent)
+  return startJob({ job: 'score', projectFile, datasetId, config }, onEvent)
 }
 
 function startJob(input: WorkerInput, onEvent: (e: RunEvent) => void): RunHandle {
   const { projectFile } = input
-  const worker = spawner(input)
+  const worker = spawnWorker(input)
   let resolveId!: (id: number) => void
   let rejectId!: (e: Error) => void
   const runId = new Promise<number>((res, rej) => ((resolveId = res), (rejectId = rej)))

@@ -1,15 +1,13 @@
-// "Bring your own log-probs" for the services layer, the CLI and the tests: import traces that
+// "Bring your own log-probs" for the services (byo.ts, datasets.ts) and the tests: import traces that
 // carry per-token log π_ref and log π_policy, inspect their importance weights under any weight
 // settings (no model, no training), shade one trace's tokens by ρ_t, and follow a JSONL log that
 // an external job keeps appending to. Plain functions over a ProjectStore; results are plain
 // JSON (typed arrays become number arrays, NaN becomes null).
 //
-// Storage: the dataset goes in with putDataset (source "byo:<abs path>[ tokenizer=<spec JSON>]",
-// so the per-token text can be shown later), the two log-prob arrays with putRefLogProbs under
-// the refKeys "byo:ref" and "byo:policy" for the dataset's hash. Import is all or nothing: the
-// file is parsed and checked completely before anything is written; if writing the arrays fails
-// after the dataset went in, the dataset is deleted again (when this import created it) and the
-// arrays that were there before are put back.
+// Storage: the dataset (source "byo:<abs path>") and its imported log-probs (both arrays and the
+// tokenizer's spec, so the per-token text can be shown later) go in with ONE putImportedDataset:
+// one transaction, all or nothing. The file is parsed and checked completely before anything is
+// written. Deleting the dataset deletes its imported log-probs.
 //
 // The dataset hash covers tokens, masks, scores and ids but not log-probs: importing the same
 // traces again with different log-probs (e.g. the policy at a later checkpoint) replaces the
@@ -19,15 +17,16 @@
 // first row (a bad line is reported through onError, naming the line and field, and skipped;
 // following goes on). At most every `minUpdateMs` the rows so far are stored as a NEW DATASET
 // VERSION (offsets change, so its hash and id change) — the rows are appended in memory, not
-// re-read or re-tokenized. By default the version the follower stored before is deleted once the
-// new one is in (keepVersions: false), and its two log-prob arrays are overwritten with empty
-// ones (the store has no delete for them), so a long-running log does not fill the project.
+// re-read or re-tokenized. By default the version the follower stored before is deleted (with its
+// log-probs) once the new one is in (keepVersions: false), so a long-running log does not fill
+// the project.
 import { basename, resolve } from 'node:path'
 import type { z } from 'zod'
-import { defaultConfig } from '../../shared/config.ts'
-import { histogram, LOG_FLOOR_W, spearman, type WeightStats } from '../../shared/weight-stats.ts'
+import { ApiError } from '../../shared/contract.ts'
+import { sharedLogWHistograms, spearman } from '../../shared/weight-stats.ts'
 import { byoTraceSteps, byoWeights, ByoError, checkLogProbs, type ByoCache } from '../engine/byo-weights.ts'
 import {
+  byoDefaultSettings,
   ByoFollowInput,
   ByoImportInput,
   ByoInspectInput,
@@ -35,29 +34,17 @@ import {
   type ByoFollowUpdate,
   type ByoImportResult,
   type ByoInspectResult,
-  type ByoSettings,
   type ByoToken,
   type ByoTraceRhoResult,
   type ByoTraceRow
 } from '../../shared/byo.ts'
-import { detectMapping, followJsonl, importFollowedRows, importTextFile, type FollowedRow, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
-import { datasetHash, maskedLength, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
+import { detectMapping, importFollowedRows, importTextFile, type ImportedText, type TextColumnMapping } from '../engine/data/import-text.ts'
+import { followJsonl, type FollowedRow } from '../jobs/follow-file.ts'
+import { maskedLength, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
-
-// the wire schemas and result types live in src/shared/byo.ts (the contract imports them)
-export * from '../../shared/byo.ts'
 import type { DatasetSummary, ProjectStore } from '../store/types.ts'
-
-export const BYO_REF_KEY = 'byo:ref'
-export const BYO_POLICY_KEY = 'byo:policy'
-
-/** The LLM defaults (authors' code): temp 1 on the mean log ratio, w clamped to [0, 16]. */
-export function byoDefaultSettings(): ByoSettings {
-  const { temp, aggregate, per_step, clamp, normalize, step_clip } = defaultConfig('sequence').weights
-  return { temp, aggregate, per_step, clamp, normalize, step_clip }
-}
 
 export type ByoImportOptions = Omit<z.infer<typeof ByoImportInput>, 'path'> & { tokenizer?: Tokenizer }
 export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
@@ -81,58 +68,31 @@ const MAX_TOKENS = 4000
 
 // ----------------------------------------------------------------------------- import
 
-function sourceOf(abs: string, tok: Tokenizer | undefined): string {
-  return `byo:${abs}${tok ? ` tokenizer=${JSON.stringify(tok.spec())}` : ''}`
-}
-
-function tokenizerSpecOf(source: string): TokenizerSpec | null {
-  const k = source.indexOf(' tokenizer=')
-  if (!source.startsWith('byo:') || k < 0) return null
-  try {
-    return JSON.parse(source.slice(k + ' tokenizer='.length)) as TokenizerSpec
-  } catch {
-    return null
-  }
-}
-
-const sameArray = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => v === b[i] || (Number.isNaN(v) && Number.isNaN(b[i])))
-const present = (a: Float32Array | null): a is Float32Array => a !== null && a.length > 0
-
-/** Store a checked import: dataset + both log-prob arrays, all or nothing (see the file comment). */
-export function storeByo(store: ProjectStore, imp: Pick<ImportedText, 'dataset' | 'refLogProbs' | 'policyLogProbs'>, source: string): { id: number; hash: string; created: boolean; replacedLogProbs: boolean } {
+/** Store a checked import: the dataset and both log-prob arrays in one transaction (see the file
+ *  comment); `tokenizer` shows token text later. */
+export function storeByo(
+  store: ProjectStore,
+  imp: Pick<ImportedText, 'dataset' | 'refLogProbs' | 'policyLogProbs'>,
+  source: string,
+  tokenizer?: Tokenizer
+): { id: number; hash: string; created: boolean; replacedLogProbs: boolean } {
   const { dataset: ds, refLogProbs: ref, policyLogProbs: pol } = imp
   const missing = [!ref && 'reference (refLogprobs, e.g. a "ref_logprobs" column)', !pol && 'policy (policyLogprobs, e.g. a "policy_logprobs" column)'].filter(Boolean)
   if (missing.length) throw new ByoError(`dataset "${ds.name}": the rows carry no ${missing.join(' and no ')} log-probs; map both log-prob columns`)
   checkLogProbs(ds, ref!, pol!)
-  const hash = datasetHash(ds)
-  const prevRef = store.getRefLogProbs(BYO_REF_KEY, hash)
-  const prevPol = store.getRefLogProbs(BYO_POLICY_KEY, hash)
-  const replacedLogProbs = (present(prevRef) && !sameArray(prevRef, ref!)) || (present(prevPol) && !sameArray(prevPol, pol!))
-  const { id, created } = store.putDataset(ds, source)
-  try {
-    store.putRefLogProbs(BYO_REF_KEY, hash, ref!)
-    store.putRefLogProbs(BYO_POLICY_KEY, hash, pol!)
-  } catch (e) {
-    try {
-      if (created) store.deleteDataset(id)
-      store.putRefLogProbs(BYO_REF_KEY, hash, prevRef ?? new Float32Array(0))
-      store.putRefLogProbs(BYO_POLICY_KEY, hash, prevPol ?? new Float32Array(0))
-    } catch {
-      // the original error is the one to report
-    }
-    throw e
-  }
-  forget(store, id)
-  return { id, hash, created, replacedLogProbs }
+  const r = store.putImportedDataset(ds, source, { ref: ref!, policy: pol!, tokenizer: tokenizer ? tokenizer.spec() : null })
+  forget(store, r.id)
+  return r
 }
 
 /** Import a JSONL / CSV / Parquet file whose rows carry both log-prob columns and store it. */
 export async function importByo(store: ProjectStore, file: string, opts: ByoImportOptions = {}): Promise<ByoImportResult> {
   const abs = resolve(file)
   const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(resolve(opts.tokenizerFile)) : undefined)
-  const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format })
-  const r = storeByo(store, imp, sourceOf(abs, tokenizer))
-  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, tokenizer: tokenizer ? tokenizer.spec() : null }
+  const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
+  const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format, skipBadRows, maxTraceSteps, maxLineBytes })
+  const r = storeByo(store, imp, `byo:${abs}`, tokenizer)
+  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: tokenizer ? tokenizer.spec() : null }
 }
 
 // ----------------------------------------------------------------------------- loading (cached)
@@ -143,6 +103,8 @@ interface Loaded {
   ds: TraceDataset
   ref: Float32Array
   pol: Float32Array
+  /** the tokenizer recorded at import (token text), or null */
+  tokenizer: TokenizerSpec | null
   /** passes over all steps already made (see ByoCache) */
   passes: ByoCache
 }
@@ -154,25 +116,22 @@ function forget(store: ProjectStore, id: number): void {
 
 function summary(store: ProjectStore, id: number): DatasetSummary {
   const s = store.listDatasets().find((d) => d.id === id)
-  if (!s) throw new ByoError(`there is no dataset ${id} in the project ${store.file}; list the datasets to see which exist`)
+  if (!s) throw new ApiError(`there is no dataset ${id} in the project ${store.file}; list the datasets to see which exist`, 'not_found')
   return s
 }
 
 /** The dataset and its imported log-probs (a small per-store cache keyed by id and hash). */
-export function loadByo(store: ProjectStore, id: number): Loaded {
+function loadByo(store: ProjectStore, id: number): Loaded {
   const s = summary(store, id)
   let m = cache.get(store)
   if (!m) cache.set(store, (m = new Map()))
   const hit = m.get(id)
   if (hit && hit.hash === s.hash) return hit
-  const ref = store.getRefLogProbs(BYO_REF_KEY, s.hash)
-  const pol = store.getRefLogProbs(BYO_POLICY_KEY, s.hash)
-  if (!present(ref) || !present(pol)) {
-    throw new ByoError(`dataset ${id} ("${s.name}") carries no imported log-probs; import a file with reference and policy log-prob columns (iwsft byo import FILE)`)
-  }
+  const lp = store.getImportedLogProbs(id)
+  if (!lp) throw new ByoError(`dataset ${id} ("${s.name}") carries no imported log-probs; import a file with reference and policy log-prob columns (iwsft byo import FILE)`)
   const ds = store.getDataset(id)
-  checkLogProbs(ds, ref, pol)
-  const l: Loaded = { hash: s.hash, summary: s, ds, ref, pol, passes: new Map() }
+  checkLogProbs(ds, lp.ref, lp.policy)
+  const l: Loaded = { hash: s.hash, summary: s, ds, ref: lp.ref, pol: lp.policy, tokenizer: lp.tokenizer as TokenizerSpec | null, passes: new Map() }
   if (m.size >= 2) m.delete(m.keys().next().value!)
   m.set(id, l)
   return l
@@ -183,26 +142,8 @@ export function loadByo(store: ProjectStore, id: number): Loaded {
 const num = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
 function sharedHistograms(logWRaw: ArrayLike<number>, w: ArrayLike<number>, bins: number): ByoInspectResult['hist'] {
-  const logW = Float64Array.from(w, (v) => Math.log(Math.max(v, LOG_FLOOR_W)))
-  const floor = Math.log(LOG_FLOOR_W) + 1
-  let lo = Infinity
-  let hi = -Infinity
-  let zeroWeights = 0
-  for (const a of [logWRaw, logW]) {
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i]
-      if (!Number.isFinite(v) || v <= floor) continue
-      if (v < lo) lo = v
-      if (v > hi) hi = v
-    }
-  }
-  for (let i = 0; i < logW.length; i++) if (logW[i] <= floor) zeroWeights++
-  if (!Number.isFinite(lo)) [lo, hi] = [-1, 1]
-  if (hi - lo < 1e-9) [lo, hi] = [lo - 0.5, hi + 0.5]
-  const hr = histogram(logWRaw, bins, lo, hi)
-  const kept = logW.filter((v) => v > floor)
-  const hc = histogram(kept, bins, lo, hi)
-  return { edges: hr.edges, raw: hr.counts, clamped: hc.counts, zeroWeights }
+  const h = sharedLogWHistograms([{ logWRaw, w }], bins)
+  return { edges: h.edges, raw: h.raw[0], clamped: h.clamped[0], zeroWeights: h.zeroWeights[0] }
 }
 
 /** Weights, diagnostics and extremes of an imported dataset under `settings`. */
@@ -240,11 +181,12 @@ const tokenizers = new Map<string, Promise<Tokenizer>>()
 /** Tokens of one trace with ρ_t, g(ρ_t) and w_t; token text through the tokenizer recorded at import. */
 export async function byoTraceRho(store: ProjectStore, input: z.input<typeof ByoTraceRhoInput>): Promise<ByoTraceRhoResult> {
   const { datasetId: id, traceIndex, settings = byoDefaultSettings() } = ByoTraceRhoInput.parse(input)
-  const { ds, ref, pol, summary: s } = loadByo(store, id)
+  const { ds, ref, pol, tokenizer: spec } = loadByo(store, id)
+  const n = numTraces(ds)
+  if (traceIndex >= n) throw new ApiError(`trace ${traceIndex} is out of range: the dataset has ${n} traces (0..${n - 1})`, 'not_found')
   const steps = byoTraceSteps(ds, ref, pol, traceIndex, settings)
   let tok: Tokenizer | null = null
   let tokenizerError: string | null = null
-  const spec = tokenizerSpecOf(s.source)
   if (spec) {
     const key = JSON.stringify(spec)
     let p = tokenizers.get(key)
@@ -347,7 +289,7 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
   let rows = 0
   let skipped = 0
   let datasetId: number | null = null
-  let ownVersion: { id: number; hash: string } | null = null
+  let ownVersion: { id: number } | null = null
   let lastFlush = 0
   let timer: ReturnType<typeof setTimeout> | null = null
   let stopped = false
@@ -381,8 +323,8 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
     if (!pendingRows) return
     // merge what was taken so far into one piece (the next merge then copies one piece, not many)
     const merged = concatImported(name, pieces)
-    const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows }
-    const r = storeByo(store, merged, sourceOf(abs, tokenizer))
+    const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows, skipped: [] }
+    const r = storeByo(store, merged, `byo:${abs}`, tokenizer)
     pieces.splice(0, pieces.length, piece)
     const newRows = pendingRows
     rows += pendingRows
@@ -391,13 +333,11 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
       try {
         store.deleteDataset(ownVersion.id)
         forget(store, ownVersion.id)
-        store.putRefLogProbs(BYO_REF_KEY, ownVersion.hash, new Float32Array(0))
-        store.putRefLogProbs(BYO_POLICY_KEY, ownVersion.hash, new Float32Array(0))
       } catch (e) {
         onError(`could not delete the previous version (dataset ${ownVersion.id}): ${e instanceof Error ? e.message : String(e)}`)
       }
     }
-    ownVersion = r.created ? { id: r.id, hash: r.hash } : null
+    ownVersion = r.created ? { id: r.id } : null
     datasetId = r.id
     const w = byoWeights(merged.dataset, merged.refLogProbs, merged.policyLogProbs, settings, variant)
     onUpdate({

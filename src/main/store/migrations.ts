@@ -117,6 +117,64 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
       `)
       db.prepare('INSERT INTO project (key, value) VALUES (?, ?)').run('created_at', new Date().toISOString())
     }
+  },
+  {
+    // Imported log-probs ("bring your own") get a table of their own, one row per dataset,
+    // deleted with it. Schema 1 kept them in the reference cache under the keys "byo:ref" and
+    // "byo:policy" for the dataset's hash, with the tokenizer's spec appended to the dataset's
+    // source ("byo:/path tokenizer={…}"), and empty arrays where a version was deleted; they move
+    // here, the source loses the tokenizer suffix, and the byo: cache rows go.
+    name: 'imported log-probs table',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE imported_logprobs (
+          dataset_id  INTEGER PRIMARY KEY REFERENCES datasets(id) ON DELETE CASCADE,
+          ref_logp    BLOB NOT NULL,          -- Float32 × totalSteps: log π_ref(a_t|s_t)
+          policy_logp BLOB NOT NULL,          -- Float32 × totalSteps: log π_policy(a_t|s_t)
+          tokenizer   TEXT,                   -- JSON tokenizer spec (to show token text), or NULL
+          created_at  TEXT NOT NULL
+        );
+      `)
+      const old = db
+        .prepare<[], { id: number; source: string; ref: Buffer; policy: Buffer; created_at: string }>(
+          `SELECT d.id, d.source, r.logp AS ref, p.logp AS policy, p.created_at
+             FROM datasets d
+             JOIN ref_logprobs r ON r.data_hash = d.hash AND r.ref_key = 'byo:ref'
+             JOIN ref_logprobs p ON p.data_hash = d.hash AND p.ref_key = 'byo:policy'
+            WHERE length(r.logp) > 0 AND length(p.logp) > 0`
+        )
+        .all()
+      const insert = db.prepare('INSERT INTO imported_logprobs (dataset_id, ref_logp, policy_logp, tokenizer, created_at) VALUES (?, ?, ?, ?, ?)')
+      const setSource = db.prepare('UPDATE datasets SET source = ? WHERE id = ?')
+      for (const r of old) {
+        const k = r.source.indexOf(' tokenizer=')
+        let tokenizer: string | null = null
+        if (r.source.startsWith('byo:') && k >= 0) {
+          const spec = r.source.slice(k + ' tokenizer='.length)
+          try {
+            JSON.parse(spec)
+            tokenizer = spec
+          } catch {
+            tokenizer = null // an unreadable spec: token ids are shown, as before
+          }
+          setSource.run(r.source.slice(0, k), r.id)
+        }
+        insert.run(r.id, r.ref, r.policy, tokenizer, r.created_at)
+      }
+      db.exec(`DELETE FROM ref_logprobs WHERE ref_key IN ('byo:ref', 'byo:policy')`)
+    }
+  },
+  {
+    // A run's owner is its pid AND that process's start time and host (process-owner.ts): a pid
+    // alone is handed to another process once the owner is gone. Older runs keep NULL here and
+    // are judged by their pid, as before.
+    name: 'run owner start time and host',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN owner_start TEXT;
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+      `)
+    }
   }
 ]
 

@@ -23,12 +23,28 @@ export interface CheckpointRow {
   metrics: Record<string, number>
 }
 
+/** "Bring your own log-probs": per step of a dataset (Float32 × totalSteps), log π_ref and log
+ *  π_policy computed elsewhere (vLLM, a PyTorch run), and the tokenizer that shows token text. */
+export interface ImportedLogProbs {
+  ref: Float32Array
+  policy: Float32Array
+  /** the tokenizer's spec (JSON), or null: token ids are shown */
+  tokenizer: unknown
+}
+
 export interface ProjectStore {
   readonly file: string
+  /** opened read-only (asked for, or because the file is damaged) */
+  readonly readonly: boolean
+  /** what PRAGMA quick_check found wrong when the file was opened (then it is read-only), or null */
+  readonly damage: string | null
   close(): void
 
   // datasets (putDataset is one transaction: all or nothing; same hash → existing id)
   putDataset(ds: TraceDataset, source: string): { id: number; hash: string; created: boolean }
+  /** putDataset with the dataset's imported log-probs, in the same transaction; they replace
+   *  those the same traces had (replacedLogProbs: and they differed) */
+  putImportedDataset(ds: TraceDataset, source: string, imported: ImportedLogProbs): { id: number; hash: string; created: boolean; replacedLogProbs: boolean }
   getDataset(id: number): TraceDataset
   findDataset(nameOrId: string): DatasetSummary | null
   listDatasets(): DatasetSummary[]
@@ -37,6 +53,9 @@ export interface ProjectStore {
   // curation presets
   savePreset(datasetId: number, name: string, curation: Curation): PresetRow
   listPresets(datasetId?: number): PresetRow[]
+
+  /** a dataset's imported log-probs, or null when it has none (deleted with the dataset) */
+  getImportedLogProbs(datasetId: number): ImportedLogProbs | null
 
   // reference scoring cache: log π_ref(a_t|s_t) for every step of a dataset, per reference model
   getRefLogProbs(refKey: string, dataHash: string): Float32Array | null
@@ -68,6 +87,11 @@ export interface ProjectStore {
   metricKeys(runId: number): string[]
   listSnapshotSteps(runId: number): number[]
   getWeightSnapshot(runId: number, step: number): WeightSnapshot | null
-  /** runs left 'running' by a process that no longer exists become 'interrupted'; returns their ids */
+  /** runs left 'running' by a process that no longer exists (its pid is gone, or now belongs to a
+   *  process that started at another time, or it ran on another host) become 'interrupted';
+   *  returns their ids */
   markInterrupted(): number[]
+  /** a run stuck as running or queued becomes 'interrupted' now, with `why` as its error (the
+   *  user's word that its process is gone; `iwsft resume --force`, the app's "mark interrupted") */
+  markRunInterrupted(runId: number, why: string): void
 }

@@ -45,9 +45,11 @@ export function App(): React.JSX.Element {
       importFile: (i) => s.api.invoke('byo.import', i),
       follow: (i) => s.api.invoke('byo.follow', i),
       unfollow: (i) => s.api.invoke('byo.unfollow', i),
-      onFollowUpdate: (cb) => s.api.on('byo.update', cb)
+      onFollowUpdate: (cb) => s.api.on('byo.update', cb),
+      onFollowError: (cb) => s.api.on('byo.error', cb),
+      ...(s.client.pickFile ? { pickFile: () => s.client.pickFile!('dataset') } : {})
     }),
-    [s.api]
+    [s.api, s.client]
   )
   return (
     <div className="app">
@@ -76,7 +78,7 @@ export function App(): React.JSX.Element {
         </ul>
         <div className="sidebar-foot">
           <BackendStatusLine />
-          <div className="muted small">{s.caps?.transport === 'http' ? 'Browser build · 127.0.0.1' : 'Desktop'}</div>
+          <div className="muted small">{s.client.desktop ? 'Desktop' : 'Browser build · 127.0.0.1'}</div>
           <div className="muted small" title={s.project?.file}>
             {s.project?.file}
           </div>
@@ -89,6 +91,11 @@ export function App(): React.JSX.Element {
             <button className="ghost" onClick={() => s.setNotice(null)} aria-label="dismiss">
               ×
             </button>
+          </div>
+        )}
+        {s.project?.damage && (
+          <div className="banner error" role="alert" data-testid="damaged-banner">
+            {s.project.damage}
           </div>
         )}
         {s.view === 'datasets' && <DatasetsView />}

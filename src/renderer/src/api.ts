@@ -1,12 +1,17 @@
-// The transport client: the same typed Api whatever carries it. On the desktop the preload's
-// window.api (IPC); in the browser build HTTP (POST /api/<name>) and a WebSocket for events,
-// with the token taken from the page URL. Views only ever see `Api`.
+// The client: the typed Api over the one wire, HTTP (POST /api/<name>) and a WebSocket for
+// events, to the local back end that served this page, in a browser tab and in the desktop
+// window alike. The token is the page's own, never a cookie: a tab takes it from the fragment of
+// the URL `iwsft serve` printed (#token=…, which no request carries) and keeps it in
+// sessionStorage; the desktop window asks the shell's preload for it. It travels as an
+// Authorization header, and as the WebSocket's second subprotocol. Views only ever see `Api`;
+// the desktop window adds the preload's native pickers.
 import {
   ApiError,
   eventSchemas,
   type Api,
   type EventName,
   type EventPayloads,
+  type PickKind,
   type RequestInput,
   type RequestName,
   type RequestOutput,
@@ -18,14 +23,6 @@ type AnyListener = (payload: unknown) => void
 function unwrap<T>(r: WireResult<T>): T {
   if (r.ok) return r.value
   throw new ApiError(r.error.message, r.error.code, r.error.issues ?? [])
-}
-
-function ipcApi(): Api {
-  const bridge = window.api!
-  return {
-    invoke: async <N extends RequestName>(name: N, input: RequestInput<N>) => unwrap((await bridge.invoke(name, input)) as WireResult<RequestOutput<N>>),
-    on: <E extends EventName>(event: E, cb: (p: EventPayloads[E]) => void) => bridge.on(event, (p) => cb(p as EventPayloads[E]))
-  }
 }
 
 export interface HttpApi extends Api {
@@ -40,7 +37,8 @@ function httpApi(token: string): HttpApi {
   let retry = 500
   const connect = (): void => {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
-    ws = new WebSocket(`${proto}//${location.host}/ws?token=${encodeURIComponent(token)}`)
+    // the token as a subprotocol: a browser cannot set headers on a WebSocket (http-server.ts)
+    ws = new WebSocket(`${proto}//${location.host}/ws`, ['iwsft', `iwsft.token.${token}`])
     ws.onopen = () => {
       open = true
       retry = 500
@@ -74,7 +72,7 @@ function httpApi(token: string): HttpApi {
       try {
         res = await fetch(`/api/${name}`, { method: 'POST', headers, body: JSON.stringify(input ?? {}) })
       } catch (e) {
-        throw new ApiError(`the server did not answer (${(e as Error).message}); is \`iwsft serve\` still running?`, 'failed')
+        throw new ApiError(`the back end did not answer (${(e as Error).message}); is \`iwsft serve\` (or the desktop app's back end) still running?`, 'failed')
       }
       let body: WireResult<RequestOutput<N>>
       try {
@@ -112,30 +110,35 @@ function httpApi(token: string): HttpApi {
   }
 }
 
-export type PickKind = 'dataset' | 'project-open' | 'project-new' | 'folder' | 'report-html' | 'report-md' | 'report-pdf'
+export type { PickKind }
 
 export interface Client {
   api: Api
-  transport: 'ipc' | 'http'
-  /** browser build: send a File to the server, get a path for datasets.import */
-  upload?: HttpApi['upload']
-  /** desktop: native picker */
+  /** the desktop shell's window (native dialogs through its preload), or a browser tab */
+  desktop: boolean
+  /** send a File to the back end (a drop, or the browser's file input); get a path for datasets.import */
+  upload: HttpApi['upload']
+  /** desktop: a native picker; the shell lets the back end use what was picked */
   pickFile?: (kind: PickKind) => Promise<string | null>
-  pathForFile?: (f: File) => string
+  /** this page has no token (a tab opened without the #token=… of the printed link) */
+  tokenMissing: boolean
 }
 
-export function createClient(): Client {
-  if (window.api) {
-    const bridge = window.api
-    return { api: ipcApi(), transport: 'ipc', pickFile: (k) => bridge.pickFile(k), pathForFile: (f) => bridge.pathForFile(f) }
+/** A tab's token: from the URL fragment at first load (then removed from the address bar and
+ *  kept for this tab's session), or from that session. */
+function tabToken(): string {
+  const m = /^#token=([\w-]+)$/.exec(location.hash)
+  if (m) {
+    sessionStorage.setItem('iwsft_token', m[1])
+    history.replaceState(null, '', location.pathname + location.search)
+    return m[1]
   }
-  const params = new URLSearchParams(location.search)
-  const token = params.get('token') ?? sessionStorage.getItem('iwsft_token') ?? ''
-  if (token) {
-    sessionStorage.setItem('iwsft_token', token)
-    // keep the token out of the address bar (and out of screenshots); the session keeps it
-    if (params.has('token')) history.replaceState(null, '', location.pathname + location.hash)
-  }
+  return sessionStorage.getItem('iwsft_token') ?? ''
+}
+
+export async function createClient(): Promise<Client> {
+  const bridge = window.api
+  const token = bridge ? await bridge.token() : tabToken()
   const h = httpApi(token)
-  return { api: h, transport: 'http', upload: h.upload }
+  return { api: h, desktop: !!bridge, upload: h.upload, tokenMissing: !token, ...(bridge ? { pickFile: (k: PickKind) => bridge.pickFile(k) } : {}) }
 }

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react'
 import { curate, sortedCopy } from '../../shared/curation.ts'
 import { baseLayout } from './components/Plot.tsx'
 import { rawTraces, smoothedTraces, type CurveInput } from './views/Compare.tsx'
-import { logOf, weightHistogramTraces } from './views/Inspector.tsx'
+import { weightHistogramTraces } from './views/Inspector.tsx'
 
 function rng(seed: number): () => number {
   let s = seed >>> 0
@@ -56,7 +56,7 @@ async function run(): Promise<Record<string, unknown>> {
     const raw = Float64Array.from({ length: N }, () => 2 * normal(r) + k * 0.1)
     const w = Float32Array.from(raw, (v) => Math.min(16, Math.exp(v)))
     const a = performance.now()
-    const data = weightHistogramTraces(raw, logOf(w), 60)
+    const data = weightHistogramTraces([{ logWRaw: raw, w }], 60)
     await Plotly.react(host, data, baseLayout('light', { height: 260, width: 700, barmode: 'overlay' }), { displaylogo: false })
     await nextFrame()
     hist.push(performance.now() - a)

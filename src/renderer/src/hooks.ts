@@ -42,13 +42,3 @@ export function usePresets(api: Api, datasetId: number | undefined, version = 0)
   }, [api, datasetId, version])
   return presets
 }
-
-/** Re-render at most every `ms` while `value` changes fast (live plots). */
-export function useThrottled<T>(value: T, ms: number): T {
-  const [v, setV] = useState(value)
-  useEffect(() => {
-    const t = setTimeout(() => setV(value), ms)
-    return () => clearTimeout(t)
-  }, [value, ms])
-  return v
-}

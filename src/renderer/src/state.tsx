@@ -108,15 +108,3 @@ export function AppProvider({ client, children }: { client: Client; children: Re
   )
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>
 }
-
-/** Which defaults fit a stored dataset: the bandit, sequences (LLM values) or control. */
-export function domainOfDataset(d: DatasetInfo | undefined): 'bandit' | 'control' | 'sequence' {
-  if (!d) return 'bandit'
-  if (d.source === 'builtin:bandit' || d.name.startsWith('bandit')) return 'bandit'
-  if (d.kind === 'sequence') return 'sequence'
-  return 'control'
-}
-
-export function datasetLabel(d: DatasetInfo): string {
-  return `${d.name} (#${d.id})`
-}

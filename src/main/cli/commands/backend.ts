@@ -2,6 +2,10 @@
 // builds the native TensorFlow backend into the cache (see engine/backend/install.ts);
 // `iwsft backend status [--json]` says what is installed where;
 // `iwsft backend bench [--steps N] [--json]` times the control MLP step and large read-backs on every available backend.
+// Engine tools: install takes the wheel, version and build options the app's backend.install
+// does not offer and prints the build's own log; status reads the install manifests (paths,
+// TensorFlow version, the verification numbers) without loading any backend; bench times
+// backends in this process. None would gain anything from going through the services.
 import { parseArgs, strFlag, intFlag, UsageError } from '../args.ts'
 import { installNative, InstallError, INSTALL_STEPS, type InstallProgress } from '../../engine/backend/install.ts'
 import { nativeInstallStatus } from '../../engine/backend/native.ts'

@@ -16,6 +16,8 @@
 //   --profile  a step profile instead (bench-profile.ts): kernels per step by kind and time,
 //              tensors created, uploads, read-backs; ENTRY is one entry name (default: the
 //              entries with a PyTorch mirror).
+// An engine tool: it times the trainer on synthetic data in this process, with no project, so it
+// does not go through the services.
 import { loadavg } from 'node:os'
 import * as tf from '@tensorflow/tfjs'
 import { defaultConfig, type RunConfig } from '../../../shared/config.ts'
@@ -140,7 +142,7 @@ export async function benchTrainSteps(
  *  step of 16 trajectories of 500 steps through π_θ and q each step) against the cheaper path
  *  (log q cached over the curated set, refreshed every 50 steps; 16 sampled steps a trajectory
  *  for the gradient). The cheaper path's ratio is < 1: its speed-up is 1/ratio. */
-export async function benchLongTrajectories(backend: BackendName, steps: number): Promise<BenchEntry[]> {
+async function benchLongTrajectories(backend: BackendName, steps: number): Promise<BenchEntry[]> {
   const ds = syntheticControl(128, 500, 3)
   const base = defaultConfig('control')
   const variants: Array<{ name: string; q_refresh: number | null; step_sample: number | null }> = [

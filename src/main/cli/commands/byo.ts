@@ -13,22 +13,24 @@
 //   weighted traces; --trace I adds that trace's tokens with ρ_t.
 // `iwsft byo follow FILE [--tokenizer F] [--map …] [settings as above] [--every MS] [--keep-versions] [--json]`
 //   follows a JSONL log another job appends to; prints ESS etc. as rows arrive. Ctrl+C stops.
-import type { ByoSettings, ByoVariant } from '../../engine/byo-weights.ts'
-import { ByoSettingsSchema } from '../../engine/byo-weights.ts'
-import { ByoMappingSchema, byoDefaultSettings, byoInspect, byoTraceRho, followByo, importByo, type ByoFollowUpdate } from '../../services/byo-service.ts'
-import type { ProjectStore } from '../../store/types.ts'
+// All three go through the services (byo.import, byo.inspect, byo.traceRho, byo.follow), as the
+// app's Imported weights view does.
+import { ApiError, type EventPayloads } from '../../../shared/contract.ts'
+import { byoDefaultSettings, ByoMappingSchema, ByoSettingsSchema, type ByoSettings, type ByoVariant } from '../../../shared/byo.ts'
+import type { Services } from '../../services/index.ts'
 import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
-import { openProjectFor } from '../project.ts'
+import { withServices } from '../project.ts'
 
 const USAGE = [
-  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…] [--json]',
+  'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…]',
+  '                             [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft byo weights DATASET [--variant trace|per_step] [--temp T] [--aggregate mean|sum] [--clamp lo,hi] [--normalize]',
   '                                 [--clip-ratio lo,hi | --clip-rho lo,hi] [--step-clip lo,hi] [--top N] [--trace I] [--json]',
   '       iwsft byo follow FILE [--tokenizer F] [--map key=column,…] [weight settings as above] [--every MS] [--keep-versions] [--json]',
   'common: [--project FILE]'
 ].join('\n')
 
-const BOOLEANS = ['json', 'normalize', 'keep-versions']
+const BOOLEANS = ['json', 'normalize', 'keep-versions', 'skip-bad-rows']
 
 function pair(args: Args, name: string): [number, number] | undefined {
   const v = strFlag(args, name)
@@ -38,7 +40,9 @@ function pair(args: Args, name: string): [number, number] | undefined {
   return [p[0], p[1]]
 }
 
-function mappingFromArgs(args: Args): Record<string, string | string[]> | undefined {
+/** --map key=column,… (meta=a|b for several columns), checked against the contract's mapping:
+ *  an unknown key is a usage error. `iwsft datasets import` takes the same flag. */
+export function mappingFromArgs(args: Args): Record<string, string | string[]> | undefined {
   const v = strFlag(args, 'map')
   if (v === undefined) return undefined
   const m: Record<string, string | string[]> = {}
@@ -54,8 +58,25 @@ function mappingFromArgs(args: Args): Record<string, string | string[]> | undefi
   return r.data
 }
 
+/** --skip-bad-rows, --max-trace-steps N, --max-line-bytes N (the contract's import options).
+ *  `iwsft datasets import` takes the same flags. */
+export function importOptionsFromArgs(args: Args): { skipBadRows?: true; maxTraceSteps?: number; maxLineBytes?: number } {
+  return {
+    ...(args.flags.has('skip-bad-rows') ? { skipBadRows: true as const } : {}),
+    ...(args.flags.has('max-trace-steps') ? { maxTraceSteps: intFlag(args, 'max-trace-steps', 0, 1) } : {}),
+    ...(args.flags.has('max-line-bytes') ? { maxLineBytes: intFlag(args, 'max-line-bytes', 0, 1) } : {})
+  }
+}
+
+/** Every skipped row on stderr (the reason names the file, the line and the field), then a count. */
+export function printSkipped(skipped: ReadonlyArray<{ reason: string }>): void {
+  if (!skipped.length) return
+  for (const r of skipped) process.stderr.write(`skipped: ${r.reason}\n`)
+  process.stderr.write(`${skipped.length} bad row${skipped.length > 1 ? 's' : ''} skipped (--skip-bad-rows)\n`)
+}
+
 /** The weight settings from the flags, over the LLM defaults; validated like the app's form. */
-export function settingsFromArgs(args: Args): { settings: ByoSettings; variant: ByoVariant } {
+function settingsFromArgs(args: Args): { settings: ByoSettings; variant: ByoVariant } {
   const s: Record<string, unknown> = { ...byoDefaultSettings() }
   const temp = strFlag(args, 'temp')
   if (temp !== undefined) s.temp = Number(temp)
@@ -87,11 +108,14 @@ function describe(s: ByoSettings, v: ByoVariant): string {
   return `temp ${s.temp} · ${s.aggregate} · per-step ${g} · clamp w to [${s.clamp.join(', ')}] · normalize ${s.normalize ? 'on' : 'off'}`
 }
 
-function datasetArg(store: ProjectStore, v: string | undefined): number {
+async function datasetArg(s: Services, v: string | undefined): Promise<number> {
   if (!v) throw new UsageError(USAGE)
-  const d = store.findDataset(v)
-  if (!d) throw new UsageError(`no dataset "${v}" in ${store.file}; import one with \`iwsft byo import FILE\``)
-  return d.id
+  try {
+    return (await s.call('datasets.find', { ref: v })).id
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'not_found') throw new UsageError(`no dataset "${v}" in ${s.projectFile}; import one with \`iwsft byo import FILE\``)
+    throw e
+  }
 }
 
 export async function cmdByo(argv: string[]): Promise<number> {
@@ -101,14 +125,24 @@ export async function cmdByo(argv: string[]): Promise<number> {
   const out = (s: string): boolean => process.stdout.write(s)
   if (sub !== 'import' && sub !== 'weights' && sub !== 'follow') throw new UsageError(USAGE)
   if (!target) throw new UsageError(USAGE)
-  const store = await openProjectFor(args)
-  try {
+  return withServices(args, async (s) => {
     if (sub === 'import') {
       const format = strFlag(args, 'format')
       if (format !== undefined && format !== 'jsonl' && format !== 'csv' && format !== 'parquet') throw new UsageError(`--format takes jsonl, csv or parquet, got "${format}"`)
-      const r = await importByo(store, target, { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name'), format, mapping: mappingFromArgs(args) })
+      const tokenizerFile = strFlag(args, 'tokenizer')
+      const name = strFlag(args, 'name')
+      const mapping = mappingFromArgs(args)
+      const r = await s.call('byo.import', {
+        path: target,
+        ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...(name ? { name } : {}),
+        ...(format ? { format } : {}),
+        ...(mapping ? { mapping } : {}),
+        ...importOptionsFromArgs(args)
+      })
       if (json) out(JSON.stringify(r) + '\n')
       else {
+        printSkipped(r.skipped)
         out(`dataset ${r.dataset.id} "${r.dataset.name}": ${r.dataset.numTraces} traces, ${r.dataset.numSteps} steps${r.created ? '' : ' (already in the project)'}\n`)
         if (r.replacedLogProbs) out('note: these traces were imported before with other log-probs; the new ones replaced them\n')
         out(`next: iwsft byo weights ${r.dataset.id}\n`)
@@ -117,11 +151,11 @@ export async function cmdByo(argv: string[]): Promise<number> {
     }
     const { settings, variant } = settingsFromArgs(args)
     if (sub === 'weights') {
-      const id = datasetArg(store, target)
+      const id = await datasetArg(s, target)
       const top = intFlag(args, 'top', 5, 1)
-      const r = byoInspect(store, { datasetId: id, settings, variant, top })
+      const r = await s.call('byo.inspect', { datasetId: id, settings, variant, top })
       const traceFlag = args.flags.has('trace') ? intFlag(args, 'trace', 0) : null
-      const rho = traceFlag !== null ? await byoTraceRho(store, { datasetId: id, traceIndex: traceFlag, settings }) : null
+      const rho = traceFlag !== null ? await s.call('byo.traceRho', { datasetId: id, traceIndex: traceFlag, settings }) : null
       if (json) {
         out(JSON.stringify(rho ? { ...r, trace: rho } : r) + '\n')
         return 0
@@ -144,30 +178,49 @@ export async function cmdByo(argv: string[]): Promise<number> {
       }
       return 0
     }
-    // follow
-    const every = args.flags.has('every') ? intFlag(args, 'every', 1000, 0) : undefined
-    const handle = followByo(
-      store,
-      target,
-      { tokenizerFile: strFlag(args, 'tokenizer'), name: strFlag(args, 'name'), mapping: mappingFromArgs(args), settings, variant, minUpdateMs: every, keepVersions: args.flags.has('keep-versions'), onError: (m) => process.stderr.write(`${m}\n`) },
-      (u: ByoFollowUpdate) => {
-        if (json) out(JSON.stringify(u) + '\n')
-        else out(`${new Date().toISOString().slice(11, 19)} dataset ${u.datasetId}: ${u.numTraces} traces (+${u.newRows}${u.skipped ? `, ${u.skipped} skipped` : ''}) · ESS ${f(u.ess)} (${pct(u.ess_fraction)}) · clamp ${pct(u.clamp_fraction)} · median log w raw ${f(u.logw_raw_median)}\n`)
-      }
-    )
-    if (!json) process.stderr.write(`following ${target} (${describe(settings, variant)}); Ctrl+C stops\n`)
-    await new Promise<void>((done) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        void handle.stop().then(done, done)
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
+    // follow: byo.update events as rows arrive, byo.error events for bad lines; Ctrl+C stops
+    const followId = 'cli'
+    let rows = 0
+    let datasetId: number | null = null
+    const unsubscribe = s.subscribe((event, payload) => {
+      if (event === 'byo.error') process.stderr.write(`${(payload as { message: string }).message}\n`)
+      if (event !== 'byo.update') return
+      const { followId: _, ...u } = payload as EventPayloads['byo.update']
+      rows = u.rows
+      datasetId = u.datasetId
+      if (json) out(JSON.stringify(u) + '\n')
+      else out(`${new Date().toISOString().slice(11, 19)} dataset ${u.datasetId}: ${u.numTraces} traces (+${u.newRows}${u.skipped ? `, ${u.skipped} skipped` : ''}) · ESS ${f(u.ess)} (${pct(u.ess_fraction)}) · clamp ${pct(u.clamp_fraction)} · median log w raw ${f(u.logw_raw_median)}\n`)
     })
-    if (!json) process.stderr.write(`stopped; ${handle.rows} rows${handle.datasetId !== null ? ` in dataset ${handle.datasetId}` : ''}\n`)
+    try {
+      const every = args.flags.has('every') ? intFlag(args, 'every', 1000, 0) : undefined
+      const tokenizerFile = strFlag(args, 'tokenizer')
+      const name = strFlag(args, 'name')
+      const mapping = mappingFromArgs(args)
+      await s.call('byo.follow', {
+        followId,
+        path: target,
+        settings,
+        variant,
+        keepVersions: args.flags.has('keep-versions'),
+        ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...(name ? { name } : {}),
+        ...(mapping ? { mapping } : {}),
+        ...(every !== undefined ? { minUpdateMs: every } : {})
+      })
+      if (!json) process.stderr.write(`following ${target} (${describe(settings, variant)}); Ctrl+C stops\n`)
+      await new Promise<void>((done) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          void s.call('byo.unfollow', { followId }).then(() => done(), () => done())
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+    } finally {
+      unsubscribe()
+    }
+    if (!json) process.stderr.write(`stopped; ${rows} rows${datasetId !== null ? ` in dataset ${datasetId}` : ''}\n`)
     return 0
-  } finally {
-    store.close()
-  }
+  })
 }

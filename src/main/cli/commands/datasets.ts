@@ -7,11 +7,14 @@
 // `iwsft datasets refs control [--episodes N] [--json]`
 //   re-measures each task's random and expert reference returns and prints them beside the
 //   registry's values.
-// `iwsft datasets import FILE.h5 [--json]`
-//   reads a D4RL or Minari HDF5 file and prints a summary (errors name the key and index).
+// `iwsft datasets import FILE [--json]` and `iwsft datasets list`
+//   import a file of any supported format into the project, list the project's datasets: through
+//   the services (datasets.import, datasets.list), as the app does.
+// `make` and `refs` are engine tools: they make the control suite's datasets into a cache
+// folder (or a JSON file) and measure reference returns, outside any project, so there is no
+// service for them to go through.
 import { writeFileSync } from 'node:fs'
-import { importDatasetFileFull } from '../../engine/data/import.ts'
-import { datasetHash } from '../../common/trace.ts'
+import type { RequestInput } from '../../../shared/contract.ts'
 import { datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
 import { getControlDataset } from '../../engine/datasets/control-cache.ts'
 import { EXPERTS } from '../../engine/datasets/control-experts.ts'
@@ -20,33 +23,31 @@ import { randomReturn, REF_EPISODES, REF_SEED } from '../../engine/datasets/cont
 import { CONTROL_TASKS, getTask } from '../../engine/envs/registry.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
-import { openProjectFor } from '../project.ts'
-import { storeByo } from '../../services/byo-service.ts'
+import { withServices } from '../project.ts'
 import type { Args } from '../args.ts'
+import { importOptionsFromArgs, mappingFromArgs, printSkipped } from './byo.ts'
 
 const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
-  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json] [--map prompt=col,completion=col,score=col] [--json]',
+  '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json] [--map prompt=col,completion=col,score=col]',
+  '                                  [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft datasets list [--json]',
   `tasks: ${CONTROL_TASKS.join(', ')}`
 ].join('\n')
 
 export async function cmdDatasets(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'quick'])
+  const args = parseArgs(argv, ['json', 'quick', 'skip-bad-rows'])
   const [sub, suite] = args.positionals
   const json = args.flags.has('json')
   if (sub === 'import') return importCommand(suite, args, json)
   if (sub === 'list') {
-    const store = await openProjectFor(args)
-    try {
-      const rows = store.listDatasets()
+    return withServices(args, async (s) => {
+      const rows = await s.call('datasets.list', {})
       if (json) process.stdout.write(JSON.stringify(rows) + '\n')
       else for (const d of rows) process.stdout.write(`${String(d.id).padStart(4)}  ${d.kind.padEnd(10)} ${String(d.numTraces).padStart(7)} traces ${String(d.numSteps).padStart(9)} steps  ${d.name}  (${d.source})\n`)
       return 0
-    } finally {
-      store.close()
-    }
+    })
   }
   if ((sub !== 'make' && sub !== 'refs') || suite !== 'control') throw new UsageError(USAGE)
   const taskFlag = strFlag(args, 'task')
@@ -102,43 +103,47 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
   return 0
 }
 
-/** Import a file of any supported format into the project: parsed and validated whole, then
- *  stored in one transaction (nothing is stored if anything is wrong). Imported per-token
- *  log-probs (bring your own) go through the same store path as `iwsft byo import`. */
+/** Import a file of any supported format into the project: parsed and validated whole (in a
+ *  worker), then stored in one transaction (nothing is stored if anything is wrong). Per-token
+ *  log-probs the rows carry (bring your own) are stored with it, as `iwsft byo import` does. */
 async function importCommand(file: string | undefined, args: Args, json: boolean): Promise<number> {
   if (!file) throw new UsageError(USAGE)
-  const mapping = strFlag(args, 'map')
-  const parsedMap = mapping
-    ? Object.fromEntries(
-        mapping.split(',').map((kv) => {
-          const [k, v] = kv.split('=')
-          if (!k || !v) throw new UsageError(`--map takes key=column pairs separated by commas, got "${kv}"`)
-          return [k.trim(), v.trim()]
-        })
-      )
-    : undefined
-  const bar = new ProgressBar('import')
-  const t0 = performance.now()
-  const r = await importDatasetFileFull(file, {
-    name: strFlag(args, 'name'),
-    format: strFlag(args, 'format'),
-    tokenizerFile: strFlag(args, 'tokenizer'),
-    mapping: parsedMap,
-    onProgress: (d, t) => bar.update('read', d, t)
-  })
-  bar.done()
-  const store = await openProjectFor(args)
-  try {
-    // traces that carry their own log-probs are stored as `iwsft byo import` stores them
-    const { id, created } = r.refLogProbs || r.policyLogProbs ? storeByo(store, r, `file:${file}`) : store.putDataset(r.dataset, `file:${file}`)
-    const hash = datasetHash(r.dataset)
+  const mapping = mappingFromArgs(args)
+  const options = importOptionsFromArgs(args)
+  // the contract checks --format (one of the importer's formats)
+  const format = strFlag(args, 'format')
+  const name = strFlag(args, 'name')
+  const tokenizerFile = strFlag(args, 'tokenizer')
+  return withServices(args, async (s) => {
+    const bar = new ProgressBar('import')
+    const importId = 'cli'
+    const t0 = performance.now()
+    const off = s.subscribe((event, payload) => {
+      if (event !== 'import.progress') return
+      const p = payload as { done: number; total: number }
+      bar.update('read', p.done, p.total)
+    })
+    let r
+    try {
+      r = await s.call('datasets.import', {
+        path: file,
+        importId,
+        ...(name ? { name } : {}),
+        ...(format ? { format: format as RequestInput<'datasets.import'>['format'] } : {}),
+        ...(mapping ? { mapping } : {}),
+        ...(tokenizerFile ? { tokenizerFile } : {}),
+        ...options
+      })
+    } finally {
+      off()
+      bar.done()
+    }
     const d = r.dataset
-    const out = { id, created, name: d.name, kind: d.kind, traces: d.offsets.length - 1, steps: d.offsets[d.offsets.length - 1], hash, logprobs: Boolean(r.refLogProbs), seconds: (performance.now() - t0) / 1000 }
+    if (!json) printSkipped(r.skipped)
+    const out = { id: d.id, created: r.created, name: d.name, kind: d.kind, traces: d.numTraces, steps: d.numSteps, hash: d.hash, logprobs: r.logProbs, skipped: r.skipped, seconds: (performance.now() - t0) / 1000 }
     process.stdout.write(
-      json ? JSON.stringify(out) + '\n' : `${file}: dataset ${id}${created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
+      json ? JSON.stringify(out) + '\n' : `${file}: dataset ${out.id}${out.created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
     )
     return 0
-  } finally {
-    store.close()
-  }
+  })
 }

@@ -1,6 +1,9 @@
 // `iwsft doctor [--json]`: which tfjs backends load here, which one `auto` picks, and why the
 // others do not — plus what is installed in the native cache, the GPU, and the build tools
 // `iwsft backend install` needs.
+// An engine tool: it loads the backends in this process to say why one does not load (the app's
+// backend.status asks a worker the shorter question of which ones do), so it does not go through
+// the services.
 import { parseArgs, UsageError } from '../args.ts'
 import { backendVersions, detectGpu, initBackend, nativeInstallStatus, probeBackends } from '../../engine/backend/index.ts'
 import { checkBuildTools } from '../../engine/backend/install.ts'

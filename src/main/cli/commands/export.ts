@@ -1,16 +1,16 @@
 // `iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer FILE]`
+// (services: runs.export)
 import { readFileSync } from 'node:fs'
-import { EXPORT_FORMATS, exportCheckpoint, type ExportFormat } from '../../export/checkpoint-export.ts'
+import { EXPORT_FORMATS, type ExportFormat } from '../../export/checkpoint-export.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
-import { openProjectFor } from '../project.ts'
+import { refuseOverwrite, runArg, withServices } from '../project.ts'
 
 const USAGE = 'usage: iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer tokenizer.json] [--project FILE]'
 
 export async function cmdExport(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['overwrite'])
-  const runArg = args.positionals[0]
-  const runId = Number(runArg)
-  if (!runArg || !Number.isInteger(runId) || args.positionals.length > 1) throw new UsageError(USAGE)
+  const runArgText = args.positionals[0]
+  if (!runArgText || !Number.isInteger(Number(runArgText)) || args.positionals.length > 1) throw new UsageError(USAGE)
   const format = strFlag(args, 'format')
   if (!format) throw new UsageError(`--format is required (${EXPORT_FORMATS.join(' or ')})\n${USAGE}`)
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be ${EXPORT_FORMATS.join(' or ')}, got "${format}"`)
@@ -26,14 +26,13 @@ export async function cmdExport(argv: string[]): Promise<number> {
       throw new UsageError(`--tokenizer ${tokFile}: ${(e as Error).message}`)
     }
   }
-  const store = await openProjectFor(args)
-  try {
-    if (!store.getRun(runId)) throw new UsageError(`no run ${runId} in ${store.file}; \`iwsft runs\` lists them`)
-    const res = await exportCheckpoint(store, runId, { step, format: format as ExportFormat, outDir: out, overwrite: args.flags.has('overwrite'), tokenizer })
+  return withServices(args, async (s) => {
+    const runId = await runArg(s, runArgText, USAGE)
+    const res = await refuseOverwrite(
+      s.call('runs.export', { runId, format: format as ExportFormat, outDir: out, overwrite: args.flags.has('overwrite'), ...(step !== undefined ? { step } : {}), ...(tokenizer ? { tokenizer } : {}) })
+    )
     process.stdout.write(`run ${runId}, checkpoint at step ${res.step}, ${res.format}:\n`)
     for (const f of res.files) process.stdout.write(`  ${f}\n`)
     return 0
-  } finally {
-    store.close()
-  }
+  })
 }

@@ -1,5 +1,8 @@
 // `iwsft reproduce SUITE --seeds N [--quick] [--json]`: run one of the paper's experiments
 // (src/main/suites) and print the results as JSON or as a table like the paper's.
+// An engine tool: a suite trains its own references and chains runs (one's checkpoint is the
+// next one's π_ref) in this process on the project store, with a progress bar per run; the
+// services start single runs, so it does not go through them.
 import { BACKENDS, METHOD_LABELS, type BackendChoice, type Method } from '../../../shared/config.ts'
 import { getSuite, suiteNames } from '../../suites/index.ts'
 import { parseArgs, UsageError, intFlag, strFlag } from '../args.ts'

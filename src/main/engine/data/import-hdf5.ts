@@ -17,8 +17,14 @@
 // preallocated typed arrays, with progress after every chunk. Any bad input — a missing key,
 // mismatched lengths, a NaN or infinite value, no episode end — throws a DatasetError that
 // names the file, the key and the index, and nothing is returned.
+//
+// HDF5's C library prints its error stack ("HDF5-DIAG: Error detected…", ~40 lines) to stderr
+// on every failed call. h5wasm can route that stack into a JS exception instead
+// (activate_throwing_error_handler): it is switched on once, and the stack's innermost message
+// ("file signature not found", "truncated file: …") goes into our own error. A file without the
+// HDF5 signature is refused before the library sees it.
 import { basename } from 'node:path'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { DatasetError, validateDataset, type TraceDataset } from '../../common/trace.ts'
 
 export interface Hdf5ImportProgress {
@@ -54,7 +60,9 @@ export function getH5(): Promise<H5> {
       try {
         const mod = (await import('h5wasm/node')) as unknown as H5 & { default?: H5 }
         const h5 = (mod.File ? mod : mod.default) as H5
-        await h5.ready
+        const module = await h5.ready
+        // HDF5 errors become exceptions (with the error stack as their message), never stderr
+        module.activate_throwing_error_handler()
         return h5
       } finally {
         if (hide && desc) Object.defineProperty(globalThis, 'navigator', desc)
@@ -65,6 +73,47 @@ export function getH5(): Promise<H5> {
 }
 
 const D4RL_KEYS = ['observations', 'actions', 'rewards', 'terminals', 'timeouts'] as const
+
+/** What an HDF5 error says, in one line: the innermost frame of its error stack (the cause),
+ *  else the message as it is. */
+export function hdf5Reason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e)
+  const frames = [...msg.matchAll(/#\d+: .* in [\w.]+\(\): (.*)$/gm)]
+  return frames.length ? frames[frames.length - 1][1].trim() : msg.split('\n')[0]
+}
+
+/** The HDF5 format signature, at offset 0 or (after a user block) at 512, 1024, 2048, … */
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/** What a file that is not HDF5 looks like, from its first bytes (for the message). */
+function looksLike(head: Buffer): string {
+  const starts = (s: string | number[]): boolean => head.subarray(0, typeof s === 'string' ? s.length : s.length).equals(Buffer.from(s as never))
+  if (starts('PK\x03\x04') || starts('PK\x05\x06')) return 'a zip archive (an .npz or a zipped folder?)'
+  if (starts([0x1f, 0x8b])) return 'a gzip file; unpack it first'
+  if (starts('PAR1')) return 'a Parquet file; import it as .parquet'
+  if (starts('\x93NUMPY')) return 'a NumPy .npy array'
+  if (starts('SQLite format 3')) return 'a SQLite database'
+  if (head.length > 0 && head.subarray(0, Math.min(head.length, 64)).every((c) => c === 9 || c === 10 || c === 13 || (c >= 32 && c < 127))) return 'text'
+  return 'something else'
+}
+
+/** Null when the file carries the HDF5 signature, else what it looks like. */
+function notHdf5(file: string): string | null {
+  const fd = openSync(file, 'r')
+  try {
+    const size = statSync(file).size
+    const buf = Buffer.alloc(8)
+    for (let at = 0; at + 8 <= size; at = at === 0 ? 512 : at * 2) {
+      readSync(fd, buf, 0, 8, at)
+      if (buf.equals(HDF5_SIGNATURE)) return null
+    }
+    const head = Buffer.alloc(Math.min(size, 64))
+    readSync(fd, head, 0, head.length, 0)
+    return looksLike(head)
+  } finally {
+    closeSync(fd)
+  }
+}
 
 function isDataset(h5: H5, e: unknown): e is H5Dataset {
   return e instanceof h5.Dataset
@@ -80,12 +129,14 @@ export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Pr
     throw new DatasetError(`${file}: ${msg}`)
   }
   if (!existsSync(file)) fail('no such file')
+  const other = notHdf5(file)
+  if (other !== null) fail(`is not an HDF5 file: it has no HDF5 signature and looks like ${other}; choose a D4RL or Minari .hdf5 file`)
   let f: H5File
   let keys: string[]
   try {
     f = new h5.File(file, 'r')
   } catch (e) {
-    return fail(`is not a readable HDF5 file (${(e as Error).message ?? e})`)
+    return fail(`is not a readable HDF5 file (${hdf5Reason(e)})`)
   }
   try {
     // h5wasm opens some non-HDF5 files without complaint and fails on the first read
@@ -96,7 +147,7 @@ export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Pr
     } catch {
       /* ignore */
     }
-    return fail(`is not a readable HDF5 file (${(e as Error).message ?? e})`)
+    return fail(`is not a readable HDF5 file (${hdf5Reason(e)})`)
   }
   try {
     const name = opts.name ?? basename(file).replace(/\.(h5|hdf5|he5)$/i, '')
@@ -104,6 +155,10 @@ export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Pr
     const episodes = keys.filter((k) => /^episode_\d+$/.test(k))
     if (episodes.length) return await readMinari(h5, f, file, name, episodes, opts, fail)
     return fail(`missing key "observations": neither a D4RL file (root keys ${D4RL_KEYS.join(', ')}) nor a Minari file (episode_N groups); root keys are [${keys.join(', ')}]`)
+  } catch (e) {
+    // an HDF5 error part-way (a damaged or truncated file): its cause, in one line
+    if (e instanceof DatasetError) throw e
+    return fail(`could not be read to the end (${hdf5Reason(e)}); the file may be damaged or truncated`)
   } finally {
     try {
       f.close()

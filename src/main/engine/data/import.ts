@@ -6,18 +6,24 @@ import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { loadHfTokenizer, ByteTokenizer, type Tokenizer } from '../text/index.ts'
 import { importHdf5 } from './import-hdf5.ts'
-import { importTextFile, type TextColumnMapping } from './import-text.ts'
+import { describeLineProblem, importTextFile, type SkippedRow, type TextColumnMapping } from './import-text.ts'
+import { decodeTextFile } from './text-bytes.ts'
 import { DatasetError, fromTraces, validateDataset, type TraceDataset } from '../../common/trace.ts'
 
 export interface ImportOptions {
   onProgress?: (done: number, total: number) => void
   /** override the format guessed from the extension */
   format?: string
-  /** column mapping for text files (prompt/completion/score/… → column names) */
-  mapping?: Record<string, string>
+  /** column mapping for text files (prompt/completion/score/… → column names; meta → a list) */
+  mapping?: Record<string, string | string[]>
   /** a Hugging Face tokenizer.json for text files (default: bytes) */
   tokenizerFile?: string
   name?: string
+  /** text files: import the good rows, report the bad (HDF5 and trace JSON are whole or nothing) */
+  skipBadRows?: boolean
+  /** text files: limits on a trace's steps and a line's bytes (see import-text.ts) */
+  maxTraceSteps?: number
+  maxLineBytes?: number
 }
 
 export interface ImportResult {
@@ -25,6 +31,8 @@ export interface ImportResult {
   /** text files that carried per-token log-probs (bring your own log-probs) */
   refLogProbs?: Float32Array
   policyLogProbs?: Float32Array
+  /** rows left out with skipBadRows (text files), each with its reason */
+  skipped: SkippedRow[]
 }
 
 export const IMPORT_FORMATS = ['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json'] as const
@@ -42,16 +50,17 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
   const format = opts.format ?? formatOfFile(file)
   if (format === 'hdf5') {
     const dataset = await importHdf5(file, { name: opts.name, onProgress: (p) => opts.onProgress?.(p.done, p.total) })
-    return { dataset }
+    return { dataset, skipped: [] }
   }
   if (format === 'jsonl' || format === 'csv' || format === 'parquet') {
     const tokenizer: Tokenizer = opts.tokenizerFile ? await loadHfTokenizer(opts.tokenizerFile) : new ByteTokenizer()
     opts.onProgress?.(0, 1)
-    const r = await importTextFile(file, { format, tokenizer, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined })
+    const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
+    const r = await importTextFile(file, { format, tokenizer, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined, skipBadRows, maxTraceSteps, maxLineBytes })
     opts.onProgress?.(1, 1)
-    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs }
+    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, skipped: r.skipped }
   }
-  if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name) }
+  if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name), skipped: [] }
   throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)
 }
 
@@ -63,8 +72,17 @@ export async function importDatasetFile(file: string, opts: ImportOptions = {}):
  *  mask?, rewards?, score, meta?}]} with flat per-trace arrays. */
 export async function importTraceJson(file: string, name?: string): Promise<TraceDataset> {
   let raw: unknown
+  let bytes: Buffer
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'))
+    bytes = await readFile(file)
+  } catch (e) {
+    throw new DatasetError(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+  }
+  // strictly UTF-8 (one JSON document: no limit on a line)
+  const { text, problems } = decodeTextFile(bytes, { maxLineBytes: Infinity, loneCr: false, all: false })
+  if (problems.length) throw new DatasetError(`${file}, line ${problems[0].line}: ${describeLineProblem(problems[0], Infinity)}`)
+  try {
+    raw = JSON.parse(text)
   } catch (e) {
     throw new DatasetError(`${file}: not valid JSON (${(e as Error).message}); expected {"kind", "obsDim", "actDim", "traces": [...]}`)
   }

@@ -68,7 +68,7 @@ export async function compileMjcf(xml: string, file: string): Promise<MjModel> {
   const fs = (mj as unknown as { FS: { writeFile(p: string, s: string): void; unlink(p: string): void } }).FS
   const vpath = `/mjcf/${file.replace(/[^A-Za-z0-9_.-]/g, '_')}`
   fs.writeFile(vpath, xml)
-  let model: MjModel | null = null
+  let model: MjModel
   try {
     model = mj.MjModel.loadFromXML(vpath)
   } catch (e) {

@@ -62,7 +62,8 @@ export interface TrainHooks {
   onProgress?(step: number, total: number): void
   /** domain evaluation (bandit reward, control return …), merged into the logged metrics */
   evaluate?(policy: Policy, step: number): Record<string, number> | Promise<Record<string, number>>
-  /** every train.checkpoint_every steps and at the end (θ is setup.policy at that moment) */
+  /** every train.checkpoint_every steps and at the end (θ is setup.policy at that moment); when
+   *  checkpoint_every is set, also where a cancelled run stopped */
   onCheckpoint?(state: TrainState): void
 }
 
@@ -122,7 +123,13 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
   try {
     if (hooks.evaluate && first === 0) log(0, await hooks.evaluate(policy, 0))
     for (let s = first; s < tc.steps; s++) {
-      if (hooks.signal?.aborted) return { status: 'cancelled', steps: s, final }
+      if (hooks.signal?.aborted) {
+        // a run that keeps resumable checkpoints keeps one where it was stopped, so it resumes from
+        // there (exact only on a q-cache refresh boundary, as for periodic checkpoints)
+        const due = tc.checkpoint_every !== null && s > first && s % tc.checkpoint_every !== 0 && (ws.q_refresh === null || s % ws.q_refresh === 0)
+        if (hooks.onCheckpoint && due) hooks.onCheckpoint(state(s))
+        return { status: 'cancelled', steps: s, final }
+      }
       const stepNo = s + 1
       const lr = learningRate(config.optim, s, tc.steps)
       // 1. sample

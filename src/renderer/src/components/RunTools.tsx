@@ -11,7 +11,7 @@ import { useApp } from '../state.tsx'
 const METRIC_ORDER = ['loss', 'normalized_score', 'expected_reward', 'eval_return', 'ess_fraction']
 
 /** Save files the server sent (browser build): a download per file. */
-export function downloadFiles(files: ReportFile[]): void {
+function downloadFiles(files: ReportFile[]): void {
   for (const f of files) {
     let blob: Blob
     if (f.encoding === 'base64') {

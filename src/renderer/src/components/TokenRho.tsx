@@ -25,7 +25,7 @@ export interface TokenRhoToken {
 export type TokenShade = 'rho' | 'g' | 'logw'
 
 /** The shaded value of a token: ρ_t, g(ρ_t), or log w_t (so that w_t = 1 is the centre). */
-export function shadeValue(t: TokenRhoToken, by: TokenShade): number | null {
+function shadeValue(t: TokenRhoToken, by: TokenShade): number | null {
   if (t.masked) return null
   if (by === 'rho') return t.rho
   if (by === 'g') return t.g ?? null
@@ -33,7 +33,7 @@ export function shadeValue(t: TokenRhoToken, by: TokenShade): number | null {
 }
 
 /** Diverging colour centred at 0; |v| ≥ scale is the full colour. */
-export function divergingColor(v: number | null, scale: number): string | undefined {
+function divergingColor(v: number | null, scale: number): string | undefined {
   if (v === null || !Number.isFinite(v)) return undefined
   const a = Math.min(1, Math.abs(v) / (scale > 0 ? scale : 1))
   return v >= 0 ? `rgba(59,130,196,${(0.08 + 0.72 * a).toFixed(3)})` : `rgba(201,72,72,${(0.08 + 0.72 * a).toFixed(3)})`

@@ -69,7 +69,7 @@ function stride(x: ArrayLike<number>, y: ArrayLike<number>, points: number): { x
   return { x: ox, y: oy }
 }
 
-export function bandTraces(name: string, members: Series[], weight: number, color: string): Record<string, unknown>[] {
+function bandTraces(name: string, members: Series[], weight: number, color: string): Record<string, unknown>[] {
   const ms = meanStd(members.map((m) => ({ steps: m.steps, values: debiasedEma(m.values, weight) })))
   const up = ms.mean.map((m, i) => m + ms.std[i])
   const lo = ms.mean.map((m, i) => m - ms.std[i])
@@ -81,7 +81,7 @@ export function bandTraces(name: string, members: Series[], weight: number, colo
 }
 
 /** Runs whose configs are equal once seed, name and group are left out belong to one band. */
-export function bandKey(r: RunInfo): string {
+function bandKey(r: RunInfo): string {
   const f = flatten({ ...r.config, seed: undefined, name: undefined, group: undefined })
   return Object.keys(f)
     .sort()

@@ -3,7 +3,7 @@
 // with its multiplicity (paper Algorithm 2), a virtualized trace table, a trace viewer, and
 // named presets.
 import { useEffect, useMemo, useState } from 'react'
-import { CurationSchema, defaultConfig, type Curation } from '../../../shared/config.ts'
+import { CurationSchema, defaultConfig, domainOf, type Curation } from '../../../shared/config.ts'
 import { curate, percentileSorted, sortedCopy } from '../../../shared/curation.ts'
 import { histogram } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
@@ -11,7 +11,7 @@ import { TraceViewer } from '../components/TraceViewer.tsx'
 import { VirtualTable, type Column } from '../components/VirtualTable.tsx'
 import { usePresets, useColumns } from '../hooks.ts'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
-import { domainOfDataset, useApp } from '../state.tsx'
+import { useApp } from '../state.tsx'
 import { binColor, useTheme } from '../theme.ts'
 
 type SortKey = 'index' | 'score' | 'length' | 'm'
@@ -37,8 +37,8 @@ export function CurationView(): React.JSX.Element {
   }, [s.datasets, datasetId])
   const ds = s.datasets.find((d) => d.id === datasetId)
   const { cols, error } = useColumns(s.api, datasetId, ds?.hash)
-  const [curation, setCuration] = useState<Curation>(() => defaultConfig(domainOfDataset(ds)).curation)
-  useEffect(() => setCuration(defaultConfig(domainOfDataset(ds)).curation), [ds?.id])
+  const [curation, setCuration] = useState<Curation>(() => defaultConfig(domainOf(ds ?? 'bandit')).curation)
+  useEffect(() => setCuration(defaultConfig(domainOf(ds ?? 'bandit')).curation), [ds?.id])
   const [presetVersion, setPresetVersion] = useState(0)
   const presets = usePresets(s.api, datasetId, presetVersion)
   const [presetName, setPresetName] = useState('')

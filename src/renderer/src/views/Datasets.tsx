@@ -1,9 +1,10 @@
 // Datasets: the project's datasets with trace counts, score histogram, source and hash; import
 // from a file (picker or drag and drop) with a progress bar and errors beside the file.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { ApiError, type BuiltinInfo, type DatasetInfo } from '../../../shared/contract.ts'
+import { ApiError, type BuiltinInfo, type DatasetInfo, type SkippedRow } from '../../../shared/contract.ts'
 import { histogram } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
+import { SkippedRows } from '../components/SkippedRows.tsx'
 import { useColumns } from '../hooks.ts'
 import { fmt, fmtInt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -14,6 +15,8 @@ interface ImportState {
   done: number
   total: number
   message?: string
+  /** rows left out with "skip bad rows" */
+  skipped?: SkippedRow[]
 }
 
 export function DatasetsView(): React.JSX.Element {
@@ -21,6 +24,7 @@ export function DatasetsView(): React.JSX.Element {
   const [selected, setSelected] = useState<number | null>(null)
   const [imp, setImp] = useState<ImportState | null>(null)
   const [name, setName] = useState('')
+  const [skipBad, setSkipBad] = useState(false)
   const [drag, setDrag] = useState(false)
   const [scoreState, setScoreState] = useState<string | null>(null)
   const fileInput = useRef<HTMLInputElement>(null)
@@ -75,8 +79,15 @@ export function DatasetsView(): React.JSX.Element {
     try {
       const path = await getPath()
       setImp((st) => st && { ...st, phase: 'importing' })
-      const r = await s.api.invoke('datasets.import', { path, importId, ...(name.trim() ? { name: name.trim() } : {}) })
-      setImp({ file: label, phase: 'done', done: 1, total: 1, message: r.created ? `imported ${fmtInt(r.dataset.numTraces)} traces as "${r.dataset.name}"` : `already in the project as "${r.dataset.name}" (same content hash)` })
+      const r = await s.api.invoke('datasets.import', { path, importId, ...(name.trim() ? { name: name.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
+      setImp({
+        file: label,
+        phase: 'done',
+        done: 1,
+        total: 1,
+        message: r.created ? `imported ${fmtInt(r.dataset.numTraces)} traces as "${r.dataset.name}"` : `already in the project as "${r.dataset.name}" (same content hash)`,
+        skipped: r.skipped
+      })
       setSelected(r.dataset.id)
       setName('')
       s.refresh()
@@ -88,13 +99,9 @@ export function DatasetsView(): React.JSX.Element {
   }
 
   const importFile = (f: File): void => {
-    if (s.client.pathForFile) {
-      const p = s.client.pathForFile(f)
-      void runImport(f.name, async () => p)
-    } else if (s.client.upload) {
-      const up = s.client.upload
-      void runImport(f.name, () => up(f, (sent, total) => setImp((st) => st && { ...st, phase: 'uploading', done: sent, total })))
-    }
+    // a dropped file (or the browser's file input) is uploaded to the back end, desktop window included
+    const up = s.client.upload
+    void runImport(f.name, () => up(f, (sent, total) => setImp((st) => st && { ...st, phase: 'uploading', done: sent, total })))
   }
   const pick = async (): Promise<void> => {
     if (s.client.pickFile) {
@@ -131,6 +138,9 @@ export function DatasetsView(): React.JSX.Element {
           <label className="inline">
             <span className="muted">name (optional)</span>
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder="from the file" maxLength={200} />
+          </label>
+          <label className="inline small" title="JSONL, CSV and Parquet: import the good rows and list every bad one with its reason (without it, one bad row refuses the file)">
+            <input type="checkbox" checked={skipBad} onChange={(e) => setSkipBad(e.target.checked)} data-testid="skip-bad-rows" /> skip bad rows
           </label>
           <span className="muted small">or drop a file here · {s.caps?.importFormats.join(' ')}</span>
           <span className="spacer" />
@@ -182,6 +192,7 @@ export function DatasetsView(): React.JSX.Element {
               </span>
             )}
             {imp.phase === 'done' && <span className="ok-text">{imp.message}</span>}
+            {imp.phase === 'done' && imp.skipped && <SkippedRows rows={imp.skipped} />}
           </div>
         )}
       </div>
@@ -274,8 +285,7 @@ function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string |
         <button onClick={() => s.go('new-run', { datasetId: d.id })}>New run…</button>
         <button
           data-testid="score-ref"
-          disabled={!s.caps?.scoreReference}
-          title={s.caps?.scoreReference ? 'compute and cache log π_ref for every step' : 'reference scoring is not available in this engine version yet'}
+          title="compute and cache log π_ref for every step"
           onClick={() => {
             setErr(null)
             s.api.invoke('datasets.scoreReference', { datasetId: d.id }).catch((e: Error) => setErr(e.message))

@@ -9,12 +9,13 @@
 // The view gets its back end through the `api` prop (ImportedWeightsApi), so it depends on no
 // transport; App.tsx adapts the contract's requests to it.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { defaultConfig, WeightSettingsSchema } from '../../../shared/config.ts'
-import type { ByoFollowUpdate, ByoInspectResult, ByoSettings, ByoTraceRow, ByoVariant } from '../../../shared/byo.ts'
+import { byoDefaultSettings, ByoSettingsSchema, type ByoFollowUpdate, type ByoInspectResult, type ByoSettings, type ByoTraceRow, type ByoVariant } from '../../../shared/byo.ts'
 import { Plot } from '../components/Plot.tsx'
 import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/TokenRho.tsx'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { Kpi } from '../components/Kpi.tsx'
+import { SkippedRows } from '../components/SkippedRows.tsx'
+import type { SkippedRow } from '../../../shared/contract.ts'
 
 // ----------------------------------------------------------------------------- the API it needs
 
@@ -44,11 +45,7 @@ export interface ByoTraceRhoView {
   tokenizerError: string | null
 }
 
-export type ByoFollowUpdateView = ByoFollowUpdate & {
-  followId: string
-  /** bad lines (named by line and field) and failed updates since the last update */
-  errors?: string[]
-}
+export type ByoFollowUpdateView = ByoFollowUpdate & { followId: string }
 
 export interface ImportedWeightsApi {
   /** datasets of the project; the view lists the sequence ones (imported log-probs can come
@@ -56,22 +53,19 @@ export interface ImportedWeightsApi {
   listDatasets(): Promise<ByoDatasetItem[]>
   inspect(input: { datasetId: number; settings: ByoSettings; variant: ByoVariant; bins?: number; top?: number }): Promise<ByoInspectView>
   traceRho(input: { datasetId: number; traceIndex: number; settings?: ByoSettings }): Promise<ByoTraceRhoView>
+  /** optional (the desktop window): a native file picker; the back end may then read what was picked */
+  pickFile?(): Promise<string | null>
   /** optional: import a file the back end can read */
-  importFile?(input: { path: string; tokenizerFile?: string }): Promise<{ dataset: { id: number; name: string }; replacedLogProbs: boolean }>
+  importFile?(input: { path: string; tokenizerFile?: string; skipBadRows?: boolean }): Promise<{ dataset: { id: number; name: string }; replacedLogProbs: boolean; skipped?: SkippedRow[] }>
   /** optional: follow a JSONL log; updates arrive through onFollowUpdate */
   follow?(input: { followId: string; path: string; tokenizerFile?: string }): Promise<unknown>
   unfollow?(input: { followId: string }): Promise<unknown>
   onFollowUpdate?(cb: (u: ByoFollowUpdateView) => void): () => void
+  /** a bad line (named by line and field), a failed update, a tokenizer that did not load */
+  onFollowError?(cb: (e: { followId: string; message: string }) => void): () => void
 }
 
 // ----------------------------------------------------------------------------- settings form
-
-const SettingsSchema = WeightSettingsSchema.pick({ temp: true, aggregate: true, per_step: true, clamp: true, normalize: true, step_clip: true })
-
-export function llmDefaults(): ByoSettings {
-  const { temp, aggregate, per_step, clamp, normalize, step_clip } = defaultConfig('sequence').weights
-  return { temp, aggregate, per_step, clamp, normalize, step_clip }
-}
 
 type Transform = 'none' | 'clip_rho' | 'clip_ratio'
 /** bounds a transform starts with when picked: ρ to ±0.5, the ratio to the paper's [0.2, 1.8] */
@@ -117,7 +111,7 @@ function fromForm(f: FormState): { settings: ByoSettings | null; issues: Record<
     normalize: f.normalize,
     step_clip: [n(f.stepLo), n(f.stepHi)]
   }
-  const r = SettingsSchema.safeParse(raw)
+  const r = ByoSettingsSchema.safeParse(raw)
   if (r.success) return { settings: r.data, issues: {} }
   const issues: Record<string, string> = {}
   for (const i of r.error.issues) {
@@ -133,7 +127,7 @@ function fromForm(f: FormState): { settings: ByoSettings | null; issues: Record<
 export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWeightsApi; initialDatasetId?: number }): React.JSX.Element {
   const [datasets, setDatasets] = useState<ByoDatasetItem[]>([])
   const [datasetId, setDatasetId] = useState<number | undefined>(initialDatasetId)
-  const [form, setForm] = useState<FormState>(() => toForm(llmDefaults()))
+  const [form, setForm] = useState<FormState>(() => toForm(byoDefaultSettings()))
   const [variant, setVariant] = useState<ByoVariant>('trace')
   const [result, setResult] = useState<ByoInspectView | null>(null)
   const [busy, setBusy] = useState(false)
@@ -146,6 +140,8 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   const [path, setPath] = useState('')
   const [tokFile, setTokFile] = useState('')
   const [importMsg, setImportMsg] = useState<string | null>(null)
+  const [skipBad, setSkipBad] = useState(false)
+  const [skipped, setSkipped] = useState<SkippedRow[]>([])
   const [following, setFollowing] = useState<string | null>(null)
   const [live, setLive] = useState<ByoFollowUpdateView | null>(null)
   const [reload, setReload] = useState(0)
@@ -210,14 +206,24 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   }, [api, datasetId, openTrace, settings && JSON.stringify(settings)])
 
   // following: move to each new version
+  const followErrors = useRef<string[]>([])
   useEffect(() => {
     if (!api.onFollowUpdate) return
     return api.onFollowUpdate((u) => {
       if (u.followId !== following) return
       setLive(u)
-      if (u.errors?.length) setImportMsg(u.errors.join('\n'))
+      followErrors.current = []
       setDatasetId(u.datasetId)
       setReload((x) => x + 1)
+    })
+  }, [api, following])
+  // the last few problems since the last update, as they happen
+  useEffect(() => {
+    if (!api.onFollowError) return
+    return api.onFollowError((e) => {
+      if (e.followId !== following) return
+      followErrors.current = [...followErrors.current, e.message].slice(-5)
+      setImportMsg(followErrors.current.join('\n'))
     })
   }, [api, following])
   useEffect(
@@ -230,8 +236,10 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   const doImport = async (): Promise<void> => {
     if (!api.importFile || !path.trim()) return
     setImportMsg('importing…')
+    setSkipped([])
     try {
-      const r = await api.importFile({ path: path.trim(), ...(tokFile.trim() ? { tokenizerFile: tokFile.trim() } : {}) })
+      const r = await api.importFile({ path: path.trim(), ...(tokFile.trim() ? { tokenizerFile: tokFile.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
+      setSkipped(r.skipped ?? [])
       setImportMsg(`dataset ${r.dataset.id} "${r.dataset.name}" imported${r.replacedLogProbs ? ' (same traces as before: their log-probs were replaced)' : ''}`)
       setDatasetId(r.dataset.id)
       setOpenTrace(null)
@@ -320,10 +328,25 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             <span className="muted">file</span>
             <input className="grow" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/traces.jsonl" aria-label="file to import or follow" data-testid="byo-path" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setPath(p))} data-testid="byo-pick">
+              Choose…
+            </button>
+          )}
           <label className="inline">
             <span className="muted">tokenizer.json</span>
             <input value={tokFile} onChange={(e) => setTokFile(e.target.value)} placeholder="optional" aria-label="tokenizer file" data-testid="byo-tokenizer" />
           </label>
+          {api.pickFile && (
+            <button onClick={() => void api.pickFile!().then((p) => p && setTokFile(p))} data-testid="byo-pick-tokenizer">
+              Choose…
+            </button>
+          )}
+          {api.importFile && (
+            <label className="inline small" title="import the good rows and list every bad one with its reason (without it, one bad row refuses the file)">
+              <input type="checkbox" checked={skipBad} onChange={(e) => setSkipBad(e.target.checked)} data-testid="byo-skip-bad-rows" /> skip bad rows
+            </label>
+          )}
           {api.importFile && (
             <button className="primary" onClick={() => void doImport()} disabled={!path.trim() || following !== null} data-testid="byo-import-button">
               Import
@@ -340,6 +363,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             </span>
           )}
           {importMsg && <span className="small" role="status" style={{ whiteSpace: 'pre-wrap' }}>{importMsg}</span>}
+          <SkippedRows rows={skipped} />
         </div>
       )}
 
@@ -396,7 +420,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
           ))}
         </div>
         <div className="row gap" style={{ marginTop: 8 }}>
-          <button onClick={() => setForm(toForm(llmDefaults()))} data-testid="byo-reset">
+          <button onClick={() => setForm(toForm(byoDefaultSettings()))} data-testid="byo-reset">
             LLM defaults
           </button>
           <span className="muted small">

@@ -6,7 +6,7 @@ import { useEffect, useMemo, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { HeatmapData, RunInfo, SnapshotData, TraceRho } from '../../../shared/contract.ts'
 import { curate } from '../../../shared/curation.ts'
-import { histogram, LOG_FLOOR_W, spearman, weightStats } from '../../../shared/weight-stats.ts'
+import { sharedLogWHistograms, spearman, weightStats } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
 import { TraceViewer } from '../components/TraceViewer.tsx'
 import { useColumns } from '../hooks.ts'
@@ -15,40 +15,18 @@ import { useApp } from '../state.tsx'
 import { binColor, useTheme } from '../theme.ts'
 import { Kpi } from '../components/Kpi.tsx'
 
-/** log of the weights used in the loss, floored like the engine's statistics */
-export function logOf(w: ArrayLike<number>): Float64Array {
-  return Float64Array.from(w as ArrayLike<number>, (v) => Math.log(Math.max(v, LOG_FLOOR_W)))
-}
-
-/** The raw-vs-clamped histogram traces on shared bin edges (also used by the UI benchmark). */
-export function weightHistogramTraces(logWRaw: ArrayLike<number>, logW: ArrayLike<number>, bins = 60, label = ''): Record<string, unknown>[] {
-  let lo = Infinity
-  let hi = -Infinity
-  for (const a of [logWRaw, logW]) {
-    for (let i = 0; i < a.length; i++) {
-      const v = a[i]
-      if (!Number.isFinite(v) || v <= -60) continue // weights clamped to 0 sit at the floor; shown in the stats
-      if (v < lo) lo = v
-      if (v > hi) hi = v
-    }
-  }
-  if (!Number.isFinite(lo)) {
-    lo = -1
-    hi = 1
-  }
-  if (hi - lo < 1e-9) {
-    lo -= 0.5
-    hi += 0.5
-  }
-  const hr = histogram(logWRaw, bins, lo, hi)
-  const hc = histogram(logW, bins, lo, hi)
-  const width = (hi - lo) / bins
-  const centers = hr.counts.map((_, i) => lo + (i + 0.5) * width)
-  return [
-    // clamped as filled bars, raw as a step outline on top, so both stay readable where they agree
-    { type: 'bar', x: centers, y: hc.counts, width, name: `log w clamped${label}`, opacity: 0.55, hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>' },
-    { type: 'scatter', mode: 'lines', line: { shape: 'hvh', width: 1.8 }, x: centers, y: hr.counts, name: `log w raw${label}`, hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>' }
-  ]
+/** Raw-vs-clamped histogram traces of one or more weight sets on shared bin edges (also used by
+ *  the UI benchmark): clamped as filled bars, raw as a step outline on top, so both stay readable
+ *  where they agree. Weights clamped to 0 are not binned (the stats count them). */
+export function weightHistogramTraces(sets: Array<{ logWRaw: ArrayLike<number>; w: ArrayLike<number>; label?: string }>, bins = 60): Record<string, unknown>[] {
+  const h = sharedLogWHistograms(sets, bins)
+  if (!h.edges.length) return []
+  const width = h.edges[1] - h.edges[0]
+  const centers = h.edges.slice(0, -1).map((e) => e + width / 2)
+  return sets.flatMap(({ label = '' }, i) => [
+    { type: 'bar', x: centers, y: h.clamped[i], width, name: `log w clamped${label}`, opacity: 0.55, hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>' },
+    { type: 'scatter', mode: 'lines', line: { shape: 'hvh', width: 1.8 }, x: centers, y: h.raw[i], name: `log w raw${label}`, hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>' }
+  ])
 }
 
 export function InspectorView(): React.JSX.Element {
@@ -130,16 +108,16 @@ export function InspectorView(): React.JSX.Element {
 
   const { cols } = useColumns(s.api, run?.datasetId ?? undefined)
   const multiplicity = useMemo(() => (cols && run ? curate(cols.scores, run.config.curation).multiplicity : null), [cols, run?.id])
-  const logW = useMemo(() => (snap ? logOf(snap.w) : null), [snap])
   const stats = useMemo(() => (snap ? weightStats(snap.logWRaw, snap.w, snap.clamp) : null), [snap])
   const rho = useMemo(() => (snap && snap.scores.length === snap.logWRaw.length ? spearman(snap.logWRaw, snap.scores) : NaN), [snap])
 
   const histData = useMemo(() => {
-    if (!snap || !logW) return []
-    const t = weightHistogramTraces(snap.logWRaw, logW, 60, other ? ` · #${snap.runId}` : '')
-    if (otherSnap) t.push(...weightHistogramTraces(otherSnap.logWRaw, logOf(otherSnap.w), 60, ` · #${otherSnap.runId} @${otherSnap.step}`))
-    return t
-  }, [snap, logW, otherSnap])
+    if (!snap) return []
+    const sets = [{ logWRaw: snap.logWRaw, w: snap.w, label: other ? ` · #${snap.runId}` : '' }]
+    // the other run on the same bin edges, so the two can be read against each other
+    if (otherSnap) sets.push({ logWRaw: otherSnap.logWRaw, w: otherSnap.w, label: ` · #${otherSnap.runId} @${otherSnap.step}` })
+    return weightHistogramTraces(sets, 60)
+  }, [snap, otherSnap, other])
 
   const distinctScores = useMemo(() => (snap ? new Set(snap.scores).size : 0), [snap])
   const scatter = useMemo(() => {

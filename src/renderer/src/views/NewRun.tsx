@@ -3,10 +3,10 @@
 // field is validated as you type (the same zod schema the back end uses); errors sit beside
 // the field they are about.
 import { useEffect, useMemo, useState } from 'react'
-import { BACKENDS, defaultConfig, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
+import { BACKENDS, defaultConfig, domainOf, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
 import { ApiError } from '../../../shared/contract.ts'
 import { usePresets } from '../hooks.ts'
-import { domainOfDataset, useApp } from '../state.tsx'
+import { useApp } from '../state.tsx'
 import { describeCuration } from './Curation.tsx'
 
 type Kind = 'number' | 'int' | 'nullable-number' | 'text' | 'bool' | 'list'
@@ -112,7 +112,7 @@ export function NewRunView(): React.JSX.Element {
     if (datasetId === undefined && s.datasets[0]) setDatasetId(s.datasets.find((d) => d.source === 'builtin:bandit')?.id ?? s.datasets[0].id)
   }, [s.datasets, datasetId])
   const ds = s.datasets.find((d) => d.id === datasetId)
-  const domain = domainOfDataset(ds)
+  const domain = domainOf(ds ?? 'bandit')
   const presets = usePresets(s.api, datasetId)
   const [presetId, setPresetId] = useState<number | 'default'>(s.params.presetId ?? 'default')
   const [method, setMethod] = useState<Method>(() => defaultConfig(domain).method)

@@ -11,7 +11,7 @@ import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { plotColors, useTheme } from '../theme.ts'
 
-export function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
+function StatusPill({ status }: { status: RunInfo['status'] }): React.JSX.Element {
   return <span className={`status ${status}`}>{status}</span>
 }
 
@@ -112,6 +112,7 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
   const live = s.live[run.id]
   const [err, setErr] = useState<string | null>(null)
   const [cancelling, setCancelling] = useState(false)
+  const [marking, setMarking] = useState(false)
   const [final, setFinal] = useState<Record<string, number> | null>(null)
   useEffect(() => s.api.on('run.end', (e) => e.runId === run.id && setFinal(e.final)), [s.api, run.id])
   const frac = live ? live.step / Math.max(1, live.total) : run.status === 'completed' ? 1 : (run.lastStep ?? 0) / Math.max(1, run.config.train.steps)
@@ -137,6 +138,26 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
             data-testid={`cancel-${run.id}`}
           >
             {cancelling ? 'Cancelling…' : 'Cancel'}
+          </button>
+        )}
+        {(run.status === 'running' || run.status === 'queued') && !live && !run.live && (
+          <button
+            disabled={marking}
+            title="The run is recorded as running, but not by this window: if its process is gone, mark it interrupted so that it can be resumed"
+            onClick={() => {
+              const ok = window.confirm(
+                `Mark run #${run.id} as interrupted?\n\nDo this only if no process runs it any more (it was killed, or the machine restarted): a process that still runs it would go on writing to it. Afterwards the run can be resumed from its last checkpoint.`
+              )
+              if (!ok) return
+              setMarking(true)
+              s.api
+                .invoke('runs.markInterrupted', { runId: run.id })
+                .catch((e: Error) => setErr(e.message))
+                .finally(() => setMarking(false))
+            }}
+            data-testid={`mark-interrupted-${run.id}`}
+          >
+            Mark interrupted
           </button>
         )}
         <button onClick={() => s.go('inspector', { runIds: [run.id] })} disabled={run.status === 'queued'}>

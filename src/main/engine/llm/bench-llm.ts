@@ -1,0 +1,209 @@
+// LLM speed on this machine (a benchmark, not a test): forward tokens/s scoring a batch of
+// 8 × 256 tokens (the full forward pass, the head and the log-softmax) and sampling tokens/s for
+// 16 prompts, per backend, each backend in its own process so its peak memory is its own.
+//
+//   npx tsx src/main/engine/llm/bench-llm.ts [--model PATH] [--backends native-cpu,wasm]
+//        [--batch 8] [--seq 256] [--prompts 16] [--new 32] [--reps 2] [--torch PYTHON] [--json]
+//
+// --model defaults to SmolLM2 in the model cache. --torch PYTHON also times PyTorch
+// (transformers' GGUF loader, float32, its default attention) on the same file and batch in the same run,
+// for the ratio issue 13 asks for (≥ 0.7× PyTorch's forward tokens/s).
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { dirname, basename } from 'node:path'
+import { loadavg } from 'node:os'
+import { initBackend, type BackendName } from '../backend/index.ts'
+import { Rng } from '../rng.ts'
+import { generate } from './generate.ts'
+import { loadLlm } from './load.ts'
+import { smollm2Path } from './models.ts'
+import { scoreBatch } from './score.ts'
+
+interface Args {
+  model: string
+  backends: string[]
+  batch: number
+  seq: number
+  prompts: number
+  newTokens: number
+  reps: number
+  torch: string | null
+  json: boolean
+  child: boolean
+}
+
+function parse(argv: string[]): Args {
+  const get = (k: string): string | undefined => {
+    const i = argv.indexOf(`--${k}`)
+    return i >= 0 ? argv[i + 1] : undefined
+  }
+  return {
+    model: get('model') ?? smollm2Path().path,
+    backends: (get('backends') ?? 'native-cpu,wasm').split(',').filter(Boolean),
+    batch: Number(get('batch') ?? 8),
+    seq: Number(get('seq') ?? 256),
+    prompts: Number(get('prompts') ?? 16),
+    newTokens: Number(get('new') ?? 32),
+    reps: Number(get('reps') ?? 2),
+    torch: get('torch') ?? null,
+    json: argv.includes('--json'),
+    child: argv.includes('--child')
+  }
+}
+
+export interface LlmBenchResult {
+  backend: string
+  model: string
+  load_s: number
+  /** seconds: wall clock; cpu_seconds: this process's CPU time (both cores), less sensitive to other load */
+  forward: { batch: number; seq: number; tokens_per_s: number; seconds: number[]; cpu_seconds: number[] }
+  sample: { prompts: number; new_tokens: number; tokens_per_s: number; seconds: number }
+  peak_rss_mb: number
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function runOne(a: Args, backend: string): Promise<LlmBenchResult> {
+  await initBackend(backend as BackendName)
+  let t0 = performance.now()
+  const llm = await loadLlm(a.model)
+  const loadS = (performance.now() - t0) / 1000
+  const V = llm.spec.vocabSize
+  const rng = new Rng(1)
+  const B = a.batch
+  const T = a.seq
+  const ids = Int32Array.from({ length: B * T }, () => 3 + rng.int(V - 3))
+  const lens = new Array(B).fill(T)
+  scoreBatch(llm.model, ids.slice(0, 2 * 16), [16, 16], 2, 16) // warm-up (kernels, tables)
+  const secs: number[] = []
+  const cpu: number[] = []
+  for (let r = 0; r < a.reps; r++) {
+    const c0 = process.cpuUsage()
+    t0 = performance.now()
+    scoreBatch(llm.model, ids, lens, B, T)
+    secs.push((performance.now() - t0) / 1000)
+    const c = process.cpuUsage(c0)
+    cpu.push((c.user + c.system) / 1e6)
+  }
+  const prompts = Array.from({ length: a.prompts }, (_, i) => Array.from({ length: 20 + ((i * 7) % 41) }, () => 3 + rng.int(V - 3)))
+  generate(llm.model, prompts.slice(0, 2), { maxNewTokens: 2, temperature: 0 }) // warm-up
+  t0 = performance.now()
+  const gens = generate(llm.model, prompts, { maxNewTokens: a.newTokens, temperature: 1, rng: new Rng(2) })
+  const sampleS = (performance.now() - t0) / 1000
+  const produced = gens.reduce((n, g) => n + g.tokens.length, 0)
+  llm.dispose()
+  return {
+    backend,
+    model: basename(a.model),
+    load_s: loadS,
+    forward: { batch: B, seq: T, tokens_per_s: (B * T) / median(secs), seconds: secs, cpu_seconds: cpu },
+    sample: { prompts: a.prompts, new_tokens: produced, tokens_per_s: produced / sampleS, seconds: sampleS },
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024
+  }
+}
+
+// PyTorch as the issue's anchor measured it (transformers' default attention, no-grad forward of
+// 8 × 256 ids to logits, 2 torch threads), and the same with the log-softmax the engine's number
+// includes
+const TORCH = `
+import sys, time, json, os, resource, torch
+from transformers import AutoModelForCausalLM
+torch.set_num_threads(2)
+path, B, T, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+m = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), dtype=torch.float32).eval()
+g = torch.Generator().manual_seed(1)
+ids = torch.randint(3, m.config.vocab_size, (B, T), generator=g)
+def timed(f):
+    secs, cpu = [], []
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        f()
+        secs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return sorted(secs)[len(secs) // 2], sorted(cpu)[len(cpu) // 2]
+with torch.no_grad():
+    m(input_ids=ids[:2, :16], use_cache=False)
+    fwd, fwd_cpu = timed(lambda: m(input_ids=ids, use_cache=False))
+    score, score_cpu = timed(lambda: torch.log_softmax(m(input_ids=ids, use_cache=False).logits[:, :-1], -1).gather(-1, ids[:, 1:, None]))
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "attention": m.config._attn_implementation,
+                  "tokens_per_s": B * T / fwd, "cpu_seconds": fwd_cpu, "score_tokens_per_s": B * T / score, "score_cpu_seconds": score_cpu,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+`
+
+async function main(): Promise<void> {
+  const a = parse(process.argv.slice(2))
+  if (a.child) {
+    const r = await runOne(a, a.backends[0])
+    process.stdout.write(`${JSON.stringify(r)}\n`)
+    return
+  }
+  const here = fileURLToPath(import.meta.url)
+  const results: LlmBenchResult[] = []
+  for (const b of a.backends) {
+    const args = [
+      'tsx',
+      here,
+      '--child',
+      '--backends',
+      b,
+      '--model',
+      a.model,
+      '--batch',
+      String(a.batch),
+      '--seq',
+      String(a.seq),
+      '--prompts',
+      String(a.prompts),
+      '--new',
+      String(a.newTokens),
+      '--reps',
+      String(a.reps)
+    ]
+    const p = spawnSync('npx', args, { cwd: dirname(here), encoding: 'utf8', maxBuffer: 1 << 26 })
+    const line = p.stdout.trim().split('\n').pop() ?? ''
+    try {
+      results.push(JSON.parse(line) as LlmBenchResult)
+    } catch {
+      process.stderr.write(`backend ${b} failed:\n${p.stderr.split('\n').slice(-8).join('\n')}\n`)
+    }
+  }
+  let torch: { torch: string; threads: number; attention: string; tokens_per_s: number; cpu_seconds: number; score_tokens_per_s: number; score_cpu_seconds: number; peak_rss_mb: number } | null = null
+  if (a.torch) {
+    const p = spawnSync(a.torch, ['-c', TORCH, a.model, String(a.batch), String(a.seq), String(a.reps)], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    try {
+      torch = JSON.parse(p.stdout.trim().split('\n').pop() ?? '')
+    } catch {
+      process.stderr.write(`PyTorch run failed:\n${p.stderr.split('\n').slice(-8).join('\n')}\n`)
+    }
+  }
+  if (a.json) {
+    process.stdout.write(
+      `${JSON.stringify({ results, torch, ratio_to_torch: torch ? Object.fromEntries(results.map((r) => [r.backend, r.forward.tokens_per_s / torch!.tokens_per_s])) : null }, null, 2)}\n`
+    )
+    return
+  }
+  const f = (x: number, d = 1): string => x.toFixed(d)
+  console.log(`model ${basename(a.model)}; forward batch ${a.batch} × ${a.seq}; sampling ${a.prompts} prompts × ${a.newTokens} new tokens`)
+  const cpuS = (xs: number[]): number => median(xs)
+  console.log('backend      load s  forward tok/s  forward CPU-s  sample tok/s  peak RSS MB' + (torch ? '  forward / PyTorch' : ''))
+  for (const r of results) {
+    console.log(
+      `${r.backend.padEnd(11)} ${f(r.load_s).padStart(7)} ${f(r.forward.tokens_per_s).padStart(14)} ${f(cpuS(r.forward.cpu_seconds), 2).padStart(14)} ${f(r.sample.tokens_per_s).padStart(13)} ${f(r.peak_rss_mb, 0).padStart(12)}` +
+        (torch ? ` ${f(r.forward.tokens_per_s / torch.tokens_per_s, 2).padStart(18)}` : '')
+    )
+  }
+  if (torch) {
+    console.log(
+      `PyTorch ${torch.torch} (${torch.threads} threads, ${torch.attention} attention): forward to logits ${f(torch.tokens_per_s)} tok/s (${f(torch.cpu_seconds, 2)} CPU-s), ` +
+        `with the log-softmax ${f(torch.score_tokens_per_s)} tok/s (${f(torch.score_cpu_seconds, 2)} CPU-s); peak RSS ${f(torch.peak_rss_mb, 0)} MB`
+    )
+    console.log("forward / PyTorch = the engine's scoring (forward + log-softmax) over PyTorch's forward to logits (the anchor's measure)")
+  }
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (other work on these cores slows both)`
+  )
+}
+
+await main()

@@ -1,0 +1,199 @@
+// A causal LM in tfjs (float32): the frozen weights as tensors created once, the forward pass to
+// the final hidden states, and the output head. Scoring (score.ts), sampling (generate.ts) and
+// the Policy adapter (policy.ts) are built on `hidden()` and `logits()`.
+//
+// Every linear goes through `linear(x, name)`: x·W (+ b) with W stored [in, out]. That is the one
+// place a LoRA delta will be added per linear (issue 14): set `linearHook`.
+import * as tf from '@tensorflow/tfjs'
+import type { ForwardCtx, KV } from './attention.ts'
+import { gpt2FinalNorm, gpt2Layer } from './gpt2.ts'
+import { llamaFinalNorm, llamaLayer } from './llama.ts'
+import { ropeTables } from './rope.ts'
+import { LlmError } from './errors.ts'
+import type { LlmSpec } from './spec.ts'
+import type { CanonicalTensor } from './weights.ts'
+import type { DecoderWeights } from './layer-weights.ts'
+
+
+/** what a decoder layer needs from the model */
+/** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
+export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D
+
+const NEG = -1e9
+
+export class CausalLm implements DecoderWeights {
+  /** frozen base weights by canonical name (weights.ts) */
+  readonly weights = new Map<string, tf.Tensor>()
+  linearHook: LinearHook | null = null
+  private headT: tf.Tensor2D | null = null
+  private cosTable: tf.Tensor2D | null = null
+  private sinTable: tf.Tensor2D | null = null
+  private tableLen = 0
+  private readonly masks = new Map<string, tf.Tensor4D>()
+  private disposed = false
+
+  constructor(readonly spec: LlmSpec) {}
+
+  /** Add one weight (from canonicalWeights); the data is copied into a tensor. */
+  addWeight(t: CanonicalTensor): void {
+    if (this.weights.has(t.name)) throw new LlmError(`weight "${t.name}" given twice`)
+    const w = tf.keep(tf.tensor(t.data, t.shape, 'float32'))
+    // tfjs-node copies a tensor's values into TensorFlow only when an op first reads it and keeps
+    // the JavaScript array until then: read it now (a one-value slice), so the model is held once
+    if (tf.getBackend() === 'tensorflow') tf.tidy(() => tf.slice(w.reshape([-1]), 0, 1))
+    this.weights.set(t.name, w)
+  }
+
+  /** throws unless every weight the spec implies is present */
+  checkComplete(where: string): void {
+    const need = ['embed', 'norm.weight']
+    if (this.spec.arch === 'gpt2') need.push('pos_embed')
+    if (!this.spec.tiedHead) need.push('head.weight')
+    for (let l = 0; l < this.spec.nLayers; l++) for (const n of ['q', 'k', 'v', 'o', 'up', 'down']) need.push(`layers.${l}.${n}.weight`)
+    const missing = need.filter((n) => !this.weights.has(n))
+    if (missing.length) throw new LlmError(`${where}: weights missing after loading: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ' …' : ''}`)
+  }
+
+  weight(name: string): tf.Tensor {
+    const w = this.weights.get(name)
+    if (!w) throw new LlmError(`model has no weight "${name}"`)
+    return w
+  }
+
+  linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    const w = this.weight(`${name}.weight`) as tf.Tensor2D
+    const b = this.weights.get(`${name}.bias`)
+    const y = (b ? tf.fused.matMul({ a: x, b: w, bias: b }) : tf.matMul(x, w)) as tf.Tensor2D
+    return this.linearHook ? this.linearHook(name, x, y) : y
+  }
+
+  /** RoPE rows [n, dh] for positions 0…n−1, grown on demand (kept) */
+  private rope(n: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    if (n > this.tableLen) {
+      const len = Math.min(Math.max(n, 2 * this.tableLen, 256), Math.max(n, this.spec.contextLength))
+      const { cos, sinSigned } = ropeTables(this.spec, len)
+      this.cosTable?.dispose()
+      this.sinTable?.dispose()
+      this.cosTable = tf.keep(tf.tensor2d(cos, [len, this.spec.headDim]))
+      this.sinTable = tf.keep(tf.tensor2d(sinSigned, [len, this.spec.headDim]))
+      this.tableLen = len
+    }
+    return { cos: this.cosTable!, sin: this.sinTable! }
+  }
+
+  /** [1, 1, S, P] additive mask: query i (at absolute position P − S + i) sees keys j ≤ its
+   *  position, within the sliding window if the model has one. Cached. */
+  causalMask(S: number, P: number): tf.Tensor4D {
+    const key = `${S}x${P}`
+    let m = this.masks.get(key)
+    if (!m) {
+      const w = this.spec.slidingWindow
+      const data = new Float32Array(S * P)
+      for (let i = 0; i < S; i++) {
+        const pos = P - S + i
+        for (let j = 0; j < P; j++) if (j > pos || (w !== null && pos - j >= w)) data[i * P + j] = NEG
+      }
+      m = tf.keep(tf.tensor4d(data, [1, 1, S, P]))
+      if (this.masks.size >= 64) {
+        // many batch shapes (training on traces of every length): start the cache afresh
+        for (const old of this.masks.values()) old.dispose()
+        this.masks.clear()
+      }
+      this.masks.set(key, m)
+    }
+    return m
+  }
+
+  /**
+   * Position-dependent inputs of a forward pass over [B, S] tokens. `positions`: null = start …
+   * start+S−1 for every row; else [B, S] int32 absolute positions, all ≤ maxPos. Call inside tf.tidy.
+   */
+  context(B: number, S: number, at: { positions?: tf.Tensor2D; maxPos?: number; start?: number }, bias: tf.Tensor4D | null, past: KV[] | null, keepKv: boolean): ForwardCtx {
+    const positions = at.positions ?? null
+    const start = at.start ?? 0
+    const span = positions ? (at.maxPos ?? 0) + 1 : start + S
+    if (span > this.spec.contextLength) throw new LlmError(`sequence of ${span} positions is longer than the model's context length ${this.spec.contextLength}`)
+    const ctx: ForwardCtx = { B, S, positions, start, cos: null, sinSigned: null, cosQ: null, sinSignedQ: null, bias, past, kv: [], keepKv }
+    if (this.spec.rope) {
+      const dh = this.spec.headDim
+      const { cos, sin } = this.rope(span)
+      if (positions) {
+        const flat = positions.reshape([B * S]) as tf.Tensor1D
+        ctx.cos = tf.gather(cos, flat).reshape([B, S, 1, dh]) as tf.Tensor4D
+        ctx.sinSigned = tf.gather(sin, flat).reshape([B, S, 1, dh]) as tf.Tensor4D
+      } else {
+        ctx.cos = cos.slice([start, 0], [S, dh]).reshape([1, S, 1, dh]) as tf.Tensor4D
+        ctx.sinSigned = sin.slice([start, 0], [S, dh]).reshape([1, S, 1, dh]) as tf.Tensor4D
+      }
+      const scale = 1 / Math.sqrt(dh)
+      ctx.cosQ = ctx.cos.mul(scale) as tf.Tensor4D
+      ctx.sinSignedQ = ctx.sinSigned.mul(scale) as tf.Tensor4D
+    }
+    return ctx
+  }
+
+  /** final hidden states [B·S, d] (after the final norm) for ids [B, S]. Call inside tf.tidy. */
+  hidden(ids: tf.Tensor2D, ctx: ForwardCtx): tf.Tensor2D {
+    const { B, S, positions, start } = ctx
+    const s = this.spec
+    const flat = ids.reshape([B * S]) as tf.Tensor1D
+    let x = tf.gather(this.weight('embed'), flat) as tf.Tensor2D
+    if (s.arch === 'gpt2') {
+      const pe = this.weight('pos_embed')
+      const pos = positions ? tf.gather(pe, positions.reshape([B * S]) as tf.Tensor1D) : tf.tile(pe.slice([start, 0], [S, s.dModel]), [B, 1])
+      x = x.add(pos) as tf.Tensor2D
+    }
+    const layer = s.arch === 'gpt2' ? gpt2Layer : llamaLayer
+    // one tidy a layer: only the residual stream (and the layer's keys/values when generating)
+    // outlives it, so a 30-layer pass holds one layer's activations at a time, not all of them.
+    // (Under a gradient tape the tape keeps what backpropagation needs.)
+    for (let l = 0; l < s.nLayers; l++) {
+      const prev = x
+      const out = tf.tidy(() => {
+        const y = layer(this, l, prev, ctx)
+        return ctx.keepKv ? [y, ctx.kv[l].k, ctx.kv[l].v] : [y]
+      })
+      x = out[0] as tf.Tensor2D
+      if (ctx.keepKv) ctx.kv[l] = { k: out[1] as tf.Tensor4D, v: out[2] as tf.Tensor4D }
+      prev.dispose()
+    }
+    const h = s.arch === 'gpt2' ? gpt2FinalNorm(this, x) : llamaFinalNorm(this, x)
+    x.dispose()
+    return h
+  }
+
+  /** logits [n, V] for hidden rows [n, d] */
+  logits(h: tf.Tensor2D): tf.Tensor2D {
+    if (!this.spec.tiedHead) return tf.matMul(h, this.weight('head.weight') as tf.Tensor2D)
+    // tied: the native backend multiplies by the embedding transposed on the fly as fast as by a
+    // transposed copy; wasm and cpu are many times slower that way, so they keep a copy [d, V]
+    if (tf.getBackend() === 'tensorflow') return tf.matMul(h, this.weight('embed') as tf.Tensor2D, false, true)
+    if (!this.headT) this.headT = tf.keep(tf.transpose(this.weight('embed')) as tf.Tensor2D)
+    return tf.matMul(h, this.headT)
+  }
+
+  /** check ids are in the vocabulary; `where` names the caller in the error */
+  checkIds(ids: ArrayLike<number>, where: string): void {
+    const V = this.spec.vocabSize
+    for (let i = 0; i < ids.length; i++) {
+      const t = ids[i]
+      if (!Number.isInteger(t) || t < 0 || t >= V) throw new LlmError(`${where}: token id ${t} (position ${i}) is outside the vocabulary 0..${V - 1}`)
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed
+  }
+
+  dispose(): void {
+    if (this.disposed) return
+    this.disposed = true
+    for (const w of this.weights.values()) w.dispose()
+    this.weights.clear()
+    this.headT?.dispose()
+    this.cosTable?.dispose()
+    this.sinTable?.dispose()
+    for (const m of this.masks.values()) m.dispose()
+    this.masks.clear()
+  }
+}

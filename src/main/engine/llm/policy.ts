@@ -1,0 +1,120 @@
+// A loaded LLM behind the engine's Policy interface (policies/policy.ts), so the trainer, the
+// evaluators and reference scoring can use it where they take a Policy.
+//
+// Token convention. A trace row holds the sequence's real tokens (prompt then completion, as the
+// chat template and tokenizer produced them); `valid` marks real tokens, `mask` the scored
+// (completion) ones. logProbs(batch)[b, t] = log π(token_t | token_<t). Position 0 has no
+// context: with `prependBos` (default: the tokenizer's addBos, e.g. Llama 3) the model's BOS is
+// fed in front and position 0 is scored under it, as the sequence suite's transformer does;
+// otherwise position 0 gets 0 (a prompt token: chat templates begin with their own special token).
+//
+// The base weights are the CausalLm's frozen tensors, created once and shared by clones: a clone
+// costs nothing and never copies the model. `variables` is empty until issue 14 adds LoRA
+// adapters (through CausalLm.linearHook); dispose() frees only what the adapter owns, never the
+// shared model (LoadedLlm.dispose does that).
+import * as tf from '@tensorflow/tfjs'
+import type { Batch, Policy, PolicySpec } from '../policies/policy.ts'
+import type { CausalLm } from './decoder.ts'
+import { generate, type GenerateOptions, type Generation } from './generate.ts'
+import { defaultChunkRows } from './score.ts'
+import type { LlmArch } from './spec.ts'
+
+export interface LlmPolicySpec extends PolicySpec {
+  kind: 'llm'
+  /** the model path or store id the policy was loaded from (rebuilding loads it again) */
+  model: string
+  arch: LlmArch
+  vocabSize: number
+  prependBos: boolean
+  bos: number
+}
+
+export interface LlmPolicyOptions {
+  /** recorded in spec.model */
+  model: string
+  /** feed BOS before position 0 (default false); requires bos ≥ 0 */
+  prependBos?: boolean
+  bos?: number
+  chunkRows?: number
+}
+
+export class LlmPolicy implements Policy {
+  readonly spec: LlmPolicySpec
+  readonly variables: tf.Variable[] = []
+  private readonly chunkRows: number
+
+  constructor(
+    readonly lm: CausalLm,
+    private readonly opts: LlmPolicyOptions
+  ) {
+    const prependBos = opts.prependBos ?? false
+    const bos = opts.bos ?? -1
+    if (prependBos && !(bos >= 0 && bos < lm.spec.vocabSize)) throw new Error(`LlmPolicy: prependBos needs the model's BOS id, got ${bos}`)
+    this.spec = { kind: 'llm', obsDim: 0, actDim: lm.spec.vocabSize, model: opts.model, arch: lm.spec.arch, vocabSize: lm.spec.vocabSize, prependBos, bos }
+    this.chunkRows = opts.chunkRows ?? defaultChunkRows(lm.spec.vocabSize)
+  }
+
+  /** log π(token_t | token_<t) for every step: [B, T] (see the token convention above) */
+  logProbs(batch: Batch): tf.Tensor2D {
+    const { B, T } = batch
+    const lm = this.lm
+    const V = lm.spec.vocabSize
+    const acts = (batch.actions.dtype === 'int32' ? batch.actions : batch.actions.toInt()).reshape([B, T]) as tf.Tensor2D
+    const bos = this.spec.prependBos
+    // input ids and the row of hidden states that predicts each scored token
+    const input = bos ? (T > 1 ? tf.concat([tf.fill([B, 1], this.spec.bos, 'int32'), acts.slice([0, 0], [B, T - 1])], 1) : tf.fill([B, 1], this.spec.bos, 'int32')) : acts
+    const h = tf.tidy(() => {
+      const ctx = lm.context(B, T, {}, lm.causalMask(T, T), null, false)
+      return lm.hidden(input as tf.Tensor2D, ctx)
+    })
+    // targets: with BOS every position t is predicted by row t; without, t ≥ 1 by row t − 1
+    const rowsN = B * T
+    const parts: tf.Tensor[] = []
+    try {
+      for (let c = 0; c < rowsN; c += this.chunkRows) {
+        const n = Math.min(this.chunkRows, rowsN - c)
+        parts.push(
+          tf.tidy(() => {
+            const hc = h.slice([c, 0], [n, h.shape[1]]) as tf.Tensor2D
+            const logits = lm.logits(hc)
+            const lse = tf.logSumExp(logits, 1)
+            // target of row r = b·T + t: acts[b, t] (BOS) or acts[b, t + 1] (no BOS; last row of a sequence: any id)
+            const flatActs = acts.reshape([rowsN]) as tf.Tensor1D
+            const tgtIds = bos ? flatActs.slice([c], [n]) : tf.concat([flatActs.slice([1], [rowsN - 1]), tf.zeros([1], 'int32')]).slice([c], [n])
+            const idx = tf.range(0, n, 1, 'int32').mul(tf.scalar(V, 'int32')).add(tgtIds) as tf.Tensor1D
+            return tf.gather(logits.reshape([n * V]), idx).sub(lse)
+          })
+        )
+      }
+      return tf.tidy(() => {
+        const lp = tf.concat(parts).reshape([B, T]) as tf.Tensor2D
+        if (bos) return lp
+        // row t predicted token t + 1: shift right by one, position 0 gets 0
+        return (T > 1 ? tf.concat([tf.zeros([B, 1]), lp.slice([0, 0], [B, T - 1])], 1) : tf.zeros([B, 1])) as tf.Tensor2D
+      })
+    } finally {
+      tf.dispose(parts)
+      h.dispose()
+      if (input !== acts) input.dispose()
+      if (acts !== batch.actions) acts.dispose()
+    }
+  }
+
+  /** Continue prompts (ids as the tokenizer and chat template produced them). */
+  generate(prompts: number[][], opts: GenerateOptions): Generation[] {
+    return generate(this.lm, prompts, opts)
+  }
+
+  act(): Float32Array | Int32Array {
+    throw new Error('LlmPolicy.act: not for sequences; use generate()')
+  }
+
+  /** another adapter over the same frozen model (no copy) */
+  clone(_trainable: boolean): LlmPolicy {
+    return new LlmPolicy(this.lm, this.opts)
+  }
+
+  dispose(): void {
+    // nothing owned yet: the model is shared and freed by its loader
+  }
+}

@@ -1,0 +1,161 @@
+// datasets.* and presets.*: the project's datasets (import, built-ins, per-trace columns, one
+// trace), reference scoring, and curation presets.
+import { basename, resolve, sep } from 'node:path'
+import { ApiError, type DatasetColumns, type Handlers, type TraceDetail } from '../../shared/contract.ts'
+import { maskedLength, validateDataset, type TraceDataset } from '../common/trace.ts'
+import { getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
+import type { ImportResult } from '../engine/data/import.ts'
+import * as runner from '../jobs/runner.ts'
+import { storeByo } from './byo-service.ts'
+import type { ServiceContext } from './context.ts'
+import { runInWorker } from './import-job.ts'
+
+type DatasetRequests =
+  | 'datasets.list'
+  | 'datasets.columns'
+  | 'datasets.trace'
+  | 'datasets.import'
+  | 'datasets.find'
+  | 'datasets.delete'
+  | 'datasets.builtins'
+  | 'datasets.addBuiltin'
+  | 'datasets.scoreReference'
+  | 'presets.list'
+  | 'presets.save'
+
+export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequests> {
+  const { emit } = ctx
+  const info = (id: number) => ctx.datasetSummary(id)
+  return {
+    'datasets.list': async () => ctx.store.listDatasets(),
+    'datasets.columns': async ({ datasetId }) => {
+      const d = ctx.dataset(datasetId)
+      const n = d.offsets.length - 1
+      const lengths = new Array<number>(n)
+      for (let i = 0; i < n; i++) lengths[i] = maskedLength(d, i)
+      const meta = d.meta ? d.meta.map((m) => (m && Object.keys(m).length ? truncate(JSON.stringify(m), 300) : '')) : new Array<string>(n).fill('')
+      const cols: DatasetColumns = { id: datasetId, ids: d.ids, scores: Array.from(d.scores), lengths, meta }
+      return cols
+    },
+    'datasets.trace': async ({ datasetId, index }) => traceDetail(ctx.dataset(datasetId), datasetId, index),
+    'datasets.find': async ({ ref }) => {
+      const d = ctx.store.findDataset(ref)
+      if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
+      return d
+    },
+    'datasets.import': async ({ path, name, format, mapping, tokenizerFile, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
+      const abs = resolve(path)
+      const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
+      let imp: ImportResult
+      try {
+        imp = await runInWorker(
+          'import',
+          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes },
+          { onProgress: (done, total) => emit('import.progress', { importId, done, total }) }
+        )
+        validateDataset(imp.dataset)
+      } catch (e) {
+        let msg = e instanceof Error ? e.message : String(e)
+        // an upload's temporary path means nothing to the user: name the file they picked
+        if (upload) msg = msg.split(abs).join(basename(abs))
+        // say which file, unless the importer already did
+        throw new ApiError(msg.includes(basename(abs)) ? msg : `${basename(abs)}: ${msg}`, 'invalid_data')
+      }
+      const source = upload ? `upload:${name ?? basename(abs)}` : `file:${abs}`
+      // traces that carry their own log-probs are stored as byo.import stores them
+      const logProbs = Boolean(imp.refLogProbs || imp.policyLogProbs)
+      const { id, created } = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
+      emit('import.progress', { importId, done: 1, total: 1 })
+      emit('project.changed', { what: 'datasets' })
+      // an upload's temporary path means nothing to the user here either
+      const skipped = upload ? imp.skipped.map((r) => ({ ...r, reason: r.reason.split(abs).join(basename(abs)) })) : imp.skipped
+      return { dataset: info(id), created, logProbs, skipped }
+    },
+    'datasets.delete': async ({ datasetId }) => {
+      info(datasetId)
+      ctx.store.deleteDataset(datasetId)
+      ctx.forgetDataset(datasetId)
+      emit('project.changed', { what: 'datasets' })
+      return { ok: true as const }
+    },
+    'datasets.builtins': async () => {
+      const have = new Set(ctx.store.listDatasets().map((d) => d.source))
+      return listBuiltins().map((b) => ({ name: b.name, description: b.description, added: have.has(`builtin:${b.name}`) }))
+    },
+    'datasets.addBuiltin': async ({ name, importId, quick }) => {
+      if (!getBuiltin(name)) throw new ApiError(`unknown built-in dataset "${name}"; built-ins: ${listBuiltins().map((b) => b.name).join(', ')}`, 'not_found')
+      let ds: TraceDataset
+      try {
+        ds = await runInWorker('builtin', { name, options: quick ? { quick: true } : {} }, { onProgress: (done, total) => emit('import.progress', { importId, done, total }) })
+        validateDataset(ds)
+      } catch (e) {
+        throw new ApiError(`built-in dataset "${name}": ${e instanceof Error ? e.message : String(e)}`, 'failed')
+      }
+      const { id, created } = ctx.store.putDataset(ds, `builtin:${name}`)
+      emit('import.progress', { importId, done: 1, total: 1 })
+      emit('project.changed', { what: 'datasets' })
+      return { dataset: info(id), created }
+    },
+    'datasets.scoreReference': async ({ datasetId }) => {
+      info(datasetId)
+      const job = runner.scoreReference(ctx.store.file, datasetId, (e) => {
+        if (e.type === 'progress') emit('score.progress', { datasetId, done: e.step, total: e.total, status: 'running' })
+      })
+      try {
+        const end = await job.done
+        // the job's end event says how it went: a failed or cancelled scoring is not a success
+        if (end.status !== 'completed') throw new Error(end.error ?? `reference scoring ${end.status}`)
+      } catch (e) {
+        emit('score.progress', { datasetId, done: 0, total: 1, status: 'failed', error: e instanceof Error ? e.message : String(e) })
+        throw e
+      }
+      emit('score.progress', { datasetId, done: 1, total: 1, status: 'completed' })
+      return { ok: true as const }
+    },
+
+    'presets.list': async ({ datasetId }) => ctx.store.listPresets(datasetId),
+    'presets.save': async ({ datasetId, name, curation }) => {
+      info(datasetId)
+      const p = ctx.store.savePreset(datasetId, name, curation)
+      emit('project.changed', { what: 'presets' })
+      return p
+    }
+  }
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n - 1) + '…' : s
+}
+
+/** At most this many steps of one trace go over the wire. */
+const MAX_STEPS = 2000
+
+function traceDetail(d: TraceDataset, datasetId: number, index: number): TraceDetail {
+  const n = d.offsets.length - 1
+  if (index >= n) throw new ApiError(`trace ${index} is out of range: the dataset has ${n} traces (0..${n - 1})`, 'not_found')
+  const a = d.offsets[index]
+  const full = d.offsets[index + 1]
+  const b = Math.min(full, a + MAX_STEPS)
+  const per = d.kind === 'continuous' ? d.actDim : 1
+  const actions: number[][] = []
+  const obs: number[][] = []
+  for (let s = a; s < b; s++) {
+    actions.push(Array.from(d.actions.subarray(s * per, (s + 1) * per)))
+    obs.push(d.obsDim ? Array.from(d.obs.subarray(s * d.obsDim, (s + 1) * d.obsDim)) : [])
+  }
+  return {
+    datasetId,
+    index,
+    id: d.ids[index],
+    kind: d.kind,
+    score: d.scores[index],
+    obsDim: d.obsDim,
+    actDim: d.actDim,
+    actions,
+    obs,
+    mask: Array.from(d.mask.subarray(a, b)),
+    rewards: d.rewards ? Array.from(d.rewards.subarray(a, b)) : null,
+    meta: d.meta?.[index] ?? null,
+    truncated: b < full
+  }
+}
