@@ -9,7 +9,7 @@
 // reshape + transpose of the fused q/k/v projection and left by one transpose + reshape.
 import * as tf from '@tensorflow/tfjs'
 import { affine } from './mlp.ts'
-import type { Block, TransformerConfig } from './transformer.ts'
+import type { Block, TransformerConfig } from './transformer-types.ts'
 
 export interface TransformerNet {
   config: Required<TransformerConfig>

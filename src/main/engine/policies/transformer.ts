@@ -25,23 +25,11 @@
 // scaled by 1/√(2·nLayers), biases 0, LayerNorm gains 1), never from tfjs random ops, so a seed
 // gives the same weights on every backend.
 import * as tf from '@tensorflow/tfjs'
+import type { Block, TransformerConfig } from './transformer-types.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 import { Rng } from '../rng.ts'
 import { transformerCore, transformerLogProbs, type TransformerNet } from './transformer-grad.ts'
 
-export interface TransformerConfig {
-  vocabSize: number
-  dModel: number
-  nHeads: number
-  nLayers: number
-  dFF: number
-  /** longest sequence (tokens, BOS not counted) the model accepts */
-  maxLen: number
-  /** output head = token embedding transposed (default true) */
-  tied?: boolean
-  /** id of the BOS context token (default 1, the character tokenizer's bos) */
-  bos?: number
-}
 
 export interface TransformerSpec extends PolicySpec {
   kind: 'transformer'
@@ -92,20 +80,6 @@ interface KV {
   v: tf.Tensor4D
 }
 
-export interface Block {
-  ln1g: tf.Variable
-  ln1b: tf.Variable
-  wqkv: tf.Variable
-  bqkv: tf.Variable
-  wo: tf.Variable
-  bo: tf.Variable
-  ln2g: tf.Variable
-  ln2b: tf.Variable
-  wfc: tf.Variable
-  bfc: tf.Variable
-  wproj: tf.Variable
-  bproj: tf.Variable
-}
 
 export class TransformerPolicy implements Policy {
   readonly spec: TransformerSpec
@@ -378,3 +352,5 @@ export function sampleToken(logits: ArrayLike<number>, temperature: number, topP
   }
   return order[order.length - 1]
 }
+
+export type { Block, TransformerConfig } from './transformer-types.ts'
