@@ -46,11 +46,11 @@ describe('Adam / AdamW', () => {
     const n = opt.step([tf.tensor1d([3, 4])], 1)
     expect(n.dataSync()[0]).toBeCloseTo(5, 6)
   })
-  it('leaves no tensor behind once disposed (its moments m, v are 2 tensors per parameter)', () => {
+  it('leaves no tensor behind once disposed (moments m, v: 2 tensors per group of parameters)', () => {
     const p = tf.variable(tf.tensor1d([1, 2]))
     const before = tf.memory().numTensors
     const opt = new AdamOptimizer([p], optim({ kind: 'adam' }))
-    expect(tf.memory().numTensors - before).toBe(2)
+    expect(tf.memory().numTensors - before).toBe(2 + 8) // m, v, and its 8 constant scalars
     opt.dispose()
     expect(tf.memory().numTensors).toBe(before)
     p.dispose()

@@ -18,7 +18,7 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   byo: { help: 'byo import|weights|follow  bring your own log-probs: inspect weights with any settings, no training', load: async () => (await import('./commands/byo.ts')).cmdByo },
   export: { help: 'export RUN            a checkpoint as tfjs or safetensors (--step N --format tfjs|safetensors --out DIR [--overwrite])', load: async () => (await import('./commands/export.ts')).cmdExport },
   report: { help: 'report RUN [RUN…]     HTML/Markdown/PDF report (--out FILE.html|.md|.pdf [--csv DIR] [--overwrite])', load: async () => (await import('./commands/report.ts')).cmdReport },
-  bench: { help: 'bench [--json]        ms per training step, per backend', load: async () => (await import('./commands/bench.ts')).cmdBench },
+  bench: { help: 'bench [--json]        ms per training step, per backend (--peer: beside PyTorch; --profile [ENTRY]: ops a step)', load: async () => (await import('./commands/bench.ts')).cmdBench },
   doctor: { help: 'doctor [--json]       which backends load, and why the others do not', load: async () => (await import('./commands/doctor.ts')).cmdDoctor },
   backend: { help: 'backend install       build the native TensorFlow backend from the TF wheel', load: async () => (await import('./commands/backend.ts')).cmdBackend },
   datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => (await import('./commands/datasets.ts')).cmdDatasets },

@@ -61,11 +61,13 @@ export function perStepWeight(logq: tf.Tensor2D, logref: tf.Tensor2D, mask: tf.T
   })
 }
 
-/** q = π_θ with stop-gradient ("current" q): the same values as a new constant tensor, so
- *  the gradient tape does not record the weight computation at all. A custom-gradient identity
- *  returning zeros would be exact too, but the backward pass would still run through every
- *  weight op only to multiply by zero (+28% kernels a step). The read-back is [B, T] floats,
- *  cheap on the synchronous backends the engine uses (native, wasm, cpu). */
+/** q = π_θ with stop-gradient ("current" q): the same values as a tensor the gradient tape does
+ *  not connect to x, so the weight computation is never differentiated. A custom-gradient
+ *  identity returning zeros would be exact too, but the backward pass would still run through
+ *  every weight op only to multiply by zero (+28% kernels a step). Made by a tf.customGrad with
+ *  no inputs (the ops inside one are not recorded, and a tape node with no inputs lies on no
+ *  path from θ): it stays on the device, no read-back and no re-upload (issue 17). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return tf.tensor(x.dataSync(), x.shape, x.dtype) as T
+  const detached = tf.customGrad((() => ({ value: tf.clone(x), gradFunc: () => [] })) as unknown as Parameters<typeof tf.customGrad>[0])
+  return detached() as T
 }

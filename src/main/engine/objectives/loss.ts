@@ -23,17 +23,29 @@ export function weightedNll(
   stepW: tf.Tensor2D | null,
   norm: LossNorm
 ): tf.Scalar {
-  return tf.tidy(() => {
-    let stepTerms = tf.mul(logp, mask) as tf.Tensor2D
-    if (stepW) stepTerms = tf.mul(stepTerms, stepW)
+  // With the weights held constant the loss is linear in log π: L = Σ_{b,t} c_bt log π_bt with
+  //   c_bt = −w(τ_b) w_t mask_bt / (B |τ_b|)   ("trace"),   −w(τ_b) w_t mask_bt / Σ mask   ("token").
+  // So c is made once, from the mask and the weights, and is both the loss's gradient (one
+  // multiply on the backward pass instead of the tape's chain of reductions and broadcasts,
+  // issue 17) and, summed against log π, its value. It is formed in the order the chain rule
+  // runs through L = −mean_b(w_b Σ_t w_t mask log π / |τ_b|): −1/B, × w(τ), / |τ|, × w_t, × mask.
+  const f = tf.customGrad((lp, save) => {
+    const x = lp as tf.Tensor2D
+    const B = x.shape[0]
+    // d L / d (Σ_t w_t mask_t log π_t of trace b): [B] or one number for all
+    let coef: tf.Tensor
     if (norm === 'trace') {
-      const len = tf.maximum(tf.sum(mask, 1), 1)
-      let perTrace = tf.div(tf.sum(stepTerms, 1), len) as tf.Tensor1D
-      if (traceW) perTrace = tf.mul(perTrace, traceW)
-      return tf.neg(tf.mean(perTrace)) as tf.Scalar
+      const mean = tf.div(-1, B)
+      coef = tf.div(traceW ? tf.mul(mean, traceW) : mean, tf.maximum(tf.sum(mask, 1), 1))
+    } else {
+      const perCount = tf.div(-1, tf.maximum(tf.sum(mask), 1))
+      coef = traceW ? tf.mul(perCount, traceW) : perCount
     }
-    let perTraceSum = tf.sum(stepTerms, 1) as tf.Tensor1D
-    if (traceW) perTraceSum = tf.mul(perTraceSum, traceW)
-    return tf.neg(tf.div(tf.sum(perTraceSum), tf.maximum(tf.sum(mask), 1))) as tf.Scalar
+    let c = coef.rank === 1 ? tf.reshape(coef, [B, 1]) : coef
+    if (stepW) c = tf.mul(c, stepW)
+    c = tf.mul(c, mask)
+    ;(save as (t: tf.Tensor[]) => void)([c])
+    return { value: tf.sum(tf.mul(c, x)) as tf.Scalar, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], dy) }
   })
+  return tf.tidy(() => f(logp) as tf.Scalar)
 }

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { readBack } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
-import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
+import { cloneVariables, mlpBackward, mlpForward, mlpForwardKeep, mlpVariables, uniqueName } from './mlp.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 
 export interface CategoricalSpec extends PolicySpec {
@@ -29,7 +29,7 @@ export class CategoricalPolicy implements Policy {
     }
   }
 
-  /** log-softmax logits [B·T, A] (context-free: [1, A] broadcast) */
+  /** logits [B·T, A] (context-free: [1, A] broadcast) */
   private logitsFor(obs: tf.Tensor3D | null, n: number): tf.Tensor2D {
     if (this.spec.obsDim === 0) return tf.reshape(this.variables[0], [1, this.spec.actDim])
     if (!obs) throw new Error('categorical policy with obsDim > 0 needs observations')
@@ -39,10 +39,40 @@ export class CategoricalPolicy implements Policy {
   logProbs(batch: Batch): tf.Tensor2D {
     return tf.tidy(() => {
       const n = batch.B * batch.T
-      const logsm = tf.logSoftmax(this.logitsFor(batch.obs, n))
-      const onehot = tf.oneHot(tf.reshape(batch.actions, [n]) as tf.Tensor1D, this.spec.actDim)
-      return tf.reshape(tf.sum(tf.mul(onehot, logsm), 1), [batch.B, batch.T]) as tf.Tensor2D
+      const { obsDim, actDim } = this.spec
+      if (obsDim > 0 && !batch.obs) throw new Error('categorical policy with obsDim > 0 needs observations')
+      const x = obsDim > 0 ? (tf.reshape(batch.obs!, [n, obsDim]) as tf.Tensor2D) : null
+      const onehot = tf.oneHot(tf.reshape(batch.actions, [n]) as tf.Tensor1D, actDim) as tf.Tensor2D
+      return tf.reshape(this.logProbRows(x, onehot), [batch.B, batch.T]) as tf.Tensor2D
     })
+  }
+
+  /** log softmax(f(s))_a of N rows [N] (x null: the context-free logits), with its backward pass
+   *  written out (tf.customGrad): d log p_a / d logits = onehot_a − softmax (issue 17). */
+  private logProbRows(x: tf.Tensor2D | null, onehot: tf.Tensor2D): tf.Tensor1D {
+    const k = this.variables.length
+    const A = this.spec.actDim
+    const f = tf.customGrad((...args) => {
+      const vars = args.slice(0, k) as tf.Variable[]
+      const save = args[k] as unknown as (t: tf.Tensor[]) => void
+      const fwd = x ? mlpForwardKeep(vars, x) : { out: tf.reshape(vars[0], [1, A]) as tf.Tensor2D, inputs: [] }
+      const shifted = tf.sub(fwd.out, tf.max(fwd.out, -1, true))
+      const e = tf.exp(shifted)
+      const sumE = tf.sum(e, -1, true)
+      const lp = tf.sum(tf.mul(onehot, tf.sub(shifted, tf.log(sumE))), 1)
+      save([...fwd.inputs, tf.div(e, sumE), onehot])
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const [probs, onehot] = saved.slice(-2) as tf.Tensor2D[]
+        if (!x) {
+          // the same logits for every row: Σ_rows dy·(onehot − p) = dyᵀ·onehot − (Σ dy)·p
+          return [tf.reshape(tf.sub(tf.matMul(tf.reshape(dy, [1, -1]), onehot), tf.mul(tf.sum(dy), probs)), [A])]
+        }
+        const dLogits = tf.mul(tf.sub(onehot, probs), tf.reshape(dy, [-1, 1])) as tf.Tensor2D
+        return mlpBackward(vars, saved.slice(0, -2) as tf.Tensor2D[], dLogits)
+      }
+      return { value: lp, gradFunc }
+    })
+    return f(...this.variables) as tf.Tensor1D
   }
 
   /** Action probabilities for N contexts: [N × A] row-major. */

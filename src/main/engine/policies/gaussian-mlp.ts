@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { readBackAll } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
-import { cloneVariables, mlpForward, mlpVariables, uniqueName } from './mlp.ts'
+import { cloneVariables, mlpBackward, mlpForward, mlpForwardKeep, mlpVariables, uniqueName } from './mlp.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 
 export interface GaussianMlpSpec extends PolicySpec {
@@ -50,14 +50,40 @@ export class GaussianMlpPolicy implements Policy {
       if (!batch.obs) throw new Error('the Gaussian MLP policy needs observations')
       const n = batch.B * batch.T
       const { obsDim, actDim } = this.spec
-      const mu = this.mean(tf.reshape(batch.obs, [n, obsDim]))
-      const a = tf.reshape(batch.actions, [n, actDim])
-      const logStd = this.logStd()
-      const z = tf.div(tf.sub(a, mu), tf.exp(logStd))
-      // Σ_d [ −½ z_d² − log σ_d − ½ log 2π ]
-      const lp = tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI))
-      return tf.reshape(lp, [batch.B, batch.T]) as tf.Tensor2D
+      return this.logProbRows(tf.reshape(batch.obs, [n, obsDim]), tf.reshape(batch.actions, [n, actDim]), [batch.B, batch.T])
     })
+  }
+
+  /** log π(a|s) of N = B·T rows as [B, T], with its backward pass written out (tf.customGrad): for
+   *  z = (a − μ)/σ, d/dμ = z/σ, through tanh' = 1 − μ², and d/d log σ_d = z_d² − 1 where the
+   *  clamp passes it (issue 17: a few ops instead of the tape's generic graph). */
+  private logProbRows(x: tf.Tensor2D, a: tf.Tensor2D, shape: [number, number]): tf.Tensor2D {
+    const { actDim, logStdMin, logStdMax } = this.spec
+    const k = this.variables.length
+    const f = tf.customGrad((...args) => {
+      const vars = args.slice(0, k) as tf.Variable[]
+      const save = args[k] as unknown as (t: tf.Tensor[]) => void
+      const { out, inputs } = mlpForwardKeep(vars.slice(0, -1), x)
+      const mu = tf.tanh(out)
+      const logStd = tf.clipByValue(vars[k - 1], logStdMin, logStdMax)
+      const std = tf.exp(logStd)
+      const z = tf.div(tf.sub(a, mu), std)
+      // Σ_d [ −½ z_d² − log σ_d − ½ log 2π ]
+      const lp = tf.reshape(tf.sub(tf.sum(tf.mul(tf.square(z), -0.5), 1), tf.add(tf.sum(logStd), actDim * HALF_LOG_2PI)), shape)
+      // the clamp's gradient is 1 inside [min, max] (bounds included), 0 outside
+      const inRange = tf.cast(tf.equal(logStd, vars[k - 1]), 'float32')
+      save([...inputs, mu, z, std, inRange])
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const L = saved.length - 4
+        const [mu, z, std, inRange] = saved.slice(L)
+        const dyc = tf.reshape(dy, [-1, 1])
+        const dPre = tf.mul(tf.mul(dyc, tf.div(z, std)), tf.sub(1, tf.square(mu))) as tf.Tensor2D
+        const dLogStd = tf.mul(tf.sum(tf.mul(dyc, tf.sub(tf.square(z), 1)), 0), inRange)
+        return [...mlpBackward(vars.slice(0, -1), saved.slice(0, L) as tf.Tensor2D[], dPre), dLogStd]
+      }
+      return { value: lp, gradFunc }
+    })
+    return f(...this.variables) as tf.Tensor2D
   }
 
   act(obs: Float32Array, n: number, rng: Rng, deterministic: boolean): Float32Array {

@@ -29,13 +29,46 @@ export function mlpVariables(rng: Rng, sizes: number[], name: string, trainable 
 
 /** x [N, in] → [N, out]; ReLU between layers, none after the last. */
 export function mlpForward(vars: tf.Variable[], x: tf.Tensor2D): tf.Tensor2D {
+  return mlpForwardKeep(vars, x).out
+}
+
+/** x · W + b for rows x [N, in]. Not tf.fused.matMul: tfjs-core reshapes its operands to 3-D
+ *  and back around the kernel, and on the native backend that is 3 more TensorFlow ops (tfjs-node
+ *  runs _FusedMatMul as MatMul + Add anyway). */
+export function affine(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  return tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D
+}
+
+/** The forward pass, keeping each layer's input (x, then every hidden ReLU output) for
+ *  mlpBackward. */
+export function mlpForwardKeep(vars: tf.Variable[], x: tf.Tensor2D): { out: tf.Tensor2D; inputs: tf.Tensor2D[] } {
+  const inputs: tf.Tensor2D[] = []
   let h = x
   const L = vars.length / 2
   for (let l = 0; l < L; l++) {
-    h = tf.add(tf.matMul(h, vars[2 * l] as tf.Tensor2D), vars[2 * l + 1])
+    inputs.push(h)
+    h = affine(h, vars[2 * l], vars[2 * l + 1])
     if (l < L - 1) h = tf.relu(h)
   }
-  return h
+  return { out: h, inputs }
+}
+
+/** The gradients [dW0, db0, dW1, db1, …] of the MLP given d loss / d out [N, out] and the layer
+ *  inputs mlpForwardKeep kept, written out: per layer dW = hᵀ·d, db = Σ_rows d, and
+ *  d h = (d·Wᵀ) ⊙ 1[h > 0] below it (ReLU' from its output: sign(ReLU(x)) = 1[x > 0]). The
+ *  input x gets no gradient. A handful of matrix products instead of the tape's generic graph
+ *  (the ReLU gradient alone is 7 kernels there on the native backend; issue 17). */
+export function mlpBackward(vars: tf.Variable[], inputs: tf.Tensor2D[], dOut: tf.Tensor2D): tf.Tensor[] {
+  const L = vars.length / 2
+  const grads: tf.Tensor[] = new Array(vars.length)
+  let d = dOut
+  for (let l = L - 1; l >= 0; l--) {
+    const h = inputs[l]
+    grads[2 * l] = tf.matMul(h, d, true, false)
+    grads[2 * l + 1] = tf.sum(d, 0)
+    if (l > 0) d = tf.mul(tf.matMul(d, vars[2 * l] as tf.Tensor2D, false, true), tf.sign(h)) as tf.Tensor2D
+  }
+  return grads
 }
 
 export function cloneVariables(vars: tf.Variable[], trainable: boolean): tf.Variable[] {

@@ -15,26 +15,21 @@
 // sequence gives the same log-probs alone or inside a padded batch. Values at padded steps are
 // finite and meaningless (the engine multiplies them by mask = 0).
 //
+// Speed (issue 17). The training pass is one tf.customGrad over every parameter with the
+// backward pass written out (transformer-grad.ts), instead of tfjs's tape over ~700 small ops:
+// all heads are attended at once as [B, H, S, dh] (one transpose in, one out, a layer), the
+// attention bias (causal + padded keys) is made once a batch and the causal part once a length,
+// and GELU is u·σ(2c(u + 0.044715u³)), the same function as 0.5u(1 + tanh(c(u + 0.044715u³))).
+//
 // Initialisation is drawn from the seeded Rng (GPT-2 style: N(0, 0.02), residual projections
 // scaled by 1/√(2·nLayers), biases 0, LayerNorm gains 1), never from tfjs random ops, so a seed
 // gives the same weights on every backend.
 import * as tf from '@tensorflow/tfjs'
+import type { Block, TransformerConfig } from './transformer-types.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 import { Rng } from '../rng.ts'
+import { transformerCore, transformerLogProbs, type TransformerNet } from './transformer-grad.ts'
 
-export interface TransformerConfig {
-  vocabSize: number
-  dModel: number
-  nHeads: number
-  nLayers: number
-  dFF: number
-  /** longest sequence (tokens, BOS not counted) the model accepts */
-  maxLen: number
-  /** output head = token embedding transposed (default true) */
-  tied?: boolean
-  /** id of the BOS context token (default 1, the character tokenizer's bos) */
-  bos?: number
-}
 
 export interface TransformerSpec extends PolicySpec {
   kind: 'transformer'
@@ -64,7 +59,6 @@ export interface GenerateOptions {
 
 let instanceCounter = 0
 
-const LN_EPS = 1e-5
 const NEG = -1e9
 
 function checkConfig(c: TransformerConfig): Required<TransformerConfig> {
@@ -80,37 +74,12 @@ function checkConfig(c: TransformerConfig): Required<TransformerConfig> {
   return full
 }
 
+/** one layer's keys and values of the positions seen so far, [B, H, P, dh] */
 interface KV {
-  k: tf.Tensor
-  v: tf.Tensor
+  k: tf.Tensor4D
+  v: tf.Tensor4D
 }
 
-interface Block {
-  ln1g: tf.Variable
-  ln1b: tf.Variable
-  wqkv: tf.Variable
-  bqkv: tf.Variable
-  wo: tf.Variable
-  bo: tf.Variable
-  ln2g: tf.Variable
-  ln2b: tf.Variable
-  wfc: tf.Variable
-  bfc: tf.Variable
-  wproj: tf.Variable
-  bproj: tf.Variable
-}
-
-function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true)
-  return x.sub(mean).div(variance.add(LN_EPS).sqrt()).mul(g).add(b)
-}
-
-/** GELU, tanh approximation (GPT-2) */
-function gelu(x: tf.Tensor): tf.Tensor {
-  const c = Math.sqrt(2 / Math.PI)
-  // x·x·x rather than pow(x, 3): pow's gradient also differentiates the exponent (log x)
-  return x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(c)).add(1))
-}
 
 export class TransformerPolicy implements Policy {
   readonly spec: TransformerSpec
@@ -223,81 +192,36 @@ export class TransformerPolicy implements Policy {
     return m
   }
 
+  /** The additive attention bias [B, 1, S, S] of a batch: causal, and −1e9 at padded keys. */
+  private attentionBias(keyValid: tf.Tensor2D): tf.Tensor4D {
+    const [B, S] = keyValid.shape
+    return tf.add(this.causal(S), tf.reshape(tf.mul(tf.sub(1, keyValid), NEG), [B, 1, 1, S])) as tf.Tensor4D
+  }
+
   /** logits [B, S, V] for input ids [B, S] (int32) whose real positions keyValid [B, S] marks */
   forward(ids: tf.Tensor2D, keyValid: tf.Tensor2D): tf.Tensor3D {
     const [B, S] = ids.shape
     if (S > this.config.maxLen) throw new Error(`transformer: sequence of ${S} positions is longer than maxLen ${this.config.maxLen}`)
-    return tf.tidy(() => {
-      const keyBias = tf.sub(1, keyValid.toFloat()).mul(NEG).reshape([B, 1, 1, S])
-      return this.core(ids, 0, this.causal(S).add(keyBias), null).logits
-    })
+    return tf.tidy(() => tf.reshape(transformerCore(this.net, ids, 0, this.attentionBias(keyValid.toFloat() as tf.Tensor2D), null, null).logits, [B, S, this.config.vocabSize]) as tf.Tensor3D)
   }
 
-  /** The network on ids [B, S] at positions start … start+S−1. bias is added to the attention
-   *  scores (null: attend to every key); past holds each layer's keys and values [B, H, P, dh]
-   *  of the positions before start. Returns logits [B, S, V] and each layer's keys and values
-   *  including the new positions. Call inside tf.tidy. */
-  private core(ids: tf.Tensor2D, start: number, bias: tf.Tensor | null, past: KV[] | null): { logits: tf.Tensor3D; kv: KV[] } {
-    const [B, S] = ids.shape
-    const { dModel: d, nHeads: H, vocabSize: V } = this.config
-    const dh = d / H
-    // Embedding lookup. The wasm backend has no UnsortedSegmentSum, the gradient of gather, so
-    // there the lookup is a one-hot matrix product; both give exactly the same values.
-    const flat = ids.reshape([B * S]) as tf.Tensor1D
-    const tok = (tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? tf.gather(this.wte, flat) : tf.oneHot(flat, V).matMul(this.wte)).reshape([B, S, d])
-    let x: tf.Tensor = tok.add(this.wpe.slice([start, 0], [S, d]))
-    const scale = 1 / Math.sqrt(dh)
-    const kv: KV[] = []
-    // Heads are column slices of the fused q/k/v projection, attended one at a time: no
-    // rank-5 transposes (the slowest kernels of a training step on wasm). The cache keeps keys and
-    // values as [B, P, d], every head side by side.
-    const bias3 = bias ? bias.reshape([-1, S, bias.shape[bias.rank - 1] as number]) : null
-    this.blocks.forEach((blk, l) => {
-      const h = layerNorm(x, blk.ln1g, blk.ln1b).reshape([B * S, d])
-      const qkv = h.matMul(blk.wqkv).add(blk.bqkv) // [B*S, 3d]
-      const q = qkv.slice([0, 0], [B * S, d]).reshape([B, S, d])
-      let k: tf.Tensor = qkv.slice([0, d], [B * S, d]).reshape([B, S, d])
-      let v: tf.Tensor = qkv.slice([0, 2 * d], [B * S, d]).reshape([B, S, d])
-      if (past) {
-        k = tf.concat([past[l].k, k], 1)
-        v = tf.concat([past[l].v, v], 1)
-      }
-      kv.push({ k, v })
-      const P = k.shape[1] as number
-      const heads: tf.Tensor[] = []
-      for (let hh = 0; hh < H; hh++) {
-        const qh = H === 1 ? q : q.slice([0, 0, hh * dh], [B, S, dh])
-        const kh = H === 1 ? k : k.slice([0, 0, hh * dh], [B, P, dh])
-        const vh = H === 1 ? v : v.slice([0, 0, hh * dh], [B, P, dh])
-        let scores = tf.matMul(qh, kh, false, true).mul(scale) // [B,S,P]
-        if (bias3) scores = scores.add(bias3)
-        heads.push(tf.matMul(tf.softmax(scores, -1), vh)) // [B,S,dh]
-      }
-      const o = (H === 1 ? heads[0] : tf.concat(heads, 2)).reshape([B * S, d])
-      x = x.add(o.matMul(blk.wo).add(blk.bo).reshape([B, S, d]))
-      const h2 = layerNorm(x, blk.ln2g, blk.ln2b).reshape([B * S, d])
-      const m = gelu(h2.matMul(blk.wfc).add(blk.bfc)).matMul(blk.wproj).add(blk.bproj)
-      x = x.add(m.reshape([B, S, d]))
-    })
-    const hf = layerNorm(x, this.lnfg, this.lnfb).reshape([B * S, d])
-    const logits = this.head ? hf.matMul(this.head) : hf.matMul(this.wte, false, true)
-    return { logits: logits.reshape([B, S, V]) as tf.Tensor3D, kv }
+  /** the parameters by role, for transformer-grad.ts */
+  private get net(): TransformerNet {
+    return { config: this.config, wte: this.wte, wpe: this.wpe, blocks: this.blocks, lnfg: this.lnfg, lnfb: this.lnfb, head: this.head }
   }
 
   /** log π(token_t | BOS, tokens_<t) for every step: [B, T] */
   logProbs(batch: Batch): tf.Tensor2D {
     const { B, T } = batch
-    const { vocabSize: V, bos, maxLen } = this.config
+    const { bos, maxLen } = this.config
     if (T > maxLen) throw new Error(`transformer: batch has traces of up to ${T} tokens, the model's maxLen is ${maxLen}`)
     return tf.tidy(() => {
       const acts = (batch.actions.dtype === 'int32' ? batch.actions : batch.actions.toInt()).reshape([B, T]) as tf.Tensor2D
-      const bosCol = tf.fill([B, 1], bos, 'int32')
-      const inputs = (T > 1 ? tf.concat([bosCol, acts.slice([0, 0], [B, T - 1])], 1) : bosCol) as tf.Tensor2D
+      // inputs: BOS, then the tokens shifted right by one; keys: BOS and the real tokens
+      const inputs = tf.slice(tf.pad(acts, [[0, 0], [1, 0]], bos), [0, 0], [B, T]) as tf.Tensor2D
       const valid = batch.valid ?? tf.ones([B, T])
-      const keyValid = (T > 1 ? tf.concat([tf.ones([B, 1]), valid.slice([0, 0], [B, T - 1])], 1) : tf.ones([B, 1])) as tf.Tensor2D
-      const lsm = tf.logSoftmax(this.forward(inputs, keyValid), -1)
-      const oh = tf.oneHot(acts.reshape([B * T]), V).reshape([B, T, V])
-      return lsm.mul(oh).sum(-1) as tf.Tensor2D
+      const keyValid = tf.slice(tf.pad(valid, [[0, 0], [1, 0]], 1), [0, 0], [B, T]) as tf.Tensor2D
+      return transformerLogProbs(this.net, this.variables, inputs, acts, this.attentionBias(keyValid))
     })
   }
 
@@ -332,10 +256,10 @@ export class TransformerPolicy implements Policy {
       })
       // state as a flat tensor list for tf.tidy: [last-position logits [A, V], k0, v0, k1, v1, …]
       const pack = (last: tf.Tensor, kv: KV[]): tf.Tensor[] => [last, ...kv.flatMap(({ k, v }) => [k, v])]
-      const kvOf = (t: tf.Tensor[]): KV[] => this.blocks.map((_b, l) => ({ k: t[1 + 2 * l], v: t[2 + 2 * l] }))
+      const kvOf = (t: tf.Tensor[]): KV[] => this.blocks.map((_b, l) => ({ k: t[1 + 2 * l] as tf.Tensor4D, v: t[2 + 2 * l] as tf.Tensor4D }))
       let state: tf.Tensor[] = tf.tidy(() => {
-        const { logits, kv } = this.core(tf.tensor2d(ids, [rows.length, S0], 'int32'), 0, this.causal(S0), null)
-        return pack(logits.slice([0, S0 - 1, 0], [rows.length, 1, V]).reshape([rows.length, V]), kv)
+        const { logits, kv } = transformerCore(this.net, tf.tensor2d(ids, [rows.length, S0], 'int32'), 0, this.causal(S0), null, null)
+        return pack(logits.reshape([rows.length, S0, V]).slice([0, S0 - 1, 0], [rows.length, 1, V]).reshape([rows.length, V]), kv)
       })
       let active = rows
       for (let step = 0; step < opts.maxNew; step++) {
@@ -359,8 +283,8 @@ export class TransformerPolicy implements Policy {
         const prev = state
         state = tf.tidy(() => {
           const idx = keep.length === active.length ? null : tf.tensor1d(keep, 'int32')
-          const past = idx ? kvOf(prev).map(({ k, v }) => ({ k: tf.gather(k, idx), v: tf.gather(v, idx) })) : kvOf(prev)
-          const { logits, kv } = this.core(tf.tensor2d(next, [keep.length, 1], 'int32'), S0 + step, null, past)
+          const past = idx ? kvOf(prev).map(({ k, v }) => ({ k: tf.gather(k, idx) as tf.Tensor4D, v: tf.gather(v, idx) as tf.Tensor4D })) : kvOf(prev)
+          const { logits, kv } = transformerCore(this.net, tf.tensor2d(next, [keep.length, 1], 'int32'), S0 + step, null, past, null)
           return pack(logits.reshape([keep.length, V]), kv)
         })
         tf.dispose(prev)
@@ -428,3 +352,5 @@ export function sampleToken(logits: ArrayLike<number>, temperature: number, topP
   }
   return order[order.length - 1]
 }
+
+export type { Block, TransformerConfig } from './transformer-types.ts'
