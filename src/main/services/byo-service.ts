@@ -42,7 +42,7 @@ import { detectMapping, importFollowedRows, importTextFile, type ImportedText, t
 import { followJsonl, type FollowedRow } from '../jobs/follow-file.ts'
 import { maskedLength, numTraces, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { tokenizerFromSpec } from '../engine/text/index.ts'
-import { loadHfTokenizer } from '../engine/text/hf.ts'
+import { loadHfTokenizer } from '../engine/text/load-hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
 import type { DatasetSummary, ProjectStore } from '../store/types.ts'
 

@@ -31,7 +31,7 @@ import { parquetReadObjects } from 'hyparquet'
 import { DatasetError, validateDataset, type TraceDataset } from '../../common/trace.ts'
 import { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from '../../../shared/import-options.ts'
 import type { Tokenizer } from '../text/tokenizer.ts'
-import { loadHfTokenizer } from '../text/hf.ts'
+import { loadHfTokenizer } from '../text/load-hf.ts'
 import { count, decodeTextFile, textBefore, type LineProblem } from './text-bytes.ts'
 
 export type { SkippedRow } from '../../../shared/import-options.ts'

@@ -1,8 +1,5 @@
 // Hugging Face `tokenizer.json` files through @huggingface/tokenizers (pure JS). Every
-// failure to read or build one becomes a TokenizerError that names the file.
-import { readFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+// failure to build one becomes a TokenizerError that names the file. Loading a file: load-hf.ts.
 import { Tokenizer as HfLib } from '@huggingface/tokenizers'
 import { TokenizerError, type Tokenizer, type TokenizerSpec } from './tokenizer.ts'
 
@@ -109,30 +106,4 @@ export class HfTokenizer implements Tokenizer {
   spec(): TokenizerSpec {
     return { kind: 'hf', file: this.source }
   }
-}
-
-/** Load a Hugging Face tokenizer.json (and tokenizer_config.json beside it, if any). */
-export async function loadHfTokenizer(file: string): Promise<HfTokenizer> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (e) {
-    throw new TokenizerError(`tokenizer file "${file}": cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (e) {
-    throw new TokenizerError(`tokenizer file "${file}": is not valid JSON (${(e as Error).message})`)
-  }
-  let config: unknown = {}
-  const cfgFile = join(dirname(file), 'tokenizer_config.json')
-  if (existsSync(cfgFile)) {
-    try {
-      config = JSON.parse(await readFile(cfgFile, 'utf8'))
-    } catch (e) {
-      throw new TokenizerError(`tokenizer config "${cfgFile}" (beside "${file}"): is not valid JSON (${(e as Error).message})`)
-    }
-  }
-  return new HfTokenizer(json, config, file)
 }

@@ -1,9 +1,10 @@
 // Tokenizer entry points: build one from its spec (checkpoints and run configs store the spec).
 export { CharTokenizer, ByteTokenizer, TokenizerError } from './tokenizer.ts'
 export type { Tokenizer, TokenizerSpec } from './tokenizer.ts'
-export { HfTokenizer, loadHfTokenizer } from './hf.ts'
+export { HfTokenizer } from './hf.ts'
+export { loadHfTokenizer } from './load-hf.ts'
 import { ByteTokenizer, CharTokenizer, TokenizerError, type Tokenizer, type TokenizerSpec } from './tokenizer.ts'
-import { loadHfTokenizer } from './hf.ts'
+import { loadHfTokenizer } from './load-hf.ts'
 import { openLlmTokenizer } from '../llm/load.ts'
 import type { LlmTokenizer } from '../llm/tokenizer.ts'
 
