@@ -78,7 +78,7 @@ suite(title, () => {
     const row = (s: number): string => JSON.stringify({ tokens: [1, 2], ref_logprobs: [-1, -2], policy_logprobs: [-1, -1], score: s })
     writeFileSync(f, [row(0), '{"tokens": [1, 2], "ref_logprobs": [-1, 0.7], "policy_logprobs": [-1, -1]}', row(1)].join('\n') + '\n')
     const p = await open(fx.url)
-    await p.goto(fx.url.replace(/#.*$/, '') + '#byo')
+    await p.getByTestId('nav-byo').click()
     await p.getByTestId('byo-path').fill(f)
     await p.getByTestId('byo-skip-bad-rows').check()
     await p.getByTestId('byo-import-button').click()
@@ -99,7 +99,7 @@ suite(title, () => {
     db.prepare('UPDATE runs SET owner_pid = ?, owner_start = ? WHERE id = ?').run(other.pid, processStart(other.pid!), id)
     db.close()
     const p = await open(fx.url)
-    await p.goto(fx.url.replace(/#.*$/, '') + '#runs')
+    await p.getByTestId('nav-runs').click()
     const button = p.getByTestId(`mark-interrupted-${id}`)
     await button.waitFor({ timeout: 30_000 })
     // dismissing the confirmation changes nothing
