@@ -46,12 +46,13 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** A new project (with the built-in datasets) served on a free port. With `browser`, that
- *  Chromium is used and left open on close; without, one is launched and closed with it. */
-export async function startFixture(opts: { browser?: Browser } = {}): Promise<Fixture> {
+ *  Chromium is used and left open on close; without, one is launched and closed with it.
+ *  `allowDirs`: folders the page may name besides the project's (`iwsft serve --allow-dir`). */
+export async function startFixture(opts: { browser?: Browser; allowDirs?: string[] } = {}): Promise<Fixture> {
   if (rendererStale()) await buildRenderer(() => {})
   const dir = mkdtempSync(join(tmpdir(), 'iwsft-e2e-'))
   const project = join(dir, 'e2e.iwsft')
-  const server = await startServer({ projectFile: project, port: 0, rendererDir: RENDERER_OUT, uploadRoot: join(dir, 'uploads') })
+  const server = await startServer({ projectFile: project, port: 0, rendererDir: RENDERER_OUT, uploadRoot: join(dir, 'uploads'), allowDirs: opts.allowDirs })
   const browser = opts.browser ?? (await launchChromium())
   mkdirSync(SCREENSHOT_DIR, { recursive: true })
   return {

@@ -36,7 +36,8 @@ suite(title, () => {
 
   beforeAll(async () => {
     browser = await launchChromium()
-    fx = await startFixture({ browser })
+    // the fixture folder lies outside the project's: granted as `iwsft serve --allow-dir` does
+    fx = await startFixture({ browser, allowDirs: [LLAMA] })
   }, 180_000)
   afterAll(async () => {
     await fx?.close()
