@@ -172,6 +172,8 @@ describe('a project from before the imported log-probs table (schema 1)', () => 
     const blob = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
     const t = '2026-01-01T00:00:00.000Z'
     db.exec('DROP TABLE imported_logprobs')
+    // and without what the later migrations added (run owners' start time and host, models)
+    db.exec('ALTER TABLE runs DROP COLUMN owner_start; ALTER TABLE runs DROP COLUMN owner_host; DROP TABLE dataset_tokenization; DROP TABLE models')
     const put = db.prepare('INSERT INTO ref_logprobs (ref_key, data_hash, logp, created_at) VALUES (?, ?, ?, ?)')
     put.run('byo:ref', r.dataset.hash, blob(lp.ref), t)
     put.run('byo:policy', r.dataset.hash, blob(lp.policy), t)

@@ -18,6 +18,7 @@ import { ApiError, type RequestName } from '../../shared/contract.ts'
  *  checks that no path-like field of the contract is missing here). */
 export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = {
   'project.open': ['file'],
+  'project.recover': ['out'],
   'datasets.import': ['path', 'tokenizerFile'],
   'runs.export': ['outDir'],
   'reports.make': ['out'],
