@@ -16,6 +16,16 @@ export interface MetricPoint {
   value: number
 }
 
+export interface BcReferenceRow {
+  key: string
+  dataHash: string
+  dataLabel: string | null
+  settings: unknown
+  backend: string
+  trainMs: number
+  createdAt: string
+}
+
 export interface CheckpointRow {
   id: number
   runId: number
@@ -88,6 +98,11 @@ export interface ProjectStore extends ModelStore {
   getRefLogProbs(refKey: string, dataHash: string): Float32Array | null
   putRefLogProbs(refKey: string, dataHash: string, logp: Float32Array): void
 
+  // trained BC references (reference.kind "bc"), by the key of their settings and backend
+  getBcReference(key: string): { tensors: NamedTensor[]; trainMs: number } | null
+  putBcReference(r: { key: string; dataHash: string; dataLabel: string | null; settings: unknown; backend: string; tensors: NamedTensor[]; trainMs: number }): void
+  listBcReferences(): BcReferenceRow[]
+
   // runs
   createRun(r: {
     name: string
@@ -109,6 +124,9 @@ export interface ProjectStore extends ModelStore {
   listCheckpoints(runId: number): CheckpointRow[]
   listRuns(): RunRow[]
   getRun(id: number): RunRow | null
+  renameRun(id: number, name: string): void
+  /** the run and all it saved (metrics, snapshots, checkpoints), in one transaction; refuses a
+   *  run still running in a live process */
   deleteRun(id: number): void
   getMetrics(runId: number, keys?: string[]): MetricPoint[]
   metricKeys(runId: number): string[]
