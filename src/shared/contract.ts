@@ -79,8 +79,12 @@ export interface BuiltinInfo {
 export type PresetInfo = PresetRow
 
 export interface RunInfo extends RunRow {
-  /** set while this back end runs the job */
+  /** set while the run goes: this back end's job's progress, or what the back end read from the
+   *  project file for a run of another process */
   live: LiveProgress | null
+  /** running in another process (the command line, another window): followed from the project
+   *  file, cancelled where it was started */
+  elsewhere: boolean
 }
 
 /** What π_ref costs a run before it starts (runs.referenceCost): no BC reference, one trained

@@ -3,7 +3,9 @@
 // a run trained it); runs written by another process appear and go live without a reload; the
 // Runs view renames, deletes (after confirming) and resumes runs, and cancel asks first.
 // Screenshots go to $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
@@ -96,5 +98,84 @@ suite(title, () => {
     await page.getByTestId('f-reference-kind').selectOption('init')
     await expect.poll(() => page.getByTestId('nr-reference-cost').count()).toBe(0)
     expect(await page.getByTestId('f-reference-steps').count()).toBe(0)
+  })
+
+  it('a run started by the command line appears without a reload and its curves go live', async () => {
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId('runs-table').waitFor()
+    const before = withDb((s) => Math.max(0, ...s.listRuns().map((r) => r.id)))
+    const cfg = join(fx.dir, 'cli-run.json')
+    writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 6000, batch_size: 16, log_every: 20, eval_every: 1000, snapshot_every: 3000 } }))
+    const child = spawn(process.execPath, [resolve('bin/iwsft.mjs'), 'run', cfg, '--project', fx.project], { cwd: fx.dir, stdio: 'ignore' })
+    const exited = new Promise<number | null>((r) => child.on('exit', r))
+    try {
+      const row = page.locator(`[data-testid^="run-row-"]`).first()
+      await expect.poll(async () => Number((await row.getAttribute('data-testid'))!.slice('run-row-'.length)), { timeout: 60_000 }).toBeGreaterThan(before)
+      const id = Number((await row.getAttribute('data-testid'))!.slice('run-row-'.length))
+      await page.getByTestId(`run-row-${id}`).locator('td.clickable').click()
+      await expect.poll(() => text(`progress-text-${id}`), { timeout: 60_000 }).toMatch(/^in another process \(cancel it there\) · train \d+ \/ 6000/)
+      expect(await page.getByTestId(`cancel-${id}`).count()).toBe(0)
+      // the loss curve follows the child's writes: its last value changes while the run goes
+      const first = await page.getByTestId('last-loss').innerText({ timeout: 30_000 })
+      const firstStep = Number(/train (\d+)/.exec(await text(`progress-text-${id}`))![1])
+      await expect.poll(async () => Number(/train (\d+)/.exec(await text(`progress-text-${id}`))?.[1] ?? 6000), { timeout: 60_000 }).toBeGreaterThan(firstStep)
+      await shot('22-live-run-from-cli')
+      expect(await exited).toBe(0)
+      await expect.poll(() => page.getByTestId(`run-card-${id}`).locator('.status').innerText(), { timeout: 30_000 }).toBe('completed')
+      // the last value on screen is the last loss the child stored
+      const stored = withDb((s) => s.getMetrics(id, ['loss']).at(-1)!.value)
+      await expect.poll(() => page.getByTestId('last-loss').innerText()).not.toBe(first)
+      expect(Number(await page.getByTestId('last-loss').innerText())).toBeCloseTo(stored, 3)
+    } finally {
+      child.kill()
+    }
+  })
+
+  it('cancel asks first; a cancelled run resumes, renames and is deleted after confirming', async () => {
+    const c = defaultConfig('bandit')
+    const config = { ...c, backend: 'cpu', dataset_options: { pulls: 300 }, train: { ...c.train, steps: 200_000, batch_size: 16, log_every: 20, checkpoint_every: 50, snapshot_every: 100_000 } }
+    const { runIds } = (await fx.server!.services.call('runs.start', { config, seeds: [0] })) as { runIds: number[] }
+    const id = runIds[0]
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId(`run-row-${id}`).locator('td.clickable').click()
+    await page.getByTestId(`cancel-${id}`).waitFor({ timeout: 60_000 })
+    await expect.poll(() => withDb((s) => s.listCheckpoints(id).length), { timeout: 60_000 }).toBeGreaterThan(0)
+    // dismissed: the run goes on
+    page.once('dialog', (d) => void d.dismiss())
+    await page.getByTestId(`cancel-${id}`).click()
+    await expect.poll(() => withDb((s) => s.getRun(id)!.lastStep ?? 0)).toBeGreaterThan(withDb((s) => s.getRun(id)!.lastStep ?? 0))
+    expect(withDb((s) => s.getRun(id)!.status)).toBe('running')
+    let asked = ''
+    page.once('dialog', (d) => ((asked = d.message()), void d.accept()))
+    await page.getByTestId(`cancel-${id}`).click()
+    await expect.poll(() => withDb((s) => s.getRun(id)!.status), { timeout: 30_000 }).toBe('cancelled')
+    expect(asked).toMatch(/^Cancel run #\d+ .*It stops after the current step/s)
+
+    // resume: running again from its checkpoint, then cancelled again
+    await page.getByTestId(`resume-${id}`).click()
+    await expect.poll(() => withDb((s) => s.getRun(id)!.status), { timeout: 30_000 }).toBe('running')
+    page.once('dialog', (d) => void d.accept())
+    await page.getByTestId(`cancel-${id}`).click({ timeout: 60_000 })
+    await expect.poll(() => withDb((s) => s.getRun(id)!.status), { timeout: 30_000 }).toBe('cancelled')
+
+    // rename
+    await page.getByTestId(`rename-${id}`).click()
+    await page.getByTestId(`rename-input-${id}`).fill('bandit baseline, cancelled')
+    await page.getByTestId(`rename-save-${id}`).click()
+    await expect.poll(() => withDb((s) => s.getRun(id)!.name)).toBe('bandit baseline, cancelled')
+    await expect.poll(() => text(`run-name-${id}`)).toBe(`#${id} bandit baseline, cancelled`)
+    await shot('23-runs-manage')
+
+    // delete: dismissed keeps it; accepted removes it and all it saved
+    page.once('dialog', (d) => void d.dismiss())
+    await page.getByTestId(`delete-${id}`).click()
+    await settled(page)
+    expect(withDb((s) => s.getRun(id))).not.toBeNull()
+    page.once('dialog', (d) => ((asked = d.message()), void d.accept()))
+    await page.getByTestId(`delete-${id}`).click()
+    await expect.poll(() => withDb((s) => s.getRun(id))).toBeNull()
+    expect(asked).toMatch(/^Delete run #\d+ “bandit baseline, cancelled”\?/)
+    expect(withDb((s) => s.listCheckpoints(id).length + s.getMetrics(id).length)).toBe(0)
+    await expect.poll(() => page.getByTestId(`run-row-${id}`).count()).toBe(0)
   })
 })

@@ -45,7 +45,10 @@ function resolveFor(store: ProjectStore, config: Record<string, unknown>, source
 
 export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
   const { emit, jobs } = ctx
-  const toRunInfo = (r: RunRow): RunInfo => ({ ...r, live: jobs.get(r.id)?.live ?? null })
+  const toRunInfo = (r: RunRow): RunInfo => {
+    const elsewhere = r.status === 'running' && !jobs.has(r.id)
+    return { ...r, live: jobs.get(r.id)?.live ?? (elsewhere ? ctx.followed.get(r.id) : undefined) ?? null, elsewhere }
+  }
 
   const forward = (e: RunEvent): void => {
     const job = jobs.get(e.runId)

@@ -475,6 +475,13 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     metricsOfKey: db.prepare<[number, string], { step: number; key: string; value: number | null }>(
       'SELECT step, key, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step'
     ),
+    metricsAfter: db.prepare<[number, number], { step: number; key: string; value: number | null }>(
+      'SELECT step, key, value FROM metrics WHERE run_id = ? AND step > ? ORDER BY step, key'
+    ),
+    runStates: db.prepare<[], { id: number; name: string; group_name: string | null; status: RunStatus; last_step: number | null; owner_pid: number | null; started_at: string | null; error: string | null }>(
+      'SELECT id, name, group_name, status, last_step, owner_pid, started_at, error FROM runs ORDER BY id'
+    ),
+    datasetIds: db.prepare<[], { id: number }>('SELECT id FROM datasets ORDER BY id'),
     metricKeys: db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key'),
 
     putSnap: db.prepare('INSERT OR REPLACE INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (?, ?, ?, ?, ?)'),
@@ -820,6 +827,22 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     getMetrics(runId, keys) {
       const rows = keys === undefined ? q.metricsAll.all(runId) : keys.flatMap((k) => q.metricsOfKey.all(runId, k))
       return rows.map((m) => ({ step: m.step, key: m.key, value: m.value === null ? NaN : m.value }))
+    },
+
+    getMetricsAfter(runId, afterStep) {
+      return q.metricsAfter.all(runId, afterStep).map((m) => ({ step: m.step, key: m.key, value: m.value === null ? NaN : m.value }))
+    },
+
+    runStates() {
+      return q.runStates.all().map((r) => ({ id: r.id, name: r.name, group: r.group_name, status: r.status, lastStep: r.last_step, ownerPid: r.owner_pid, startedAt: r.started_at, error: r.error }))
+    },
+
+    datasetIds() {
+      return q.datasetIds.all().map((r) => r.id)
+    },
+
+    dataVersion() {
+      return db.pragma('data_version', { simple: true }) as number
     },
 
     metricKeys(runId) {

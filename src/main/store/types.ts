@@ -16,6 +16,18 @@ export interface MetricPoint {
   value: number
 }
 
+export interface RunState {
+  id: number
+  name: string
+  group: string | null
+  status: RunStatus
+  lastStep: number | null
+  /** the process that runs (or ran) it */
+  ownerPid: number | null
+  startedAt: string | null
+  error: string | null
+}
+
 export interface BcReferenceRow {
   key: string
   dataHash: string
@@ -129,6 +141,13 @@ export interface ProjectStore extends ModelStore {
    *  run still running in a live process */
   deleteRun(id: number): void
   getMetrics(runId: number, keys?: string[]): MetricPoint[]
+  /** the run's metrics logged after `afterStep`, by step */
+  getMetricsAfter(runId: number, afterStep: number): MetricPoint[]
+  /** every run's state, cheaply (no config): what a watcher compares from one poll to the next */
+  runStates(): RunState[]
+  datasetIds(): number[]
+  /** SQLite's data_version: changes when another connection (process, worker) commits to the file */
+  dataVersion(): number
   metricKeys(runId: number): string[]
   listSnapshotSteps(runId: number): number[]
   getWeightSnapshot(runId: number, step: number): WeightSnapshot | null
