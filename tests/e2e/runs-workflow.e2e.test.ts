@@ -178,4 +178,28 @@ suite(title, () => {
     expect(withDb((s) => s.listCheckpoints(id).length + s.getMetrics(id).length)).toBe(0)
     await expect.poll(() => page.getByTestId(`run-row-${id}`).count()).toBe(0)
   })
+
+  it('a built-in control dataset shows its progress while it is made', async () => {
+    const done: number[] = []
+    const off = fx.server!.services.subscribe((e, p) => void (e === 'import.progress' && done.push((p as { done: number; total: number }).done / (p as { done: number; total: number }).total)))
+    // the made datasets are cached under ./.iwsft-cache of the working folder: a fresh one, so it is made now
+    const cwd = process.cwd()
+    process.chdir(fx.dir)
+    try {
+      await page.getByTestId('builtin-select').selectOption('pendulum-expert')
+      await page.locator('label[title^="fewer episodes"] input').check()
+      await page.getByTestId('builtin-add').click()
+      // the status line shows a percentage as the episodes are played (not just "importing…")
+      await expect.poll(() => text('import-status'), { timeout: 120_000 }).toMatch(/importing [1-9]\d?%|added "pendulum-expert"/)
+      await shot('24-builtin-progress')
+      await expect.poll(() => text('import-status'), { timeout: 120_000 }).toMatch(/added "pendulum-expert", 10 traces/)
+      // the worker posts progress at most every 100 ms: many steps between 0 and 100 % (counted by
+      // episode, which end 10 at a time here, there would be none)
+      expect(new Set(done.filter((f) => f > 0 && f < 1)).size).toBeGreaterThan(5)
+      for (let i = 1; i < done.length; i++) expect(done[i]).toBeGreaterThanOrEqual(done[i - 1])
+    } finally {
+      process.chdir(cwd)
+      off()
+    }
+  }, 240_000)
 })
