@@ -2,10 +2,11 @@
 // it once per (data, reference settings, policy shape, seed, backend); later runs on the same
 // data and settings reuse it — also after the project is closed and opened again — and end with
 // the same metrics as the run that trained it. runs.referenceCost says so before a run starts.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../../src/main/cli/index.ts'
 import { resolveConfig, type RunConfigInput } from '../../src/shared/config.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
@@ -116,5 +117,26 @@ describe('BC reference cache', () => {
     } finally {
       await sv.shutdown()
     }
+  })
+
+  it('iwsft run says before training whether it trains the reference or reuses it', async () => {
+    const file = join(dir, 'cli.iwsft')
+    const store = openProject(file)
+    const { id } = store.putDataset(data(), 'test')
+    store.close()
+    const cfg = join(dir, 'bc.json')
+    writeFileSync(cfg, JSON.stringify({ ...base, dataset: String(id) }))
+    const say = async (): Promise<string> => {
+      let err = ''
+      vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true))
+      try {
+        expect(await main(['run', cfg, '--project', file])).toBe(0)
+      } finally {
+        vi.restoreAllMocks()
+      }
+      return err
+    }
+    expect(await say()).toContain('reference: 15 BC steps first (kept in the project for later runs)')
+    expect(await say()).toContain('reference: cached (BC, 15 steps, trained earlier on this data with these settings)')
   })
 })
