@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
-import { openProject, StoreError, type ProjectStore } from '../../src/main/store/index.ts'
+import { openProject, SCHEMA_VERSION, StoreError, type ProjectStore } from '../../src/main/store/index.ts'
+import { MIGRATIONS } from '../../src/main/store/migrations.ts'
 
 let dir: string
 let store: ProjectStore
@@ -71,5 +72,26 @@ describe('deleting a run', () => {
     expect(store.getRun(id)!.status).toBe('running')
     expect(store.getMetrics(id)).toHaveLength(2)
     expect(store.listCheckpoints(id)).toHaveLength(1)
+  })
+})
+
+describe('migration 5: the BC reference cache', () => {
+  it('adds an empty bc_references table to a version-4 project and keeps its runs', () => {
+    const old = join(dir, 'v4.iwsft')
+    const db = new Database(old)
+    db.pragma('application_id = 0x49575346')
+    for (const m of MIGRATIONS.slice(0, 4)) m.up(db)
+    db.pragma('user_version = 4')
+    db.prepare("INSERT INTO runs (name, method, status, seed, config, versions, created_at) VALUES ('kept', 'bc', 'completed', 0, ?, '{}', '2026-01-01')").run(JSON.stringify(defaultConfig('bandit')))
+    db.close()
+    expect(SCHEMA_VERSION).toBe(5)
+    const s = openProject(old)
+    expect(s.listRuns().map((r) => r.name)).toEqual(['kept'])
+    expect(s.listBcReferences()).toEqual([])
+    s.putBcReference({ key: 'k', dataHash: 'h', dataLabel: null, settings: { steps: 3 }, backend: 'cpu', tensors: [{ name: 'w', shape: [2], data: new Float32Array([1, 2]) }], trainMs: 12 })
+    expect(Array.from(s.getBcReference('k')!.tensors[0].data)).toEqual([1, 2])
+    expect(s.getBcReference('k')!.trainMs).toBe(12)
+    expect(s.getBcReference('other')).toBeNull()
+    s.close()
   })
 })
