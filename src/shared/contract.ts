@@ -79,9 +79,18 @@ export interface BuiltinInfo {
 export type PresetInfo = PresetRow
 
 export interface RunInfo extends RunRow {
-  /** set while this back end runs the job */
+  /** set while the run goes: this back end's job's progress, or what the back end read from the
+   *  project file for a run of another process */
   live: LiveProgress | null
+  /** running in another process (the command line, another window): followed from the project
+   *  file, cancelled where it was started */
+  elsewhere: boolean
 }
+
+/** What π_ref costs a run before it starts (runs.referenceCost): no BC reference, one trained
+ *  earlier on the same data and settings (reused), or `steps` of behaviour cloning, about
+ *  `estimateMs` long from the rate measured on this project (null before the first). */
+export type ReferenceCost = { kind: 'none' } | { kind: 'cached'; steps: number; backend: string } | { kind: 'train'; steps: number; estimateMs: number | null }
 
 export interface LiveProgress {
   phase: string
@@ -337,6 +346,9 @@ export const requestSchemas = {
   /** reload a checkpoint (default the last) and evaluate it; `episodes` for environments with episodes */
   'runs.eval': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), episodes: z.number().int().min(1).max(100_000).optional() }),
   'runs.delete': z.strictObject({ runId: id }),
+  'runs.rename': z.strictObject({ runId: id, name: z.string().trim().min(1).max(200) }),
+  /** will a run with this config train its BC reference, or reuse one, and for how long */
+  'runs.referenceCost': z.strictObject({ config: z.record(z.string(), z.unknown()), source: configSource }),
   'runs.metrics': z.strictObject({ runIds: z.array(id).min(1).max(100), keys: z.array(z.string().min(1)).optional() }),
   'runs.snapshotSteps': z.strictObject({ runId: id }),
   'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
@@ -419,6 +431,8 @@ export interface RequestOutputs {
   'runs.resume': { runId: number }
   'runs.eval': RunEvaluation
   'runs.delete': { ok: true }
+  'runs.rename': { ok: true }
+  'runs.referenceCost': ReferenceCost
   'runs.metrics': RunMetrics[]
   'runs.snapshotSteps': number[]
   'runs.snapshot': SnapshotData

@@ -326,6 +326,7 @@ suite(title, () => {
       const id = found!
       const cancel = page.getByTestId(`cancel-${id}`)
       await cancel.waitFor({ timeout: 60_000 })
+      page.once('dialog', (d) => void d.accept()) // Cancel asks first
       await cancel.click()
       // within seconds: the poll gives up after 10
       await expect.poll(() => withDb((s) => s.getRun(id)!.status), { timeout: 10_000 }).toBe('cancelled')

@@ -111,8 +111,15 @@ async function startLongRun(file: string, cfg: string): Promise<ChildProcess> {
     await new Promise((r) => setTimeout(r, 200))
     if (existsSync(file)) {
       const db = new Database(file, { readonly: true, fileMustExist: true })
-      const n = (db.prepare('select count(*) n from metrics').get() as { n: number }).n
-      db.close()
+      let n = 0
+      try {
+        n = (db.prepare('select count(*) n from metrics').get() as { n: number }).n
+      } catch (e) {
+        // the file exists before the child's schema transaction commits: look again
+        if (!/no such table/.test(String(e))) throw e
+      } finally {
+        db.close()
+      }
       if (n > 40) return child
     }
     if (Date.now() - t0 > 90_000) throw new Error('the run never logged metrics')

@@ -57,6 +57,8 @@ const EXPECTED_REQUESTS = [
   'runs.list',
   'runs.markInterrupted',
   'runs.metrics',
+  'runs.referenceCost',
+  'runs.rename',
   'runs.replay',
   'runs.resume',
   'runs.snapshot',

@@ -75,7 +75,7 @@ describe('project file', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
-    expect(tables).toEqual(['artifacts', 'checkpoints', 'dataset_tokenization', 'datasets', 'imported_logprobs', 'metrics', 'models', 'presets', 'project', 'ref_logprobs', 'runs', 'weight_snapshots'])
+    expect(tables).toEqual(['artifacts', 'bc_references', 'checkpoints', 'dataset_tokenization', 'datasets', 'imported_logprobs', 'metrics', 'models', 'presets', 'project', 'ref_logprobs', 'runs', 'weight_snapshots'])
     db.close()
   })
 

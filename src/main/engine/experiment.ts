@@ -7,7 +7,8 @@ import { isImportanceWeighted, trainsOnAllData, type RunConfig } from '../../sha
 import { curate, holdoutIndices, recount, type CurationResult } from '../../shared/curation.ts'
 import { DatasetError, datasetHash, totalSteps, type TraceDataset } from '../common/trace.ts'
 import { createPolicy } from './policies/index.ts'
-import type { Policy } from './policies/policy.ts'
+import type { NamedTensor } from '../common/tensors.ts'
+import { readWeights, writeWeights, type Policy } from './policies/policy.ts'
 import { Rng } from './rng.ts'
 import { scoreSteps } from './train/scoring.ts'
 import { train, type TrainHooks, type TrainResult, type TrainState } from './train/trainer.ts'
@@ -15,6 +16,47 @@ import { train, type TrainHooks, type TrainResult, type TrainState } from './tra
 export interface RefCache {
   get(refKey: string, dataHash: string): Float32Array | null
   put(refKey: string, dataHash: string, logp: Float32Array): void
+}
+
+/** Everything a behaviour-cloned π_ref (reference.kind "bc") depends on: the data, the
+ *  reference's own settings, the policy's shape and initialisation (the seed), the traces held
+ *  out, and the optimiser and loss settings it inherits from the run. Two runs with equal
+ *  settings (on one backend) train the same π_ref, so it is trained once and cached. */
+export interface BcReferenceSettings {
+  dataHash: string
+  steps: number
+  lr: number
+  batch_size: number
+  policy: RunConfig['policy']
+  seed: number
+  holdout: number
+  optim: Pick<RunConfig['optim'], 'kind' | 'betas' | 'eps' | 'weight_decay' | 'clip_grad_norm'>
+  loss_norm: RunConfig['train']['loss_norm']
+  step_sample: RunConfig['train']['step_sample']
+}
+
+export function bcReferenceSettings(config: RunConfig, dataHash: string): BcReferenceSettings | null {
+  const r = config.reference
+  if (r.kind !== 'bc') return null
+  const { kind, betas, eps, weight_decay, clip_grad_norm } = config.optim
+  return {
+    dataHash,
+    steps: r.steps,
+    lr: r.lr,
+    batch_size: r.batch_size,
+    policy: config.policy,
+    seed: config.seed,
+    holdout: config.train.holdout,
+    optim: { kind, betas, eps, weight_decay, clip_grad_norm },
+    loss_norm: config.train.loss_norm,
+    step_sample: config.train.step_sample
+  }
+}
+
+/** Trained BC references by their settings (the job layer keeps them in the project). */
+export interface BcReferenceCache {
+  get(settings: BcReferenceSettings): NamedTensor[] | null
+  put(settings: BcReferenceSettings, weights: NamedTensor[], trainMs: number): void
 }
 
 export interface ExperimentHooks extends TrainHooks {
@@ -76,6 +118,8 @@ function referenceKey(p: Policy): string {
 
 export interface ExperimentOptions {
   refCache?: RefCache
+  /** trained BC references (reference.kind "bc"): one found here is not trained again */
+  bcCache?: BcReferenceCache
   /** start θ (and so π_ref) from a copy of this policy — a reference model trained elsewhere
    *  (the sequence suite's reference, a checkpoint) — instead of config.reference */
   init?: Policy
@@ -99,7 +143,8 @@ async function establishReference(
   rng: Rng,
   hooks: ExperimentHooks,
   refCache: RefCache | undefined,
-  given: boolean
+  given: boolean,
+  bcCache?: BcReferenceCache
 ): Promise<{ refKey: string; refLogProbs: Float32Array } | 'cancelled'> {
   if (!given && config.reference.kind === 'model') throw new Error(`reference "${config.reference.model}" is a language model: its log-probs come from the job layer (ExperimentOptions.reference)`)
   if (!given && config.reference.kind === 'bc') {
@@ -110,13 +155,21 @@ async function establishReference(
       optim: { ...config.optim, lr: r.lr, warmup_steps: 0, schedule: 'constant' },
       train: { ...config.train, steps: r.steps, batch_size: r.batch_size, log_every: r.steps, snapshot_every: r.steps, eval_every: r.steps, checkpoint_every: null }
     }
-    const all = new Uint8Array(ds.offsets.length - 1).fill(1)
-    for (const i of holdoutIndices(all.length, config.train.holdout, datasetHash(ds))) all[i] = 0
-    const res = await train(
-      { config: bcConfig, dataset: ds, policy, multiplicity: all, refLogProbs: null, rng: rng.fork(2) },
-      { signal: hooks.signal, onProgress: (d, t) => hooks.onPhase?.('reference', d, t) }
-    )
-    if (res.status === 'cancelled') return 'cancelled'
+    const bcRng = rng.fork(2) // forked even when the reference comes from the cache: the run's later streams stay the same
+    const settings = bcReferenceSettings(config, datasetHash(ds))!
+    const cached = bcCache?.get(settings)
+    if (cached) writeWeights(policy, cached)
+    else {
+      const all = new Uint8Array(ds.offsets.length - 1).fill(1)
+      for (const i of holdoutIndices(all.length, config.train.holdout, datasetHash(ds))) all[i] = 0
+      const t0 = Date.now()
+      const res = await train(
+        { config: bcConfig, dataset: ds, policy, multiplicity: all, refLogProbs: null, rng: bcRng },
+        { signal: hooks.signal, onProgress: (d, t) => hooks.onPhase?.('reference', d, t) }
+      )
+      if (res.status === 'cancelled') return 'cancelled'
+      bcCache?.put(settings, readWeights(policy), Date.now() - t0)
+    }
   }
   const refKey = referenceKey(policy)
   let refLogProbs = refCache?.get(refKey, datasetHash(ds)) ?? null
@@ -135,14 +188,15 @@ export async function scoreReference(
   ds: TraceDataset,
   hooks: ExperimentHooks,
   refCache: RefCache,
-  init?: Policy
+  init?: Policy,
+  bcCache?: BcReferenceCache
 ): Promise<{ refKey: string; steps: number } | 'cancelled'> {
   const rng = new Rng(config.seed)
   const fresh = createPolicy(config.policy, ds, rng.fork(1))
   const policy = init ? init.clone(false) : fresh
   if (init) fresh.dispose()
   try {
-    const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
+    const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init), bcCache)
     return ref === 'cancelled' ? ref : { refKey: ref.refKey, steps: ref.refLogProbs.length }
   } finally {
     policy.dispose()
@@ -150,7 +204,7 @@ export async function scoreReference(
 }
 
 export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
-  const { refCache, init, resume, reference } = opts
+  const { refCache, bcCache, init, resume, reference } = opts
   if (resume && !init) throw new Error('resuming needs the checkpoint\'s policy')
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
@@ -171,7 +225,7 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
       if (reference.refLogProbs.length !== totalSteps(ds)) throw new Error(`reference log-probs: ${reference.refLogProbs.length} values for the dataset's ${totalSteps(ds)} steps`)
       ;({ refKey, refLogProbs } = reference)
     } else if (!trainsOnAllData(config.method)) {
-      const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init))
+      const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init), bcCache)
       if (ref === 'cancelled') return { status: 'cancelled', steps: 0, final: {}, policy, curation, dataHash, refKey }
       ;({ refKey, refLogProbs } = ref)
     }

@@ -16,6 +16,7 @@ import { findCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoints.ts
 import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
 import { modelReferenceLogProbs, resolveModelReference } from './model-reference.ts'
+import { builtinDataLabel, storeBcCache } from './bc-reference-cache.ts'
 import pkg from '../../../package.json'
 
 /** What a run records about the software that produced it, beside its config and data hash. */
@@ -103,6 +104,12 @@ export async function resumeRun(store: ProjectStore, runId: number, opts: Execut
   return driveRun(store, runId, run.config, resolved, backend, opts, { init: ckpt.policy, resume: { state: ckpt.state, refKey: ckpt.spec.refKey } })
 }
 
+/** Data a run makes from a built-in's name, named by generator and options (bc-reference-cache.ts);
+ *  null for data from the project (known by its hash). */
+function dataLabel(config: RunConfig, options: Record<string, number | string | boolean>): string | null {
+  return getBuiltin(config.dataset) ? builtinDataLabel(config.dataset, options) : null
+}
+
 async function driveRun(
   store: ProjectStore,
   runId: number,
@@ -169,7 +176,13 @@ async function driveRun(
         onCheckpoint: (state) => saveCheckpoint(store, runId, policyRef!, state, refKey, {}),
         onPhase
       },
-      { refCache: { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) }, init: extra.init, resume: extra.resume, reference }
+      {
+        refCache: { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) },
+        bcCache: storeBcCache(store, backend, dataLabel(config, options)),
+        init: extra.init,
+        resume: extra.resume,
+        reference
+      }
     )
     res.policy.dispose()
     const status = res.status === 'completed' ? 'completed' : 'cancelled'
@@ -200,7 +213,7 @@ export async function scoreDatasetReference(
   const summary = store.listDatasets().find((d) => d.id === datasetId)
   if (!summary) throw new Error(`no dataset ${datasetId} in ${store.file}`)
   const config = resolveConfig({ domain: domainOf(summary), ...configInput, dataset: String(datasetId) })
-  await initBackend(config.backend)
+  const backend = await initBackend(config.backend)
   const dataset = store.getDataset(datasetId)
   if (config.reference.kind === 'model') {
     const r = resolveModelReference(store, config.reference.model, datasetId)
@@ -228,7 +241,8 @@ export async function scoreDatasetReference(
         }
       },
       { get: (k, h) => store.getRefLogProbs(k, h), put: (k, h, a) => store.putRefLogProbs(k, h, a) },
-      init
+      init,
+      storeBcCache(store, backend, null) // a stored dataset: known by its hash
     )
     return r === 'cancelled' ? { status: 'cancelled', refKey: null, steps: 0 } : { status: 'completed', ...r }
   } finally {

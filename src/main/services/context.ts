@@ -26,6 +26,9 @@ export interface ServicesOptions {
    *  and what is granted later (allowed-paths.ts); `hint` tells the user how to grant one. The
    *  command line, which has the user's own rights, leaves this out. */
   confine?: { allowDirs?: string[]; hint: string }
+  /** follow the project file for runs of other processes (run-watcher.ts), polling every this
+   *  many ms; default 1000 for the server (the app), off for the command line */
+  watchMs?: number | null
   /** take a project for this back end before it is opened (project-lock.ts); returns the release */
   claimProject?: (file: string) => () => void
 }
@@ -45,6 +48,8 @@ export interface ServiceContext {
   readonly emit: Listener
   /** running jobs by run id */
   readonly jobs: Map<number, Job>
+  /** runs another process is running, with their last progress as the watcher read it */
+  readonly followed: Map<number, LiveProgress>
   /** a dataset's traces (the last few are kept in memory) */
   dataset(id: number): TraceDataset
   /** a dataset's summary, or not_found */
@@ -73,6 +78,7 @@ export function createContext(opts: ServicesOptions, first: ProjectStore, emit: 
     },
     emit,
     jobs: new Map(),
+    followed: new Map(),
     dataset(id) {
       let d = datasets.get(id)
       if (!d) {

@@ -22,6 +22,7 @@ import { recoverHandlers } from './project-recover.ts'
 import { memoryRecentList } from './recent.ts'
 import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
+import { watchRuns } from './run-watcher.ts'
 
 export { IMPORT_FORMATS } from './project.ts'
 export { configIssues } from './errors.ts'
@@ -79,6 +80,9 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     ...modelHandlers(ctx)
   }
 
+  const watchMs = opts.watchMs === undefined ? (opts.transport === 'http' ? 1000 : null) : opts.watchMs
+  const watcher = watchMs ? watchRuns(ctx, watchMs) : null
+
   const call = async (name: string, input: unknown): Promise<unknown> => {
     if (!isRequestName(name)) throw new ApiError(`unknown request "${name}"`, 'not_found')
     try {
@@ -102,6 +106,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     },
     activeRuns: () => [...ctx.jobs.keys()],
     shutdown: async (timeoutMs = 3000) => {
+      watcher?.stop()
       const pending = [...ctx.jobs.values()].map((j) => {
         j.handle.cancel()
         return j.handle.done.catch(() => {})

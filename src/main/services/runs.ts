@@ -7,6 +7,7 @@ import { curate } from '../../shared/curation.ts'
 import { sharedLogWHistograms } from '../../shared/weight-stats.ts'
 import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
+import { builtinDataLabel, referenceCost } from '../jobs/bc-reference-cache.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import type { ProjectStore, RunRow } from '../store/types.ts'
 import type { ServiceContext } from './context.ts'
@@ -22,6 +23,8 @@ type RunRequests =
   | 'runs.markInterrupted'
   | 'runs.resume'
   | 'runs.delete'
+  | 'runs.rename'
+  | 'runs.referenceCost'
   | 'runs.eval'
   | 'runs.metrics'
   | 'runs.snapshotSteps'
@@ -42,7 +45,10 @@ function resolveFor(store: ProjectStore, config: Record<string, unknown>, source
 
 export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
   const { emit, jobs } = ctx
-  const toRunInfo = (r: RunRow): RunInfo => ({ ...r, live: jobs.get(r.id)?.live ?? null })
+  const toRunInfo = (r: RunRow): RunInfo => {
+    const elsewhere = r.status === 'running' && !jobs.has(r.id)
+    return { ...r, live: jobs.get(r.id)?.live ?? (elsewhere ? ctx.followed.get(r.id) : undefined) ?? null, elsewhere }
+  }
 
   const forward = (e: RunEvent): void => {
     const job = jobs.get(e.runId)
@@ -139,11 +145,28 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
       return { ok: true as const }
     },
     'runs.delete': async ({ runId }) => {
-      ctx.run(runId)
-      if (jobs.has(runId)) throw new ApiError(`run ${runId} is still going; cancel it before deleting it`, 'failed')
+      const run = ctx.run(runId)
+      if (jobs.has(runId) || run.status === 'running') throw new ApiError(`run ${runId} ("${run.name}") is still running; cancel it (or mark it interrupted if its process is gone) before deleting it`, 'failed')
       ctx.store.deleteRun(runId)
       emit('project.changed', { what: 'runs' })
       return { ok: true as const }
+    },
+    'runs.rename': async ({ runId, name }) => {
+      ctx.run(runId)
+      ctx.store.renameRun(runId, name)
+      emit('project.changed', { what: 'runs' })
+      return { ok: true as const }
+    },
+    'runs.referenceCost': async ({ config, source }) => {
+      const resolved = resolveFor(ctx.store, config, source)
+      const backend = resolved.backend === 'auto' ? null : resolved.backend
+      if (getBuiltin(resolved.dataset)) {
+        const options = { seed: resolved.seed, ...(resolved.dataset_options ?? {}) }
+        return referenceCost(ctx.store, resolved, { hash: null, label: builtinDataLabel(resolved.dataset, options) }, backend)
+      }
+      const ds = ctx.store.findDataset(resolved.dataset)
+      if (!ds) throw new ApiError(`dataset "${resolved.dataset}" is not in the project; pick one in Datasets`, 'not_found')
+      return referenceCost(ctx.store, resolved, { hash: ds.hash, label: null }, backend)
     },
     'runs.eval': async ({ runId, step, episodes }) => {
       const run = ctx.run(runId)

@@ -213,6 +213,30 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
         );
       `)
     }
+  },
+  {
+    // Trained BC references (reference.kind "bc", issue 16): a control run's π_ref is behaviour
+    // cloning on all data for thousands of steps; it is trained once per (data, reference
+    // settings, policy shape, seed, backend) and reused by every later run and group. `key` is
+    // the sha256 of the settings (engine/experiment.ts BcReferenceSettings, data hash included)
+    // and the backend; `data_label` names built-in data by generator and options
+    // ("builtin:hopper-expert {"seed":0}") so the app can tell before a run makes the data.
+    name: 'bc reference cache',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE bc_references (
+          key         TEXT PRIMARY KEY,
+          data_hash   TEXT NOT NULL,
+          data_label  TEXT,
+          settings    TEXT NOT NULL,          -- JSON BcReferenceSettings
+          backend     TEXT NOT NULL,
+          tensors     BLOB NOT NULL,          -- see blobs.ts encodeTensors
+          train_ms    INTEGER NOT NULL,       -- how long training it took (estimates the next one)
+          created_at  TEXT NOT NULL
+        );
+        CREATE INDEX bc_references_by_data ON bc_references(data_hash);
+      `)
+    }
   }
 ]
 

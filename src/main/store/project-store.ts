@@ -19,6 +19,7 @@ import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blo
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
 import { modelStore } from './model-store.ts'
 import type {
+  BcReferenceRow,
   CheckpointRow,
   DatasetSummary,
   ImportedLogProbs,
@@ -68,10 +69,12 @@ const WRITES = new Set([
   'putWeightSnapshot',
   'putCheckpoint',
   'deleteRun',
+  'renameRun',
+  'putBcReference',
   'markRunInterrupted'
 ])
 /** A run's own writes: they wait for a busy database instead of failing the run. */
-const RUN_WRITES = new Set(['createRun', 'setRunStatus', 'setRunBackend', 'appendMetrics', 'putWeightSnapshot', 'putCheckpoint', 'putRefLogProbs'])
+const RUN_WRITES = new Set(['createRun', 'setRunStatus', 'setRunBackend', 'appendMetrics', 'putWeightSnapshot', 'putCheckpoint', 'putRefLogProbs', 'putBcReference'])
 
 const isBusy = (e: unknown): boolean => String((e as { code?: unknown })?.code ?? '').startsWith('SQLITE_BUSY')
 
@@ -435,6 +438,17 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
        ON CONFLICT (ref_key, data_hash) DO UPDATE SET logp = excluded.logp, created_at = excluded.created_at`
     ),
 
+    getBcRef: db.prepare<[string], { tensors: Buffer; train_ms: number }>('SELECT tensors, train_ms FROM bc_references WHERE key = ?'),
+    putBcRef: db.prepare(
+      `INSERT INTO bc_references (key, data_hash, data_label, settings, backend, tensors, train_ms, created_at)
+       VALUES (@key, @data_hash, @data_label, @settings, @backend, @tensors, @train_ms, @created_at)
+       ON CONFLICT (key) DO UPDATE SET tensors = excluded.tensors, train_ms = excluded.train_ms, data_label = COALESCE(excluded.data_label, data_label), created_at = excluded.created_at`
+    ),
+    listBcRefs: db.prepare<[], { key: string; data_hash: string; data_label: string | null; settings: string; backend: string; train_ms: number; created_at: string }>(
+      'SELECT key, data_hash, data_label, settings, backend, train_ms, created_at FROM bc_references ORDER BY created_at DESC'
+    ),
+    renameRun: db.prepare('UPDATE runs SET name = ? WHERE id = ?'),
+
     insertRun: db.prepare(
       `INSERT INTO runs (name, group_name, method, status, seed, backend, dataset_id, data_hash, config, versions, owner_pid, owner_start, owner_host, created_at)
        VALUES (@name, @group_name, @method, 'queued', @seed, @backend, @dataset_id, @data_hash, @config, @versions, @owner_pid, @owner_start, @owner_host, @created_at)`
@@ -461,6 +475,13 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     metricsOfKey: db.prepare<[number, string], { step: number; key: string; value: number | null }>(
       'SELECT step, key, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step'
     ),
+    metricsAfter: db.prepare<[number, number], { step: number; key: string; value: number | null }>(
+      'SELECT step, key, value FROM metrics WHERE run_id = ? AND step > ? ORDER BY step, key'
+    ),
+    runStates: db.prepare<[], { id: number; name: string; group_name: string | null; status: RunStatus; last_step: number | null; owner_pid: number | null; started_at: string | null; error: string | null }>(
+      'SELECT id, name, group_name, status, last_step, owner_pid, started_at, error FROM runs ORDER BY id'
+    ),
+    datasetIds: db.prepare<[], { id: number }>('SELECT id FROM datasets ORDER BY id'),
     metricKeys: db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key'),
 
     putSnap: db.prepare('INSERT OR REPLACE INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (?, ?, ?, ?, ?)'),
@@ -562,6 +583,13 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     if (last >= 0) q.bumpLastStep.run(last, runId)
   })
 
+  const deleteRunTx = db.transaction((id: number) => {
+    const r = requireRun(id)
+    if (r.status === 'running' && r.owner_pid !== null && r.owner_pid !== process.pid && ownerGone(owner(r)) === null) {
+      throw new StoreError(`${file}: run ${id} ("${r.name}") is still running in process ${r.owner_pid}; cancel it first, then delete it`, file)
+    }
+    q.deleteRun.run(id)
+  })
   const interruptTx = db.transaction((dead: Array<{ r: Candidate; why: string }>) => {
     const done: number[] = []
     const t = now()
@@ -754,16 +782,67 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     },
 
     deleteRun(id) {
-      const r = requireRun(id)
-      if (r.status === 'running' && r.owner_pid !== null && r.owner_pid !== process.pid && ownerGone(owner(r)) === null) {
-        throw new StoreError(`${file}: run ${id} ("${r.name}") is still running in process ${r.owner_pid}; cancel it first, then delete it`, file)
-      }
-      q.deleteRun.run(id)
+      // checked and deleted under one write lock: a run cannot start between the two; its
+      // metrics, snapshots, checkpoints and artifacts go with it (ON DELETE CASCADE)
+      deleteRunTx.immediate(id)
+    },
+
+    renameRun(id, name) {
+      const clean = name.trim()
+      if (!clean || clean.length > 200) throw new StoreError(`${file}: a run's name must be 1 to 200 characters, got ${clean.length}`, file)
+      requireRun(id)
+      q.renameRun.run(clean, id)
+    },
+
+    getBcReference(key) {
+      const r = q.getBcRef.get(key)
+      return r ? { tensors: decodeTensors(r.tensors, `BC reference ${key}`), trainMs: r.train_ms } : null
+    },
+
+    putBcReference(r) {
+      q.putBcRef.run({
+        key: r.key,
+        data_hash: r.dataHash,
+        data_label: r.dataLabel,
+        settings: JSON.stringify(r.settings),
+        backend: r.backend,
+        tensors: encodeTensors(r.tensors),
+        train_ms: Math.round(r.trainMs),
+        created_at: now()
+      })
+    },
+
+    listBcReferences(): BcReferenceRow[] {
+      return q.listBcRefs.all().map((r) => ({
+        key: r.key,
+        dataHash: r.data_hash,
+        dataLabel: r.data_label,
+        settings: JSON.parse(r.settings) as unknown,
+        backend: r.backend,
+        trainMs: r.train_ms,
+        createdAt: r.created_at
+      }))
     },
 
     getMetrics(runId, keys) {
       const rows = keys === undefined ? q.metricsAll.all(runId) : keys.flatMap((k) => q.metricsOfKey.all(runId, k))
       return rows.map((m) => ({ step: m.step, key: m.key, value: m.value === null ? NaN : m.value }))
+    },
+
+    getMetricsAfter(runId, afterStep) {
+      return q.metricsAfter.all(runId, afterStep).map((m) => ({ step: m.step, key: m.key, value: m.value === null ? NaN : m.value }))
+    },
+
+    runStates() {
+      return q.runStates.all().map((r) => ({ id: r.id, name: r.name, group: r.group_name, status: r.status, lastStep: r.last_step, ownerPid: r.owner_pid, startedAt: r.started_at, error: r.error }))
+    },
+
+    datasetIds() {
+      return q.datasetIds.all().map((r) => r.id)
+    },
+
+    dataVersion() {
+      return db.pragma('data_version', { simple: true }) as number
     },
 
     metricKeys(runId) {

@@ -16,6 +16,28 @@ export interface MetricPoint {
   value: number
 }
 
+export interface RunState {
+  id: number
+  name: string
+  group: string | null
+  status: RunStatus
+  lastStep: number | null
+  /** the process that runs (or ran) it */
+  ownerPid: number | null
+  startedAt: string | null
+  error: string | null
+}
+
+export interface BcReferenceRow {
+  key: string
+  dataHash: string
+  dataLabel: string | null
+  settings: unknown
+  backend: string
+  trainMs: number
+  createdAt: string
+}
+
 export interface CheckpointRow {
   id: number
   runId: number
@@ -88,6 +110,11 @@ export interface ProjectStore extends ModelStore {
   getRefLogProbs(refKey: string, dataHash: string): Float32Array | null
   putRefLogProbs(refKey: string, dataHash: string, logp: Float32Array): void
 
+  // trained BC references (reference.kind "bc"), by the key of their settings and backend
+  getBcReference(key: string): { tensors: NamedTensor[]; trainMs: number } | null
+  putBcReference(r: { key: string; dataHash: string; dataLabel: string | null; settings: unknown; backend: string; tensors: NamedTensor[]; trainMs: number }): void
+  listBcReferences(): BcReferenceRow[]
+
   // runs
   createRun(r: {
     name: string
@@ -109,8 +136,18 @@ export interface ProjectStore extends ModelStore {
   listCheckpoints(runId: number): CheckpointRow[]
   listRuns(): RunRow[]
   getRun(id: number): RunRow | null
+  renameRun(id: number, name: string): void
+  /** the run and all it saved (metrics, snapshots, checkpoints), in one transaction; refuses a
+   *  run still running in a live process */
   deleteRun(id: number): void
   getMetrics(runId: number, keys?: string[]): MetricPoint[]
+  /** the run's metrics logged after `afterStep`, by step */
+  getMetricsAfter(runId: number, afterStep: number): MetricPoint[]
+  /** every run's state, cheaply (no config): what a watcher compares from one poll to the next */
+  runStates(): RunState[]
+  datasetIds(): number[]
+  /** SQLite's data_version: changes when another connection (process, worker) commits to the file */
+  dataVersion(): number
   metricKeys(runId: number): string[]
   listSnapshotSteps(runId: number): number[]
   getWeightSnapshot(runId: number, step: number): WeightSnapshot | null

@@ -12,7 +12,7 @@ import { nativeInstallStatus } from '../../engine/backend/native.ts'
 import { cacheRoot, DEFAULT_TF_VERSION } from '../../engine/backend/paths.ts'
 import { detectGpu } from '../../engine/backend/gpu.ts'
 
-const USAGE = `usage: iwsft backend install [--gpu] [--wheel FILE] [--version V] [--force] [--keep-wheel] [--jobs N]
+export const USAGE = `usage: iwsft backend install [--gpu] [--wheel FILE] [--version V] [--force] [--keep-wheel] [--jobs N]
        iwsft backend status [--json]
        iwsft backend bench [--steps N] [--json]
 

@@ -211,6 +211,11 @@ async function cmdProfile(args: ReturnType<typeof parseArgs>, backends: BackendN
   return 0
 }
 
+export const USAGE = [
+  'usage: iwsft bench [--json] [--steps N] [--backend B] [--rounds R] [--only A,B] [--peer] [--threads N] [--profile [ENTRY]] [--no-llm]',
+  'ms per training step on every available backend (ratios to SFT measured in the same run); --peer: beside PyTorch; --profile: kernels per step'
+].join('\n')
+
 export async function cmdBench(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'peer', 'no-llm'])
   const json = args.flags.has('json')

@@ -21,7 +21,7 @@ import type { Services } from '../../services/index.ts'
 import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
 import { withServices } from '../project.ts'
 
-const USAGE = [
+export const USAGE = [
   'usage: iwsft byo import FILE [--tokenizer tokenizer.json] [--name N] [--format jsonl|csv|parquet] [--map key=column,…]',
   '                             [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
   '       iwsft byo weights DATASET [--variant trace|per_step] [--temp T] [--aggregate mean|sum] [--clamp lo,hi] [--normalize]',

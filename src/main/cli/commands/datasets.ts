@@ -27,7 +27,7 @@ import { withServices } from '../project.ts'
 import type { Args } from '../args.ts'
 import { importOptionsFromArgs, mappingFromArgs, printSkipped } from './byo.ts'
 
-const USAGE = [
+export const USAGE = [
   'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
   '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]]',

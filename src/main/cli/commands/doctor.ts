@@ -9,9 +9,11 @@ import { backendVersions, detectGpu, initBackend, nativeInstallStatus, probeBack
 import { checkBuildTools } from '../../engine/backend/install.ts'
 import { cacheRoot } from '../../engine/backend/paths.ts'
 
+export const USAGE = 'usage: iwsft doctor [--json]'
+
 export async function cmdDoctor(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])
-  for (const k of args.flags.keys()) if (k !== 'json' && k !== 'project') throw new UsageError(`unknown option --${k} (usage: iwsft doctor [--json])`)
+  for (const k of args.flags.keys()) if (k !== 'json' && k !== 'project') throw new UsageError(`unknown option --${k} (${USAGE})`)
   const gpu = detectGpu()
   const native = (['cpu', 'gpu'] as const).map((v) => {
     const s = nativeInstallStatus(v)

@@ -7,7 +7,7 @@ import { intFlag, parseArgs, UsageError } from '../args.ts'
 import { runArg, usageOn, withServices } from '../project.ts'
 import { fmtNum } from './run.ts'
 
-const USAGE = 'usage: iwsft eval RUN [--step N] [--episodes N] [--json]'
+export const USAGE = 'usage: iwsft eval RUN [--step N] [--episodes N] [--json]'
 
 export async function cmdEval(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])

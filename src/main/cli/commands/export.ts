@@ -5,7 +5,7 @@ import { EXPORT_FORMATS, type ExportFormat } from '../../export/checkpoint-expor
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { refuseOverwrite, runArg, withServices } from '../project.ts'
 
-const USAGE = 'usage: iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer tokenizer.json] [--project FILE]'
+export const USAGE = 'usage: iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer tokenizer.json] [--project FILE]'
 
 export async function cmdExport(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['overwrite'])

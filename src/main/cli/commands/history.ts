@@ -1,11 +1,56 @@
-// Reading the project's history through the services: `iwsft runs`, `iwsft metrics RUN`,
-// `iwsft weights RUN`.
-import { parseArgs, strFlag, UsageError, intFlag } from '../args.ts'
+// Reading the project's history through the services: `iwsft runs` (and renaming or deleting
+// one), `iwsft metrics RUN`, `iwsft weights RUN`.
+import { createInterface } from 'node:readline/promises'
+import { parseArgs, strFlag, UsageError, intFlag, type Args } from '../args.ts'
 import { runArg, usageOn, withServices } from '../project.ts'
+import type { Services } from '../../services/index.ts'
+
+export const RUNS_USAGE = [
+  'usage: iwsft runs [--json]                  list the project\'s runs',
+  '       iwsft runs rename RUN NAME [--json]    give a run another name',
+  '       iwsft runs delete RUN [--yes] [--json] delete a run and all it saved (asks first on a terminal; --yes without asking)',
+  'common: [--project FILE]'
+].join('\n')
+export const METRICS_USAGE = 'usage: iwsft metrics RUN [--keys loss,ess] [--json] [--project FILE]'
+export const WEIGHTS_USAGE = 'usage: iwsft weights RUN [--step N] [--format csv|json] [--project FILE]'
+
+async function renameRun(s: Services, args: Args): Promise<number> {
+  const [, ref, ...words] = args.positionals
+  const id = await runArg(s, ref, RUNS_USAGE)
+  const name = words.join(' ').trim()
+  if (!name) throw new UsageError(`runs rename: give the new name after the run id\n${RUNS_USAGE}`)
+  await s.call('runs.rename', { runId: id, name })
+  if (args.flags.has('json')) process.stdout.write(JSON.stringify({ id, name }) + '\n')
+  else process.stderr.write(`run ${id} is now "${name}"\n`)
+  return 0
+}
+
+async function deleteRun(s: Services, args: Args): Promise<number> {
+  const id = await runArg(s, args.positionals[1], RUNS_USAGE)
+  const run = await s.call('runs.get', { runId: id })
+  if (!args.flags.has('yes')) {
+    if (!process.stdin.isTTY) throw new UsageError(`runs delete ${id}: add --yes to delete run ${id} ("${run.name}") and all it saved without asking`)
+    const rl = createInterface({ input: process.stdin, output: process.stderr })
+    const answer = await rl.question(`Delete run ${id} ("${run.name}", ${run.status}) with its metrics, snapshots and checkpoints? This cannot be undone. [y/N] `)
+    rl.close()
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      process.stderr.write('nothing deleted\n')
+      return 1
+    }
+  }
+  await s.call('runs.delete', { runId: id })
+  if (args.flags.has('json')) process.stdout.write(JSON.stringify({ id, deleted: true }) + '\n')
+  else process.stderr.write(`deleted run ${id} ("${run.name}")\n`)
+  return 0
+}
 
 export async function cmdRuns(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json'])
+  const args = parseArgs(argv, ['json', 'yes'])
+  const sub = args.positionals[0]
+  if (sub !== undefined && sub !== 'rename' && sub !== 'delete') throw new UsageError(`unknown subcommand "${sub}"\n${RUNS_USAGE}`)
   return withServices(args, async (s) => {
+    if (sub === 'rename') return renameRun(s, args)
+    if (sub === 'delete') return deleteRun(s, args)
     const runs = await s.call('runs.list', {})
     if (args.flags.has('json')) {
       const rows = runs.map((r) => ({ id: r.id, name: r.name, method: r.method, status: r.status, seed: r.seed, backend: r.backend, group: r.group, last_step: r.lastStep }))
@@ -24,7 +69,7 @@ export async function cmdRuns(argv: string[]): Promise<number> {
 export async function cmdMetrics(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])
   return withServices(args, async (s) => {
-    const id = await runArg(s, args.positionals[0], 'usage: iwsft metrics RUN [--keys loss,ess] [--json]')
+    const id = await runArg(s, args.positionals[0], METRICS_USAGE)
     const keys = strFlag(args, 'keys')
       ?.split(',')
       .filter((k) => k !== '')
@@ -54,7 +99,7 @@ export async function cmdMetrics(argv: string[]): Promise<number> {
 export async function cmdWeights(argv: string[]): Promise<number> {
   const args = parseArgs(argv)
   return withServices(args, async (s) => {
-    const id = await runArg(s, args.positionals[0], 'usage: iwsft weights RUN [--step N] [--format csv|json]')
+    const id = await runArg(s, args.positionals[0], WEIGHTS_USAGE)
     const step = args.flags.has('step') ? intFlag(args, 'step', 0) : undefined
     const format = strFlag(args, 'format') ?? 'csv'
     if (format !== 'csv' && format !== 'json') throw new UsageError(`--format must be csv or json, got "${format}"`)

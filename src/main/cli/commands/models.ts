@@ -17,7 +17,7 @@ import { intFlag, parseArgs, strFlag, UsageError, type Args } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { usageOn, withServices } from '../project.ts'
 
-const USAGE = [
+export const USAGE = [
   `usage: iwsft models fetch ${KNOWN_MODELS.join('|')} [--json]`,
   '       iwsft models add PATH [--name N] [--json]          (a .gguf file or a Hugging Face folder)',
   '       iwsft models list [--json] | show MODEL [--json] | remove MODEL',

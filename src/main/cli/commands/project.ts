@@ -7,7 +7,7 @@ import { resolve } from 'node:path'
 import { parseArgs, strFlag, UsageError } from '../args.ts'
 import { withServices } from '../project.ts'
 
-const USAGE = 'usage: iwsft project recover FILE --out NEW.iwsft [--json]'
+export const USAGE = 'usage: iwsft project recover FILE --out NEW.iwsft [--json]'
 
 export async function cmdProject(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])

@@ -4,7 +4,7 @@ import { reportFormatOf } from '../../report/index.ts'
 import { parseArgs, strFlag, UsageError } from '../args.ts'
 import { refuseOverwrite, runArg, withServices } from '../project.ts'
 
-const USAGE = 'usage: iwsft report RUN [RUN…] --out FILE.html|FILE.md|FILE.pdf [--csv DIR] [--overwrite] [--title TEXT] [--project FILE]'
+export const USAGE = 'usage: iwsft report RUN [RUN…] --out FILE.html|FILE.md|FILE.pdf [--csv DIR] [--overwrite] [--title TEXT] [--project FILE]'
 
 export async function cmdReport(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['overwrite'])

@@ -10,11 +10,13 @@ import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
 import { fmtNum } from './run.ts'
 
+export const USAGE = 'usage: iwsft reproduce SUITE [--seeds N] [--quick] [--backend B] [--project FILE] [--json]'
+
 export async function cmdReproduce(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'quick'])
   const name = args.positionals[0]
   const suite = name ? getSuite(name) : undefined
-  if (!suite) throw new UsageError(`usage: iwsft reproduce SUITE --seeds N [--quick] [--json]; suites: ${suiteNames().join(', ')}`)
+  if (!suite) throw new UsageError(`${USAGE}; suites: ${suiteNames().join(', ')}`)
   const seeds = intFlag(args, 'seeds', 3, 1)
   const backend = strFlag(args, 'backend')
   if (backend && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`)

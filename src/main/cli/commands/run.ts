@@ -100,10 +100,13 @@ async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () 
   }
 }
 
+export const RUN_USAGE = 'usage: iwsft run CONFIG.json|CONFIG.yaml [--seed N] [--backend B] [--project FILE] [--json]'
+export const RESUME_USAGE = 'usage: iwsft resume RUN [--force] [--project FILE] [--json]'
+
 export async function cmdRun(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json'])
   const file = args.positionals[0]
-  if (!file) throw new UsageError('usage: iwsft run CONFIG.json|CONFIG.yaml [--seed N] [--backend B] [--project FILE] [--json]')
+  if (!file) throw new UsageError(RUN_USAGE)
   const json = args.flags.has('json')
   const config = readConfigFile(file)
   if (args.flags.has('seed')) config.seed = intFlag(args, 'seed', 0)
@@ -115,6 +118,12 @@ export async function cmdRun(argv: string[]): Promise<number> {
     if (!v.ok) {
       refused = { error: new ConfigError(v.message, file, v.issues), created }
       return 2
+    }
+    if (!json) {
+      // what π_ref costs before training starts: a BC reference cached in the project, or trained now
+      const cost = await s.call('runs.referenceCost', { config, source: file })
+      if (cost.kind === 'cached') process.stderr.write(`reference: cached (BC, ${cost.steps} steps, trained earlier on this data with these settings)\n`)
+      if (cost.kind === 'train') process.stderr.write(`reference: ${cost.steps} BC steps${cost.estimateMs !== null ? ` ≈ ${Math.max(1, Math.round(cost.estimateMs / 60_000))} min` : ''} first (kept in the project for later runs)\n`)
     }
     const bar = new ProgressBar(v.config.name ?? v.config.method)
     return runToEnd(s, bar, json, () => s.call('runs.start', { config, seeds: [v.config.seed], source: file }), (e) => {
@@ -135,9 +144,8 @@ export async function cmdRun(argv: string[]): Promise<number> {
  *  its pid, start time and host could not show it: e.g. a project copied from elsewhere). */
 export async function cmdResume(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'force'])
-  const usage = 'usage: iwsft resume RUN [--force] [--project FILE] [--json]'
   return withServices(args, async (s) => {
-    const id = await runArg(s, args.positionals[0], usage)
+    const id = await runArg(s, args.positionals[0], RESUME_USAGE)
     const run = await s.call('runs.get', { runId: id })
     if (run.status === 'running' || run.status === 'queued') {
       if (!args.flags.has('force')) {

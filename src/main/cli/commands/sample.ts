@@ -10,7 +10,7 @@ import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { usageOn, withServices } from '../project.ts'
 import { numFlag, progressTo } from './models.ts'
 
-const USAGE = [
+export const USAGE = [
   'usage: iwsft sample MODEL --prompts FILE [--k 8] [--temperature T] [--top-p P] [--max-tokens N] [--seed S]',
   '                    [--verify arithmetic|answer:COLUMN|regex:PATTERN] [--name N] [--no-chat] [--json]',
   'FILE: JSONL / CSV with a "prompt" column, or text with one prompt a line; MODEL: a name or id from `iwsft models list`'

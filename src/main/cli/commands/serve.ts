@@ -63,7 +63,7 @@ function openBrowser(url: string): void {
   }
 }
 
-const USAGE = 'usage: iwsft serve [--port N] [--project FILE] [--allow-dir DIR]… [--max-upload-mb N] [--no-open] [--rebuild] [--print-json]'
+export const USAGE = 'usage: iwsft serve [--port N] [--project FILE] [--allow-dir DIR]… [--max-upload-mb N] [--no-open] [--rebuild] [--print-json]'
 
 /** Every value of a repeatable option (`--allow-dir A --allow-dir B`, `--allow-dir=A`). */
 function repeated(argv: string[], name: string): string[] {

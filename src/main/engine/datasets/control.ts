@@ -67,14 +67,23 @@ export async function makeControlDataset(task: string, kind: ControlDatasetKind,
     const rng = new Rng(seed ^ 0x3e7e)
     const vec = await VecEnv.create(task, Math.min(16, n))
     try {
-      opts.onProgress?.({ phase: 'expert', done: 0, total: n })
+      // progress in environment steps (episodes run 16 at a time and end together: counting
+      // episodes, the bar would jump from 0 to 16); at most every 0.5 %
+      let shown = -1
+      const onStep = (done: number, total: number): void => {
+        const at = Math.floor((done / total) * 200)
+        if (at === shown) return
+        shown = at
+        opts.onProgress?.({ phase: 'expert', done, total })
+      }
+      onStep(0, n * spec.maxSteps)
       episodes = vec.runEpisodes(
         (obs, m) => {
           const a = new Float32Array(m * spec.actDim)
           for (let j = 0; j < m; j++) linearAct(params, params.M, obs, j, a, rng, EXPERT_NOISE)
           return a
         },
-        { episodes: n, seed, onEpisode: (_e, done) => opts.onProgress?.({ phase: 'expert', done, total: n }) }
+        { episodes: n, seed, onStep }
       )
     } finally {
       vec.close()

@@ -37,6 +37,9 @@ export interface RunOptions {
   seed: number
   /** called after each finished episode */
   onEpisode?: (ep: Episode, done: number) => void
+  /** called after every step of the copies, for a progress bar: the steps played of the
+   *  episodes × maxSteps in all (an episode that ended early counts as maxSteps) */
+  onStep?: (done: number, total: number) => void
   /** keep per-step arrays (default true; false keeps only returns and lengths) */
   record?: boolean
 }
@@ -165,6 +168,12 @@ export class VecEnv {
           opts.onEpisode?.(ep, finished)
           start(i)
         }
+      }
+      if (opts.onStep) {
+        const max = this.envs[0].maxSteps
+        let done = finished * max
+        for (let i = 0; i < this.n; i++) if (slots[i]) done += this.envs[i].t
+        opts.onStep(Math.min(done, episodes * max), episodes * max)
       }
     }
     return out

@@ -3,8 +3,9 @@
 // field is validated as you type (the same zod schema the back end uses); errors sit beside
 // the field they are about.
 import { useEffect, useMemo, useState } from 'react'
-import { BACKENDS, defaultConfig, domainOf, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
-import { ApiError } from '../../../shared/contract.ts'
+import { BACKENDS, defaultConfig, domainOf, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, trainsOnAllData, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
+import { ApiError, type ReferenceCost } from '../../../shared/contract.ts'
+import { fmtDuration, fmtInt } from '../lib/format.ts'
 import { usePresets } from '../hooks.ts'
 import { useApp } from '../state.tsx'
 import { describeCuration } from './Curation.tsx'
@@ -58,6 +59,17 @@ const FIELDS: Array<{ title: string; fields: FieldDef[] }> = [
     ]
   },
   {
+    // π_ref by behaviour cloning on all data (the control domain's default): trained once per data,
+    // settings and seed, then reused from the project's cache
+    title: 'Reference π_ref',
+    fields: [
+      { path: 'reference.kind', label: 'reference', kind: 'text', options: ['init', 'bc'], hint: 'bc: behaviour cloning on all data', show: (c) => !trainsOnAllData(c.method) && (c.reference.kind === 'init' || c.reference.kind === 'bc') },
+      { path: 'reference.steps', label: 'BC steps', kind: 'int', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' },
+      { path: 'reference.lr', label: 'BC learning rate', kind: 'number', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' },
+      { path: 'reference.batch_size', label: 'BC batch size', kind: 'int', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' }
+    ]
+  },
+  {
     title: 'Policy',
     fields: [{ path: 'policy.hidden', label: 'hidden layers', kind: 'list', hint: 'e.g. 256, 256, 256 (empty = none)', show: (c) => 'hidden' in c.policy }]
   }
@@ -105,6 +117,38 @@ function parseSeeds(s: string): { seeds: number[]; error: string | null } {
   return { seeds, error: null }
 }
 
+/** "reference: cached" or "reference: 10000 steps ≈ 12 min" for the config about to launch (one BC
+ *  reference per seed: the seed initialises it), asked of the back end (runs.referenceCost) a
+ *  moment after the last edit; null when the run has no BC reference. */
+function useReferenceCost(api: ReturnType<typeof useApp>['api'], config: RunConfig | null, seeds: number[]): string | null {
+  const [text, setText] = useState<string | null>(null)
+  const key = config ? JSON.stringify([config, seeds]) : ''
+  useEffect(() => {
+    if (!config || config.reference.kind !== 'bc' || trainsOnAllData(config.method) || !seeds.length) return setText(null)
+    let live = true
+    const t = setTimeout(() => {
+      Promise.all(seeds.map((seed) => api.invoke('runs.referenceCost', { config: { ...config, seed } as unknown as Record<string, unknown> })))
+        .then((costs) => live && setText(describeCost(costs)))
+        .catch((e: unknown) => live && setText(`reference: cost unknown (${(e as Error).message})`))
+    }, 250)
+    return () => {
+      live = false
+      clearTimeout(t)
+    }
+  }, [key])
+  return text
+}
+
+function describeCost(costs: ReferenceCost[]): string | null {
+  const train = costs.filter((c): c is Extract<ReferenceCost, { kind: 'train' }> => c.kind === 'train')
+  const cached = costs.filter((c) => c.kind === 'cached').length
+  if (!train.length) return cached ? `reference: cached${costs.length > 1 ? ` (all ${costs.length} seeds)` : ''} · trained earlier on this data with these settings; not trained again` : null
+  const each = train[0]
+  const eta = train.every((c) => c.estimateMs !== null) ? ` ≈ ${fmtDuration(train.reduce((a, c) => a + c.estimateMs!, 0) / train.length)}` : ' (time measured after the first one)'
+  const which = costs.length > 1 ? ` for ${train.length} of ${costs.length} seeds${cached ? ` (${cached} cached)` : ''}` : ''
+  return `reference: ${fmtInt(each.steps)} steps${eta}${which} · behaviour cloning on all data before training; kept in the project and reused by later runs`
+}
+
 export function NewRunView(): React.JSX.Element {
   const s = useApp()
   const [datasetId, setDatasetId] = useState<number | undefined>(s.params.datasetId ?? s.datasets.find((d) => d.source === 'builtin:bandit')?.id ?? s.datasets[0]?.id)
@@ -145,8 +189,14 @@ export function NewRunView(): React.JSX.Element {
         const kind = v
         setPath(c, 'weights.q', kind === 'ema' ? { kind, beta: 0.9 } : kind === 'periodic' ? { kind, every: 100 } : { kind: 'current' })
       }
+      if (path === 'reference.kind') {
+        const now = (c.reference as RunConfig['reference']).kind
+        // to "bc": the control domain's BC settings (the paper's), unless the domain's default already is bc
+        if (v !== now) c.reference = v === 'bc' ? defaultConfig('control').reference : { kind: 'init' }
+      }
     }
-    for (const [path, v] of Object.entries(raw)) if (path !== 'weights.q.kind') setPath(c, path, parseRaw(kindOf(path), v))
+    const whole = new Set(['weights.q.kind', 'reference.kind'])
+    for (const [path, v] of Object.entries(raw)) if (!whole.has(path)) setPath(c, path, parseRaw(kindOf(path), v))
     if (name.trim()) c.name = name.trim()
     return c
   }, [base, raw, name])
@@ -158,6 +208,8 @@ export function NewRunView(): React.JSX.Element {
   const cfg = parsed.success ? parsed.data : (config as unknown as RunConfig)
   const usesBins = usesQualityBins(method)
   const curationMismatch = usesBins && cfg.curation.mode !== 'quality_bins' ? `${METHOD_LABELS[method]} samples by quality-bin multiplicity; with "${describeCuration(cfg.curation)}" every kept trace has m = 1` : null
+
+  const cost = useReferenceCost(s.api, parsed.success ? parsed.data : null, seedsError ? [] : seeds)
 
   const launch = async (): Promise<void> => {
     if (!parsed.success || seedsError) return
@@ -188,7 +240,7 @@ export function NewRunView(): React.JSX.Element {
       <div className={`field${err ? ' invalid' : ''}`} key={f.path}>
         <label htmlFor={id}>{f.label}</label>
         {f.options ? (
-          <select id={id} value={raw[f.path] ?? String(getPath(cfg, f.path))} onChange={(e) => set(e.target.value)}>
+          <select id={id} data-testid={id} value={raw[f.path] ?? String(getPath(cfg, f.path))} onChange={(e) => set(e.target.value)}>
             {f.options.map((o) => (
               <option key={o}>{o}</option>
             ))}
@@ -304,6 +356,11 @@ export function NewRunView(): React.JSX.Element {
         <button className="ghost" onClick={() => setRaw({})}>
           Reset to paper defaults
         </button>
+        {cost && parsed.success && (
+          <span className="muted small" data-testid="nr-reference-cost">
+            {cost}
+          </span>
+        )}
         {!parsed.success && <span className="field-error">fix the highlighted fields to launch</span>}
         {serverError && (
           <span className="error-text" role="alert" data-testid="launch-error">

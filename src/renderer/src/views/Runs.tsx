@@ -1,6 +1,7 @@
 // Live runs: every run of the project; the chosen ones (a launched group, or picked in the
 // list) with loss, learning rate, evaluation score, ESS/N and clamp fraction updating as the
-// run goes, a progress bar with time left, and Cancel.
+// run goes (also runs of other processes: the back end follows the project file), a progress
+// bar with time left, and Cancel (after confirming), Resume, Rename and Delete.
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, Series } from '../../../shared/contract.ts'
@@ -111,53 +112,111 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
   const s = useApp()
   const live = s.live[run.id]
   const [err, setErr] = useState<string | null>(null)
-  const [cancelling, setCancelling] = useState(false)
-  const [marking, setMarking] = useState(false)
+  const [busy, setBusy] = useState<null | 'cancel' | 'mark' | 'resume' | 'delete' | 'rename'>(null)
+  const [renaming, setRenaming] = useState<string | null>(null)
   const [final, setFinal] = useState<Record<string, number> | null>(null)
   useEffect(() => s.api.on('run.end', (e) => e.runId === run.id && setFinal(e.final)), [s.api, run.id])
+  useEffect(() => setBusy(null), [run.status])
   const frac = live ? live.step / Math.max(1, live.total) : run.status === 'completed' ? 1 : (run.lastStep ?? 0) / Math.max(1, run.config.train.steps)
+  const act = (what: NonNullable<typeof busy>, ask: string | null, f: () => Promise<unknown>): void => {
+    if (ask !== null && !window.confirm(ask)) return
+    setErr(null)
+    setBusy(what)
+    f()
+      .catch((e: Error) => setErr(e.message))
+      .finally(() => what !== 'cancel' && setBusy(null))
+  }
+  const going = run.status === 'running' || run.status === 'queued'
+  const resumable = run.status === 'interrupted' || run.status === 'cancelled' || run.status === 'failed'
+  const label = `#${run.id} “${run.name}”`
   return (
     <div className="panel run-card" data-testid={`run-card-${run.id}`}>
       <div className="row gap wrap">
-        <strong>
-          #{run.id} {run.name}
-        </strong>
+        {renaming === null ? (
+          <strong data-testid={`run-name-${run.id}`}>
+            #{run.id} {run.name}
+          </strong>
+        ) : (
+          <form
+            className="row gap-s"
+            onSubmit={(e) => {
+              e.preventDefault()
+              const name = renaming.trim()
+              if (!name) return setErr('a run needs a name')
+              act('rename', null, () => s.api.invoke('runs.rename', { runId: run.id, name }).then(() => setRenaming(null)))
+            }}
+          >
+            <input value={renaming} onChange={(e) => setRenaming(e.target.value)} maxLength={200} aria-label={`new name of run ${run.id}`} autoFocus data-testid={`rename-input-${run.id}`} />
+            <button type="submit" disabled={busy === 'rename'} data-testid={`rename-save-${run.id}`}>
+              Save
+            </button>
+            <button type="button" className="ghost" onClick={() => setRenaming(null)}>
+              Keep
+            </button>
+          </form>
+        )}
         <StatusPill status={run.status} />
         <span className="muted small">
           {METHOD_LABELS[run.method]} · seed {run.seed} · backend {run.backend ?? run.config.backend}
         </span>
         <span className="spacer" />
-        {run.status === 'running' && live && (
+        {run.status === 'running' && live && !run.elsewhere && (
           <button
             className="danger"
-            disabled={cancelling}
-            onClick={() => {
-              setCancelling(true)
-              s.api.invoke('runs.cancel', { runId: run.id }).catch((e: Error) => setErr(e.message))
-            }}
+            disabled={busy === 'cancel'}
+            onClick={() =>
+              act('cancel', `Cancel run ${label}?\n\nIt stops after the current step. What it saved so far (metrics, checkpoints) stays, and it can resume from its last checkpoint.`, () =>
+                s.api.invoke('runs.cancel', { runId: run.id })
+              )
+            }
             data-testid={`cancel-${run.id}`}
           >
-            {cancelling ? 'Cancelling…' : 'Cancel'}
+            {busy === 'cancel' ? 'Cancelling…' : 'Cancel'}
           </button>
         )}
-        {(run.status === 'running' || run.status === 'queued') && !live && !run.live && (
+        {going && !live && !run.live && (
           <button
-            disabled={marking}
-            title="The run is recorded as running, but not by this window: if its process is gone, mark it interrupted so that it can be resumed"
-            onClick={() => {
-              const ok = window.confirm(
-                `Mark run #${run.id} as interrupted?\n\nDo this only if no process runs it any more (it was killed, or the machine restarted): a process that still runs it would go on writing to it. Afterwards the run can be resumed from its last checkpoint.`
+            disabled={busy === 'mark'}
+            title="The run is recorded as running, but no progress reaches this window: if its process is gone, mark it interrupted so that it can be resumed"
+            onClick={() =>
+              act(
+                'mark',
+                `Mark run #${run.id} as interrupted?\n\nDo this only if no process runs it any more (it was killed, or the machine restarted): a process that still runs it would go on writing to it. Afterwards the run can be resumed from its last checkpoint.`,
+                () => s.api.invoke('runs.markInterrupted', { runId: run.id })
               )
-              if (!ok) return
-              setMarking(true)
-              s.api
-                .invoke('runs.markInterrupted', { runId: run.id })
-                .catch((e: Error) => setErr(e.message))
-                .finally(() => setMarking(false))
-            }}
+            }
             data-testid={`mark-interrupted-${run.id}`}
           >
             Mark interrupted
+          </button>
+        )}
+        {resumable && (
+          <button
+            disabled={busy === 'resume'}
+            title="Continue from its last resumable checkpoint (runs save one every train.checkpoint_every steps)"
+            onClick={() => act('resume', null, () => s.api.invoke('runs.resume', { runId: run.id }))}
+            data-testid={`resume-${run.id}`}
+          >
+            {busy === 'resume' ? 'Resuming…' : 'Resume'}
+          </button>
+        )}
+        {renaming === null && (
+          <button className="ghost" onClick={() => setRenaming(run.name)} data-testid={`rename-${run.id}`}>
+            Rename
+          </button>
+        )}
+        {!going && (
+          <button
+            className="ghost danger"
+            disabled={busy === 'delete'}
+            onClick={() =>
+              act('delete', `Delete run ${label}?\n\nIts metrics, weight snapshots and checkpoints are removed from the project. This cannot be undone.`, () =>
+                s.api.invoke('runs.delete', { runId: run.id })
+              )
+            }
+            data-testid={`delete-${run.id}`}
+          >
+            Delete
           </button>
         )}
         <button onClick={() => s.go('inspector', { runIds: [run.id] })} disabled={run.status === 'queued'}>
@@ -167,7 +226,8 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
       <div className="row gap progress-row">
         <progress value={frac} max={1} aria-label={`run ${run.id} progress`} data-testid={`progress-${run.id}`} />
         <span className="small" data-testid={`progress-text-${run.id}`}>
-          {live ? `${live.phase} ${live.step} / ${live.total} · ${fmtDuration(live.elapsedMs)} elapsed · ${fmtDuration(live.etaMs)} left` : run.status === 'running' ? 'running (started elsewhere or before this window opened)' : `${run.lastStep ?? 0} / ${run.config.train.steps} steps`}
+          {run.elsewhere && going ? 'in another process (cancel it there) · ' : ''}
+          {live ? `${live.phase} ${live.step} / ${live.total} · ${fmtDuration(live.elapsedMs)} elapsed · ${fmtDuration(live.etaMs)} left` : going ? 'running in another process: progress shows at its next logged step' : `${run.lastStep ?? 0} / ${run.config.train.steps} steps`}
         </span>
       </div>
       {run.error && <p className="error-text">{run.error}</p>}
