@@ -15,6 +15,11 @@
 // Log-prob columns (refLogprobs, policyLogprobs) must have exactly one finite value ≤ 0 per
 // completion token; the returned Float32Arrays are aligned with the dataset's steps and hold 0
 // on prompt steps.
+// Token columns hold ids (integers ≥ 0) or, as vLLM and most trainers log them, the tokens'
+// strings. A file gives one or the other (the first row decides). Strings need no tokenizer:
+// each distinct string gets an id in order of first appearance (`tokenStrings` lists them by id,
+// so the weight inspector shows them), and a prompt given as text becomes ONE masked step
+// holding the whole prompt (it never counts in the weight or the loss).
 //
 // Errors name the file, the row (JSONL/CSV: its 1-based line; Parquet: its 1-based row) and
 // the field. Everything is parsed and checked before anything is returned: a bad row means no
@@ -91,6 +96,9 @@ export interface ImportTextOptions {
   maxTraceSteps?: number
   /** bytes one JSONL / CSV line may have (default IMPORT_LIMIT_DEFAULTS) */
   maxLineBytes?: number
+  /** token strings → ids, shared by several imports whose ids must agree (a followed log's
+   *  batches); it grows with the new strings (default: a fresh one) */
+  tokenVocab?: Map<string, number>
 }
 
 /** The keys a column mapping may have. */
@@ -122,6 +130,21 @@ export interface ImportedText {
   rows: number
   /** rows left out with skipBadRows, in file order (always empty without it) */
   skipped: SkippedRow[]
+  /** the file gave tokens as strings: the string of each id (ids are indices), else undefined */
+  tokenStrings?: string[]
+}
+
+/** A value as an error message shows it: text quoted (so "7" and 7 differ), long values cut. */
+export function shownValue(v: unknown): string {
+  if (v === undefined) return 'missing'
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v)
+  let s: string
+  try {
+    s = JSON.stringify(v) ?? String(v)
+  } catch {
+    s = String(v)
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s
 }
 
 /** Rows from a parser, with where each came from (for error messages). */
@@ -501,15 +524,35 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       `file "${file}": the column mapping names no completion (map completion, tokens, or question/thinking/attempt); columns seen: ${columnsOf(src).join(', ')}`
     )
   }
-  if ((textMode || (m.prompt && !m.promptTokens) || m.question) && !tok) {
-    throw new ImportError(`file "${file}": text columns need a tokenizer`)
+  // token ids or token strings (see the file comment): the first row with tokens says which
+  const vocab = opts.tokenVocab ?? new Map<string, number>()
+  let tokenKind: 'id' | 'string' | undefined = vocab.size > 0 ? 'string' : undefined
+  if (tokenKind === undefined && m.tokens) {
+    for (const row of rows) {
+      let v = row[m.tokens]
+      if (typeof v === 'string' && v.trimStart().startsWith('[')) {
+        try {
+          v = JSON.parse(v)
+        } catch {
+          continue // the row's own check names it
+        }
+      }
+      if (Array.isArray(v) && v.length > 0) {
+        tokenKind = typeof v[0] === 'string' ? 'string' : 'id'
+        break
+      }
+    }
+  }
+  const strings = tokenKind === 'string'
+  if ((textMode || (m.prompt && !m.promptTokens && !strings) || (m.question && !strings)) && !tok) {
+    throw new ImportError(`file "${file}": text columns need a tokenizer${textMode ? '' : ' (or give the tokens as strings)'}`)
   }
   const addEos = opts.addEos ?? (textMode && !hasRef && !hasPol)
   const template = m.completionTemplate ?? '{thinking}\n{attempt}'
   const defaultScore = opts.defaultScore ?? 1
   const promptCol = m.prompt ?? m.question
   // known before the rows are read: a token id past it is the row's fault (else the largest id sets it)
-  const knownVocab = tok?.vocabSize ?? opts.vocabSize
+  const knownVocab = strings ? undefined : tok?.vocabSize ?? opts.vocabSize
   const tooLong = (i: number, n: number, what: string): ImportError =>
     new ImportError(
       `${at(i)}: the trace has ${count(n)} ${what}, more than the limit of ${count(maxSteps)} steps a trace; if it is meant to be that long, raise the limit (--max-trace-steps, or maxTraceSteps in the API)`
@@ -530,19 +573,42 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       try {
         v = JSON.parse(v)
       } catch {
-        throw new ImportError(`${at(i, col)}: expected a list of numbers, found text that is not a JSON list`)
+        throw new ImportError(`${at(i, col)}: expected a list, found text that is not a JSON list`)
       }
     }
-    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new ImportError(`${at(i, col)}: expected a list of numbers, found ${typeof v}`)
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new ImportError(`${at(i, col)}: expected a list, found ${shownValue(v)}`)
     return v as ArrayLike<unknown>
   }
   const getTokens = (row: Record<string, unknown>, i: number, col: string): number[] => {
     const l = getList(row, i, col)
     if (l.length > maxSteps) throw tooLong(i, l.length, `tokens in "${col}"`)
     const out = new Array<number>(l.length)
+    if (l.length === 0) return out
+    // ids or strings: the first token of the file decides, and every row must agree
+    const first = plain(l[0])
+    const kind = typeof first === 'string' ? 'string' : 'id'
+    if (tokenKind === undefined) tokenKind = kind
+    else if (kind !== tokenKind) {
+      throw new ImportError(
+        `${at(i, col)}: entry 0 is ${shownValue(first)}, ${kind === 'string' ? 'a token string' : 'not a token string'}, but the rows before gave tokens as ${tokenKind === 'string' ? 'strings' : 'ids'}; give every row's tokens the same way`
+      )
+    }
+    if (tokenKind === 'string') {
+      // new strings go in once the whole list is good (a row refused later is rolled back below)
+      const fresh = new Map<string, number>()
+      for (let k = 0; k < l.length; k++) {
+        const x = l[k]
+        if (typeof x !== 'string') throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}, not a token string (the row's tokens are strings)`)
+        let id = vocab.get(x) ?? fresh.get(x)
+        if (id === undefined) fresh.set(x, (id = vocab.size + fresh.size))
+        out[k] = id
+      }
+      for (const [x, id] of fresh) vocab.set(x, id)
+      return out
+    }
     for (let k = 0; k < l.length; k++) {
       const x = plain(l[k])
-      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new ImportError(`${at(i, col)}: entry ${k} is ${String(x)}, not a token id (an integer ≥ 0)`)
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}, not a token id (an integer ≥ 0)`)
       if (knownVocab !== undefined && x >= knownVocab) throw new ImportError(`${at(i, col)}: token id ${x} is outside the vocabulary of ${knownVocab}`)
       out[k] = x
     }
@@ -556,7 +622,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     for (let k = 0; k < l.length; k++) {
       const x = plain(l[k])
       if (typeof x !== 'number' || !Number.isFinite(x) || x > 1e-3) {
-        throw new ImportError(`${at(i, col)}: entry ${k} is ${String(x)}; a log-prob must be a finite number ≤ 0`)
+        throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}; a log-prob must be a finite number ≤ 0`)
       }
     }
     return l
@@ -601,14 +667,15 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       c = pair.completion
       if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     } else {
-      if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
-      else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
-      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
       if (m.tokens) c = getTokens(row, i, m.tokens)
       else {
         c = tok!.encode(getCompletionText(row, i))
         if (addEos) c.push(tok!.eos)
       }
+      if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
+      else if (promptCol && tokenKind === 'string') p = getTokens({ prompt: [getText(row, i, promptCol)] }, i, 'prompt') // one masked step
+      else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
+      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     }
     if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
     if (p.length + c.length > maxSteps) throw tooLong(i, p.length + c.length, `steps (${count(p.length)} prompt + ${count(c.length)} completion tokens)`)
@@ -642,10 +709,13 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   for (let i = 0; i < N; i++) {
     refuseParsedUpTo(numbers[i])
     let r: ReturnType<typeof readRow>
+    const vocab0 = vocab.size
     try {
       r = readRow(i)
     } catch (e) {
       if (!skipBadRows || !(e instanceof ImportError)) throw e
+      // a skipped row leaves no token strings of its own behind
+      if (vocab.size > vocab0) for (const [x, id] of vocab) if (id >= vocab0) vocab.delete(x)
       skipped.push({ line: numbers[i], reason: e.message })
       continue
     }
@@ -667,14 +737,14 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   skipped.sort((a, b) => a.line - b.line)
   if (n === 0) throw noGoodRow()
   const maxId = actions.max
-  const vocab = knownVocab ?? maxId + 1
-  if (maxId >= vocab) {
+  const vocabSize = tokenKind === 'string' ? vocab.size : knownVocab ?? maxId + 1
+  if (maxId >= vocabSize) {
     // (token columns are checked row by row; this catches a tokenizer that emits ids past its size)
     for (let t = 0; t < n; t++) {
       for (let s = offsets[t]; s < offsets[t + 1]; s++) {
-        if (actions.data[s] >= vocab) {
+        if (actions.data[s] >= vocabSize) {
           const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.attempt
-          throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocab}`)
+          throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocabSize}`)
         }
       }
     }
@@ -695,7 +765,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     name: opts.name ?? basename(file),
     kind: 'sequence',
     obsDim: 0,
-    actDim: vocab,
+    actDim: vocabSize,
     offsets: n === N ? offsets : offsets.slice(0, n + 1),
     obs: new Float32Array(0),
     actions: actions.take(),
@@ -712,7 +782,8 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     format: opts.format ?? (unit === 'row' ? 'parquet' : 'jsonl'),
     mapping,
     rows: n,
-    skipped
+    skipped,
+    ...(tokenKind === 'string' ? { tokenStrings: [...vocab.keys()] } : {})
   }
 }
 
