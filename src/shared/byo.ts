@@ -28,6 +28,8 @@ const col = z.string().min(1).max(200)
 export const ByoMappingSchema = z.strictObject({
   prompt: col.optional(),
   completion: col.optional(),
+  /** a chat column: a list of {role, content}; the last assistant message is the completion */
+  messages: col.optional(),
   question: col.optional(),
   thinking: col.optional(),
   attempt: col.optional(),

@@ -71,4 +71,52 @@ suite(title, () => {
     expect(await text('byo-tokens-hover')).toContain('"7" (id 0) · ρ = 1.5')
     await shot('16-token-strings')
   })
+
+  const dsCount = async (): Promise<number> => ((await fx.server!.services.call('datasets.list', {})) as unknown[]).length
+
+  it('imports an s1K-1.1-like file at once (layout recognised); an unknown layout goes through the mapping step, whose roles are remembered per file shape', async () => {
+    const s1k = join(fx.dir, 's1k-1.1-like.jsonl')
+    const cols = ['solution', 'question', 'cot_type', 'deepseek_thinking_trajectory', 'deepseek_attempt', 'deepseek_grade']
+    writeFileSync(s1k, [['2+2?', 'two and two', '4', 'Yes'], ['3+3?', 'hmm', '7', 'No']].map(([q, th, at, g]) => JSON.stringify(Object.fromEntries(cols.map((c) => [c, c === 'question' ? q : c === 'deepseek_thinking_trajectory' ? th : c === 'deepseek_attempt' ? at : c === 'deepseek_grade' ? g : 'x'])))).join('\n') + '\n')
+    const before = await dsCount()
+    await page.getByTestId('file-input').setInputFiles(s1k)
+    await expect.poll(() => text('import-status'), { timeout: 20_000 }).toContain('imported 2 traces')
+    expect(await dsCount()).toBe(before + 1)
+
+    // columns no layout has: the mapping step lists them with the first rows
+    const odd = join(fx.dir, 'odd.jsonl')
+    const rows = [{ ask: 'hi', said: 'hello there', ok: 'yes', note: 'a' }, { ask: 'bye', said: 'see you', ok: 'no', note: 'b' }, { ask: 'q', said: 'r', ok: 'yes', note: 'c' }]
+    writeFileSync(odd, rows.map((r) => JSON.stringify(r)).join('\n') + '\n')
+    await page.getByTestId('file-input').setInputFiles(odd)
+    await page.getByTestId('column-mapping').waitFor()
+    expect(await text('mapping-layout')).toContain('layout not recognised')
+    expect(await page.getByTestId('mapping-table').locator('tbody tr').nth(1).innerText()).toContain('hello there')
+    expect(await text('mapping-error')).toContain('completion')
+    await page.getByTestId('role-ask').selectOption('prompt')
+    await page.getByTestId('role-said').selectOption('completion')
+    await page.getByTestId('role-ok').selectOption('score')
+    await page.getByTestId('role-note').selectOption('meta')
+    await shot('16-import-mapping')
+    await page.getByTestId('mapping-import').click()
+    await expect.poll(() => text('import-status'), { timeout: 20_000 }).toContain('imported 3 traces')
+    const ds = ((await fx.server!.services.call('datasets.list', {})) as { id: number; name: string }[]).find((d) => d.name === 'odd.jsonl')!
+    const cols2 = (await fx.server!.services.call('datasets.columns', { datasetId: ds.id })) as { scores: number[]; meta: string[] }
+    expect(cols2.scores).toEqual([1, 0, 1])
+    expect(cols2.meta[1]).toBe('{"note":"b"}')
+
+    // a second file of the same shape: the remembered roles apply, no step
+    const odd2 = join(fx.dir, 'odd2.jsonl')
+    writeFileSync(odd2, JSON.stringify({ note: 'z', ok: 'no', said: 'fine', ask: 'how?' }) + '\n')
+    await page.getByTestId('file-input').setInputFiles(odd2)
+    await expect.poll(() => text('import-status'), { timeout: 20_000 }).toContain('imported 1 traces')
+    expect(await page.getByTestId('column-mapping').count()).toBe(0)
+
+    // "choose columns" shows the step for a recognised file too, with its roles filled in
+    await page.getByTestId('review-columns').check()
+    await page.getByTestId('file-input').setInputFiles(s1k)
+    await page.getByTestId('column-mapping').waitFor()
+    expect(await text('mapping-layout')).toContain('recognised: s1K-1.1')
+    expect(await page.getByTestId('role-deepseek_attempt').inputValue()).toBe('attempt')
+    expect(await page.getByTestId('role-deepseek_grade').inputValue()).toBe('score')
+  })
 })

@@ -19,6 +19,7 @@ import { ApiError, type RequestName } from '../../shared/contract.ts'
 export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = {
   'project.open': ['file'],
   'datasets.import': ['path', 'tokenizerFile'],
+  'datasets.preview': ['path'],
   'runs.export': ['outDir'],
   'reports.make': ['out'],
   'byo.import': ['path', 'tokenizerFile'],

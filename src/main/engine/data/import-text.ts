@@ -11,7 +11,16 @@
 // Text comes from {prompt, completion} or, s1K style, {question, thinking, attempt}: prompt =
 // question, completion = completionTemplate with {thinking} and {attempt} filled in (default
 // "{thinking}\n{attempt}"; a thinking value that is a list of strings, as in s1K-1.1's
-// thinking_trajectories, is joined with newlines).
+// thinking_trajectories, is joined with newlines); or from a chat: a `messages` column holding a
+// list of {role, content} (also ShareGPT's {from, value}): the completion is the last assistant
+// message, the prompt the messages before it. A prompt or completion column may itself hold such
+// a list (TRL's conversational prompt-completion format). A prompt of one message is its text;
+// of several, one "role: text" line each (no chat template: a model's chat template is applied
+// to that text when the data is imported with the model's tokenizer).
+// detectMapping() recognises the common layouts by their column names (layoutOf names them):
+// s1K (question, thinking_trajectories, attempt), s1K-1.1 (question, deepseek_thinking_trajectory,
+// deepseek_attempt, graded by deepseek_grade), prompt/completion, TRL's conversational formats,
+// messages/chat, and log-prob files.
 // Log-prob columns (refLogprobs, policyLogprobs) must have exactly one finite value ≤ 0 per
 // completion token; the returned Float32Arrays are aligned with the dataset's steps and hold 0
 // on prompt steps.
@@ -48,6 +57,8 @@ export interface TextColumnMapping {
   prompt?: string
   /** column with the completion text */
   completion?: string
+  /** a chat: a list of {role, content}; the last assistant message is the completion */
+  messages?: string
   /** s1K style: question (= the prompt), thinking and attempt (→ the completion) */
   question?: string
   thinking?: string
@@ -105,6 +116,7 @@ export interface ImportTextOptions {
 export const MAPPING_KEYS: ReadonlyArray<keyof TextColumnMapping> = [
   'prompt',
   'completion',
+  'messages',
   'question',
   'thinking',
   'attempt',
@@ -391,8 +403,10 @@ async function readRows(file: string, format: TextFormat = formatOf(file), opts:
 // Mapping
 
 /** A mapping guessed from column names: log-prob columns (ref_logprobs / policy_logprobs with
- *  tokens), s1K (question / thinking or thinking_trajectories / attempt), or prompt / completion
- *  (also response, output, answer). Score from score, reward, correct or label. */
+ *  tokens), s1K-1.1 (question / deepseek_thinking_trajectory / deepseek_attempt, score from
+ *  deepseek_grade), s1K (question / thinking_trajectories / attempt), a chat (messages or
+ *  conversations), or prompt / completion (also response, output, answer). Score from score,
+ *  reward, correct, label or grade. */
 export function detectMapping(columns: string[]): TextColumnMapping {
   const has = new Set(columns)
   const pick = (...names: string[]): string | undefined => names.find((x) => has.has(x))
@@ -406,20 +420,65 @@ export function detectMapping(columns: string[]): TextColumnMapping {
   m.tokens = pick('tokens', 'token_ids', 'completion_token_ids', 'completion_ids')
   m.promptTokens = pick('prompt_tokens', 'prompt_token_ids', 'prompt_ids')
   const q = pick('question', 'problem')
-  const th = pick('thinking', 'thinking_trajectories', 'reasoning')
-  const at = pick('attempt', 'solution')
+  const th = pick('deepseek_thinking_trajectory', 'thinking', 'thinking_trajectories', 'thinking_trajectory', 'reasoning', 'gemini_thinking_trajectory')
+  const at = pick(...(th?.startsWith('gemini_') ? ['gemini_attempt'] : ['deepseek_attempt', 'attempt', 'gemini_attempt', 'solution']))
+  const chat = pick('messages', 'conversations', 'conversation', 'chat')
   if (q && th && at) {
     m.question = q
     m.thinking = th
     m.attempt = at
+  } else if (chat && !pick('completion', 'response', 'output')) {
+    m.messages = chat
   } else {
     m.prompt = pick('prompt', 'question', 'input', 'instruction')
     if (!m.tokens) m.completion = pick('completion', 'response', 'output', 'answer')
   }
-  m.score = pick('score', 'reward', 'correct', 'label', 'grade')
+  // s1K-1.1 grades each model's attempt ("Yes"/"No"): the grade of the attempt imported
+  const grade = at?.startsWith('deepseek_') ? 'deepseek_grade' : at?.startsWith('gemini_') ? 'gemini_grade' : undefined
+  m.score = pick('score', 'reward', 'correct', 'label', 'grade', ...(grade ? [grade] : []))
   m.id = pick('id', 'uid', 'trace_id')
   for (const k of Object.keys(m) as (keyof TextColumnMapping)[]) if (m[k] === undefined) delete m[k]
   return m
+}
+
+/** The name of a known layout the columns have (see detectMapping), or null. */
+export function layoutOf(columns: string[]): string | null {
+  const m = detectMapping(columns)
+  if (m.refLogprobs || m.policyLogprobs) return 'log-probs'
+  if (m.thinking === 'deepseek_thinking_trajectory' || m.thinking === 'gemini_thinking_trajectory') return 's1K-1.1'
+  if (m.question) return 's1K'
+  if (m.messages) return 'messages (chat)'
+  if (m.tokens) return 'token ids'
+  if (m.prompt && m.completion) return 'prompt/completion'
+  if (m.completion) return 'completion only'
+  return null
+}
+
+/** One message of a chat list: {role, content} (OpenAI, TRL) or {from, value} (ShareGPT). */
+function messageOf(v: unknown): { role: string; content: string } | null {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null
+  const o = v as Record<string, unknown>
+  const role = o.role ?? o.from
+  const content = o.content ?? o.value
+  if (typeof role !== 'string' || typeof content !== 'string') return null
+  return { role: role === 'gpt' ? 'assistant' : role === 'human' ? 'user' : role, content }
+}
+
+/** A list of chat messages, or null when `v` is not one (every entry a message). */
+export function chatMessages(v: unknown): { role: string; content: string }[] | null {
+  if (!Array.isArray(v) || v.length === 0) return null
+  const out: { role: string; content: string }[] = []
+  for (const x of v) {
+    const m = messageOf(x)
+    if (!m) return null
+    out.push(m)
+  }
+  return out
+}
+
+/** Messages as prompt text: one message is its text; several, a "role: text" line each. */
+export function messagesText(ms: ReadonlyArray<{ role: string; content: string }>): string {
+  return ms.length === 1 ? ms[0].content : ms.map((m) => `${m.role}: ${m.content}`).join('\n')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,9 +578,9 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   const tok = opts.tokenizer
   const maxSteps = opts.maxTraceSteps ?? IMPORT_LIMIT_DEFAULTS.maxTraceSteps
   const at = (i: number, field?: string): string => `file "${file}", ${unit} ${numbers[i]}${field !== undefined ? `, field "${field}"` : ''}`
-  if (textMode && !(m.completion || (m.thinking && m.attempt))) {
+  if (textMode && !(m.completion || m.messages || (m.thinking && m.attempt))) {
     throw new ImportError(
-      `file "${file}": the column mapping names no completion (map completion, tokens, or question/thinking/attempt); columns seen: ${columnsOf(src).join(', ')}`
+      `file "${file}": the column mapping names no completion (map completion, messages, tokens, or question/thinking/attempt); columns seen: ${columnsOf(src).join(', ')}`
     )
   }
   // token ids or token strings (see the file comment): the first row with tokens says which
@@ -564,7 +623,29 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     if (typeof v === 'string') return v
     if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
     if (allowList && Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join('\n')
-    throw new ImportError(`${at(i, col)}: expected text, found ${Array.isArray(v) ? 'a list' : typeof v}`)
+    // TRL's conversational prompt-completion: a list of {role, content}
+    const chat = chatMessages(v)
+    if (chat) return messagesText(chat)
+    throw new ImportError(`${at(i, col)}: expected text, found ${Array.isArray(v) ? 'a list' : typeof v} (a list may only hold {role, content} messages)`)
+  }
+  /** A chat row: the last assistant message is the completion, the messages before it the prompt. */
+  const getChat = (row: Record<string, unknown>, i: number, col: string): { prompt: string; completion: string } => {
+    let v = row[col]
+    if (v === undefined || v === null) throw new ImportError(`${at(i, col)}: missing`)
+    if (typeof v === 'string') {
+      try {
+        v = JSON.parse(v)
+      } catch {
+        throw new ImportError(`${at(i, col)}: expected a list of {role, content} messages, found text that is not JSON`)
+      }
+    }
+    const ms = chatMessages(v)
+    if (!ms) throw new ImportError(`${at(i, col)}: expected a list of {role, content} messages (or ShareGPT's {from, value}), found ${shownValue(v)}`)
+    let last = ms.length - 1
+    while (last >= 0 && ms[last].role !== 'assistant') last--
+    if (last < 0) throw new ImportError(`${at(i, col)}: no message has role "assistant"; the last assistant message is the completion to learn from`)
+    if (ms[last].content.trim() === '') throw new ImportError(`${at(i, col)}: the last assistant message is empty; a trace needs at least one completion token to learn from`)
+    return { prompt: messagesText(ms.slice(0, last)), completion: ms[last].content }
   }
   const getList = (row: Record<string, unknown>, i: number, col: string): ArrayLike<unknown> => {
     let v = row[col]
@@ -634,14 +715,15 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     if (typeof v === 'number' && Number.isFinite(v)) return v
     if (typeof v === 'string') {
       const s = v.trim().toLowerCase()
-      if (s === 'true') return 1
-      if (s === 'false') return 0
+      if (s === 'true' || s === 'yes') return 1
+      if (s === 'false' || s === 'no') return 0
       const x = Number(s)
       if (Number.isFinite(x)) return x
     }
-    throw new ImportError(`${at(i, col)}: ${JSON.stringify(v)} is not a number`)
+    throw new ImportError(`${at(i, col)}: ${shownValue(v)} is not a number (nor true/false, yes/no)`)
   }
   const getCompletionText = (row: Record<string, unknown>, i: number): string => {
+    if (m.messages) return getChat(row, i, m.messages).completion
     if (m.completion) {
       const text = getText(row, i, m.completion)
       if (text.trim() === '') throw new ImportError(`${at(i, m.completion)}: the completion is empty${text ? ' (only white space)' : ''}; a trace needs at least one completion token to learn from, so remove the row or fill it in`)
@@ -662,7 +744,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     let c: number[]
     if (opts.encodePair && !m.promptTokens && !m.tokens) {
       // a real model's format: the pair as the model reads it (chat template, or its BOS and EOS)
-      const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : '', getCompletionText(row, i))
+      const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : m.messages ? getChat(row, i, m.messages).prompt : '', getCompletionText(row, i))
       p = pair.prompt
       c = pair.completion
       if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
@@ -675,9 +757,13 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
       else if (promptCol && tokenKind === 'string') p = getTokens({ prompt: [getText(row, i, promptCol)] }, i, 'prompt') // one masked step
       else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
+      else if (m.messages && !m.tokens) {
+        const pr = getChat(row, i, m.messages).prompt
+        if (pr) p = tok!.encode(pr)
+      }
       if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     }
-    if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
+    if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.messages ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
     if (p.length + c.length > maxSteps) throw tooLong(i, p.length + c.length, `steps (${count(p.length)} prompt + ${count(c.length)} completion tokens)`)
     const ref = hasRef ? getLogprobs(row, i, m.refLogprobs!, c.length) : null
     const pol = hasPol ? getLogprobs(row, i, m.policyLogprobs!, c.length) : null
@@ -743,7 +829,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     for (let t = 0; t < n; t++) {
       for (let s = offsets[t]; s < offsets[t + 1]; s++) {
         if (actions.data[s] >= vocabSize) {
-          const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.attempt
+          const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.messages ?? m.attempt
           throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocabSize}`)
         }
       }
@@ -810,4 +896,43 @@ export function importFollowedRows(file: string, rows: ReadonlyArray<{ line: num
     { format: 'jsonl', ...opts },
     false
   )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preview (the app's import mapping step)
+
+export interface TextPreview {
+  format: TextFormat
+  /** the file's columns: a CSV header, a Parquet schema, the keys of the first JSONL rows */
+  columns: string[]
+  /** the first rows, as they came (lists stay lists) */
+  rows: Record<string, unknown>[]
+  /** what detectMapping makes of the columns, and the layout it recognised (null: none) */
+  detected: TextColumnMapping
+  layout: string | null
+}
+
+/** The columns and first rows of a JSONL, CSV or Parquet file, and the mapping detected from
+ *  them. A JSONL file is read only up to its first rows; bad lines among them are left out. */
+export async function previewTextFile(file: string, opts: { format?: TextFormat; rows?: number } = {}): Promise<TextPreview> {
+  const format = opts.format ?? formatOf(file)
+  const n = opts.rows ?? 5
+  let src: RowSource
+  if (format === 'jsonl') {
+    let buf: Buffer
+    try {
+      buf = await readFile(file)
+    } catch (e) {
+      throw new ImportError(`file "${file}": cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+    }
+    // the bytes of the first n non-blank lines (and a few blank ones), no more
+    let end = 0
+    for (let k = 0; k < n + 20 && end < buf.length; k++) {
+      const nl = buf.indexOf(10, end)
+      end = nl < 0 ? buf.length : nl + 1
+    }
+    src = parseJsonl(buf.subarray(0, end).toString('utf8'), file, { skipBadRows: true })
+  } else src = await readRows(file, format, { skipBadRows: true })
+  const columns = columnsOf(src)
+  return { format, columns, rows: src.rows.slice(0, n).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))), detected: detectMapping(columns), layout: layoutOf(columns) }
 }
