@@ -45,6 +45,7 @@ import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
 import type { DatasetSummary, ProjectStore } from '../store/types.ts'
+import { uniqueDatasetName } from './dataset-names.ts'
 
 export type ByoImportOptions = Omit<z.infer<typeof ByoImportInput>, 'path'> & { tokenizer?: Tokenizer }
 export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
@@ -110,6 +111,7 @@ export async function importByo(store: ProjectStore, file: string, opts: ByoImpo
   const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(resolve(opts.tokenizerFile)) : undefined)
   const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
   const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format, skipBadRows, maxTraceSteps, maxLineBytes })
+  imp.dataset.name = uniqueDatasetName(store, imp.dataset)
   const r = storeByo(store, imp, `byo:${abs}`, tokenizer)
   return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: textSpecSummary(textSpec(imp, tokenizer)) }
 }

@@ -8,6 +8,7 @@ import type { ImportResult } from '../engine/data/import.ts'
 import { previewTextFile } from '../engine/data/import-text.ts'
 import * as runner from '../jobs/runner.ts'
 import { storeByo } from './byo-service.ts'
+import { uniqueDatasetName } from './dataset-names.ts'
 import type { ServiceContext } from './context.ts'
 import { runInWorker } from './import-job.ts'
 import { tokenizerModelFor } from './models.ts'
@@ -83,6 +84,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       // traces that carry their own log-probs are stored as byo.import stores them
       const logProbs = Boolean(imp.refLogProbs || imp.policyLogProbs)
       const { id, created } = ctx.store.transaction(() => {
+        imp.dataset.name = uniqueDatasetName(ctx.store, imp.dataset)
         const r = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
         if (model) ctx.store.setDatasetTokenization(r.id, model.record(imp.fromText ?? false))
         return r
