@@ -2,11 +2,14 @@
 // token strings with their log-probs shown in the token shading; the import mapping step in the
 // Datasets view; Minari names; Compare keeping its picks; the inspector and the empty states.
 // Screenshots go under $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots), 16-*.png.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture } from './helpers.ts'
+import { defaultConfig, type Method } from '../../src/shared/config.ts'
+import { weightStats } from '../../src/shared/weight-stats.ts'
+import { fmt } from '../../src/renderer/src/lib/format.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'bringing LLM data, comparing and inspecting' : `bringing LLM data, comparing and inspecting (skipped: no Chromium at ${CHROMIUM})`
@@ -118,5 +121,118 @@ suite(title, () => {
     expect(await text('mapping-layout')).toContain('recognised: s1K-1.1')
     expect(await page.getByTestId('role-deepseek_attempt').inputValue()).toBe('attempt')
     expect(await page.getByTestId('role-deepseek_grade').inputValue()).toBe('score')
+  })
+
+  // ----------------------------------------------------------------------------- compare and inspect
+
+  const call = <T,>(name: string, input: unknown): Promise<T> => fx.server!.services.call(name, input) as Promise<T>
+  const banditRun = async (method: Method, steps = 120): Promise<Record<string, unknown>> => {
+    const bandit = (await call<{ id: number; source: string }[]>('datasets.list', {})).find((d) => d.source === 'builtin:bandit')!
+    const base = defaultConfig('bandit')
+    return { ...base, dataset: String(bandit.id), method, optim: { ...base.optim, lr: 0.05 }, train: { ...base.train, steps, snapshot_every: 50, eval_every: 40 } }
+  }
+  type PlotTrace = { name?: string; mode?: string; line?: { color?: string }; showlegend?: boolean }
+  const plotData = (testId: string): Promise<PlotTrace[]> => page.getByTestId(testId).evaluate((el) => (el as unknown as { data: PlotTrace[] }).data.map((t) => ({ name: t.name, mode: t.mode, line: t.line, showlegend: t.showlegend })))
+
+  it('Compare and the inspector with no runs say what to do', async () => {
+    await page.getByTestId('nav-compare').click()
+    expect(await text('cmp-empty')).toContain('Start a run')
+    await page.getByTestId('nav-inspector').click()
+    expect(await text('insp-empty')).toContain('Start a run')
+    await shot('16-inspector-empty')
+  })
+
+  it('Compare: chips add and remove groups, the picks survive leaving the view and a reload, one colour per run, raw points under the smoothed lines, the report names its runs', async () => {
+    const sft = await runToEnd(fx, await banditRun('sft'), [0, 1], 'sft-g')
+    const iw = await runToEnd(fx, await banditRun('iw-sft'), [0, 1], 'iw-g')
+    await page.reload()
+    await page.getByTestId('datasets-table').waitFor()
+    await page.getByTestId('nav-compare').click()
+    await page.getByTestId('cmp-picker').waitFor()
+    // start from none picked
+    for (const id of [...sft, ...iw]) if (await page.getByTestId(`cmp-run-${id}`).isChecked()) await page.getByTestId(`cmp-run-${id}`).click()
+    await page.getByTestId('cmp-group-sft-g').click()
+    await page.getByTestId('cmp-group-iw-g').click()
+    const checked = async (): Promise<number[]> => {
+      const out: number[] = []
+      for (const id of [...sft, ...iw]) if (await page.getByTestId(`cmp-run-${id}`).isChecked()) out.push(id)
+      return out
+    }
+    expect(await checked()).toEqual([...sft, ...iw])
+    const named = await text('cmp-report-runs')
+    expect(named).toContain('The report will hold 4 runs')
+    for (const id of [...sft, ...iw]) expect(named).toContain(`#${id} `)
+    // a chip whose runs are all picked takes them out again
+    await page.getByTestId('cmp-group-sft-g').click()
+    expect(await checked()).toEqual(iw)
+    await page.getByTestId('cmp-group-sft-g').click()
+    await expect.poll(() => decodeURIComponent(new URL(page.url()).hash)).toBe(`#compare?runs=${[...iw, ...sft].join(',')}`)
+
+    // one band per group, each its own colour; every run's polyline in the parallel coordinates has its band's colour
+    await expect.poll(async () => (await plotData('cmp-plot')).filter((t) => / \(n=2\)$/.test(t.name ?? '')).length, { timeout: 20_000 }).toBe(2)
+    const traces = await plotData('cmp-plot')
+    const bands = traces.filter((t) => / \(n=2\)$/.test(t.name ?? ''))
+    const bandColor = Object.fromEntries(bands.map((t) => [t.name!.startsWith('SFT') ? 'sft' : 'iw', t.line!.color!]))
+    expect(bandColor.sft).not.toBe(bandColor.iw)
+    const strokes = await page.getByTestId('cmp-parcoords').locator('polyline').evaluateAll((ls) => ls.map((l) => [l.querySelector('title')?.textContent?.split(':')[0], l.getAttribute('stroke')]))
+    expect(Object.fromEntries(strokes)).toEqual(Object.fromEntries([...iw.map((id) => [`#${id}`, bandColor.iw]), ...sft.map((id) => [`#${id}`, bandColor.sft])]))
+    // evaluation every 40 of 120 steps: sparse, so the raw points are drawn
+    expect(traces.filter((t) => t.name === 'raw').every((t) => t.mode === 'lines+markers')).toBe(true)
+    await page.setViewportSize({ width: 1920, height: 1080 })
+    await shot('16-compare-groups')
+    // the config diff is not cut: every cell shows its whole value
+    const clipped = await page.getByTestId('cmp-diff').locator('td').evaluateAll((tds) => tds.filter((td) => td.scrollWidth > td.clientWidth + 1).length)
+    expect(clipped).toBe(0)
+
+    // leave and come back: the same picks; reload the address: the same picks
+    await page.getByTestId('nav-datasets').click()
+    await page.getByTestId('nav-compare').click()
+    expect(await checked()).toEqual([...sft, ...iw])
+    await page.reload()
+    await page.getByTestId('cmp-picker').waitFor()
+    expect(await checked()).toEqual([...sft, ...iw])
+
+    // the report holds exactly the runs named
+    await page.getByTestId('report-format').selectOption('md')
+    const [d] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('report-button').click()])
+    const body = readFileSync(await d.path(), 'utf8')
+    const runs = await call<{ id: number; name: string }[]>('runs.list', {})
+    for (const r of runs) expect(body.includes(r.name)).toBe([...sft, ...iw].includes(r.id))
+  })
+
+  it('Inspector: the clamped stage leaves out the normalisation, an SFT run says its weights were not in the loss, no stale snapshot error on a switch, log w = temp/|τ| · Σρ', async () => {
+    const cfg = await banditRun('iw-sft', 60)
+    const w = cfg.weights as Record<string, unknown>
+    const [norm] = await runToEnd(fx, { ...cfg, weights: { ...w, normalize: true, clamp: [0, 1.5] } }, [0])
+    const sftRun = (await call<{ id: number; method: string }[]>('runs.list', {})).find((r) => r.method === 'sft')!
+    await page.reload()
+    await page.getByTestId('datasets-table').waitFor()
+    await page.getByTestId('nav-inspector').click()
+    await page.getByTestId('ins-run').selectOption(String(norm))
+    const steps = await call<number[]>('runs.snapshotSteps', { runId: norm })
+    await expect.poll(() => text('ins-step-value'), { timeout: 20_000 }).toBe(String(steps.at(-1)))
+    const snap = await call<{ logWRaw: number[]; w: number[]; clamp: [number, number] }>('runs.snapshot', { runId: norm, step: steps.at(-1)! })
+    // by hand: the clamp alone is min(max(exp(log w raw), lo), hi); the stored w is also normalised
+    const clampedOnly = snap.logWRaw.map((v) => Math.min(Math.max(Math.exp(v), snap.clamp[0]), snap.clamp[1]))
+    const c = weightStats(snap.logWRaw, clampedOnly, snap.clamp)
+    const n = weightStats(snap.logWRaw, snap.w, snap.clamp)
+    await expect.poll(() => text('ins-clamped-mmm')).toBe(`${fmt(c.logw_min)} / ${fmt(c.logw_median)} / ${fmt(c.logw_max)}`)
+    expect(await text('ins-normalised-mmm')).toBe(`${fmt(n.logw_min)} / ${fmt(n.logw_median)} / ${fmt(n.logw_max)}`)
+    expect(c.logw_max).toBeLessThanOrEqual(Math.log(1.5) + 1e-9)
+    expect(Math.abs(c.logw_median - n.logw_median)).toBeGreaterThan(1e-3)
+    expect(await page.getByTestId('ins-not-in-loss').count()).toBe(0)
+    // one-step bandit traces: |τ| = 1, so log w raw = temp/1 · Σρ
+    await page.getByTestId('ins-top').locator('tbody tr').first().click()
+    await expect.poll(() => text('ins-rho-status'), { timeout: 60_000 }).toMatch(/log w raw = temp\/\|τ\| · Σρ = 1\/1 · (\S+) = \1$/)
+    await shot('16-inspector-stages')
+
+    // to an SFT run of another length: its weights were not in its loss; no stale "no weight snapshot at step N"
+    await page.getByTestId('ins-run').selectOption(String(sftRun.id))
+    const sftSteps = await call<number[]>('runs.snapshotSteps', { runId: sftRun.id })
+    await expect.poll(() => text('ins-step-value'), { timeout: 20_000 }).toBe(String(sftSteps.at(-1)))
+    await page.getByTestId('ins-ess').waitFor()
+    expect(await text('ins-not-in-loss')).toContain('were NOT in its loss')
+    expect(await page.locator('.error-text').count()).toBe(0)
+    await shot('16-inspector-sft')
   })
 })
