@@ -28,6 +28,8 @@ const col = z.string().min(1).max(200)
 export const ByoMappingSchema = z.strictObject({
   prompt: col.optional(),
   completion: col.optional(),
+  /** a chat column: a list of {role, content}; the last assistant message is the completion */
+  messages: col.optional(),
   question: col.optional(),
   thinking: col.optional(),
   attempt: col.optional(),
@@ -142,7 +144,7 @@ export interface ByoInspectResult {
 export interface ByoToken {
   /** token id */
   id: number
-  /** its text through the import's tokenizer, or null when there was none */
+  /** its text through the import's tokenizer, or the file's own token string; null when there was neither */
   text: string | null
   /** a prompt token: not counted in the weight */
   masked: boolean
@@ -167,6 +169,7 @@ export interface ByoTraceRhoResult {
   sumG: number
   /** only the first tokens are listed */
   truncated: boolean
+  /** the tokenizer's kind, "strings" when the file gave its own token strings, null: token ids are shown */
   tokenizer: string | null
   /** the recorded tokenizer could not be loaded (ids are shown) */
   tokenizerError: string | null

@@ -41,6 +41,17 @@ export type { TraceKind, RunStatus } from './records.ts'
 export type DatasetInfo = DatasetSummary
 
 /** Per-trace columns for the curation view (index i = trace i). */
+/** A text file's columns and first rows for the import's mapping step (datasets.preview). */
+export interface DatasetPreview {
+  format: 'jsonl' | 'csv' | 'parquet'
+  columns: string[]
+  /** the first rows: one cell a column, as display text (lists as JSON, long text cut) */
+  rows: string[][]
+  /** the mapping detected from the column names, and the layout recognised (null: none) */
+  detected: z.infer<typeof ByoMappingSchema>
+  layout: string | null
+}
+
 export interface DatasetColumns {
   id: number
   ids: string[]
@@ -323,6 +334,14 @@ export const requestSchemas = {
     importId: z.string().min(1).max(100),
     ...ImportOptionFields
   }),
+  /** the columns and first rows of a JSONL, CSV or Parquet file, and the column mapping detected
+   *  from its column names (the import's mapping step) */
+  'datasets.preview': z.strictObject({
+    path: z.string().min(1).max(4096),
+    format: z.enum(['jsonl', 'csv', 'parquet']).optional(),
+    /** how many rows to show (default 5) */
+    rows: z.number().int().min(1).max(50).optional()
+  }),
   /** a dataset by id or by name (the newest of that name), as configs and the command line name them */
   'datasets.find': z.strictObject({ ref: z.string().trim().min(1).max(4096) }),
   'datasets.delete': z.strictObject({ datasetId: id }),
@@ -415,6 +434,7 @@ export interface RequestOutputs {
   /** logProbs: the file carried per-step log-probs, stored as imported log-probs (see byo.*);
    *  skipped: rows left out with skipBadRows, each with its reason */
   'datasets.import': { dataset: DatasetInfo; created: boolean; logProbs: boolean; skipped: SkippedRow[] }
+  'datasets.preview': DatasetPreview
   'datasets.find': DatasetInfo
   'datasets.delete': { ok: true }
   'datasets.builtins': BuiltinInfo[]

@@ -28,6 +28,7 @@ const EXPECTED_REQUESTS = [
   'datasets.find',
   'datasets.import',
   'datasets.list',
+  'datasets.preview',
   'datasets.scoreReference',
   'datasets.trace',
   'models.add',

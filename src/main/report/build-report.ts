@@ -2,7 +2,7 @@
 // one run or a comparison of several: config (and what differs between runs), dataset and
 // curation summary, metric curves, weight histograms at each run's last snapshot, final
 // metrics, seeds, backend and versions. The HTML, Markdown and PDF renderers only format it.
-import { METHOD_LABELS, type Curation, type RunConfig } from '../../shared/config.ts'
+import { isImportanceWeighted, METHOD_LABELS, type Curation, type Method, type RunConfig } from '../../shared/config.ts'
 import { curate } from '../../shared/curation.ts'
 import { histogram, weightStats, type WeightStats } from '../../shared/weight-stats.ts'
 import type { ProjectStore, RunRow } from '../store/types.ts'
@@ -60,6 +60,9 @@ export interface ReportRun {
   group: string | null
   method: string
   methodLabel: string
+  /** the method weights traces by q/π_ref (iw-SFT…): the snapshot's w was in its loss; for
+   *  SFT, SFT(Q) and BC it was not (every trace counted with w = 1) */
+  weightsInLoss: boolean
   status: string
   error: string | null
   seed: number
@@ -82,6 +85,15 @@ export interface ReportRun {
   checkpoints: Array<{ step: number; createdAt: string; metrics: Record<string, number> }>
 }
 
+/** Runs of one configuration apart from seed, name and group (the seeds of one setting),
+ *  aggregated: each final metric's mean and sample standard deviation over the runs that have it. */
+export interface ReportGroup {
+  label: string
+  runIds: number[]
+  methodLabel: string
+  final: Record<string, { mean: number; std: number; n: number }>
+}
+
 export interface ReportData {
   title: string
   generatedAt: string
@@ -92,6 +104,8 @@ export interface ReportData {
   metricKeys: string[]
   /** flattened config keys and each run's value (JSON); `differs` when not all equal */
   config: Array<{ key: string; values: string[]; differs: boolean }>
+  /** settings run with two or more seeds, aggregated (empty when there are none) */
+  groups: ReportGroup[]
 }
 
 export class ReportError extends Error {
@@ -267,6 +281,7 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
       group: r.group,
       method: r.method,
       methodLabel: METHOD_LABELS[r.method] ?? r.method,
+      weightsInLoss: r.method in METHOD_LABELS ? isImportanceWeighted(r.method as Method) : true,
       status: r.status,
       error: r.error,
       seed: r.seed,
@@ -304,6 +319,42 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
     project: store.file,
     runs,
     metricKeys: orderKeys(runs.flatMap((r) => Object.keys(r.metrics))),
-    config
+    config,
+    groups: aggregateGroups(runs)
   }
+}
+
+/** Mean and sample standard deviation (n − 1; 0 for one value). */
+export function meanStd(xs: number[]): { mean: number; std: number; n: number } {
+  const n = xs.length
+  const mean = xs.reduce((a, b) => a + b, 0) / n
+  const std = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0
+  return { mean, std, n }
+}
+
+/** Runs whose configs are equal once seed, name and group are left out form a group (the seeds
+ *  of one setting; a reproduce group holding several methods gives one group a method). */
+export function aggregateGroups(runs: ReportRun[]): ReportGroup[] {
+  const byKey = new Map<string, ReportRun[]>()
+  for (const r of runs) {
+    const f = flatten({ ...r.config, seed: undefined, name: undefined, group: undefined })
+    const key = Object.keys(f)
+      .sort()
+      .filter((k) => f[k] !== undefined)
+      .map((k) => `${k}=${f[k]}`)
+      .join('\n')
+    byKey.set(key, [...(byKey.get(key) ?? []), r])
+  }
+  return [...byKey.values()]
+    .filter((rs) => rs.length > 1)
+    .map((rs) => {
+      const keys = [...new Set(rs.flatMap((r) => Object.keys(r.final)))]
+      const final: ReportGroup['final'] = {}
+      for (const k of keys) {
+        const xs = rs.map((r) => r.final[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+        if (xs.length) final[k] = meanStd(xs)
+      }
+      const r0 = rs[0]
+      return { label: `${r0.methodLabel}${r0.group ? ` · ${r0.group}` : ''} (n=${rs.length}: runs ${rs.map((r) => r.id).join(', ')})`, runIds: rs.map((r) => r.id), methodLabel: r0.methodLabel, final }
+    })
 }

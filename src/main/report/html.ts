@@ -32,7 +32,7 @@ export const esc = (s: unknown): string =>
 const scriptJson = (x: unknown): string => JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
 
 export const METRIC_HELP: Record<string, string> = {
-  loss: 'training loss (weighted negative log-likelihood)',
+  loss: 'training loss (negative log-likelihood; weighted by w only for the iw-SFT methods)',
   expected_reward: 'expected reward of the policy (evaluation)',
   p_right: 'probability of the better arm',
   ess_fraction: 'effective sample size of the batch weights ÷ batch size (1 = uniform)',
@@ -41,7 +41,7 @@ export const METRIC_HELP: Record<string, string> = {
   logw_raw_median: 'median raw log-weight (before the clamp)',
   logw_raw_min: 'smallest raw log-weight',
   logw_raw_max: 'largest raw log-weight',
-  logw_median: 'median log of the weight used in the loss',
+  logw_median: 'median log of the clamped (and normalised, if on) weight: in the loss of the iw-SFT methods only',
   grad_norm: 'global gradient norm',
   lr: 'learning rate'
 }
@@ -96,14 +96,19 @@ function weightsSection(d: ReportData): string {
   }
   const rows = withSnap.map((r) => {
     const s = r.snapshot!
-    return [`<b>${r.id}</b> ${esc(r.methodLabel)}`, num(s.step), num(s.count), num(s.stats.ess_fraction), num(s.stats.clamp_fraction), num(s.stats.logw_raw_min), num(s.stats.logw_raw_median), num(s.stats.logw_raw_max), num(s.stats.logw_median)]
+    return [`<b>${r.id}</b> ${esc(r.methodLabel)}`, r.weightsInLoss ? 'yes' : '<b>no</b> (w = 1)', num(s.step), num(s.count), num(s.stats.ess_fraction), num(s.stats.clamp_fraction), num(s.stats.logw_raw_min), num(s.stats.logw_raw_median), num(s.stats.logw_raw_max), num(s.stats.logw_median)]
   })
-  return `<section id="weights"><h2>Importance weights at the last snapshot</h2>
+  const notInLoss = withSnap.filter((r) => !r.weightsInLoss)
+  const wCaption = notInLoss.length === 0 ? 'the weight used in the loss' : notInLoss.length === withSnap.length ? 'the weight iw-SFT would use; NOT in these runs’ loss' : 'the weight in the loss of the iw-SFT runs (not of the others)'
+  const note = notInLoss.length
+    ? `<p class="note">${notInLoss.map((r) => `Run ${r.id} (${esc(r.methodLabel)})`).join(', ')} ${notInLoss.length > 1 ? 'do' : 'does'} not weight traces: every trace counted with w = 1 in ${notInLoss.length > 1 ? 'their' : 'its'} loss. The weights below are what iw-SFT would give the same traces under ${notInLoss.length > 1 ? 'those runs’' : 'that run’s'} q and π<sub>ref</sub>, shown for comparison.</p>`
+    : ''
+  return `<section id="weights"><h2>Importance weights at the last snapshot</h2>${note}
 <div class="grid">
 <figure class="chart-card"><figcaption><b>raw log w</b> <span class="muted">— before the clamp, one value per curated trace</span></figcaption><div class="chart" id="hist-logw"></div></figure>
-<figure class="chart-card"><figcaption><b>w</b> <span class="muted">— the weight used in the loss (clamped${d.runs.some((r) => r.config.weights.normalize) ? ', normalised' : ''})</span></figcaption><div class="chart" id="hist-w"></div></figure>
+<figure class="chart-card"><figcaption><b>w</b> <span class="muted">— ${wCaption} (clamped${d.runs.some((r) => r.config.weights.normalize) ? ', normalised' : ''})</span></figcaption><div class="chart" id="hist-w"></div></figure>
 </div>
-${table(['run', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max', 'log w median'], rows)}</section>`
+${table(['run', 'in the loss', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max', 'log w median'], rows)}</section>`
 }
 
 function dataSection(d: ReportData): string {
@@ -134,11 +139,25 @@ ${table(['bin', 'traces', 'share'], c.bins.map((b) => [esc(b.label), num(b.count
   return `<section id="data"><h2>Data and curation</h2>${blocks.join('')}</section>`
 }
 
+/** A run's column head: its id, then its method (and group) on a line of its own, so that the
+ *  table stays narrow and no name breaks inside a word. */
+const runHead = (r: ReportRun): string => `<span title="${esc(r.name)}">run ${r.id}</span><br><span class="muted sub">${esc(r.methodLabel)}${r.group ? ` · ${esc(r.group)}` : ''}</span>`
+
 function finalSection(d: ReportData): string {
   const keys = [...new Set([...d.metricKeys, ...d.runs.flatMap((r) => Object.keys(r.final))])]
   if (keys.length === 0) return ''
   const rows = keys.map((k) => [`<code>${esc(k)}</code>`, ...d.runs.map((r) => num(r.final[k]))])
-  return `<section id="final"><h2>Final metrics</h2><p class="muted">Last logged value of each metric${d.runs.some((r) => r.checkpoints.length) ? ' (and the final checkpoint’s evaluation)' : ''}.</p>${table(['metric', ...d.runs.map((r) => esc(runLabel(r)))], rows)}</section>`
+  return `<section id="final"><h2>Final metrics</h2><p class="muted">Last logged value of each metric${d.runs.some((r) => r.checkpoints.length) ? ' (and the final checkpoint’s evaluation)' : ''}.</p>${table(['metric', ...d.runs.map(runHead)], rows, 'final')}</section>`
+}
+
+/** Settings run with several seeds: each final metric as mean ± std over the seeds. */
+function groupsSection(d: ReportData): string {
+  if (!d.groups.length) return ''
+  const keys = [...new Set(d.groups.flatMap((g) => Object.keys(g.final)))]
+  const order = [...d.metricKeys, ...keys.filter((k) => !d.metricKeys.includes(k))].filter((k) => keys.includes(k))
+  const ms = (v: { mean: number; std: number; n: number } | undefined): string => (v ? `<span class="num">${esc(fmt(v.mean))} ± ${esc(fmt(v.std))}</span>` : '–')
+  const rows = order.map((k) => [`<code>${esc(k)}</code>`, ...d.groups.map((g) => ms(g.final[k]))])
+  return `<section id="groups"><h2>Groups: mean ± std over seeds</h2><p class="muted">Runs whose configurations differ only in seed, name and group, aggregated (sample standard deviation).</p>${table(['metric', ...d.groups.map((g) => esc(g.label))], rows, 'final')}</section>`
 }
 
 function configSection(d: ReportData, forPrint: boolean): string {
@@ -207,6 +226,12 @@ th{font-weight:600;color:var(--muted);white-space:nowrap}
 tbody tr:nth-child(even) td{background:var(--zebra)}
 td:first-child,th:first-child{padding-left:8px}
 table.config td:first-child{white-space:nowrap}
+table.final{min-width:0}
+table.final code{word-break:normal;white-space:nowrap}
+table.final th{white-space:normal;min-width:5.5em}
+table.final td{white-space:nowrap}
+.sub{font-weight:400;font-size:.8rem}
+.note{border-left:3px solid var(--warn);padding:4px 10px}
 .status{font-weight:600}.s-completed{color:var(--ok)}.s-failed,.s-interrupted{color:var(--bad)}.s-cancelled,.s-running,.s-queued{color:var(--warn)}
 .err{color:var(--bad);font-size:.82rem;max-width:28em}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:14px}
@@ -325,6 +350,7 @@ export function renderHtml(d: ReportData, opts: HtmlOptions = {}): string {
     curvesSection(d, forPrint),
     weightsSection(d),
     dataSection(d),
+    groupsSection(d),
     finalSection(d),
     configSection(d, forPrint),
     reproSection(d)
@@ -341,7 +367,7 @@ export function renderHtml(d: ReportData, opts: HtmlOptions = {}): string {
 </head>
 <body>
 <header><h1>${esc(d.title)}</h1><div class="meta">${generated}</div></header>
-<nav><a href="#summary">Runs</a><a href="#curves">Curves</a><a href="#weights">Weights</a><a href="#data">Data and curation</a><a href="#final">Final metrics</a><a href="#config">Configuration</a><a href="#repro">Seeds and versions</a></nav>
+<nav><a href="#summary">Runs</a><a href="#curves">Curves</a><a href="#weights">Weights</a><a href="#data">Data and curation</a>${d.groups.length ? '<a href="#groups">Groups</a>' : ''}<a href="#final">Final metrics</a><a href="#config">Configuration</a><a href="#repro">Seeds and versions</a></nav>
 <noscript><p class="noscript">Charts need JavaScript; the tables below are complete without it.</p></noscript>
 ${body}
 <footer>Importance-weighted SFT (Qin &amp; Springenberg 2025). This file is self-contained: charts are drawn by plotly.js, included in the file; nothing is loaded from the network.</footer>

@@ -32,6 +32,13 @@ export function renderMarkdown(d: ReportData): string {
     ''
   )
 
+  if (d.groups.length) {
+    const gk = [...new Set(d.groups.flatMap((g) => Object.keys(g.final)))]
+    const order = [...d.metricKeys, ...gk.filter((k) => !d.metricKeys.includes(k))].filter((k) => gk.includes(k))
+    out.push('## Groups: mean ± std over seeds', '', 'Runs whose configurations differ only in seed, name and group, aggregated (sample standard deviation).', '')
+    out.push(table(['metric', ...d.groups.map((g) => cell(g.label))], order.map((k) => [code(k), ...d.groups.map((g) => (g.final[k] ? `${fmt(g.final[k].mean)} ± ${fmt(g.final[k].std)}` : '–'))]), ['l', ...d.groups.map(() => 'r' as const)]), '')
+  }
+
   const keys = [...new Set([...d.metricKeys, ...d.runs.flatMap((r) => Object.keys(r.final))])]
   if (keys.length) {
     out.push('## Final metrics', '', 'Last logged value of each metric.', '')
@@ -61,14 +68,21 @@ export function renderMarkdown(d: ReportData): string {
   out.push('## Importance weights at the last snapshot', '')
   if (snaps.length === 0) out.push('No weight snapshots (a run stopped before its first snapshot has none).', '')
   else {
+    const notInLoss = snaps.filter((r) => !r.weightsInLoss)
+    if (notInLoss.length) {
+      out.push(
+        `${notInLoss.map((r) => `Run ${r.id} (${r.methodLabel})`).join(', ')} ${notInLoss.length > 1 ? 'do' : 'does'} not weight traces: every trace counted with w = 1 in the loss. Its weights below are what iw-SFT would give the same traces, shown for comparison.`,
+        ''
+      )
+    }
     out.push(
       table(
-        ['run', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max'],
+        ['run', 'in the loss', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max'],
         snaps.map((r) => {
           const s = r.snapshot!
-          return [cell(label(r)), String(s.step), String(s.count), fmt(s.stats.ess_fraction), fmt(s.stats.clamp_fraction), fmt(s.stats.logw_raw_min), fmt(s.stats.logw_raw_median), fmt(s.stats.logw_raw_max)]
+          return [cell(label(r)), r.weightsInLoss ? 'yes' : 'no (w = 1)', String(s.step), String(s.count), fmt(s.stats.ess_fraction), fmt(s.stats.clamp_fraction), fmt(s.stats.logw_raw_min), fmt(s.stats.logw_raw_median), fmt(s.stats.logw_raw_max)]
         }),
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']
       ),
       ''
     )

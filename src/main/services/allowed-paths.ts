@@ -20,6 +20,7 @@ export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = 
   'project.open': ['file'],
   'project.recover': ['out'],
   'datasets.import': ['path', 'tokenizerFile'],
+  'datasets.preview': ['path'],
   'runs.export': ['outDir'],
   'reports.make': ['out'],
   'byo.import': ['path', 'tokenizerFile'],

@@ -45,6 +45,7 @@ import { tokenizerFromSpec } from '../engine/text/index.ts'
 import { loadHfTokenizer } from '../engine/text/load-hf.ts'
 import type { Tokenizer, TokenizerSpec } from '../engine/text/tokenizer.ts'
 import type { DatasetSummary, ProjectStore } from '../store/types.ts'
+import { uniqueDatasetName } from './dataset-names.ts'
 
 export type ByoImportOptions = Omit<z.infer<typeof ByoImportInput>, 'path'> & { tokenizer?: Tokenizer }
 export type ByoFollowOptions = Omit<z.infer<typeof ByoFollowInput>, 'path'> & {
@@ -68,11 +69,30 @@ const MAX_TOKENS = 4000
 
 // ----------------------------------------------------------------------------- import
 
+/** The token strings of a file that gave its tokens as strings, stored where a tokenizer's spec
+ *  goes (the imported log-probs' `tokenizer`): token id i shows as tokens[i]. */
+export interface TokenStringsSpec {
+  kind: 'strings'
+  tokens: string[]
+}
+
+/** What shows the token text of an import: its token strings, else the tokenizer's spec. */
+function textSpec(imp: Pick<ImportedText, 'tokenStrings'>, tokenizer?: Tokenizer): TokenizerSpec | TokenStringsSpec | null {
+  if (imp.tokenStrings) return { kind: 'strings', tokens: imp.tokenStrings }
+  return tokenizer ? tokenizer.spec() : null
+}
+
+/** How an import result names what shows its token text (not the whole string list). */
+function textSpecSummary(spec: TokenizerSpec | TokenStringsSpec | null): ByoImportResult['tokenizer'] {
+  if (!spec) return null
+  return spec.kind === 'strings' ? { kind: 'strings', count: spec.tokens.length } : spec
+}
+
 /** Store a checked import: the dataset and both log-prob arrays in one transaction (see the file
- *  comment); `tokenizer` shows token text later. */
+ *  comment); `tokenizer` (or the file's own token strings) shows token text later. */
 export function storeByo(
   store: ProjectStore,
-  imp: Pick<ImportedText, 'dataset' | 'refLogProbs' | 'policyLogProbs'>,
+  imp: Pick<ImportedText, 'dataset' | 'refLogProbs' | 'policyLogProbs' | 'tokenStrings'>,
   source: string,
   tokenizer?: Tokenizer
 ): { id: number; hash: string; created: boolean; replacedLogProbs: boolean } {
@@ -80,7 +100,7 @@ export function storeByo(
   const missing = [!ref && 'reference (refLogprobs, e.g. a "ref_logprobs" column)', !pol && 'policy (policyLogprobs, e.g. a "policy_logprobs" column)'].filter(Boolean)
   if (missing.length) throw new ByoError(`dataset "${ds.name}": the rows carry no ${missing.join(' and no ')} log-probs; map both log-prob columns`)
   checkLogProbs(ds, ref!, pol!)
-  const r = store.putImportedDataset(ds, source, { ref: ref!, policy: pol!, tokenizer: tokenizer ? tokenizer.spec() : null })
+  const r = store.putImportedDataset(ds, source, { ref: ref!, policy: pol!, tokenizer: textSpec(imp, tokenizer) })
   forget(store, r.id)
   return r
 }
@@ -91,8 +111,9 @@ export async function importByo(store: ProjectStore, file: string, opts: ByoImpo
   const tokenizer = opts.tokenizer ?? (opts.tokenizerFile ? await loadHfTokenizer(resolve(opts.tokenizerFile)) : undefined)
   const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
   const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format, skipBadRows, maxTraceSteps, maxLineBytes })
+  imp.dataset.name = uniqueDatasetName(store, imp.dataset)
   const r = storeByo(store, imp, `byo:${abs}`, tokenizer)
-  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: tokenizer ? tokenizer.spec() : null }
+  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: textSpecSummary(textSpec(imp, tokenizer)) }
 }
 
 // ----------------------------------------------------------------------------- loading (cached)
@@ -103,8 +124,8 @@ interface Loaded {
   ds: TraceDataset
   ref: Float32Array
   pol: Float32Array
-  /** the tokenizer recorded at import (token text), or null */
-  tokenizer: TokenizerSpec | null
+  /** the tokenizer recorded at import, or the file's token strings (token text), or null */
+  tokenizer: TokenizerSpec | TokenStringsSpec | null
   /** passes over all steps already made (see ByoCache) */
   passes: ByoCache
 }
@@ -132,7 +153,7 @@ function loadByo(store: ProjectStore, id: number): Loaded {
   if (!lp) throw new ByoError(`dataset ${id} ("${s.name}") carries no imported log-probs; import a file with reference and policy log-prob columns (iwsft byo import FILE)`)
   const ds = store.getDataset(id)
   checkLogProbs(ds, lp.ref, lp.policy)
-  const l: Loaded = { hash: s.hash, summary: s, ds, ref: lp.ref, pol: lp.policy, tokenizer: lp.tokenizer as TokenizerSpec | null, passes: new Map() }
+  const l: Loaded = { hash: s.hash, summary: s, ds, ref: lp.ref, pol: lp.policy, tokenizer: lp.tokenizer as TokenizerSpec | TokenStringsSpec | null, passes: new Map() }
   if (m.size >= 2) m.delete(m.keys().next().value!)
   m.set(id, l)
   return l
@@ -186,9 +207,12 @@ export async function byoTraceRho(store: ProjectStore, input: z.input<typeof Byo
   const n = numTraces(ds)
   if (traceIndex >= n) throw new ApiError(`trace ${traceIndex} is out of range: the dataset has ${n} traces (0..${n - 1})`, 'not_found')
   const steps = byoTraceSteps(ds, ref, pol, traceIndex, settings)
-  let tok: Tokenizer | null = null
+  let tok: Pick<Tokenizer, 'kind' | 'tokenText'> | null = null
   let tokenizerError: string | null = null
-  if (spec) {
+  if (spec?.kind === 'strings') {
+    const strs = spec.tokens
+    tok = { kind: 'strings', tokenText: (id) => strs[id] ?? `<${id}>` }
+  } else if (spec) {
     const key = JSON.stringify(spec)
     let p = tokenizers.get(key)
     if (!p) {
@@ -285,6 +309,8 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
       })
     : Promise.resolve()
   let mapping: TextColumnMapping | undefined = opts.mapping as TextColumnMapping | undefined
+  // token strings keep their ids from batch to batch (every stored version lists them all)
+  const tokenVocab = new Map<string, number>()
   const pieces: ImportedText[] = []
   let pendingRows = 0
   let rows = 0
@@ -299,7 +325,7 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
   const take = (batch: FollowedRow[]): void => {
     if (!batch.length) return
     if (!mapping) mapping = detectMapping(Object.keys(batch[0].value))
-    const o = { mapping, tokenizer }
+    const o = { mapping, tokenizer, tokenVocab }
     try {
       const p = importFollowedRows(abs, batch, o)
       pieces.push(p)
@@ -323,7 +349,7 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
   const store1 = (): void => {
     if (!pendingRows) return
     // merge what was taken so far into one piece (the next merge then copies one piece, not many)
-    const merged = concatImported(name, pieces)
+    const merged = { ...concatImported(name, pieces), ...(tokenVocab.size ? { tokenStrings: [...tokenVocab.keys()] } : {}) }
     const piece: ImportedText = { ...merged, format: 'jsonl', mapping: mapping!, rows: rows + pendingRows, skipped: [] }
     const r = storeByo(store, merged, `byo:${abs}`, tokenizer)
     pieces.splice(0, pieces.length, piece)

@@ -5,8 +5,10 @@ import { ApiError, type DatasetColumns, type Handlers, type TraceDetail } from '
 import { maskedLength, validateDataset, type TraceDataset } from '../common/trace.ts'
 import { getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
 import type { ImportResult } from '../engine/data/import.ts'
+import { previewTextFile } from '../engine/data/import-text.ts'
 import * as runner from '../jobs/runner.ts'
 import { storeByo } from './byo-service.ts'
+import { uniqueDatasetName } from './dataset-names.ts'
 import type { ServiceContext } from './context.ts'
 import { runInWorker } from './import-job.ts'
 import { tokenizerModelFor } from './models.ts'
@@ -17,6 +19,7 @@ type DatasetRequests =
   | 'datasets.trace'
   | 'datasets.import'
   | 'datasets.find'
+  | 'datasets.preview'
   | 'datasets.delete'
   | 'datasets.builtins'
   | 'datasets.addBuiltin'
@@ -44,6 +47,18 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
       return d
     },
+    'datasets.preview': async ({ path, format, rows }) => {
+      const abs = resolve(path)
+      const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
+      try {
+        const p = await previewTextFile(abs, { format, rows })
+        return { format: p.format, columns: p.columns, rows: p.rows.map((r) => p.columns.map((c) => cellText(r[c]))), detected: p.detected, layout: p.layout }
+      } catch (e) {
+        let msg = e instanceof Error ? e.message : String(e)
+        if (upload) msg = msg.split(abs).join(basename(abs))
+        throw new ApiError(msg, 'invalid_data')
+      }
+    },
     'datasets.import': async ({ path, name, format, mapping, tokenizerFile, tokenizerModel, chat, importId, skipBadRows, maxTraceSteps, maxLineBytes }) => {
       const abs = resolve(path)
       const upload = ctx.opts.uploadDir !== undefined && abs.startsWith(resolve(ctx.opts.uploadDir) + sep)
@@ -69,6 +84,7 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       // traces that carry their own log-probs are stored as byo.import stores them
       const logProbs = Boolean(imp.refLogProbs || imp.policyLogProbs)
       const { id, created } = ctx.store.transaction(() => {
+        imp.dataset.name = uniqueDatasetName(ctx.store, imp.dataset)
         const r = logProbs ? storeByo(ctx.store, imp, source) : ctx.store.putDataset(imp.dataset, source)
         if (model) ctx.store.setDatasetTokenization(r.id, model.record(imp.fromText ?? false))
         return r
@@ -129,6 +145,19 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       return p
     }
   }
+}
+
+/** A preview cell as text: strings as they are, anything else as JSON; long values cut. */
+function cellText(v: unknown): string {
+  if (v === undefined || v === null) return ''
+  if (typeof v === 'string') return truncate(v, 400)
+  let s: string
+  try {
+    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? Number(x) : x)) ?? String(v)
+  } catch {
+    s = String(v)
+  }
+  return truncate(s, 400)
 }
 
 function truncate(s: string, n: number): string {

@@ -53,7 +53,7 @@ export function AppProvider({ client, children }: { client: Client; children: Re
   const [datasets, setDatasets] = useState<DatasetInfo[]>([])
   const [runs, setRuns] = useState<RunInfo[]>([])
   const [live, setLive] = useState<Record<number, LiveProgress>>({})
-  const [view, setView] = useState<View>(() => (VIEWS.find((v) => `#${v.id}` === location.hash)?.id ?? 'datasets'))
+  const [view, setView] = useState<View>(() => (VIEWS.find((v) => `#${v.id}` === location.hash.split('?')[0])?.id ?? 'datasets'))
   const [params, setParams] = useState<NavParams>({})
   const [notice, setNotice] = useState<string | null>(null)
   const pending = useRef<number | null>(null)

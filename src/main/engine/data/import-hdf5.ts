@@ -12,6 +12,10 @@
 //   observations [T+1, obsDim] (the last one is the observation after the final step and is
 //   dropped), actions [T, actDim], rewards [T], terminations [T], truncations [T].
 // Every episode must end with a termination or a truncation at its last step.
+// Minari names every file data/main_data.hdf5, so a Minari dataset is named (unless the caller
+// names it) by its dataset id: the file's root attribute "dataset_id", else the "dataset_id" of
+// the metadata.json beside it, else the folders above data/ (…/door/human-v2/data/main_data.hdf5
+// → "door/human-v2").
 //
 // Reading is streamed: each key is read in chunks of `chunkRows` rows (default 65 536) into
 // preallocated typed arrays, with progress after every chunk. Any bad input — a missing key,
@@ -23,7 +27,8 @@
 // (activate_throwing_error_handler): it is switched on once, and the stack's innermost message
 // ("file signature not found", "truncated file: …") goes into our own error. A file without the
 // HDF5 signature is refused before the library sees it.
-import { basename } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs'
 import { DatasetError, validateDataset, type TraceDataset } from '../../common/trace.ts'
 
@@ -122,6 +127,28 @@ function isGroup(h5: H5, e: unknown): e is H5Group {
   return e instanceof h5.Group
 }
 
+/** A Minari dataset's id (see the file comment), or null when nothing names it. */
+export function minariName(f: H5File, file: string): string | null {
+  const text = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 200) : null)
+  try {
+    const id = text((f.attrs as Record<string, { value?: unknown }> | undefined)?.dataset_id?.value)
+    if (id) return id
+  } catch {
+    // an unreadable attribute: try the other sources
+  }
+  try {
+    const id = text((JSON.parse(readFileSync(join(dirname(file), 'metadata.json'), 'utf8')) as { dataset_id?: unknown }).dataset_id)
+    if (id) return id
+  } catch {
+    // no metadata.json, or not JSON
+  }
+  const dir = dirname(file)
+  if (!/^main_data\.(h5|hdf5)$/i.test(basename(file)) || basename(dir) !== 'data') return null
+  const ds = dirname(dir)
+  const parent = basename(dirname(ds))
+  return parent && dirname(ds) !== ds ? `${parent}/${basename(ds)}` : basename(ds) || null
+}
+
 /** Read an HDF5 file of D4RL or Minari layout. */
 export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Promise<TraceDataset> {
   const h5 = await getH5()
@@ -153,7 +180,7 @@ export async function importHdf5(file: string, opts: Hdf5ImportOptions = {}): Pr
     const name = opts.name ?? basename(file).replace(/\.(h5|hdf5|he5)$/i, '')
     if (keys.includes('observations')) return await readD4rl(h5, f, file, name, opts, fail)
     const episodes = keys.filter((k) => /^episode_\d+$/.test(k))
-    if (episodes.length) return await readMinari(h5, f, file, name, episodes, opts, fail)
+    if (episodes.length) return await readMinari(h5, f, file, opts.name ?? minariName(f, file) ?? name, episodes, opts, fail)
     return fail(`missing key "observations": neither a D4RL file (root keys ${D4RL_KEYS.join(', ')}) nor a Minari file (episode_N groups); root keys are [${keys.join(', ')}]`)
   } catch (e) {
     // an HDF5 error part-way (a damaged or truncated file): its cause, in one line

@@ -11,10 +11,24 @@
 // Text comes from {prompt, completion} or, s1K style, {question, thinking, attempt}: prompt =
 // question, completion = completionTemplate with {thinking} and {attempt} filled in (default
 // "{thinking}\n{attempt}"; a thinking value that is a list of strings, as in s1K-1.1's
-// thinking_trajectories, is joined with newlines).
+// thinking_trajectories, is joined with newlines); or from a chat: a `messages` column holding a
+// list of {role, content} (also ShareGPT's {from, value}): the completion is the last assistant
+// message, the prompt the messages before it. A prompt or completion column may itself hold such
+// a list (TRL's conversational prompt-completion format). A prompt of one message is its text;
+// of several, one "role: text" line each (no chat template: a model's chat template is applied
+// to that text when the data is imported with the model's tokenizer).
+// detectMapping() recognises the common layouts by their column names (layoutOf names them):
+// s1K (question, thinking_trajectories, attempt), s1K-1.1 (question, deepseek_thinking_trajectory,
+// deepseek_attempt, graded by deepseek_grade), prompt/completion, TRL's conversational formats,
+// messages/chat, and log-prob files.
 // Log-prob columns (refLogprobs, policyLogprobs) must have exactly one finite value ≤ 0 per
 // completion token; the returned Float32Arrays are aligned with the dataset's steps and hold 0
 // on prompt steps.
+// Token columns hold ids (integers ≥ 0) or, as vLLM and most trainers log them, the tokens'
+// strings. A file gives one or the other (the first row decides). Strings need no tokenizer:
+// each distinct string gets an id in order of first appearance (`tokenStrings` lists them by id,
+// so the weight inspector shows them), and a prompt given as text becomes ONE masked step
+// holding the whole prompt (it never counts in the weight or the loss).
 //
 // Errors name the file, the row (JSONL/CSV: its 1-based line; Parquet: its 1-based row) and
 // the field. Everything is parsed and checked before anything is returned: a bad row means no
@@ -43,6 +57,8 @@ export interface TextColumnMapping {
   prompt?: string
   /** column with the completion text */
   completion?: string
+  /** a chat: a list of {role, content}; the last assistant message is the completion */
+  messages?: string
   /** s1K style: question (= the prompt), thinking and attempt (→ the completion) */
   question?: string
   thinking?: string
@@ -91,12 +107,16 @@ export interface ImportTextOptions {
   maxTraceSteps?: number
   /** bytes one JSONL / CSV line may have (default IMPORT_LIMIT_DEFAULTS) */
   maxLineBytes?: number
+  /** token strings → ids, shared by several imports whose ids must agree (a followed log's
+   *  batches); it grows with the new strings (default: a fresh one) */
+  tokenVocab?: Map<string, number>
 }
 
 /** The keys a column mapping may have. */
 export const MAPPING_KEYS: ReadonlyArray<keyof TextColumnMapping> = [
   'prompt',
   'completion',
+  'messages',
   'question',
   'thinking',
   'attempt',
@@ -122,6 +142,21 @@ export interface ImportedText {
   rows: number
   /** rows left out with skipBadRows, in file order (always empty without it) */
   skipped: SkippedRow[]
+  /** the file gave tokens as strings: the string of each id (ids are indices), else undefined */
+  tokenStrings?: string[]
+}
+
+/** A value as an error message shows it: text quoted (so "7" and 7 differ), long values cut. */
+export function shownValue(v: unknown): string {
+  if (v === undefined) return 'missing'
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v)
+  let s: string
+  try {
+    s = JSON.stringify(v) ?? String(v)
+  } catch {
+    s = String(v)
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s
 }
 
 /** Rows from a parser, with where each came from (for error messages). */
@@ -368,8 +403,10 @@ async function readRows(file: string, format: TextFormat = formatOf(file), opts:
 // Mapping
 
 /** A mapping guessed from column names: log-prob columns (ref_logprobs / policy_logprobs with
- *  tokens), s1K (question / thinking or thinking_trajectories / attempt), or prompt / completion
- *  (also response, output, answer). Score from score, reward, correct or label. */
+ *  tokens), s1K-1.1 (question / deepseek_thinking_trajectory / deepseek_attempt, score from
+ *  deepseek_grade), s1K (question / thinking_trajectories / attempt), a chat (messages or
+ *  conversations), or prompt / completion (also response, output, answer). Score from score,
+ *  reward, correct, label or grade. */
 export function detectMapping(columns: string[]): TextColumnMapping {
   const has = new Set(columns)
   const pick = (...names: string[]): string | undefined => names.find((x) => has.has(x))
@@ -383,20 +420,65 @@ export function detectMapping(columns: string[]): TextColumnMapping {
   m.tokens = pick('tokens', 'token_ids', 'completion_token_ids', 'completion_ids')
   m.promptTokens = pick('prompt_tokens', 'prompt_token_ids', 'prompt_ids')
   const q = pick('question', 'problem')
-  const th = pick('thinking', 'thinking_trajectories', 'reasoning')
-  const at = pick('attempt', 'solution')
+  const th = pick('deepseek_thinking_trajectory', 'thinking', 'thinking_trajectories', 'thinking_trajectory', 'reasoning', 'gemini_thinking_trajectory')
+  const at = pick(...(th?.startsWith('gemini_') ? ['gemini_attempt'] : ['deepseek_attempt', 'attempt', 'gemini_attempt', 'solution']))
+  const chat = pick('messages', 'conversations', 'conversation', 'chat')
   if (q && th && at) {
     m.question = q
     m.thinking = th
     m.attempt = at
+  } else if (chat && !pick('completion', 'response', 'output')) {
+    m.messages = chat
   } else {
     m.prompt = pick('prompt', 'question', 'input', 'instruction')
     if (!m.tokens) m.completion = pick('completion', 'response', 'output', 'answer')
   }
-  m.score = pick('score', 'reward', 'correct', 'label', 'grade')
+  // s1K-1.1 grades each model's attempt ("Yes"/"No"): the grade of the attempt imported
+  const grade = at?.startsWith('deepseek_') ? 'deepseek_grade' : at?.startsWith('gemini_') ? 'gemini_grade' : undefined
+  m.score = pick('score', 'reward', 'correct', 'label', 'grade', ...(grade ? [grade] : []))
   m.id = pick('id', 'uid', 'trace_id')
   for (const k of Object.keys(m) as (keyof TextColumnMapping)[]) if (m[k] === undefined) delete m[k]
   return m
+}
+
+/** The name of a known layout the columns have (see detectMapping), or null. */
+export function layoutOf(columns: string[]): string | null {
+  const m = detectMapping(columns)
+  if (m.refLogprobs || m.policyLogprobs) return 'log-probs'
+  if (m.thinking === 'deepseek_thinking_trajectory' || m.thinking === 'gemini_thinking_trajectory') return 's1K-1.1'
+  if (m.question) return 's1K'
+  if (m.messages) return 'messages (chat)'
+  if (m.tokens) return 'token ids'
+  if (m.prompt && m.completion) return 'prompt/completion'
+  if (m.completion) return 'completion only'
+  return null
+}
+
+/** One message of a chat list: {role, content} (OpenAI, TRL) or {from, value} (ShareGPT). */
+function messageOf(v: unknown): { role: string; content: string } | null {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null
+  const o = v as Record<string, unknown>
+  const role = o.role ?? o.from
+  const content = o.content ?? o.value
+  if (typeof role !== 'string' || typeof content !== 'string') return null
+  return { role: role === 'gpt' ? 'assistant' : role === 'human' ? 'user' : role, content }
+}
+
+/** A list of chat messages, or null when `v` is not one (every entry a message). */
+export function chatMessages(v: unknown): { role: string; content: string }[] | null {
+  if (!Array.isArray(v) || v.length === 0) return null
+  const out: { role: string; content: string }[] = []
+  for (const x of v) {
+    const m = messageOf(x)
+    if (!m) return null
+    out.push(m)
+  }
+  return out
+}
+
+/** Messages as prompt text: one message is its text; several, a "role: text" line each. */
+export function messagesText(ms: ReadonlyArray<{ role: string; content: string }>): string {
+  return ms.length === 1 ? ms[0].content : ms.map((m) => `${m.role}: ${m.content}`).join('\n')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,20 +578,40 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   const tok = opts.tokenizer
   const maxSteps = opts.maxTraceSteps ?? IMPORT_LIMIT_DEFAULTS.maxTraceSteps
   const at = (i: number, field?: string): string => `file "${file}", ${unit} ${numbers[i]}${field !== undefined ? `, field "${field}"` : ''}`
-  if (textMode && !(m.completion || (m.thinking && m.attempt))) {
+  if (textMode && !(m.completion || m.messages || (m.thinking && m.attempt))) {
     throw new ImportError(
-      `file "${file}": the column mapping names no completion (map completion, tokens, or question/thinking/attempt); columns seen: ${columnsOf(src).join(', ')}`
+      `file "${file}": the column mapping names no completion (map completion, messages, tokens, or question/thinking/attempt); columns seen: ${columnsOf(src).join(', ')}`
     )
   }
-  if ((textMode || (m.prompt && !m.promptTokens) || m.question) && !tok) {
-    throw new ImportError(`file "${file}": text columns need a tokenizer`)
+  // token ids or token strings (see the file comment): the first row with tokens says which
+  const vocab = opts.tokenVocab ?? new Map<string, number>()
+  let tokenKind: 'id' | 'string' | undefined = vocab.size > 0 ? 'string' : undefined
+  if (tokenKind === undefined && m.tokens) {
+    for (const row of rows) {
+      let v = row[m.tokens]
+      if (typeof v === 'string' && v.trimStart().startsWith('[')) {
+        try {
+          v = JSON.parse(v)
+        } catch {
+          continue // the row's own check names it
+        }
+      }
+      if (Array.isArray(v) && v.length > 0) {
+        tokenKind = typeof v[0] === 'string' ? 'string' : 'id'
+        break
+      }
+    }
+  }
+  const strings = tokenKind === 'string'
+  if ((textMode || (m.prompt && !m.promptTokens && !strings) || (m.question && !strings)) && !tok) {
+    throw new ImportError(`file "${file}": text columns need a tokenizer${textMode ? '' : ' (or give the tokens as strings)'}`)
   }
   const addEos = opts.addEos ?? (textMode && !hasRef && !hasPol)
   const template = m.completionTemplate ?? '{thinking}\n{attempt}'
   const defaultScore = opts.defaultScore ?? 1
   const promptCol = m.prompt ?? m.question
   // known before the rows are read: a token id past it is the row's fault (else the largest id sets it)
-  const knownVocab = tok?.vocabSize ?? opts.vocabSize
+  const knownVocab = strings ? undefined : tok?.vocabSize ?? opts.vocabSize
   const tooLong = (i: number, n: number, what: string): ImportError =>
     new ImportError(
       `${at(i)}: the trace has ${count(n)} ${what}, more than the limit of ${count(maxSteps)} steps a trace; if it is meant to be that long, raise the limit (--max-trace-steps, or maxTraceSteps in the API)`
@@ -521,7 +623,29 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     if (typeof v === 'string') return v
     if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v)
     if (allowList && Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join('\n')
-    throw new ImportError(`${at(i, col)}: expected text, found ${Array.isArray(v) ? 'a list' : typeof v}`)
+    // TRL's conversational prompt-completion: a list of {role, content}
+    const chat = chatMessages(v)
+    if (chat) return messagesText(chat)
+    throw new ImportError(`${at(i, col)}: expected text, found ${Array.isArray(v) ? 'a list' : typeof v} (a list may only hold {role, content} messages)`)
+  }
+  /** A chat row: the last assistant message is the completion, the messages before it the prompt. */
+  const getChat = (row: Record<string, unknown>, i: number, col: string): { prompt: string; completion: string } => {
+    let v = row[col]
+    if (v === undefined || v === null) throw new ImportError(`${at(i, col)}: missing`)
+    if (typeof v === 'string') {
+      try {
+        v = JSON.parse(v)
+      } catch {
+        throw new ImportError(`${at(i, col)}: expected a list of {role, content} messages, found text that is not JSON`)
+      }
+    }
+    const ms = chatMessages(v)
+    if (!ms) throw new ImportError(`${at(i, col)}: expected a list of {role, content} messages (or ShareGPT's {from, value}), found ${shownValue(v)}`)
+    let last = ms.length - 1
+    while (last >= 0 && ms[last].role !== 'assistant') last--
+    if (last < 0) throw new ImportError(`${at(i, col)}: no message has role "assistant"; the last assistant message is the completion to learn from`)
+    if (ms[last].content.trim() === '') throw new ImportError(`${at(i, col)}: the last assistant message is empty; a trace needs at least one completion token to learn from`)
+    return { prompt: messagesText(ms.slice(0, last)), completion: ms[last].content }
   }
   const getList = (row: Record<string, unknown>, i: number, col: string): ArrayLike<unknown> => {
     let v = row[col]
@@ -530,19 +654,42 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
       try {
         v = JSON.parse(v)
       } catch {
-        throw new ImportError(`${at(i, col)}: expected a list of numbers, found text that is not a JSON list`)
+        throw new ImportError(`${at(i, col)}: expected a list, found text that is not a JSON list`)
       }
     }
-    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new ImportError(`${at(i, col)}: expected a list of numbers, found ${typeof v}`)
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw new ImportError(`${at(i, col)}: expected a list, found ${shownValue(v)}`)
     return v as ArrayLike<unknown>
   }
   const getTokens = (row: Record<string, unknown>, i: number, col: string): number[] => {
     const l = getList(row, i, col)
     if (l.length > maxSteps) throw tooLong(i, l.length, `tokens in "${col}"`)
     const out = new Array<number>(l.length)
+    if (l.length === 0) return out
+    // ids or strings: the first token of the file decides, and every row must agree
+    const first = plain(l[0])
+    const kind = typeof first === 'string' ? 'string' : 'id'
+    if (tokenKind === undefined) tokenKind = kind
+    else if (kind !== tokenKind) {
+      throw new ImportError(
+        `${at(i, col)}: entry 0 is ${shownValue(first)}, ${kind === 'string' ? 'a token string' : 'not a token string'}, but the rows before gave tokens as ${tokenKind === 'string' ? 'strings' : 'ids'}; give every row's tokens the same way`
+      )
+    }
+    if (tokenKind === 'string') {
+      // new strings go in once the whole list is good (a row refused later is rolled back below)
+      const fresh = new Map<string, number>()
+      for (let k = 0; k < l.length; k++) {
+        const x = l[k]
+        if (typeof x !== 'string') throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}, not a token string (the row's tokens are strings)`)
+        let id = vocab.get(x) ?? fresh.get(x)
+        if (id === undefined) fresh.set(x, (id = vocab.size + fresh.size))
+        out[k] = id
+      }
+      for (const [x, id] of fresh) vocab.set(x, id)
+      return out
+    }
     for (let k = 0; k < l.length; k++) {
       const x = plain(l[k])
-      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new ImportError(`${at(i, col)}: entry ${k} is ${String(x)}, not a token id (an integer ≥ 0)`)
+      if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}, not a token id (an integer ≥ 0)`)
       if (knownVocab !== undefined && x >= knownVocab) throw new ImportError(`${at(i, col)}: token id ${x} is outside the vocabulary of ${knownVocab}`)
       out[k] = x
     }
@@ -556,7 +703,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     for (let k = 0; k < l.length; k++) {
       const x = plain(l[k])
       if (typeof x !== 'number' || !Number.isFinite(x) || x > 1e-3) {
-        throw new ImportError(`${at(i, col)}: entry ${k} is ${String(x)}; a log-prob must be a finite number ≤ 0`)
+        throw new ImportError(`${at(i, col)}: entry ${k} is ${shownValue(x)}; a log-prob must be a finite number ≤ 0`)
       }
     }
     return l
@@ -568,14 +715,15 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     if (typeof v === 'number' && Number.isFinite(v)) return v
     if (typeof v === 'string') {
       const s = v.trim().toLowerCase()
-      if (s === 'true') return 1
-      if (s === 'false') return 0
+      if (s === 'true' || s === 'yes') return 1
+      if (s === 'false' || s === 'no') return 0
       const x = Number(s)
       if (Number.isFinite(x)) return x
     }
-    throw new ImportError(`${at(i, col)}: ${JSON.stringify(v)} is not a number`)
+    throw new ImportError(`${at(i, col)}: ${shownValue(v)} is not a number (nor true/false, yes/no)`)
   }
   const getCompletionText = (row: Record<string, unknown>, i: number): string => {
+    if (m.messages) return getChat(row, i, m.messages).completion
     if (m.completion) {
       const text = getText(row, i, m.completion)
       if (text.trim() === '') throw new ImportError(`${at(i, m.completion)}: the completion is empty${text ? ' (only white space)' : ''}; a trace needs at least one completion token to learn from, so remove the row or fill it in`)
@@ -596,21 +744,26 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     let c: number[]
     if (opts.encodePair && !m.promptTokens && !m.tokens) {
       // a real model's format: the pair as the model reads it (chat template, or its BOS and EOS)
-      const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : '', getCompletionText(row, i))
+      const pair = opts.encodePair(promptCol ? getText(row, i, promptCol) : m.messages ? getChat(row, i, m.messages).prompt : '', getCompletionText(row, i))
       p = pair.prompt
       c = pair.completion
       if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     } else {
-      if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
-      else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
-      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
       if (m.tokens) c = getTokens(row, i, m.tokens)
       else {
         c = tok!.encode(getCompletionText(row, i))
         if (addEos) c.push(tok!.eos)
       }
+      if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
+      else if (promptCol && tokenKind === 'string') p = getTokens({ prompt: [getText(row, i, promptCol)] }, i, 'prompt') // one masked step
+      else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
+      else if (m.messages && !m.tokens) {
+        const pr = getChat(row, i, m.messages).prompt
+        if (pr) p = tok!.encode(pr)
+      }
+      if (p.length > maxSteps) throw tooLong(i, p.length, 'prompt tokens')
     }
-    if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
+    if (c.length === 0) throw new ImportError(`${at(i, m.tokens ?? m.completion ?? m.messages ?? m.attempt)}: the completion has no tokens; nothing of it would count`)
     if (p.length + c.length > maxSteps) throw tooLong(i, p.length + c.length, `steps (${count(p.length)} prompt + ${count(c.length)} completion tokens)`)
     const ref = hasRef ? getLogprobs(row, i, m.refLogprobs!, c.length) : null
     const pol = hasPol ? getLogprobs(row, i, m.policyLogprobs!, c.length) : null
@@ -642,10 +795,13 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   for (let i = 0; i < N; i++) {
     refuseParsedUpTo(numbers[i])
     let r: ReturnType<typeof readRow>
+    const vocab0 = vocab.size
     try {
       r = readRow(i)
     } catch (e) {
       if (!skipBadRows || !(e instanceof ImportError)) throw e
+      // a skipped row leaves no token strings of its own behind
+      if (vocab.size > vocab0) for (const [x, id] of vocab) if (id >= vocab0) vocab.delete(x)
       skipped.push({ line: numbers[i], reason: e.message })
       continue
     }
@@ -667,14 +823,14 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   skipped.sort((a, b) => a.line - b.line)
   if (n === 0) throw noGoodRow()
   const maxId = actions.max
-  const vocab = knownVocab ?? maxId + 1
-  if (maxId >= vocab) {
+  const vocabSize = tokenKind === 'string' ? vocab.size : knownVocab ?? maxId + 1
+  if (maxId >= vocabSize) {
     // (token columns are checked row by row; this catches a tokenizer that emits ids past its size)
     for (let t = 0; t < n; t++) {
       for (let s = offsets[t]; s < offsets[t + 1]; s++) {
-        if (actions.data[s] >= vocab) {
-          const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.attempt
-          throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocab}`)
+        if (actions.data[s] >= vocabSize) {
+          const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.messages ?? m.attempt
+          throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocabSize}`)
         }
       }
     }
@@ -695,7 +851,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     name: opts.name ?? basename(file),
     kind: 'sequence',
     obsDim: 0,
-    actDim: vocab,
+    actDim: vocabSize,
     offsets: n === N ? offsets : offsets.slice(0, n + 1),
     obs: new Float32Array(0),
     actions: actions.take(),
@@ -712,7 +868,8 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     format: opts.format ?? (unit === 'row' ? 'parquet' : 'jsonl'),
     mapping,
     rows: n,
-    skipped
+    skipped,
+    ...(tokenKind === 'string' ? { tokenStrings: [...vocab.keys()] } : {})
   }
 }
 
@@ -739,4 +896,43 @@ export function importFollowedRows(file: string, rows: ReadonlyArray<{ line: num
     { format: 'jsonl', ...opts },
     false
   )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preview (the app's import mapping step)
+
+export interface TextPreview {
+  format: TextFormat
+  /** the file's columns: a CSV header, a Parquet schema, the keys of the first JSONL rows */
+  columns: string[]
+  /** the first rows, as they came (lists stay lists) */
+  rows: Record<string, unknown>[]
+  /** what detectMapping makes of the columns, and the layout it recognised (null: none) */
+  detected: TextColumnMapping
+  layout: string | null
+}
+
+/** The columns and first rows of a JSONL, CSV or Parquet file, and the mapping detected from
+ *  them. A JSONL file is read only up to its first rows; bad lines among them are left out. */
+export async function previewTextFile(file: string, opts: { format?: TextFormat; rows?: number } = {}): Promise<TextPreview> {
+  const format = opts.format ?? formatOf(file)
+  const n = opts.rows ?? 5
+  let src: RowSource
+  if (format === 'jsonl') {
+    let buf: Buffer
+    try {
+      buf = await readFile(file)
+    } catch (e) {
+      throw new ImportError(`file "${file}": cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)
+    }
+    // the bytes of the first n non-blank lines (and a few blank ones), no more
+    let end = 0
+    for (let k = 0; k < n + 20 && end < buf.length; k++) {
+      const nl = buf.indexOf(10, end)
+      end = nl < 0 ? buf.length : nl + 1
+    }
+    src = parseJsonl(buf.subarray(0, end).toString('utf8'), file, { skipBadRows: true })
+  } else src = await readRows(file, format, { skipBadRows: true })
+  const columns = columnsOf(src)
+  return { format, columns, rows: src.rows.slice(0, n).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))), detected: detectMapping(columns), layout: layoutOf(columns) }
 }

@@ -40,6 +40,8 @@ export interface ImportResult {
   fromText?: boolean
   /** rows left out with skipBadRows (text files), each with its reason */
   skipped: SkippedRow[]
+  /** text files whose tokens were strings: the string of each token id */
+  tokenStrings?: string[]
 }
 
 export const IMPORT_FORMATS = ['jsonl', 'csv', 'parquet', 'hdf5', 'traces.json'] as const
@@ -71,7 +73,7 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
     const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
     const r = await importTextFile(file, { format, tokenizer, encodePair, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined, skipBadRows, maxTraceSteps, maxLineBytes })
     opts.onProgress?.(1, 1)
-    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, fromText: !r.mapping.tokens, skipped: r.skipped }
+    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, fromText: !r.mapping.tokens, skipped: r.skipped, ...(r.tokenStrings ? { tokenStrings: r.tokenStrings } : {}) }
   }
   if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name), skipped: [] }
   throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)

@@ -113,7 +113,22 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
           </tbody>
         </table>
       ) : (
-        plot && <Plot data={plot} height={200} layout={{ margin: { l: 40, r: 40, t: 10, b: 30 }, yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } }, yaxis3: { overlaying: 'y', side: 'left', showgrid: false, showticklabels: false, zeroline: true }, xaxis: { title: { text: 'step t' } } }} ariaLabel="per-step actions and rewards" />
+        plot && (
+          <Plot
+            data={plot}
+            height={rho ? 300 : 200}
+            layout={{
+              margin: { l: 48, r: 48, t: 10, b: 30 },
+              // ρ_t on its own axis below the actions (it is a log ratio, not an action value)
+              yaxis: { domain: rho ? [0.42, 1] : [0, 1], title: { text: 'action' } },
+              yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } },
+              ...(rho ? { yaxis3: { domain: [0, 0.3], anchor: 'x', title: { text: 'ρ_t' }, zeroline: true } } : {}),
+              xaxis: { title: { text: 'step t' } }
+            }}
+            testId="trace-plot"
+            ariaLabel={rho ? 'per-step actions and rewards, and ρ_t below on its own axis' : 'per-step actions and rewards'}
+          />
+        )
       )}
       {Object.keys(meta).length > 0 && <pre className="meta">{JSON.stringify(meta, null, 1).slice(0, 2000)}</pre>}
     </div>

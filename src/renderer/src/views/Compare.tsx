@@ -1,8 +1,11 @@
 // Compare: runs or groups overlaid, a TensorBoard-style smoothing slider (debiased EMA) over a
 // faint raw curve, groups as mean ± std bands across seeds, a config table of only the keys
 // that differ, a final-metrics table (last, min, max or at a chosen step) and a parallel-
-// coordinates plot of hyper-parameters against the final score.
-import { useEffect, useMemo, useState } from 'react'
+// coordinates plot of hyper-parameters against the final score. Each run has ONE colour (its
+// band's) in the line chart and the parallel coordinates. The picked runs are kept across views
+// (in this module, for the page's life) and in the address (#compare?runs=1,2,3), so a reload or
+// a shared link shows the same runs; the report names the runs it will hold before it is made.
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, RunMetrics, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
@@ -26,6 +29,9 @@ function hexA(hex: string, a: number): string {
 /** Raw curves (faint) and smoothed curves, decimated to what a plot can show (~2 points a
  *  pixel column). Exported for the UI benchmark. */
 export function rawTraces(curves: CurveInput[], buckets = 400): Record<string, unknown>[] {
+  // sparse curves (evaluations every few hundred steps) show their points: the smoothed line
+  // may end away from the last value, the points never do
+  const sparse = curves.every((c) => c.series.steps.length <= SPARSE_POINTS)
   // one trace per colour, curves separated by null gaps: plotly's cost grows with the number of
   // traces, and the faint raw curves need neither hover nor legend
   const byColor = new Map<string, { x: Array<number | null>; y: Array<number | null> }>()
@@ -42,7 +48,36 @@ export function rawTraces(curves: CurveInput[], buckets = 400): Record<string, u
       acc.y.push(d.y[i])
     }
   }
-  return [...byColor.entries()].map(([color, d]) => ({ type: 'scatter', mode: 'lines', x: d.x, y: d.y, name: 'raw', connectgaps: false, line: { color: hexA(color, 0.25), width: 1 }, hoverinfo: 'skip', showlegend: false }))
+  return [...byColor.entries()].map(([color, d]) => ({
+    type: 'scatter',
+    mode: sparse ? 'lines+markers' : 'lines',
+    x: d.x,
+    y: d.y,
+    name: 'raw',
+    connectgaps: false,
+    line: { color: hexA(color, 0.25), width: 1 },
+    ...(sparse ? { marker: { color: hexA(color, 0.6), size: 5 } } : {}),
+    hoverinfo: 'skip',
+    showlegend: false
+  }))
+}
+/** Curves with at most this many points show them as markers under the smoothed line. */
+const SPARSE_POINTS = 120
+
+/** The picked runs, kept while the page lives (leaving Compare and coming back keeps them). */
+let keptPicks: number[] | null = null
+
+/** Runs named in the address: #compare?runs=1,2,3 */
+function picksFromHash(): number[] | null {
+  const m = /^#compare\?(?:.*&)?runs=([\d,]*)/.exec(location.hash)
+  if (!m) return null
+  const ids = m[1].split(',').map(Number).filter((x) => Number.isInteger(x) && x > 0)
+  return ids.length ? ids : null
+}
+
+function picksToHash(ids: number[]): void {
+  if (!location.hash.startsWith('#compare')) return
+  history.replaceState(null, '', `${location.pathname}${location.search}#compare${ids.length ? `?runs=${ids.join(',')}` : ''}`)
 }
 export function smoothedTraces(curves: CurveInput[], weight: number, points = 300): Record<string, unknown>[] {
   return curves.map((c) => {
@@ -116,10 +151,17 @@ export function CompareView(): React.JSX.Element {
   const done = s.runs.filter((r) => r.status !== 'queued')
   // by default the two newest finished runs
   const defaults = (): number[] => [...done.filter((r) => r.status === 'completed'), ...done.filter((r) => r.status !== 'completed')].slice(0, 2).map((r) => r.id)
-  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? defaults())
+  const [picked, setPicked] = useState<number[]>(() => s.params.runIds ?? picksFromHash() ?? keptPicks ?? defaults())
+  const chosen = useRef(picked.length > 0)
   useEffect(() => {
-    if (!picked.length && done.length) setPicked(defaults())
+    // until the user picks, the newest runs (the list may arrive after the view)
+    if (!chosen.current && !picked.length && done.length) setPicked(defaults())
   }, [done.length])
+  useEffect(() => {
+    if (picked.length) chosen.current = true
+    keptPicks = picked
+    picksToHash(picked)
+  }, [picked])
   const [byGroup, setByGroup] = useState(true)
   const [metric, setMetric] = useState<string>('')
   const [smoothing, setSmoothing] = useState(0.6)
@@ -165,11 +207,17 @@ export function CompareView(): React.JSX.Element {
     return entries.map((rs, i) => [rs.length > 1 ? `${labels[i]} (n=${rs.length})` : labels[i], rs] as [string, RunInfo[]])
   }, [runs, byGroup, s.datasets])
 
+  // one colour per run, its band's, in every chart
+  const runColor = useMemo(() => {
+    const c = new Map<number, string>()
+    groups.forEach(([, rs], gi) => rs.forEach((r) => c.set(r.id, colors[gi % colors.length])))
+    return c
+  }, [groups, theme])
   const rawData = useMemo(() => {
     const curves: CurveInput[] = []
-    groups.forEach(([, rs], gi) => rs.forEach((r) => metrics[r.id]?.[m] && curves.push({ name: `#${r.id}`, series: metrics[r.id][m], color: colors[gi % colors.length] })))
+    groups.forEach(([, rs]) => rs.forEach((r) => metrics[r.id]?.[m] && curves.push({ name: `#${r.id}`, series: metrics[r.id][m], color: runColor.get(r.id)! })))
     return rawTraces(curves)
-  }, [groups, metrics, m, theme])
+  }, [groups, metrics, m, runColor])
   const smoothData = useMemo(() => {
     const out: Record<string, unknown>[] = []
     groups.forEach(([name, rs], gi) => {
@@ -205,6 +253,31 @@ export function CompareView(): React.JSX.Element {
 
   const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
   const allGroups = [...new Set(done.map((r) => r.group).filter((g): g is string => !!g))]
+  const groupIds = (g: string): number[] => done.filter((r) => r.group === g).map((r) => r.id)
+  const groupPicked = (g: string): boolean => groupIds(g).every((id) => picked.includes(id))
+  // a chip adds its group's runs to the picks, or takes them out when all are picked
+  const toggleGroup = (g: string): void => {
+    const ids = groupIds(g)
+    setPicked((p) => (ids.every((id) => p.includes(id)) ? p.filter((x) => !ids.includes(x)) : [...p, ...ids.filter((id) => !p.includes(id))]))
+  }
+  const runLabel = (r: RunInfo): string => `#${r.id} ${METHOD_LABELS[r.method]} · s${r.seed}`
+
+  if (!done.length) {
+    return (
+      <section className="view" aria-labelledby="cmp-title">
+        <header className="view-head">
+          <h1 id="cmp-title">Compare</h1>
+        </header>
+        <div className="panel empty-state" data-testid="cmp-empty">
+          <h3>No runs to compare yet</h3>
+          <p className="muted">Compare overlays the curves of finished runs, shows the config keys that differ and the final metrics. Start a run (or a group of seeds) first; runs started from the command line (iwsft run, iwsft reproduce) appear here too.</p>
+          <button className="primary" onClick={() => s.go('new-run')}>
+            New run…
+          </button>
+        </div>
+      </section>
+    )
+  }
 
   return (
     <section className="view" aria-labelledby="cmp-title">
@@ -212,13 +285,16 @@ export function CompareView(): React.JSX.Element {
         <h1 id="cmp-title" className="grow">Compare</h1>
         <ReportControls runIds={picked} compact />
       </header>
+      <p className="small muted report-runs" data-testid="cmp-report-runs">
+        {runs.length ? `The report will hold ${runs.length} run${runs.length > 1 ? 's' : ''}: ${runs.map(runLabel).join(', ')}` : 'Pick runs on the left: the report holds the picked runs.'}
+      </p>
       <div className="grid-1-3">
         <div className="panel scroll-y picker" data-testid="cmp-picker">
           <h3>Runs</h3>
           {allGroups.length > 0 && (
             <div className="row gap wrap small">
               {allGroups.map((g) => (
-                <button key={g} className="chip" onClick={() => setPicked(done.filter((r) => r.group === g).map((r) => r.id))} title="show this group">
+                <button key={g} className={`chip${groupPicked(g) ? ' on' : ''}`} aria-pressed={groupPicked(g)} onClick={() => toggleGroup(g)} title={groupPicked(g) ? 'take this group’s runs out' : 'add this group’s runs'} data-testid={`cmp-group-${g}`}>
                   {g}
                 </button>
               ))}
@@ -229,6 +305,7 @@ export function CompareView(): React.JSX.Element {
               <li key={r.id}>
                 <label className="inline">
                   <input type="checkbox" checked={picked.includes(r.id)} onChange={() => toggle(r.id)} data-testid={`cmp-run-${r.id}`} />
+                  <span className="swatch" style={{ background: picked.includes(r.id) ? runColor.get(r.id) : 'transparent' }} aria-hidden />
                   <span title={`${r.name}${r.group ? `\ngroup: ${r.group}` : ''}`}>
                     #{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
                     {r.status !== 'completed' ? <span className="muted small"> · {r.status}</span> : null}
@@ -260,7 +337,7 @@ export function CompareView(): React.JSX.Element {
             </div>
             <Plot data={plotData} height={340} layout={{ xaxis: { title: { text: 'step' } }, yaxis: { title: { text: m } }, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' }, margin: { l: 56, r: 16, t: 40, b: 44 } }} testId="cmp-plot" ariaLabel={`${m} over steps`} />
           </div>
-          <div className="grid-2 cmp-tables">
+          <div className="cmp-tables">
             <div className="panel">
               <div className="row gap">
                 <h3>Final metrics</h3>
@@ -335,7 +412,7 @@ export function CompareView(): React.JSX.Element {
           </div>
           <div className="panel">
             <h3>Hyper-parameters against the final {parcoords.scoreLabel || 'score'}</h3>
-            <ParallelCoordinates dims={parcoords.dims} score={parcoords.score} scoreLabel={parcoords.scoreLabel} runLabels={runs.map((r) => `#${r.id}`)} />
+            <ParallelCoordinates dims={parcoords.dims} score={parcoords.score} scoreLabel={parcoords.scoreLabel} runLabels={runs.map((r) => `#${r.id}`)} runColors={runs.map((r) => runColor.get(r.id) ?? colors[0])} />
           </div>
         </div>
       </div>
@@ -350,9 +427,8 @@ interface Dim {
 }
 
 /** Parallel coordinates in SVG (plotly's parcoords needs WebGL and eval, which the CSP forbids). */
-function ParallelCoordinates({ dims, score, scoreLabel, runLabels }: { dims: Dim[]; score: number[]; scoreLabel: string; runLabels: string[] }): React.JSX.Element {
-  const theme = useTheme()
-  const c = plotColors(theme)
+function ParallelCoordinates({ dims, score, scoreLabel, runLabels, runColors }: { dims: Dim[]; score: number[]; scoreLabel: string; runLabels: string[]; runColors: string[] }): React.JSX.Element {
+  const c = plotColors(useTheme())
   const all: Dim[] = [...dims, ...(score.length ? [{ label: `final ${scoreLabel}`, values: score, ticks: null }] : [])]
   if (all.length < 2 || !runLabels.length) return <p className="muted">Pick runs whose hyper-parameters differ to see this plot.</p>
   const W = 900
@@ -366,12 +442,8 @@ function ParallelCoordinates({ dims, score, scoreLabel, runLabels }: { dims: Dim
     return hi > lo ? [lo, hi] : [lo - 0.5, hi + 0.5]
   })
   const y = (j: number, v: number): number => pad.t + (1 - (v - ranges[j][0]) / (ranges[j][1] - ranges[j][0])) * (H - pad.t - pad.b)
-  const sf = score.filter(Number.isFinite)
-  const [smin, smax] = sf.length ? [Math.min(...sf), Math.max(...sf)] : [0, 1]
-  const colorOf = (k: number): string => {
-    const t = score.length && Number.isFinite(score[k]) ? (score[k] - smin) / (smax - smin || 1) : 0.5
-    return `hsl(${Math.round(220 - 190 * t)}, 65%, ${theme === 'dark' ? 60 : 45}%)`
-  }
+  // the run's colour in the line chart (the score has its own axis)
+  const colorOf = (k: number): string => runColors[k]
   const label = (j: number, v: number): string => (all[j].ticks ? (all[j].ticks![Math.round(v)] ?? '') : fmt(v, 3))
   return (
     <svg viewBox={`0 0 ${W} ${H}`} className="parcoords" role="img" aria-label="parallel coordinates of hyper-parameters and final score" data-testid="cmp-parcoords">

@@ -1,13 +1,24 @@
 // Datasets: the project's datasets with trace counts, score histogram, source and hash; import
 // from a file (picker or drag and drop) with a progress bar and errors beside the file.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { ApiError, type BuiltinInfo, type DatasetInfo, type SkippedRow } from '../../../shared/contract.ts'
+import { ApiError, type BuiltinInfo, type DatasetInfo, type DatasetPreview, type SkippedRow } from '../../../shared/contract.ts'
+import { ColumnMapping, rememberedMapping, type ColumnMappingValue } from '../components/ColumnMapping.tsx'
 import { histogram } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
 import { SkippedRows } from '../components/SkippedRows.tsx'
 import { useColumns } from '../hooks.ts'
 import { fmt, fmtInt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
+
+const isTextFile = (name: string): boolean => /\.(jsonl|ndjson|csv|parquet|pq)$/i.test(name)
+
+/** A text file waiting in the mapping step. */
+interface PendingMapping {
+  label: string
+  path: string
+  preview: DatasetPreview
+  initial: ColumnMappingValue
+}
 
 interface ImportState {
   file: string
@@ -25,6 +36,8 @@ export function DatasetsView(): React.JSX.Element {
   const [imp, setImp] = useState<ImportState | null>(null)
   const [name, setName] = useState('')
   const [skipBad, setSkipBad] = useState(false)
+  const [reviewCols, setReviewCols] = useState(false)
+  const [pending, setPending] = useState<PendingMapping | null>(null)
   const [drag, setDrag] = useState(false)
   const [scoreState, setScoreState] = useState<string | null>(null)
   const fileInput = useRef<HTMLInputElement>(null)
@@ -70,16 +83,46 @@ export function DatasetsView(): React.JSX.Element {
     }
   }
 
+  /** Get the file's path (an upload first, in a tab); a text file whose layout is not recognised
+   *  (and whose shape has no remembered roles), or any text file with "choose columns", goes to
+   *  the mapping step; the rest is imported at once, with the remembered roles if any. */
   const runImport = async (label: string, getPath: () => Promise<string>): Promise<void> => {
-    const importId = `imp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+    setPending(null)
     setImp({ file: label, phase: 'uploading', done: 0, total: 0 })
+    let path: string
+    try {
+      path = await getPath()
+    } catch (e) {
+      setImp({ file: label, phase: 'error', done: 0, total: 0, message: e instanceof Error ? e.message : String(e) })
+      return
+    }
+    let mapping: ColumnMappingValue | undefined
+    if (isTextFile(label) || isTextFile(path)) {
+      try {
+        const preview = await s.api.invoke('datasets.preview', { path })
+        const remembered = rememberedMapping(preview.columns)
+        if (reviewCols || (!preview.layout && !remembered)) {
+          setPending({ label, path, preview, initial: remembered ?? preview.detected })
+          setImp(null)
+          return
+        }
+        mapping = remembered ?? undefined
+      } catch {
+        // the import itself says what is wrong with the file
+      }
+    }
+    await importPath(label, path, mapping)
+  }
+
+  const importPath = async (label: string, path: string, mapping?: ColumnMappingValue): Promise<void> => {
+    const importId = `imp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+    setPending(null)
+    setImp({ file: label, phase: 'importing', done: 0, total: 0 })
     const off = s.api.on('import.progress', (p) => {
       if (p.importId === importId) setImp((st) => (st && st.phase !== 'error' ? { ...st, phase: 'importing', done: p.done, total: p.total } : st))
     })
     try {
-      const path = await getPath()
-      setImp((st) => st && { ...st, phase: 'importing' })
-      const r = await s.api.invoke('datasets.import', { path, importId, ...(name.trim() ? { name: name.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
+      const r = await s.api.invoke('datasets.import', { path, importId, ...(mapping ? { mapping } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
       setImp({
         file: label,
         phase: 'done',
@@ -139,6 +182,9 @@ export function DatasetsView(): React.JSX.Element {
             <span className="muted">name (optional)</span>
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder="from the file" maxLength={200} />
           </label>
+          <label className="inline small" title="JSONL, CSV and Parquet: show the columns and the first rows and choose what each column is before importing (files of an unrecognised layout always are)">
+            <input type="checkbox" checked={reviewCols} onChange={(e) => setReviewCols(e.target.checked)} data-testid="review-columns" /> choose columns
+          </label>
           <label className="inline small" title="JSONL, CSV and Parquet: import the good rows and list every bad one with its reason (without it, one bad row refuses the file)">
             <input type="checkbox" checked={skipBad} onChange={(e) => setSkipBad(e.target.checked)} data-testid="skip-bad-rows" /> skip bad rows
           </label>
@@ -194,6 +240,16 @@ export function DatasetsView(): React.JSX.Element {
             {imp.phase === 'done' && <span className="ok-text">{imp.message}</span>}
             {imp.phase === 'done' && imp.skipped && <SkippedRows rows={imp.skipped} />}
           </div>
+        )}
+        {pending && (
+          <ColumnMapping
+            key={pending.path}
+            file={pending.label}
+            preview={pending.preview}
+            initial={pending.initial}
+            onImport={(m) => void importPath(pending.label, pending.path, m)}
+            onCancel={() => setPending(null)}
+          />
         )}
       </div>
 

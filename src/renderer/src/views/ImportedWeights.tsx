@@ -500,7 +500,13 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
                   <p className="muted small" data-testid="byo-rho-sum">
                     Σρ_t = {fmt(rho.sumRho)} · Σg(ρ_t) = {fmt(rho.sumG)} over {fmtInt(rho.tokens.filter((t) => !t.masked).length)} counted tokens
                     {rho.truncated ? ' (sums over the whole trace; first tokens shown)' : ''}
-                    {rho.tokenizer ? '' : rho.tokenizerError ? ` · token ids shown: ${rho.tokenizerError}` : ' · token ids shown (no tokenizer at import)'}
+                    {rho.tokenizer === 'strings'
+                      ? ' · token strings from the file'
+                      : rho.tokenizer
+                        ? ''
+                        : rho.tokenizerError
+                          ? ` · token ids shown: ${rho.tokenizerError}`
+                          : ' · token ids shown (no tokenizer at import; give one, or the tokens as strings)'}
                   </p>
                   <TokenRho tokens={rho.tokens} by={shade} testId="byo-tokens" />
                 </>

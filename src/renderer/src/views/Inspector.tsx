@@ -2,8 +2,13 @@
 // the clamped weights (log-scale toggle); ESS, ESS/N, clamp fraction, min / median / max;
 // weight against score coloured by quality bin; the most and least weighted traces; the
 // distribution over all saved steps as a heatmap; a second run overlaid at the same step.
+// Each stage of the weight is labelled on its own (paper §4, eq. 9): log w raw = k · Σ_t ρ_t
+// (k = temp/|τ| for "mean", temp for "sum"), then the clamp on w, then, when the run normalises,
+// the self-normalisation over the set — the clamped figures never include the normalisation.
+// Runs whose method does not weight traces (SFT, SFT(Q), BC) say that their weights were not in
+// the loss: their snapshots show what iw-SFT would have weighted.
 import { useEffect, useMemo, useState } from 'react'
-import { METHOD_LABELS } from '../../../shared/config.ts'
+import { isImportanceWeighted, METHOD_LABELS, type RunConfig } from '../../../shared/config.ts'
 import type { HeatmapData, RunInfo, SnapshotData, TraceRho } from '../../../shared/contract.ts'
 import { curate } from '../../../shared/curation.ts'
 import { sharedLogWHistograms, spearman, weightStats } from '../../../shared/weight-stats.ts'
@@ -29,6 +34,24 @@ export function weightHistogramTraces(sets: Array<{ logWRaw: ArrayLike<number>; 
   ])
 }
 
+/** w after the clamp alone (no normalisation): clamp(exp(log w raw), lo, hi), as the engine's
+ *  clampedWeight does before it normalises. */
+export function clampOnly(logWRaw: ArrayLike<number>, clamp: [number, number]): number[] {
+  const [lo, hi] = clamp
+  return Array.from(logWRaw, (v) => Math.min(Math.max(Math.exp(v), lo), hi))
+}
+
+/** log w raw = k · Σ_t g(ρ_t), spelt out for one trace with the run's settings. */
+function logWFormula(weights: RunConfig['weights'], rho: Array<number | null>): string {
+  const n = rho.filter((v) => v !== null).length
+  const sum = rho.reduce<number>((a, v) => a + (v ?? 0), 0)
+  const k = weights.aggregate === 'mean' ? weights.temp / Math.max(n, 1) : weights.temp
+  const kText = weights.aggregate === 'mean' ? 'temp/|τ|' : 'temp'
+  const kValue = weights.aggregate === 'mean' ? `${fmt(weights.temp)}/${n}` : fmt(weights.temp)
+  if (weights.per_step) return `Σρ = ${fmt(sum)} over |τ| = ${n} counted steps; log w raw = ${kText} · Σ g(ρ_t) (g: the run's per-step transform)`
+  return `Σρ = ${fmt(sum)} over |τ| = ${n} counted steps; log w raw = ${kText} · Σρ = ${kValue} · ${fmt(sum)} = ${fmt(k * sum)}`
+}
+
 export function InspectorView(): React.JSX.Element {
   const s = useApp()
   const theme = useTheme()
@@ -40,10 +63,15 @@ export function InspectorView(): React.JSX.Element {
   const run = s.runs.find((r) => r.id === runId)
   const [otherId, setOtherId] = useState<number | ''>('')
   const other = s.runs.find((r) => r.id === otherId)
-  const [steps, setSteps] = useState<number[]>([])
+  // the saved steps, with the run they belong to: a switch of run never asks the new run for the
+  // old run's step (that was the stale "no weight snapshot at step N")
+  const [stepsOf, setStepsOf] = useState<{ runId: number; steps: number[] } | null>(null)
+  const steps = useMemo(() => (stepsOf && stepsOf.runId === runId ? stepsOf.steps : []), [stepsOf, runId])
   const [stepIdx, setStepIdx] = useState(0)
   const [logY, setLogY] = useState(false)
-  const [snap, setSnap] = useState<SnapshotData | null>(null)
+  const [snapAny, setSnap] = useState<SnapshotData | null>(null)
+  // the snapshot of this run only (a late answer for the previous run is not shown)
+  const snap = snapAny && snapAny.runId === runId ? snapAny : null
   const [otherSnap, setOtherSnap] = useState<SnapshotData | null>(null)
   const [heat, setHeat] = useState<HeatmapData | null>(null)
   const [err, setErr] = useState<string | null>(null)
@@ -64,14 +92,20 @@ export function InspectorView(): React.JSX.Element {
   }, [s.api, runId, openTrace, run?.status, steps[stepIdx]])
 
   useEffect(() => {
+    setErr(null)
+    setOpenTrace(null)
+  }, [runId])
+  useEffect(() => {
     if (!runId) return
     let alive = true
-    setErr(null)
     s.api.invoke('runs.snapshotSteps', { runId }).then((st) => {
       if (!alive) return
-      setSteps(st)
-      setStepIdx(st.length - 1)
-    }).catch((e: Error) => setErr(e.message))
+      setStepsOf((cur) => {
+        // keep the slider where it was while the run is the same and grows
+        if (!cur || cur.runId !== runId) setStepIdx(st.length - 1)
+        return { runId, steps: st }
+      })
+    }).catch((e: Error) => alive && setErr(e.message))
     s.api.invoke('runs.heatmap', { runId, bins: 40 }).then((h) => alive && setHeat(h)).catch(() => setHeat(null))
     return () => {
       alive = false
@@ -84,7 +118,11 @@ export function InspectorView(): React.JSX.Element {
       return
     }
     let alive = true
-    s.api.invoke('runs.snapshot', { runId, step }).then((x) => alive && setSnap(x)).catch((e: Error) => alive && setErr(e.message))
+    s.api.invoke('runs.snapshot', { runId, step }).then((x) => {
+      if (!alive) return
+      setSnap(x)
+      setErr(null)
+    }).catch((e: Error) => alive && setErr(e.message))
     return () => {
       alive = false
     }
@@ -108,14 +146,19 @@ export function InspectorView(): React.JSX.Element {
 
   const { cols } = useColumns(s.api, run?.datasetId ?? undefined)
   const multiplicity = useMemo(() => (cols && run ? curate(cols.scores, run.config.curation).multiplicity : null), [cols, run?.id])
+  const normalizes = Boolean(run?.config.weights.normalize)
+  const weighted = run ? isImportanceWeighted(run.method) : true
+  const clamped = useMemo(() => (snap ? clampOnly(snap.logWRaw, snap.clamp) : null), [snap])
   const stats = useMemo(() => (snap ? weightStats(snap.logWRaw, snap.w, snap.clamp) : null), [snap])
+  const clampStats = useMemo(() => (snap && clamped ? weightStats(snap.logWRaw, clamped, snap.clamp) : null), [snap, clamped])
   const rho = useMemo(() => (snap && snap.scores.length === snap.logWRaw.length ? spearman(snap.logWRaw, snap.scores) : NaN), [snap])
 
   const histData = useMemo(() => {
     if (!snap) return []
-    const sets = [{ logWRaw: snap.logWRaw, w: snap.w, label: other ? ` · #${snap.runId}` : '' }]
+    // the clamp alone (a normalising run's normalisation is a separate stage, not binned here)
+    const sets = [{ logWRaw: snap.logWRaw, w: clampOnly(snap.logWRaw, snap.clamp), label: other ? ` · #${snap.runId}` : '' }]
     // the other run on the same bin edges, so the two can be read against each other
-    if (otherSnap) sets.push({ logWRaw: otherSnap.logWRaw, w: otherSnap.w, label: ` · #${otherSnap.runId} @${otherSnap.step}` })
+    if (otherSnap) sets.push({ logWRaw: otherSnap.logWRaw, w: clampOnly(otherSnap.logWRaw, otherSnap.clamp), label: ` · #${otherSnap.runId} @${otherSnap.step}` })
     return weightHistogramTraces(sets, 60)
   }, [snap, otherSnap, other])
 
@@ -189,6 +232,26 @@ export function InspectorView(): React.JSX.Element {
       </tr>
     )
 
+  if (!candidates.length) {
+    return (
+      <section className="view" aria-labelledby="ins-title">
+        <header className="view-head">
+          <h1 id="ins-title">Weight inspector</h1>
+        </header>
+        <div className="panel empty-state" data-testid="insp-empty">
+          <h3>No runs to inspect yet</h3>
+          <p className="muted">The inspector shows the importance weights w = q(τ)/π_ref(τ) a run saved at its snapshot steps: their histogram, ESS, clamp fraction and the traces they favour. Start a run first (iw-SFT weights its traces; SFT runs save the weights iw-SFT would give, for comparison), or import log-probs under Imported weights.</p>
+          <div className="row gap">
+            <button className="primary" onClick={() => s.go('new-run')}>
+              New run…
+            </button>
+            <button onClick={() => s.go('byo')}>Imported weights…</button>
+          </div>
+        </div>
+      </section>
+    )
+  }
+
   return (
     <section className="view" aria-labelledby="ins-title">
       <header className="view-head row gap wrap">
@@ -232,7 +295,12 @@ export function InspectorView(): React.JSX.Element {
           </label>
         </div>
       )}
-      {snap && stats && (
+      {run && !weighted && steps.length > 0 && (
+        <p className="notice small" role="note" data-testid="ins-not-in-loss">
+          {METHOD_LABELS[run.method]} does not weight traces: these weights were NOT in its loss (every trace counted with w = 1). They are what iw-SFT would give the same traces under this run's q and π_ref, shown for comparison.
+        </p>
+      )}
+      {snap && stats && clampStats && (
         <>
           <div className="kpis panel" data-testid="ins-stats">
             <Kpi label="ESS" value={fmt(stats.ess, 6)} testId="ins-ess" />
@@ -240,7 +308,8 @@ export function InspectorView(): React.JSX.Element {
             <Kpi label="N traces" value={fmtInt(snap.w.length)} testId="ins-n" />
             <Kpi label="clamp fraction" value={pct(stats.clamp_fraction, 2)} testId="ins-clamp" />
             <Kpi label="log w raw min / median / max" value={`${fmt(stats.logw_raw_min)} / ${fmt(stats.logw_raw_median)} / ${fmt(stats.logw_raw_max)}`} testId="ins-raw-mmm" />
-            <Kpi label="log w (clamped) min / median / max" value={`${fmt(stats.logw_min)} / ${fmt(stats.logw_median)} / ${fmt(stats.logw_max)}`} testId="ins-clamped-mmm" />
+            <Kpi label={`log w clamped to [${snap.clamp[0]}, ${snap.clamp[1]}] min / median / max`} value={`${fmt(clampStats.logw_min)} / ${fmt(clampStats.logw_median)} / ${fmt(clampStats.logw_max)}`} testId="ins-clamped-mmm" />
+            {normalizes && <Kpi label="log w clamped, then normalised (set mean 1) min / median / max" value={`${fmt(stats.logw_min)} / ${fmt(stats.logw_median)} / ${fmt(stats.logw_max)}`} testId="ins-normalised-mmm" />}
             <Kpi label="Spearman(w, score)" value={Number.isNaN(rho) ? 'n/a (one score)' : fmt(rho, 3)} testId="ins-spearman" />
           </div>
           <div className="grid-2">
@@ -264,7 +333,7 @@ export function InspectorView(): React.JSX.Element {
                         <th>{k === 'top' ? 'most weighted' : 'least weighted'} · trace</th>
                         <th className="num">score</th>
                         <th className="num">log w raw</th>
-                        <th className="num">w</th>
+                        <th className="num">{normalizes ? "w (clamped, normalised)" : "w (clamped)"}</th>
                       </tr>
                     </thead>
                     <tbody>{extremes[k].map(row)}</tbody>
@@ -279,7 +348,7 @@ export function InspectorView(): React.JSX.Element {
                   extra={
                     <span className="muted small" data-testid="ins-rho-status">
                       {traceRho
-                        ? `ρ_t = log π_θ − log π_ref, θ from the checkpoint at step ${traceRho.step}${steps[stepIdx] !== undefined && steps[stepIdx] !== traceRho.step ? ` (the nearest to step ${steps[stepIdx]})` : ''}: Σρ = ${fmt(traceRho.rho.reduce<number>((a, v) => a + (v ?? 0), 0))}`
+                        ? `ρ_t = log π_θ − log π_ref, θ from the checkpoint at step ${traceRho.step}${steps[stepIdx] !== undefined && steps[stepIdx] !== traceRho.step ? ` (the nearest to step ${steps[stepIdx]})` : ''}: ${logWFormula(run.config.weights, traceRho.rho)}`
                         : rhoErr
                           ? `per-step ρ: ${rhoErr}`
                           : 'computing per-step ρ…'}
