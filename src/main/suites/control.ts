@@ -4,12 +4,16 @@
 //   BC-10%    behaviour cloning on the top 10% of trajectories from a random start
 //   SFT       fine-tune BC on the top 10%
 //   SFT(Q)    fine-tune BC sampling by quality bins at percentiles [90, 95, 98]
-//   iw-SFT(Q) as SFT(Q), each trajectory weighted by q/π_ref (EMA q, temp 10, normalised)
+//   iw-SFT(Q) as SFT(Q), each trajectory weighted by q/π_ref, at the paper's Table 4 row for
+//             the task (presets.ts TASK_PRESETS: pendulum → halfcheetah-medium-replay,
+//             cartpole and hopper → hopper-medium-replay): its temp, EMA α, normalisation and
+//             lr; the suite's own step count and batch (the row's steps with --faithful)
 // Metric: normalised score 100·(R − R_random)/(R_expert − R_random) of the deterministic policy
 // over 100 episodes at the end (10 in --quick). Long trajectories train through the cheaper
 // path: 4 steps sampled inside each of 64 trajectories a batch, whole-trajectory weights from
 // a q log-prob cache refreshed every 50 steps (see trainer.ts).
-import { defaultConfig, type Method, type RunConfig } from '../../shared/config.ts'
+import { applyPreset, defaultConfig, type Method, type RunConfig } from '../../shared/config.ts'
+import { presetForDataset } from '../../shared/presets.ts'
 import { registerSuite, ResultTable, runInSuite } from './suite.ts'
 
 const TASKS = ['pendulum', 'cartpole', 'hopper']
@@ -62,7 +66,7 @@ export function controlSuiteConfig(task: string, seed: number, quick: boolean, r
   })
   if (row === 'bc') return scratch('bc', { mode: 'all' }, `${task} BC seed ${seed}`)
   if (!row.fromBc) return scratch(row.method, row.curation, `${task} ${row.label} seed ${seed}`)
-  return {
+  const ft: RunConfig = {
     ...common,
     name: `${task} ${row.label} seed ${seed}`,
     method: row.method,
@@ -71,6 +75,18 @@ export function controlSuiteConfig(task: string, seed: number, quick: boolean, r
     optim: { ...common.optim, lr: 1e-4, warmup_steps: quick ? 20 : 300 },
     train: { ...common.train, steps: ftSteps }
   }
+  if (row.method !== 'iw-sft-q') return ft
+  // iw-SFT(Q) at the task's Table 4 row (weights, lr, warm-up), on the suite's step budget
+  const preset = controlPreset(task)
+  const p = applyPreset(ft, preset)
+  return { ...p, weights: { ...p.weights, q_refresh: ft.weights.q_refresh }, optim: { ...p.optim, warmup_steps: ft.optim.warmup_steps }, train: { ...p.train, steps: ftSteps } }
+}
+
+/** The Table 4 row the suite uses for a task's replay data (presets.ts TASK_PRESETS). */
+export function controlPreset(task: string): string {
+  const preset = presetForDataset(`${task}-replay`)
+  if (!preset) throw new Error(`no Table 4 preset is mapped for control task "${task}"`)
+  return preset
 }
 
 registerSuite('control', {
@@ -87,7 +103,7 @@ registerSuite('control', {
           const cfg = controlSuiteConfig(task, seed, ctx.quick, row)
           if (row.fromBc) cfg.reference = { kind: 'checkpoint', run: bc.runId }
           const r = await runInSuite(ctx, `${task} ${row.label} seed ${seed}`, cfg)
-          table.add(row.label, 'normalized_score', r.final.normalized_score, task)
+          table.add(row.label, 'normalized_score', r.final.normalized_score, task, cfg.preset)
         }
       }
     }

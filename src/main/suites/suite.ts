@@ -15,6 +15,8 @@ export interface SuiteResult {
   seeds: number
   /** per-seed values, in seed order */
   values: number[]
+  /** the paper's Table 4 row the runs used (presets.ts), when they used one */
+  preset?: string
 }
 
 export interface SuiteContext {
@@ -55,10 +57,10 @@ export function meanStd(v: number[]): { mean: number; std: number } {
 
 /** Collects per-seed values into result rows. */
 export class ResultTable {
-  private readonly rows = new Map<string, { method: string; task?: string; metric: string; values: number[] }>()
-  add(method: string, metric: string, value: number, task?: string): void {
+  private readonly rows = new Map<string, { method: string; task?: string; metric: string; values: number[]; preset?: string }>()
+  add(method: string, metric: string, value: number, task?: string, preset?: string): void {
     const key = `${task ?? ''}|${method}|${metric}`
-    if (!this.rows.has(key)) this.rows.set(key, { method, task, metric, values: [] })
+    if (!this.rows.has(key)) this.rows.set(key, { method, task, metric, values: [], ...(preset ? { preset } : {}) })
     this.rows.get(key)!.values.push(value)
   }
   results(): SuiteResult[] {
@@ -68,7 +70,8 @@ export class ResultTable {
       metric: r.metric,
       ...meanStd(r.values),
       seeds: r.values.length,
-      values: r.values
+      values: r.values,
+      ...(r.preset ? { preset: r.preset } : {})
     }))
   }
 }

@@ -41,11 +41,14 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
     return 0
   }
   const hasTask = results.some((r) => r.task)
+  const hasPreset = results.some((r) => r.preset)
   process.stdout.write(`\n${suite.description}\n\n`)
-  process.stdout.write(`${'method'.padEnd(20)}${hasTask ? 'task'.padEnd(22) : ''}${'metric'.padEnd(18)}${'mean ± std'.padEnd(24)}seeds\n`)
+  process.stdout.write(`${'method'.padEnd(20)}${hasTask ? 'task'.padEnd(22) : ''}${'metric'.padEnd(18)}${'mean ± std'.padEnd(24)}${'seeds'.padEnd(7)}${hasPreset ? 'preset (Table 4 row)' : ''}\n`)
   for (const r of results) {
-    const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase().replace('BC-10%', 'BC-10%')
-    process.stdout.write(`${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${r.seeds}\n`)
+    const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase()
+    process.stdout.write(
+      `${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${String(r.seeds).padEnd(7)}${hasPreset ? (r.preset ?? '—') : ''}\n`.trimEnd() + '\n'
+    )
   }
   process.stdout.write(`\n${suite.expectation}\nruns stored in group "${group}"\n`)
   return 0
