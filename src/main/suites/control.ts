@@ -94,7 +94,7 @@ registerSuite('control', {
   description: 'offline control (paper Table 2 in miniature): BC, BC-10%, SFT, SFT(Q), iw-SFT(Q) on replay data, normalised score',
   expectation: 'paper (D4RL): SFT(Q) ≥ SFT on every task, iw-SFT(Q) ≥ SFT(Q) on average; compare, do not assume',
   async run(ctx) {
-    const table = new ResultTable()
+    const table = new ResultTable('normalized_score')
     for (const task of ctx.quick ? QUICK_TASKS : TASKS) {
       for (let seed = 0; seed < ctx.seeds; seed++) {
         const bc = await runInSuite(ctx, `${task} BC seed ${seed}`, controlSuiteConfig(task, seed, ctx.quick, 'bc'))
@@ -104,6 +104,7 @@ registerSuite('control', {
           if (row.fromBc) cfg.reference = { kind: 'checkpoint', run: bc.runId }
           const r = await runInSuite(ctx, `${task} ${row.label} seed ${seed}`, cfg)
           table.add(row.label, 'normalized_score', r.final.normalized_score, task, cfg.preset)
+          table.diagnose(row.label, r.diagnostics, task)
         }
       }
     }

@@ -4,7 +4,7 @@
 // next one's π_ref) in this process on the project store, with a progress bar per run; the
 // services start single runs, so it does not go through them.
 import { BACKENDS, METHOD_LABELS, type BackendChoice, type Method } from '../../../shared/config.ts'
-import { getSuite, suiteNames } from '../../suites/index.ts'
+import { getSuite, suiteNames, type SuiteResult } from '../../suites/index.ts'
 import { parseArgs, UsageError, intFlag, strFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
@@ -34,10 +34,12 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   } finally {
     store.close()
   }
+  const warnings = results.flatMap((r) => (r.warnings ?? []).map((w) => `${r.task ? `${r.task} ` : ''}${METHOD_LABELS[r.method as Method] ?? r.method} ${w}`))
   if (args.flags.has('json')) {
     const primary = results.filter((r) => r.metric === suite.metric)
     const secondary = results.filter((r) => r.metric !== suite.metric)
-    process.stdout.write(JSON.stringify({ suite: name, group, results: primary, secondary }) + '\n')
+    process.stdout.write(JSON.stringify({ suite: name, group, results: primary, secondary, warnings }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n')
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`)
     return 0
   }
   const hasTask = results.some((r) => r.task)
@@ -50,6 +52,24 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
       `${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${String(r.seeds).padEnd(7)}${hasPreset ? (r.preset ?? '—') : ''}\n`.trimEnd() + '\n'
     )
   }
+  printDiagnostics(results)
+  for (const w of warnings) process.stdout.write(`warning: ${w}\n`)
   process.stdout.write(`\n${suite.expectation}\nruns stored in group "${group}"\n`)
   return 0
+}
+
+/** The weight diagnostics of each weighted row (means over seeds; suites/diagnostics.ts). */
+export function printDiagnostics(results: SuiteResult[]): void {
+  const rows = results.filter((r) => r.diagnostics && Object.keys(r.diagnostics).length)
+  if (rows.length === 0) return
+  const f = (v: number | undefined, digits = 3): string => (v === undefined ? '—' : v.toFixed(digits))
+  process.stdout.write(`\nweights at the last snapshot (mean over seeds): ESS/N of the curated set, share of weight in the top 1 / top 5 traces, traces at the clamp and their share, Spearman of w with score / quality bin, mean ρ per step, π_ref's action σ\n`)
+  process.stdout.write(`${'method'.padEnd(20)}${'task'.padEnd(12)}${'ESS/N'.padEnd(8)}${'top1'.padEnd(7)}${'top5'.padEnd(7)}${'clamp'.padEnd(7)}${'share'.padEnd(7)}${'ρs(w,S)'.padEnd(9)}${'ρs(w,bin)'.padEnd(10)}${'mean ρ'.padEnd(10)}σ_ref\n`)
+  for (const r of rows) {
+    const d = r.diagnostics!
+    const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase()
+    process.stdout.write(
+      `${label.padEnd(20)}${(r.task ?? '').padEnd(12)}${f(d.ess_n_final).padEnd(8)}${f(d.top1_share, 2).padEnd(7)}${f(d.top5_share, 2).padEnd(7)}${f(d.clamp_fraction, 2).padEnd(7)}${f(d.clamp_share, 2).padEnd(7)}${f(d.spearman_w_score, 2).padEnd(9)}${f(d.spearman_w_bin, 2).padEnd(10)}${f(d.mean_rho_per_step, 4).padEnd(10)}${d.ref_action_std ? d.ref_action_std.map((v) => v.toFixed(3)).join(' ') : '—'}\n`
+    )
+  }
 }
