@@ -106,7 +106,18 @@ export interface SnapshotData {
   step: number
   traceIndex: number[]
   logWRaw: number[]
+  /** w as the loss uses it (version 2: clamped, then normalised under the sampling mass when
+   *  weights.normalize is on; version 1: normalised over the unique curated traces) */
   w: number[]
+  /** the stored format (WeightSnapshot in src/main/common/tensors.ts) */
+  version: 1 | 2
+  /** version 2: the clamped w (before any normalisation) and each trace's sampling mass μ
+   *  (quality-bin multiplicity for D_Q+ methods, 1 for D+) */
+  wClamped?: number[]
+  mass?: number[]
+  /** version 2, trace-weighted methods: the step's training batch (trace indices with repeats)
+   *  and the weights the loss gave its rows */
+  batch?: { traceIndex: number[]; w: number[] } | null
   /** the run's weight clamp [lo, hi] (on w) */
   clamp: [number, number]
   /** scores of the snapshot's traces (same order as traceIndex) */
