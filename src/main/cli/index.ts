@@ -14,6 +14,7 @@ const commands: Record<string, { help: string; load: () => Promise<Command> }> =
   runs: { help: 'runs [--json]         list the project\'s runs', load: async () => (await import('./commands/history.ts')).cmdRuns },
   metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => (await import('./commands/history.ts')).cmdMetrics },
   weights: { help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)', load: async () => (await import('./commands/history.ts')).cmdWeights },
+  sweep: { help: 'sweep CONFIG --grid KEY=V1,V2 [--grid …] [--seeds N]  a grid of settings × seeds as one group; final metric and ESS/N per point (--metric KEY --json)', load: async () => (await import('./commands/sweep.ts')).cmdSweep },
   reproduce: { help: 'reproduce SUITE       the paper\'s experiments (bandit …) --seeds N [--json]', load: async () => (await import('./commands/reproduce.ts')).cmdReproduce },
   byo: { help: 'byo import|weights|follow  bring your own log-probs: inspect weights with any settings, no training', load: async () => (await import('./commands/byo.ts')).cmdByo },
   export: { help: 'export RUN            a checkpoint as tfjs or safetensors (--step N --format tfjs|safetensors --out DIR [--overwrite])', load: async () => (await import('./commands/export.ts')).cmdExport },

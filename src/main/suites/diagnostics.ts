@@ -11,7 +11,9 @@ export interface RunDiagnostics extends Partial<WeightDiagnostics> {
   run_id: number
   /** the snapshot step the trace diagnostics are from (null: the run has none) */
   step: number | null
-  /** ESS/N of the whole curated multiset at the last snapshot (the headline number) */
+  /** ESS/N of the whole curated multiset at the last snapshot (the headline number); null for
+   *  methods whose loss has no trace weights (SFT, SFT(Q): the other fields then describe the
+   *  weights the config would give; per-step methods: only mean_rho_per_step) */
   ess_n_final: number | null
   /** ESS/N of the last logged training batch, and over training: [step, ESS/N] per logged step */
   ess_n_batch_final: number | null
@@ -69,8 +71,11 @@ export function runWeightDiagnostics(store: ProjectStore, runId: number): RunDia
     return out
   }
   Object.assign(out, d)
+  // SFT and SFT(Q): the loss has no weights (all 1); the numbers above say what the config's
+  // weights would be, but the run's own ESS/N is not theirs
+  if (!isImportanceWeighted(config.method)) return out
   out.ess_n_final = d.ess_n
-  if (isImportanceWeighted(config.method)) out.warnings = weightWarnings(d)
+  out.warnings = weightWarnings(d)
   return out
 }
 
