@@ -134,4 +134,14 @@ describe('iwsft sweep', () => {
     // no grid: usage (exit 2)
     expect(spawnSync(process.execPath, [BIN, 'sweep', cfg, '--project', 'c.iwsft'], { cwd: dir, encoding: 'utf8' }).status).toBe(2)
   }, 300_000)
+
+  it('reproduce --faithful is for the control suite only, and not with --quick', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'reproduce', ...args, '--project', 'f.iwsft'], { cwd: dir, encoding: 'utf8' })
+    const a = run(['bandit', '--faithful'])
+    expect(a.status).toBe(2)
+    expect(a.stderr).toMatch(/--faithful applies to reproduce control/)
+    const b = run(['control', '--faithful', '--quick'])
+    expect(b.status).toBe(2)
+    expect(b.stderr).toMatch(/contradict/)
+  })
 })

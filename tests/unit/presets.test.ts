@@ -97,4 +97,20 @@ describe('Table 4 presets', () => {
     expect(sftq.preset).toBeUndefined()
     expect(sftq.optim.lr).toBe(1e-4)
   })
+
+  it('--faithful: the paper BC reference, batch 256 whole trajectories, its step counts and the full Table 4 row', () => {
+    const bins = { mode: 'quality_bins' as const, cutoffs: [90, 95, 98] }
+    const bc = controlSuiteConfig('cartpole', 1, false, 'bc', true)
+    // Appendix F: "BC policy for 10000 steps with learning rate 1e-3 and batch size 32"
+    expect([bc.train.steps, bc.optim.lr, bc.train.batch_size, bc.train.step_sample, bc.optim.schedule]).toEqual([10_000, 1e-3, 32, null, 'constant'])
+    const sftq = controlSuiteConfig('cartpole', 1, false, { label: 'sft-q', method: 'sft-q', curation: bins, fromBc: true }, true)
+    // "For subsequent fine tuning, we use batch size 256 … For SFT(Q), we use learning rate 4e-5, warmup steps 300, total steps 4500"
+    expect([sftq.train.batch_size, sftq.train.step_sample, sftq.optim.lr, sftq.optim.warmup_steps, sftq.train.steps]).toEqual([256, null, 4e-5, 300, 4500])
+    const iw = controlSuiteConfig('cartpole', 1, false, { label: 'iw-sft-q', method: 'iw-sft-q', curation: bins, fromBc: true }, true)
+    expect(iw.preset).toBe('hopper-medium-replay')
+    expect([iw.train.batch_size, iw.train.step_sample, iw.weights.q_refresh, iw.optim.lr, iw.train.steps, iw.weights.temp]).toEqual([256, null, null, 1e-4, 4500, 1])
+    expect(iw.dataset_options).toMatchObject({ quick: false, eval_episodes: 100 })
+    // every faithful config is a valid run config
+    for (const c of [bc, sftq, iw]) expect(resolveConfig(c)).toEqual(c)
+  })
 })

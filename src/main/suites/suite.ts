@@ -28,6 +28,9 @@ export interface SuiteContext {
   store: ProjectStore
   seeds: number
   quick: boolean
+  /** the paper's own settings where a suite has them (control: batch 256 whole trajectories,
+   *  the paper's BC reference and step counts); slower */
+  faithful?: boolean
   backend?: BackendChoice
   group: string
   /** progress of the current run: a label, then phase/done/total updates */

@@ -1,4 +1,4 @@
-// `iwsft reproduce SUITE --seeds N [--quick] [--json]`: run one of the paper's experiments
+// `iwsft reproduce SUITE --seeds N [--quick] [--faithful] [--json]`: run one of the paper's experiments
 // (src/main/suites) and print the results as JSON or as a table like the paper's.
 // An engine tool: a suite trains its own references and chains runs (one's checkpoint is the
 // next one's π_ref) in this process on the project store, with a progress bar per run; the
@@ -11,14 +11,17 @@ import { openProjectFor } from '../project.ts'
 import { fmtNum } from './run.ts'
 
 export async function cmdReproduce(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'quick'])
+  const args = parseArgs(argv, ['json', 'quick', 'faithful'])
   const name = args.positionals[0]
   const suite = name ? getSuite(name) : undefined
-  if (!suite) throw new UsageError(`usage: iwsft reproduce SUITE --seeds N [--quick] [--json]; suites: ${suiteNames().join(', ')}`)
+  if (!suite) throw new UsageError(`usage: iwsft reproduce SUITE --seeds N [--quick] [--faithful] [--json]; suites: ${suiteNames().join(', ')}`)
+  const faithful = args.flags.has('faithful')
+  if (faithful && name !== 'control') throw new UsageError('--faithful applies to reproduce control (the paper\'s batch, BC reference and step counts)')
+  if (faithful && args.flags.has('quick')) throw new UsageError('--faithful and --quick contradict each other: choose one')
   const seeds = intFlag(args, 'seeds', 3, 1)
   const backend = strFlag(args, 'backend')
   if (backend && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`)
-  const group = `reproduce ${name}${args.flags.has('quick') ? ' (quick)' : ''} ${new Date().toISOString().slice(0, 19)}`
+  const group = `reproduce ${name}${args.flags.has('quick') ? ' (quick)' : ''}${faithful ? ' (faithful)' : ''} ${new Date().toISOString().slice(0, 19)}`
   const store = await openProjectFor(args)
   let n = 0
   let results
@@ -27,6 +30,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
       store,
       seeds,
       quick: args.flags.has('quick'),
+      faithful,
       backend: backend as BackendChoice | undefined,
       group,
       progress: (label) => new ProgressBar(`[${++n}] ${label}`)
