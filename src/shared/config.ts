@@ -2,6 +2,7 @@
 // the IPC/HTTP contract and the engine. Unknown keys are errors (strict objects) so that a
 // misspelt key is reported by name instead of silently ignored.
 import { z } from 'zod'
+import { PRESET_NAMES, table4Row } from './presets.ts'
 
 /** what a dataset's steps are: discrete actions (with an observation vector or none), continuous
  *  action vectors, or tokens (a_t is token t, the context s_t the prefix before it) */
@@ -202,7 +203,9 @@ export const RunConfigSchema = z.strictObject({
   train: TrainSchema,
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   backend: z.enum(BACKENDS),
-  group: z.string().max(200).optional()
+  group: z.string().max(200).optional(),
+  /** the paper's Table 4 row the settings started from (presets.ts); the config's own keys win */
+  preset: z.enum(PRESET_NAMES as [string, ...string[]]).optional()
 })
 export type RunConfig = z.infer<typeof RunConfigSchema>
 
@@ -301,6 +304,23 @@ export function domainOf(dataset: { kind: TraceKind } | string): Domain {
   return 'control'
 }
 
+/** `config` with a Table 4 row (presets.ts) applied and its name recorded in `preset`: the row's
+ *  fine-tuning lr, warm-up and steps, EMA q with its α, temperature on the mean log ratio, batch
+ *  normalisation and quality-bin cutoffs. Everything else (clamp, policy, batch, reference)
+ *  stays as it was. */
+export function applyPreset(config: RunConfig, name: string): RunConfig {
+  const row = table4Row(name)
+  if (!row) throw new Error(`unknown preset "${name}"; presets: ${PRESET_NAMES.join(', ')}`)
+  return {
+    ...config,
+    preset: name,
+    curation: { mode: 'quality_bins', cutoffs: [...row.cutoffs] },
+    weights: { ...config.weights, temp: row.temp, aggregate: 'mean', normalize: row.normalize, q: { kind: 'ema', beta: row.emaBeta } },
+    optim: { ...config.optim, lr: row.lr, warmup_steps: row.warmupSteps, schedule: 'cosine' },
+    train: { ...config.train, steps: row.steps }
+  }
+}
+
 /** One offending field of a config or of a request: its key path ("weights.temp") and what is wrong. */
 export interface FieldIssue {
   path: string
@@ -331,7 +351,19 @@ export function resolveConfig(input: unknown, source?: string): RunConfig {
   const raw = input as Record<string, unknown>
   const dataset = typeof raw.dataset === 'string' ? raw.dataset : 'bandit'
   const domain = typeof raw.domain === 'string' && (DOMAINS as readonly string[]).includes(raw.domain) ? (raw.domain as Domain) : domainOf(dataset)
-  const base = defaultConfig(domain) as unknown as Record<string, unknown>
+  let defaults = defaultConfig(domain)
+  if (raw.preset !== undefined) {
+    if (typeof raw.preset !== 'string' || !PRESET_NAMES.includes(raw.preset)) {
+      const issue = { path: 'preset', message: `must be one of ${PRESET_NAMES.join(', ')} (the paper's Table 4 rows)` }
+      throw new ConfigError(`${source ?? 'config'}: invalid settings\n  preset: ${issue.message}`, source, [issue])
+    }
+    if (domain !== 'control') {
+      const issue = { path: 'preset', message: `Table 4 presets are control settings; this is a ${domain} config (dataset "${dataset}")` }
+      throw new ConfigError(`${source ?? 'config'}: invalid settings\n  preset: ${issue.message}`, source, [issue])
+    }
+    defaults = applyPreset(defaults, raw.preset)
+  }
+  const base = defaults as unknown as Record<string, unknown>
   const merged: Record<string, unknown> = { ...base }
   for (const [k, v] of Object.entries(raw)) {
     const b = base[k]

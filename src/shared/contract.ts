@@ -126,11 +126,61 @@ export interface SnapshotData {
   step: number
   traceIndex: number[]
   logWRaw: number[]
+  /** w as the loss uses it (version 2: clamped, then normalised under the sampling mass when
+   *  weights.normalize is on; version 1: normalised over the unique curated traces) */
   w: number[]
+  /** the stored format (WeightSnapshot in src/main/common/tensors.ts) */
+  version: 1 | 2
+  /** version 2: the clamped w (before any normalisation) and each trace's sampling mass μ
+   *  (quality-bin multiplicity for D_Q+ methods, 1 for D+) */
+  wClamped?: number[]
+  mass?: number[]
+  /** version 2, trace-weighted methods: the step's training batch (trace indices with repeats)
+   *  and the weights the loss gave its rows */
+  batch?: { traceIndex: number[]; w: number[] } | null
   /** the run's weight clamp [lo, hi] (on w) */
   clamp: [number, number]
   /** scores of the snapshot's traces (same order as traceIndex) */
   scores: number[]
+}
+
+export type SweepParams = Record<string, number | string | boolean>
+
+export interface SweepStart {
+  group: string
+  /** the runs in the order they will run */
+  runs: Array<{ params: SweepParams; seed: number }>
+}
+
+export interface SweepStatus {
+  group: string
+  status: 'running' | 'completed' | 'failed' | 'cancelled'
+  total: number
+  /** runs that have ended */
+  done: number
+  runIds: number[]
+  error?: string
+}
+
+/** One grid point of a sweep: its settings, the final value of `metric` per seed (mean, sample
+ *  std) and the mean ESS/N of its weights at the last snapshot (null: no weights, e.g. SFT). */
+export interface SweepPointResult {
+  params: SweepParams
+  metric: string
+  mean: number | null
+  std: number | null
+  seeds: number
+  values: Array<number | null>
+  ess_n_final: number | null
+  run_ids: number[]
+  /** weight warnings of its runs (ESS/N < 0.2 or > 0.98) */
+  warnings: string[]
+}
+
+export interface SweepResults {
+  group: string
+  metric: string
+  results: SweepPointResult[]
 }
 
 export interface HeatmapData {
@@ -304,6 +354,28 @@ const StartRunsInput = z.strictObject({
   source: configSource
 })
 
+/** A sweep (sweeps.start): the config's settings at dotted key paths ("weights.temp",
+ *  "weights.q.beta") take each listed value, every combination (the grid) with each seed. */
+const SweepValue = z.union([z.number().refine(Number.isFinite, 'must be a finite number'), z.string().max(200), z.boolean()])
+const SweepGrid = z
+  .array(
+    z.strictObject({
+      key: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, 'a dotted key path such as weights.temp'),
+      values: z.array(SweepValue).min(1).max(50)
+    })
+  )
+  .min(1)
+  .max(8)
+  .refine((g) => new Set(g.map((x) => x.key)).size === g.length, 'each key may appear once in a grid')
+const StartSweepInput = z.strictObject({
+  config: z.record(z.string(), z.unknown()),
+  grid: SweepGrid,
+  /** seeds 0 … seeds−1 at every grid point */
+  seeds: z.number().int().min(1).max(20),
+  group: z.string().max(200).optional(),
+  source: configSource
+})
+
 export const requestSchemas = {
   'app.capabilities': empty,
   'project.info': empty,
@@ -357,6 +429,12 @@ export const requestSchemas = {
   'runs.list': empty,
   'runs.get': z.strictObject({ runId: id }),
   'runs.start': StartRunsInput,
+  /** run a grid of settings × seeds as one stored group, one run after another (sweeps.ts) */
+  'sweeps.start': StartSweepInput,
+  'sweeps.status': z.strictObject({ group: z.string().min(1).max(200) }),
+  'sweeps.cancel': z.strictObject({ group: z.string().min(1).max(200) }),
+  /** a stored group's final metric per setting: mean ± std over seeds and weight ESS/N */
+  'sweeps.results': z.strictObject({ group: z.string().min(1).max(200), metric: z.string().min(1).max(100).optional() }),
   'runs.cancel': z.strictObject({ runId: id }),
   /** a run stuck as running whose process is gone (the user says so): mark it interrupted, so it can resume */
   'runs.markInterrupted': z.strictObject({ runId: id }),
@@ -446,6 +524,10 @@ export interface RequestOutputs {
   'runs.list': RunInfo[]
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
+  'sweeps.start': SweepStart
+  'sweeps.status': SweepStatus
+  'sweeps.cancel': { ok: true }
+  'sweeps.results': SweepResults
   'runs.cancel': { ok: true }
   'runs.markInterrupted': { ok: true }
   'runs.resume': { runId: number }

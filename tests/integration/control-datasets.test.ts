@@ -64,11 +64,41 @@ describe('replay = the history of an improvement run', () => {
   })
 })
 
+describe('replay with action noise (replay-noisy-v1)', () => {
+  it('a stochastic behaviour policy: actions jitter from step to step as white noise of σ 0.2 does; seeded', async () => {
+    const det = await makeControlDataset('cartpole', 'replay', { seed: 0, quick: true })
+    const noisy = await makeControlDataset('cartpole', 'replay-noisy-v1', { seed: 0, quick: true })
+    const again = await makeControlDataset('cartpole', 'replay-noisy-v1', { seed: 0, quick: true })
+    expect(datasetHash(again)).toBe(datasetHash(noisy))
+    expect(datasetHash(noisy)).not.toBe(datasetHash(det))
+    expect(noisy.name).toBe('cartpole-replay-noisy-v1')
+    expect(noisy.meta![0].kind).toBe('replay-noisy-v1')
+    expect(noisy.scores.length).toBe(det.scores.length)
+    // mean |a_t − a_{t−1}| within episodes: the linear policies move smoothly with the cart
+    // (measured 0.004); added noise ε ~ N(0, 0.2²) gives E|ε_t − ε_{t−1}| = 2·0.2/√π ≈ 0.226
+    // (measured 0.228)
+    const jitter = (ds: typeof det): number => {
+      let s = 0
+      let n = 0
+      for (let i = 0; i < ds.scores.length; i++) {
+        for (let t = ds.offsets[i] + 1; t < ds.offsets[i + 1]; t++) {
+          s += Math.abs(ds.actions[t] - ds.actions[t - 1])
+          n++
+        }
+      }
+      return s / n
+    }
+    expect(jitter(det)).toBeLessThan(0.05)
+    expect(jitter(noisy)).toBeGreaterThan(0.19)
+    expect(jitter(noisy)).toBeLessThan(0.26)
+  })
+})
+
 describe('built-in list', () => {
   it('lists an expert and a replay set per task', async () => {
     const { listControlDatasets } = await import('../../src/main/engine/datasets/control.ts')
     const l = listControlDatasets()
-    expect(l.map((d) => d.id)).toEqual(listTasks().flatMap((t) => [`${t.name}-expert`, `${t.name}-replay`]))
+    expect(l.map((d) => d.id)).toEqual(listTasks().flatMap((t) => [`${t.name}-expert`, `${t.name}-replay`, `${t.name}-replay-noisy-v1`]))
   })
 })
 

@@ -16,6 +16,7 @@ import { chromiumPrinter, findChromium, CHROMIUM_FLAGS, renderPdf } from '../../
 import { csvFiles, metricsCsv, weightsCsv } from '../../src/main/report/csv.ts'
 import { cmdReport } from '../../src/main/cli/commands/report.ts'
 import { quickBandit } from '../helpers/configs.ts'
+import { effectiveSampleSize } from '../../src/shared/weight-stats.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-report-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -69,6 +70,13 @@ describe('report data', () => {
     expect(r.snapshot!.logWRaw.counts.reduce((x, y) => x + y, 0)).toBe(kept)
     expect(r.snapshot!.w.counts.reduce((x, y) => x + y, 0)).toBe(kept)
     expect(r.checkpoints.map((c) => c.step)).toEqual([60])
+    // weight diagnostics at the last snapshot: the bandit's weights are not normalised, so ESS/N
+    // is the ESS of the snapshot's clamped weights over its traces (each of mass 1 under D+)
+    const snap = store.getWeightSnapshot(a, 60)!
+    expect(r.diagnostics!.step).toBe(60)
+    expect(r.diagnostics!.ess_n_final).toBeCloseTo(effectiveSampleSize(snap.w) / snap.w.length, 5)
+    expect(r.diagnostics!.traces).toBe(kept)
+    expect(r.diagnostics!.ref_action_std).toBeNull()
     expect(one.config.find((c) => c.key === 'weights.clamp')!.values).toEqual(['[0,16]'])
   })
 
@@ -117,7 +125,7 @@ describe('report files', () => {
 
   it('Markdown: tables for runs, final metrics, curves, weights, curation, config and versions', () => {
     const md = renderMarkdown(cmp)
-    for (const h of ['## Runs', '## Final metrics', '## Curves', '## Importance weights at the last snapshot', '## Data and curation', '## Configuration', '## Seeds, backend and versions']) {
+    for (const h of ['## Runs', '## Final metrics', '## Curves', '## Importance weights at the last snapshot', '## Weight diagnostics', '## Data and curation', '## Configuration', '## Seeds, backend and versions']) {
       expect(md).toContain(h)
     }
     expect(md).toContain('iw <b>bold</b> & "q" \\| pipe')

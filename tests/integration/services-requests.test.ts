@@ -69,6 +69,12 @@ describe('runs through the services', () => {
     const bins = curate(cols.scores, run.config.curation).multiplicity
     expect(at.traces.map((t) => t.trace)).toEqual(snap.traceIndex)
     expect(at.traces.map((t) => t.w)).toEqual(snap.w)
+    // every stage of the weights (snapshot version 2): the clamped w beside w, and the step's batch
+    expect(snap.version).toBe(2)
+    expect(snap.wClamped).toHaveLength(snap.w.length)
+    expect(snap.mass).toHaveLength(snap.w.length)
+    expect(run.method).toBe('iw-sft')
+    expect(snap.batch!.w).toHaveLength(run.config.train.batch_size)
     at.traces.forEach((t) => {
       expect(t.id).toBe(cols.ids[t.trace])
       expect(t.score).toBe(cols.scores[t.trace])

@@ -36,6 +36,14 @@ describe('bandit', () => {
     expect(Math.abs(get('sft', 'p_right') - 2 / 3)).toBeLessThanOrEqual(0.02)
     expect(Math.abs(get('sft', 'expected_reward') - 5 / 6)).toBeLessThanOrEqual(0.02)
     expect(get('iw-sft', 'expected_reward')).toBeGreaterThanOrEqual(0.98)
+    // weight diagnostics on the headline rows: iw-SFT's q has moved to "right", so its weights
+    // are uneven (ESS/N < 1) and follow no score (every success scores 1: Spearman undefined)
+    const iw = results.find((r) => r.method === 'iw-sft' && r.metric === 'expected_reward')!
+    expect(iw.diagnostics!.ess_n_final).toBeGreaterThan(0)
+    expect(iw.diagnostics!.ess_n_final).toBeLessThan(0.98)
+    expect(iw.diagnostics!.spearman_w_score).toBeUndefined()
+    expect(Array.isArray(iw.warnings)).toBe(true)
+    expect(results.find((r) => r.method === 'iw-sft' && r.metric === 'p_right')!.diagnostics).toBeUndefined()
     const runs = ctx.store.listRuns()
     expect(runs.map((r) => r.method).sort()).toEqual(['iw-sft', 'sft'])
     expect(runs.every((r) => r.status === 'completed' && r.group === 'test bandit')).toBe(true)
@@ -84,6 +92,13 @@ describe('control', () => {
     // iw-SFT(Q) keeps weight snapshots for the inspector
     const iw = runs.find((r) => r.method === 'iw-sft-q')!
     expect(ctx.store.listSnapshotSteps(iw.id).length).toBeGreaterThan(0)
+    // iw-SFT(Q) ran at the task's Table 4 row, with diagnostics and π_ref's σ (one action dimension)
+    const iwRow = (task: string): SuiteResult => rows.find((r) => r.task === task && r.method === 'iw-sft-q')!
+    expect(iwRow('pendulum').preset).toBe('halfcheetah-medium-replay')
+    expect(iwRow('cartpole').preset).toBe('hopper-medium-replay')
+    expect(iwRow('pendulum').diagnostics!.ref_action_std).toHaveLength(1)
+    expect(iwRow('pendulum').diagnostics!.ess_n_final).toBeGreaterThan(0)
+    expect(rows.find((r) => r.task === 'pendulum' && r.method === 'bc')!.diagnostics).toBeUndefined()
     ctx.store.close()
   }, SUITE_TIMEOUT)
 })

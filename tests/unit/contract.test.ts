@@ -66,7 +66,11 @@ const EXPECTED_REQUESTS = [
   'runs.snapshotSteps',
   'runs.start',
   'runs.traceRho',
-  'runs.weights'
+  'runs.weights',
+  'sweeps.cancel',
+  'sweeps.results',
+  'sweeps.start',
+  'sweeps.status'
 ]
 const EXPECTED_EVENTS = ['backend.install', 'byo.error', 'byo.update', 'import.progress', 'model.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
 

@@ -7,6 +7,7 @@ import { curate } from '../../shared/curation.ts'
 import { histogram, weightStats, type WeightStats } from '../../shared/weight-stats.ts'
 import type { ProjectStore, RunRow } from '../store/types.ts'
 import { appVersion } from '../export/checkpoint-export.ts'
+import { runWeightDiagnostics, type RunDiagnostics } from '../suites/diagnostics.ts'
 
 export const HIST_BINS = 40
 
@@ -82,6 +83,9 @@ export interface ReportRun {
   /** last logged value of every metric, plus the final checkpoint's metrics */
   final: Record<string, number>
   snapshot: ReportSnapshot | null
+  /** weight diagnostics at the last snapshot (suites/diagnostics.ts; the ESS/N curve is in
+   *  `metrics.ess_fraction`); null for runs without weights (BC) */
+  diagnostics: Omit<RunDiagnostics, 'ess_n_curve'> | null
   checkpoints: Array<{ step: number; createdAt: string; metrics: Record<string, number> }>
 }
 
@@ -299,6 +303,7 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
       metrics,
       final,
       snapshot,
+      diagnostics: reportDiagnostics(store, r.id),
       checkpoints
     }
   })
@@ -357,4 +362,38 @@ export function aggregateGroups(runs: ReportRun[]): ReportGroup[] {
       const r0 = rs[0]
       return { label: `${r0.methodLabel}${r0.group ? ` · ${r0.group}` : ''} (n=${rs.length}: runs ${rs.map((r) => r.id).join(', ')})`, runIds: rs.map((r) => r.id), methodLabel: r0.methodLabel, final }
     })
+}
+
+function reportDiagnostics(store: ProjectStore, runId: number): ReportRun['diagnostics'] {
+  const d = runWeightDiagnostics(store, runId)
+  if (!d) return null
+  const { ess_n_curve: _curve, ...rest } = d
+  return rest
+}
+
+/** The weight-diagnostics table of a report (one row a run with diagnostics), as plain strings
+ *  for the HTML and Markdown renderers. */
+export function diagnosticsTable(d: ReportData): { head: string[]; rows: string[][]; warnings: string[] } {
+  const head = ['run', 'step', 'ESS/N', 'ESS/N last batch', 'top 1 share', 'top 5 share', 'at clamp', 'their share', 'ρs(w, score)', 'ρs(w, bin)', 'mean ρ per step', 'π_ref action σ']
+  const runs = d.runs.filter((r) => r.diagnostics)
+  // a NaN correlation (one side constant, e.g. every curated score equal) shows as missing
+  const f = (v: number | null | undefined): string => (v === undefined || v === null || Number.isNaN(v) ? '–' : fmt(v))
+  const rows = runs.map((r) => {
+    const x = r.diagnostics!
+    return [
+      `${r.id} · ${r.methodLabel}`,
+      f(x.step),
+      f(x.ess_n_final),
+      f(x.ess_n_batch_final),
+      f(x.top1_share),
+      f(x.top5_share),
+      f(x.clamp_fraction),
+      f(x.clamp_share),
+      f(x.spearman_w_score),
+      f(x.spearman_w_bin),
+      f(x.mean_rho_per_step),
+      x.ref_action_std ? x.ref_action_std.map((v) => fmt(v)).join(', ') : '–'
+    ]
+  })
+  return { head, rows, warnings: runs.flatMap((r) => r.diagnostics!.warnings.map((w) => `run ${r.id} (${r.methodLabel}): ${w}`)) }
 }

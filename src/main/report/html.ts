@@ -4,7 +4,7 @@
 // at a fixed width that fits an A4 page, static (no hover), for PDF output.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { fmt, type ReportData, type ReportRun } from './build-report.ts'
+import { diagnosticsTable, fmt, type ReportData, type ReportRun } from './build-report.ts'
 
 export interface HtmlOptions {
   /** one column of fixed-width static charts, details expanded (PDF) */
@@ -109,6 +109,16 @@ function weightsSection(d: ReportData): string {
 <figure class="chart-card"><figcaption><b>w</b> <span class="muted">— ${wCaption} (clamped${d.runs.some((r) => r.config.weights.normalize) ? ', normalised' : ''})</span></figcaption><div class="chart" id="hist-w"></div></figure>
 </div>
 ${table(['run', 'in the loss', 'step', 'traces', 'ESS fraction', 'clamp fraction', 'log w raw min', 'median', 'max', 'log w median'], rows)}</section>`
+}
+
+function diagnosticsSection(d: ReportData): string {
+  const diag = diagnosticsTable(d)
+  if (diag.rows.length === 0) return ''
+  const warn = diag.warnings.length ? `<ul class="warnings">${diag.warnings.map((w) => `<li class="err">warning: ${esc(w)}</li>`).join('')}</ul>` : ''
+  return `<section id="diagnostics"><h2>Weight diagnostics</h2><p class="muted">At the last snapshot, over the curated set as the loss samples it (a trace of quality-bin multiplicity m counts m times): ESS/N, the share of the weight held by the top 1 and top 5 traces, the traces the clamp changed and their share of the weight, Spearman rank correlation of w with the score and with the quality bin, the mean log ratio ρ per step, and π_ref’s action σ (Gaussian policies).</p>${warn}${table(
+    diag.head.map(esc),
+    diag.rows.map((r) => [esc(r[0]), ...r.slice(1).map((c) => `<span class="num">${esc(c)}</span>`)])
+  )}</section>`
 }
 
 function dataSection(d: ReportData): string {
@@ -349,6 +359,7 @@ export function renderHtml(d: ReportData, opts: HtmlOptions = {}): string {
     summarySection(d),
     curvesSection(d, forPrint),
     weightsSection(d),
+    diagnosticsSection(d),
     dataSection(d),
     groupsSection(d),
     finalSection(d),

@@ -1,6 +1,6 @@
 // The report as Markdown, for notes and papers: the same sections as the HTML report, as
 // tables; curves are summarised (first, last, best value and its step) instead of drawn.
-import { fmt, type ReportData, type ReportRun } from './build-report.ts'
+import { diagnosticsTable, fmt, type ReportData, type ReportRun } from './build-report.ts'
 
 /** A table cell: pipes and newlines escaped. */
 const cell = (s: unknown): string => String(s ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ')
@@ -97,6 +97,20 @@ export function renderMarkdown(d: ReportData): string {
         ''
       )
     }
+  }
+
+  const diag = diagnosticsTable(d)
+  if (diag.rows.length) {
+    out.push(
+      '## Weight diagnostics',
+      '',
+      'At the last snapshot, over the curated set as the loss samples it (a trace of quality-bin multiplicity m counts m times): ESS/N, the share of the weight held by the top 1 and top 5 traces, the traces the clamp changed and their share of the weight, Spearman rank correlation of w with the score and with the quality bin, the mean log ratio ρ per step, and π_ref’s action σ (Gaussian policies).',
+      '',
+      table(diag.head, diag.rows.map((r) => [cell(r[0]), ...r.slice(1).map(cell)]), ['l', ...diag.head.slice(1).map(() => 'r' as const)]),
+      ''
+    )
+    for (const w of diag.warnings) out.push(`- **warning:** ${cell(w)}`)
+    if (diag.warnings.length) out.push('')
   }
 
   out.push('## Data and curation', '')

@@ -205,7 +205,19 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
           scores = []
         }
       }
-      return { runId, step, traceIndex: Array.from(snap.traceIndex), logWRaw: Array.from(snap.logWRaw), w: Array.from(snap.w), clamp: run.config.weights.clamp, scores }
+      return {
+        runId,
+        step,
+        traceIndex: Array.from(snap.traceIndex),
+        logWRaw: Array.from(snap.logWRaw),
+        w: Array.from(snap.w),
+        version: snap.version ?? 1,
+        ...(snap.wClamped ? { wClamped: Array.from(snap.wClamped) } : {}),
+        ...(snap.mass ? { mass: Array.from(snap.mass) } : {}),
+        batch: snap.batch ? { traceIndex: Array.from(snap.batch.traceIndex), w: Array.from(snap.batch.w) } : null,
+        clamp: run.config.weights.clamp,
+        scores
+      }
     },
     'runs.weights': async ({ runId, step }) => {
       const run = ctx.run(runId)

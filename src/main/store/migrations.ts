@@ -237,6 +237,22 @@ export const MIGRATIONS: ReadonlyArray<{ name: string; up: (db: Database.Databas
         CREATE INDEX bc_references_by_data ON bc_references(data_hash);
       `)
     }
+  },
+  {
+    // Weight snapshots keep every stage of the weights (issue 15; WeightSnapshot in
+    // common/tensors.ts): version 2 stores w as the loss uses it (normalised under the sampling
+    // mass), the clamped w, the mass, and the step's training batch. Rows of version 1 keep
+    // their meaning (w normalised over the unique curated traces) and NULL in the new columns.
+    name: 'weight snapshot stages',
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE weight_snapshots ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE weight_snapshots ADD COLUMN w_clamped BLOB;   -- Float32 × n
+        ALTER TABLE weight_snapshots ADD COLUMN mass BLOB;        -- Float32 × n: sampling mass μ
+        ALTER TABLE weight_snapshots ADD COLUMN batch_index BLOB; -- Int32 × B
+        ALTER TABLE weight_snapshots ADD COLUMN batch_w BLOB;     -- Float32 × B
+      `)
+    }
   }
 ]
 

@@ -484,11 +484,14 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     datasetIds: db.prepare<[], { id: number }>('SELECT id FROM datasets ORDER BY id'),
     metricKeys: db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key'),
 
-    putSnap: db.prepare('INSERT OR REPLACE INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (?, ?, ?, ?, ?)'),
-    snapSteps: db.prepare<[number], { step: number }>('SELECT step FROM weight_snapshots WHERE run_id = ? ORDER BY step'),
-    getSnap: db.prepare<[number, number], { step: number; trace_index: Buffer; log_w_raw: Buffer; w: Buffer }>(
-      'SELECT step, trace_index, log_w_raw, w FROM weight_snapshots WHERE run_id = ? AND step = ?'
+    putSnap: db.prepare(
+      'INSERT OR REPLACE INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w, version, w_clamped, mass, batch_index, batch_w) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
     ),
+    snapSteps: db.prepare<[number], { step: number }>('SELECT step FROM weight_snapshots WHERE run_id = ? ORDER BY step'),
+    getSnap: db.prepare<
+      [number, number],
+      { step: number; trace_index: Buffer; log_w_raw: Buffer; w: Buffer; version: number; w_clamped: Buffer | null; mass: Buffer | null; batch_index: Buffer | null; batch_w: Buffer | null }
+    >('SELECT step, trace_index, log_w_raw, w, version, w_clamped, mass, batch_index, batch_w FROM weight_snapshots WHERE run_id = ? AND step = ?'),
 
     insertCkpt: db.prepare('INSERT INTO checkpoints (run_id, step, spec, tensors, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
     ckptById: db.prepare<[number], CkptDb & { tensors: Buffer; spec: string }>('SELECT * FROM checkpoints WHERE id = ?'),
@@ -745,14 +748,27 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
 
     putWeightSnapshot(runId, snap) {
       const n = snap.traceIndex.length
-      if (snap.logWRaw.length !== n || snap.w.length !== n) {
+      const lengths = [snap.logWRaw.length, snap.w.length, snap.wClamped?.length ?? n, snap.mass?.length ?? n]
+      if (lengths.some((l) => l !== n) || (snap.batch && snap.batch.traceIndex.length !== snap.batch.w.length)) {
         throw new StoreError(
-          `${file}: weight snapshot at step ${snap.step} of run ${runId} has ${n} trace indices, ${snap.logWRaw.length} raw log-weights and ${snap.w.length} weights; they must have equal lengths`,
+          `${file}: weight snapshot at step ${snap.step} of run ${runId} has ${n} trace indices, ${snap.logWRaw.length} raw log-weights, ${snap.w.length} weights${snap.wClamped ? `, ${snap.wClamped.length} clamped weights` : ''}${snap.mass ? `, ${snap.mass.length} sampling masses` : ''}${snap.batch ? ` and a batch of ${snap.batch.traceIndex.length} rows with ${snap.batch.w.length} weights` : ''}; they must have equal lengths`,
           file
         )
       }
       requireRun(runId)
-      q.putSnap.run(runId, snap.step, toBlob(snap.traceIndex, 'trace indices'), toBlob(snap.logWRaw, 'raw log-weights'), toBlob(snap.w, 'weights'))
+      const opt = (a: Int32Array | Float32Array | undefined, what: string): Buffer | null => (a ? toBlob(a, what) : null)
+      q.putSnap.run(
+        runId,
+        snap.step,
+        toBlob(snap.traceIndex, 'trace indices'),
+        toBlob(snap.logWRaw, 'raw log-weights'),
+        toBlob(snap.w, 'weights'),
+        snap.version ?? 1,
+        opt(snap.wClamped, 'clamped weights'),
+        opt(snap.mass, 'sampling masses'),
+        opt(snap.batch?.traceIndex, 'batch trace indices'),
+        opt(snap.batch?.w, 'batch weights')
+      )
     },
 
     putCheckpoint(runId, step, tensors, spec, metrics) {
@@ -861,7 +877,14 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
         step: r.step,
         traceIndex: fromBlob(r.trace_index, Int32Array, `${what}: trace indices`),
         logWRaw: fromBlob(r.log_w_raw, Float32Array, `${what}: raw log-weights`),
-        w: fromBlob(r.w, Float32Array, `${what}: weights`)
+        w: fromBlob(r.w, Float32Array, `${what}: weights`),
+        version: r.version === 2 ? 2 : 1,
+        ...(r.w_clamped ? { wClamped: fromBlob(r.w_clamped, Float32Array, `${what}: clamped weights`) } : {}),
+        ...(r.mass ? { mass: fromBlob(r.mass, Float32Array, `${what}: sampling masses`) } : {}),
+        batch:
+          r.batch_index && r.batch_w
+            ? { traceIndex: fromBlob(r.batch_index, Int32Array, `${what}: batch trace indices`), w: fromBlob(r.batch_w, Float32Array, `${what}: batch weights`) }
+            : null
       } satisfies WeightSnapshot
     },
 

@@ -4,12 +4,16 @@
 //   BC-10%    behaviour cloning on the top 10% of trajectories from a random start
 //   SFT       fine-tune BC on the top 10%
 //   SFT(Q)    fine-tune BC sampling by quality bins at percentiles [90, 95, 98]
-//   iw-SFT(Q) as SFT(Q), each trajectory weighted by q/π_ref (EMA q, temp 10, normalised)
+//   iw-SFT(Q) as SFT(Q), each trajectory weighted by q/π_ref, at the paper's Table 4 row for
+//             the task (presets.ts TASK_PRESETS: pendulum → halfcheetah-medium-replay,
+//             cartpole and hopper → hopper-medium-replay): its temp, EMA α, normalisation and
+//             lr; the suite's own step count and batch (the row's steps with --faithful)
 // Metric: normalised score 100·(R − R_random)/(R_expert − R_random) of the deterministic policy
 // over 100 episodes at the end (10 in --quick). Long trajectories train through the cheaper
 // path: 4 steps sampled inside each of 64 trajectories a batch, whole-trajectory weights from
 // a q log-prob cache refreshed every 50 steps (see trainer.ts).
-import { defaultConfig, type Method, type RunConfig } from '../../shared/config.ts'
+import { applyPreset, defaultConfig, type Method, type RunConfig } from '../../shared/config.ts'
+import { PAPER_BC_REFERENCE, PAPER_FT_BATCH, presetForDataset } from '../../shared/presets.ts'
 import { registerSuite, ResultTable, runInSuite } from './suite.ts'
 
 const TASKS = ['pendulum', 'cartpole', 'hopper']
@@ -29,7 +33,8 @@ const ROWS: Row[] = [
   { label: 'iw-sft-q', method: 'iw-sft-q', curation: { mode: 'quality_bins', cutoffs: [90, 95, 98] }, fromBc: true }
 ]
 
-export function controlSuiteConfig(task: string, seed: number, quick: boolean, row: Row | 'bc'): RunConfig {
+export function controlSuiteConfig(task: string, seed: number, quick: boolean, row: Row | 'bc', faithful = false): RunConfig {
+  if (faithful) return faithfulConfig(task, seed, row)
   const base = defaultConfig('control')
   const bcSteps = quick ? 300 : 5000
   const ftSteps = quick ? 200 : 2000
@@ -62,7 +67,7 @@ export function controlSuiteConfig(task: string, seed: number, quick: boolean, r
   })
   if (row === 'bc') return scratch('bc', { mode: 'all' }, `${task} BC seed ${seed}`)
   if (!row.fromBc) return scratch(row.method, row.curation, `${task} ${row.label} seed ${seed}`)
-  return {
+  const ft: RunConfig = {
     ...common,
     name: `${task} ${row.label} seed ${seed}`,
     method: row.method,
@@ -71,6 +76,57 @@ export function controlSuiteConfig(task: string, seed: number, quick: boolean, r
     optim: { ...common.optim, lr: 1e-4, warmup_steps: quick ? 20 : 300 },
     train: { ...common.train, steps: ftSteps }
   }
+  if (row.method !== 'iw-sft-q') return ft
+  // iw-SFT(Q) at the task's Table 4 row (weights, lr, warm-up), on the suite's step budget
+  const preset = controlPreset(task)
+  const p = applyPreset(ft, preset)
+  return { ...p, weights: { ...p.weights, q_refresh: ft.weights.q_refresh }, optim: { ...p.optim, warmup_steps: ft.optim.warmup_steps }, train: { ...p.train, steps: ftSteps } }
+}
+
+/** --faithful: the paper's own settings (Appendix D, F and Table 4) instead of the suite's
+ *  cheaper ones. BC (the reference, and BC-10%): 10,000 steps, lr 1e-3 constant, batch 32;
+ *  fine-tuning: batch 256 whole trajectories (no step sampling), exact log q (no cache); SFT and
+ *  SFT(Q) at lr 4e-5, warm-up 300, 4500 steps; iw-SFT(Q) at the task's Table 4 row as printed
+ *  (its lr, steps, EMA α, temperature, normalisation). 100 evaluation episodes at the end. */
+function faithfulConfig(task: string, seed: number, row: Row | 'bc'): RunConfig {
+  const base = defaultConfig('control')
+  const common: RunConfig = {
+    ...base,
+    dataset: `${task}-replay`,
+    dataset_options: { seed: 0, quick: false, eval_episodes: 100 },
+    seed,
+    weights: { ...base.weights, q_refresh: null },
+    train: { ...base.train, batch_size: PAPER_FT_BATCH, step_sample: null, log_every: 25, snapshot_every: 500, eval_every: 500, checkpoint_every: 500 }
+  }
+  const bc = PAPER_BC_REFERENCE
+  if (row === 'bc' || !row.fromBc) {
+    const [method, curation, label] = row === 'bc' ? (['bc', { mode: 'all' }, 'BC'] as const) : ([row.method, row.curation, row.label] as const)
+    return {
+      ...common,
+      name: `${task} ${label} seed ${seed} (faithful)`,
+      method,
+      curation,
+      reference: { kind: 'init' },
+      optim: { ...common.optim, lr: bc.lr, warmup_steps: 0, schedule: 'constant' },
+      train: { ...common.train, steps: bc.steps, batch_size: bc.batch_size }
+    }
+  }
+  const ft: RunConfig = {
+    ...common,
+    name: `${task} ${row.label} seed ${seed} (faithful)`,
+    method: row.method,
+    curation: row.curation,
+    optim: { ...common.optim, lr: 4e-5, warmup_steps: 300 },
+    train: { ...common.train, steps: 4500 }
+  }
+  return row.method === 'iw-sft-q' ? applyPreset(ft, controlPreset(task)) : ft
+}
+
+/** The Table 4 row the suite uses for a task's replay data (presets.ts TASK_PRESETS). */
+export function controlPreset(task: string): string {
+  const preset = presetForDataset(`${task}-replay`)
+  if (!preset) throw new Error(`no Table 4 preset is mapped for control task "${task}"`)
+  return preset
 }
 
 registerSuite('control', {
@@ -78,16 +134,17 @@ registerSuite('control', {
   description: 'offline control (paper Table 2 in miniature): BC, BC-10%, SFT, SFT(Q), iw-SFT(Q) on replay data, normalised score',
   expectation: 'paper (D4RL): SFT(Q) ≥ SFT on every task, iw-SFT(Q) ≥ SFT(Q) on average; compare, do not assume',
   async run(ctx) {
-    const table = new ResultTable()
+    const table = new ResultTable('normalized_score')
     for (const task of ctx.quick ? QUICK_TASKS : TASKS) {
       for (let seed = 0; seed < ctx.seeds; seed++) {
-        const bc = await runInSuite(ctx, `${task} BC seed ${seed}`, controlSuiteConfig(task, seed, ctx.quick, 'bc'))
+        const bc = await runInSuite(ctx, `${task} BC seed ${seed}`, controlSuiteConfig(task, seed, ctx.quick, 'bc', ctx.faithful))
         table.add('bc', 'normalized_score', bc.final.normalized_score, task)
         for (const row of ROWS) {
-          const cfg = controlSuiteConfig(task, seed, ctx.quick, row)
+          const cfg = controlSuiteConfig(task, seed, ctx.quick, row, ctx.faithful)
           if (row.fromBc) cfg.reference = { kind: 'checkpoint', run: bc.runId }
           const r = await runInSuite(ctx, `${task} ${row.label} seed ${seed}`, cfg)
-          table.add(row.label, 'normalized_score', r.final.normalized_score, task)
+          table.add(row.label, 'normalized_score', r.final.normalized_score, task, cfg.preset)
+          table.diagnose(row.label, r.diagnostics, task)
         }
       }
     }

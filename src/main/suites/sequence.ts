@@ -63,7 +63,7 @@ registerSuite('sequence', {
   async run(ctx) {
     const sizes = ctx.quick ? QUICK : FULL
     const tok = arithmeticTokenizer()
-    const table = new ResultTable()
+    const table = new ResultTable('accuracy')
     for (let seed = 0; seed < ctx.seeds; seed++) {
       const { train, test, referenceData: noisy, model } = makeArithmeticSplits(sizes.preset, new Rng(seed))
       const evaluate = evaluator(test, seed)
@@ -95,6 +95,7 @@ registerSuite('sequence', {
         })
         const r = await runInSuite(ctx, `${method} seed ${seed}`, cfg, { evaluate })
         table.add(method, 'accuracy', r.final.accuracy)
+        table.diagnose(method, r.diagnostics)
         table.add(method, 'pass_at_4', r.final.pass_at_4)
       }
     }

@@ -4,6 +4,7 @@
 import type { BackendChoice, Method, RunConfig } from '../../shared/config.ts'
 import { executeRun, type ExecuteOptions } from '../jobs/execute-run.ts'
 import type { ProjectStore } from '../store/types.ts'
+import { runWeightDiagnostics, summarizeDiagnostics, type DiagnosticsSummary, type RunDiagnostics } from './diagnostics.ts'
 
 export interface SuiteResult {
   method: string
@@ -15,12 +16,21 @@ export interface SuiteResult {
   seeds: number
   /** per-seed values, in seed order */
   values: number[]
+  /** the paper's Table 4 row the runs used (presets.ts), when they used one */
+  preset?: string
+  /** weight diagnostics, mean over seeds (rows of the headline metric of weighted methods) */
+  diagnostics?: DiagnosticsSummary
+  /** "seed N: weights collapsed onto k traces …" / "… iw-SFT is SFT here" */
+  warnings?: string[]
 }
 
 export interface SuiteContext {
   store: ProjectStore
   seeds: number
   quick: boolean
+  /** the paper's own settings where a suite has them (control: batch 256 whole trajectories,
+   *  the paper's BC reference and step counts); slower */
+  faithful?: boolean
   backend?: BackendChoice
   group: string
   /** progress of the current run: a label, then phase/done/total updates */
@@ -53,35 +63,56 @@ export function meanStd(v: number[]): { mean: number; std: number } {
   return { mean, std }
 }
 
-/** Collects per-seed values into result rows. */
+/** Collects per-seed values into result rows, and per-seed weight diagnostics onto the rows of
+ *  the headline metric. */
 export class ResultTable {
-  private readonly rows = new Map<string, { method: string; task?: string; metric: string; values: number[] }>()
-  add(method: string, metric: string, value: number, task?: string): void {
+  private readonly rows = new Map<string, { method: string; task?: string; metric: string; values: number[]; preset?: string }>()
+  private readonly diags = new Map<string, RunDiagnostics[]>()
+  constructor(private readonly headline?: string) {}
+  /** one seed's diagnostics of a method (and task); null (BC) is ignored */
+  diagnose(method: string, d: RunDiagnostics | null, task?: string): void {
+    if (!d) return
+    const key = `${task ?? ''}|${method}`
+    if (!this.diags.has(key)) this.diags.set(key, [])
+    this.diags.get(key)!.push(d)
+  }
+  add(method: string, metric: string, value: number, task?: string, preset?: string): void {
     const key = `${task ?? ''}|${method}|${metric}`
-    if (!this.rows.has(key)) this.rows.set(key, { method, task, metric, values: [] })
+    if (!this.rows.has(key)) this.rows.set(key, { method, task, metric, values: [], ...(preset ? { preset } : {}) })
     this.rows.get(key)!.values.push(value)
   }
   results(): SuiteResult[] {
-    return [...this.rows.values()].map((r) => ({
-      method: r.method,
-      ...(r.task ? { task: r.task } : {}),
-      metric: r.metric,
-      ...meanStd(r.values),
-      seeds: r.values.length,
-      values: r.values
-    }))
+    return [...this.rows.values()].map((r) => {
+      const d = r.metric === this.headline ? this.diags.get(`${r.task ?? ''}|${r.method}`) : undefined
+      return {
+        method: r.method,
+        ...(r.task ? { task: r.task } : {}),
+        metric: r.metric,
+        ...meanStd(r.values),
+        seeds: r.values.length,
+        values: r.values,
+        ...(r.preset ? { preset: r.preset } : {}),
+        ...(d ? { diagnostics: summarizeDiagnostics(d), warnings: d.flatMap((x, seed) => x.warnings.map((w) => `seed ${seed}: ${w}`)) } : {})
+      }
+    })
   }
 }
 
 /** Run one config as part of a suite: in the suite's group, on its backend, with progress;
- *  a run that does not complete stops the suite with its error. */
-export async function runInSuite(ctx: SuiteContext, label: string, config: RunConfig, opts: ExecuteOptions = {}): Promise<{ runId: number; final: Record<string, number> }> {
+ *  a run that does not complete stops the suite with its error. Returns its final metrics and
+ *  weight diagnostics (diagnostics.ts). */
+export async function runInSuite(
+  ctx: SuiteContext,
+  label: string,
+  config: RunConfig,
+  opts: ExecuteOptions = {}
+): Promise<{ runId: number; final: Record<string, number>; diagnostics: RunDiagnostics | null }> {
   const bar = ctx.progress(label)
   const full: RunConfig = { ...config, group: ctx.group, ...(ctx.backend ? { backend: ctx.backend } : {}) }
   const end = await executeRun(ctx.store, full, { ...opts, onEvent: (e) => e.type === 'progress' && bar.update(e.phase, e.step, e.total) })
   bar.done()
   if (end.status !== 'completed') throw new Error(`run ${end.runId} (${label}) ${end.status}: ${end.error ?? ''}`)
-  return { runId: end.runId, final: end.final }
+  return { runId: end.runId, final: end.final, diagnostics: runWeightDiagnostics(ctx.store, end.runId) }
 }
 
 export type { Method }

@@ -19,7 +19,7 @@ import { discardProject, projectPath, runArg, withServices } from '../project.ts
 
 /** A JSON or YAML config file as an object of settings (not yet merged or validated: the
  *  services do that against the project's datasets). Errors name the file and the line. */
-function readConfigFile(file: string): Record<string, unknown> {
+export function readConfigFile(file: string): Record<string, unknown> {
   let text: string
   try {
     text = readFileSync(file, 'utf8')

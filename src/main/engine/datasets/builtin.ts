@@ -33,14 +33,20 @@ registerBuiltin({
 })
 
 // The control suite's datasets (made the way D4RL made its own; see datasets/control.ts):
-// "<task>-expert" and "<task>-replay", evaluated in the task's MuJoCo environment as the
+// "<task>-expert", "<task>-replay" and "<task>-replay-noisy-v1", evaluated in the task's MuJoCo environment as the
 // normalised score 100·(R − R_random)/(R_expert − R_random): 10 deterministic episodes during
 // training, 100 at the end (paper's protocol). Options: seed, quick, episodes, eval_episodes.
 for (const task of ['pendulum', 'cartpole', 'hopper']) {
-  for (const kind of ['expert', 'replay'] as const) {
+  for (const kind of ['expert', 'replay', 'replay-noisy-v1'] as const) {
+    const what = {
+      expert: 'a good behaviour policy with action noise',
+      replay: 'the whole history of an augmented-random-search run, poor to good',
+      // σ = REPLAY_ACTION_NOISE (control.ts, not imported here: it loads the environments)
+      'replay-noisy-v1': 'the whole history of an augmented-random-search run with action noise σ = 0.2 on every action (a stochastic behaviour policy), poor to good'
+    }[kind]
     registerBuiltin({
       name: `${task}-${kind}`,
-      description: `${task}: ${kind === 'expert' ? 'a good behaviour policy with action noise' : 'the whole history of an augmented-random-search run, poor to good'}`,
+      description: `${task}: ${what}`,
       make: async (o, onProgress) => {
         const { getControlDataset } = await import('./control-cache.ts')
         return getControlDataset(task, kind, {

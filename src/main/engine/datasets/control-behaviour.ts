@@ -144,11 +144,21 @@ export interface ArsResult {
 }
 
 /** One ARS V2-t run from the zero policy. Seeded; progress via onIteration. */
-export async function runArs(task: string, cfg: ArsConfig, seed: number, onIteration?: (it: ArsIteration, done: number, total: number) => void, init?: LinearParams): Promise<ArsResult> {
+export async function runArs(
+  task: string,
+  cfg: ArsConfig,
+  seed: number,
+  onIteration?: (it: ArsIteration, done: number, total: number) => void,
+  init?: LinearParams,
+  /** Gaussian noise of this std on every action of every rollout (before clipping), drawn from
+   *  its own generator: a stochastic behaviour policy, as D4RL's replay data came from SAC */
+  actionNoise?: { std: number; seed: number }
+): Promise<ArsResult> {
   const spec = getTask(task)
   const p = featDim(task)
   const A = spec.actDim
   const rng = new Rng(seed)
+  const noiseRng = actionNoise ? new Rng(actionNoise.seed) : undefined
   const params: LinearParams = init ? { task, M: init.M.slice(), mu: init.mu.slice(), sigma: init.sigma.slice() } : zeroParams(task)
   const stat = new RunningStat(p)
   const vec = await VecEnv.create(task, Math.min(cfg.copies, 2 * cfg.directions))
@@ -172,7 +182,7 @@ export async function runArs(task: string, cfg: ArsConfig, seed: number, onItera
         (obs, m, epIdx) => {
           const acts = new Float32Array(m * A)
           for (let j = 0; j < m; j++) {
-            linearAct(snapshot, Ms[epIdx[j]], obs, j, acts)
+            linearAct(snapshot, Ms[epIdx[j]], obs, j, acts, noiseRng, actionNoise?.std ?? 0)
             features(task, obs, j * spec.obsDim, f)
             stat.push(f)
           }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import { validateDataset, type TraceDataset } from '../../common/trace.ts'
 import { ARS_DEFAULTS } from './control-behaviour.ts'
 import { EXPERTS } from './control-experts.ts'
-import { makeControlDataset, type ControlDatasetKind, type ControlDatasetOptions } from './control.ts'
+import { makeControlDataset, REPLAY_ACTION_NOISE, type ControlDatasetKind, type ControlDatasetOptions } from './control.ts'
 
 /** Bump when generation changes in a way the key does not capture. */
 export const CONTROL_DATA_VERSION = 1
@@ -25,7 +25,8 @@ export interface CachedOptions extends ControlDatasetOptions {
 
 function cacheKey(task: string, kind: ControlDatasetKind, o: ControlDatasetOptions): string {
   const gen = createHash('sha256')
-    .update(JSON.stringify({ v: CONTROL_DATA_VERSION, ars: ARS_DEFAULTS[task], expert: EXPERTS[task] }))
+    // the noisy kind adds its noise; the other kinds' keys stay as they were
+    .update(JSON.stringify({ v: CONTROL_DATA_VERSION, ars: ARS_DEFAULTS[task], expert: EXPERTS[task], ...(kind === 'replay-noisy-v1' ? { actionNoise: REPLAY_ACTION_NOISE } : {}) }))
     .digest('hex')
     .slice(0, 12)
   return `${task}-${kind}-s${o.seed}-${o.episodes ?? (o.quick ? 'quick' : 'default')}-${gen}`

@@ -6,6 +6,11 @@
 // - "replay": every rollout of a real improvement run — ARS V2-t from the zero policy
 //   (control-behaviour.ts) — in the order it happened, so returns range from the poor
 //   first policies to the good last ones (D4RL's "replay" sets hold a learner's buffer).
+// - "replay-noisy-v1" (issue 15): the same kind of run, every action with Gaussian noise of std
+//   REPLAY_ACTION_NOISE before clipping — a stochastic behaviour policy, as D4RL's replay data
+//   came from SAC. The deterministic "replay" sets leave π_ref (BC) with σ ≈ 0.03 and make
+//   per-step ρ large. A new name, so "replay" stays reproducible; a change to how it is made
+//   gets a new version in the name.
 //
 // Every trace is one episode: obs s_t, the action a_t the behaviour policy took (before the
 // environment's clipping; it is already within [−1, 1]), per-step reward r_t, and score =
@@ -18,7 +23,11 @@ import { Rng } from '../rng.ts'
 import { ARS_DEFAULTS, linearAct, runArs, type ArsConfig } from './control-behaviour.ts'
 import { EXPERTS } from './control-experts.ts'
 
-export type ControlDatasetKind = 'expert' | 'replay'
+export type ControlDatasetKind = 'expert' | 'replay' | 'replay-noisy-v1'
+export const CONTROL_DATASET_KINDS: readonly ControlDatasetKind[] = ['expert', 'replay', 'replay-noisy-v1']
+
+/** Action noise (std, in action units) of the "replay-noisy-v1" sets. */
+export const REPLAY_ACTION_NOISE = 0.2
 
 export interface ControlProgress {
   phase: string
@@ -53,7 +62,7 @@ export function arsConfigFor(task: string, opts: Pick<ControlDatasetOptions, 'ep
 
 export async function makeControlDataset(task: string, kind: ControlDatasetKind, opts: ControlDatasetOptions): Promise<TraceDataset> {
   const spec = getTask(task)
-  if (kind !== 'expert' && kind !== 'replay') throw new Error(`unknown control dataset kind "${kind}"; use expert or replay`)
+  if (!CONTROL_DATASET_KINDS.includes(kind)) throw new Error(`unknown control dataset kind "${kind}"; use ${CONTROL_DATASET_KINDS.join(', ')}`)
   if (!Number.isInteger(opts.seed)) throw new Error(`the dataset seed must be a whole number, got ${opts.seed}`)
   if (opts.episodes !== undefined && !(Number.isInteger(opts.episodes) && opts.episodes >= 1)) {
     throw new Error(`episodes must be a whole number ≥ 1, got ${opts.episodes}`)
@@ -91,7 +100,8 @@ export async function makeControlDataset(task: string, kind: ControlDatasetKind,
   } else {
     const cfg = arsConfigFor(task, opts)
     opts.onProgress?.({ phase: 'replay', done: 0, total: cfg.iterations })
-    const run = await runArs(task, cfg, seed, (_h, done, total) => opts.onProgress?.({ phase: 'replay', done, total }))
+    const noise = kind === 'replay-noisy-v1' ? { std: REPLAY_ACTION_NOISE, seed: (seed ^ 0x5ac7) >>> 0 } : undefined
+    const run = await runArs(task, cfg, seed, (_h, done, total) => opts.onProgress?.({ phase: 'replay', done, total }), undefined, noise)
     episodes = opts.episodes !== undefined ? run.episodes.slice(0, opts.episodes) : run.episodes
   }
   const ds = fromTraces(
@@ -198,6 +208,13 @@ export function listControlDatasets(): BuiltinControlDataset[] {
       kind: 'replay' as const,
       title: `${t.title} — replay`,
       description: `every rollout of an ${ARS_DEFAULTS[t.name].iterations}-iteration augmented-random-search run from the zero policy (${2 * ARS_DEFAULTS[t.name].directions * ARS_DEFAULTS[t.name].iterations} episodes), poor to good`
+    },
+    {
+      id: `${t.name}-replay-noisy-v1`,
+      task: t.name,
+      kind: 'replay-noisy-v1' as const,
+      title: `${t.title} — replay with action noise`,
+      description: `as replay, every action with Gaussian noise σ = ${REPLAY_ACTION_NOISE} (a stochastic behaviour policy, as D4RL's SAC replay data)`
     }
   ])
 }

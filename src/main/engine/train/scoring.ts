@@ -2,9 +2,9 @@
 // log-probs, computed once a run and cached; the log-q cache of weights.q_refresh), and the
 // per-trace weights of the whole curated set under q for the weight inspector.
 import * as tf from '@tensorflow/tfjs'
-import type { RunConfig } from '../../../shared/config.ts'
+import { usesQualityBins, type RunConfig } from '../../../shared/config.ts'
 import { totalSteps, type TraceDataset } from '../../common/trace.ts'
-import type { WeightSnapshot } from '../../common/tensors.ts'
+import { WEIGHT_SNAPSHOT_VERSION, type WeightSnapshot } from '../../common/tensors.ts'
 // read tensors out after tf.tidy, never from inside it: tidy walks a returned typed array
 // element by element (10× slower on a million steps)
 import { readBack } from '../backend/readback.ts'
@@ -42,10 +42,34 @@ export function scoreSteps(
   return out
 }
 
-/** Per-trace raw log weight and weight of every curated trace under q at this step, for the
- *  inspector. With `normalize` on, weights are self-normalised over the whole curated set
- *  (mean 1), the set-level analogue of the per-batch normalisation used in the loss. */
-export function weightSnapshot(q: Policy, ds: TraceDataset, multiplicity: Uint8Array, refLogProbs: Float32Array, config: RunConfig, step: number): WeightSnapshot {
+/** The weights the loss uses, for the whole curated set: the clamped w, self-normalised (when
+ *  `normalize`) under the distribution batches are drawn from — w_i · Σ_j μ_j / Σ_j μ_j w_j,
+ *  μ the sampling mass — so their mean over sampled traces is 1, as the per-batch normaliser
+ *  w_i · B / Σ_batch w makes it in every batch (its large-batch limit). */
+export function lossWeights(wClamped: ArrayLike<number>, mass: ArrayLike<number>, normalize: boolean): Float32Array {
+  if (!normalize) return Float32Array.from(wClamped)
+  let m = 0
+  let mw = 0
+  for (let i = 0; i < wClamped.length; i++) {
+    m += mass[i]
+    mw += mass[i] * wClamped[i]
+  }
+  return Float32Array.from(wClamped, (v) => (mw > 0 ? (v * m) / mw : 0))
+}
+
+/** Every stage of the weights of every curated trace under q at this step, for the inspector
+ *  (WeightSnapshot, version 2): raw log w, the clamped w, the sampling mass μ (m(τ) for D_Q+
+ *  methods, 1 for D+) and w as the loss uses it (lossWeights); `batch` is the step's training
+ *  batch as the loss weighted it (null when the loss has no trace weights). */
+export function weightSnapshot(
+  q: Policy,
+  ds: TraceDataset,
+  multiplicity: Uint8Array,
+  refLogProbs: Float32Array,
+  config: RunConfig,
+  step: number,
+  batch: WeightSnapshot['batch'] = null
+): WeightSnapshot {
   const idx = Array.from(curatedIndices(multiplicity))
   const logq = scoreSteps(q, ds, idx)
   const raw = new Float32Array(idx.length)
@@ -60,6 +84,16 @@ export function weightSnapshot(q: Policy, ds: TraceDataset, multiplicity: Uint8A
     )
     raw.set(r, c)
   }
-  const w = readBack(tf.tidy(() => clampedWeight(tf.tensor1d(raw), config.weights)), { dispose: true }) as Float32Array
-  return { step, traceIndex: Int32Array.from(idx), logWRaw: raw, w }
+  const wClamped = readBack(tf.tidy(() => clampedWeight(tf.tensor1d(raw), { ...config.weights, normalize: false })), { dispose: true }) as Float32Array
+  const mass = Float32Array.from(idx, (i) => (usesQualityBins(config.method) ? multiplicity[i] : 1))
+  return {
+    step,
+    traceIndex: Int32Array.from(idx),
+    logWRaw: raw,
+    w: lossWeights(wClamped, mass, config.weights.normalize),
+    version: WEIGHT_SNAPSHOT_VERSION,
+    wClamped,
+    mass,
+    batch
+  }
 }

@@ -180,7 +180,9 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
           log(stepNo, m)
         }
         if (hooks.onSnapshot && ref && !trainsOnAllData(method) && (stepNo % tc.snapshot_every === 0 || last)) {
-          hooks.onSnapshot(weightSnapshot(logQ?.q ?? policy, ds, setup.multiplicity, ref, config, stepNo))
+          // beside the whole curated set, this step's batch exactly as the loss weighted it
+          const used = (kept as TraceWeights | null)?.w.dataSync() as Float32Array | undefined
+          hooks.onSnapshot(weightSnapshot(logQ?.q ?? policy, ds, setup.multiplicity, ref, config, stepNo, used ? { traceIndex: Int32Array.from(host.traceIndex), w: Float32Array.from(used) } : null))
         }
       } finally {
         const k = kept as TraceWeights | null
