@@ -8,7 +8,7 @@
 // Fine-tuning speed (issue 14): --train lora,full times the engine's trainer (train/trainer.ts,
 // SFT, AdamW, token-normalised loss) on batch 4 × 256 random tokens, LoRA r 8 on every linear
 // or every weight trainable, each mode in its own process (its own peak RSS):
-//   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4] [--train-seq 256] [--json]
+//   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4] [--train-seq 256] [--micro N] [--json]
 //
 // --model defaults to SmolLM2 in the model cache. --torch PYTHON also times PyTorch
 // (transformers' GGUF loader, float32, its default attention) on the same file and batch in the same run,
@@ -44,6 +44,8 @@ interface Args {
   train: Array<'lora' | 'full'>
   trainBatch: number
   trainSeq: number
+  /** train.micro_batch (gradient accumulation): null = the whole batch in one pass */
+  trainMicro: number | null
 }
 
 function parse(argv: string[]): Args {
@@ -64,7 +66,8 @@ function parse(argv: string[]): Args {
     child: argv.includes('--child'),
     train: (get('train') ?? '').split(',').filter((x): x is 'lora' | 'full' => x === 'lora' || x === 'full'),
     trainBatch: Number(get('train-batch') ?? 4),
-    trainSeq: Number(get('train-seq') ?? 256)
+    trainSeq: Number(get('train-seq') ?? 256),
+    trainMicro: get('micro') ? Number(get('micro')) : null
   }
 }
 
@@ -84,6 +87,7 @@ export interface LlmTrainBenchResult {
   mode: 'lora' | 'full'
   batch: number
   seq: number
+  micro_batch: number | null
   /** trained parameters */
   parameters: number
   load_s: number
@@ -114,7 +118,7 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     curation: { mode: 'all' },
     policy: { kind: 'llm', model: a.model, finetune: mode },
     optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
-    train: { steps, batch_size: B, loss_norm: 'token', log_every: steps, snapshot_every: steps, eval_every: steps }
+    train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: steps, snapshot_every: steps, eval_every: steps }
   })
   const policy = new LlmPolicy(llm.model, { model: a.model, training: mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] }, seed: 1 })
   const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
@@ -124,15 +128,15 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
   const seconds = marks.slice(2).map((t, i) => (t - marks[i + 1]) / 1000)
   policy.dispose()
   llm.dispose()
-  return { backend, model: basename(a.model), mode, batch: B, seq: T, parameters, load_s: loadS, tokens_per_s: (B * T) / median(seconds), seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }
+  return { backend, model: basename(a.model), mode, batch: B, seq: T, micro_batch: a.trainMicro, parameters, load_s: loadS, tokens_per_s: (B * T) / median(seconds), seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }
 }
 
 /** One fine-tuning mode in a process of its own (its own peak memory). */
-export function trainInChild(model: string, backend: string, mode: 'lora' | 'full', o: { reps: number; batch: number; seq: number }): LlmTrainBenchResult | { error: string } {
+export function trainInChild(model: string, backend: string, mode: 'lora' | 'full', o: { reps: number; batch: number; seq: number; micro?: number | null }): LlmTrainBenchResult | { error: string } {
   const script = fileURLToPath(import.meta.url)
   const p = spawnSync(
     process.execPath,
-    ['--import', 'tsx', script, '--child', '--backends', backend, '--model', model, '--train', mode, '--reps', String(o.reps), '--train-batch', String(o.batch), '--train-seq', String(o.seq)],
+    ['--import', 'tsx', script, '--child', '--backends', backend, '--model', model, '--train', mode, '--reps', String(o.reps), '--train-batch', String(o.batch), '--train-seq', String(o.seq), ...(o.micro ? ['--micro', String(o.micro)] : [])],
     { encoding: 'utf8', maxBuffer: 1 << 26 }
   )
   try {
@@ -219,12 +223,12 @@ async function main(): Promise<void> {
   }
   if (a.train.length) {
     const out: Array<LlmTrainBenchResult | { error: string }> = []
-    for (const b of a.backends) for (const mode of a.train) out.push(trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq }))
+    for (const b of a.backends) for (const mode of a.train) out.push(trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro }))
     if (a.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
     else
       for (const r of out) {
         if ('error' in r) console.log(`failed: ${r.error}`)
-        else console.log(`llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`)
+        else console.log(`llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}${r.micro_batch ? ` in micro-batches of ${r.micro_batch}` : ''}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`)
       }
     console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
     return
