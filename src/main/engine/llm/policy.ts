@@ -94,10 +94,12 @@ export class LlmPolicy implements Policy {
     }
   }
 
-  /** run `f` with this policy's adapters on the (possibly shared) model */
+  /** run `f` with this policy's adapters on the (possibly shared) model; without adapters the
+   *  model runs as it is (with whatever hook its owner set) */
   private withAdapters<T>(f: () => T): T {
+    if (!this.adapters) return f()
     const prev = this.lm.linearHook
-    this.lm.linearHook = this.adapters?.hook ?? null
+    this.lm.linearHook = this.adapters.hook
     try {
       return f()
     } finally {
