@@ -113,6 +113,19 @@ export const WeightSettingsSchema = z.strictObject({
 })
 export type WeightSettings = z.infer<typeof WeightSettingsSchema>
 
+/** LoRA on a language model's linears (issue 14; PEFT's LoraConfig): y = x·W + (alpha/rank)·x·A·B */
+export const LoraSchema = z.strictObject({
+  rank: z.number().int().min(1).max(1024),
+  alpha: z.number().gt(0),
+  dropout: z.number().min(0).lt(1),
+  /** q, k, v, o (attention), gate, up, down (MLP) */
+  targets: z.array(z.enum(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])).min(1),
+  /** scale alpha/√rank (PEFT use_rslora) */
+  rslora: z.boolean().default(false)
+})
+export type LoraConfig = z.infer<typeof LoraSchema>
+export const LORA_DEFAULTS: LoraConfig = { rank: 8, alpha: 16, dropout: 0.05, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], rslora: false }
+
 export const PolicySchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('categorical'), hidden: z.array(z.number().int().min(1)).max(8) }),
   z.strictObject({
@@ -132,7 +145,16 @@ export const PolicySchema = z.discriminatedUnion('kind', [
     tied: z.boolean(),
     /** token id of the beginning-of-sequence context (the tokenizer's bos) */
     bos: z.number().int().min(0)
-  }).refine((p) => p.d_model % p.n_heads === 0, 'd_model must be a multiple of n_heads')
+  }).refine((p) => p.d_model % p.n_heads === 0, 'd_model must be a multiple of n_heads'),
+  /** a language model of the project (name or id; `iwsft models list`), fine-tuned with LoRA
+   *  adapters (the base frozen) or in full (every weight trained); the dataset must be tokenised
+   *  as that model reads it (`datasets import --tokenizer-model`) */
+  z.strictObject({
+    kind: z.literal('llm'),
+    model: z.string().trim().min(1).max(200),
+    finetune: z.enum(['lora', 'full']).default('lora'),
+    lora: LoraSchema.default(LORA_DEFAULTS)
+  })
 ])
 export type PolicyConfig = z.infer<typeof PolicySchema>
 
@@ -183,7 +205,10 @@ export const TrainSchema = z.strictObject({
   /** null: the gradient uses every step of each sampled trace. S: S steps drawn uniformly (with
    *  replacement) from each trace's masked steps — an unbiased estimate of the per-trace mean
    *  (loss_norm "trace"), for long control trajectories; weights still use whole trajectories */
-  step_sample: z.number().int().min(1).nullable().default(null)
+  step_sample: z.number().int().min(1).nullable().default(null),
+  /** gradient accumulation: at most this many traces per forward/backward pass, their gradients
+   *  summed into the batch's (the same update as one pass over batch_size); null = one pass */
+  micro_batch: z.number().int().min(1).nullable().default(null)
 })
 
 export const RunConfigSchema = z.strictObject({
@@ -247,6 +272,7 @@ const TRAIN: RunConfig['train'] = {
   snapshot_every: 250,
   eval_every: 50,
   step_sample: null,
+  micro_batch: null,
   checkpoint_every: null,
   holdout: 0
 }

@@ -238,7 +238,7 @@ export interface CheckpointInfo {
 export interface ExportInfo {
   runId: number
   step: number
-  format: 'tfjs' | 'safetensors'
+  format: 'tfjs' | 'safetensors' | 'hf' | 'peft'
   /** absolute paths written */
   files: string[]
 }
@@ -459,7 +459,8 @@ export const requestSchemas = {
   'runs.export': z.strictObject({
     runId: id,
     step: z.number().int().min(0).optional(),
-    format: z.enum(['tfjs', 'safetensors']),
+    /** hf (merged Hugging Face folder) and peft (LoRA adapter): runs that fine-tune a language model */
+    format: z.enum(['tfjs', 'safetensors', 'hf', 'peft']),
     outDir: z.string().trim().min(1).max(4096),
     overwrite: z.boolean().optional(),
     /** a tokenizer.json (parsed) to write beside the weights */

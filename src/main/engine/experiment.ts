@@ -76,7 +76,7 @@ export interface ExperimentResult extends TrainResult {
 /** Check a run's inputs before anything is written: the policy must fit the data's actions,
  *  and the curation (BC trains on all data) must keep at least one trace. */
 export function curateForRun(config: RunConfig, ds: TraceDataset): CurationResult {
-  const fits = { categorical: 'discrete', 'gaussian-mlp': 'continuous', transformer: 'sequence' }[config.policy.kind]
+  const fits = { categorical: 'discrete', 'gaussian-mlp': 'continuous', transformer: 'sequence', llm: 'sequence' }[config.policy.kind]
   if (fits !== ds.kind) {
     const use = { discrete: 'categorical', continuous: 'gaussian-mlp', sequence: 'transformer' }[ds.kind]
     throw new DatasetError(`policy.kind "${config.policy.kind}" does not fit dataset "${ds.name}" (${ds.kind} actions, dimension ${ds.actDim}); use "${use}"`)
@@ -192,9 +192,8 @@ export async function scoreReference(
   bcCache?: BcReferenceCache
 ): Promise<{ refKey: string; steps: number } | 'cancelled'> {
   const rng = new Rng(config.seed)
-  const fresh = createPolicy(config.policy, ds, rng.fork(1))
-  const policy = init ? init.clone(false) : fresh
-  if (init) fresh.dispose()
+  const initRng = rng.fork(1)
+  const policy = init ? init.clone(false) : createPolicy(config.policy, ds, initRng)
   try {
     const ref = await establishReference(config, ds, policy, rng, hooks, refCache, Boolean(init), bcCache)
     return ref === 'cancelled' ? ref : { refKey: ref.refKey, steps: ref.refLogProbs.length }
@@ -209,9 +208,11 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
   const rng = new Rng(config.seed)
-  const fresh = createPolicy(config.policy, ds, rng.fork(1))
-  const policy = init ? init.clone(true) : fresh
-  if (init) fresh.dispose()
+  // θ's own initialisation draws from rng.fork(1) whether or not it is used, so a run started
+  // from `init` keeps the same generator for everything after (a language model's policy is
+  // always given as `init`: loading it is the job layer's)
+  const initRng = rng.fork(1)
+  const policy = init ? init.clone(true) : createPolicy(config.policy, ds, initRng)
   let refKey: string | null = null
   try {
     let refLogProbs: Float32Array | null = null

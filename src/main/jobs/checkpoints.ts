@@ -43,11 +43,13 @@ export interface LoadedCheckpoint {
   step: number
 }
 
-export function loadCheckpoint(store: ProjectStore, checkpointId: number): LoadedCheckpoint {
+/** `build`: the policy of a spec that needs more than the spec (a language model's, built on the
+ *  loaded model: jobs/llm-policy.ts); default policyFromSpec */
+export function loadCheckpoint(store: ProjectStore, checkpointId: number, build?: (spec: PolicySpec) => Policy): LoadedCheckpoint {
   const { row, tensors, spec: raw } = store.getCheckpoint(checkpointId)
   const spec = raw as CheckpointSpec
   if (!spec?.policy?.kind) throw new Error(`checkpoint ${checkpointId} has no policy spec; it was not written by this workbench`)
-  const policy = policyFromSpec(spec.policy, new Rng(0))
+  const policy = build ? build(spec.policy) : policyFromSpec(spec.policy, new Rng(0))
   const group = (prefix: string): Float32Array[] => tensors.filter((t) => t.name.startsWith(`${prefix}/`)).map((t) => t.data)
   writeWeights(
     policy,

@@ -17,6 +17,7 @@ import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
 import { modelReferenceLogProbs, resolveModelReference } from './model-reference.ts'
 import { builtinDataLabel, storeBcCache } from './bc-reference-cache.ts'
+import { checkRunModel, loadLlmCheckpoint, loadRunModel, type RunModel } from './llm-policy.ts'
 import pkg from '../../../package.json'
 
 /** What a run records about the software that produced it, beside its config and data hash. */
@@ -64,23 +65,41 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
   const backend = await initBackend(config.backend)
   const resolved = await resolveDataset(store, config)
   curateForRun(config, resolved.dataset) // throws before anything about the run is written
-  // π_ref from an earlier run's checkpoint
-  const init =
-    opts.init?.clone(false) ??
-    (config.reference.kind === 'checkpoint' ? loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy : undefined)
+  if (config.policy.kind === 'llm') checkRunModel(store, config.policy, resolved.id)
   // π_ref from a language model: checked now (nothing is written for a model that is missing or
   // cannot read the data), scored (or read from the cache) once the run exists
   const modelReference = config.reference.kind === 'model' && !trainsOnAllData(config.method) ? resolveModelReference(store, config.reference.model, resolved.id) : undefined
-  const runId = store.createRun({
-    name: config.name ?? `${config.method} · ${config.dataset} · seed ${config.seed}`,
-    group: config.group ?? null,
-    config,
-    datasetId: resolved.id,
-    dataHash: datasetHash(resolved.dataset),
-    backend,
-    versions: runVersions()
-  })
-  return driveRun(store, runId, config, resolved, backend, opts, { init, modelReference })
+  // θ = a language model of the project (with fresh adapters), or π_ref from an earlier run's checkpoint
+  let runModel: RunModel | undefined
+  let init: Policy | undefined
+  if (opts.init) init = opts.init.clone(false)
+  else if (config.reference.kind === 'checkpoint') {
+    if (config.policy.kind === 'llm') {
+      const ck = await loadLlmCheckpoint(store, config.reference.run, config.reference.step)
+      runModel = { llm: ck.llm, policy: ck.policy as RunModel['policy'], dispose: () => (ck.policy.dispose(), ck.llm.dispose()) }
+      init = ck.policy
+    } else init = loadCheckpoint(store, findCheckpoint(store, config.reference.run, config.reference.step)).policy
+  } else if (config.policy.kind === 'llm') {
+    runModel = await loadRunModel(store, config.policy, config.seed)
+    init = runModel.policy
+  }
+  let runId: number
+  try {
+    runId = store.createRun({
+      name: config.name ?? `${config.method} · ${config.dataset} · seed ${config.seed}`,
+      group: config.group ?? null,
+      config,
+      datasetId: resolved.id,
+      dataHash: datasetHash(resolved.dataset),
+      backend,
+      versions: runVersions()
+    })
+  } catch (e) {
+    init?.dispose()
+    runModel?.llm.dispose()
+    throw e
+  }
+  return driveRun(store, runId, config, resolved, backend, opts, { init, modelReference, runModel })
 }
 
 /** Continue an interrupted or cancelled run from its last resumable checkpoint; it ends with
@@ -91,9 +110,15 @@ export async function resumeRun(store: ProjectStore, runId: number, opts: Execut
   if (run.status === 'running' || run.status === 'completed') throw new Error(`run ${runId} is ${run.status}; only interrupted, cancelled or failed runs resume`)
   const resumable = store.listCheckpoints(runId).filter((c) => c.step > 0)
   if (resumable.length === 0) throw new Error(`run ${runId} saved no checkpoint before it stopped; set train.checkpoint_every and start it again`)
-  const ckpt = loadCheckpoint(store, findCheckpoint(store, runId))
-  if (!ckpt.state) throw new Error(`run ${runId}'s last checkpoint cannot resume training (no optimizer state)`)
   const backend = await initBackend(run.config.backend)
+  const llmCk = run.config.policy.kind === 'llm' ? await loadLlmCheckpoint(store, runId) : null
+  const ckpt = llmCk ?? loadCheckpoint(store, findCheckpoint(store, runId))
+  const runModel: RunModel | undefined = llmCk ? { llm: llmCk.llm, policy: llmCk.policy as RunModel['policy'], dispose: () => llmCk.llm.dispose() } : undefined
+  if (!ckpt.state) {
+    ckpt.policy.dispose()
+    runModel?.dispose()
+    throw new Error(`run ${runId}'s last checkpoint cannot resume training (no optimizer state)`)
+  }
   if (run.backend && backend !== run.backend) {
     throw new Error(`run ${runId} ran on ${run.backend} but this machine gives ${backend}; resume where that backend exists (results must come from one backend)`)
   }
@@ -101,7 +126,7 @@ export async function resumeRun(store: ProjectStore, runId: number, opts: Execut
   const dataset = store.getDataset(run.datasetId)
   const summary = store.listDatasets().find((d) => d.id === run.datasetId)!
   const resolved: ResolvedDataset = { id: run.datasetId, dataset, source: summary.source, options: { seed: run.config.seed, ...(run.config.dataset_options ?? {}) } }
-  return driveRun(store, runId, run.config, resolved, backend, opts, { init: ckpt.policy, resume: { state: ckpt.state, refKey: ckpt.spec.refKey } })
+  return driveRun(store, runId, run.config, resolved, backend, opts, { init: ckpt.policy, resume: { state: ckpt.state, refKey: ckpt.spec.refKey }, runModel })
 }
 
 /** Data a run makes from a built-in's name, named by generator and options (bc-reference-cache.ts);
@@ -117,7 +142,7 @@ async function driveRun(
   { dataset, source, options }: ResolvedDataset,
   backend: string,
   opts: ExecuteOptions,
-  extra: Pick<ExperimentOptions, 'init' | 'resume'> & { modelReference?: { model: ModelInfo; refKey: string } }
+  extra: Pick<ExperimentOptions, 'init' | 'resume'> & { modelReference?: { model: ModelInfo; refKey: string }; runModel?: RunModel }
 ): Promise<RunEndEvent> {
   const emit = opts.onEvent ?? (() => {})
   store.setRunStatus(runId, 'running')
@@ -198,6 +223,8 @@ async function driveRun(
     return end
   } finally {
     extra.init?.dispose()
+    // the language model under θ (freed after θ's own copies: the policies above)
+    extra.runModel?.llm.dispose()
   }
 }
 

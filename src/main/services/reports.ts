@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ApiError, type Handlers, type ReportFile } from '../../shared/contract.ts'
 import { exportCheckpoint } from '../export/checkpoint-export.ts'
+import { exportLlmRun } from '../jobs/llm-export.ts'
 import { buildReport, chromiumPrinter, csvFiles, renderHtml, renderMarkdown, renderPdf, reportFormatOf, writeCsvs, writeReport } from '../report/index.ts'
 import type { ServiceContext } from './context.ts'
 
@@ -16,6 +17,11 @@ export function reportHandlers(ctx: ServiceContext): Pick<Handlers, 'runs.export
     'runs.export': async ({ runId, step, format, outDir, overwrite, tokenizer }) => {
       ctx.run(runId)
       if (!ctx.store.listCheckpoints(runId).length) throw new ApiError(`run ${runId} has no checkpoint to export yet`, 'not_found')
+      if (format === 'hf' || format === 'peft') {
+        // a fine-tuned language model: merged Hugging Face folder or PEFT adapter (issue 14)
+        const r = await exportLlmRun(ctx.store, runId, { step, format, outDir: resolve(outDir), overwrite: overwrite ?? false })
+        return { runId, step: r.step, format, files: r.files }
+      }
       const r = await exportCheckpoint(ctx.store, runId, { step, format, outDir: resolve(outDir), overwrite: overwrite ?? false, tokenizer })
       return { runId, step: r.step, format, files: r.files }
     },

@@ -1,11 +1,15 @@
-// `iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer FILE]`
-// (services: runs.export)
+// `iwsft export RUN [--step N] --format tfjs|safetensors|hf|peft --out DIR [--overwrite] [--tokenizer FILE]`
+// (services: runs.export). hf and peft: a run that fine-tuned a language model, as a merged
+// Hugging Face folder or a PEFT LoRA adapter.
 import { readFileSync } from 'node:fs'
-import { EXPORT_FORMATS, type ExportFormat } from '../../export/checkpoint-export.ts'
+import { EXPORT_FORMATS as CHECKPOINT_FORMATS } from '../../export/checkpoint-export.ts'
+import { LLM_EXPORT_FORMATS } from '../../export/hf-export.ts'
 import { intFlag, parseArgs, strFlag, UsageError } from '../args.ts'
 import { refuseOverwrite, runArg, withServices } from '../project.ts'
 
-export const USAGE = 'usage: iwsft export RUN [--step N] --format tfjs|safetensors --out DIR [--overwrite] [--tokenizer tokenizer.json] [--project FILE]'
+export const USAGE = 'usage: iwsft export RUN [--step N] --format tfjs|safetensors|hf|peft --out DIR [--overwrite] [--tokenizer tokenizer.json] [--project FILE]'
+const EXPORT_FORMATS = [...CHECKPOINT_FORMATS, ...LLM_EXPORT_FORMATS]
+type ExportFormat = (typeof EXPORT_FORMATS)[number]
 
 export async function cmdExport(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['overwrite'])

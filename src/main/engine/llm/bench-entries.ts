@@ -3,13 +3,16 @@
 // prompts × 32 new tokens, KV-cached) for SmolLM2 on each backend, with the peak memory of the
 // process that scored. Each backend is measured by bench-llm.ts in a process of its own, so its
 // peak resident memory is its own (and not the MLP benchmarks' or another backend's).
+// Issue 14 adds llm/train-lora and llm/train-full: tokens/s of the engine's trainer fine-tuning
+// SmolLM2 (SFT, AdamW, batch 4 × 256 as the PyTorch anchor; LoRA r 8 on every linear, or every
+// weight), each mode in its own process with its peak memory.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { LlmBenchResult } from './bench-llm.ts'
+import { trainInChild, type LlmBenchResult } from './bench-llm.ts'
 import { SMOLLM2, smollm2Path } from './models.ts'
 
 export interface LlmBenchEntry {
-  name: 'llm/score' | 'llm/sample'
+  name: 'llm/score' | 'llm/sample' | 'llm/train-lora' | 'llm/train-full'
   backend: string
   ms_per_step: number
   tokens_per_s: number
@@ -19,7 +22,7 @@ export interface LlmBenchEntry {
 /** The entries for `backends`, or the reason there are none (SmolLM2 is not in the cache). */
 export function benchLlm(backends: string[], opts: { reps?: number; log?: (line: string) => void } = {}): { entries: LlmBenchEntry[]; skipped: string | null } {
   const { path, present } = smollm2Path()
-  if (!present) return { entries: [], skipped: `llm/score and llm/sample skipped: ${path} is not in the model cache; fetch it with ${SMOLLM2.fetchCommand}` }
+  if (!present) return { entries: [], skipped: `llm/score, llm/sample, llm/train-lora and llm/train-full skipped: ${path} is not in the model cache; fetch it with ${SMOLLM2.fetchCommand}` }
   const script = fileURLToPath(new URL('./bench-llm.ts', import.meta.url))
   const entries: LlmBenchEntry[] = []
   for (const b of backends) {
@@ -53,6 +56,24 @@ export function benchLlm(backends: string[], opts: { reps?: number; log?: (line:
       prompts: r.sample.prompts,
       new_tokens: r.sample.new_tokens
     })
+    for (const mode of ['lora', 'full'] as const) {
+      opts.log?.(`fine-tuning SmolLM2 on ${b} (${mode}, SFT, batch 4 × 256)…\n`)
+      const t = trainInChild(path, b, mode, { reps, batch: 4, seq: 256 })
+      if ('error' in t) {
+        opts.log?.(`SmolLM2 ${mode} fine-tuning on ${b} failed:\n${t.error}\n`)
+        continue
+      }
+      entries.push({
+        name: `llm/train-${mode}`,
+        backend: b,
+        ms_per_step: Number(((t.batch * t.seq * 1000) / t.tokens_per_s).toFixed(1)),
+        tokens_per_s: Number(t.tokens_per_s.toFixed(1)),
+        batch: t.batch,
+        seq: t.seq,
+        trained_parameters: t.parameters,
+        peak_rss_mb: Math.round(t.peak_rss_mb)
+      })
+    }
   }
   return { entries, skipped: null }
 }

@@ -5,18 +5,28 @@
 //   npx tsx src/main/engine/llm/bench-llm.ts [--model PATH] [--backends native-cpu,wasm]
 //        [--batch 8] [--seq 256] [--prompts 16] [--new 32] [--reps 2] [--torch PYTHON] [--json]
 //
+// Fine-tuning speed (issue 14): --train lora,full times the engine's trainer (train/trainer.ts,
+// SFT, AdamW, token-normalised loss) on batch 4 × 256 random tokens, LoRA r 8 on every linear
+// or every weight trainable, each mode in its own process (its own peak RSS):
+//   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4] [--train-seq 256] [--micro N] [--json]
+//
 // --model defaults to SmolLM2 in the model cache. --torch PYTHON also times PyTorch
 // (transformers' GGUF loader, float32, its default attention) on the same file and batch in the same run,
 // for the ratio issue 13 asks for (≥ 0.7× PyTorch's forward tokens/s).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { dirname, basename } from 'node:path'
+import { dirname, basename, resolve } from 'node:path'
 import { loadavg } from 'node:os'
+import { resolveConfig } from '../../../shared/config.ts'
+import { fromTraces } from '../../common/trace.ts'
 import { initBackend, type BackendName } from '../backend/index.ts'
 import { Rng } from '../rng.ts'
+import { train } from '../train/trainer.ts'
 import { generate } from './generate.ts'
 import { loadLlm } from './load.ts'
+import { LORA_TARGETS } from './lora.ts'
 import { smollm2Path } from './models.ts'
+import { LlmPolicy } from './policy.ts'
 import { scoreBatch } from './score.ts'
 
 interface Args {
@@ -30,6 +40,12 @@ interface Args {
   torch: string | null
   json: boolean
   child: boolean
+  /** fine-tuning modes to time (lora, full); empty = scoring and sampling */
+  train: Array<'lora' | 'full'>
+  trainBatch: number
+  trainSeq: number
+  /** train.micro_batch (gradient accumulation): null = the whole batch in one pass */
+  trainMicro: number | null
 }
 
 function parse(argv: string[]): Args {
@@ -47,7 +63,11 @@ function parse(argv: string[]): Args {
     reps: Number(get('reps') ?? 2),
     torch: get('torch') ?? null,
     json: argv.includes('--json'),
-    child: argv.includes('--child')
+    child: argv.includes('--child'),
+    train: (get('train') ?? '').split(',').filter((x): x is 'lora' | 'full' => x === 'lora' || x === 'full'),
+    trainBatch: Number(get('train-batch') ?? 4),
+    trainSeq: Number(get('train-seq') ?? 256),
+    trainMicro: get('micro') ? Number(get('micro')) : null
   }
 }
 
@@ -59,6 +79,71 @@ export interface LlmBenchResult {
   forward: { batch: number; seq: number; tokens_per_s: number; seconds: number[]; cpu_seconds: number[] }
   sample: { prompts: number; new_tokens: number; tokens_per_s: number; seconds: number }
   peak_rss_mb: number
+}
+
+export interface LlmTrainBenchResult {
+  backend: string
+  model: string
+  mode: 'lora' | 'full'
+  batch: number
+  seq: number
+  micro_batch: number | null
+  /** trained parameters */
+  parameters: number
+  load_s: number
+  /** tokens a step / median seconds a step (after one warm-up step) */
+  tokens_per_s: number
+  seconds: number[]
+  peak_rss_mb: number
+}
+
+/** Time `reps` SFT steps of the engine's trainer (after one warm-up step) on random tokens. */
+async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promise<LlmTrainBenchResult> {
+  await initBackend(backend as BackendName)
+  const t0 = performance.now()
+  const llm = await loadLlm(a.model)
+  const loadS = (performance.now() - t0) / 1000
+  const V = llm.spec.vocabSize
+  const rng = new Rng(1)
+  const B = a.trainBatch
+  const T = a.trainSeq
+  const traces = Array.from({ length: B }, (_, i) => ({ id: `r${i}`, actions: Int32Array.from({ length: T }, () => 3 + rng.int(V - 3)), mask: Array.from({ length: T }, (_, t) => (t > 0 ? 1 : 0)), score: 1 }))
+  const ds = fromTraces('bench', 'sequence', 0, V, traces)
+  const steps = a.reps + 1
+  const config = resolveConfig({
+    domain: 'sequence',
+    dataset: 'bench',
+    method: 'sft',
+    backend: 'cpu',
+    curation: { mode: 'all' },
+    policy: { kind: 'llm', model: a.model, finetune: mode },
+    optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
+    train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: steps, snapshot_every: steps, eval_every: steps }
+  })
+  const policy = new LlmPolicy(llm.model, { model: a.model, training: mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] }, seed: 1 })
+  const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
+  const marks: number[] = [performance.now()]
+  // every trace of the batch once a step (B distinct traces, sampled uniformly: lengths are equal)
+  await train({ config, dataset: ds, policy, multiplicity: new Uint8Array(B).fill(1), refLogProbs: null, rng: new Rng(3) }, { onProgress: () => marks.push(performance.now()) })
+  const seconds = marks.slice(2).map((t, i) => (t - marks[i + 1]) / 1000)
+  policy.dispose()
+  llm.dispose()
+  return { backend, model: basename(a.model), mode, batch: B, seq: T, micro_batch: a.trainMicro, parameters, load_s: loadS, tokens_per_s: (B * T) / median(seconds), seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }
+}
+
+/** One fine-tuning mode in a process of its own (its own peak memory). */
+export function trainInChild(model: string, backend: string, mode: 'lora' | 'full', o: { reps: number; batch: number; seq: number; micro?: number | null }): LlmTrainBenchResult | { error: string } {
+  const script = fileURLToPath(import.meta.url)
+  const p = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', script, '--child', '--backends', backend, '--model', model, '--train', mode, '--reps', String(o.reps), '--train-batch', String(o.batch), '--train-seq', String(o.seq), ...(o.micro ? ['--micro', String(o.micro)] : [])],
+    { encoding: 'utf8', maxBuffer: 1 << 26 }
+  )
+  try {
+    return JSON.parse(p.stdout.trim().split('\n').pop() ?? '') as LlmTrainBenchResult
+  } catch {
+    return { error: (p.stderr ?? '').split('\n').slice(-6).join('\n') }
+  }
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -132,6 +217,22 @@ print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()
 
 async function main(): Promise<void> {
   const a = parse(process.argv.slice(2))
+  if (a.child && a.train.length) {
+    process.stdout.write(`${JSON.stringify(await runTrain(a, a.backends[0], a.train[0]))}\n`)
+    return
+  }
+  if (a.train.length) {
+    const out: Array<LlmTrainBenchResult | { error: string }> = []
+    for (const b of a.backends) for (const mode of a.train) out.push(trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro }))
+    if (a.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
+    else
+      for (const r of out) {
+        if ('error' in r) console.log(`failed: ${r.error}`)
+        else console.log(`llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}${r.micro_batch ? ` in micro-batches of ${r.micro_batch}` : ''}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`)
+      }
+    console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+    return
+  }
   if (a.child) {
     const r = await runOne(a, a.backends[0])
     process.stdout.write(`${JSON.stringify(r)}\n`)
@@ -206,4 +307,5 @@ async function main(): Promise<void> {
   )
 }
 
-await main()
+// run only as a script (bench-entries.ts imports trainInChild from here)
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

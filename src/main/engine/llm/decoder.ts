@@ -25,6 +25,8 @@ export class CausalLm implements DecoderWeights {
   /** frozen base weights by canonical name (weights.ts) */
   readonly weights = new Map<string, tf.Tensor>()
   linearHook: LinearHook | null = null
+  /** the weights are tf.Variables (full fine-tuning): nothing derived from them is cached */
+  private variableWeights = false
   private headT: tf.Tensor2D | null = null
   private cosTable: tf.Tensor2D | null = null
   private sinTable: tf.Tensor2D | null = null
@@ -42,6 +44,15 @@ export class CausalLm implements DecoderWeights {
     // the JavaScript array until then: read it now (a one-value slice), so the model is held once
     if (tf.getBackend() === 'tensorflow') tf.tidy(() => tf.slice(w.reshape([-1]), 0, 1))
     this.weights.set(t.name, w)
+  }
+
+  /** A copy whose weights are tf.Variables (full fine-tuning, or a frozen copy of a trained
+   *  one): every tensor is copied once here; `prefix` makes the variable names unique. */
+  copyAsVariables(trainable: boolean, prefix: string): CausalLm {
+    const c = new CausalLm(this.spec)
+    c.variableWeights = true
+    for (const [name, w] of this.weights) c.weights.set(name, tf.variable(w, trainable, `${prefix}/${name}`))
+    return c
   }
 
   /** throws unless every weight the spec implies is present */
@@ -167,7 +178,7 @@ export class CausalLm implements DecoderWeights {
     if (!this.spec.tiedHead) return tf.matMul(h, this.weight('head.weight') as tf.Tensor2D)
     // tied: the native backend multiplies by the embedding transposed on the fly as fast as by a
     // transposed copy; wasm and cpu are many times slower that way, so they keep a copy [d, V]
-    if (tf.getBackend() === 'tensorflow') return tf.matMul(h, this.weight('embed') as tf.Tensor2D, false, true)
+    if (tf.getBackend() === 'tensorflow' || this.variableWeights) return tf.matMul(h, this.weight('embed') as tf.Tensor2D, false, true)
     if (!this.headT) this.headT = tf.keep(tf.transpose(this.weight('embed')) as tf.Tensor2D)
     return tf.matMul(h, this.headT)
   }

@@ -8,13 +8,19 @@
 // fed in front and position 0 is scored under it, as the sequence suite's transformer does;
 // otherwise position 0 gets 0 (a prompt token: chat templates begin with their own special token).
 //
-// The base weights are the CausalLm's frozen tensors, created once and shared by clones: a clone
-// costs nothing and never copies the model. `variables` is empty until issue 14 adds LoRA
-// adapters (through CausalLm.linearHook); dispose() frees only what the adapter owns, never the
-// shared model (LoadedLlm.dispose does that).
+// Training (issue 14), `training` in the options:
+//   null   the frozen model, no variables (scoring, sampling, π_ref)
+//   lora   LoRA adapters (lora.ts) on the shared frozen model: the variables are A and B of every
+//          targeted linear, added through CausalLm.linearHook only while this policy runs; a
+//          clone copies the adapters, never the model
+//   full   every base weight a tf.Variable: the policy owns a copy of the model's weights (made
+//          once, when it is built or cloned; never per step)
+// dispose() frees what the policy owns (adapters, a full copy), never the shared model
+// (LoadedLlm.dispose does that).
 import * as tf from '@tensorflow/tfjs'
 import type { Batch, Policy, PolicySpec } from '../policies/policy.ts'
 import type { CausalLm } from './decoder.ts'
+import { LoraAdapters, type LoraSettings } from './lora.ts'
 import { generate, type GenerateOptions, type Generation } from './generate.ts'
 import { defaultChunkRows } from './score.ts'
 import type { LlmArch } from './spec.ts'
@@ -27,7 +33,14 @@ export interface LlmPolicySpec extends PolicySpec {
   vocabSize: number
   prependBos: boolean
   bos: number
+  training: LlmTraining | null
+  /** seeds A's initialisation and dropout (LoRA) */
+  seed: number
 }
+
+export type LlmTraining = ({ mode: 'lora' } & LoraSettings) | { mode: 'full' }
+
+let nextFull = 0
 
 export interface LlmPolicyOptions {
   /** recorded in spec.model */
@@ -36,26 +49,70 @@ export interface LlmPolicyOptions {
   prependBos?: boolean
   bos?: number
   chunkRows?: number
+  /** what is trained (see the header); default null, the frozen model */
+  training?: LlmTraining | null
+  seed?: number
 }
 
 export class LlmPolicy implements Policy {
   readonly spec: LlmPolicySpec
-  readonly variables: tf.Variable[] = []
+  readonly variables: tf.Variable[]
+  /** the model this policy runs: the shared frozen one, or (full) its own trainable copy */
+  readonly lm: CausalLm
+  readonly adapters: LoraAdapters | null
+  private readonly ownsLm: boolean
   private readonly chunkRows: number
 
+  /** `base`: the loaded (frozen, shared) model. `own`: internal, for clones. */
   constructor(
-    readonly lm: CausalLm,
-    private readonly opts: LlmPolicyOptions
+    base: CausalLm,
+    private readonly opts: LlmPolicyOptions,
+    own?: { adapters?: LoraAdapters; lm?: CausalLm }
   ) {
     const prependBos = opts.prependBos ?? false
     const bos = opts.bos ?? -1
-    if (prependBos && !(bos >= 0 && bos < lm.spec.vocabSize)) throw new Error(`LlmPolicy: prependBos needs the model's BOS id, got ${bos}`)
-    this.spec = { kind: 'llm', obsDim: 0, actDim: lm.spec.vocabSize, model: opts.model, arch: lm.spec.arch, vocabSize: lm.spec.vocabSize, prependBos, bos }
-    this.chunkRows = opts.chunkRows ?? defaultChunkRows(lm.spec.vocabSize)
+    if (prependBos && !(bos >= 0 && bos < base.spec.vocabSize)) throw new Error(`LlmPolicy: prependBos needs the model's BOS id, got ${bos}`)
+    const training = opts.training ?? null
+    const seed = opts.seed ?? 0
+    this.spec = { kind: 'llm', obsDim: 0, actDim: base.spec.vocabSize, model: opts.model, arch: base.spec.arch, vocabSize: base.spec.vocabSize, prependBos, bos, training, seed }
+    this.chunkRows = opts.chunkRows ?? defaultChunkRows(base.spec.vocabSize)
+    if (training?.mode === 'lora') {
+      this.lm = base
+      this.ownsLm = false
+      this.adapters = own?.adapters ?? LoraAdapters.create(base.spec, training, seed)
+      this.variables = this.adapters.variables
+    } else if (training?.mode === 'full') {
+      this.lm = own?.lm ?? base.copyAsVariables(true, `llm-full${nextFull++}`)
+      this.ownsLm = true
+      this.adapters = null
+      this.variables = [...this.lm.weights.values()] as tf.Variable[]
+    } else {
+      this.lm = base
+      this.ownsLm = false
+      this.adapters = null
+      this.variables = []
+    }
+  }
+
+  /** run `f` with this policy's adapters on the (possibly shared) model; without adapters the
+   *  model runs as it is (with whatever hook its owner set) */
+  private withAdapters<T>(f: () => T): T {
+    if (!this.adapters) return f()
+    const prev = this.lm.linearHook
+    this.lm.linearHook = this.adapters.hook
+    try {
+      return f()
+    } finally {
+      this.lm.linearHook = prev
+    }
   }
 
   /** log π(token_t | token_<t) for every step: [B, T] (see the token convention above) */
   logProbs(batch: Batch): tf.Tensor2D {
+    return this.withAdapters(() => this.logProbsRaw(batch))
+  }
+
+  private logProbsRaw(batch: Batch): tf.Tensor2D {
     const { B, T } = batch
     const lm = this.lm
     const V = lm.spec.vocabSize
@@ -102,19 +159,25 @@ export class LlmPolicy implements Policy {
 
   /** Continue prompts (ids as the tokenizer and chat template produced them). */
   generate(prompts: number[][], opts: GenerateOptions): Generation[] {
-    return generate(this.lm, prompts, opts)
+    return this.withAdapters(() => generate(this.lm, prompts, opts))
   }
 
   act(): Float32Array | Int32Array {
     throw new Error('LlmPolicy.act: not for sequences; use generate()')
   }
 
-  /** another adapter over the same frozen model (no copy) */
-  clone(_trainable: boolean): LlmPolicy {
+  /** LoRA: a copy of the adapters over the same frozen model; full: a copy of the weights;
+   *  frozen: another handle on the same model (no copy) */
+  clone(trainable: boolean): LlmPolicy {
+    const t = this.spec.training
+    if (t?.mode === 'lora') return new LlmPolicy(this.lm, this.opts, { adapters: this.adapters!.clone(trainable) })
+    if (t?.mode === 'full') return new LlmPolicy(this.lm, this.opts, { lm: this.lm.copyAsVariables(trainable, `llm-full${nextFull++}`) })
     return new LlmPolicy(this.lm, this.opts)
   }
 
   dispose(): void {
-    // nothing owned yet: the model is shared and freed by its loader
+    // the shared model is freed by its loader; a full copy and adapters are this policy's
+    this.adapters?.dispose()
+    if (this.ownsLm) this.lm.dispose()
   }
 }

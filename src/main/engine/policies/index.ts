@@ -8,6 +8,7 @@ import type { Policy, PolicySpec } from './policy.ts'
 import { TransformerPolicy, type TransformerSpec } from './transformer.ts'
 
 export function createPolicy(cfg: PolicyConfig, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>, rng: Rng): Policy {
+  if (cfg.kind === 'llm') throw new Error(`policy.kind "llm" (model "${cfg.model}") is built by loading the model: run it through the job layer (executeRun), which passes it as the run's initial policy`)
   if (cfg.kind === 'transformer') {
     if (ds.kind !== 'sequence') throw new Error('policy.kind "transformer" needs a sequence (token) dataset')
     return new TransformerPolicy(
@@ -35,5 +36,6 @@ export function policyFromSpec(spec: PolicySpec, rng: Rng): Policy {
     const t = spec as TransformerSpec
     return new TransformerPolicy({ vocabSize: t.vocabSize, dModel: t.dModel, nHeads: t.nHeads, nLayers: t.nLayers, dFF: t.dFF, maxLen: t.maxLen, tied: t.tied, bos: t.bos }, { rng })
   }
+  if (spec.kind === 'llm') throw new Error(`checkpoint of language model "${String(spec.model)}": rebuild it with its model loaded (jobs/llm-policy.ts loadLlmCheckpoint)`)
   throw new Error(`unknown policy kind "${spec.kind}" in checkpoint`)
 }

@@ -87,10 +87,12 @@ interface TraceWeights {
   w: tf.Tensor1D
 }
 
-/** Per-step weights w_t of a batch, and the ρ_t they were clipped from (for the clip fraction). */
+/** Per-step weights w_t of a batch (or micro-batch), the ρ_t they were clipped from (for the
+ *  clip fraction), and its mask on the host. */
 interface StepWeights {
   w: tf.Tensor2D
   rho: tf.Tensor2D
+  mask: Float32Array
 }
 
 export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -105,6 +107,12 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
   const logQ = iw ? createLogQ(ws, policy, ds, setup.multiplicity) : null
   const stepSample = tc.step_sample
   const stepIndex = stepSample ? maskedSteps(ds) : null
+  // gradient accumulation: rows per forward/backward pass (train.micro_batch)
+  const micro = Math.min(tc.micro_batch ?? tc.batch_size, tc.batch_size)
+  if (micro < tc.batch_size) {
+    if (stepSample) throw new TrainingError('train.micro_batch splits whole traces; it cannot be combined with train.step_sample: set one of them to null')
+    if (iw && !perStep && ws.normalize) throw new TrainingError('weights.normalize divides by the whole batch\'s weights, which a micro-batch does not see: set train.micro_batch null or weights.normalize false')
+  }
   const final: Record<string, number> = {}
   const log = (step: number, m: Record<string, number>): void => {
     Object.assign(final, m)
@@ -132,39 +140,69 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       }
       const stepNo = s + 1
       const lr = learningRate(config.optim, s, tc.steps)
-      // 1. sample
+      // 1. sample (with train.micro_batch: in row chunks whose gradients add up to the batch's)
       const idx = sampler.sampleMany(rng, tc.batch_size)
-      const host = stepSample ? gatherStepSample(ds, idx, stepSample, stepIndex!, () => rng.next()) : gatherBatch(ds, idx)
-      const batch = toDevice(host, ds)
+      const hosts: HostBatch[] = stepSample
+        ? [gatherStepSample(ds, idx, stepSample, stepIndex!, () => rng.next())]
+        : Array.from({ length: Math.ceil(idx.length / micro) }, (_, c) => gatherBatch(ds, idx.subarray(c * micro, (c + 1) * micro)))
       // 2. update θ_q (and rescore the log-q cache) before the weights
       logQ?.beginStep(s)
-      // 3. weight: all the loss needs besides π_θ's own forward pass
-      const wIn = logQ ? weightInputs(ds, host, batch, ref!, logQ, perStep, ws) : null
-      // 4. loss; where no other source gave log q, q = π_θ under stop-gradient (q = current)
-      let kept: TraceWeights | null = wIn?.trace ?? null
-      let keptStep: StepWeights | null = null
-      const { value: loss, grads } = tf.variableGrads(() => {
-        const logp = policy.logProbs(batch)
-        if (!wIn) return weightedNll(logp, batch.mask, null, null, tc.loss_norm)
-        if (wIn.trace) return weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm)
-        const logq = wIn.logq ?? stopGradient(logp)
-        const logref = wIn.logref!
-        if (perStep) {
-          const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
-          keptStep = { w: tf.keep(wStep), rho: tf.keep(tf.sub(logq, logref)) }
-          return weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
+      const kept: TraceWeights[] = []
+      const keptStep: StepWeights[] = []
+      let loss: tf.Scalar | null = null
+      let gradList: tf.Tensor[] | null = null
+      // the loss is linear in each row's terms: a chunk's loss times (its tokens / the batch's
+      // tokens) or (its rows / B) is its share of the batch loss, and the shares' gradients add up
+      const tokens = (h: HostBatch): number => h.mask.reduce((a, b) => a + b, 0)
+      const total = tc.loss_norm === 'token' ? Math.max(1, hosts.reduce((a, h) => a + tokens(h), 0)) : tc.batch_size
+      for (const host of hosts) {
+        const share = hosts.length === 1 ? 1 : (tc.loss_norm === 'token' ? Math.max(1, tokens(host)) : host.B) / total
+        const batch = toDevice(host, ds)
+        try {
+          // 3. weight: all the loss needs besides π_θ's own forward pass
+          const wIn = logQ ? weightInputs(ds, host, batch, ref!, logQ, perStep, ws) : null
+          if (wIn?.trace) kept.push(wIn.trace)
+          // 4. loss; where no other source gave log q, q = π_θ under stop-gradient (q = current)
+          const { value, grads } = tf.variableGrads(() => {
+            const logp = policy.logProbs(batch)
+            let l: tf.Scalar
+            if (!wIn) l = weightedNll(logp, batch.mask, null, null, tc.loss_norm)
+            else if (wIn.trace) l = weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm)
+            else {
+              const logq = wIn.logq ?? stopGradient(logp)
+              const logref = wIn.logref!
+              if (perStep) {
+                const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
+                keptStep.push({ w: tf.keep(wStep), rho: tf.keep(tf.sub(logq, logref)), mask: host.mask })
+                l = weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
+              } else {
+                const raw = logWeightRaw(logq, logref, batch.mask, ws)
+                const w = clampedWeight(raw, ws)
+                kept.push({ raw: tf.keep(raw), w: tf.keep(w) })
+                l = weightedNll(logp, batch.mask, w, null, tc.loss_norm)
+              }
+            }
+            return share === 1 ? l : (l.mul(share) as tf.Scalar)
+          }, policy.variables)
+          if (wIn) tf.dispose([wIn.logref, wIn.logq].filter((t): t is tf.Tensor2D => t !== null))
+          const g = policy.variables.map((v) => grads[v.name])
+          if (!gradList || !loss) {
+            gradList = g
+            loss = value
+          } else {
+            const prev: tf.Tensor[] = [loss, ...gradList]
+            loss = tf.add(loss, value) as tf.Scalar
+            gradList = gradList.map((a, i) => tf.add(a, g[i]))
+            tf.dispose([...prev, value, ...g])
+          }
+        } finally {
+          disposeBatch(batch)
         }
-        const raw = logWeightRaw(logq, logref, batch.mask, ws)
-        const w = clampedWeight(raw, ws)
-        kept = { raw: tf.keep(raw), w: tf.keep(w) }
-        return weightedNll(logp, batch.mask, w, null, tc.loss_norm)
-      }, policy.variables)
-      if (wIn) tf.dispose([wIn.logref, wIn.logq].filter((t): t is tf.Tensor2D => t !== null))
+      }
       // 5. step
-      const gradList = policy.variables.map((v) => grads[v.name])
-      const gnorm = opt.step(gradList, lr)
-      const [lossV, gnV] = readBack(tf.tidy(() => tf.stack([loss, gnorm])), { dispose: true })
-      tf.dispose([loss, gnorm, ...gradList])
+      const gnorm = opt.step(gradList!, lr)
+      const [lossV, gnV] = readBack(tf.tidy(() => tf.stack([loss!, gnorm])), { dispose: true })
+      tf.dispose([loss!, gnorm, ...gradList!])
 
       try {
         if (!Number.isFinite(lossV) || !Number.isFinite(gnV)) {
@@ -174,22 +212,24 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         const evalNow = Boolean(hooks.evaluate) && (stepNo % tc.eval_every === 0 || last)
         if (evalNow || stepNo % tc.log_every === 0 || last) {
           const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
-          if (kept) Object.assign(m, weightStats(kept.raw.dataSync(), kept.w.dataSync(), ws.clamp))
-          if (keptStep) Object.assign(m, stepWeightStats(keptStep, batch.mask, ws.step_clip))
+          if (kept.length) {
+            const cat = (f: (k: TraceWeights) => tf.Tensor1D): Float32Array => Float32Array.from(kept.flatMap((k) => Array.from(f(k).dataSync())))
+            Object.assign(m, weightStats(cat((k) => k.raw), cat((k) => k.w), ws.clamp))
+          }
+          if (keptStep.length) Object.assign(m, stepWeightStats(keptStep, ws.step_clip))
           if (evalNow) Object.assign(m, await hooks.evaluate!(policy, stepNo))
           log(stepNo, m)
         }
         if (hooks.onSnapshot && ref && !trainsOnAllData(method) && (stepNo % tc.snapshot_every === 0 || last)) {
           // beside the whole curated set, this step's batch exactly as the loss weighted it
-          const used = (kept as TraceWeights | null)?.w.dataSync() as Float32Array | undefined
-          hooks.onSnapshot(weightSnapshot(logQ?.q ?? policy, ds, setup.multiplicity, ref, config, stepNo, used ? { traceIndex: Int32Array.from(host.traceIndex), w: Float32Array.from(used) } : null))
+          // (micro-batches: their rows in order, each weighted as its chunk's loss weighted it)
+          const used = kept.length === hosts.length ? Float32Array.from(kept.flatMap((k) => Array.from(k.w.dataSync()))) : null
+          const rows = Int32Array.from(hosts.flatMap((h) => Array.from(h.traceIndex)))
+          hooks.onSnapshot(weightSnapshot(logQ?.q ?? policy, ds, setup.multiplicity, ref, config, stepNo, used && used.length === rows.length ? { traceIndex: rows, w: used } : null))
         }
       } finally {
-        const k = kept as TraceWeights | null
-        if (k) tf.dispose([k.raw, k.w])
-        const ks = keptStep as StepWeights | null
-        if (ks) tf.dispose([ks.w, ks.rho])
-        disposeBatch(batch)
+        for (const k of kept) tf.dispose([k.raw, k.w])
+        for (const k of keptStep) tf.dispose([k.w, k.rho])
       }
       if (hooks.onCheckpoint && ((tc.checkpoint_every !== null && stepNo % tc.checkpoint_every === 0) || stepNo === tc.steps)) hooks.onCheckpoint(state(stepNo))
       hooks.onProgress?.(stepNo, tc.steps)
@@ -245,33 +285,42 @@ function wholeTrajectoryWeights(ds: TraceDataset, idx: Int32Array, ref: Float32A
   })
 }
 
-/** Mean w_t over the batch's masked steps, and the share of them the step clip changed. */
-function stepWeightStats(k: StepWeights, mask: tf.Tensor2D, stepClip: [number, number]): Record<string, number> {
-  const w = k.w.dataSync()
-  const m = mask.dataSync()
+/** Mean w_t over the batch's masked steps, and the share of them the step clip changed
+ *  (over every micro-batch of the step). */
+function stepWeightStats(parts: StepWeights[], stepClip: [number, number]): Record<string, number> {
   let n = 0
   let sum = 0
-  for (let i = 0; i < w.length; i++) {
-    if (!m[i]) continue
-    n++
-    sum += w[i]
+  let clipped = 0
+  for (const k of parts) {
+    const w = k.w.dataSync()
+    const m = k.mask
+    let nPart = 0
+    for (let i = 0; i < w.length; i++) {
+      if (!m[i]) continue
+      nPart++
+      sum += w[i]
+    }
+    clipped += clampFraction(k.rho.dataSync(), stepClip, m) * nPart
+    n += nPart
   }
-  return { step_w_mean: n ? sum / n : 0, step_clip_fraction: clampFraction(k.rho.dataSync(), stepClip, m) }
+  return { step_w_mean: n ? sum / n : 0, step_clip_fraction: n ? clipped / n : 0 }
 }
 
-function diagnose(step: number, loss: number, gnorm: number, kept: TraceWeights | null, keptStep: StepWeights | null): string {
+function diagnose(step: number, loss: number, gnorm: number, kept: TraceWeights[], keptStep: StepWeights[]): string {
   const where = `training stopped at step ${step}`
   const bad = (a: ArrayLike<number>): number => Array.prototype.findIndex.call(a, (v: number) => !Number.isFinite(v))
-  if (kept) {
-    const w = kept.w.dataSync()
+  let row = 0
+  for (const k of kept) {
+    const w = k.w.dataSync()
     const i = bad(w)
     if (i >= 0) {
-      return `${where}: importance weight of batch row ${i} is ${w[i]} (raw log w ${kept.raw.dataSync()[i]}). Lower weights.temp, tighten weights.clamp, or check the reference log-probs.`
+      return `${where}: importance weight of batch row ${row + i} is ${w[i]} (raw log w ${k.raw.dataSync()[i]}). Lower weights.temp, tighten weights.clamp, or check the reference log-probs.`
     }
+    row += w.length
   }
-  if (keptStep) {
-    const i = bad(keptStep.w.dataSync())
-    if (i >= 0) return `${where}: a per-step weight is not finite (flat index ${i}). Check the reference log-probs.`
+  for (const [c, k] of keptStep.entries()) {
+    const i = bad(k.w.dataSync())
+    if (i >= 0) return `${where}: a per-step weight is not finite (micro-batch ${c}, flat index ${i}). Check the reference log-probs.`
   }
   if (!Number.isFinite(loss)) return `${where}: the loss is ${loss}. Lower optim.lr or set optim.clip_grad_norm; check the data for extreme values.`
   return `${where}: the gradient norm is ${gnorm}. Lower optim.lr or set optim.clip_grad_norm.`

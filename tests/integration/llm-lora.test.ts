@@ -1,0 +1,185 @@
+// LoRA adapters and full fine-tuning on LlmPolicy (issue 14, slice 1): the adapter's forward pass
+// equals PEFT's (tests/fixtures/llm/peft/llama-lora, made by python/parity/peft_ref.py), a fresh
+// adapter (B = 0) is the base model, gradients reach only the adapters in LoRA mode, and they are
+// the chain rule of the full model's gradient (tfjs autodiff of the plain merged model) and a
+// finite difference.
+import { readFileSync } from 'node:fs'
+import * as tf from '@tensorflow/tfjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { initBackend } from '../../src/main/engine/backend/index.ts'
+import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
+import { LORA_TARGETS } from '../../src/main/engine/llm/lora.ts'
+import { loadPeftWeights, readPeftConfig } from '../../src/main/engine/llm/peft.ts'
+import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
+import type { Batch } from '../../src/main/engine/policies/policy.ts'
+
+const fx = (p: string): string => new URL(`../fixtures/llm/${p}`, import.meta.url).pathname
+const peftDir = fx('peft/llama-lora')
+const ref = JSON.parse(readFileSync(`${peftDir}/logprobs.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][]; base_logprobs: number[][] }
+
+let m: LoadedLlm
+beforeAll(async () => {
+  await initBackend('cpu')
+  m = await loadLlm(fx('hf/llama'))
+})
+afterAll(() => m?.dispose())
+
+/** right-padded batch of the fixture's sequences; mask = every real token after the first */
+function fixtureBatch(seqs = ref.sequences): Batch {
+  const B = seqs.length
+  const T = Math.max(...seqs.map((s) => s.length))
+  const ids = new Int32Array(B * T)
+  const valid = new Float32Array(B * T)
+  const mask = new Float32Array(B * T)
+  seqs.forEach((s, b) =>
+    s.forEach((t, i) => {
+      ids[b * T + i] = t
+      valid[b * T + i] = 1
+      mask[b * T + i] = i > 0 ? 1 : 0
+    })
+  )
+  return { B, T, obs: null, actions: tf.tensor2d(ids, [B, T], 'int32'), mask: tf.tensor2d(mask, [B, T]), valid: tf.tensor2d(valid, [B, T]), traceIndex: new Int32Array(B) }
+}
+
+function logProbRows(p: LlmPolicy, batch: Batch): number[][] {
+  const lp = p.logProbs(batch)
+  const d = lp.dataSync()
+  lp.dispose()
+  return ref.sequences.map((s, b) => Array.from(d.slice(b * batch.T + 1, b * batch.T + s.length)))
+}
+
+function maxDiff(a: number[][], b: number[][]): number {
+  let m = 0
+  a.forEach((r, i) => r.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i][j])))))
+  return m
+}
+
+const sumLoss = (p: LlmPolicy, batch: Batch): tf.Scalar => tf.tidy(() => p.logProbs(batch).mul(batch.mask).sum().neg() as tf.Scalar)
+
+describe('LoRA on LlmPolicy', () => {
+  it('reads the PEFT adapter config', async () => {
+    const s = await readPeftConfig(peftDir)
+    expect(s).toEqual({ rank: 4, alpha: 8, dropout: 0, targets: ['down', 'gate', 'k', 'o', 'q', 'up', 'v'], rslora: false })
+  })
+
+  it('a fresh adapter (B = 0) is the base model; PEFT\'s adapter gives PEFT\'s log-probs within 1e-4', async () => {
+    const settings = await readPeftConfig(peftDir)
+    const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', ...settings }, seed: 5 })
+    const batch = fixtureBatch()
+    expect(p.variables.length).toBe(2 * 7 * m.spec.nLayers)
+    expect(maxDiff(logProbRows(p, batch), ref.base_logprobs)).toBeLessThan(1e-4)
+    await loadPeftWeights(m.spec, p.adapters!, peftDir)
+    const got = logProbRows(p, batch)
+    expect(maxDiff(got, ref.logprobs)).toBeLessThan(1e-4)
+    // the adapter changes the model by far more than the tolerance (the comparison can fail)
+    expect(maxDiff(ref.logprobs, ref.base_logprobs)).toBeGreaterThan(1e-2)
+    // the shared model is untouched: a frozen handle still scores the base
+    const frozen = new LlmPolicy(m.model, { model: 'llama' })
+    expect(maxDiff(logProbRows(frozen, batch), ref.base_logprobs)).toBeLessThan(1e-4)
+    p.dispose()
+    tf.dispose([batch.actions, batch.mask, batch.valid!])
+  })
+
+  it('a clone copies the adapters only (never the base weights) and trains independently', async () => {
+    const settings = await readPeftConfig(peftDir)
+    const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', ...settings }, seed: 5 })
+    const adapterBytes = p.variables.reduce((s, v) => s + v.size * 4, 0)
+    const before = tf.memory().numBytes
+    const c = p.clone(false)
+    expect(tf.memory().numBytes - before).toBe(adapterBytes)
+    expect(c.variables.every((v) => !v.trainable)).toBe(true)
+    c.dispose()
+    p.dispose()
+  })
+
+  it('gradients reach only the adapters and equal the chain rule of the full model\'s gradient', async () => {
+    const settings = await readPeftConfig(peftDir)
+    const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', ...settings }, seed: 5 })
+    await loadPeftWeights(m.spec, p.adapters!, peftDir)
+    const batch = fixtureBatch()
+    // every trainable variable the loss touches: exactly the adapters (base weights are constants)
+    const all = tf.variableGrads(() => sumLoss(p, batch))
+    const names = Object.keys(all.grads).sort()
+    expect(names).toEqual(p.variables.map((v) => v.name).sort())
+    tf.dispose([all.value, ...Object.values(all.grads)])
+
+    // plain reference: the full model with W' = W + s·A·B as variables, differentiated by tfjs
+    const full = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'full' } })
+    for (const name of p.adapters!.modules.keys()) {
+      const w = full.lm.weights.get(`${name}.weight`) as tf.Variable
+      const d = p.adapters!.delta(name)
+      w.assign(w.add(d))
+      d.dispose()
+    }
+    expect(maxDiff(logProbRows(full, batch), ref.logprobs)).toBeLessThan(1e-4)
+    const g = tf.variableGrads(() => sumLoss(p, batch), p.variables)
+    const gFull = tf.variableGrads(() => sumLoss(full, batch), full.variables)
+    expect(Math.abs(g.value.dataSync()[0] - gFull.value.dataSync()[0])).toBeLessThan(1e-3)
+    const s = p.adapters!.scale
+    let worst = 0
+    for (const [name, { A, B }] of p.adapters!.modules) {
+      const gW = gFull.grads[(full.lm.weights.get(`${name}.weight`) as tf.Variable).name]
+      // dL/dA = s·dL/dW'·Bᵀ, dL/dB = s·Aᵀ·dL/dW'
+      const expA = tf.matMul(gW, B, false, true).mul(s)
+      const expB = tf.matMul(A, gW, true, false).mul(s)
+      for (const [got, exp] of [
+        [g.grads[A.name], expA],
+        [g.grads[B.name], expB]
+      ] as const) {
+        const scale = Math.max(1e-3, tf.max(tf.abs(exp)).dataSync()[0])
+        worst = Math.max(worst, tf.max(tf.abs(got.sub(exp))).dataSync()[0] / scale)
+      }
+      tf.dispose([expA, expB])
+    }
+    expect(worst).toBeLessThan(1e-3)
+
+    // and a central finite difference along a random direction of every B
+    const dirs = p.adapters!.variables.filter((v) => v.name.endsWith('/B')).map((v, i) => tf.randomNormal(v.shape, 0, 1, 'float32', 100 + i))
+    const Bs = p.variables.filter((v) => v.name.endsWith('/B'))
+    const analytic = Bs.reduce((acc, v, i) => acc + g.grads[v.name].mul(dirs[i]).sum().dataSync()[0], 0)
+    const eps = 1e-3
+    const shift = (k: number): void => Bs.forEach((v, i) => v.assign(v.add(dirs[i].mul(k))))
+    shift(eps)
+    const up = sumLoss(p, batch).dataSync()[0]
+    shift(-2 * eps)
+    const down = sumLoss(p, batch).dataSync()[0]
+    shift(eps)
+    const numeric = (up - down) / (2 * eps)
+    expect(Math.abs(numeric - analytic) / Math.abs(analytic)).toBeLessThan(2e-2)
+    tf.dispose([g.value, gFull.value, ...Object.values(g.grads), ...Object.values(gFull.grads), ...dirs, batch.actions, batch.mask, batch.valid!])
+    full.dispose()
+    p.dispose()
+  })
+
+  it('full fine-tuning: every base weight is a trainable variable of the policy\'s own copy', () => {
+    const full = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'full' } })
+    expect(full.variables.length).toBe(m.model.weights.size)
+    expect(full.lm).not.toBe(m.model)
+    const batch = fixtureBatch()
+    expect(maxDiff(logProbRows(full, batch), ref.base_logprobs)).toBeLessThan(1e-4)
+    const { value, grads } = tf.variableGrads(() => sumLoss(full, batch), full.variables)
+    expect(Object.keys(grads).length).toBe(full.variables.length)
+    tf.dispose([value, ...Object.values(grads), batch.actions, batch.mask, batch.valid!])
+    full.dispose()
+    // the loaded model is untouched by the copy's disposal
+    expect(m.model.weights.get('embed')!.isDisposed).toBe(false)
+  })
+
+  it('dropout acts only under a gradient tape; bad settings are clear errors', () => {
+    const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0.5, targets: [...LORA_TARGETS] }, seed: 1 })
+    // make the adapter non-zero so dropout would show
+    for (const v of p.variables) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 3))
+    const batch = fixtureBatch()
+    const a = logProbRows(p, batch)
+    expect(maxDiff(a, logProbRows(p, batch))).toBe(0)
+    const t1 = tf.variableGrads(() => sumLoss(p, batch), p.variables)
+    const t2 = tf.variableGrads(() => sumLoss(p, batch), p.variables)
+    const noDrop = sumLoss(p, batch)
+    expect(t1.value.dataSync()[0]).not.toBeCloseTo(noDrop.dataSync()[0], 3)
+    expect(t1.value.dataSync()[0]).not.toBe(t2.value.dataSync()[0])
+    tf.dispose([t1.value, t2.value, noDrop, ...Object.values(t1.grads), ...Object.values(t2.grads), batch.actions, batch.mask, batch.valid!])
+    p.dispose()
+    expect(() => new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 0, alpha: 4, dropout: 0, targets: ['q'] } })).toThrow(/rank must be a positive integer/)
+    expect(() => new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0, targets: [] } })).toThrow(/at least one target/)
+  })
+})
