@@ -235,4 +235,35 @@ suite(title, () => {
     expect(await page.locator('.error-text').count()).toBe(0)
     await shot('16-inspector-sft')
   })
+
+  it('Inspector: a control trace draws ρ_t on an axis of its own, below the actions', async () => {
+    const config = {
+      dataset: 'pendulum-expert',
+      dataset_options: { quick: true, eval_episodes: 2 },
+      method: 'iw-sft',
+      reference: { kind: 'init' },
+      policy: { kind: 'gaussian-mlp', hidden: [16], log_std_min: -5, log_std_max: 2 },
+      train: { steps: 10, batch_size: 16, step_sample: 8, eval_every: 10, checkpoint_every: 10, snapshot_every: 10 }
+    }
+    const [id] = await runToEnd(fx, config, [0])
+    await page.reload()
+    await page.getByTestId('datasets-table').waitFor()
+    await page.getByTestId('nav-inspector').click()
+    await page.getByTestId('ins-run').selectOption(String(id))
+    await page.getByTestId('ins-top').locator('tbody tr').first().click({ timeout: 30_000 })
+    await expect.poll(() => text('ins-rho-status'), { timeout: 60_000 }).toMatch(/log w raw = /)
+    const plot = page.getByTestId('trace-plot')
+    await plot.waitFor()
+    const axes = await plot.evaluate((el) => {
+      const p = el as unknown as { data: Array<{ name?: string; yaxis?: string }>; layout: Record<string, { domain?: number[]; overlaying?: string; title?: { text?: string } }> }
+      return { rho: p.data.find((t) => t.name === 'ρ_t')?.yaxis, y: p.layout.yaxis?.domain, y3: p.layout.yaxis3?.domain, y3over: p.layout.yaxis3?.overlaying ?? null, y3title: p.layout.yaxis3?.title?.text }
+    })
+    // its own axis: not overlaying the actions', a domain below theirs, titled ρ_t
+    expect(axes.rho).toBe('y3')
+    expect(axes.y3over).toBeNull()
+    expect(axes.y3title).toBe('ρ_t')
+    expect(axes.y3![1]).toBeLessThan(axes.y![0])
+    await page.getByTestId('trace-plot').scrollIntoViewIfNeeded()
+    await shot('16-inspector-rho-axis')
+  })
 })

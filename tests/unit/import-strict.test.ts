@@ -89,7 +89,7 @@ describe('column mapping', () => {
   const f = write('pc.jsonl', [row('1+1=', '2'), row('2+2=', '4', 0)].join('\n') + '\n')
   it('an unknown mapping key is an error that lists the keys', async () => {
     await expect(importTextFile(f, { tokenizer: byte, mapping: { promt: 'prompt', completion: 'completion' } as never })).rejects.toThrow(
-      /pc\.jsonl": the column mapping has unknown key "promt"; the keys are prompt, completion, question/
+      /pc\.jsonl": the column mapping has unknown key "promt"; the keys are prompt, completion, messages, question/
     )
   })
   it("a column the file does not have is an error that names it and lists the file's columns (JSONL, CSV)", async () => {

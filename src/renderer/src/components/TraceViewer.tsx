@@ -118,12 +118,14 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
             data={plot}
             height={rho ? 300 : 200}
             layout={{
-              margin: { l: 48, r: 48, t: 10, b: 30 },
+              margin: { l: 48, r: 48, t: rho ? 30 : 10, b: 40 },
+              ...(rho ? { legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' } } : {}),
               // ρ_t on its own axis below the actions (it is a log ratio, not an action value)
               yaxis: { domain: rho ? [0.42, 1] : [0, 1], title: { text: 'action' } },
               yaxis2: { overlaying: 'y', side: 'right', showgrid: false, title: { text: 'reward' } },
               ...(rho ? { yaxis3: { domain: [0, 0.3], anchor: 'x', title: { text: 'ρ_t' }, zeroline: true } } : {}),
-              xaxis: { title: { text: 'step t' } }
+              // with ρ_t below, the shared step axis sits under it
+              xaxis: { title: { text: 'step t' }, ...(rho ? { anchor: 'y3' } : {}) }
             }}
             testId="trace-plot"
             ariaLabel={rho ? 'per-step actions and rewards, and ρ_t below on its own axis' : 'per-step actions and rewards'}

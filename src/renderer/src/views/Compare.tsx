@@ -283,7 +283,8 @@ export function CompareView(): React.JSX.Element {
     <section className="view" aria-labelledby="cmp-title">
       <header className="view-head row gap wrap">
         <h1 id="cmp-title" className="grow">Compare</h1>
-        <ReportControls runIds={picked} compact />
+        {/* the runs named below (a picked run deleted since is left out) */}
+        <ReportControls runIds={runs.map((r) => r.id)} compact />
       </header>
       <p className="small muted report-runs" data-testid="cmp-report-runs">
         {runs.length ? `The report will hold ${runs.length} run${runs.length > 1 ? 's' : ''}: ${runs.map(runLabel).join(', ')}` : 'Pick runs on the left: the report holds the picked runs.'}

@@ -49,7 +49,9 @@ function logWFormula(weights: RunConfig['weights'], rho: Array<number | null>): 
   const kText = weights.aggregate === 'mean' ? 'temp/|τ|' : 'temp'
   const kValue = weights.aggregate === 'mean' ? `${fmt(weights.temp)}/${n}` : fmt(weights.temp)
   if (weights.per_step) return `Σρ = ${fmt(sum)} over |τ| = ${n} counted steps; log w raw = ${kText} · Σ g(ρ_t) (g: the run's per-step transform)`
-  return `Σρ = ${fmt(sum)} over |τ| = ${n} counted steps; log w raw = ${kText} · Σρ = ${kValue} · ${fmt(sum)} = ${fmt(k * sum)}`
+  // ρ_t here is under θ; a run whose q is an EMA or periodic copy of θ weighted with that q instead
+  const q = weights.q.kind === 'current' ? '' : ` (with θ for q; this run's q is ${weights.q.kind === 'ema' ? 'an EMA' : 'a periodic copy'} of θ, so its snapshot's log w raw differs)`
+  return `Σρ = ${fmt(sum)} over |τ| = ${n} counted steps; log w raw = ${kText} · Σρ = ${kValue} · ${fmt(sum)} = ${fmt(k * sum)}${q}`
 }
 
 export function InspectorView(): React.JSX.Element {
