@@ -169,6 +169,7 @@ describe('a project from before the imported log-probs table (schema 1)', () => 
     // write it back the way schema 1 kept imported log-probs: two reference-cache rows under fake
     // keys, the tokenizer in the dataset's source, and an empty placeholder of a deleted version
     const db = new Database(file)
+    db.exec('DROP TABLE bc_references') // what migration 5 added
     const blob = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
     const t = '2026-01-01T00:00:00.000Z'
     db.exec('DROP TABLE imported_logprobs')
