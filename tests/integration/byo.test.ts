@@ -170,6 +170,8 @@ describe('a project from before the imported log-probs table (schema 1)', () => 
     // keys, the tokenizer in the dataset's source, and an empty placeholder of a deleted version
     const db = new Database(file)
     db.exec('DROP TABLE bc_references') // what migration 5 added
+    // and migration 6 (weight snapshot stages)
+    db.exec(['version', 'w_clamped', 'mass', 'batch_index', 'batch_w'].map((c) => `ALTER TABLE weight_snapshots DROP COLUMN ${c};`).join(' '))
     const blob = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
     const t = '2026-01-01T00:00:00.000Z'
     db.exec('DROP TABLE imported_logprobs')
