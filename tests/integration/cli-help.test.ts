@@ -28,6 +28,7 @@ const SUBCOMMANDS: Record<string, string[]> = {
   metrics: [],
   weights: [],
   reproduce: [],
+  sweep: [],
   byo: ['import', 'weights', 'follow'],
   export: [],
   report: [],
