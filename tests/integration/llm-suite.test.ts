@@ -3,6 +3,7 @@
 // all runs in the suite's group with their weight diagnostics. A random tiny model answers no
 // arithmetic, so the plumbing test passes every sample ("regex:."); the arithmetic verifier and
 // the prompts are checked on their own.
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -59,4 +60,18 @@ describe('reproduce llm', () => {
   it('a model that is not in the project is a clear error', async () => {
     await expect(runLlmSuite({ store, seeds: 1, quick: true, group: 'x', progress: () => ({ update: () => {}, done: () => {} }) }, 'nope', { trainPrompts: 1, testPrompts: 1, k: 1, maxTokens: 2, steps: 1, batch: 1, microBatch: 1 })).rejects.toThrow(/model "nope" is not in the project/)
   })
+})
+
+describe('iwsft reproduce llm --model', () => {
+  const BIN = resolve(__dirname, '../../bin/iwsft.mjs')
+  const iwsft = (args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--project', join(dir, 'cli.iwsft')], { cwd: dir, encoding: 'utf8', timeout: 180_000 })
+
+  it('takes the project model it names, and only for the llm suite', () => {
+    const missing = iwsft(['reproduce', 'llm', '--quick', '--seeds', '1', '--model', 'nope'])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toMatch(/model "nope" is not in the project/)
+    const wrong = iwsft(['reproduce', 'bandit', '--model', 'llama'])
+    expect(wrong.status).toBe(2)
+    expect(wrong.stderr).toMatch(/--model applies to reproduce llm/)
+  }, 200_000)
 })

@@ -136,5 +136,5 @@ registerSuite('llm', {
   metric: 'accuracy',
   description: `arithmetic word problems on a real model (${LLM_SUITE_MODEL} by default; add it with \`iwsft models fetch ${LLM_SUITE_MODEL}\`): K verified samples, SFT vs iw-SFT vs per-step iw-SFT with LoRA from the model; held-out greedy accuracy`,
   expectation: 'paper (Qwen2.5-32B on s1K): iw-SFT above SFT; on a 135M model and a few hundred samples expect small differences, and read the ess / log-weight spread rows',
-  run: (ctx) => runLlmSuite(ctx, LLM_SUITE_MODEL, ctx.quick ? QUICK : FULL)
+  run: (ctx) => runLlmSuite(ctx, ctx.model ?? LLM_SUITE_MODEL, ctx.quick ? QUICK : FULL)
 })

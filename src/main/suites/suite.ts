@@ -31,6 +31,8 @@ export interface SuiteContext {
   /** the paper's own settings where a suite has them (control: batch 256 whole trajectories,
    *  the paper's BC reference and step counts); slower */
   faithful?: boolean
+  /** the project model a language-model suite samples from and fine-tunes (llm: default SmolLM2) */
+  model?: string
   backend?: BackendChoice
   group: string
   /** progress of the current run: a label, then phase/done/total updates */

@@ -10,7 +10,7 @@ import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
 import { fmtNum } from './run.ts'
 
-export const USAGE = 'usage: iwsft reproduce SUITE [--seeds N] [--quick | --faithful] [--backend B] [--project FILE] [--json]'
+export const USAGE = 'usage: iwsft reproduce SUITE [--seeds N] [--quick | --faithful] [--model MODEL (llm)] [--backend B] [--project FILE] [--json]'
 
 export async function cmdReproduce(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'quick', 'faithful'])
@@ -20,6 +20,8 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   const faithful = args.flags.has('faithful')
   if (faithful && name !== 'control') throw new UsageError('--faithful applies to reproduce control (the paper\'s batch, BC reference and step counts)')
   if (faithful && args.flags.has('quick')) throw new UsageError('--faithful and --quick contradict each other: choose one')
+  const model = strFlag(args, 'model')
+  if (model && name !== 'llm') throw new UsageError('--model applies to reproduce llm (the project model to sample from and fine-tune)')
   const seeds = intFlag(args, 'seeds', 3, 1)
   const backend = strFlag(args, 'backend')
   if (backend && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`)
@@ -33,6 +35,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
       seeds,
       quick: args.flags.has('quick'),
       faithful,
+      ...(model ? { model } : {}),
       backend: backend as BackendChoice | undefined,
       group,
       progress: (label) => new ProgressBar(`[${++n}] ${label}`)
