@@ -165,6 +165,65 @@ describe('LoRA on LlmPolicy', () => {
     expect(m.model.weights.get('embed')!.isDisposed).toBe(false)
   })
 
+  it('checkpointed layers and the chunked head give the plain tape\'s gradients (LoRA with dropout replayed; full on Llama, tied-head Llama, GPT-2, Qwen2)', async () => {
+    const batch = fixtureBatch()
+    const { B, T } = batch
+    // plain reference, differentiated op by op by tfjs: every layer taped (a hook that declares no
+    // tensors keeps the plain path), then the whole [B·T, V] log-softmax; row t predicts token t + 1
+    const plainLoss = (lm: LlmPolicy['lm'], hook: NonNullable<LlmPolicy['lm']['linearHook']>): tf.Scalar =>
+      tf.tidy(() => {
+        lm.linearHook = hook
+        try {
+          const ctx = lm.context(B, T, {}, lm.causalMask(T, T), null, false)
+          const logp = tf.logSoftmax(lm.logits(lm.hidden(batch.actions as tf.Tensor2D, ctx)))
+          const next = tf.concat([batch.actions.slice([0, 1], [B, T - 1]), tf.zeros([B, 1], 'int32')], 1).reshape([B * T]) as tf.Tensor1D
+          const picked = tf.sum(logp.mul(tf.oneHot(next, lm.spec.vocabSize)), 1).reshape([B, T])
+          const m = tf.concat([batch.mask.slice([0, 1], [B, T - 1]), tf.zeros([B, 1])], 1)
+          return picked.mul(m).sum().neg() as tf.Scalar
+        } finally {
+          lm.linearHook = null
+        }
+      })
+    // per tensor, relative to its largest entry (at least 1% of the largest gradient of all: a
+    // gradient that is zero in exact arithmetic, as GPT-2's key biases, is float noise)
+    const compare = (a: tf.NamedTensorMap, b: tf.NamedTensorMap): number => {
+      const top = Math.max(...Object.values(b).map((t) => tf.max(tf.abs(t)).dataSync()[0]))
+      let worst = 0
+      for (const k of Object.keys(b)) {
+        const scale = Math.max(1e-2 * top, tf.max(tf.abs(b[k])).dataSync()[0])
+        worst = Math.max(worst, tf.max(tf.abs(a[k].sub(b[k]))).dataSync()[0] / scale)
+      }
+      return worst
+    }
+
+    const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0.3, targets: [...LORA_TARGETS] }, seed: 2 })
+    for (const v of p.variables) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 4))
+    const start = p.adapters!.params.get()
+    const got = tf.variableGrads(() => sumLoss(p, batch), p.variables)
+    const after = p.adapters!.params.get()
+    p.adapters!.params.set(start) // the same dropout masks for the reference
+    const want = tf.variableGrads(() => plainLoss(p.lm, p.adapters!.hook), p.variables)
+    expect(p.adapters!.params.get()).toBe(after) // the replays left the dropout stream where the forward did
+    expect(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0])).toBeLessThan(1e-3)
+    expect(compare(got.grads, want.grads)).toBeLessThan(1e-4)
+    tf.dispose([got.value, want.value, ...Object.values(got.grads), ...Object.values(want.grads)])
+    p.dispose()
+
+    for (const dir of ['llama', 'llama-tied-rope-scaled', 'gpt2', 'qwen2']) {
+      const other = dir === 'llama' ? null : await loadLlm(fx(`hf/${dir}`))
+      const full = new LlmPolicy(other?.model ?? m.model, { model: dir, training: { mode: 'full' } })
+      for (const v of full.variables) v.assign(v.add(tf.randomNormal(v.shape, 0, 0.02, 'float32', 6)))
+      const gotF = tf.variableGrads(() => sumLoss(full, batch), full.variables)
+      const wantF = tf.variableGrads(() => plainLoss(full.lm, (_n, _x, y) => y), full.variables)
+      expect(Object.keys(gotF.grads).sort()).toEqual(Object.keys(wantF.grads).sort())
+      expect(compare(gotF.grads, wantF.grads), dir).toBeLessThan(1e-4)
+      tf.dispose([gotF.value, wantF.value, ...Object.values(gotF.grads), ...Object.values(wantF.grads)])
+      full.dispose()
+      other?.dispose()
+    }
+    tf.dispose([batch.actions, batch.mask, batch.valid!])
+  })
+
   it('dropout acts only under a gradient tape; bad settings are clear errors', () => {
     const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0.5, targets: [...LORA_TARGETS] }, seed: 1 })
     // make the adapter non-zero so dropout would show

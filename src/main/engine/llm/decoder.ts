@@ -9,6 +9,7 @@ import type { ForwardCtx, KV } from './attention.ts'
 import { gpt2FinalNorm, gpt2Layer } from './gpt2.ts'
 import { llamaFinalNorm, llamaLayer } from './llama.ts'
 import { ropeTables } from './rope.ts'
+import { checkpointed, underGradientTape, type CustomGradient, type ReplayState } from './tape.ts'
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
 import type { CanonicalTensor } from './weights.ts'
@@ -19,12 +20,20 @@ import type { DecoderWeights } from './layer-weights.ts'
 /** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
 export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D
 
+/** What the owner of a linearHook tells a checkpointed layer (tape.ts): the trainable tensors
+ *  the hook adds to layer l, and its random state, so a replayed layer draws the same dropout. */
+export interface LinearHookParams extends ReplayState {
+  variables(layer: number): tf.Variable[]
+}
+
 const NEG = -1e9
 
 export class CausalLm implements DecoderWeights {
   /** frozen base weights by canonical name (weights.ts) */
   readonly weights = new Map<string, tf.Tensor>()
   linearHook: LinearHook | null = null
+  /** set with linearHook when the hook has trainable tensors (LoRA) */
+  linearHookParams: LinearHookParams | null = null
   /** the weights are tf.Variables (full fine-tuning): nothing derived from them is cached */
   private variableWeights = false
   private headT: tf.Tensor2D | null = null
@@ -158,9 +167,25 @@ export class CausalLm implements DecoderWeights {
     // one tidy a layer: only the residual stream (and the layer's keys/values when generating)
     // outlives it, so a 30-layer pass holds one layer's activations at a time, not all of them.
     // (Under a gradient tape the tape keeps what backpropagation needs.)
+    // Under a gradient tape each layer is checkpointed (tape.ts): the tape keeps its input, not
+    // its activations, and the backward replays it; gradients reach the layer's trainable
+    // weights (full fine-tuning), the hook's tensors (LoRA) and x, nothing else in the layer;
+    // a hook that does not declare its tensors (linearHookParams) keeps the plain taped layer.
+    const taped = underGradientTape() && !ctx.keepKv && (this.linearHook === null || this.linearHookParams !== null)
+    const consts = [ctx.positions, ctx.cos, ctx.sinSigned, ctx.cosQ, ctx.sinSignedQ, ctx.bias]
     for (let l = 0; l < s.nLayers; l++) {
       const prev = x
       const out = tf.tidy(() => {
+        if (taped) {
+          // the replay comes after the caller has unset its hook: it runs with the hook of now
+          const hook = this.linearHook
+          const hookParams = this.linearHookParams
+          const f = (xin: tf.Tensor2D, c: typeof consts): tf.Tensor2D =>
+            this.withHook(hook, hookParams, () =>
+              layer(this, l, xin, { ...ctx, positions: c[0] as tf.Tensor2D | null, cos: c[1] as tf.Tensor4D | null, sinSigned: c[2] as tf.Tensor4D | null, cosQ: c[3] as tf.Tensor4D | null, sinSignedQ: c[4] as tf.Tensor4D | null, bias: c[5] as tf.Tensor4D | null })
+            )
+          return [checkpointed(f, prev, consts, this.layerVariables(l), this.linearHookParams)]
+        }
         const y = layer(this, l, prev, ctx)
         return ctx.keepKv ? [y, ctx.kv[l].k, ctx.kv[l].v] : [y]
       })
@@ -173,6 +198,29 @@ export class CausalLm implements DecoderWeights {
     return h
   }
 
+  /** run f with this hook (and its params) set, then restore the previous ones */
+  withHook<T>(hook: LinearHook | null, params: LinearHookParams | null, f: () => T): T {
+    const prev = this.linearHook
+    const prevParams = this.linearHookParams
+    this.linearHook = hook
+    this.linearHookParams = params
+    try {
+      return f()
+    } finally {
+      this.linearHook = prev
+      this.linearHookParams = prevParams
+    }
+  }
+
+  /** the trainable tensors layer l reads: its own variable weights (full fine-tuning) and the hook's */
+  private layerVariables(l: number): tf.Variable[] {
+    const prefix = `layers.${l}.`
+    const out: tf.Variable[] = []
+    if (this.variableWeights) for (const [n, w] of this.weights) if (n.startsWith(prefix) && w instanceof tf.Variable && w.trainable) out.push(w)
+    if (this.linearHook && this.linearHookParams) out.push(...this.linearHookParams.variables(l))
+    return out
+  }
+
   /** logits [n, V] for hidden rows [n, d] */
   logits(h: tf.Tensor2D): tf.Tensor2D {
     if (!this.spec.tiedHead) return tf.matMul(h, this.weight('head.weight') as tf.Tensor2D)
@@ -181,6 +229,46 @@ export class CausalLm implements DecoderWeights {
     if (tf.getBackend() === 'tensorflow' || this.variableWeights) return tf.matMul(h, this.weight('embed') as tf.Tensor2D, false, true)
     if (!this.headT) this.headT = tf.keep(tf.transpose(this.weight('embed')) as tf.Tensor2D)
     return tf.matMul(h, this.headT)
+  }
+
+  /**
+   * log softmax(h·W)[target] per row: hidden rows [n, d], target ids [n] → [n]. Under a gradient
+   * tape the [n, V] logits are not kept: the backward recomputes them from h and the
+   * log-normaliser, d/dlogits = dy·(onehot(target) − softmax), and passes the head weight a
+   * gradient only when it is a trainable variable (full fine-tuning).
+   */
+  targetLogProbs(h: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+    const V = this.spec.vocabSize
+    const n = h.shape[0]
+    const forward = (hin: tf.Tensor2D): { lp: tf.Tensor1D; lse: tf.Tensor1D } => {
+      const logits = this.logits(hin)
+      const lse = tf.logSumExp(logits, 1) as tf.Tensor1D
+      const idx = tf.range(0, n, 1, 'int32').mul(tf.scalar(V, 'int32')).add(targets) as tf.Tensor1D
+      return { lp: tf.gather(logits.reshape([n * V]), idx).sub(lse) as tf.Tensor1D, lse }
+    }
+    if (!underGradientTape()) return tf.tidy(() => forward(h).lp)
+    const tied = this.spec.tiedHead
+    const w = this.weight(tied ? 'embed' : 'head.weight') as tf.Tensor2D
+    const trainW = w instanceof tf.Variable && w.trainable
+    const op = tf.customGrad(((...args: unknown[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc
+      const { lp, lse } = forward(args[0] as tf.Tensor2D)
+      save([args[0] as tf.Tensor2D, lse, targets])
+      return {
+        value: lp,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [hs, lseS, tS] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]
+            const dy2 = dy.reshape([n, 1])
+            const p = tf.exp(this.logits(hs).sub(lseS.reshape([n, 1])))
+            const g = tf.oneHot(tS, V).sub(p).mul(dy2) as tf.Tensor2D // dlogits [n, V]
+            const dh = tied ? tf.matMul(g, w) : tf.matMul(g, w, false, true)
+            if (!trainW) return [dh]
+            return [dh, tied ? tf.matMul(g, hs, true, false) : tf.matMul(hs, g, true, false)]
+          })
+      }
+    }) as unknown as CustomGradient)
+    return (trainW ? op(h, w) : op(h)) as tf.Tensor1D
   }
 
   /** check ids are in the vocabulary; `where` names the caller in the error */

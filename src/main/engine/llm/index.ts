@@ -32,7 +32,11 @@
 //   generate(model, prompts, { maxNewTokens, temperature, topP, stop, rng, batchSize, onStep })
 //                 → { tokens, logprobs (sampling distribution), modelLogprobs (temperature 1), finish }[]
 //   LlmPolicy(model, { model, prependBos?, bos? }): the Policy interface (logProbs of a trace batch)
-//   CausalLm.linearHook: where issue 14's LoRA adds its delta to every linear (names layers.N.q … down)
+//   CausalLm.linearHook: where issue 14's LoRA adds its delta to every linear (names layers.N.q … down);
+//                 linearHookParams declares the hook's trainable tensors (LoRA's A, B) and dropout state
+//   Under a gradient tape (training) each layer is checkpointed and the head's log-softmax is one
+//                 op that keeps no logits (tape.ts, CausalLm.targetLogProbs): memory ~ one layer's
+//                 activations, at the cost of a second forward pass per step
 // Errors: LlmError (model files, configs, templates, ids), GgufError (GGUF parsing),
 // UnsupportedTensorType (a quantisation type outside DEQUANT_TYPES).
 export { describeLlm, hashLlmFiles, loadLlm, openLlmTokenizer, tokenizerFingerprint, type LlmDescription, type LoadedLlm, type LoadOptions } from './load.ts'

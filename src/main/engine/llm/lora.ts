@@ -9,6 +9,8 @@
 import * as tf from '@tensorflow/tfjs'
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
+import type { LinearHookParams } from './decoder.ts'
+import { underGradientTape } from './tape.ts'
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const
 export type LoraTarget = (typeof LORA_TARGETS)[number]
@@ -46,13 +48,6 @@ export function linearShape(spec: LlmSpec, target: LoraTarget): [number, number]
 export const loraScale = (s: LoraSettings): number => (s.rslora ? s.alpha / Math.sqrt(s.rank) : s.alpha / s.rank)
 
 let nextId = 0
-
-/** Is a gradient being taken right now (tf.variableGrads / tf.grads)? Dropout acts only then,
- *  as PyTorch's train mode: scoring, sampling and weight snapshots see the deterministic model. */
-function underGradientTape(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state
-  return state.gradientDepth > 0
-}
 
 /** One adapter: A and B for every targeted linear of every layer, as tf.Variables. */
 export class LoraAdapters {
@@ -115,6 +110,22 @@ export class LoraAdapters {
     const p = this.settings.dropout
     const xin = p > 0 && underGradientTape() ? tf.dropout(x, p, undefined, this.dropoutSeed + 7919 * ++this.dropoutCalls) : x
     return y.add(tf.matMul(tf.matMul(xin, m.A), m.B).mul(this.scale)) as tf.Tensor2D
+  }
+
+  /** the decoder's view of this adapter's tensors and dropout state (a checkpointed layer replays
+   *  its forward with the same dropout masks). Dropout acts only under a gradient tape, as
+   *  PyTorch's train mode: scoring, sampling and weight snapshots see the deterministic model. */
+  readonly params: LinearHookParams = {
+    variables: (layer: number) => {
+      const prefix = `layers.${layer}.`
+      const out: tf.Variable[] = []
+      for (const [name, { A, B }] of this.modules) if (name.startsWith(prefix)) out.push(A, B)
+      return out
+    },
+    get: () => this.dropoutCalls,
+    set: (n: number) => {
+      this.dropoutCalls = n
+    }
   }
 
   /** ΔW = s·A·B [in, out] of one linear (merging into the base weights) */

@@ -98,13 +98,7 @@ export class LlmPolicy implements Policy {
    *  model runs as it is (with whatever hook its owner set) */
   private withAdapters<T>(f: () => T): T {
     if (!this.adapters) return f()
-    const prev = this.lm.linearHook
-    this.lm.linearHook = this.adapters.hook
-    try {
-      return f()
-    } finally {
-      this.lm.linearHook = prev
-    }
+    return this.lm.withHook(this.adapters.hook, this.adapters.params, f)
   }
 
   /** log π(token_t | token_<t) for every step: [B, T] (see the token convention above) */
@@ -115,7 +109,6 @@ export class LlmPolicy implements Policy {
   private logProbsRaw(batch: Batch): tf.Tensor2D {
     const { B, T } = batch
     const lm = this.lm
-    const V = lm.spec.vocabSize
     const acts = (batch.actions.dtype === 'int32' ? batch.actions : batch.actions.toInt()).reshape([B, T]) as tf.Tensor2D
     const bos = this.spec.prependBos
     // input ids and the row of hidden states that predicts each scored token
@@ -133,13 +126,10 @@ export class LlmPolicy implements Policy {
         parts.push(
           tf.tidy(() => {
             const hc = h.slice([c, 0], [n, h.shape[1]]) as tf.Tensor2D
-            const logits = lm.logits(hc)
-            const lse = tf.logSumExp(logits, 1)
             // target of row r = b·T + t: acts[b, t] (BOS) or acts[b, t + 1] (no BOS; last row of a sequence: any id)
             const flatActs = acts.reshape([rowsN]) as tf.Tensor1D
             const tgtIds = bos ? flatActs.slice([c], [n]) : tf.concat([flatActs.slice([1], [rowsN - 1]), tf.zeros([1], 'int32')]).slice([c], [n])
-            const idx = tf.range(0, n, 1, 'int32').mul(tf.scalar(V, 'int32')).add(tgtIds) as tf.Tensor1D
-            return tf.gather(logits.reshape([n * V]), idx).sub(lse)
+            return lm.targetLogProbs(hc, tgtIds as tf.Tensor1D)
           })
         )
       }
