@@ -21,7 +21,7 @@ import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, startShellFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, startShellFixture, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'workbench in the browser build' : `workbench in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
@@ -32,20 +32,9 @@ suite(title, () => {
   let fx: Fixture
   let page: Page
   let errors: string[] = []
-  const db = (): ProjectStore => openProject(fx.project, { readonly: true })
-  const withDb = <T,>(f: (s: ProjectStore) => T): T => {
-    const s = db()
-    try {
-      return f(s)
-    } finally {
-      s.close()
-    }
-  }
-  const shot = async (name: string): Promise<void> => {
-    await settled(page)
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
-  }
-  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+  const withDb = <T,>(f: (s: ProjectStore) => T): T => withProjectFile(fx.project, f)
+  const shot = (name: string): Promise<void> => screenshot(page, name)
+  const text = (testId: string): Promise<string> => testIdText(page, testId)
   const newPage = async (opts: Parameters<Browser['newPage']>[0] = { viewport: { width: 1280, height: 800 } }): Promise<Page> => {
     const p = await browser.newPage(opts)
     p.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))

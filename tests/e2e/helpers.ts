@@ -15,6 +15,7 @@ import { startBackend } from '../../src/main/electron/backend-process.ts'
 import { runShell } from '../../src/main/electron/shell.ts'
 import { startServer, type RunningServer } from '../../src/main/services/http-server.ts'
 import { memoryRecentList } from '../../src/main/services/recent.ts'
+import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
 import { fakeElectron } from '../integration/shell-stand-in.ts'
 
 export const CHROMIUM = process.env.IWSFT_CHROMIUM ?? '/usr/bin/chromium'
@@ -151,4 +152,25 @@ export async function runToEnd(fx: Fixture, config: Record<string, unknown>, see
 /** Wait until the page has painted twice more (a view's charts drawn), for screenshots. */
 export async function settled(page: Page): Promise<void> {
   await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))')
+}
+
+/** A screenshot of the settled page as SCREENSHOT_DIR/NAME.png (the viewport, or the whole page). */
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  await settled(page)
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage })
+}
+
+/** The trimmed text of the first element with this test id. */
+export async function testIdText(page: Page, testId: string): Promise<string> {
+  return (await page.getByTestId(testId).first().innerText()).trim()
+}
+
+/** Open the project file (read-only unless told), give it to `f`, close it. */
+export function withProjectFile<T>(file: string, f: (s: ProjectStore) => T, readonly = true): T {
+  const s = openProject(file, { readonly })
+  try {
+    return f(s)
+  } finally {
+    s.close()
+  }
 }

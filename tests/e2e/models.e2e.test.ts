@@ -8,8 +8,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { smollm2Path } from '../../src/main/engine/llm/models.ts'
-import { openProject } from '../../src/main/store/index.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
@@ -20,19 +19,9 @@ suite(title, () => {
   let fx: Fixture
   let page: Page
   let errors: string[] = []
-  const models = () => {
-    const s = openProject(fx.project, { readonly: true })
-    try {
-      return s.listModels()
-    } finally {
-      s.close()
-    }
-  }
-  const shot = async (name: string): Promise<void> => {
-    await settled(page)
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true })
-  }
-  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+  const models = () => withProjectFile(fx.project, (s) => s.listModels())
+  const shot = (name: string): Promise<void> => screenshot(page, name, true)
+  const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
     browser = await launchChromium()

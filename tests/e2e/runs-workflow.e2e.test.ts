@@ -11,9 +11,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { defaultConfig } from '../../src/shared/config.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
-import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'starting and managing runs' : `starting and managing runs (skipped: no Chromium at ${CHROMIUM})`
@@ -33,19 +32,9 @@ suite(title, () => {
   let page: Page
   let errors: string[] = []
   let datasetId = 0
-  const withDb = <T,>(f: (s: ProjectStore) => T, readonly = true): T => {
-    const s = openProject(fx.project, { readonly })
-    try {
-      return f(s)
-    } finally {
-      s.close()
-    }
-  }
-  const shot = async (name: string): Promise<void> => {
-    await settled(page)
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
-  }
-  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+  const withDb = <T,>(f: (s: ProjectStore) => T, readonly = true): T => withProjectFile(fx.project, f, readonly)
+  const shot = (name: string): Promise<void> => screenshot(page, name)
+  const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
     browser = await launchChromium()

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { defaultConfig, type Method } from '../../src/shared/config.ts'
 import { weightStats } from '../../src/shared/weight-stats.ts'
 import { fmt } from '../../src/renderer/src/lib/format.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, settled, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'bringing LLM data, comparing and inspecting' : `bringing LLM data, comparing and inspecting (skipped: no Chromium at ${CHROMIUM})`
@@ -19,11 +19,8 @@ suite(title, () => {
   let fx: Fixture
   let page: Page
   let errors: string[] = []
-  const shot = async (name: string): Promise<void> => {
-    await settled(page)
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: false })
-  }
-  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+  const shot = (name: string): Promise<void> => screenshot(page, name)
+  const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
     browser = await launchChromium()
@@ -166,7 +163,12 @@ suite(title, () => {
     await page.getByTestId('cmp-group-sft-g').click()
     expect(await checked()).toEqual(iw)
     await page.getByTestId('cmp-group-sft-g').click()
-    await expect.poll(() => decodeURIComponent(new URL(page.url()).hash)).toBe(`#compare?runs=${[...iw, ...sft].join(',')}`)
+    // the address holds the picks (in the order the list gives them)
+    const inHash = (): number[] => {
+      const m = /^#compare\?runs=([\d,]+)$/.exec(decodeURIComponent(new URL(page.url()).hash))
+      return m ? m[1].split(',').map(Number).sort((a, b) => a - b) : []
+    }
+    await expect.poll(inHash).toEqual([...sft, ...iw].sort((a, b) => a - b))
 
     // one band per group, each its own colour; every run's polyline in the parallel coordinates has its band's colour
     await expect.poll(async () => (await plotData('cmp-plot')).filter((t) => / \(n=2\)$/.test(t.name ?? '')).length, { timeout: 20_000 }).toBe(2)
