@@ -24,7 +24,17 @@ const CLI_EXCEPTIONS = {
     'src/main/engine/backend/paths.ts',
     'src/main/engine/backend/readback.ts'
   ],
-  'src/main/cli/commands/bench.ts': ['src/main/engine/backend/bench-entries.ts', 'src/main/engine/backend/bench-peer.ts', 'src/main/engine/backend/bench-profile.ts', 'src/main/engine/backend/index.ts', 'src/main/engine/llm/bench-entries.ts', 'src/main/engine/policies/index.ts', 'src/main/engine/rng.ts', 'src/main/engine/train/scoring.ts', 'src/main/engine/train/trainer.ts'],
+  'src/main/cli/commands/bench.ts': [
+    'src/main/engine/backend/bench-entries.ts',
+    'src/main/engine/backend/bench-peer.ts',
+    'src/main/engine/backend/bench-profile.ts',
+    'src/main/engine/backend/index.ts',
+    'src/main/engine/llm/bench-entries.ts',
+    'src/main/engine/policies/index.ts',
+    'src/main/engine/rng.ts',
+    'src/main/engine/train/scoring.ts',
+    'src/main/engine/train/trainer.ts'
+  ],
   'src/main/cli/commands/datasets.ts': [
     'src/main/engine/datasets/control-behaviour.ts',
     'src/main/engine/datasets/control-cache.ts',

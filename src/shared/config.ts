@@ -135,17 +135,19 @@ export const PolicySchema = z.discriminatedUnion('kind', [
     log_std_max: finite
   }),
   /** causal transformer over tokens (sequence datasets) */
-  z.strictObject({
-    kind: z.literal('transformer'),
-    d_model: z.number().int().min(4).max(4096),
-    n_heads: z.number().int().min(1).max(64),
-    n_layers: z.number().int().min(1).max(48),
-    d_ff: z.number().int().min(4).max(16384),
-    max_len: z.number().int().min(2).max(8192),
-    tied: z.boolean(),
-    /** token id of the beginning-of-sequence context (the tokenizer's bos) */
-    bos: z.number().int().min(0)
-  }).refine((p) => p.d_model % p.n_heads === 0, 'd_model must be a multiple of n_heads'),
+  z
+    .strictObject({
+      kind: z.literal('transformer'),
+      d_model: z.number().int().min(4).max(4096),
+      n_heads: z.number().int().min(1).max(64),
+      n_layers: z.number().int().min(1).max(48),
+      d_ff: z.number().int().min(4).max(16384),
+      max_len: z.number().int().min(2).max(8192),
+      tied: z.boolean(),
+      /** token id of the beginning-of-sequence context (the tokenizer's bos) */
+      bos: z.number().int().min(0)
+    })
+    .refine((p) => p.d_model % p.n_heads === 0, 'd_model must be a multiple of n_heads'),
   /** a language model of the project (name or id; `iwsft models list`), fine-tuned with LoRA
    *  adapters (the base frozen) or in full (every weight trained); the dataset must be tokenised
    *  as that model reads it (`datasets import --tokenizer-model`) */
@@ -226,7 +228,11 @@ export const RunConfigSchema = z.strictObject({
   weights: WeightSettingsSchema,
   optim: OptimSchema,
   train: TrainSchema,
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
   backend: z.enum(BACKENDS),
   group: z.string().max(200).optional(),
   /** the paper's Table 4 row the settings started from (presets.ts); the config's own keys win */

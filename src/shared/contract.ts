@@ -29,7 +29,18 @@ import {
   type SampleResult,
   type ScoreDatasetResult
 } from './models.ts'
-import { ByoFollowRequest, ByoImportInput, ByoInspectInput, ByoMappingSchema, ByoTraceRhoInput, ByoUnfollowRequest, type ByoFollowUpdate, type ByoImportResult, type ByoInspectResult, type ByoTraceRhoResult } from './byo.ts'
+import {
+  ByoFollowRequest,
+  ByoImportInput,
+  ByoInspectInput,
+  ByoMappingSchema,
+  ByoTraceRhoInput,
+  ByoUnfollowRequest,
+  type ByoFollowUpdate,
+  type ByoImportResult,
+  type ByoInspectResult,
+  type ByoTraceRhoResult
+} from './byo.ts'
 import { ImportOptionFields, type SkippedRow } from './import-options.ts'
 
 export { IMPORT_LIMIT_DEFAULTS, type SkippedRow } from './import-options.ts'
@@ -349,7 +360,16 @@ const configSource = z.string().min(1).max(4096).optional()
  *  and validated by resolveConfig on the back end), and the seeds to launch it with as one group. */
 const StartRunsInput = z.strictObject({
   config: z.record(z.string(), z.unknown()),
-  seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(32),
+  seeds: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 31 - 1)
+    )
+    .min(1)
+    .max(32),
   group: z.string().max(200).optional(),
   source: configSource
 })
@@ -476,7 +496,16 @@ export const requestSchemas = {
     title: z.string().trim().min(1).max(500).optional()
   }),
   /** play one episode of a control run's policy (default its last checkpoint) */
-  'runs.replay': z.strictObject({ runId: id, step: z.number().int().min(0).optional(), seed: z.number().int().min(0).max(2 ** 31 - 1).optional() }),
+  'runs.replay': z.strictObject({
+    runId: id,
+    step: z.number().int().min(0).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional()
+  }),
   'backend.status': z.strictObject({ refresh: z.boolean().optional() }),
   /** build the native backend (in a worker); backend.install events report each step */
   'backend.install': z.strictObject({ gpu: z.boolean().optional(), force: z.boolean().optional() }),
@@ -595,7 +624,19 @@ export interface EventPayloads {
   'model.progress': ModelProgress
 }
 export type EventName = keyof EventPayloads
-export const EVENT_NAMES: EventName[] = ['run.start', 'run.progress', 'run.metrics', 'run.end', 'import.progress', 'score.progress', 'project.changed', 'backend.install', 'byo.update', 'byo.error', 'model.progress']
+export const EVENT_NAMES: EventName[] = [
+  'run.start',
+  'run.progress',
+  'run.metrics',
+  'run.end',
+  'import.progress',
+  'score.progress',
+  'project.changed',
+  'backend.install',
+  'byo.update',
+  'byo.error',
+  'model.progress'
+]
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
 /** Schemas of the event payloads, so a client can check what arrives over the wire. */

@@ -54,7 +54,11 @@ export interface ModelDetails {
 const ref = z.string().trim().min(1).max(200)
 const jobId = z.string().min(1).max(100)
 const path = z.string().trim().min(1).max(4096)
-const seed = z.number().int().min(0).max(2 ** 31 - 1)
+const seed = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
 const temperature = z.number().min(0).max(10)
 const topP = z.number().gt(0).max(1)
 

@@ -34,7 +34,7 @@ export function ranks(x: ArrayLike<number>): Float64Array {
   const n = x.length
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b])
   const r = new Float64Array(n)
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i
     while (j + 1 < n && x[idx[j + 1]] === x[idx[i]]) j++
     const avg = (i + j) / 2 + 1

@@ -21,7 +21,20 @@ import { fmt, fmtInt, pct } from '../../src/renderer/src/lib/format.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, startShellFixture, type Fixture } from './helpers.ts'
+import {
+  hasChromium,
+  CHROMIUM,
+  SCREENSHOT_DIR,
+  launchChromium,
+  runToEnd,
+  screenshot,
+  settled,
+  startFixture,
+  testIdText,
+  withProjectFile,
+  startShellFixture,
+  type Fixture
+} from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'workbench in the browser build' : `workbench in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
@@ -32,7 +45,7 @@ suite(title, () => {
   let fx: Fixture
   let page: Page
   let errors: string[] = []
-  const withDb = <T,>(f: (s: ProjectStore) => T): T => withProjectFile(fx.project, f)
+  const withDb = <T>(f: (s: ProjectStore) => T): T => withProjectFile(fx.project, f)
   const shot = (name: string): Promise<void> => screenshot(page, name)
   const text = (testId: string): Promise<string> => testIdText(page, testId)
   const newPage = async (opts: Parameters<Browser['newPage']>[0] = { viewport: { width: 1280, height: 800 } }): Promise<Page> => {
@@ -236,7 +249,7 @@ suite(title, () => {
       process.stdout.write(`curation: a typed cutoff answered on screen in ${answered} ms for 100,000 traces (Playwright round trips included)\n`)
     })
 
-    it('inspects imported log-probs under any weight settings: ESS on screen equals the engine\'s', async () => {
+    it("inspects imported log-probs under any weight settings: ESS on screen equals the engine's", async () => {
       // in the project's folder: the back end reads only there, in uploads and in folders the user granted
       const fixture = join(fx.dir, 'byo-logprobs.jsonl')
       writeFileSync(fixture, readFileSync(resolve(__dirname, '../fixtures/text/byo-logprobs.jsonl')))
@@ -287,9 +300,7 @@ suite(title, () => {
       expect(runs.every((r) => r.method === 'iw-sft' && r.config.optim.lr === 0.05 && r.config.train.steps === 400)).toBe(true)
       // progress arrives over the WebSocket (or the run is already done on a fast machine)
       const id = runs[0].id
-      await expect
-        .poll(async () => (await text(`progress-text-${id}`)) + ' ' + (await text(`run-row-${id}`)), { timeout: 60_000 })
-        .toMatch(/train \d+ \/ 400|completed/)
+      await expect.poll(async () => (await text(`progress-text-${id}`)) + ' ' + (await text(`run-row-${id}`)), { timeout: 60_000 }).toMatch(/train \d+ \/ 400|completed/)
       await shot('05-live-run')
       for (const r of runs) await expect.poll(() => text(`run-row-${r.id}`), { timeout: 120_000 }).toMatch(/completed/)
       await shot('06-live-run-done')
@@ -453,9 +464,12 @@ suite(title, () => {
       }
       // seeds 0 and 1 (same config) form one band, told apart from the 60-step run by the step count
       const names = async (): Promise<string[]> => page.getByTestId('cmp-plot').evaluate((el) => (el as unknown as { data: Array<{ name?: string }> }).data.map((t) => t.name ?? ''))
-      await expect.poll(async () => (await names()).filter((n) => /^iw-SFT · bandit.* · .*steps=400.* \(n=2\)$/.test(n)).length).toBe(1).catch(async (e) => {
-        throw new Error(`${(e as Error).message}; curves: ${JSON.stringify(await names())}`)
-      })
+      await expect
+        .poll(async () => (await names()).filter((n) => /^iw-SFT · bandit.* · .*steps=400.* \(n=2\)$/.test(n)).length)
+        .toBe(1)
+        .catch(async (e) => {
+          throw new Error(`${(e as Error).message}; curves: ${JSON.stringify(await names())}`)
+        })
       expect((await names()).some((n) => n.startsWith(`#${short} iw-SFT`))).toBe(true)
       expect((await names()).some((n) => /n=3/.test(n))).toBe(false)
       expect(withDb((s) => s.getRun(short)!.status)).toBe('completed')

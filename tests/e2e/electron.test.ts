@@ -55,7 +55,11 @@ suite(title, () => {
   beforeAll(async () => {
     execFileSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' })
     home = mkdtempSync(join(tmpdir(), 'iwsft-electron-'))
-    app = await _electron.launch({ executablePath: binary!, args: [root, '--no-sandbox', '--project', join(home, 'e.iwsft')], env: { ...process.env, IWSFT_HOME: home, npm_node_execpath: process.execPath } })
+    app = await _electron.launch({
+      executablePath: binary!,
+      args: [root, '--no-sandbox', '--project', join(home, 'e.iwsft')],
+      env: { ...process.env, IWSFT_HOME: home, npm_node_execpath: process.execPath }
+    })
     win = await app.firstWindow()
     await win.getByTestId('datasets-table').waitFor({ timeout: 120_000 })
   }, 300_000)
@@ -74,12 +78,16 @@ suite(title, () => {
   it('gives the page the preload’s small surface and no Node; the token works on the back end', async () => {
     const r = await win.evaluate('({ api: Object.keys(window.api).sort(), require: typeof globalThis.require, process: typeof globalThis.process })')
     expect(r).toEqual({ api: ['pickFile', 'restartBackend', 'token'], require: 'undefined', process: 'undefined' })
-    const status = await win.evaluate("window.api.token().then((t) => fetch('/api/project.info', { method: 'POST', headers: { authorization: 'Bearer ' + t }, body: '{}' })).then((r) => r.status)")
+    const status = await win.evaluate(
+      "window.api.token().then((t) => fetch('/api/project.info', { method: 'POST', headers: { authorization: 'Bearer ' + t }, body: '{}' })).then((r) => r.status)"
+    )
     expect(status).toBe(200)
   })
 
   it('runs hardened and blocks navigation', async () => {
-    const prefs = (await app.evaluate(({ BrowserWindow }) => (BrowserWindow.getAllWindows()[0].webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences())) as Record<string, unknown> | null
+    const prefs = (await app.evaluate(({ BrowserWindow }) =>
+      (BrowserWindow.getAllWindows()[0].webContents as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences()
+    )) as Record<string, unknown> | null
     expect(prefs?.contextIsolation).toBe(true)
     expect(prefs?.sandbox).toBe(true)
     expect(prefs?.nodeIntegration).toBe(false)

@@ -104,9 +104,7 @@ export async function startShellFixture(opts: { browser?: Browser } = {}): Promi
     browser,
     preparePage: async (page) => {
       // what src/preload/index.ts exposes, carried to the shell's ipcMain handlers
-      await page.exposeBinding('__iwsftIpc', ({ frame }, channel: string, ...args: unknown[]) =>
-        fake.invoke(channel, { url: frame.url(), subframe: frame.parentFrame() !== null }, ...args)
-      )
+      await page.exposeBinding('__iwsftIpc', ({ frame }, channel: string, ...args: unknown[]) => fake.invoke(channel, { url: frame.url(), subframe: frame.parentFrame() !== null }, ...args))
       await page.addInitScript(
         "window.api = { token: () => window.__iwsftIpc('iwsft:token'), pickFile: (kind) => window.__iwsftIpc('iwsft:pick', kind), restartBackend: () => window.__iwsftIpc('iwsft:restart') }"
       )

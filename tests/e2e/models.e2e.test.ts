@@ -91,16 +91,19 @@ suite(title, () => {
     expect(models()).toEqual([])
   })
 
-  it.skipIf(!smollm2Path().present)(`fetches SmolLM2 with the button and answers "What is 12 + 7?" as transformers does${smollm2Path().present ? '' : ' (skipped: SmolLM2 is not in the model cache; iwsft models fetch smollm2-135m-instruct)'}`, async () => {
-    await page.getByTestId('fetch-smollm2').click()
-    await page.getByTestId('model-row-smollm2-135m-instruct').waitFor({ timeout: 120_000 })
-    await page.getByTestId('model-row-smollm2-135m-instruct').click()
-    await page.getByTestId('try-prompt').fill('What is 12 + 7?')
-    await page.getByTestId('try-generate').click()
-    await page.getByTestId('try-output').waitFor({ timeout: 120_000 })
-    const tokens = await page.getByTestId('token-logprobs').locator('.gen-tokens .tok').allInnerTexts()
-    expect(tokens.join('')).toMatch(/^12 \+ 7 = 9/)
-    await page.getByTestId('try-model').scrollIntoViewIfNeeded()
-    await shot('models-03-smollm2-try')
-  })
+  it.skipIf(!smollm2Path().present)(
+    `fetches SmolLM2 with the button and answers "What is 12 + 7?" as transformers does${smollm2Path().present ? '' : ' (skipped: SmolLM2 is not in the model cache; iwsft models fetch smollm2-135m-instruct)'}`,
+    async () => {
+      await page.getByTestId('fetch-smollm2').click()
+      await page.getByTestId('model-row-smollm2-135m-instruct').waitFor({ timeout: 120_000 })
+      await page.getByTestId('model-row-smollm2-135m-instruct').click()
+      await page.getByTestId('try-prompt').fill('What is 12 + 7?')
+      await page.getByTestId('try-generate').click()
+      await page.getByTestId('try-output').waitFor({ timeout: 120_000 })
+      const tokens = await page.getByTestId('token-logprobs').locator('.gen-tokens .tok').allInnerTexts()
+      expect(tokens.join('')).toMatch(/^12 \+ 7 = 9/)
+      await page.getByTestId('try-model').scrollIntoViewIfNeeded()
+      await shot('models-03-smollm2-try')
+    }
+  )
 })

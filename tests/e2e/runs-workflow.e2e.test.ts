@@ -19,11 +19,17 @@ const title = hasChromium ? 'starting and managing runs' : `starting and managin
 
 function controlData() {
   const rng = new Rng(5)
-  return fromTraces('tiny-control', 'continuous', 3, 1, Array.from({ length: 24 }, (_, i) => ({
-    obs: Array.from({ length: 9 }, () => rng.normal()),
-    actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())),
-    score: i
-  })))
+  return fromTraces(
+    'tiny-control',
+    'continuous',
+    3,
+    1,
+    Array.from({ length: 24 }, (_, i) => ({
+      obs: Array.from({ length: 9 }, () => rng.normal()),
+      actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())),
+      score: i
+    }))
+  )
 }
 
 suite(title, () => {
@@ -32,7 +38,7 @@ suite(title, () => {
   let page: Page
   let errors: string[] = []
   let datasetId = 0
-  const withDb = <T,>(f: (s: ProjectStore) => T, readonly = true): T => withProjectFile(fx.project, f, readonly)
+  const withDb = <T>(f: (s: ProjectStore) => T, readonly = true): T => withProjectFile(fx.project, f, readonly)
   const shot = (name: string): Promise<void> => screenshot(page, name)
   const text = (testId: string): Promise<string> => testIdText(page, testId)
 
@@ -70,7 +76,13 @@ suite(title, () => {
 
     // a run from the services (as the CLI would) trains a 20-step reference on this data
     const base = defaultConfig('control')
-    const config = { ...base, dataset: String(datasetId), method: 'iw-sft', reference: { kind: 'bc', steps: 20, lr: 1e-3, batch_size: 128 }, train: { ...base.train, steps: 10, log_every: 5, eval_every: 10, snapshot_every: 10 } }
+    const config = {
+      ...base,
+      dataset: String(datasetId),
+      method: 'iw-sft',
+      reference: { kind: 'bc', steps: 20, lr: 1e-3, batch_size: 128 },
+      train: { ...base.train, steps: 10, log_every: 5, eval_every: 10, snapshot_every: 10 }
+    }
     await runToEnd(fx, config, [0])
     expect(withDb((s) => s.listBcReferences().length)).toBe(1)
     await page.getByTestId('f-reference-steps').fill('20')
@@ -94,7 +106,10 @@ suite(title, () => {
     await page.getByTestId('runs-table').waitFor()
     const before = withDb((s) => Math.max(0, ...s.listRuns().map((r) => r.id)))
     const cfg = join(fx.dir, 'cli-run.json')
-    writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 6000, batch_size: 16, log_every: 20, eval_every: 1000, snapshot_every: 3000 } }))
+    writeFileSync(
+      cfg,
+      JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 6000, batch_size: 16, log_every: 20, eval_every: 1000, snapshot_every: 3000 } })
+    )
     const child = spawn(process.execPath, [resolve('bin/iwsft.mjs'), 'run', cfg, '--project', fx.project], { cwd: fx.dir, stdio: 'ignore' })
     const exited = new Promise<number | null>((r) => child.on('exit', r))
     try {
@@ -122,7 +137,12 @@ suite(title, () => {
 
   it('cancel asks first; a cancelled run resumes, renames and is deleted after confirming', async () => {
     const c = defaultConfig('bandit')
-    const config = { ...c, backend: 'cpu', dataset_options: { pulls: 300 }, train: { ...c.train, steps: 200_000, batch_size: 16, log_every: 20, checkpoint_every: 50, snapshot_every: 100_000 } }
+    const config = {
+      ...c,
+      backend: 'cpu',
+      dataset_options: { pulls: 300 },
+      train: { ...c.train, steps: 200_000, batch_size: 16, log_every: 20, checkpoint_every: 50, snapshot_every: 100_000 }
+    }
     const { runIds } = (await fx.server!.services.call('runs.start', { config, seeds: [0] })) as { runIds: number[] }
     const id = runIds[0]
     await page.getByTestId('nav-runs').click()
@@ -170,7 +190,9 @@ suite(title, () => {
 
   it('a built-in control dataset shows its progress while it is made', async () => {
     const done: number[] = []
-    const off = fx.server!.services.subscribe((e, p) => void (e === 'import.progress' && done.push((p as { done: number; total: number }).done / (p as { done: number; total: number }).total)))
+    const off = fx.server!.services.subscribe(
+      (e, p) => void (e === 'import.progress' && done.push((p as { done: number; total: number }).done / (p as { done: number; total: number }).total))
+    )
     // the made datasets are cached under ./.iwsft-cache of the working folder: a fresh one, so it is made now
     const cwd = process.cwd()
     process.chdir(fx.dir)

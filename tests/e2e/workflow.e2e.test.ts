@@ -77,7 +77,19 @@ suite(title, () => {
   it('imports an s1K-1.1-like file at once (layout recognised); an unknown layout goes through the mapping step, whose roles are remembered per file shape', async () => {
     const s1k = join(fx.dir, 's1k-1.1-like.jsonl')
     const cols = ['solution', 'question', 'cot_type', 'deepseek_thinking_trajectory', 'deepseek_attempt', 'deepseek_grade']
-    writeFileSync(s1k, [['2+2?', 'two and two', '4', 'Yes'], ['3+3?', 'hmm', '7', 'No']].map(([q, th, at, g]) => JSON.stringify(Object.fromEntries(cols.map((c) => [c, c === 'question' ? q : c === 'deepseek_thinking_trajectory' ? th : c === 'deepseek_attempt' ? at : c === 'deepseek_grade' ? g : 'x'])))).join('\n') + '\n')
+    writeFileSync(
+      s1k,
+      [
+        ['2+2?', 'two and two', '4', 'Yes'],
+        ['3+3?', 'hmm', '7', 'No']
+      ]
+        .map(([q, th, at, g]) =>
+          JSON.stringify(
+            Object.fromEntries(cols.map((c) => [c, c === 'question' ? q : c === 'deepseek_thinking_trajectory' ? th : c === 'deepseek_attempt' ? at : c === 'deepseek_grade' ? g : 'x']))
+          )
+        )
+        .join('\n') + '\n'
+    )
     const before = await dsCount()
     await page.getByTestId('file-input').setInputFiles(s1k)
     await expect.poll(() => text('import-status'), { timeout: 20_000 }).toContain('imported 2 traces')
@@ -85,7 +97,11 @@ suite(title, () => {
 
     // columns no layout has: the mapping step lists them with the first rows
     const odd = join(fx.dir, 'odd.jsonl')
-    const rows = [{ ask: 'hi', said: 'hello there', ok: 'yes', note: 'a' }, { ask: 'bye', said: 'see you', ok: 'no', note: 'b' }, { ask: 'q', said: 'r', ok: 'yes', note: 'c' }]
+    const rows = [
+      { ask: 'hi', said: 'hello there', ok: 'yes', note: 'a' },
+      { ask: 'bye', said: 'see you', ok: 'no', note: 'b' },
+      { ask: 'q', said: 'r', ok: 'yes', note: 'c' }
+    ]
     writeFileSync(odd, rows.map((r) => JSON.stringify(r)).join('\n') + '\n')
     await page.getByTestId('file-input').setInputFiles(odd)
     await page.getByTestId('column-mapping').waitFor()
@@ -122,14 +138,15 @@ suite(title, () => {
 
   // ----------------------------------------------------------------------------- compare and inspect
 
-  const call = <T,>(name: string, input: unknown): Promise<T> => fx.server!.services.call(name, input) as Promise<T>
+  const call = <T>(name: string, input: unknown): Promise<T> => fx.server!.services.call(name, input) as Promise<T>
   const banditRun = async (method: Method, steps = 120): Promise<Record<string, unknown>> => {
     const bandit = (await call<{ id: number; source: string }[]>('datasets.list', {})).find((d) => d.source === 'builtin:bandit')!
     const base = defaultConfig('bandit')
     return { ...base, dataset: String(bandit.id), method, optim: { ...base.optim, lr: 0.05 }, train: { ...base.train, steps, snapshot_every: 50, eval_every: 40 } }
   }
   type PlotTrace = { name?: string; mode?: string; line?: { color?: string }; showlegend?: boolean }
-  const plotData = (testId: string): Promise<PlotTrace[]> => page.getByTestId(testId).evaluate((el) => (el as unknown as { data: PlotTrace[] }).data.map((t) => ({ name: t.name, mode: t.mode, line: t.line, showlegend: t.showlegend })))
+  const plotData = (testId: string): Promise<PlotTrace[]> =>
+    page.getByTestId(testId).evaluate((el) => (el as unknown as { data: PlotTrace[] }).data.map((t) => ({ name: t.name, mode: t.mode, line: t.line, showlegend: t.showlegend })))
 
   it('Compare and the inspector with no runs say what to do', async () => {
     await page.getByTestId('nav-compare').click()
@@ -166,7 +183,12 @@ suite(title, () => {
     // the address holds the picks (in the order the list gives them)
     const inHash = (): number[] => {
       const m = /^#compare\?runs=([\d,]+)$/.exec(decodeURIComponent(new URL(page.url()).hash))
-      return m ? m[1].split(',').map(Number).sort((a, b) => a - b) : []
+      return m
+        ? m[1]
+            .split(',')
+            .map(Number)
+            .sort((a, b) => a - b)
+        : []
     }
     await expect.poll(inHash).toEqual([...sft, ...iw].sort((a, b) => a - b))
 
@@ -176,14 +198,20 @@ suite(title, () => {
     const bands = traces.filter((t) => / \(n=2\)$/.test(t.name ?? ''))
     const bandColor = Object.fromEntries(bands.map((t) => [t.name!.startsWith('SFT') ? 'sft' : 'iw', t.line!.color!]))
     expect(bandColor.sft).not.toBe(bandColor.iw)
-    const strokes = await page.getByTestId('cmp-parcoords').locator('polyline').evaluateAll((ls) => ls.map((l) => [l.querySelector('title')?.textContent?.split(':')[0], l.getAttribute('stroke')]))
+    const strokes = await page
+      .getByTestId('cmp-parcoords')
+      .locator('polyline')
+      .evaluateAll((ls) => ls.map((l) => [l.querySelector('title')?.textContent?.split(':')[0], l.getAttribute('stroke')]))
     expect(Object.fromEntries(strokes)).toEqual(Object.fromEntries([...iw.map((id) => [`#${id}`, bandColor.iw]), ...sft.map((id) => [`#${id}`, bandColor.sft])]))
     // evaluation every 40 of 120 steps: sparse, so the raw points are drawn
     expect(traces.filter((t) => t.name === 'raw').every((t) => t.mode === 'lines+markers')).toBe(true)
     await page.setViewportSize({ width: 1920, height: 1080 })
     await shot('16-compare-groups')
     // the config diff is not cut: every cell shows its whole value
-    const clipped = await page.getByTestId('cmp-diff').locator('td').evaluateAll((tds) => tds.filter((td) => td.scrollWidth > td.clientWidth + 1).length)
+    const clipped = await page
+      .getByTestId('cmp-diff')
+      .locator('td')
+      .evaluateAll((tds) => tds.filter((td) => td.scrollWidth > td.clientWidth + 1).length)
     expect(clipped).toBe(0)
 
     // leave and come back: the same picks; reload the address: the same picks
@@ -258,7 +286,13 @@ suite(title, () => {
     await plot.waitFor()
     const axes = await plot.evaluate((el) => {
       const p = el as unknown as { data: Array<{ name?: string; yaxis?: string }>; layout: Record<string, { domain?: number[]; overlaying?: string; title?: { text?: string } }> }
-      return { rho: p.data.find((t) => t.name === 'ρ_t')?.yaxis, y: p.layout.yaxis?.domain, y3: p.layout.yaxis3?.domain, y3over: p.layout.yaxis3?.overlaying ?? null, y3title: p.layout.yaxis3?.title?.text }
+      return {
+        rho: p.data.find((t) => t.name === 'ρ_t')?.yaxis,
+        y: p.layout.yaxis?.domain,
+        y3: p.layout.yaxis3?.domain,
+        y3over: p.layout.yaxis3?.overlaying ?? null,
+        y3title: p.layout.yaxis3?.title?.text
+      }
     })
     // its own axis: not overlaying the actions', a domain below theirs, titled ρ_t
     expect(axes.rho).toBe('y3')

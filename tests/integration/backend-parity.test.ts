@@ -109,7 +109,9 @@ describe('native TensorFlow backend', () => {
   })
 
   it.skipIf(!hasGpu || !gpuInstalled)(
-    hasGpu && gpuInstalled ? 'native-gpu trains on the GPU and matches native-cpu' : `native-gpu trains on the GPU [skipped: ${!hasGpu ? 'no NVIDIA GPU on this machine' : 'GPU build not installed (npx iwsft backend install --gpu)'}]`,
+    hasGpu && gpuInstalled
+      ? 'native-gpu trains on the GPU and matches native-cpu'
+      : `native-gpu trains on the GPU [skipped: ${!hasGpu ? 'no NVIDIA GPU on this machine' : 'GPU build not installed (npx iwsft backend install --gpu)'}]`,
     async () => {
       // in its own process: only one native TensorFlow library can be loaded per process
       const code = `

@@ -20,11 +20,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function data(seed = 2) {
   const rng = new Rng(seed)
-  return fromTraces(`bc-data-${seed}`, 'continuous', 3, 1, Array.from({ length: 30 }, (_, i) => ({
-    obs: Array.from({ length: 12 }, () => rng.normal()),
-    actions: Array.from({ length: 4 }, () => Math.tanh(rng.normal())),
-    score: i
-  })))
+  return fromTraces(
+    `bc-data-${seed}`,
+    'continuous',
+    3,
+    1,
+    Array.from({ length: 30 }, (_, i) => ({
+      obs: Array.from({ length: 12 }, () => rng.normal()),
+      actions: Array.from({ length: 4 }, () => Math.tanh(rng.normal())),
+      score: i
+    }))
+  )
 }
 
 const base = {

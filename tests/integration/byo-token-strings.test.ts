@@ -65,7 +65,10 @@ describe('token strings with their log-probs', () => {
   })
 
   it('the weight is temp/|τ| · Σρ over the string tokens (by hand: ρ = [1, 1, -0.5] → 0.5)', async () => {
-    const f = write('byo-strings-w.jsonl', [{ id: 'x', tokens: ['a', 'b', 'a'], ref_logprobs: [-2, -2, -1], policy_logprobs: [-1, -1, -1.5], score: 1 }, { id: 'y', tokens: ['b'], ref_logprobs: [-1], policy_logprobs: [-1], score: 0 }])
+    const f = write('byo-strings-w.jsonl', [
+      { id: 'x', tokens: ['a', 'b', 'a'], ref_logprobs: [-2, -2, -1], policy_logprobs: [-1, -1, -1.5], score: 1 },
+      { id: 'y', tokens: ['b'], ref_logprobs: [-1], policy_logprobs: [-1], score: 0 }
+    ])
     const r = await importByo(store, f)
     const ins = byoInspect(store, { datasetId: r.dataset.id, settings: { ...plainMean, temp: 2 } })
     const x = ins.top.find((t) => t.id === 'x')!
@@ -74,7 +77,7 @@ describe('token strings with their log-probs', () => {
     expect(x.w).toBeCloseTo(Math.E, 5)
   })
 
-  it('datasets import (the app\'s path) carries the strings too', async () => {
+  it("datasets import (the app's path) carries the strings too", async () => {
     const f = write('ds-strings.jsonl', [{ tokens: ['x', 'y'], ref_logprobs: [-1, -1], policy_logprobs: [-1, -1] }])
     const r = await importDatasetFileFull(f)
     expect(r.tokenStrings).toEqual(['x', 'y'])
@@ -106,7 +109,7 @@ describe('token strings with their log-probs', () => {
     expect(r.dataset.actDim).toBe(2)
   })
 
-  it('a followed log keeps each string\'s id from batch to batch', async () => {
+  it("a followed log keeps each string's id from batch to batch", async () => {
     const f = write('follow.jsonl', [{ id: '1', tokens: ['p', 'q'], ref_logprobs: [-1, -1], policy_logprobs: [-0.5, -1] }])
     const updates: ByoFollowUpdate[] = []
     const h = followByo(store, f, { minUpdateMs: 0, intervalMs: 20, onError: (m) => updates.push({ error: m } as never) }, (u) => updates.push(u))

@@ -76,7 +76,7 @@ describe('byo import → inspect', () => {
     expect(() => byoInspect(store, { datasetId: id, settings: { ...byoDefaultSettings(), temp: -1 } })).toThrow(/temp/)
   })
 
-  it('gives one trace\'s tokens with ρ_t and the tokenizer\'s text', async () => {
+  it("gives one trace's tokens with ρ_t and the tokenizer's text", async () => {
     const r = await byoTraceRho(store, { datasetId: id, traceIndex: 0 })
     expect(r.tokens.map((t) => t.id)).toEqual([1, 4, 5, 6, 2])
     expect(r.tokens.map((t) => t.masked)).toEqual([true, true, false, false, false])
@@ -105,7 +105,7 @@ describe('byo import → inspect', () => {
 })
 
 describe('byo bad input: nothing half-imported', () => {
-  it('a log-prob list whose length is not the tokens\' names the row and field; nothing stored', async () => {
+  it("a log-prob list whose length is not the tokens' names the row and field; nothing stored", async () => {
     const f = join(dir, 'bad.jsonl')
     writeFileSync(f, row('a', [3, 4], [-1, -1], [-1, -1]) + row('b', [3, 4, 5], [-1, -1, -1], [-1, -1]))
     const before = store.listDatasets().length
@@ -285,7 +285,7 @@ describe('byo follow with a tokenizer that does not load', () => {
   })
 })
 
-describe('byo through the services (the contract\'s requests and events)', () => {
+describe("byo through the services (the contract's requests and events)", () => {
   it('byo.import → byo.inspect → byo.traceRho; byo.follow emits byo.update; bad input is invalid_input', async () => {
     const { createServices } = await import('../../src/main/services/index.ts')
     const services = await createServices({ projectFile: join(dir, 's.iwsft'), transport: 'http' })

@@ -92,7 +92,10 @@ describe('iwsft runs rename|delete', () => {
   it('renames a run, refuses to delete without --yes off a terminal, deletes with --yes', async () => {
     const file = join(dir, 'r.iwsft')
     const cfg = join(dir, 'tiny.json')
-    writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 100 }, train: { steps: 20, batch_size: 8, log_every: 10, eval_every: 10, snapshot_every: 20 } }))
+    writeFileSync(
+      cfg,
+      JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 100 }, train: { steps: 20, batch_size: 8, log_every: 10, eval_every: 10, snapshot_every: 20 } })
+    )
     expect((await capture(['run', cfg, '--project', file, '--json'])).code).toBe(0)
     const id = openProject(file, { readonly: true }).listRuns()[0].id
 

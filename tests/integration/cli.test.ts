@@ -18,7 +18,10 @@ const iwsft = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { 
 describe('iwsft CLI', () => {
   it('runs a YAML config and lists the run with its backend', () => {
     const cfg = join(dir, 'quick.yaml')
-    writeFileSync(cfg, ['dataset: bandit', 'method: iw-sft', 'backend: cpu', 'dataset_options: { pulls: 300 }', 'train:', '  steps: 40', '  batch_size: 32', '  log_every: 10', ''].join('\n'))
+    writeFileSync(
+      cfg,
+      ['dataset: bandit', 'method: iw-sft', 'backend: cpu', 'dataset_options: { pulls: 300 }', 'train:', '  steps: 40', '  batch_size: 32', '  log_every: 10', ''].join('\n')
+    )
     const r = iwsft(['run', cfg, '--project', 'p.iwsft'])
     expect(r.stderr).not.toMatch(/Error/)
     expect(r.status).toBe(0)

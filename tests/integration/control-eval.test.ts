@@ -27,11 +27,7 @@ class LinearGaussian implements Policy {
     logStd: number[]
   ) {
     this.spec = { kind: 'test-linear-gaussian', obsDim, actDim }
-    this.variables = [
-      tf.variable(tf.tensor2d(W, [actDim, obsDim]).transpose(), false),
-      tf.variable(tf.tensor1d(b), false),
-      tf.variable(tf.tensor1d(logStd), false)
-    ]
+    this.variables = [tf.variable(tf.tensor2d(W, [actDim, obsDim]).transpose(), false), tf.variable(tf.tensor1d(b), false), tf.variable(tf.tensor1d(logStd), false)]
   }
   logProbs(batch: Batch): tf.Tensor2D {
     return tf.tidy(() => {
@@ -133,7 +129,13 @@ describe('offlineEval (no environment)', () => {
     const expected = 2 * (-0.5 * Math.log(2 * Math.PI * sigma * sigma) - 0.5)
     expect(Math.abs(r.meanLogLik - expected)).toBeLessThan(0.1)
     expect(Math.abs(r.actionError - sigma * sigma) / (sigma * sigma)).toBeLessThan(0.15)
-    const wrong = new LinearGaussian(3, 2, Wstar.map((w) => -w), bstar, [Math.log(sigma), Math.log(sigma)])
+    const wrong = new LinearGaussian(
+      3,
+      2,
+      Wstar.map((w) => -w),
+      bstar,
+      [Math.log(sigma), Math.log(sigma)]
+    )
     const w = offlineEval(wrong, ds, heldOut)
     expect(w.meanLogLik).toBeLessThan(r.meanLogLik - 5)
     expect(w.actionError).toBeGreaterThan(r.actionError + 0.3)
@@ -169,7 +171,10 @@ describe('replayEpisode (plots over time and a drawing)', () => {
     expect(r.obs.length).toBe(r.length * 11)
     expect(r.actions.length).toBe(r.length * 3)
     expect(r.rewards.length).toBe(r.length)
-    expect(r.ret).toBeCloseTo(r.rewards.reduce((a, b) => a + b, 0), 3)
+    expect(r.ret).toBeCloseTo(
+      r.rewards.reduce((a, b) => a + b, 0),
+      3
+    )
     const names = r.geoms.map((g) => g.name)
     expect(names).toEqual(['floor', 'torso', 'thigh', 'leg', 'foot'])
     const torso = names.indexOf('torso')

@@ -30,7 +30,13 @@ afterAll(async () => {
 describe('datasets.preview', () => {
   it('gives the columns, the first rows as text and the recognised layout', async () => {
     const f = join(dir, 'chat.jsonl')
-    const rows = [0, 1, 2].map((i) => ({ id: `r${i}`, messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] }))
+    const rows = [0, 1, 2].map((i) => ({
+      id: `r${i}`,
+      messages: [
+        { role: 'user', content: `q${i}` },
+        { role: 'assistant', content: `a${i}` }
+      ]
+    }))
     writeFileSync(f, rows.map((r) => JSON.stringify(r)).join('\n') + '\n')
     const r = await call('datasets.preview', { path: f, rows: 2 })
     expect(r.status).toBe(200)

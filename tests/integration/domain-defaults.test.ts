@@ -64,7 +64,19 @@ describe('iwsft run with a dataset id', () => {
 describe('runs.start / config.validate with a dataset id', () => {
   it('a discrete dataset that is not the built-in bandit gets the bandit defaults; a sequence one the sequence defaults', async () => {
     const traces = join(dir, 'choices.traces.json')
-    writeFileSync(traces, JSON.stringify({ kind: 'discrete', obsDim: 0, actDim: 3, traces: [{ actions: [0], score: 1 }, { actions: [2], score: 0 }, { actions: [1], score: 1 }] }))
+    writeFileSync(
+      traces,
+      JSON.stringify({
+        kind: 'discrete',
+        obsDim: 0,
+        actDim: 3,
+        traces: [
+          { actions: [0], score: 1 },
+          { actions: [2], score: 0 },
+          { actions: [1], score: 1 }
+        ]
+      })
+    )
     const s = await createServices({ projectFile: join(dir, 's.iwsft'), transport: 'cli' })
     try {
       const d = (await s.call('datasets.import', { path: traces, importId: 'a' })).dataset

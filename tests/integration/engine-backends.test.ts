@@ -20,14 +20,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function controlData() {
   const rng = new Rng(9)
-  return fromTraces('parity', 'continuous', 5, 2, Array.from({ length: 24 }, (_, i) => {
-    const T = 5 + (i % 7)
-    return {
-      obs: Array.from({ length: T * 5 }, () => rng.normal()),
-      actions: Array.from({ length: T * 2 }, () => Math.tanh(rng.normal())),
-      score: i
-    }
-  }))
+  return fromTraces(
+    'parity',
+    'continuous',
+    5,
+    2,
+    Array.from({ length: 24 }, (_, i) => {
+      const T = 5 + (i % 7)
+      return {
+        obs: Array.from({ length: T * 5 }, () => rng.normal()),
+        actions: Array.from({ length: T * 2 }, () => Math.tanh(rng.normal())),
+        score: i
+      }
+    })
+  )
 }
 
 async function run(backend: BackendName, config: RunConfig, file: string) {

@@ -33,11 +33,24 @@ function logProbsOn(p: Policy): Float32Array {
   const B = 3
   const T = 2
   const rng = new Rng(99)
-  const obs = obsDim > 0 ? tf.tensor3d(Float32Array.from({ length: B * T * obsDim }, () => rng.normal()), [B, T, obsDim]) : null
+  const obs =
+    obsDim > 0
+      ? tf.tensor3d(
+          Float32Array.from({ length: B * T * obsDim }, () => rng.normal()),
+          [B, T, obsDim]
+        )
+      : null
   const actions =
     kind === 'gaussian-mlp'
-      ? tf.tensor3d(Float32Array.from({ length: B * T * actDim }, () => rng.next() * 1.6 - 0.8), [B, T, actDim])
-      : tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => i % actDim), [B, T], 'int32')
+      ? tf.tensor3d(
+          Float32Array.from({ length: B * T * actDim }, () => rng.next() * 1.6 - 0.8),
+          [B, T, actDim]
+        )
+      : tf.tensor2d(
+          Int32Array.from({ length: B * T }, (_, i) => i % actDim),
+          [B, T],
+          'int32'
+        )
   const batch: Batch = { B, T, obs, actions, mask: tf.ones([B, T]) as tf.Tensor2D, traceIndex: Int32Array.from([0, 1, 2]) }
   const lp = p.logProbs(batch)
   const out = lp.dataSync() as Float32Array

@@ -30,16 +30,22 @@ describe('offline evaluation of imported control data', () => {
   it('held-out traces are never trained on, and their log-likelihood improves', async () => {
     const rng = new Rng(3)
     // a linear rule a = tanh(0.8 s0 − 0.5 s1) + noise: learnable, so held-out likelihood must rise
-    const ds = fromTraces('imported', 'continuous', 2, 1, Array.from({ length: 50 }, (_, i) => {
-      const obs: number[] = []
-      const actions: number[] = []
-      for (let t = 0; t < 10; t++) {
-        const s = [rng.normal(), rng.normal()]
-        obs.push(...s)
-        actions.push(Math.tanh(0.8 * s[0] - 0.5 * s[1]) + 0.05 * rng.normal())
-      }
-      return { obs, actions, score: i }
-    }))
+    const ds = fromTraces(
+      'imported',
+      'continuous',
+      2,
+      1,
+      Array.from({ length: 50 }, (_, i) => {
+        const obs: number[] = []
+        const actions: number[] = []
+        for (let t = 0; t < 10; t++) {
+          const s = [rng.normal(), rng.normal()]
+          obs.push(...s)
+          actions.push(Math.tanh(0.8 * s[0] - 0.5 * s[1]) + 0.05 * rng.normal())
+        }
+        return { obs, actions, score: i }
+      })
+    )
     const store = openProject(join(dir, 'h.iwsft'))
     const { id } = store.putDataset(ds, 'file:/data/imported.h5')
     const config = resolveConfig({

@@ -73,7 +73,7 @@ async function adapted(): Promise<LlmPolicy> {
 }
 
 describe('hf and peft exports of a LoRA policy', () => {
-  it('the merged folder and the adapter reload (engine) to the policy\'s own log-probs', async () => {
+  it("the merged folder and the adapter reload (engine) to the policy's own log-probs", async () => {
     const p = await adapted()
     const own = rows(p)
     const out = join(dir, 'direct')
@@ -103,7 +103,7 @@ describe('hf and peft exports of a LoRA policy', () => {
     p.dispose()
   })
 
-  it('transformers and PEFT read the committed exports to the engine\'s numbers (python/parity/export_ref.py)', async () => {
+  it("transformers and PEFT read the committed exports to the engine's numbers (python/parity/export_ref.py)", async () => {
     const p = await adapted()
     if (process.env.IWSFT_WRITE_EXPORT_FIXTURE) {
       const meta = { generated_by: 'tests/integration/llm-export.test.ts' }
@@ -189,7 +189,7 @@ describe('iwsft export RUN --format hf|peft (services runs.export)', () => {
     throw new Error('run did not finish')
   }
 
-  it('a LoRA run exports both; the merged folder is added back as a model that scores as the run\'s checkpoint', async () => {
+  it("a LoRA run exports both; the merged folder is added back as a model that scores as the run's checkpoint", async () => {
     const runId = await trainRun('lora')
     const hf = await s.call('runs.export', { runId, format: 'hf', outDir: join(dir, `run${runId}-hf`) })
     expect(hf.files.map((f) => f.split('/').pop()).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
@@ -229,6 +229,8 @@ describe('iwsft export RUN --format hf|peft (services runs.export)', () => {
     } finally {
       merged.dispose()
     }
-    await expect(s.call('runs.export', { runId, format: 'peft', outDir: join(dir, `run${runId}-peft`) })).rejects.toThrow(/only a LoRA run exports a PEFT adapter; .* export it with --format hf/)
+    await expect(s.call('runs.export', { runId, format: 'peft', outDir: join(dir, `run${runId}-peft`) })).rejects.toThrow(
+      /only a LoRA run exports a PEFT adapter; .* export it with --format hf/
+    )
   })
 })

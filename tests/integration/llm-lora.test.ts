@@ -62,7 +62,7 @@ describe('LoRA on LlmPolicy', () => {
     expect(s).toEqual({ rank: 4, alpha: 8, dropout: 0, targets: ['down', 'gate', 'k', 'o', 'q', 'up', 'v'], rslora: false })
   })
 
-  it('a fresh adapter (B = 0) is the base model; PEFT\'s adapter gives PEFT\'s log-probs within 1e-4', async () => {
+  it("a fresh adapter (B = 0) is the base model; PEFT's adapter gives PEFT's log-probs within 1e-4", async () => {
     const settings = await readPeftConfig(peftDir)
     const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', ...settings }, seed: 5 })
     const batch = fixtureBatch()
@@ -92,7 +92,7 @@ describe('LoRA on LlmPolicy', () => {
     p.dispose()
   })
 
-  it('gradients reach only the adapters and equal the chain rule of the full model\'s gradient', async () => {
+  it("gradients reach only the adapters and equal the chain rule of the full model's gradient", async () => {
     const settings = await readPeftConfig(peftDir)
     const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', ...settings }, seed: 5 })
     await loadPeftWeights(m.spec, p.adapters!, peftDir)
@@ -151,7 +151,7 @@ describe('LoRA on LlmPolicy', () => {
     p.dispose()
   })
 
-  it('full fine-tuning: every base weight is a trainable variable of the policy\'s own copy', () => {
+  it("full fine-tuning: every base weight is a trainable variable of the policy's own copy", () => {
     const full = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'full' } })
     expect(full.variables.length).toBe(m.model.weights.size)
     expect(full.lm).not.toBe(m.model)
@@ -165,7 +165,7 @@ describe('LoRA on LlmPolicy', () => {
     expect(m.model.weights.get('embed')!.isDisposed).toBe(false)
   })
 
-  it('checkpointed layers and the chunked head give the plain tape\'s gradients (LoRA with dropout replayed; full on Llama, tied-head Llama, GPT-2, Qwen2)', async () => {
+  it("checkpointed layers and the chunked head give the plain tape's gradients (LoRA with dropout replayed; full on Llama, tied-head Llama, GPT-2, Qwen2)", async () => {
     const batch = fixtureBatch()
     const { B, T } = batch
     // plain reference, differentiated op by op by tfjs: every layer taped (a hook that declares no

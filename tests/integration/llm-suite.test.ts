@@ -43,11 +43,16 @@ describe('reproduce llm', () => {
 
   it('runs every method with LoRA from the model and reports accuracy and weight diagnostics', async () => {
     const labels: string[] = []
-    const results = await runLlmSuite(
-      { store, seeds: 1, quick: true, group: 'llm-suite-test', progress: (l) => (labels.push(l), { update: () => {}, done: () => {} }) },
-      'llama',
-      { trainPrompts: 4, testPrompts: 3, k: 2, maxTokens: 6, steps: 2, batch: 4, microBatch: 2, verify: 'regex:.' }
-    )
+    const results = await runLlmSuite({ store, seeds: 1, quick: true, group: 'llm-suite-test', progress: (l) => (labels.push(l), { update: () => {}, done: () => {} }) }, 'llama', {
+      trainPrompts: 4,
+      testPrompts: 3,
+      k: 2,
+      maxTokens: 6,
+      steps: 2,
+      batch: 4,
+      microBatch: 2,
+      verify: 'regex:.'
+    })
     const acc = results.filter((r) => r.metric === 'accuracy').map((r) => r.method)
     expect(acc).toEqual(['base', 'sft', 'iw-sft', 'iw-sft-step'])
     for (const r of results.filter((x) => x.metric === 'accuracy')) expect(r.mean).toBeGreaterThanOrEqual(0)
@@ -58,7 +63,17 @@ describe('reproduce llm', () => {
   })
 
   it('a model that is not in the project is a clear error', async () => {
-    await expect(runLlmSuite({ store, seeds: 1, quick: true, group: 'x', progress: () => ({ update: () => {}, done: () => {} }) }, 'nope', { trainPrompts: 1, testPrompts: 1, k: 1, maxTokens: 2, steps: 1, batch: 1, microBatch: 1 })).rejects.toThrow(/model "nope" is not in the project/)
+    await expect(
+      runLlmSuite({ store, seeds: 1, quick: true, group: 'x', progress: () => ({ update: () => {}, done: () => {} }) }, 'nope', {
+        trainPrompts: 1,
+        testPrompts: 1,
+        k: 1,
+        maxTokens: 2,
+        steps: 1,
+        batch: 1,
+        microBatch: 1
+      })
+    ).rejects.toThrow(/model "nope" is not in the project/)
   })
 })
 

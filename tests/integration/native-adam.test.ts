@@ -29,10 +29,24 @@ const size = (s: number[]): number => s.reduce((a, b) => a * b, 1)
 async function run(backend: 'cpu' | 'native-cpu', o: Optim, n: number): Promise<Float32Array[]> {
   await initBackend(backend)
   const rng = new Rng(1)
-  const params = SHAPES.map((s) => tf.tidy(() => tf.variable(tf.tensor(Array.from({ length: size(s) }, () => rng.normal()), s))))
+  const params = SHAPES.map((s) =>
+    tf.tidy(() =>
+      tf.variable(
+        tf.tensor(
+          Array.from({ length: size(s) }, () => rng.normal()),
+          s
+        )
+      )
+    )
+  )
   const opt = new AdamOptimizer(params, o)
   for (let k = 0; k < n; k++) {
-    const g = SHAPES.map((s) => tf.tensor(Array.from({ length: size(s) }, () => 3 * rng.normal()), s))
+    const g = SHAPES.map((s) =>
+      tf.tensor(
+        Array.from({ length: size(s) }, () => 3 * rng.normal()),
+        s
+      )
+    )
     opt.step(g, 0.01 * (k + 1)).dispose()
     tf.dispose(g)
   }
@@ -63,8 +77,24 @@ describe('Adam as TensorFlow kernels (native backend)', () => {
     await initBackend('native-cpu')
     const before = tf.memory().numTensors
     const rng = new Rng(2)
-    const make = (): tf.Variable[] => SHAPES.map((s, i) => tf.tidy(() => tf.variable(tf.tensor(Array.from({ length: size(s) }, (_, k) => 0.1 * k - i), s))))
-    const grads = (): tf.Tensor[] => SHAPES.map((s) => tf.tensor(Array.from({ length: size(s) }, () => rng.normal()), s))
+    const make = (): tf.Variable[] =>
+      SHAPES.map((s, i) =>
+        tf.tidy(() =>
+          tf.variable(
+            tf.tensor(
+              Array.from({ length: size(s) }, (_, k) => 0.1 * k - i),
+              s
+            )
+          )
+        )
+      )
+    const grads = (): tf.Tensor[] =>
+      SHAPES.map((s) =>
+        tf.tensor(
+          Array.from({ length: size(s) }, () => rng.normal()),
+          s
+        )
+      )
     const o = optim({ kind: 'adamw', lr: 0.01, weight_decay: 0.1 })
     const a = make()
     const optA = new AdamOptimizer(a, o)

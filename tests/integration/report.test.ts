@@ -125,7 +125,16 @@ describe('report files', () => {
 
   it('Markdown: tables for runs, final metrics, curves, weights, curation, config and versions', () => {
     const md = renderMarkdown(cmp)
-    for (const h of ['## Runs', '## Final metrics', '## Curves', '## Importance weights at the last snapshot', '## Weight diagnostics', '## Data and curation', '## Configuration', '## Seeds, backend and versions']) {
+    for (const h of [
+      '## Runs',
+      '## Final metrics',
+      '## Curves',
+      '## Importance weights at the last snapshot',
+      '## Weight diagnostics',
+      '## Data and curation',
+      '## Configuration',
+      '## Seeds, backend and versions'
+    ]) {
       expect(md).toContain(h)
     }
     expect(md).toContain('iw <b>bold</b> & "q" \\| pipe')

@@ -88,7 +88,13 @@ describe('executeRun', () => {
   it('a non-finite loss stops the run with a message naming the step', async () => {
     const store = openProject(join(dir, 'e.iwsft'))
     // a continuous dataset with huge actions under a Gaussian policy and an absurd lr
-    const ds = fromTraces('explode', 'continuous', 1, 1, Array.from({ length: 8 }, (_, i) => ({ obs: [i], actions: [1e30], score: i })))
+    const ds = fromTraces(
+      'explode',
+      'continuous',
+      1,
+      1,
+      Array.from({ length: 8 }, (_, i) => ({ obs: [i], actions: [1e30], score: i }))
+    )
     const { id } = store.putDataset(ds, 'test')
     const cfg = resolveConfig({
       dataset: String(id),

@@ -36,7 +36,10 @@ describe('the services follow the project file', () => {
     try {
       expect(await sv.call('runs.list', {})).toEqual([])
       const cfg = join(dir, 'run.json')
-      writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 3000, batch_size: 16, log_every: 10, eval_every: 500, snapshot_every: 1000 } }))
+      writeFileSync(
+        cfg,
+        JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 3000, batch_size: 16, log_every: 10, eval_every: 500, snapshot_every: 1000 } })
+      )
       const child = spawn(process.execPath, [BIN, 'run', cfg, '--project', file], { cwd: dir, stdio: 'ignore' })
       const exited = new Promise<number | null>((r) => child.on('exit', r))
 

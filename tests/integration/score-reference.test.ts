@@ -17,11 +17,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 function data() {
   const rng = new Rng(2)
-  return fromTraces('score-me', 'continuous', 3, 1, Array.from({ length: 30 }, (_, i) => ({
-    obs: Array.from({ length: 12 }, () => rng.normal()),
-    actions: Array.from({ length: 4 }, () => Math.tanh(rng.normal())),
-    score: i
-  })))
+  return fromTraces(
+    'score-me',
+    'continuous',
+    3,
+    1,
+    Array.from({ length: 30 }, (_, i) => ({
+      obs: Array.from({ length: 12 }, () => rng.normal()),
+      actions: Array.from({ length: 4 }, () => Math.tanh(rng.normal())),
+      score: i
+    }))
+  )
 }
 
 const settings = {
@@ -43,7 +49,14 @@ describe('reference scoring job', () => {
     expect(store.getRefLogProbs(r.refKey!, store.listDatasets().find((d) => d.id === id)!.hash)).not.toBeNull()
 
     const runPhases: string[] = []
-    const config = resolveConfig({ ...settings, dataset: String(id), domain: 'control', method: 'iw-sft-q', curation: { mode: 'quality_bins', cutoffs: [50, 80] }, train: { steps: 5, batch_size: 4 } })
+    const config = resolveConfig({
+      ...settings,
+      dataset: String(id),
+      domain: 'control',
+      method: 'iw-sft-q',
+      curation: { mode: 'quality_bins', cutoffs: [50, 80] },
+      train: { steps: 5, batch_size: 4 }
+    })
     const end = await executeRun(store, config, { progressIntervalMs: 0, onEvent: (e) => e.type === 'progress' && runPhases.push(e.phase) })
     expect(end.status).toBe('completed')
     // the scoring job trained the BC reference and cached it with its log-probs: the run does neither again

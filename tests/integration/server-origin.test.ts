@@ -52,7 +52,8 @@ beforeAll(async () => {
   srv = await startServer({ projectFile: join(dir, 'o.iwsft'), port: 0, rendererDir: RENDERER_OUT, uploadRoot: join(dir, 'uploads') })
   // a run with a checkpoint, for the export the other page asks for
   const ended = new Promise<string>((res) => srv.services.subscribe((e, p) => e === 'run.end' && res((p as { status: string }).status)))
-  runId = ((await srv.services.call('runs.start', { config: { ...quickBandit(), train: { ...quickBandit().train, steps: 20, checkpoint_every: 20 } }, seeds: [0] })) as { runIds: number[] }).runIds[0]
+  runId = ((await srv.services.call('runs.start', { config: { ...quickBandit(), train: { ...quickBandit().train, steps: 20, checkpoint_every: 20 } }, seeds: [0] })) as { runIds: number[] })
+    .runIds[0]
   expect(await ended).toBe('completed')
   evil = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })

@@ -90,7 +90,10 @@ describe('iwsft serve server', () => {
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {
     const status = await new Promise<number>((res, rej) => {
-      const r = request({ host: '127.0.0.1', port: srv.port, path: '/api/datasets.list', method: 'POST', headers: { host: `evil.example:${srv.port}`, authorization: `Bearer ${srv.token}` } }, (m) => res(m.statusCode ?? 0))
+      const r = request(
+        { host: '127.0.0.1', port: srv.port, path: '/api/datasets.list', method: 'POST', headers: { host: `evil.example:${srv.port}`, authorization: `Bearer ${srv.token}` } },
+        (m) => res(m.statusCode ?? 0)
+      )
       r.on('error', rej)
       r.end()
     })
@@ -158,7 +161,11 @@ describe('iwsft serve server', () => {
 describe('iwsft serve (command line)', () => {
   it('prints the URL with the token, answers with it, and stops on SIGTERM', async () => {
     const root = resolve(import.meta.dirname, '../..')
-    const child = spawn(process.execPath, [join(root, 'bin/iwsft.mjs'), 'serve', '--no-open', '--port', '0', '--project', join(dir, 'cli.iwsft')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, IWSFT_HOME: join(dir, 'home') } })
+    const child = spawn(process.execPath, [join(root, 'bin/iwsft.mjs'), 'serve', '--no-open', '--port', '0', '--project', join(dir, 'cli.iwsft')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, IWSFT_HOME: join(dir, 'home') }
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))

@@ -105,12 +105,16 @@ describe('datasets and followed logs through the services', () => {
     expect((await sv.call('datasets.find', { ref: String(bandit.id) })).id).toBe(bandit.id)
     expect((await sv.call('datasets.find', { ref: bandit.name })).id).toBe(bandit.id)
     await expect(sv.call('datasets.find', { ref: 'nope' })).rejects.toMatchObject({ code: 'not_found' })
-    await expect(sv.call('datasets.import', { path: join(dir, 'missing.jsonl'), importId: 'm' })).rejects.toMatchObject({ code: 'invalid_data', message: expect.stringContaining('missing.jsonl') })
+    await expect(sv.call('datasets.import', { path: join(dir, 'missing.jsonl'), importId: 'm' })).rejects.toMatchObject({
+      code: 'invalid_data',
+      message: expect.stringContaining('missing.jsonl')
+    })
   })
 
   it('a bad line of a followed log is a byo.error event naming the line, as it happens', async () => {
     const f = join(dir, 'live.jsonl')
-    const row = (id: string, n: number, m = n): string => JSON.stringify({ id, tokens: Array(n).fill(3), ref_logprobs: Array(n).fill(-1), policy_logprobs: Array(m).fill(-1), score: 1 }) + '\n'
+    const row = (id: string, n: number, m = n): string =>
+      JSON.stringify({ id, tokens: Array(n).fill(3), ref_logprobs: Array(n).fill(-1), policy_logprobs: Array(m).fill(-1), score: 1 }) + '\n'
     writeFileSync(f, row('a', 2))
     await sv.call('byo.follow', { followId: 'f', path: f, minUpdateMs: 0 })
     await waitFor(() => events.find(([e]) => e === 'byo.update'))

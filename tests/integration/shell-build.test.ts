@@ -24,7 +24,10 @@ const builtin = (m: string): boolean => m.startsWith('node:') || builtinModules.
 
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'iwsft-build-'))
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--outDir', out, '--logLevel', 'warn'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--outDir', out, '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
 }, 300_000)
 afterAll(() => rmSync(out, { recursive: true, force: true }))
 

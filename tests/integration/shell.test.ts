@@ -61,7 +61,11 @@ const shown = (url: string): string => decodeURIComponent(url.replace(/^data:tex
 /** A request to the back end as the app's page makes it, with the token the preload handed over. */
 async function call(fake: Fake, name: string, input: unknown): Promise<{ status: number; json: any }> {
   const token = (await fake.invoke(CHANNELS.token, {})) as string
-  const res = await fetch(`${new URL(fake.win().url).origin}/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(input) })
+  const res = await fetch(`${new URL(fake.win().url).origin}/api/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(input)
+  })
   return { status: res.status, json: await res.json() }
 }
 
@@ -83,7 +87,15 @@ describe('the desktop shell (stand-in Electron, real back end)', () => {
     const w = fake.win()
     expect(w.url).toBe(`${backend.info.origin}/`)
     expect(w.shown).toBe(true)
-    expect(w.options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false, webviewTag: false, webSecurity: true, preload: PRELOAD })
+    expect(w.options.webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webviewTag: false,
+      webSecurity: true,
+      preload: PRELOAD
+    })
     const page = await fetch(w.url)
     expect(page.status).toBe(200)
     expect(page.headers.get('content-security-policy')).toBe(CSP)
@@ -164,7 +176,7 @@ describe('the desktop shell (stand-in Electron, real back end)', () => {
     const { fake, shell } = launch({ project: first, recent: fileRecentList(join(home, 'recent.json')) })
     await shell.ready
     type Item = { label?: string; submenu?: Item[]; click?: () => Promise<void> | void }
-    const file = (): Item[] => ((fake.menu!.template as Item[]).find((m) => m.label === 'File')!.submenu ?? [])
+    const file = (): Item[] => (fake.menu!.template as Item[]).find((m) => m.label === 'File')!.submenu ?? []
     const picked = join(mkdtempSync(join(tmpdir(), 'iwsft-shell-menu-')), 'other.iwsft')
     fake.saveAnswers.push({ canceled: false, filePath: picked })
     await file().find((i) => i.label === 'New Project…')!.click!()
@@ -172,7 +184,11 @@ describe('the desktop shell (stand-in Electron, real back end)', () => {
     expect((await call(fake, 'project.info', {})).json.value.file).toBe(picked)
     // the menu now lists both; the first one opens from there
     const recentItems = (): Item[] => file().find((i) => i.label === 'Open Recent')!.submenu!
-    expect(recentItems().map((i) => i.label).slice(0, 2)).toEqual(['other.iwsft', 'm1.iwsft'])
+    expect(
+      recentItems()
+        .map((i) => i.label)
+        .slice(0, 2)
+    ).toEqual(['other.iwsft', 'm1.iwsft'])
     await recentItems()[1].click!()
     expect((await call(fake, 'project.info', {})).json.value.file).toBe(first)
     rmSync(join(picked, '..'), { recursive: true, force: true })
@@ -303,7 +319,9 @@ chromiumSuite(hasChromium ? 'the shell’s pages in Chromium' : `the shell’s p
       page.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
       // what the preload gives the window, carried to the shell's handlers with the page's real URL
       await page.exposeBinding('__iwsftIpc', ({ frame }, channel: string, ...args: unknown[]) => fake.invoke(channel, { url: frame.url() }, ...args))
-      await page.addInitScript("window.api = { token: () => window.__iwsftIpc('iwsft:token'), pickFile: (k) => window.__iwsftIpc('iwsft:pick', k), restartBackend: () => window.__iwsftIpc('iwsft:restart') }")
+      await page.addInitScript(
+        "window.api = { token: () => window.__iwsftIpc('iwsft:token'), pickFile: (k) => window.__iwsftIpc('iwsft:pick', k), restartBackend: () => window.__iwsftIpc('iwsft:restart') }"
+      )
       await page.goto(fake.win().url)
       await expect.poll(() => page.getByTestId('datasets-table').innerText(), { timeout: 60_000 }).toMatch(/bandit/)
       mkdirSync(SCREENSHOT_DIR, { recursive: true })

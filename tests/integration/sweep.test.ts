@@ -21,7 +21,12 @@ const QUICK = { dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300
 
 describe('the grid', () => {
   it('every combination, the first axis varying slowest', () => {
-    expect(gridPoints([{ key: 'a', values: [1, 2] }, { key: 'b', values: ['x', 'y', 'z'] }])).toEqual([
+    expect(
+      gridPoints([
+        { key: 'a', values: [1, 2] },
+        { key: 'b', values: ['x', 'y', 'z'] }
+      ])
+    ).toEqual([
       { a: 1, b: 'x' },
       { a: 1, b: 'y' },
       { a: 1, b: 'z' },
@@ -119,7 +124,11 @@ describe('iwsft sweep', () => {
   it('--json prints the group and one result per grid point', () => {
     const cfg = join(dir, 'q.yaml')
     writeFileSync(cfg, JSON.stringify({ ...QUICK, method: 'iw-sft' }))
-    const r = spawnSync(process.execPath, [BIN, 'sweep', cfg, '--grid', 'weights.temp=1,3', '--seeds', '1', '--json', '--project', 'c.iwsft'], { cwd: dir, encoding: 'utf8', timeout: 200_000 })
+    const r = spawnSync(process.execPath, [BIN, 'sweep', cfg, '--grid', 'weights.temp=1,3', '--seeds', '1', '--json', '--project', 'c.iwsft'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 200_000
+    })
     expect(r.status, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout)
     expect(typeof out.group).toBe('string')

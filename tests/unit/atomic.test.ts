@@ -65,7 +65,12 @@ describe('atomic writes', () => {
     expect(readdirSync(dir)).toEqual([])
     // one existing file stops the whole set before anything is written
     writeFileSync(join(dir, 'b.bin'), 'keep')
-    await expect(writeFilesAtomic(dir, [{ name: 'a.json', content: '{}' }, { name: 'b.bin', content: 'x' }])).rejects.toThrow(ExportExistsError)
+    await expect(
+      writeFilesAtomic(dir, [
+        { name: 'a.json', content: '{}' },
+        { name: 'b.bin', content: 'x' }
+      ])
+    ).rejects.toThrow(ExportExistsError)
     expect(readdirSync(dir)).toEqual(['b.bin'])
   })
 

@@ -9,7 +9,11 @@ describe('read-back helpers', () => {
     const before = tf.memory().numTensors
     const t = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2])
     const rows = readBackRows(t)
-    expect(rows.map((r) => Array.from(r))).toEqual([[1, 2], [3, 4], [5, 6]])
+    expect(rows.map((r) => Array.from(r))).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6]
+    ])
     expect(rows[1].buffer).toBe(rows[0].buffer) // one read, views into it
     expect(Array.from(readBack(t, { dispose: true }))).toEqual([1, 2, 3, 4, 5, 6])
     expect(t.isDisposed).toBe(true)

@@ -51,7 +51,11 @@ describe('selectBackend (pure rule)', () => {
   })
 
   it('an unexpected failure while forcing is reported too', async () => {
-    await expect(selectBackend('wasm', async () => { throw new Error('boom') })).rejects.toThrow(/"wasm" was asked for but cannot be used: boom/)
+    await expect(
+      selectBackend('wasm', async () => {
+        throw new Error('boom')
+      })
+    ).rejects.toThrow(/"wasm" was asked for but cannot be used: boom/)
   })
 
   it('an unknown backend name is an error that lists the valid ones', async () => {

@@ -85,7 +85,12 @@ describe('wheel reader', () => {
 
   it('reads a text member (the wheel METADATA)', async () => {
     const es = await listZip(zipPath)
-    expect(await readZipText(zipPath, es.find((e) => e.name.endsWith('METADATA'))!)).toMatch(/extra == "and-cuda"/)
+    expect(
+      await readZipText(
+        zipPath,
+        es.find((e) => e.name.endsWith('METADATA'))!
+      )
+    ).toMatch(/extra == "and-cuda"/)
   })
 
   it('rejects a file that is not a zip, a truncated one and a member shorter than its directory says, naming the file', async () => {
@@ -107,8 +112,16 @@ describe('wheel reader', () => {
   it('counts progress over the extracted members only', async () => {
     const es = await listZip(zipPath)
     const seen: Array<[number, number]> = []
-    await extractZip(zipPath, es, (e) => (e.name.endsWith('.h') ? join(dir, 'prog', e.name) : null), (done, total) => seen.push([done, total]))
-    expect(seen).toEqual([[1, 2], [2, 2]])
+    await extractZip(
+      zipPath,
+      es,
+      (e) => (e.name.endsWith('.h') ? join(dir, 'prog', e.name) : null),
+      (done, total) => seen.push([done, total])
+    )
+    expect(seen).toEqual([
+      [1, 2],
+      [2, 2]
+    ])
   })
 
   it('hashes files with sha256', async () => {

@@ -24,7 +24,7 @@ describe('toy bandit (paper §3.5)', () => {
     const ds = makeBanditDataset(10_000, 0)
     let left = 0
     let right = 0
-    for (let i = 0; i < ds.scores.length; i++) if (ds.scores[i] > 0.5) (ds.actions[i] === 1 ? right++ : left++)
+    for (let i = 0; i < ds.scores.length; i++) if (ds.scores[i] > 0.5) ds.actions[i] === 1 ? right++ : left++
     expect(right / (right + left)).toBeGreaterThan(0.64)
     expect(right / (right + left)).toBeLessThan(0.69)
   })

@@ -92,7 +92,10 @@ describe('byoWeights, trace variant', () => {
   })
 
   it('a trace whose log ratio overflows exp gives the clamp bound, not Infinity', () => {
-    const ds = fromTraces('big', 'sequence', 0, 3, [{ actions: [1, 1], mask: [1, 1], score: 1 }, { actions: [2], mask: [1], score: 0 }])
+    const ds = fromTraces('big', 'sequence', 0, 3, [
+      { actions: [1, 1], mask: [1, 1], score: 1 },
+      { actions: [2], mask: [1], score: 0 }
+    ])
     const r = byoWeights(ds, Float32Array.from([-600, -600, -1]), Float32Array.from([0, 0, -1]), { ...LLM, aggregate: 'sum' }, 'trace')
     close(r.logWRaw, [1200, 0])
     close(r.w, [16, 1])

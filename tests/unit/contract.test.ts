@@ -72,7 +72,19 @@ const EXPECTED_REQUESTS = [
   'sweeps.start',
   'sweeps.status'
 ]
-const EXPECTED_EVENTS = ['backend.install', 'byo.error', 'byo.update', 'import.progress', 'model.progress', 'project.changed', 'run.end', 'run.metrics', 'run.progress', 'run.start', 'score.progress']
+const EXPECTED_EVENTS = [
+  'backend.install',
+  'byo.error',
+  'byo.update',
+  'import.progress',
+  'model.progress',
+  'project.changed',
+  'run.end',
+  'run.metrics',
+  'run.progress',
+  'run.start',
+  'score.progress'
+]
 
 describe('contract schemas', () => {
   it('has exactly the requests and events written out above, each with a schema', () => {
@@ -92,7 +104,10 @@ describe('contract schemas', () => {
     for (const n of REQUEST_NAMES) {
       const r = requestSchemas[n].safeParse({ notAField: 1 })
       expect(r.success, n).toBe(false)
-      expect(r.error!.issues.some((i) => i.code === 'unrecognized_keys' && 'keys' in i && (i.keys as string[]).includes('notAField')), n).toBe(true)
+      expect(
+        r.error!.issues.some((i) => i.code === 'unrecognized_keys' && 'keys' in i && (i.keys as string[]).includes('notAField')),
+        n
+      ).toBe(true)
     }
   })
 

@@ -13,7 +13,11 @@ describe('shipped MJCF models', () => {
   const files = readdirSync(mjcfDir()).filter((f) => f.endsWith('.xml'))
 
   it('ships one model per task, and every task names a shipped file', () => {
-    expect(files.sort()).toEqual(listTasks().map((t) => t.mjcf).sort())
+    expect(files.sort()).toEqual(
+      listTasks()
+        .map((t) => t.mjcf)
+        .sort()
+    )
   })
 
   it.each(files)('%s compiles and steps with finite state', async (file) => {

@@ -41,7 +41,10 @@ function refGaussian(vars: tf.Tensor[], obs: tf.Tensor3D, act: tf.Tensor3D, lo: 
   }
   const mu = h.tanh()
   const ls = vars[vars.length - 1].clipByValue(lo, hi)
-  const z = act.reshape([B * T, A]).sub(mu).div(ls.exp())
+  const z = act
+    .reshape([B * T, A])
+    .sub(mu)
+    .div(ls.exp())
   return z.square().mul(-0.5).sub(ls).sub(HALF_LOG_2PI).sum(1).reshape([B, T]) as tf.Tensor2D
 }
 
@@ -57,12 +60,21 @@ function refCategorical(vars: tf.Tensor[], obs: tf.Tensor3D | null, actions: tf.
     }
     logits = h
   }
-  return tf.logSoftmax(logits).mul(tf.oneHot(actions.reshape([B * T]) as tf.Tensor1D, A)).sum(1).reshape([B, T]) as tf.Tensor2D
+  return tf
+    .logSoftmax(logits)
+    .mul(tf.oneHot(actions.reshape([B * T]) as tf.Tensor1D, A))
+    .sum(1)
+    .reshape([B, T]) as tf.Tensor2D
 }
 
 /** The transformer of transformer.ts written plainly: one head at a time, tfjs's own layer
  *  norm (tf.moments), GELU with tanh, logSoftmax; BOS in front, causal + padded-key mask. */
-function refTransformer(vars: tf.Tensor[], cfg: { vocabSize: number; dModel: number; nHeads: number; nLayers: number; tied: boolean; bos: number }, acts: tf.Tensor2D, valid: tf.Tensor2D): tf.Tensor2D {
+function refTransformer(
+  vars: tf.Tensor[],
+  cfg: { vocabSize: number; dModel: number; nHeads: number; nLayers: number; tied: boolean; bos: number },
+  acts: tf.Tensor2D,
+  valid: tf.Tensor2D
+): tf.Tensor2D {
   const [B, T] = acts.shape
   const { vocabSize: V, dModel: d, nHeads: H } = cfg
   const dh = d / H
@@ -73,13 +85,24 @@ function refTransformer(vars: tf.Tensor[], cfg: { vocabSize: number; dModel: num
   const gelu = (x: tf.Tensor): tf.Tensor => x.mul(0.5).mul(tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1))
   const inputs = tf.concat([tf.fill([B, 1], cfg.bos, 'int32'), acts.slice([0, 0], [B, T - 1])], 1)
   const keyValid = tf.concat([tf.ones([B, 1]), valid.slice([0, 0], [B, T - 1])], 1)
-  const causal = tf.tensor2d(Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)), [T, T])
+  const causal = tf.tensor2d(
+    Array.from({ length: T * T }, (_, i) => (i % T > Math.floor(i / T) ? -1e9 : 0)),
+    [T, T]
+  )
   const bias = causal.reshape([1, T, T]).add(tf.sub(1, keyValid).mul(-1e9).reshape([B, 1, T]))
   const [wte, wpe] = vars
-  let x: tf.Tensor = tf.oneHot(inputs.reshape([B * T]) as tf.Tensor1D, V).matMul(wte as tf.Tensor2D).reshape([B, T, d]).add(wpe.slice([0, 0], [T, d]))
+  let x: tf.Tensor = tf
+    .oneHot(inputs.reshape([B * T]) as tf.Tensor1D, V)
+    .matMul(wte as tf.Tensor2D)
+    .reshape([B, T, d])
+    .add(wpe.slice([0, 0], [T, d]))
   for (let l = 0; l < cfg.nLayers; l++) {
     const [g1, b1, wqkv, bqkv, wo, bo, g2, b2, wfc, bfc, wproj, bproj] = vars.slice(2 + 12 * l, 14 + 12 * l)
-    const qkv = ln(x, g1, b1).reshape([B * T, d]).matMul(wqkv as tf.Tensor2D).add(bqkv).reshape([B, T, 3 * d])
+    const qkv = ln(x, g1, b1)
+      .reshape([B * T, d])
+      .matMul(wqkv as tf.Tensor2D)
+      .add(bqkv)
+      .reshape([B, T, 3 * d])
     const heads: tf.Tensor[] = []
     for (let h = 0; h < H; h++) {
       const q = qkv.slice([0, 0, h * dh], [B, T, dh])
@@ -87,20 +110,49 @@ function refTransformer(vars: tf.Tensor[], cfg: { vocabSize: number; dModel: num
       const v = qkv.slice([0, 0, 2 * d + h * dh], [B, T, dh])
       heads.push(tf.matMul(tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(dh)).add(bias)), v))
     }
-    x = x.add(tf.concat(heads, 2).reshape([B * T, d]).matMul(wo as tf.Tensor2D).add(bo).reshape([B, T, d]))
-    x = x.add(gelu(ln(x, g2, b2).reshape([B * T, d]).matMul(wfc as tf.Tensor2D).add(bfc)).matMul(wproj as tf.Tensor2D).add(bproj).reshape([B, T, d]))
+    x = x.add(
+      tf
+        .concat(heads, 2)
+        .reshape([B * T, d])
+        .matMul(wo as tf.Tensor2D)
+        .add(bo)
+        .reshape([B, T, d])
+    )
+    x = x.add(
+      gelu(
+        ln(x, g2, b2)
+          .reshape([B * T, d])
+          .matMul(wfc as tf.Tensor2D)
+          .add(bfc)
+      )
+        .matMul(wproj as tf.Tensor2D)
+        .add(bproj)
+        .reshape([B, T, d])
+    )
   }
   const k = 2 + 12 * cfg.nLayers
   const hf = ln(x, vars[k], vars[k + 1]).reshape([B * T, d])
   const logits = cfg.tied ? hf.matMul(wte as tf.Tensor2D, false, true) : hf.matMul(vars[k + 2] as tf.Tensor2D)
-  return tf.logSoftmax(logits).mul(tf.oneHot(acts.reshape([B * T]) as tf.Tensor1D, V)).sum(1).reshape([B, T]) as tf.Tensor2D
+  return tf
+    .logSoftmax(logits)
+    .mul(tf.oneHot(acts.reshape([B * T]) as tf.Tensor1D, V))
+    .sum(1)
+    .reshape([B, T]) as tf.Tensor2D
 }
 
 /** 3 rows of up to 4 steps: row 1 has 2 padded steps, row 2 a masked (prompt-like) first step */
 function masks(): { mask: tf.Tensor2D; valid: tf.Tensor2D } {
   return {
-    valid: tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]]),
-    mask: tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0], [0, 1, 1, 0]])
+    valid: tf.tensor2d([
+      [1, 1, 1, 1],
+      [1, 1, 0, 0],
+      [1, 1, 1, 0]
+    ]),
+    mask: tf.tensor2d([
+      [1, 1, 1, 1],
+      [1, 1, 0, 0],
+      [0, 1, 1, 0]
+    ])
   }
 }
 
@@ -109,11 +161,18 @@ type Weighting = 'none' | 'trace' | 'step' | 'current-q'
 /** The gradients of the engine's loss of `policy` and of the reference loss of `ref`. */
 function bothGrads(policy: Policy, batch: Batch, ref: (vars: tf.Tensor[]) => tf.Tensor2D, weighting: Weighting, norm: 'trace' | 'token') {
   const w = weighting === 'trace' ? tf.tensor1d([1.5, 0.25, 2]) : null
-  const stepW = weighting === 'step' ? tf.tensor2d([[0.5, 1, 2, 1], [1.2, 0.3, 9, 9], [1, 1.8, 0.2, 9]]) : null
+  const stepW =
+    weighting === 'step'
+      ? tf.tensor2d([
+          [0.5, 1, 2, 1],
+          [1.2, 0.3, 9, 9],
+          [1, 1.8, 0.2, 9]
+        ])
+      : null
   const engine = tf.variableGrads(() => {
     const logp = policy.logProbs(batch)
     // q = current: w from stopGradient(log π) (constant), as the trainer does
-    const wq = weighting === 'current-q' ? tf.exp(tf.mul(tf.sum(tf.mul(stopGradient(logp), batch.mask), 1), 0.1)) as tf.Tensor1D : w
+    const wq = weighting === 'current-q' ? (tf.exp(tf.mul(tf.sum(tf.mul(stopGradient(logp), batch.mask), 1), 0.1)) as tf.Tensor1D) : w
     return weightedNll(logp, batch.mask, wq, stepW, norm)
   }, policy.variables)
   const reference = tf.grads((...vars: tf.Tensor[]) => {
@@ -160,8 +219,14 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
       if (i === policy.variables.length - 1) v.assign(tf.tensor1d([0.2, -0.4, 0.9]))
     })
     const { mask, valid } = masks()
-    const obs = tf.tensor3d(Float32Array.from({ length: 3 * 4 * 5 }, () => rng.normal()), [3, 4, 5])
-    const actions = tf.tensor3d(Float32Array.from({ length: 3 * 4 * 3 }, () => Math.tanh(rng.normal())), [3, 4, 3])
+    const obs = tf.tensor3d(
+      Float32Array.from({ length: 3 * 4 * 5 }, () => rng.normal()),
+      [3, 4, 5]
+    )
+    const actions = tf.tensor3d(
+      Float32Array.from({ length: 3 * 4 * 3 }, () => Math.tanh(rng.normal())),
+      [3, 4, 3]
+    )
     const batch: Batch = { B: 3, T: 4, obs, actions, mask, valid, traceIndex: new Int32Array(3) }
     const g = bothGrads(policy, batch, (vars) => refGaussian(vars, obs, actions, spec.logStdMin, spec.logStdMax), weighting, norm)
     g.engine.forEach((t, i) => expectClose(policy.variables[i].name, t, g.reference[i]))
@@ -176,10 +241,24 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
     await tf.setBackend(backend)
     const policy = new CategoricalPolicy({ kind: 'categorical', obsDim: 4, actDim: 5, hidden: [6] }, new Rng(21))
     const rng = new Rng(22)
-    policy.variables.forEach((v) => v.assign(tf.tensor(Array.from({ length: v.size }, () => 0.5 * rng.normal()), v.shape)))
+    policy.variables.forEach((v) =>
+      v.assign(
+        tf.tensor(
+          Array.from({ length: v.size }, () => 0.5 * rng.normal()),
+          v.shape
+        )
+      )
+    )
     const { mask, valid } = masks()
-    const obs = tf.tensor3d(Float32Array.from({ length: 3 * 4 * 4 }, () => rng.normal()), [3, 4, 4])
-    const actions = tf.tensor2d(Int32Array.from({ length: 12 }, (_, i) => (i * 3) % 5), [3, 4], 'int32')
+    const obs = tf.tensor3d(
+      Float32Array.from({ length: 3 * 4 * 4 }, () => rng.normal()),
+      [3, 4, 4]
+    )
+    const actions = tf.tensor2d(
+      Int32Array.from({ length: 12 }, (_, i) => (i * 3) % 5),
+      [3, 4],
+      'int32'
+    )
     const batch: Batch = { B: 3, T: 4, obs, actions, mask, valid, traceIndex: new Int32Array(3) }
     const g = bothGrads(policy, batch, (vars) => refCategorical(vars, obs, actions, 5), weighting, norm)
     g.engine.forEach((t, i) => expectClose(policy.variables[i].name, t, g.reference[i]))
@@ -198,25 +277,39 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
     policy.dispose()
   })
 
-  it.each(cases.flatMap(([w, n]) => [[w, n, true], [w, n, false]] as Array<[Weighting, 'trace' | 'token', boolean]>))(
-    'transformer, weights %s, loss norm %s, tied head %s',
-    async (weighting, norm, tied) => {
-      await tf.setBackend(backend)
-      const cfg = { vocabSize: 9, dModel: 8, nHeads: 2, nLayers: 2, dFF: 12, maxLen: 6, bos: 1, tied }
-      const policy = new TransformerPolicy(cfg, { seed: 31 })
-      // weights N(0, 0.5²) instead of the init's 0.02 (so GELU, softmax and the norms work
-      // away from their linear parts); LayerNorm gains and biases away from 1 / 0
-      const rng = new Rng(32)
-      policy.variables.forEach((v) => v.assign(v.rank === 1 ? v.add(tf.tensor1d(Array.from({ length: v.size }, () => 0.3 * rng.normal()))) : tf.tensor(Array.from({ length: v.size }, () => 0.5 * rng.normal()), v.shape)))
-      const { mask, valid } = masks()
-      const actions = tf.tensor2d([4, 5, 6, 2, 7, 2, 0, 0, 3, 8, 1, 0], [3, 4], 'int32')
-      const batch: Batch = { B: 3, T: 4, obs: null, actions, mask, valid, traceIndex: new Int32Array(3) }
-      const g = bothGrads(policy, batch, (vars) => refTransformer(vars, cfg, actions, valid), weighting, norm)
-      g.engine.forEach((t, i) => expectClose(policy.variables[i].name, t, g.reference[i]))
-      // position 4 and 5 are never used (T = 4 < maxLen 6): no gradient there
-      const dWpe = g.engine[1].dataSync()
-      for (let j = 4 * 8; j < 6 * 8; j++) expect(dWpe[j]).toBe(0)
-      policy.dispose()
-    }
-  )
+  it.each(
+    cases.flatMap(
+      ([w, n]) =>
+        [
+          [w, n, true],
+          [w, n, false]
+        ] as Array<[Weighting, 'trace' | 'token', boolean]>
+    )
+  )('transformer, weights %s, loss norm %s, tied head %s', async (weighting, norm, tied) => {
+    await tf.setBackend(backend)
+    const cfg = { vocabSize: 9, dModel: 8, nHeads: 2, nLayers: 2, dFF: 12, maxLen: 6, bos: 1, tied }
+    const policy = new TransformerPolicy(cfg, { seed: 31 })
+    // weights N(0, 0.5²) instead of the init's 0.02 (so GELU, softmax and the norms work
+    // away from their linear parts); LayerNorm gains and biases away from 1 / 0
+    const rng = new Rng(32)
+    policy.variables.forEach((v) =>
+      v.assign(
+        v.rank === 1
+          ? v.add(tf.tensor1d(Array.from({ length: v.size }, () => 0.3 * rng.normal())))
+          : tf.tensor(
+              Array.from({ length: v.size }, () => 0.5 * rng.normal()),
+              v.shape
+            )
+      )
+    )
+    const { mask, valid } = masks()
+    const actions = tf.tensor2d([4, 5, 6, 2, 7, 2, 0, 0, 3, 8, 1, 0], [3, 4], 'int32')
+    const batch: Batch = { B: 3, T: 4, obs: null, actions, mask, valid, traceIndex: new Int32Array(3) }
+    const g = bothGrads(policy, batch, (vars) => refTransformer(vars, cfg, actions, valid), weighting, norm)
+    g.engine.forEach((t, i) => expectClose(policy.variables[i].name, t, g.reference[i]))
+    // position 4 and 5 are never used (T = 4 < maxLen 6): no gradient there
+    const dWpe = g.engine[1].dataSync()
+    for (let j = 4 * 8; j < 6 * 8; j++) expect(dWpe[j]).toBe(0)
+    policy.dispose()
+  })
 })

@@ -186,7 +186,7 @@ describe('other bad files', () => {
     await expectRefused(file, /not-hdf5\.h5: is not an HDF5 file: it has no HDF5 signature and looks like text; choose a D4RL or Minari/)
   })
 
-  it('a zip posing as HDF5 and a truncated HDF5 file are refused in one line each, with nothing of HDF5\'s error stack on stderr', () => {
+  it("a zip posing as HDF5 and a truncated HDF5 file are refused in one line each, with nothing of HDF5's error stack on stderr", () => {
     // a zip (local file header "PK\3\4") named .h5
     const zip = join(dir, 'posing.h5')
     writeFileSync(zip, Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(200, 7)]))

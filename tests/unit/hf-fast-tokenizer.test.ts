@@ -14,7 +14,32 @@ const BYTE_LEVEL = ['gpt2', 'llama', 'qwen2']
 /** prose, numbers, code, whitespace runs, unicode and special tokens written in the text */
 function corpus(n: number, seed: number, specials: string[]): string[] {
   const rng = new Rng(seed)
-  const words = ['the', 'answer', 'is', '12', '345', "don't", 'café', 'naïve', '🙂', '\n\n', '  ', '\t', 'def', 'f(x):', 'return', 'x+1', 'Ünïcödé', '数学', '=', '?', "I'll", "'s", '...', '1000000']
+  const words = [
+    'the',
+    'answer',
+    'is',
+    '12',
+    '345',
+    "don't",
+    'café',
+    'naïve',
+    '🙂',
+    '\n\n',
+    '  ',
+    '\t',
+    'def',
+    'f(x):',
+    'return',
+    'x+1',
+    'Ünïcödé',
+    '数学',
+    '=',
+    '?',
+    "I'll",
+    "'s",
+    '...',
+    '1000000'
+  ]
   const out: string[] = ['', ' ', 'a', ' leading space', 'trailing space ', '\n', 'x'.repeat(300)]
   for (let i = 0; i < n; i++) {
     const len = 1 + rng.int(30)

@@ -21,8 +21,13 @@ describe('importDatasetFile', () => {
   })
   it('reads the trace JSON format', async () => {
     const f = write('ok.traces.json', {
-      kind: 'continuous', obsDim: 2, actDim: 1,
-      traces: [{ obs: [0, 1, 2, 3], actions: [0.5, -0.5], score: 3 }, { obs: [1, 1], actions: [0.1], score: 1, meta: { src: 'x' } }]
+      kind: 'continuous',
+      obsDim: 2,
+      actDim: 1,
+      traces: [
+        { obs: [0, 1, 2, 3], actions: [0.5, -0.5], score: 3 },
+        { obs: [1, 1], actions: [0.1], score: 1, meta: { src: 'x' } }
+      ]
     })
     const ds = await importDatasetFile(f)
     expect(ds.offsets).toEqual(new Int32Array([0, 2, 3]))
@@ -30,7 +35,15 @@ describe('importDatasetFile', () => {
     expect(ds.name).toBe('ok')
   })
   it('an action of the wrong dimension names the file and the trace', async () => {
-    const f = write('bad.traces.json', { kind: 'continuous', obsDim: 1, actDim: 2, traces: [{ obs: [0], actions: [1, 2] , score: 0 }, { obs: [0], actions: [1, 2, 3], score: 0 }] })
+    const f = write('bad.traces.json', {
+      kind: 'continuous',
+      obsDim: 1,
+      actDim: 2,
+      traces: [
+        { obs: [0], actions: [1, 2], score: 0 },
+        { obs: [0], actions: [1, 2, 3], score: 0 }
+      ]
+    })
     await expect(importDatasetFile(f)).rejects.toThrow(/bad\.traces\.json: traces\[1\]\.actions has 3 values, not a multiple of the action dimension 2/)
   })
   it('a missing score names the trace', async () => {

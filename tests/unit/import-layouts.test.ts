@@ -24,7 +24,21 @@ function sides(r: Awaited<ReturnType<typeof importTextFile>>, i: number): { prom
   return { prompt: byte.decode(p), completion: byte.decode(c) }
 }
 
-const S1K_11 = ['solution', 'question', 'cot_type', 'source_type', 'metadata', 'gemini_thinking_trajectory', 'gemini_attempt', 'deepseek_thinking_trajectory', 'deepseek_attempt', 'gemini_grade', 'gemini_grade_reason', 'deepseek_grade', 'deepseek_grade_reason']
+const S1K_11 = [
+  'solution',
+  'question',
+  'cot_type',
+  'source_type',
+  'metadata',
+  'gemini_thinking_trajectory',
+  'gemini_attempt',
+  'deepseek_thinking_trajectory',
+  'deepseek_attempt',
+  'gemini_grade',
+  'gemini_grade_reason',
+  'deepseek_grade',
+  'deepseek_grade_reason'
+]
 
 describe('layouts recognised by their columns', () => {
   it('s1K-1.1: question → prompt, the DeepSeek trajectory and attempt → completion, graded by deepseek_grade', () => {
@@ -55,16 +69,39 @@ describe('layouts recognised by their columns', () => {
 
   it('imports messages: the last assistant message is the completion, the turns before it the prompt', async () => {
     const f = jsonl('chat.jsonl', [
-      { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] },
-      { messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }] },
-      { conversations: [{ from: 'human', value: 'x' }, { from: 'gpt', value: 'y' }] }
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' }
+        ]
+      },
+      {
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: 'a' }
+        ]
+      },
+      {
+        conversations: [
+          { from: 'human', value: 'x' },
+          { from: 'gpt', value: 'y' }
+        ]
+      }
     ])
     const r = await importTextFile(f, { tokenizer: byte, mapping: { messages: 'messages' }, skipBadRows: true })
     expect(sides(r, 0)).toEqual({ prompt: 'hi', completion: 'hello' })
     expect(sides(r, 1)).toEqual({ prompt: 'system: be brief\nuser: q', completion: 'a' })
     // the third row has no "messages" column: skipped with its line and field
     expect(r.skipped).toEqual([{ line: 3, reason: `file "${f}", line 3, field "messages": missing` }])
-    const sg = jsonl('sharegpt.jsonl', [{ conversations: [{ from: 'human', value: 'x' }, { from: 'gpt', value: 'y' }] }])
+    const sg = jsonl('sharegpt.jsonl', [
+      {
+        conversations: [
+          { from: 'human', value: 'x' },
+          { from: 'gpt', value: 'y' }
+        ]
+      }
+    ])
     expect(sides(await importTextFile(sg, { tokenizer: byte }), 0)).toEqual({ prompt: 'x', completion: 'y' })
   })
 

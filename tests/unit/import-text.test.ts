@@ -2,13 +2,7 @@ import { describe, it, expect } from 'vitest'
 import { mkdtempSync, writeFileSync, copyFileSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  importTextFile,
-  parseCsv,
-  parseJsonl,
-  detectMapping,
-  ImportError
-} from '../../src/main/engine/data/import-text.ts'
+import { importTextFile, parseCsv, parseJsonl, detectMapping, ImportError } from '../../src/main/engine/data/import-text.ts'
 import { ByteTokenizer, CharTokenizer, loadHfTokenizer } from '../../src/main/engine/text/index.ts'
 import { arithmeticTokenizer } from '../../src/main/engine/datasets/arithmetic.ts'
 import { DatasetError, maskedLength } from '../../src/main/common/trace.ts'
@@ -36,7 +30,12 @@ describe('CSV (RFC 4180)', () => {
   })
   it('drops a BOM, takes LF, CRLF and lone CR record ends in one file, skips blank lines and counts lines past them', () => {
     const src = parseCsv('\ufeffa,b\r\n\r\n1,"x\r\ny"\n\n\n2,3\r4,5\n"",\n', 'm.csv')
-    expect(src.rows).toEqual([{ a: '1', b: 'x\r\ny' }, { a: '2', b: '3' }, { a: '4', b: '5' }, { a: '', b: '' }])
+    expect(src.rows).toEqual([
+      { a: '1', b: 'x\r\ny' },
+      { a: '2', b: '3' },
+      { a: '4', b: '5' },
+      { a: '', b: '' }
+    ])
     // line 1 header, 2 blank, 3–4 the first record, 5–6 blank, 7 "2,3", 8 "4,5" (after a lone CR), 9
     expect(Array.from(src.numbers)).toEqual([3, 7, 8, 9])
   })

@@ -185,7 +185,9 @@ describe('blocks worked out by hand', () => {
 describe('bad input', () => {
   it('names an unsupported type and lists the supported ones', () => {
     expect(() => dequantize(10, new Uint8Array(84), 256, 'GGUF file "m.gguf", tensor "blk.0.attn_q.weight"')).toThrow(UnsupportedTensorType)
-    expect(() => dequantize(10, new Uint8Array(84), 256, 'GGUF file "m.gguf"')).toThrow(/m\.gguf.*Q2_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K\)/)
+    expect(() => dequantize(10, new Uint8Array(84), 256, 'GGUF file "m.gguf"')).toThrow(
+      /m\.gguf.*Q2_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K\)/
+    )
     expect(() => dequantize(20, new Uint8Array(18), 32)).toThrow(/IQ4_NL/)
   })
 

@@ -67,7 +67,12 @@ function kvBytes(kv: KV): Buffer {
   } else parts.push(scalar(kv.type, kv.value))
   return Buffer.concat(parts)
 }
-function writeGguf(file: string, kvs: KV[], tensors: Array<{ name: string; dims: number[]; type: number; data: Buffer }>, opts: { version?: number; alignment?: number; magic?: string } = {}): Buffer {
+function writeGguf(
+  file: string,
+  kvs: KV[],
+  tensors: Array<{ name: string; dims: number[]; type: number; data: Buffer }>,
+  opts: { version?: number; alignment?: number; magic?: string } = {}
+): Buffer {
   const align = opts.alignment ?? 32
   const head = [Buffer.from(opts.magic ?? 'GGUF', 'latin1'), u32(opts.version ?? 3), u64(tensors.length), u64(kvs.length), ...kvs.map(kvBytes)]
   let offset = 0

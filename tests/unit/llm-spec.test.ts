@@ -28,13 +28,27 @@ describe('config.json', () => {
     expect(s.rope).toEqual({ theta: 10000, scaling: null, freqFactors: null })
   })
   it('rope scaling: llama3 and linear; Qwen2 biases and transformers 5 rope_parameters; Mistral; GPT-2', () => {
-    expect(specFromHfConfig(json('hf/llama-tied-rope-scaled/config.json'), 'c').rope!.scaling).toEqual({ type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 32 })
+    expect(specFromHfConfig(json('hf/llama-tied-rope-scaled/config.json'), 'c').rope!.scaling).toEqual({
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalContext: 32
+    })
     expect(specFromHfConfig(json('hf/llama-bf16/config.json'), 'c').rope!.scaling).toEqual({ type: 'linear', factor: 2 })
     const q = specFromHfConfig(json('hf/qwen2-fp16/config.json'), 'c')
     expect(q).toMatchObject({ arch: 'qwen2', tiedHead: true, bias: { qkv: true, o: false, mlp: false } })
     expect(q.rope!.theta).toBe(1e6)
     expect(specFromHfConfig(json('hf/mistral/config.json'), 'c')).toMatchObject({ arch: 'mistral', slidingWindow: null })
-    expect(specFromHfConfig(json('hf/gpt2/config.json'), 'c')).toMatchObject({ arch: 'gpt2', norm: 'layer', activation: 'gelu_tanh', rope: null, dFF: 256, contextLength: 64, tiedHead: true })
+    expect(specFromHfConfig(json('hf/gpt2/config.json'), 'c')).toMatchObject({
+      arch: 'gpt2',
+      norm: 'layer',
+      activation: 'gelu_tanh',
+      rope: null,
+      dFF: 256,
+      contextLength: 64,
+      tiedHead: true
+    })
   })
   it('refuses what it does not run, naming the file and the supported list', () => {
     expect(() => specFromHfConfig({ architectures: ['BertModel'] }, '/m/config.json')).toThrow(
@@ -42,7 +56,9 @@ describe('config.json', () => {
     )
     const base = json('hf/llama/config.json')
     expect(() => specFromHfConfig({ ...base, hidden_size: 'big' }, 'c.json')).toThrow(/c\.json: "hidden_size" must be a positive integer/)
-    expect(() => specFromHfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(/rope_scaling type "yarn" is not supported \(supported: default, linear, llama3\)/)
+    expect(() => specFromHfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } }, 'c.json')).toThrow(
+      /rope_scaling type "yarn" is not supported \(supported: default, linear, llama3\)/
+    )
     expect(() => specFromHfConfig({ ...base, num_key_value_heads: 3 }, 'c.json')).toThrow(/4 attention heads are not a multiple of 3/)
     expect(() => specFromHfConfig({ ...base, hidden_act: 'gelu' }, 'c.json')).toThrow(/hidden_act "gelu" is not supported/)
   })

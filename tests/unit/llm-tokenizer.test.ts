@@ -87,7 +87,30 @@ describe('the fast encoder equals @huggingface/tokenizers on byte-level BPE', ()
   const lib = new HfLib(tj, json('hf/gpt2/tokenizer_config.json'))
   it('on random strings mixing words, digits, spaces, unicode and specials, including long pre-tokens', () => {
     const rng = new Rng(7)
-    const atoms = ['the', ' cat', 'é', '你好', '🙂', ' ', '  ', '\n', '\t', '12', '345', "'s", "'LL", '!', '...', '<|im_start|>', '<|im_end|>', 'ab'.repeat(40), ' x', 'Ğ', '\u00a0', '\u2009']
+    const atoms = [
+      'the',
+      ' cat',
+      'é',
+      '你好',
+      '🙂',
+      ' ',
+      '  ',
+      '\n',
+      '\t',
+      '12',
+      '345',
+      "'s",
+      "'LL",
+      '!',
+      '...',
+      '<|im_start|>',
+      '<|im_end|>',
+      'ab'.repeat(40),
+      ' x',
+      'Ğ',
+      '\u00a0',
+      '\u2009'
+    ]
     // (no U+0085 / U+FEFF: the JS library's \s follows JavaScript, transformers' Rust library
     // follows Oniguruma; the engine follows Oniguruma, tested below)
     expect(fast.info.engine).toBe('byte-level-bpe')

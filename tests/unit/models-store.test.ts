@@ -138,7 +138,10 @@ describe('models in the project store', () => {
     s.close()
     const raw = new Database(file, { readonly: true })
     expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
-    expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('models', 'dataset_tokenization') ORDER BY name").all()).toEqual([{ name: 'dataset_tokenization' }, { name: 'models' }])
+    expect(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('models', 'dataset_tokenization') ORDER BY name").all()).toEqual([
+      { name: 'dataset_tokenization' },
+      { name: 'models' }
+    ])
     raw.close()
   })
 })

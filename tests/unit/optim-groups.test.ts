@@ -54,11 +54,23 @@ const SHAPES = [[4, 5], [5], [6, 5], [5], [5, 3], [3]]
 
 function params(seed: number): tf.Variable[] {
   const rng = new Rng(seed)
-  return SHAPES.map((s) => tf.variable(tf.tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()), s)))
+  return SHAPES.map((s) =>
+    tf.variable(
+      tf.tensor(
+        Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+        s
+      )
+    )
+  )
 }
 
 function grads(rng: Rng, scale: number): tf.Tensor[] {
-  return SHAPES.map((s) => tf.tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()), s))
+  return SHAPES.map((s) =>
+    tf.tensor(
+      Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()),
+      s
+    )
+  )
 }
 
 const values = (ps: tf.Variable[]): number[][] => ps.map((p) => Array.from(p.dataSync()))
@@ -87,13 +99,26 @@ describe('grouped Adam', () => {
   it('a lone matrix and a scalar join the vectors flattened; still exact', () => {
     const shapes = [[2, 3], [4, 3], [3, 7], []]
     const rng = new Rng(9)
-    const make = (): tf.Variable[] => shapes.map((s) => tf.variable(tf.tensor(Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, k) => 0.1 * k - 0.5), s)))
+    const make = (): tf.Variable[] =>
+      shapes.map((s) =>
+        tf.variable(
+          tf.tensor(
+            Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, k) => 0.1 * k - 0.5),
+            s
+          )
+        )
+      )
     const [a, b] = [make(), make()]
     const o = optim({ kind: 'adam', lr: 0.01 })
     const grouped = new AdamOptimizer(a, o)
     const plain = new PlainAdam(b, o)
     for (let s = 0; s < 3; s++) {
-      const g = shapes.map((sh) => tf.tensor(Array.from({ length: sh.reduce((x, y) => x * y, 1) }, () => rng.normal()), sh))
+      const g = shapes.map((sh) =>
+        tf.tensor(
+          Array.from({ length: sh.reduce((x, y) => x * y, 1) }, () => rng.normal()),
+          sh
+        )
+      )
       grouped.step(g, 0.01)
       plain.step(g, 0.01)
       expect(values(a)).toEqual(values(b))

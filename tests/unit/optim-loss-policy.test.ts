@@ -59,8 +59,16 @@ describe('Adam / AdamW', () => {
 
 describe('loss normalisations', () => {
   // trace A: logp [-1, -3] (2 steps), trace B: logp [-2] + 1 padded step
-  const logp = () => tf.tensor2d([[-1, -3], [-2, -100]])
-  const mask = () => tf.tensor2d([[1, 1], [1, 0]])
+  const logp = () =>
+    tf.tensor2d([
+      [-1, -3],
+      [-2, -100]
+    ])
+  const mask = () =>
+    tf.tensor2d([
+      [1, 1],
+      [1, 0]
+    ])
   it('"trace": per-trace mean then batch mean, weights per trace', () => {
     // means: A = -2, B = -2 ; weights [2, 0.5] → -(2·-2 + 0.5·-2)/2 = 2.5
     expect(weightedNll(logp(), mask(), null, null, 'trace').dataSync()[0]).toBeCloseTo(2, 6)
@@ -73,7 +81,10 @@ describe('loss normalisations', () => {
   })
   it('per-step weights multiply each step, masks apply everywhere', () => {
     // A: (0.5·−1 + 1·−3)/2 = −1.75 ; B: (2·−2)/1 = −4 → −(−1.75 − 4)/2 = 2.875
-    const w = tf.tensor2d([[0.5, 1], [2, 7]])
+    const w = tf.tensor2d([
+      [0.5, 1],
+      [2, 7]
+    ])
     expect(weightedNll(logp(), mask(), null, w, 'trace').dataSync()[0]).toBeCloseTo(2.875, 6)
   })
 })
@@ -84,9 +95,16 @@ describe('Gaussian MLP policy', () => {
     // zero the network so μ = tanh(0) = 0; log σ = [0, log 2]
     for (const v of pol.variables.slice(0, -1)) v.assign(tf.zerosLike(v))
     pol.variables[pol.variables.length - 1].assign(tf.tensor1d([0, Math.log(2)]))
-    const lp = pol.logProbs({
-      B: 1, T: 1, obs: tf.tensor3d([[[0.3]]]), actions: tf.tensor3d([[[1, 2]]]), mask: tf.tensor2d([[1]]), traceIndex: new Int32Array([0])
-    }).dataSync()[0]
+    const lp = pol
+      .logProbs({
+        B: 1,
+        T: 1,
+        obs: tf.tensor3d([[[0.3]]]),
+        actions: tf.tensor3d([[[1, 2]]]),
+        mask: tf.tensor2d([[1]]),
+        traceIndex: new Int32Array([0])
+      })
+      .dataSync()[0]
     const expected = -0.5 * 1 - 0 - 0.5 * Math.log(2 * Math.PI) + (-0.5 * 1 - Math.log(2) - 0.5 * Math.log(2 * Math.PI))
     expect(lp).toBeCloseTo(expected, 5)
   })

@@ -79,9 +79,9 @@ describe('safetensors', () => {
     expect(() => decodeSafetensors(handBuilt('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', [0, 0, 0, 0]))).toThrow(/outside the 4-byte data buffer/)
     expect(() => decodeSafetensors(handBuilt('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Array(8).fill(0)))).toThrow(/needs 12 bytes/)
     // a hole between tensors
-    expect(() =>
-      decodeSafetensors(handBuilt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', new Array(12).fill(0)))
-    ).toThrow(/starts at byte 8, expected 4/)
+    expect(() => decodeSafetensors(handBuilt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', new Array(12).fill(0)))).toThrow(
+      /starts at byte 8, expected 4/
+    )
     // trailing bytes no tensor covers
     expect(() => decodeSafetensors(handBuilt('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Array(8).fill(0)))).toThrow(/cover 4 bytes of a 8-byte/)
     expect(() => decodeSafetensors(handBuilt('{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}', new Array(8).fill(0)))).toThrow(/dtype I64/)

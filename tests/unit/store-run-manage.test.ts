@@ -82,7 +82,9 @@ describe('migration 5: the BC reference cache', () => {
     db.pragma('application_id = 0x49575346')
     for (const m of MIGRATIONS.slice(0, 4)) m.up(db)
     db.pragma('user_version = 4')
-    db.prepare("INSERT INTO runs (name, method, status, seed, config, versions, created_at) VALUES ('kept', 'bc', 'completed', 0, ?, '{}', '2026-01-01')").run(JSON.stringify(defaultConfig('bandit')))
+    db.prepare("INSERT INTO runs (name, method, status, seed, config, versions, created_at) VALUES ('kept', 'bc', 'completed', 0, ?, '{}', '2026-01-01')").run(
+      JSON.stringify(defaultConfig('bandit'))
+    )
     db.close()
     expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(5)
     const s = openProject(old)

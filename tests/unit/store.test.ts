@@ -75,7 +75,21 @@ describe('project file', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION)
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name)
-    expect(tables).toEqual(['artifacts', 'bc_references', 'checkpoints', 'dataset_tokenization', 'datasets', 'imported_logprobs', 'metrics', 'models', 'presets', 'project', 'ref_logprobs', 'runs', 'weight_snapshots'])
+    expect(tables).toEqual([
+      'artifacts',
+      'bc_references',
+      'checkpoints',
+      'dataset_tokenization',
+      'datasets',
+      'imported_logprobs',
+      'metrics',
+      'models',
+      'presets',
+      'project',
+      'ref_logprobs',
+      'runs',
+      'weight_snapshots'
+    ])
     db.close()
   })
 
@@ -410,7 +424,9 @@ describe('imported log-probs', () => {
   it('must have one value per step; nothing is stored otherwise', () => {
     const s = open('imported-bad.iwsft')
     const n = s.listDatasets().length
-    expect(() => s.putImportedDataset(discrete(false), 'byo:/x', { ref: new Float32Array(5), policy: new Float32Array(6), tokenizer: null })).toThrow(/5 \(reference\) and 6 \(policy\) values for 6 steps/)
+    expect(() => s.putImportedDataset(discrete(false), 'byo:/x', { ref: new Float32Array(5), policy: new Float32Array(6), tokenizer: null })).toThrow(
+      /5 \(reference\) and 6 \(policy\) values for 6 steps/
+    )
     expect(s.listDatasets()).toHaveLength(n)
   })
 })

@@ -39,7 +39,7 @@ describe('tfjs format', () => {
     expect(back).toEqual(tensors)
   })
 
-  it("tf.io.decodeWeights and tf.io.weightsLoaderFactory read the manifest and shard", async () => {
+  it('tf.io.decodeWeights and tf.io.weightsLoaderFactory read the manifest and shard', async () => {
     const { modelJson, weights } = encodeTfjs(tensors, { generatedBy: 'test' })
     const ab = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer
     const map = tf.io.decodeWeights(ab, modelJson.weightsManifest[0].weights)

@@ -17,18 +17,24 @@ beforeAll(async () => {
  *  the score is higher for lower noise, so curation and weights have something to find. */
 function linearControl(seed: number): TraceDataset {
   const rng = new Rng(seed)
-  return fromTraces('lin', 'continuous', 3, 2, Array.from({ length: 40 }, (_, i) => {
-    const T = 6 + (i % 15)
-    const noise = 0.05 + (i % 10) * 0.05
-    const obs: number[] = []
-    const actions: number[] = []
-    for (let t = 0; t < T; t++) {
-      const o = [rng.normal(), rng.normal(), rng.normal()]
-      obs.push(...o)
-      actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal(), Math.tanh(0.2 * o[2]) + noise * rng.normal())
-    }
-    return { obs, actions, score: -noise }
-  }))
+  return fromTraces(
+    'lin',
+    'continuous',
+    3,
+    2,
+    Array.from({ length: 40 }, (_, i) => {
+      const T = 6 + (i % 15)
+      const noise = 0.05 + (i % 10) * 0.05
+      const obs: number[] = []
+      const actions: number[] = []
+      for (let t = 0; t < T; t++) {
+        const o = [rng.normal(), rng.normal(), rng.normal()]
+        obs.push(...o)
+        actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal(), Math.tanh(0.2 * o[2]) + noise * rng.normal())
+      }
+      return { obs, actions, score: -noise }
+    })
+  )
 }
 
 const cfg = (o: Record<string, unknown>): RunConfig =>
@@ -124,7 +130,10 @@ describe('per-step clip fraction (step_clip_fraction)', () => {
   }
   it('a ratio exactly at a bound is not clipped', async () => {
     // ratio 1 at the lower bound of [1, 2] and at the upper bound of [0.5, 1]: unchanged, w_t = 1
-    for (const clip of [[1, 2], [0.5, 1]] as Array<[number, number]>) {
+    for (const clip of [
+      [1, 2],
+      [0.5, 1]
+    ] as Array<[number, number]>) {
       const m = await firstStep(clip)
       expect(m.step_clip_fraction).toBe(0)
       expect(m.step_w_mean).toBeCloseTo(1, 6)

@@ -63,7 +63,10 @@ describe('TransformerPolicy', () => {
     const lse = Math.log(out.reduce((s, row) => s + Math.exp(row[2]), 0))
     expect(Math.abs(lse)).toBeLessThan(1e-5)
     // position 0 (BOS context) too
-    const first = lp(p, Array.from({ length: cfg.vocabSize }, (_, v) => [v]))
+    const first = lp(
+      p,
+      Array.from({ length: cfg.vocabSize }, (_, v) => [v])
+    )
     expect(Math.abs(Math.log(first.reduce((s, r) => s + Math.exp(r[0]), 0)))).toBeLessThan(1e-5)
     p.dispose()
   })
@@ -191,7 +194,16 @@ describe('generate with the key/value cache', () => {
   it('a row that stops early leaves the others of its group unchanged', () => {
     const p = new TransformerPolicy({ ...cfg, tied: false }, { seed: 32 })
     // find two prompts of equal length whose greedy continuations start differently
-    const cands = [[4, 5], [5, 4], [6, 7], [7, 6], [8, 9], [9, 8], [10, 3], [3, 10]]
+    const cands = [
+      [4, 5],
+      [5, 4],
+      [6, 7],
+      [7, 6],
+      [8, 9],
+      [9, 8],
+      [10, 3],
+      [3, 10]
+    ]
     const free = p.generate(cands, { maxNew: 5, temperature: 0 })
     const a = free.findIndex((g) => g[0] !== free[0][0])
     expect(a).toBeGreaterThan(0)

@@ -58,7 +58,9 @@ describe('verifiers', () => {
 describe('the memory check before a model is loaded', () => {
   const GB = 1024 ** 3
   it('refuses to add a model larger than all the memory there is, with the estimate', () => {
-    expect(() => checkModelMemory('big', 3 * GB, 'add', { total: 2 * GB, available: 1 * GB })).toThrow('model "big" needs about 3.00 GB of memory in float32 (weights and a scoring batch of 8 × 256 tokens); this machine has 2.00 GB in all')
+    expect(() => checkModelMemory('big', 3 * GB, 'add', { total: 2 * GB, available: 1 * GB })).toThrow(
+      'model "big" needs about 3.00 GB of memory in float32 (weights and a scoring batch of 8 × 256 tokens); this machine has 2.00 GB in all'
+    )
     expect(() => checkModelMemory('ok', 1.5 * GB, 'add', { total: 2 * GB, available: 0.1 * GB })).not.toThrow()
   })
 
@@ -74,7 +76,9 @@ describe("a dataset's token ids against a model's vocabulary", () => {
       { id: 'ok', actions: [1, 2, 3], mask: [0, 1, 1], score: 1 },
       { id: 'x', actions: [1, 5, 400], mask: [0, 1, 1], score: 1 }
     ])
-    expect(() => checkDatasetIds(ds, 384, 'llama')).toThrow('dataset "d", trace "x" (index 1), token 2: id 400 is outside the vocabulary of model "llama" (0..383); import the data with this model\'s tokenizer')
+    expect(() => checkDatasetIds(ds, 384, 'llama')).toThrow(
+      'dataset "d", trace "x" (index 1), token 2: id 400 is outside the vocabulary of model "llama" (0..383); import the data with this model\'s tokenizer'
+    )
     expect(() => checkDatasetIds(ds, 401, 'big')).not.toThrow()
     expect(() => checkDatasetIds(fromTraces('c', 'continuous', 1, 1, [{ obs: [0], actions: [0.5], score: 0 }]), 10, 'm')).toThrow(/holds continuous actions, not tokens/)
   })

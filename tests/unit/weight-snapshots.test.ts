@@ -38,18 +38,24 @@ describe('lossWeights', () => {
 /** 30 trajectories whose score is higher for lower action noise. */
 function noisyLinear(seed: number): TraceDataset {
   const rng = new Rng(seed)
-  return fromTraces('lin', 'continuous', 2, 1, Array.from({ length: 30 }, (_, i) => {
-    const T = 5 + (i % 7)
-    const noise = 0.05 + (i % 10) * 0.05
-    const obs: number[] = []
-    const actions: number[] = []
-    for (let t = 0; t < T; t++) {
-      const o = [rng.normal(), rng.normal()]
-      obs.push(...o)
-      actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal())
-    }
-    return { obs, actions, score: -noise + 0.001 * i }
-  }))
+  return fromTraces(
+    'lin',
+    'continuous',
+    2,
+    1,
+    Array.from({ length: 30 }, (_, i) => {
+      const T = 5 + (i % 7)
+      const noise = 0.05 + (i % 10) * 0.05
+      const obs: number[] = []
+      const actions: number[] = []
+      for (let t = 0; t < T; t++) {
+        const o = [rng.normal(), rng.normal()]
+        obs.push(...o)
+        actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal())
+      }
+      return { obs, actions, score: -noise + 0.001 * i }
+    })
+  )
 }
 
 const cfg = (o: Record<string, unknown>): RunConfig =>
@@ -148,7 +154,11 @@ describe('storage', () => {
     db.pragma(`user_version = ${before}`)
     db.prepare("INSERT INTO runs (id, name, method, status, seed, config, versions, created_at) VALUES (1, 'r', 'iw-sft', 'completed', 0, '{}', '{}', 'now')").run()
     const blob = (a: Int32Array | Float32Array): Buffer => Buffer.from(a.buffer)
-    db.prepare('INSERT INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (1, 7, ?, ?, ?)').run(blob(Int32Array.from([2])), blob(Float32Array.from([0.25])), blob(Float32Array.from([1])))
+    db.prepare('INSERT INTO weight_snapshots (run_id, step, trace_index, log_w_raw, w) VALUES (1, 7, ?, ?, ?)').run(
+      blob(Int32Array.from([2])),
+      blob(Float32Array.from([0.25])),
+      blob(Float32Array.from([1]))
+    )
     db.close()
     const store = openProject(file)
     const s = store.getWeightSnapshot(1, 7)!

@@ -83,21 +83,36 @@ describe('weight diagnostics by hand', () => {
   })
 })
 
-describe('a stored run\'s diagnostics', () => {
+describe("a stored run's diagnostics", () => {
   const dir = mkdtempSync(join(tmpdir(), 'iwsft-diag-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('reads the last snapshot, re-applies the curation, reads ESS/N over training and π_ref\'s σ', () => {
+  it("reads the last snapshot, re-applies the curation, reads ESS/N over training and π_ref's σ", () => {
     const store = openProject(join(dir, 'p.iwsft'))
     // five traces, scores [1, 5, 7, 4, 9]; lengths 1, 1, 2, 2, 5
     const lens = [1, 1, 2, 2, 5]
     const scores = [1, 5, 7, 4, 9]
-    const ds = fromTraces('tiny', 'continuous', 1, 1, scores.map((score, i) => ({ obs: new Array(lens[i]).fill(0), actions: new Array(lens[i]).fill(0.1), score })))
+    const ds = fromTraces(
+      'tiny',
+      'continuous',
+      1,
+      1,
+      scores.map((score, i) => ({ obs: new Array(lens[i]).fill(0), actions: new Array(lens[i]).fill(0.1), score }))
+    )
     const { id: datasetId } = store.putDataset(ds, 'test:tiny')
     // the reference: a Gaussian policy checkpoint whose last parameter is log σ = [−6] → clamped to −5
     const bcConfig = resolveConfig({ dataset: 'tiny', domain: 'control', method: 'bc' })
     const bcId = store.createRun({ name: 'bc', config: bcConfig, datasetId, dataHash: null, backend: 'cpu', versions: {} })
-    store.putCheckpoint(bcId, 5, [{ name: 'policy/0', shape: [1], data: Float32Array.from([0.3]) }, { name: 'policy/1', shape: [1], data: Float32Array.from([-6]) }], { policy: { kind: 'gaussian-mlp', logStdMin: -5, logStdMax: 2 }, refKey: null }, {})
+    store.putCheckpoint(
+      bcId,
+      5,
+      [
+        { name: 'policy/0', shape: [1], data: Float32Array.from([0.3]) },
+        { name: 'policy/1', shape: [1], data: Float32Array.from([-6]) }
+      ],
+      { policy: { kind: 'gaussian-mlp', logStdMin: -5, logStdMax: 2 }, refKey: null },
+      {}
+    )
     // quality bins at percentiles [25, 50, 75] of [1, 4, 5, 7, 9]: a = [4, 5, 7] → m = [0, 2, 3, 1, 3]
     const config = resolveConfig({
       dataset: 'tiny',

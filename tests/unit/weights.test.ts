@@ -8,7 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { clampFraction, effectiveSampleSize } from '../../src/shared/weight-stats.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, type TraceWeightSettings } from '../../src/main/engine/weights.ts'
 
-interface Trace { logq: number[]; logref: number[]; mask: number[] }
+interface Trace {
+  logq: number[]
+  logref: number[]
+  mask: number[]
+}
 interface Case {
   name: string
   settings: Record<string, unknown>

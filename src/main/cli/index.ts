@@ -11,24 +11,72 @@ type Loaded = { run: Command; usage: string }
 
 const commands: Record<string, { help: string; load: () => Promise<Loaded> }> = {
   run: { help: 'run CONFIG            train one run from a JSON/YAML config', load: async () => import('./commands/run.ts').then((m) => ({ run: m.cmdRun, usage: m.RUN_USAGE })) },
-  resume: { help: 'resume RUN [--force]  continue an interrupted or cancelled run from its last checkpoint (--force: a run stuck as running)', load: async () => import('./commands/run.ts').then((m) => ({ run: m.cmdResume, usage: m.RESUME_USAGE })) },
-  eval: { help: 'eval RUN              reload a checkpoint and evaluate it (--step N --episodes N)', load: async () => import('./commands/eval.ts').then((m) => ({ run: m.cmdEval, usage: m.USAGE })) },
-  runs: { help: 'runs [--json]         list the project\'s runs; runs rename RUN NAME, runs delete RUN', load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdRuns, usage: m.RUNS_USAGE })) },
-  metrics: { help: 'metrics RUN           a run\'s logged metrics (CSV or --json)', load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdMetrics, usage: m.METRICS_USAGE })) },
-  weights: { help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)', load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdWeights, usage: m.WEIGHTS_USAGE })) },
-  sweep: { help: 'sweep CONFIG --grid KEY=V1,V2 [--grid …] [--seeds N]  a grid of settings × seeds as one group; final metric and ESS/N per point (--metric KEY --json)', load: async () => import('./commands/sweep.ts').then((m) => ({ run: m.cmdSweep, usage: m.USAGE })) },
-  reproduce: { help: 'reproduce SUITE       the paper\'s experiments (bandit …) --seeds N [--json]', load: async () => import('./commands/reproduce.ts').then((m) => ({ run: m.cmdReproduce, usage: m.USAGE })) },
-  byo: { help: 'byo import|weights|follow  bring your own log-probs: inspect weights with any settings, no training', load: async () => import('./commands/byo.ts').then((m) => ({ run: m.cmdByo, usage: m.USAGE })) },
-  export: { help: 'export RUN            a checkpoint as tfjs or safetensors (--step N --format tfjs|safetensors --out DIR [--overwrite])', load: async () => import('./commands/export.ts').then((m) => ({ run: m.cmdExport, usage: m.USAGE })) },
-  report: { help: 'report RUN [RUN…]     HTML/Markdown/PDF report (--out FILE.html|.md|.pdf [--csv DIR] [--overwrite])', load: async () => import('./commands/report.ts').then((m) => ({ run: m.cmdReport, usage: m.USAGE })) },
-  bench: { help: 'bench [--json]        ms per training step, per backend (--peer: beside PyTorch; --profile [ENTRY]: ops a step)', load: async () => import('./commands/bench.ts').then((m) => ({ run: m.cmdBench, usage: m.USAGE })) },
-  doctor: { help: 'doctor [--json]       which backends load, and why the others do not', load: async () => import('./commands/doctor.ts').then((m) => ({ run: m.cmdDoctor, usage: m.USAGE })) },
-  backend: { help: 'backend install       build the native TensorFlow backend from the TF wheel', load: async () => import('./commands/backend.ts').then((m) => ({ run: m.cmdBackend, usage: m.USAGE })) },
-  datasets: { help: 'datasets make control make the control suite\'s datasets', load: async () => import('./commands/datasets.ts').then((m) => ({ run: m.cmdDatasets, usage: m.USAGE })) },
-  models: { help: 'models fetch|add|list|show|remove|generate|score|score-dataset|weigh  real language models (GGUF, Hugging Face folders)', load: async () => import('./commands/models.ts').then((m) => ({ run: m.cmdModels, usage: m.USAGE })) },
-  sample: { help: 'sample MODEL --prompts FILE  K completions a prompt, verified, as a dataset (--k --temperature --verify)', load: async () => import('./commands/sample.ts').then((m) => ({ run: m.cmdSample, usage: m.USAGE })) },
+  resume: {
+    help: 'resume RUN [--force]  continue an interrupted or cancelled run from its last checkpoint (--force: a run stuck as running)',
+    load: async () => import('./commands/run.ts').then((m) => ({ run: m.cmdResume, usage: m.RESUME_USAGE }))
+  },
+  eval: {
+    help: 'eval RUN              reload a checkpoint and evaluate it (--step N --episodes N)',
+    load: async () => import('./commands/eval.ts').then((m) => ({ run: m.cmdEval, usage: m.USAGE }))
+  },
+  runs: {
+    help: "runs [--json]         list the project's runs; runs rename RUN NAME, runs delete RUN",
+    load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdRuns, usage: m.RUNS_USAGE }))
+  },
+  metrics: {
+    help: "metrics RUN           a run's logged metrics (CSV or --json)",
+    load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdMetrics, usage: m.METRICS_USAGE }))
+  },
+  weights: {
+    help: 'weights RUN           per-trace weights at a saved step (--step N --format csv|json)',
+    load: async () => import('./commands/history.ts').then((m) => ({ run: m.cmdWeights, usage: m.WEIGHTS_USAGE }))
+  },
+  sweep: {
+    help: 'sweep CONFIG --grid KEY=V1,V2 [--grid …] [--seeds N]  a grid of settings × seeds as one group; final metric and ESS/N per point (--metric KEY --json)',
+    load: async () => import('./commands/sweep.ts').then((m) => ({ run: m.cmdSweep, usage: m.USAGE }))
+  },
+  reproduce: {
+    help: "reproduce SUITE       the paper's experiments (bandit …) --seeds N [--json]",
+    load: async () => import('./commands/reproduce.ts').then((m) => ({ run: m.cmdReproduce, usage: m.USAGE }))
+  },
+  byo: {
+    help: 'byo import|weights|follow  bring your own log-probs: inspect weights with any settings, no training',
+    load: async () => import('./commands/byo.ts').then((m) => ({ run: m.cmdByo, usage: m.USAGE }))
+  },
+  export: {
+    help: 'export RUN            a checkpoint as tfjs or safetensors (--step N --format tfjs|safetensors --out DIR [--overwrite])',
+    load: async () => import('./commands/export.ts').then((m) => ({ run: m.cmdExport, usage: m.USAGE }))
+  },
+  report: {
+    help: 'report RUN [RUN…]     HTML/Markdown/PDF report (--out FILE.html|.md|.pdf [--csv DIR] [--overwrite])',
+    load: async () => import('./commands/report.ts').then((m) => ({ run: m.cmdReport, usage: m.USAGE }))
+  },
+  bench: {
+    help: 'bench [--json]        ms per training step, per backend (--peer: beside PyTorch; --profile [ENTRY]: ops a step)',
+    load: async () => import('./commands/bench.ts').then((m) => ({ run: m.cmdBench, usage: m.USAGE }))
+  },
+  doctor: {
+    help: 'doctor [--json]       which backends load, and why the others do not',
+    load: async () => import('./commands/doctor.ts').then((m) => ({ run: m.cmdDoctor, usage: m.USAGE }))
+  },
+  backend: {
+    help: 'backend install       build the native TensorFlow backend from the TF wheel',
+    load: async () => import('./commands/backend.ts').then((m) => ({ run: m.cmdBackend, usage: m.USAGE }))
+  },
+  datasets: { help: "datasets make control make the control suite's datasets", load: async () => import('./commands/datasets.ts').then((m) => ({ run: m.cmdDatasets, usage: m.USAGE })) },
+  models: {
+    help: 'models fetch|add|list|show|remove|generate|score|score-dataset|weigh  real language models (GGUF, Hugging Face folders)',
+    load: async () => import('./commands/models.ts').then((m) => ({ run: m.cmdModels, usage: m.USAGE }))
+  },
+  sample: {
+    help: 'sample MODEL --prompts FILE  K completions a prompt, verified, as a dataset (--k --temperature --verify)',
+    load: async () => import('./commands/sample.ts').then((m) => ({ run: m.cmdSample, usage: m.USAGE }))
+  },
   serve: { help: 'serve                 the browser build on 127.0.0.1 with a token', load: async () => import('./commands/serve.ts').then((m) => ({ run: m.cmdServe, usage: m.USAGE })) },
-  project: { help: 'project recover FILE --out NEW  copy what can be read of a damaged project into a new one', load: async () => import('./commands/project.ts').then((m) => ({ run: m.cmdProject, usage: m.USAGE })) }
+  project: {
+    help: 'project recover FILE --out NEW  copy what can be read of a damaged project into a new one',
+    load: async () => import('./commands/project.ts').then((m) => ({ run: m.cmdProject, usage: m.USAGE }))
+  }
 }
 
 /** the command names, for the tests that go through every one */
@@ -37,11 +85,7 @@ export const COMMAND_NAMES = Object.keys(commands)
 const HELP_FLAGS = new Set(['--help', '-h'])
 
 function usage(): string {
-  return [
-    'usage: iwsft COMMAND [options]   (every command takes --project FILE; default ./project.iwsft)',
-    '',
-    ...Object.values(commands).map((c) => `  ${c.help}`)
-  ].join('\n')
+  return ['usage: iwsft COMMAND [options]   (every command takes --project FILE; default ./project.iwsft)', '', ...Object.values(commands).map((c) => `  ${c.help}`)].join('\n')
 }
 
 export async function main(argv: string[]): Promise<number> {

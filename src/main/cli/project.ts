@@ -73,7 +73,8 @@ export async function refuseOverwrite<T>(p: Promise<T>): Promise<T> {
   try {
     return await p
   } catch (e) {
-    if (e instanceof ApiError && e.code === 'exists') throw new Error(`${e.issues[0]?.path ?? e.message} already exists; pass overwrite (--overwrite on the command line) to replace it`, { cause: e })
+    if (e instanceof ApiError && e.code === 'exists')
+      throw new Error(`${e.issues[0]?.path ?? e.message} already exists; pass overwrite (--overwrite on the command line) to replace it`, { cause: e })
     throw e
   }
 }

@@ -71,9 +71,7 @@ export function validateDataset(d: TraceDataset): void {
   }
   const perStep = d.kind === 'continuous' ? d.actDim : 1
   if (d.actions.length !== T * perStep) {
-    throw new DatasetError(
-      `${where}: actions hold ${d.actions.length} values, expected ${T} steps × ${perStep} (action dimension ${d.actDim}); check the action dimension`
-    )
+    throw new DatasetError(`${where}: actions hold ${d.actions.length} values, expected ${T} steps × ${perStep} (action dimension ${d.actDim}); check the action dimension`)
   }
   if (d.rewards && d.rewards.length !== T) throw new DatasetError(`${where}: rewards have ${d.rewards.length} steps, traces have ${T}`)
   for (let i = 0; i < n; i++) {

@@ -157,7 +157,10 @@ export function startBackend(opts: BackendOptions): Promise<Backend> {
       for (const g of grants.values()) g.reject(new Error('the back end stopped'))
       grants.clear()
       // the command line's own error line says why (`iwsft serve: …`)
-      const why = [...lines].reverse().find((l) => l.startsWith('iwsft serve: '))?.slice('iwsft serve: '.length)
+      const why = [...lines]
+        .reverse()
+        .find((l) => l.startsWith('iwsft serve: '))
+        ?.slice('iwsft serve: '.length)
       if (!info) reject(new BackendStartError(why ?? `the back end stopped before it was ready (exit code ${code ?? signal})`, [...lines]))
       else if (!stopping) opts.onExit({ code, signal, lines: [...lines] })
     })

@@ -18,7 +18,12 @@ export function electronPrinter(electron: Pick<typeof Electron, 'BrowserWindow' 
     writeFileSync(file, html)
     const ses = electron.session.fromPartition('iwsft-print')
     ses.webRequest.onBeforeRequest((d, cb) => cb({ cancel: !(d.url.startsWith('file://') || d.url.startsWith('data:') || d.url.startsWith('blob:')) }))
-    const w = new electron.BrowserWindow({ show: false, width: 1000, height: 1400, webPreferences: { session: ses, sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: true } })
+    const w = new electron.BrowserWindow({
+      show: false,
+      width: 1000,
+      height: 1400,
+      webPreferences: { session: ses, sandbox: true, contextIsolation: true, nodeIntegration: false, javascript: true }
+    })
     try {
       await w.loadFile(file)
       const t0 = Date.now()

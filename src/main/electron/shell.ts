@@ -88,7 +88,8 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
       return false
     }
   }
-  const fromShellPage = (e: Electron.IpcMainInvokeEvent): boolean => !!win && e.sender === win.webContents && !!e.senderFrame && !e.senderFrame.parent && shellPage !== null && e.senderFrame.url === shellPage
+  const fromShellPage = (e: Electron.IpcMainInvokeEvent): boolean =>
+    !!win && e.sender === win.webContents && !!e.senderFrame && !e.senderFrame.parent && shellPage !== null && e.senderFrame.url === shellPage
 
   const show = async (url: string, isShellPage: boolean): Promise<void> => {
     shellPage = isShellPage ? url : null
@@ -208,7 +209,14 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
     if (kind === 'dataset' || kind === 'project-open' || kind === 'folder') {
       const o: Electron.OpenDialogOptions =
         kind === 'dataset'
-          ? { title: 'Choose a file', properties: ['openFile'], filters: [{ name: 'Trace datasets', extensions: IMPORT_EXTENSIONS }, { name: 'All files', extensions: ['*'] }] }
+          ? {
+              title: 'Choose a file',
+              properties: ['openFile'],
+              filters: [
+                { name: 'Trace datasets', extensions: IMPORT_EXTENSIONS },
+                { name: 'All files', extensions: ['*'] }
+              ]
+            }
           : kind === 'project-open'
             ? { title: 'Open a project', properties: ['openFile'], filters: [{ name: 'IW-SFT projects', extensions: ['iwsft', 'sqlite'] }] }
             : { title: 'Choose a folder', properties: ['openDirectory', 'createDirectory'] }
@@ -231,7 +239,11 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
   /** A request to the back end from the shell itself (the menu): HTTP with the token, like the page. */
   const request = async (name: string, input: unknown): Promise<unknown> => {
     if (!backend?.running()) throw new Error('the back end is not running')
-    const res = await fetch(`${backend.info.origin}/api/${name}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${backend.info.token}` }, body: JSON.stringify(input) })
+    const res = await fetch(`${backend.info.origin}/api/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${backend.info.token}` },
+      body: JSON.stringify(input)
+    })
     const body = (await res.json()) as { ok: boolean; value?: unknown; error?: { message: string } }
     if (!body.ok) throw new Error(body.error?.message ?? `${name} failed (${res.status})`)
     return body.value
@@ -255,8 +267,22 @@ export function runShell(electron: ShellElectron, opts: ShellOptions): Shell {
       {
         label: 'File',
         submenu: [
-          { label: 'New Project…', accelerator: 'CmdOrCtrl+Shift+N', click: async () => { const f = await pick('project-new').catch(() => null); if (f) await openProject(f, true) } },
-          { label: 'Open Project…', accelerator: 'CmdOrCtrl+O', click: async () => { const f = await pick('project-open').catch(() => null); if (f) await openProject(f, false) } },
+          {
+            label: 'New Project…',
+            accelerator: 'CmdOrCtrl+Shift+N',
+            click: async () => {
+              const f = await pick('project-new').catch(() => null)
+              if (f) await openProject(f, true)
+            }
+          },
+          {
+            label: 'Open Project…',
+            accelerator: 'CmdOrCtrl+O',
+            click: async () => {
+              const f = await pick('project-open').catch(() => null)
+              if (f) await openProject(f, false)
+            }
+          },
           { label: 'Open Recent', submenu: recentItems.length ? recentItems : [{ label: 'No recent projects', enabled: false }] },
           { type: 'separator' },
           {

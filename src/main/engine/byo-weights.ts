@@ -65,7 +65,10 @@ export class ByoError extends DatasetError {
 /** Check that both log-prob arrays belong to the dataset (one finite value per step). */
 export function checkLogProbs(ds: TraceDataset, ref: Float32Array, pol: Float32Array): void {
   const T = totalSteps(ds)
-  for (const [what, a] of [['reference', ref], ['policy', pol]] as const) {
+  for (const [what, a] of [
+    ['reference', ref],
+    ['policy', pol]
+  ] as const) {
     if (a.length !== T) throw new ByoError(`dataset "${ds.name}": ${a.length} ${what} log-probs for ${T} steps; they must match one to one`)
     for (let s = 0; s < T; s++) {
       if (!Number.isFinite(a[s])) throw new ByoError(`dataset "${ds.name}": ${what} log-prob at flat step ${s} is ${a[s]}`)
@@ -78,7 +81,12 @@ function traceIndices(ds: TraceDataset): number[] {
 }
 
 /** log q, log π_ref and the mask of traces `idx`, padded to [B, T] */
-function padded(ds: TraceDataset, idx: number[], refLogProbs: Float32Array, policyLogProbs: Float32Array): { B: number; T: number; logq: Float32Array; logref: Float32Array; mask: Float32Array } {
+function padded(
+  ds: TraceDataset,
+  idx: number[],
+  refLogProbs: Float32Array,
+  policyLogProbs: Float32Array
+): { B: number; T: number; logq: Float32Array; logref: Float32Array; mask: Float32Array } {
   return {
     B: idx.length,
     T: paddedLength(ds, idx),
@@ -164,7 +172,13 @@ export function byoWeights(
 }
 
 /** The per-step variant's pass over every step: per trace the mean raw ρ_t and the mean w_t. */
-function perStepPass(ds: TraceDataset, refLogProbs: Float32Array, policyLogProbs: Float32Array, stepClip: [number, number], chunk: number): { logWRaw: Float32Array; w: Float32Array; steps: StepStats } {
+function perStepPass(
+  ds: TraceDataset,
+  refLogProbs: Float32Array,
+  policyLogProbs: Float32Array,
+  stepClip: [number, number],
+  chunk: number
+): { logWRaw: Float32Array; w: Float32Array; steps: StepStats } {
   const N = numTraces(ds)
   const all = traceIndices(ds)
   const logWRaw = new Float32Array(N)
@@ -211,13 +225,7 @@ function perStepPass(ds: TraceDataset, refLogProbs: Float32Array, policyLogProbs
 
 /** Per-step ρ_t (raw), g(ρ_t) (the settings' per_step transform) and w_t (step_clip) along one
  *  trace; NaN where the step is masked out (prompt tokens). */
-export function byoTraceSteps(
-  ds: TraceDataset,
-  refLogProbs: Float32Array,
-  policyLogProbs: Float32Array,
-  trace: number,
-  settings: Pick<ByoSettings, 'per_step' | 'step_clip'>
-): TraceSteps {
+export function byoTraceSteps(ds: TraceDataset, refLogProbs: Float32Array, policyLogProbs: Float32Array, trace: number, settings: Pick<ByoSettings, 'per_step' | 'step_clip'>): TraceSteps {
   const N = numTraces(ds)
   if (!Number.isInteger(trace) || trace < 0 || trace >= N) throw new ByoError(`trace ${trace} is out of range: the dataset has ${N} traces (0..${N - 1})`)
   const p = padded(ds, [trace], refLogProbs, policyLogProbs)

@@ -146,7 +146,8 @@ async function establishReference(
   given: boolean,
   bcCache?: BcReferenceCache
 ): Promise<{ refKey: string; refLogProbs: Float32Array } | 'cancelled'> {
-  if (!given && config.reference.kind === 'model') throw new Error(`reference "${config.reference.model}" is a language model: its log-probs come from the job layer (ExperimentOptions.reference)`)
+  if (!given && config.reference.kind === 'model')
+    throw new Error(`reference "${config.reference.model}" is a language model: its log-probs come from the job layer (ExperimentOptions.reference)`)
   if (!given && config.reference.kind === 'bc') {
     const r = config.reference
     const bcConfig: RunConfig = {
@@ -204,7 +205,7 @@ export async function scoreReference(
 
 export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: ExperimentHooks = {}, opts: ExperimentOptions = {}): Promise<ExperimentResult> {
   const { refCache, bcCache, init, resume, reference } = opts
-  if (resume && !init) throw new Error('resuming needs the checkpoint\'s policy')
+  if (resume && !init) throw new Error("resuming needs the checkpoint's policy")
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
   const rng = new Rng(config.seed)

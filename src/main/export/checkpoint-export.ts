@@ -90,7 +90,7 @@ const LAYOUT =
   'float32, little-endian, row-major. Dense layers: <prefix>/W<l> has shape [in, out] and <prefix>/b<l> [out], y = x·W + b, ' +
   'ReLU between hidden layers (transpose W for torch.nn.Linear.weight). categorical: log π(a|s) = log_softmax(MLP(s))[a] ' +
   '(obsDim 0: one logits vector). gaussian-mlp: mean = tanh(MLP(s)), log_std clipped to [logStdMin, logStdMax]. ' +
-  'tensor_order lists the tensors in the policy\'s parameter order.'
+  "tensor_order lists the tensors in the policy's parameter order."
 
 /** Export names: the store's tfjs variable names without their uniqueness counter ("categorical/W0_12" → "categorical/W0"). */
 export function exportNames(tensors: NamedTensor[]): string[] {
@@ -151,7 +151,12 @@ function pickCheckpoint(store: ProjectStore, runId: number, step?: number): Chec
 }
 
 /** Gather the checkpoint and its metadata (no files written). */
-export function checkpointForExport(store: ProjectStore, runId: number, step?: number, tokenizer?: Record<string, unknown> | null): { tensors: NamedTensor[]; meta: ExportMetadata; checkpointId: number } {
+export function checkpointForExport(
+  store: ProjectStore,
+  runId: number,
+  step?: number,
+  tokenizer?: Record<string, unknown> | null
+): { tensors: NamedTensor[]; meta: ExportMetadata; checkpointId: number } {
   const cpRow = pickCheckpoint(store, runId, step)
   const { row, tensors: stored, spec: rawSpec } = store.getCheckpoint(cpRow.id)
   const run = store.getRun(runId)!
@@ -278,11 +283,15 @@ export function loadExport(path: string): LoadedExport {
     }
     const m = checkModelJson(json, p)
     const dir = dirname(p)
-    const tensors = decodeTfjs(m, (rel) => {
-      const f = resolve(dir, rel)
-      if (dirname(f) !== dir) throw new ExportError(`${p}: weights path "${rel}" is outside the model's folder`)
-      return readFileSync(f)
-    }, p)
+    const tensors = decodeTfjs(
+      m,
+      (rel) => {
+        const f = resolve(dir, rel)
+        if (dirname(f) !== dir) throw new ExportError(`${p}: weights path "${rel}" is outside the model's folder`)
+        return readFileSync(f)
+      },
+      p
+    )
     const metadata = (m.userDefinedMetadata ?? {}) as LoadedExport['metadata']
     const spec = (m.modelTopology?.config ?? metadata.architecture) as PolicySpec | undefined
     if (!spec) throw new ExportError(`${p}: no policy spec (modelTopology.config) to rebuild the policy from`)

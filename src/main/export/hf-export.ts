@@ -132,7 +132,9 @@ export async function writeLlmExport(
     files.push({ name: 'adapter_config.json', content: JSON.stringify(peftConfig(policy, opts.baseModel ?? src.path), null, 2) + '\n' })
   } else {
     if (src.format !== 'hf') {
-      throw new ExportError(`model "${src.name}" was added from a GGUF file (${src.path}), which has no Hugging Face config or tokenizer files to export beside merged weights; export the adapter with --format peft, or start from the model's Hugging Face folder`)
+      throw new ExportError(
+        `model "${src.name}" was added from a GGUF file (${src.path}), which has no Hugging Face config or tokenizer files to export beside merged weights; export the adapter with --format peft, or start from the model's Hugging Face folder`
+      )
     }
     const tensors = mergedHfTensors(policy)
     const config = JSON.parse(readFileSync(join(src.path, 'config.json'), 'utf8')) as Record<string, unknown>

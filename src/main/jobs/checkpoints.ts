@@ -15,14 +15,7 @@ export interface CheckpointSpec {
   train?: { step: number; rngState: number; adamT: number; hasQ: boolean }
 }
 
-export function saveCheckpoint(
-  store: ProjectStore,
-  runId: number,
-  policy: Policy,
-  state: TrainState | null,
-  refKey: string | null,
-  metrics: Record<string, number>
-): number {
+export function saveCheckpoint(store: ProjectStore, runId: number, policy: Policy, state: TrainState | null, refKey: string | null, metrics: Record<string, number>): number {
   const tensors: NamedTensor[] = readWeights(policy).map((t, i) => ({ ...t, name: `policy/${i}` }))
   const spec: CheckpointSpec = { policy: policy.spec, refKey }
   if (state) {

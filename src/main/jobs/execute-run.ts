@@ -151,7 +151,8 @@ async function driveRun(
   let lastProgress = 0
   const interval = opts.progressIntervalMs ?? 200
   const builtin = builtinOfSource(source)
-  const offline = !builtin?.evaluate && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
+  const offline =
+    !builtin?.evaluate && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
   let refKey: string | null = extra.resume?.refKey ?? null
   let policyRef: Policy | null = null
   const onPhase = (phase: string, done: number, total: number): void => {

@@ -53,7 +53,12 @@ export async function loadRunModel(store: ProjectStore, cfg: LlmPolicyConfig, se
 
 /** A checkpoint of a language-model run, with its model loaded: the policy is built on the model
  *  with the checkpoint's adapters (or weights). Dispose the policy, then `llm`. */
-export async function loadLlmCheckpoint(store: ProjectStore, runId: number, step?: number, onPhase?: (phase: string, done: number, total: number) => void): Promise<LoadedCheckpoint & { llm: LoadedLlm }> {
+export async function loadLlmCheckpoint(
+  store: ProjectStore,
+  runId: number,
+  step?: number,
+  onPhase?: (phase: string, done: number, total: number) => void
+): Promise<LoadedCheckpoint & { llm: LoadedLlm }> {
   const id = findCheckpoint(store, runId, step)
   const run = store.getRun(runId)
   const cfg = run?.config.policy

@@ -44,7 +44,9 @@ export function systemMemory(): { total: number; available: number } {
  *  loader gives back first). The message gives the estimate. */
 export function checkModelMemory(name: string, need: number, when: 'add' | 'load', mem = systemMemory(), freed = 0): void {
   if (when === 'add' && need > mem.total) {
-    throw new LlmError(`model "${name}" needs about ${gb(need)} of memory in float32 (weights and a scoring batch of 8 × 256 tokens); this machine has ${gb(mem.total)} in all, so it cannot be loaded here`)
+    throw new LlmError(
+      `model "${name}" needs about ${gb(need)} of memory in float32 (weights and a scoring batch of 8 × 256 tokens); this machine has ${gb(mem.total)} in all, so it cannot be loaded here`
+    )
   }
   if (when === 'load' && need > mem.available + freed) {
     throw new LlmError(
@@ -71,7 +73,10 @@ export async function verifyModelFiles(m: ModelRef, onHash?: (bytes: number) => 
     m.files.map((f) => f.path),
     onHash
   )
-  if (h !== m.hash) throw new LlmError(`model "${m.name}": the files at ${m.path} changed since the model was added (sha256 ${h.slice(0, 12)}…, recorded ${m.hash.slice(0, 12)}…); add it again under a new name`)
+  if (h !== m.hash)
+    throw new LlmError(
+      `model "${m.name}": the files at ${m.path} changed since the model was added (sha256 ${h.slice(0, 12)}…, recorded ${m.hash.slice(0, 12)}…); add it again under a new name`
+    )
 }
 
 /** The reference cache's key for a model's log-probs over a dataset: the model's hash and how the
@@ -166,7 +171,9 @@ export function checkDatasetIds(ds: TraceDataset, vocab: number, model: string):
   for (let i = 0; i < numTraces(ds); i++) {
     for (let s = ds.offsets[i]; s < ds.offsets[i + 1]; s++) {
       if (a[s] < 0 || a[s] >= vocab || !Number.isInteger(a[s])) {
-        throw new LlmError(`dataset "${ds.name}", trace "${ds.ids[i]}" (index ${i}), token ${s - ds.offsets[i]}: id ${a[s]} is outside the vocabulary of model "${model}" (0..${vocab - 1}); import the data with this model's tokenizer`)
+        throw new LlmError(
+          `dataset "${ds.name}", trace "${ds.ids[i]}" (index ${i}), token ${s - ds.offsets[i]}: id ${a[s]} is outside the vocabulary of model "${model}" (0..${vocab - 1}); import the data with this model's tokenizer`
+        )
       }
     }
   }
@@ -174,7 +181,13 @@ export function checkDatasetIds(ds: TraceDataset, vocab: number, model: string):
 
 /** log p(a_t | a_<t) of every completion (mask 1) step of the dataset under the model, in the
  *  dataset's flat step layout; prompt steps are 0. Traces go in batches of similar length. */
-export async function scoreDatasetLogProbs(llm: LoadedLlm, name: string, ds: TraceDataset, hooks: LoopHooks = {}, batchSize = 8): Promise<{ logp: Float32Array; tokens: number; seconds: number } | 'cancelled'> {
+export async function scoreDatasetLogProbs(
+  llm: LoadedLlm,
+  name: string,
+  ds: TraceDataset,
+  hooks: LoopHooks = {},
+  batchSize = 8
+): Promise<{ logp: Float32Array; tokens: number; seconds: number } | 'cancelled'> {
   checkDatasetIds(ds, llm.spec.vocabSize, name)
   const policy = new LlmPolicy(llm.model, { model: name, prependBos: false })
   const N = numTraces(ds)
@@ -188,7 +201,10 @@ export async function scoreDatasetLogProbs(llm: LoadedLlm, name: string, ds: Tra
     const host = gatherBatch(ds, part)
     const batch = toDevice(host, ds)
     try {
-      const lp = readBack(tf.tidy(() => policy.logProbs(batch)), { dispose: true }) as Float32Array
+      const lp = readBack(
+        tf.tidy(() => policy.logProbs(batch)),
+        { dispose: true }
+      ) as Float32Array
       scatterSteps(ds, host, lp, out)
     } finally {
       disposeBatch(batch)

@@ -39,7 +39,8 @@ export function resolveModelReference(store: ProjectStore, ref: string, datasetI
   const m = requireModel(store, ref)
   const summary = store.listDatasets().find((d) => d.id === datasetId)
   if (!summary) throw new ModelReferenceError(`dataset ${datasetId} is not in the project ${store.file}`, 'not_found')
-  if (summary.kind !== 'sequence') throw new ModelReferenceError(`dataset ${datasetId} ("${summary.name}") holds ${summary.kind} actions, not tokens; a language model scores text datasets`, 'invalid_input')
+  if (summary.kind !== 'sequence')
+    throw new ModelReferenceError(`dataset ${datasetId} ("${summary.name}") holds ${summary.kind} actions, not tokens; a language model scores text datasets`, 'invalid_input')
   const tok = store.getDatasetTokenization(datasetId)
   if (!tok) {
     // its ids may come from any tokenizer (bytes, another model): scoring them would be noise

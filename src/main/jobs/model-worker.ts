@@ -50,7 +50,13 @@ const cancelled = new Set<number>()
 let queue: Promise<void> = Promise.resolve()
 
 async function model(m: ModelRef, progress: (phase: string, done: number, total: number) => void): Promise<LoadedLlm> {
-  await verifyModelFiles(m, (bytes) => progress('hash', bytes, m.files.reduce((a, f) => a + f.bytes, 0)))
+  await verifyModelFiles(m, (bytes) =>
+    progress(
+      'hash',
+      bytes,
+      m.files.reduce((a, f) => a + f.bytes, 0)
+    )
+  )
   if (loaded?.hash === m.hash) return loaded.llm
   backendReady ??= initBackend('auto')
   await backendReady
@@ -80,7 +86,8 @@ function transferOf(r: unknown): ArrayBuffer[] {
 }
 
 async function run(id: number, op: ModelOp, input: unknown): Promise<unknown> {
-  const progress = (phase: string, done: number, total: number, tokensPerSecond?: number): void => port!.postMessage({ type: 'progress', id, phase, done, total, tokensPerSecond } satisfies FromWorker)
+  const progress = (phase: string, done: number, total: number, tokensPerSecond?: number): void =>
+    port!.postMessage({ type: 'progress', id, phase, done, total, tokensPerSecond } satisfies FromWorker)
   const hooks = { cancelled: () => cancelled.has(id), onProgress: (d: number, t: number, tps: number) => progress(op === 'sample' ? 'sample' : 'score', d, t, tps) }
   switch (op) {
     case 'describe': {

@@ -70,15 +70,18 @@ function startJob(input: WorkerInput, onEvent: (e: RunEvent) => void): RunHandle
       else {
         const err = new Error(`training worker exited with code ${code} before the run ended`)
         // a worker thread shares this process's pid, so the store cannot see it died: mark it here
-        void runId.then((id) => {
-          if (id === 0) return // a scoring job has no run row
-          const store = openProject(projectFile)
-          try {
-            if (store.getRun(id)?.status === 'running') store.setRunStatus(id, 'interrupted', err.message)
-          } finally {
-            store.close()
-          }
-        }, () => {})
+        void runId.then(
+          (id) => {
+            if (id === 0) return // a scoring job has no run row
+            const store = openProject(projectFile)
+            try {
+              if (store.getRun(id)?.status === 'running') store.setRunStatus(id, 'interrupted', err.message)
+            } finally {
+              store.close()
+            }
+          },
+          () => {}
+        )
         rejectId(err)
         reject(err)
       }

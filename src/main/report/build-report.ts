@@ -146,7 +146,9 @@ const KEY_ORDER = [
 export function orderKeys(keys: Iterable<string>): string[] {
   const set = new Set(keys)
   const known = KEY_ORDER.filter((k) => set.has(k))
-  const rest = [...set].filter((k) => !KEY_ORDER.includes(k)).sort((a, b) => Number(!/eval|return|reward|acc|pass/.test(a)) - Number(!/eval|return|reward|acc|pass/.test(b)) || a.localeCompare(b))
+  const rest = [...set]
+    .filter((k) => !KEY_ORDER.includes(k))
+    .sort((a, b) => Number(!/eval|return|reward|acc|pass/.test(a)) - Number(!/eval|return|reward|acc|pass/.test(b)) || a.localeCompare(b))
   return [...known, ...rest]
 }
 
@@ -217,7 +219,15 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
   if (runIds.length === 0) throw new ReportError('a report needs at least one run')
   const rows = runIds.map((id) => {
     const r = store.getRun(id)
-    if (!r) throw new ReportError(`no run ${id} in ${store.file}; runs: ${store.listRuns().map((x) => x.id).join(', ') || 'none'}`)
+    if (!r)
+      throw new ReportError(
+        `no run ${id} in ${store.file}; runs: ${
+          store
+            .listRuns()
+            .map((x) => x.id)
+            .join(', ') || 'none'
+        }`
+      )
     return r
   })
   const bins = opts.bins ?? HIST_BINS
@@ -247,7 +257,19 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
   const runs: ReportRun[] = rows.map((r, i) => {
     const d = r.datasetId !== null ? datasets.get(r.datasetId) : undefined
     const dataset: ReportDataset | null = d
-      ? { id: d.id, name: d.name, kind: d.kind, source: d.source, hash: d.hash, numTraces: d.numTraces, numSteps: d.numSteps, obsDim: d.obsDim, actDim: d.actDim, scoreMin: d.scoreMin, scoreMax: d.scoreMax }
+      ? {
+          id: d.id,
+          name: d.name,
+          kind: d.kind,
+          source: d.source,
+          hash: d.hash,
+          numTraces: d.numTraces,
+          numSteps: d.numSteps,
+          obsDim: d.obsDim,
+          actDim: d.actDim,
+          scoreMin: d.scoreMin,
+          scoreMax: d.scoreMax
+        }
       : null
     const metrics: ReportRun['metrics'] = {}
     for (const p of store.getMetrics(r.id)) {
@@ -314,9 +336,7 @@ export function buildReport(store: ProjectStore, runIds: number[], opts: BuildRe
     const values = flats.map((f) => f[key] ?? '–')
     return { key, values, differs: values.some((v) => v !== values[0]) }
   })
-  const title =
-    opts.title ??
-    (runs.length === 1 ? `Run ${runs[0].id}: ${runs[0].name}` : `Comparison of ${runs.length} runs: ${runs.map((r) => `${r.id} (${r.methodLabel})`).join(', ')}`)
+  const title = opts.title ?? (runs.length === 1 ? `Run ${runs[0].id}: ${runs[0].name}` : `Comparison of ${runs.length} runs: ${runs.map((r) => `${r.id} (${r.methodLabel})`).join(', ')}`)
   return {
     title,
     generatedAt: new Date().toISOString(),
@@ -360,7 +380,12 @@ export function aggregateGroups(runs: ReportRun[]): ReportGroup[] {
         if (xs.length) final[k] = meanStd(xs)
       }
       const r0 = rs[0]
-      return { label: `${r0.methodLabel}${r0.group ? ` · ${r0.group}` : ''} (n=${rs.length}: runs ${rs.map((r) => r.id).join(', ')})`, runIds: rs.map((r) => r.id), methodLabel: r0.methodLabel, final }
+      return {
+        label: `${r0.methodLabel}${r0.group ? ` · ${r0.group}` : ''} (n=${rs.length}: runs ${rs.map((r) => r.id).join(', ')})`,
+        runIds: rs.map((r) => r.id),
+        methodLabel: r0.methodLabel,
+        final
+      }
     })
 }
 

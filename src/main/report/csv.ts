@@ -17,7 +17,10 @@ const numStr = (v: number): string => (Number.isFinite(v) ? String(v) : Number.i
 export function metricsCsv(store: ProjectStore, runIds: number[]): string {
   const lines = ['run,step,key,value']
   for (const id of runIds) {
-    const pts = store.getMetrics(id).slice().sort((a, b) => a.step - b.step || a.key.localeCompare(b.key))
+    const pts = store
+      .getMetrics(id)
+      .slice()
+      .sort((a, b) => a.step - b.step || a.key.localeCompare(b.key))
     for (const p of pts) lines.push(`${id},${p.step},${csvCell(p.key)},${csvCell(p.value)}`)
   }
   return lines.join('\n') + '\n'
@@ -37,9 +40,7 @@ export function weightsCsv(store: ProjectStore, runId: number, step?: number): {
   const lines = ['trace,id,log_w_raw,w,score,bin']
   for (let i = 0; i < snap.traceIndex.length; i++) {
     const t = snap.traceIndex[i]
-    lines.push(
-      [String(t), csvCell(ds ? ds.ids[t] : ''), csvCell(snap.logWRaw[i]), csvCell(snap.w[i]), ds ? csvCell(ds.scores[t]) : '', bins ? String(bins[t]) : ''].join(',')
-    )
+    lines.push([String(t), csvCell(ds ? ds.ids[t] : ''), csvCell(snap.logWRaw[i]), csvCell(snap.w[i]), ds ? csvCell(ds.scores[t]) : '', bins ? String(bins[t]) : ''].join(','))
   }
   return { step: s, csv: lines.join('\n') + '\n' }
 }

@@ -25,11 +25,14 @@ export function plotlySource(): string {
   return plotlyCache
 }
 
-export const esc = (s: unknown): string =>
-  String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+export const esc = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
 
 /** JSON safe inside a <script> element. */
-const scriptJson = (x: unknown): string => JSON.stringify(x).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')
+const scriptJson = (x: unknown): string =>
+  JSON.stringify(x)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029')
 
 export const METRIC_HELP: Record<string, string> = {
   loss: 'training loss (negative log-likelihood; weighted by w only for the iw-SFT methods)',
@@ -96,10 +99,26 @@ function weightsSection(d: ReportData): string {
   }
   const rows = withSnap.map((r) => {
     const s = r.snapshot!
-    return [`<b>${r.id}</b> ${esc(r.methodLabel)}`, r.weightsInLoss ? 'yes' : '<b>no</b> (w = 1)', num(s.step), num(s.count), num(s.stats.ess_fraction), num(s.stats.clamp_fraction), num(s.stats.logw_raw_min), num(s.stats.logw_raw_median), num(s.stats.logw_raw_max), num(s.stats.logw_median)]
+    return [
+      `<b>${r.id}</b> ${esc(r.methodLabel)}`,
+      r.weightsInLoss ? 'yes' : '<b>no</b> (w = 1)',
+      num(s.step),
+      num(s.count),
+      num(s.stats.ess_fraction),
+      num(s.stats.clamp_fraction),
+      num(s.stats.logw_raw_min),
+      num(s.stats.logw_raw_median),
+      num(s.stats.logw_raw_max),
+      num(s.stats.logw_median)
+    ]
   })
   const notInLoss = withSnap.filter((r) => !r.weightsInLoss)
-  const wCaption = notInLoss.length === 0 ? 'the weight used in the loss' : notInLoss.length === withSnap.length ? 'the weight iw-SFT would use; NOT in these runs’ loss' : 'the weight in the loss of the iw-SFT runs (not of the others)'
+  const wCaption =
+    notInLoss.length === 0
+      ? 'the weight used in the loss'
+      : notInLoss.length === withSnap.length
+        ? 'the weight iw-SFT would use; NOT in these runs’ loss'
+        : 'the weight in the loss of the iw-SFT runs (not of the others)'
   const note = notInLoss.length
     ? `<p class="note">${notInLoss.map((r) => `Run ${r.id} (${esc(r.methodLabel)})`).join(', ')} ${notInLoss.length > 1 ? 'do' : 'does'} not weight traces: every trace counted with w = 1 in ${notInLoss.length > 1 ? 'their' : 'its'} loss. The weights below are what iw-SFT would give the same traces under ${notInLoss.length > 1 ? 'those runs’' : 'that run’s'} q and π<sub>ref</sub>, shown for comparison.</p>`
     : ''
@@ -137,11 +156,27 @@ function dataSection(d: ReportData): string {
     if (!ds) return `<div class="data-block">${who}<p class="muted">No dataset recorded for this run.</p></div>`
     const dsTable = table(
       ['dataset', 'kind', 'traces', 'steps', 'obs dim', 'act dim', 'scores', 'source', 'hash'],
-      [[esc(ds.name), esc(ds.kind), num(ds.numTraces), num(ds.numSteps), num(ds.obsDim), num(ds.actDim), `${esc(fmt(ds.scoreMin))} … ${esc(fmt(ds.scoreMax))}`, `<code>${esc(ds.source)}</code>`, `<code>${esc(ds.hash.slice(0, 12))}</code>`]]
+      [
+        [
+          esc(ds.name),
+          esc(ds.kind),
+          num(ds.numTraces),
+          num(ds.numSteps),
+          num(ds.obsDim),
+          num(ds.actDim),
+          `${esc(fmt(ds.scoreMin))} … ${esc(fmt(ds.scoreMax))}`,
+          `<code>${esc(ds.source)}</code>`,
+          `<code>${esc(ds.hash.slice(0, 12))}</code>`
+        ]
+      ]
     )
     const cur = c
       ? `<h3>Curation: ${esc(c.rule)}</h3><p>${num(c.kept)} of ${num(c.numTraces)} traces kept (${esc(fmt((100 * c.kept) / Math.max(1, c.numTraces), 3))}%)${c.mode === 'quality_bins' ? `; ${num(c.total)} with multiplicity (|D<sub>Q</sub>+|)` : ''}${c.thresholds.length ? `; score thresholds ${c.thresholds.map((t) => esc(fmt(t))).join(', ')}` : ''}.</p>
-${table(['bin', 'traces', 'share'], c.bins.map((b) => [esc(b.label), num(b.count), `${esc(fmt((100 * b.count) / Math.max(1, c.numTraces), 3))}%`]), 'narrow')}
+${table(
+  ['bin', 'traces', 'share'],
+  c.bins.map((b) => [esc(b.label), num(b.count), `${esc(fmt((100 * b.count) / Math.max(1, c.numTraces), 3))}%`]),
+  'narrow'
+)}
 <figure class="chart-card"><figcaption><b>scores</b> <span class="muted">— all traces and the kept ones</span></figcaption><div class="chart" id="${id}" data-run="${r.id}"></div></figure>`
       : ''
     return `<div class="data-block">${who}${dsTable}${cur}</div>`
@@ -183,7 +218,11 @@ function configSection(d: ReportData, forPrint: boolean): string {
     }
     const cards = [...groups].map(
       ([g, cs]) =>
-        `<div class="config-card"><h3>${esc(g)}</h3>${table(['setting', 'value'], cs.map((c) => [`<code>${esc(g === 'run' ? c.key : c.key.slice(g.length + 1))}</code>`, `<code>${esc(c.values[0])}</code>`]), 'config')}</div>`
+        `<div class="config-card"><h3>${esc(g)}</h3>${table(
+          ['setting', 'value'],
+          cs.map((c) => [`<code>${esc(g === 'run' ? c.key : c.key.slice(g.length + 1))}</code>`, `<code>${esc(c.values[0])}</code>`]),
+          'config'
+        )}</div>`
     )
     return `<section id="config"><h2>Configuration</h2><div class="config-grid">${cards.join('')}</div></section>`
   }
@@ -191,7 +230,11 @@ function configSection(d: ReportData, forPrint: boolean): string {
   const same = d.config.filter((c) => !c.differs)
   return `<section id="config"><h2>Configuration</h2>
 <h3>What differs between the runs</h3>${diff.length ? table(head, diff.map(row), 'config') : '<p class="muted">Nothing: the runs share one configuration.</p>'}
-<details${forPrint ? ' open' : ''}><summary>Settings shared by all runs (${same.length})</summary>${table(['setting', 'value'], same.map((c) => [`<code>${esc(c.key)}</code>`, `<code>${esc(c.values[0])}</code>`]), 'config')}</details></section>`
+<details${forPrint ? ' open' : ''}><summary>Settings shared by all runs (${same.length})</summary>${table(
+    ['setting', 'value'],
+    same.map((c) => [`<code>${esc(c.key)}</code>`, `<code>${esc(c.values[0])}</code>`]),
+    'config'
+  )}</details></section>`
 }
 
 function reproSection(d: ReportData): string {

@@ -88,7 +88,9 @@ export function createPathPolicy(opts: PathPolicyOptions): PathPolicy {
         const p = (input as Record<string, unknown>)[field]
         if (typeof p !== 'string' || allowed(name, p)) continue
         const where = [...new Set([...opts.roots(), ...dirs].map((d) => canonicalPath(d)))].join(', ')
-        throw new ApiError(`${name}: ${field} "${resolve(p)}" is outside the folders the app may use (${where}); ${opts.hint}`, 'forbidden', [{ path: field, message: 'outside the folders the app may use' }])
+        throw new ApiError(`${name}: ${field} "${resolve(p)}" is outside the folders the app may use (${where}); ${opts.hint}`, 'forbidden', [
+          { path: field, message: 'outside the folders the app may use' }
+        ])
       }
     },
     grant(path, kind) {

@@ -32,16 +32,37 @@ export function backendHandlers(ctx: ServiceContext): Pick<Handlers, 'backend.st
       }
     },
     'backend.install': async ({ gpu, force }) => {
-      if (install?.status === 'running') throw new ApiError(`an install of the native ${install.gpu ? 'GPU' : 'CPU'} backend is already running (step ${install.step} of ${install.total})`, 'failed')
+      if (install?.status === 'running')
+        throw new ApiError(`an install of the native ${install.gpu ? 'GPU' : 'CPU'} backend is already running (step ${install.step} of ${install.total})`, 'failed')
       const g = gpu ?? false
       report({ step: 0, total: 6, label: 'starting', status: 'running', gpu: g })
-      runInWorker('install', { gpu: g, force }, {
-        onStep: (p) => report({ step: p.step, total: p.total, label: p.label, ...(p.fraction !== undefined ? { fraction: p.fraction } : {}), ...(p.message ? { message: p.message } : {}), status: 'running', gpu: g })
-      }).then(
+      runInWorker(
+        'install',
+        { gpu: g, force },
+        {
+          onStep: (p) =>
+            report({
+              step: p.step,
+              total: p.total,
+              label: p.label,
+              ...(p.fraction !== undefined ? { fraction: p.fraction } : {}),
+              ...(p.message ? { message: p.message } : {}),
+              status: 'running',
+              gpu: g
+            })
+        }
+      ).then(
         (r) => {
           const total = install?.total ?? 6
           probe = null
-          report({ step: total, total, label: 'done', message: r.skipped ? `already installed and verified in ${r.dir}; nothing to build` : `installed and verified in ${r.dir} (${r.seconds.toFixed(0)} s)`, status: 'completed', gpu: g })
+          report({
+            step: total,
+            total,
+            label: 'done',
+            message: r.skipped ? `already installed and verified in ${r.dir}; nothing to build` : `installed and verified in ${r.dir} (${r.seconds.toFixed(0)} s)`,
+            status: 'completed',
+            gpu: g
+          })
         },
         (e: unknown) => report({ ...(install ?? { step: 0, total: 6, label: 'starting', gpu: g }), status: 'failed', error: e instanceof Error ? e.message : String(e) })
       )

@@ -113,7 +113,14 @@ export async function importByo(store: ProjectStore, file: string, opts: ByoImpo
   const imp = await importTextFile(abs, { mapping: opts.mapping as TextColumnMapping | undefined, tokenizer, name: opts.name, format: opts.format, skipBadRows, maxTraceSteps, maxLineBytes })
   imp.dataset.name = uniqueDatasetName(store, imp.dataset)
   const r = storeByo(store, imp, `byo:${abs}`, tokenizer)
-  return { dataset: summary(store, r.id), created: r.created, replacedLogProbs: r.replacedLogProbs, rows: imp.rows, skipped: imp.skipped, tokenizer: textSpecSummary(textSpec(imp, tokenizer)) }
+  return {
+    dataset: summary(store, r.id),
+    created: r.created,
+    replacedLogProbs: r.replacedLogProbs,
+    rows: imp.rows,
+    skipped: imp.skipped,
+    tokenizer: textSpecSummary(textSpec(imp, tokenizer))
+  }
 }
 
 // ----------------------------------------------------------------------------- loading (cached)
@@ -191,7 +198,10 @@ export function byoInspect(store: ProjectStore, input: z.input<typeof ByoInspect
     spearmanRaw: num(spearman(r.logWRaw, ds.scores)),
     hist: sharedHistograms(r.logWRaw, r.w, bins),
     top: order.slice(0, k).map(row),
-    bottom: order.slice(N - k).reverse().map(row),
+    bottom: order
+      .slice(N - k)
+      .reverse()
+      .map(row),
     ms: performance.now() - t0
   }
 }
@@ -303,11 +313,12 @@ export function followByo(store: ProjectStore, file: string, opts: ByoFollowOpti
   const minUpdateMs = opts.minUpdateMs ?? 1000
   const name = opts.name ?? basename(abs)
   let tokenizer: Tokenizer | undefined = opts.tokenizer
-  const tokReady: Promise<void> = !tokenizer && opts.tokenizerFile
-    ? loadHfTokenizer(resolve(opts.tokenizerFile)).then((t) => {
-        tokenizer = t
-      })
-    : Promise.resolve()
+  const tokReady: Promise<void> =
+    !tokenizer && opts.tokenizerFile
+      ? loadHfTokenizer(resolve(opts.tokenizerFile)).then((t) => {
+          tokenizer = t
+        })
+      : Promise.resolve()
   let mapping: TextColumnMapping | undefined = opts.mapping as TextColumnMapping | undefined
   // token strings keep their ids from batch to batch (every stored version lists them all)
   const tokenVocab = new Map<string, number>()

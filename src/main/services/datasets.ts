@@ -69,7 +69,17 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       try {
         imp = await runInWorker(
           'import',
-          { file: abs, format, mapping, name, tokenizerFile: tokenizerFile && resolve(tokenizerFile), skipBadRows, maxTraceSteps, maxLineBytes, ...(model ? { tokenizerModel: { path: model.path, chat: model.chat } } : {}) },
+          {
+            file: abs,
+            format,
+            mapping,
+            name,
+            tokenizerFile: tokenizerFile && resolve(tokenizerFile),
+            skipBadRows,
+            maxTraceSteps,
+            maxLineBytes,
+            ...(model ? { tokenizerModel: { path: model.path, chat: model.chat } } : {})
+          },
           { onProgress: (done, total) => emit('import.progress', { importId, done, total }) }
         )
         validateDataset(imp.dataset)
@@ -107,7 +117,13 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       return listBuiltins().map((b) => ({ name: b.name, description: b.description, added: have.has(`builtin:${b.name}`) }))
     },
     'datasets.addBuiltin': async ({ name, importId, quick }) => {
-      if (!getBuiltin(name)) throw new ApiError(`unknown built-in dataset "${name}"; built-ins: ${listBuiltins().map((b) => b.name).join(', ')}`, 'not_found')
+      if (!getBuiltin(name))
+        throw new ApiError(
+          `unknown built-in dataset "${name}"; built-ins: ${listBuiltins()
+            .map((b) => b.name)
+            .join(', ')}`,
+          'not_found'
+        )
       let ds: TraceDataset
       try {
         ds = await runInWorker('builtin', { name, options: quick ? { quick: true } : {} }, { onProgress: (done, total) => emit('import.progress', { importId, done, total }) })

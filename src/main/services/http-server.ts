@@ -242,7 +242,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const upload = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const name = basename(url.searchParams.get('name') ?? 'upload.bin').replace(/[^\w.\-]+/g, '_') || 'upload.bin'
     const tooLarge = (size: string): HttpError =>
-      new HttpError(413, `${name} is ${size}; uploads are limited to ${mb(maxUpload)} (start the back end with --max-upload-mb N to allow larger files, or import the file from the project's folder)`)
+      new HttpError(
+        413,
+        `${name} is ${size}; uploads are limited to ${mb(maxUpload)} (start the back end with --max-upload-mb N to allow larger files, or import the file from the project's folder)`
+      )
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > maxUpload) {
       req.resume()

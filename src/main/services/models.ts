@@ -154,8 +154,10 @@ export function modelHandlers(ctx: ServiceContext): Pick<Handlers, ModelRequests
     const existing = ctx.store.listModels().find((m) => m.hash === d.hash)
     if (existing) return { model: existing, created: false }
     const finalName = name ?? freeName(ctx.store, defaultName)
-    if (name && /^\d+$/.test(name)) throw new ApiError(`a model name of digits only ("${name}") would read as an id; choose a name with a letter`, 'invalid_input', [{ path: 'name', message: 'digits only' }])
-    if (name && ctx.store.findModel(name)) throw new ApiError(`a different model is already called "${name}"; give this one another name`, 'exists', [{ path: 'name', message: 'already used' }])
+    if (name && /^\d+$/.test(name))
+      throw new ApiError(`a model name of digits only ("${name}") would read as an id; choose a name with a letter`, 'invalid_input', [{ path: 'name', message: 'digits only' }])
+    if (name && ctx.store.findModel(name))
+      throw new ApiError(`a different model is already called "${name}"; give this one another name`, 'exists', [{ path: 'name', message: 'already used' }])
     checkModelMemory(finalName, desc.memoryBytes, 'add')
     const s = desc.spec
     const { id } = ctx.store.putModel({

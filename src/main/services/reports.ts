@@ -38,7 +38,12 @@ export function reportHandlers(ctx: ServiceContext): Pick<Handlers, 'runs.export
         return { written: [await writeReport(store, runIds, target, { overwrite: overwrite ?? false, printer, title })], files: [] }
       }
       if (format === 'csv') {
-        const files: ReportFile[] = csvFiles(store, runIds).map((f) => ({ name: f.name, content: typeof f.content === 'string' ? f.content : Buffer.from(f.content as Uint8Array).toString('utf8'), encoding: 'utf8', mime: 'text/csv' }))
+        const files: ReportFile[] = csvFiles(store, runIds).map((f) => ({
+          name: f.name,
+          content: typeof f.content === 'string' ? f.content : Buffer.from(f.content as Uint8Array).toString('utf8'),
+          encoding: 'utf8',
+          mime: 'text/csv'
+        }))
         return { written: [], files }
       }
       const data = buildReport(store, runIds, { title })

@@ -146,7 +146,8 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
     },
     'runs.delete': async ({ runId }) => {
       const run = ctx.run(runId)
-      if (jobs.has(runId) || run.status === 'running') throw new ApiError(`run ${runId} ("${run.name}") is still running; cancel it (or mark it interrupted if its process is gone) before deleting it`, 'failed')
+      if (jobs.has(runId) || run.status === 'running')
+        throw new ApiError(`run ${runId} ("${run.name}") is still running; cancel it (or mark it interrupted if its process is gone) before deleting it`, 'failed')
       ctx.store.deleteRun(runId)
       emit('project.changed', { what: 'runs' })
       return { ok: true as const }

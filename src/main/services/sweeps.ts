@@ -143,7 +143,9 @@ export function sweepHandlers(ctx: ServiceContext): Pick<Handlers, SweepRequests
       state.runIds.push(runId)
       const job = ctx.jobs.get(runId)
       if (state.cancelled) job?.handle.cancel() // cancelled while this run was starting
-      const end = job ? await job.handle.done.catch((e: unknown) => ({ status: 'failed' as const, error: String(e) })) : { status: ctx.store.getRun(runId)?.status ?? 'failed', error: undefined }
+      const end = job
+        ? await job.handle.done.catch((e: unknown) => ({ status: 'failed' as const, error: String(e) }))
+        : { status: ctx.store.getRun(runId)?.status ?? 'failed', error: undefined }
       state.done++
       if (end.status === 'failed') {
         state.status = 'failed'
@@ -162,16 +164,20 @@ export function sweepHandlers(ctx: ServiceContext): Pick<Handlers, SweepRequests
       if (!base.ok || !base.config) throw new ConfigError(base.message ?? 'invalid config', source, base.issues)
       const resolved = base.config
       const points = gridPoints(grid)
-      if (points.length * seeds > 500) throw new ApiError(`a sweep of ${points.length} grid points × ${seeds} seeds is ${points.length * seeds} runs; keep it to 500 or fewer`, 'invalid_config')
+      if (points.length * seeds > 500)
+        throw new ApiError(`a sweep of ${points.length} grid points × ${seeds} seeds is ${points.length * seeds} runs; keep it to 500 or fewer`, 'invalid_config')
       const label = Object.keys(points[0]).join(', ')
       const name = group ?? `sweep ${label} · ${resolved.dataset} · ${new Date().toISOString().slice(0, 19).replace('T', ' ')}`
-      if (sweeps.get(name)?.status === 'running' || ctx.store.listRuns().some((r) => r.group === name)) throw new ApiError(`group "${name}" already has runs; name the sweep's group anew`, 'invalid_config')
+      if (sweeps.get(name)?.status === 'running' || ctx.store.listRuns().some((r) => r.group === name))
+        throw new ApiError(`group "${name}" already has runs; name the sweep's group anew`, 'invalid_config')
       const runs: Array<{ params: SweepParams; seed: number }> = []
       const configs = points.flatMap((p) =>
         Array.from({ length: seeds }, (_, seed) => {
           let c = resolved
           for (const [k, v] of Object.entries(p)) c = setPath(c, k, v) as unknown as RunConfig
-          const text = Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ')
+          const text = Object.entries(p)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
           runs.push({ params: p, seed })
           // validated now, all or nothing; the run resolves it again against the project
           const full = { ...c, seed, group: name, name: `${resolved.name ?? resolved.method} · ${text} · seed ${seed}` }

@@ -39,7 +39,16 @@ const datasetBuffers = (ds: TraceDataset): ArrayBuffer[] => [ds.offsets, ds.obs,
 export const JOBS = {
   /** parse a data file (any supported format), with its per-step log-probs when it carries them */
   import: def({
-    what: (i: { file: string; format?: string; mapping?: Record<string, string | string[]>; name?: string; tokenizerFile?: string; tokenizerModel?: { path: string; chat: boolean } } & ImportLimits) => i.file,
+    what: (
+      i: {
+        file: string
+        format?: string
+        mapping?: Record<string, string | string[]>
+        name?: string
+        tokenizerFile?: string
+        tokenizerModel?: { path: string; chat: boolean }
+      } & ImportLimits
+    ) => i.file,
     run: async (i, ctx): Promise<ImportResult> => {
       const { importDatasetFileFull } = await import('../engine/data/import.ts')
       const { file, ...opts } = i
@@ -111,10 +120,7 @@ export type JobResult<N extends JobName> = Awaited<ReturnType<Jobs[N]['run']>>
 
 /** What the worker sends back. */
 export type JobMessage<N extends JobName = JobName> =
-  | { type: 'progress'; done: number; total: number }
-  | { type: 'step'; step: InstallStep }
-  | { type: 'done'; result: JobResult<N> }
-  | { type: 'error'; message: string }
+  { type: 'progress'; done: number; total: number } | { type: 'step'; step: InstallStep } | { type: 'done'; result: JobResult<N> } | { type: 'error'; message: string }
 
 /** What the worker is started with (its workerData). */
 export interface JobRequest<N extends JobName = JobName> {

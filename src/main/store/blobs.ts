@@ -23,9 +23,7 @@ export class BlobError extends Error {
 /** A Buffer view of a typed array's bytes (no copy), for binding as a BLOB parameter. */
 export function toBlob(a: TypedArray, what: string): Buffer {
   if (a.byteLength > MAX_BLOB_BYTES) {
-    throw new BlobError(
-      `${what} is ${(a.byteLength / 1e6).toFixed(0)} MB, more than SQLite's ${MAX_BLOB_BYTES / 1e6} MB limit for one value; split the data into smaller datasets`
-    )
+    throw new BlobError(`${what} is ${(a.byteLength / 1e6).toFixed(0)} MB, more than SQLite's ${MAX_BLOB_BYTES / 1e6} MB limit for one value; split the data into smaller datasets`)
   }
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 }

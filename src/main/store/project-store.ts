@@ -18,17 +18,7 @@ import { DatasetError, datasetHash, validateDataset, type TraceDataset } from '.
 import { BlobError, decodeTensors, encodeTensors, fromBlob, toBlob } from './blobs.ts'
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.ts'
 import { modelStore } from './model-store.ts'
-import type {
-  BcReferenceRow,
-  CheckpointRow,
-  DatasetSummary,
-  ImportedLogProbs,
-  MetricPoint,
-  PresetRow,
-  ProjectStore,
-  RunRow,
-  RunStatus
-} from './types.ts'
+import type { BcReferenceRow, CheckpointRow, DatasetSummary, ImportedLogProbs, MetricPoint, PresetRow, ProjectStore, RunRow, RunStatus } from './types.ts'
 import type { WeightSnapshot } from '../common/tensors.ts'
 import { ownerGone, pidAlive, thisProcess } from './process-owner.ts'
 
@@ -144,10 +134,7 @@ function newerSchemaError(file: string, found: number): StoreError {
 }
 
 function notOursError(file: string, why: string): StoreError {
-  return new StoreError(
-    `${file} is not an IW-SFT Workbench project (${why}); choose a project file, or a new file name to create one. The file was not changed.`,
-    file
-  )
+  return new StoreError(`${file} is not an IW-SFT Workbench project (${why}); choose a project file, or a new file name to create one. The file was not changed.`, file)
 }
 
 /** Refuse a file that is another application's database or a newer project. */
@@ -215,7 +202,10 @@ function damageOf(db: Database.Database, file: string): string | null {
   }
   if (rows.length === 1 && rows[0] === 'ok') return null
   // one problem a line (SQLite may put several in one row)
-  const problems = rows.flatMap((r) => r.split('\n')).map((p) => p.replace(/^\*\*\* in database main \*\*\*\s*/, '').trim()).filter(Boolean)
+  const problems = rows
+    .flatMap((r) => r.split('\n'))
+    .map((p) => p.replace(/^\*\*\* in database main \*\*\*\s*/, '').trim())
+    .filter(Boolean)
   const n = problems.length >= 20 ? '20 or more problems' : problems.length === 1 ? 'a problem' : `${problems.length} problems`
   return `${file} is damaged: PRAGMA quick_check found ${n} (the first: "${problems[0]}"); ${tail}`
 }
@@ -463,24 +453,17 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     setBackend: db.prepare('UPDATE runs SET backend = ? WHERE id = ?'),
     deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
     candidates: db.prepare<[], Candidate>(`SELECT id, owner_pid, owner_start, owner_host, status FROM runs WHERE status IN ('running', 'queued')`),
-    interrupt: db.prepare(
-      `UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status IN ('running', 'queued') AND owner_pid IS ?`
-    ),
+    interrupt: db.prepare(`UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status IN ('running', 'queued') AND owner_pid IS ?`),
 
     insertMetric: db.prepare('INSERT OR REPLACE INTO metrics (run_id, step, key, value) VALUES (?, ?, ?, ?)'),
     bumpLastStep: db.prepare('UPDATE runs SET last_step = MAX(COALESCE(last_step, -1), ?) WHERE id = ?'),
-    metricsAll: db.prepare<[number], { step: number; key: string; value: number | null }>(
-      'SELECT step, key, value FROM metrics WHERE run_id = ? ORDER BY key, step'
-    ),
-    metricsOfKey: db.prepare<[number, string], { step: number; key: string; value: number | null }>(
-      'SELECT step, key, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step'
-    ),
-    metricsAfter: db.prepare<[number, number], { step: number; key: string; value: number | null }>(
-      'SELECT step, key, value FROM metrics WHERE run_id = ? AND step > ? ORDER BY step, key'
-    ),
-    runStates: db.prepare<[], { id: number; name: string; group_name: string | null; status: RunStatus; last_step: number | null; owner_pid: number | null; started_at: string | null; error: string | null }>(
-      'SELECT id, name, group_name, status, last_step, owner_pid, started_at, error FROM runs ORDER BY id'
-    ),
+    metricsAll: db.prepare<[number], { step: number; key: string; value: number | null }>('SELECT step, key, value FROM metrics WHERE run_id = ? ORDER BY key, step'),
+    metricsOfKey: db.prepare<[number, string], { step: number; key: string; value: number | null }>('SELECT step, key, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY step'),
+    metricsAfter: db.prepare<[number, number], { step: number; key: string; value: number | null }>('SELECT step, key, value FROM metrics WHERE run_id = ? AND step > ? ORDER BY step, key'),
+    runStates: db.prepare<
+      [],
+      { id: number; name: string; group_name: string | null; status: RunStatus; last_step: number | null; owner_pid: number | null; started_at: string | null; error: string | null }
+    >('SELECT id, name, group_name, status, last_step, owner_pid, started_at, error FROM runs ORDER BY id'),
     datasetIds: db.prepare<[], { id: number }>('SELECT id FROM datasets ORDER BY id'),
     metricKeys: db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key'),
 
@@ -527,7 +510,9 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     const hash = datasetHash(ds)
     const steps = ds.offsets[ds.offsets.length - 1]
     if (imported && (imported.ref.length !== steps || imported.policy.length !== steps)) {
-      throw new DatasetError(`dataset "${ds.name}": imported log-probs have ${imported.ref.length} (reference) and ${imported.policy.length} (policy) values for ${steps} steps; they must have one per step`)
+      throw new DatasetError(
+        `dataset "${ds.name}": imported log-probs have ${imported.ref.length} (reference) and ${imported.policy.length} (policy) values for ${steps} steps; they must have one per step`
+      )
     }
     const lp = imported
       ? {
@@ -633,10 +618,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
         actDim: r.act_dim as number,
         offsets: fromBlob(r.offsets as Buffer, Int32Array, what('offsets')),
         obs: fromBlob(r.obs as Buffer, Float32Array, what('observations')),
-        actions:
-          r.actions_type === 'int32'
-            ? fromBlob(r.actions as Buffer, Int32Array, what('actions'))
-            : fromBlob(r.actions as Buffer, Float32Array, what('actions')),
+        actions: r.actions_type === 'int32' ? fromBlob(r.actions as Buffer, Int32Array, what('actions')) : fromBlob(r.actions as Buffer, Float32Array, what('actions')),
         mask: fromBlob(r.mask as Buffer, Uint8Array, what('mask')),
         scores: fromBlob(r.scores as Buffer, Float64Array, what('scores')),
         ids: JSON.parse(r.ids as string) as string[]
@@ -850,7 +832,9 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     },
 
     runStates() {
-      return q.runStates.all().map((r) => ({ id: r.id, name: r.name, group: r.group_name, status: r.status, lastStep: r.last_step, ownerPid: r.owner_pid, startedAt: r.started_at, error: r.error }))
+      return q.runStates
+        .all()
+        .map((r) => ({ id: r.id, name: r.name, group: r.group_name, status: r.status, lastStep: r.last_step, ownerPid: r.owner_pid, startedAt: r.started_at, error: r.error }))
     },
 
     datasetIds() {

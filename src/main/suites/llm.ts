@@ -85,7 +85,15 @@ export async function runLlmSuite(ctx: SuiteContext, model: string, sizes: LlmSu
         base.llm,
         m.name,
         train,
-        { k: sizes.k, temperature: 1, maxTokens: sizes.maxTokens, seed, verify: sizes.verify ?? 'arithmetic', chat: template === 'chat', name: `llm suite samples · ${m.name} · seed ${seed}` },
+        {
+          k: sizes.k,
+          temperature: 1,
+          maxTokens: sizes.maxTokens,
+          seed,
+          verify: sizes.verify ?? 'arithmetic',
+          chat: template === 'chat',
+          name: `llm suite samples · ${m.name} · seed ${seed}`
+        },
         { onProgress: (d, t) => sbar.update('sample', d, t) }
       )
       sbar.done()
@@ -93,7 +101,11 @@ export async function runLlmSuite(ctx: SuiteContext, model: string, sizes: LlmSu
       table.add('samples', 'pass_rate', (s.passed ?? 0) / Math.max(1, train.length * sizes.k))
       if (!s.passed) throw new Error(`none of the ${train.length * sizes.k} samples of model "${m.name}" is correct: nothing to fine-tune on (use a stronger model or more samples)`)
       datasetId = ctx.store.transaction(() => {
-        const stored = ctx.store.putImportedDataset(s.dataset, `sample:${m.name} k=${sizes.k} T=1 verify=${sizes.verify ?? 'arithmetic'}`, { ref: s.modelLogprobs, policy: s.samplingLogprobs, tokenizer: { kind: 'llm', path: m.path } })
+        const stored = ctx.store.putImportedDataset(s.dataset, `sample:${m.name} k=${sizes.k} T=1 verify=${sizes.verify ?? 'arithmetic'}`, {
+          ref: s.modelLogprobs,
+          policy: s.samplingLogprobs,
+          tokenizer: { kind: 'llm', path: m.path }
+        })
         ctx.store.setDatasetTokenization(stored.id, { tokenizerHash: m.tokenizerHash, template, modelName: m.name })
         ctx.store.putRefLogProbs(modelRefKey(m.hash, template), stored.hash, s.modelLogprobs)
         return stored.id
@@ -117,7 +129,17 @@ export async function runLlmSuite(ctx: SuiteContext, model: string, sizes: LlmSu
           policy: { kind: 'llm', model: m.name, finetune: 'lora', lora: LORA_DEFAULTS },
           reference: { kind: 'model', model: m.name },
           optim: { ...d.optim, kind: 'adamw', lr: 2e-4, warmup_steps: Math.round(0.05 * sizes.steps), weight_decay: 0 },
-          train: { ...d.train, steps: sizes.steps, batch_size: sizes.batch, micro_batch: sizes.microBatch, loss_norm: 'token', log_every: 4, snapshot_every: sizes.steps, eval_every: sizes.steps, checkpoint_every: null }
+          train: {
+            ...d.train,
+            steps: sizes.steps,
+            batch_size: sizes.batch,
+            micro_batch: sizes.microBatch,
+            loss_norm: 'token',
+            log_every: 4,
+            snapshot_every: sizes.steps,
+            eval_every: sizes.steps,
+            checkpoint_every: null
+          }
         }
         const r = await runInSuite(ctx, `${method} seed ${seed}`, cfg, { evaluate })
         table.add(method, 'accuracy', r.final.accuracy)

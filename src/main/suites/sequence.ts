@@ -8,13 +8,7 @@
 // Every run (the reference included) is stored in the project.
 import type { RunConfig } from '../../shared/config.ts'
 import { defaultConfig } from '../../shared/config.ts'
-import {
-  arithmeticTokenizer,
-  buildSequenceDataset,
-  evaluateAccuracy,
-  sampleCompletions,
-  type ArithmeticProblem
-} from '../engine/datasets/arithmetic.ts'
+import { arithmeticTokenizer, buildSequenceDataset, evaluateAccuracy, sampleCompletions, type ArithmeticProblem } from '../engine/datasets/arithmetic.ts'
 import { ARITHMETIC_PRESETS, makeArithmeticSplits, type ArithmeticPreset } from '../engine/datasets/arithmetic-suite.ts'
 import type { Policy } from '../engine/policies/policy.ts'
 import { TransformerPolicy, type TransformerConfig } from '../engine/policies/transformer.ts'

@@ -70,9 +70,21 @@ export function App(): React.JSX.Element {
         <ul>
           {VIEWS.map((v) => (
             <li key={v.id}>
-              <button className={`nav-item${s.view === v.id ? ' active' : ''}`} aria-current={s.view === v.id ? 'page' : undefined} onClick={() => s.go(v.id)} title={`Alt+${v.key}`} data-testid={`nav-${v.id}`}>
+              <button
+                className={`nav-item${s.view === v.id ? ' active' : ''}`}
+                aria-current={s.view === v.id ? 'page' : undefined}
+                onClick={() => s.go(v.id)}
+                title={`Alt+${v.key}`}
+                data-testid={`nav-${v.id}`}
+              >
                 <span>{v.label}</span>
-                {v.id === 'runs' && running > 0 ? <span className="badge" aria-label={`${running} running`}>{running}</span> : <kbd>{v.key}</kbd>}
+                {v.id === 'runs' && running > 0 ? (
+                  <span className="badge" aria-label={`${running} running`}>
+                    {running}
+                  </span>
+                ) : (
+                  <kbd>{v.key}</kbd>
+                )}
               </button>
             </li>
           ))}

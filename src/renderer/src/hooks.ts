@@ -35,7 +35,10 @@ export function usePresets(api: Api, datasetId: number | undefined, version = 0)
       return
     }
     let alive = true
-    api.invoke('presets.list', { datasetId }).then((p) => alive && setPresets(p)).catch(() => {})
+    api
+      .invoke('presets.list', { datasetId })
+      .then((p) => alive && setPresets(p))
+      .catch(() => {})
     return () => {
       alive = false
     }

@@ -15,7 +15,9 @@ if (location.hash === '#bench') {
       client.tokenMissing ? (
         <main className="token-missing" data-testid="token-missing">
           <h1>IW-SFT Workbench</h1>
-          <p>This page has no access token. Open the link that <code>iwsft serve</code> printed (it carries the token after <code>#</code>), or start the desktop app.</p>
+          <p>
+            This page has no access token. Open the link that <code>iwsft serve</code> printed (it carries the token after <code>#</code>), or start the desktop app.
+          </p>
         </main>
       ) : (
         <StrictMode>

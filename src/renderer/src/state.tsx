@@ -53,22 +53,31 @@ export function AppProvider({ client, children }: { client: Client; children: Re
   const [datasets, setDatasets] = useState<DatasetInfo[]>([])
   const [runs, setRuns] = useState<RunInfo[]>([])
   const [live, setLive] = useState<Record<number, LiveProgress>>({})
-  const [view, setView] = useState<View>(() => (VIEWS.find((v) => `#${v.id}` === location.hash.split('?')[0])?.id ?? 'datasets'))
+  const [view, setView] = useState<View>(() => VIEWS.find((v) => `#${v.id}` === location.hash.split('?')[0])?.id ?? 'datasets')
   const [params, setParams] = useState<NavParams>({})
   const [notice, setNotice] = useState<string | null>(null)
   const pending = useRef<number | null>(null)
 
   const loadAll = useCallback(() => {
-    void api.invoke('project.info', {}).then(setProject).catch((e) => setNotice(String(e.message ?? e)))
-    void api.invoke('datasets.list', {}).then(setDatasets).catch(() => {})
-    void api.invoke('runs.list', {}).then((r) => {
-      setRuns(r)
-      setLive((prev) => {
-        const next: Record<number, LiveProgress> = {}
-        for (const run of r) if (run.status === 'running' && (run.live || prev[run.id])) next[run.id] = run.live ?? prev[run.id]
-        return next
+    void api
+      .invoke('project.info', {})
+      .then(setProject)
+      .catch((e) => setNotice(String(e.message ?? e)))
+    void api
+      .invoke('datasets.list', {})
+      .then(setDatasets)
+      .catch(() => {})
+    void api
+      .invoke('runs.list', {})
+      .then((r) => {
+        setRuns(r)
+        setLive((prev) => {
+          const next: Record<number, LiveProgress> = {}
+          for (const run of r) if (run.status === 'running' && (run.live || prev[run.id])) next[run.id] = run.live ?? prev[run.id]
+          return next
+        })
       })
-    }).catch(() => {})
+      .catch(() => {})
   }, [api])
 
   // coalesce bursts of project.changed into one reload
@@ -81,7 +90,10 @@ export function AppProvider({ client, children }: { client: Client; children: Re
   }, [loadAll])
 
   useEffect(() => {
-    void api.invoke('app.capabilities', {}).then(setCaps).catch(() => {})
+    void api
+      .invoke('app.capabilities', {})
+      .then(setCaps)
+      .catch(() => {})
     loadAll()
     const offs = [
       api.on('project.changed', () => refresh()),

@@ -93,7 +93,15 @@ function status(argv: string[]): number {
   const args = parseArgs(argv, ['json'])
   const rows = (['cpu', 'gpu'] as const).map((variant) => {
     const s = nativeInstallStatus(variant)
-    return { variant, installed: s.installed, dir: s.dir, detail: s.detail, tfVersion: s.manifest?.tfVersion ?? null, builtAt: s.manifest?.builtAt ?? null, verify: s.manifest?.verify ?? null }
+    return {
+      variant,
+      installed: s.installed,
+      dir: s.dir,
+      detail: s.detail,
+      tfVersion: s.manifest?.tfVersion ?? null,
+      builtAt: s.manifest?.builtAt ?? null,
+      verify: s.manifest?.verify ?? null
+    }
   })
   const gpu = detectGpu()
   if (args.flags.has('json')) {

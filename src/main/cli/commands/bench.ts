@@ -250,7 +250,10 @@ export async function cmdBench(argv: string[]): Promise<number> {
       results.push(...r.results)
       for (const c of r.checks) {
         checks.push(c)
-        if (c.rel_diff > 1e-3) say(`warning: ${c.name}: PyTorch and the engine disagree on the first step (loss ${c.engine.loss} vs ${c.torch.loss}, gradient norm ${c.engine.grad_norm} vs ${c.torch.grad_norm}); the ratio compares different work`)
+        if (c.rel_diff > 1e-3)
+          say(
+            `warning: ${c.name}: PyTorch and the engine disagree on the first step (loss ${c.engine.loss} vs ${c.torch.loss}, gradient norm ${c.engine.grad_norm} vs ${c.torch.grad_norm}); the ratio compares different work`
+          )
       }
       if (onlyEntries) continue
       // a refresh of the q cache falls every 50 steps: time at least 100 so it is counted
@@ -261,7 +264,10 @@ export async function cmdBench(argv: string[]): Promise<number> {
     await peer?.close()
   }
   // SmolLM2: llm/score and llm/sample on the same backends (engine/llm/bench-entries.ts)
-  const llm = args.flags.has('no-llm') || onlyEntries ? { entries: [], skipped: 'llm/score and llm/sample skipped (--no-llm or --only)' } : benchLlm(selected, { log: (l) => !json && process.stderr.write(l) })
+  const llm =
+    args.flags.has('no-llm') || onlyEntries
+      ? { entries: [], skipped: 'llm/score and llm/sample skipped (--no-llm or --only)' }
+      : benchLlm(selected, { log: (l) => !json && process.stderr.write(l) })
   results.push(...llm.entries)
   load.push(loadavg())
   // cross-backend ratio for the same entry, where more than one backend ran
@@ -272,15 +278,22 @@ export async function cmdBench(argv: string[]): Promise<number> {
   if (json) process.stdout.write(JSON.stringify(report) + '\n')
   else {
     const w = (s: string, n: number): string => s.padStart(n)
-    process.stdout.write(`${'name'.padEnd(32)}${'backend'.padEnd(12)}${w('ms/step', 10)}${w('× sft', 8)}${peer ? `${w('torch ms', 10)}${w('× torch', 9)}${w('cpu ms', 9)}${w('torch cpu', 11)}${w('cpu ×', 7)}` : ''}\n`)
+    process.stdout.write(
+      `${'name'.padEnd(32)}${'backend'.padEnd(12)}${w('ms/step', 10)}${w('× sft', 8)}${peer ? `${w('torch ms', 10)}${w('× torch', 9)}${w('cpu ms', 9)}${w('torch cpu', 11)}${w('cpu ×', 7)}` : ''}\n`
+    )
     const f = (x: number | undefined, n: number): string => w(x?.toFixed(2) ?? '', n)
     for (const r of results) {
       const torch = peer ? `${f(r.torch_ms_per_step, 10)}${f(r.ratio_to_torch, 9)}${f(r.cpu_ms_per_step, 9)}${f(r.torch_cpu_ms_per_step, 11)}${f(r.cpu_ratio_to_torch, 7)}` : ''
-      process.stdout.write(`${r.name.padEnd(32)}${r.backend.padEnd(12)}${w(r.ms_per_step.toFixed(2), 10)}${w(String(r.ratio_to_sft ?? ''), 8)}${torch}${r.tokens_per_s !== undefined ? `  ${r.tokens_per_s} tokens/s${r.peak_rss_mb !== undefined ? `, peak RSS ${r.peak_rss_mb} MB` : ''}` : ''}\n`)
+      process.stdout.write(
+        `${r.name.padEnd(32)}${r.backend.padEnd(12)}${w(r.ms_per_step.toFixed(2), 10)}${w(String(r.ratio_to_sft ?? ''), 8)}${torch}${r.tokens_per_s !== undefined ? `  ${r.tokens_per_s} tokens/s${r.peak_rss_mb !== undefined ? `, peak RSS ${r.peak_rss_mb} MB` : ''}` : ''}\n`
+      )
     }
     if (llm.skipped) process.stdout.write(`${llm.skipped}\n`)
     if (peer) {
-      for (const c of checks) say(`same first step, ${c.name}: loss ${c.engine.loss.toPrecision(7)} (torch ${c.torch.loss.toPrecision(7)}), gradient norm ${c.engine.grad_norm.toPrecision(7)} (torch ${c.torch.grad_norm.toPrecision(7)})`)
+      for (const c of checks)
+        say(
+          `same first step, ${c.name}: loss ${c.engine.loss.toPrecision(7)} (torch ${c.torch.loss.toPrecision(7)}), gradient norm ${c.engine.grad_norm.toPrecision(7)} (torch ${c.torch.grad_norm.toPrecision(7)})`
+        )
       say(`load average (1, 5, 15 min): ${load[0].map((x) => x.toFixed(2)).join(' ')} before, ${load[1].map((x) => x.toFixed(2)).join(' ')} after`)
     }
   }

@@ -54,7 +54,8 @@ export function mappingFromArgs(args: Args): Record<string, string | string[]> |
     m[key] = key === 'meta' ? col.split('|') : col
   }
   const r = ByoMappingSchema.safeParse(m)
-  if (!r.success) throw new UsageError(`--map: ${r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; ')}`)
+  if (!r.success)
+    throw new UsageError(`--map: ${r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : `${i.path.join('.')}: ${i.message}`)).join('; ')}`)
   return r.data
 }
 
@@ -168,9 +169,15 @@ export async function cmdByo(argv: string[]): Promise<number> {
       out(`log w raw min / median / max: ${f(st.logw_raw_min)} / ${f(st.logw_raw_median)} / ${f(st.logw_raw_max)}\n`)
       out(`log w      min / median / max: ${f(st.logw_min)} / ${f(st.logw_median)} / ${f(st.logw_max)}\n`)
       out(`Spearman(w, score) ${r.spearman === null ? 'n/a (a constant side)' : f(r.spearman, 3)}\n`)
-      for (const [label, rows] of [['most weighted', r.top], ['least weighted', r.bottom]] as const) {
+      for (const [label, rows] of [
+        ['most weighted', r.top],
+        ['least weighted', r.bottom]
+      ] as const) {
         out(`${label}:\n`)
-        for (const x of rows) out(`  trace ${String(x.index).padStart(5)}  ${x.id.slice(0, 24).padEnd(24)} score ${f(x.score).padStart(7)}  |τ| ${String(x.length).padStart(5)}  log w raw ${f(x.logWRaw).padStart(9)}  w ${f(x.w)}\n`)
+        for (const x of rows)
+          out(
+            `  trace ${String(x.index).padStart(5)}  ${x.id.slice(0, 24).padEnd(24)} score ${f(x.score).padStart(7)}  |τ| ${String(x.length).padStart(5)}  log w raw ${f(x.logWRaw).padStart(9)}  w ${f(x.w)}\n`
+          )
       }
       if (rho) {
         out(`trace ${rho.traceIndex} (${rho.id}): Σρ = ${f(rho.sumRho)}, Σg(ρ) = ${f(rho.sumG)}${rho.truncated ? ' (first tokens shown)' : ''}\n`)
@@ -189,7 +196,10 @@ export async function cmdByo(argv: string[]): Promise<number> {
       rows = u.rows
       datasetId = u.datasetId
       if (json) out(JSON.stringify(u) + '\n')
-      else out(`${new Date().toISOString().slice(11, 19)} dataset ${u.datasetId}: ${u.numTraces} traces (+${u.newRows}${u.skipped ? `, ${u.skipped} skipped` : ''}) · ESS ${f(u.ess)} (${pct(u.ess_fraction)}) · clamp ${pct(u.clamp_fraction)} · median log w raw ${f(u.logw_raw_median)}\n`)
+      else
+        out(
+          `${new Date().toISOString().slice(11, 19)} dataset ${u.datasetId}: ${u.numTraces} traces (+${u.newRows}${u.skipped ? `, ${u.skipped} skipped` : ''}) · ESS ${f(u.ess)} (${pct(u.ess_fraction)}) · clamp ${pct(u.clamp_fraction)} · median log w raw ${f(u.logw_raw_median)}\n`
+        )
     })
     try {
       const every = args.flags.has('every') ? intFlag(args, 'every', 1000, 0) : undefined
@@ -212,7 +222,10 @@ export async function cmdByo(argv: string[]): Promise<number> {
         const stop = (): void => {
           process.off('SIGINT', stop)
           process.off('SIGTERM', stop)
-          void s.call('byo.unfollow', { followId }).then(() => done(), () => done())
+          void s.call('byo.unfollow', { followId }).then(
+            () => done(),
+            () => done()
+          )
         }
         process.on('SIGINT', stop)
         process.on('SIGTERM', stop)

@@ -45,7 +45,11 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
     return withServices(args, async (s) => {
       const rows = await s.call('datasets.list', {})
       if (json) process.stdout.write(JSON.stringify(rows) + '\n')
-      else for (const d of rows) process.stdout.write(`${String(d.id).padStart(4)}  ${d.kind.padEnd(10)} ${String(d.numTraces).padStart(7)} traces ${String(d.numSteps).padStart(9)} steps  ${d.name}  (${d.source})\n`)
+      else
+        for (const d of rows)
+          process.stdout.write(
+            `${String(d.id).padStart(4)}  ${d.kind.padEnd(10)} ${String(d.numTraces).padStart(7)} traces ${String(d.numSteps).padStart(9)} steps  ${d.name}  (${d.source})\n`
+          )
       return 0
     })
   }
@@ -60,7 +64,10 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
       const random = await randomReturn(task, episodes, REF_SEED)
       const expert = (await evalLinear(EXPERTS[task], episodes, REF_SEED)).mean
       rows.push({ task, episodes, random, expert, registry: spec.refReturns })
-      if (!json) process.stdout.write(`${task.padEnd(9)} random ${random.toFixed(3).padStart(9)}  expert ${expert.toFixed(3).padStart(9)}   (registry ${spec.refReturns.random.toFixed(3)} / ${spec.refReturns.expert.toFixed(3)})\n`)
+      if (!json)
+        process.stdout.write(
+          `${task.padEnd(9)} random ${random.toFixed(3).padStart(9)}  expert ${expert.toFixed(3).padStart(9)}   (registry ${spec.refReturns.random.toFixed(3)} / ${spec.refReturns.expert.toFixed(3)})\n`
+        )
     }
     if (json) process.stdout.write(JSON.stringify(rows) + '\n')
     return 0
@@ -143,9 +150,22 @@ async function importCommand(file: string | undefined, args: Args, json: boolean
     }
     const d = r.dataset
     if (!json) printSkipped(r.skipped)
-    const out = { id: d.id, created: r.created, name: d.name, kind: d.kind, traces: d.numTraces, steps: d.numSteps, hash: d.hash, logprobs: r.logProbs, skipped: r.skipped, seconds: (performance.now() - t0) / 1000 }
+    const out = {
+      id: d.id,
+      created: r.created,
+      name: d.name,
+      kind: d.kind,
+      traces: d.numTraces,
+      steps: d.numSteps,
+      hash: d.hash,
+      logprobs: r.logProbs,
+      skipped: r.skipped,
+      seconds: (performance.now() - t0) / 1000
+    }
     process.stdout.write(
-      json ? JSON.stringify(out) + '\n' : `${file}: dataset ${out.id}${out.created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
+      json
+        ? JSON.stringify(out) + '\n'
+        : `${file}: dataset ${out.id}${out.created ? '' : ' (already in the project)'} "${out.name}", ${out.traces} traces, ${out.steps} steps, ${out.kind}, in ${out.seconds.toFixed(2)} s\n`
     )
     return 0
   })

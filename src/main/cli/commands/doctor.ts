@@ -39,7 +39,11 @@ export async function cmdDoctor(argv: string[]): Promise<number> {
   for (const n of native) out.push(`  native-${n.variant}: ${n.installed ? 'installed' : 'not installed'} — ${n.detail}`)
   const missing = tools.filter((t) => !t.ok)
   out.push(`build tools for \`iwsft backend install\`: ${missing.length ? `missing ${missing.map((t) => `${t.name} (${t.fix})`).join('; ')}` : 'all present'}`)
-  out.push(`versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  out.push(
+    `versions: ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`
+  )
   process.stdout.write(out.join('\n') + '\n')
   return 0
 }

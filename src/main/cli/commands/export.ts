@@ -33,7 +33,14 @@ export async function cmdExport(argv: string[]): Promise<number> {
   return withServices(args, async (s) => {
     const runId = await runArg(s, runArgText, USAGE)
     const res = await refuseOverwrite(
-      s.call('runs.export', { runId, format: format as ExportFormat, outDir: out, overwrite: args.flags.has('overwrite'), ...(step !== undefined ? { step } : {}), ...(tokenizer ? { tokenizer } : {}) })
+      s.call('runs.export', {
+        runId,
+        format: format as ExportFormat,
+        outDir: out,
+        overwrite: args.flags.has('overwrite'),
+        ...(step !== undefined ? { step } : {}),
+        ...(tokenizer ? { tokenizer } : {})
+      })
     )
     process.stdout.write(`run ${runId}, checkpoint at step ${res.step}, ${res.format}:\n`)
     for (const f of res.files) process.stdout.write(`  ${f}\n`)

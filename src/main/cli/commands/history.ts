@@ -6,7 +6,7 @@ import { runArg, usageOn, withServices } from '../project.ts'
 import type { Services } from '../../services/index.ts'
 
 export const RUNS_USAGE = [
-  'usage: iwsft runs [--json]                  list the project\'s runs',
+  "usage: iwsft runs [--json]                  list the project's runs",
   '       iwsft runs rename RUN NAME [--json]    give a run another name',
   '       iwsft runs delete RUN [--yes] [--json] delete a run and all it saved (asks first on a terminal; --yes without asking)',
   'common: [--project FILE]'

@@ -66,7 +66,9 @@ function describe(m: ModelInfo): string {
   return [
     `model ${m.id} "${m.name}" (${m.details.generalName})`,
     `  source        ${m.source}`,
-    `  format        ${m.format}, tensors ${Object.entries(d.tensorTypes).map(([k, v]) => `${k}×${v}`).join(' ')}`,
+    `  format        ${m.format}, tensors ${Object.entries(d.tensorTypes)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ')}`,
     `  architecture  ${m.architecture}: ${m.layers} layers, d ${d.dModel}, ${d.nHeads} heads / ${d.nKvHeads} KV heads (head dim ${d.headDim}), feed-forward ${d.dFF}, ${d.norm} norm, ${d.activation}${d.rope ? `, RoPE base ${d.rope.theta}${d.rope.scaling ? ` scaled ${d.rope.scaling}` : ''}` : ''}${d.tiedHead ? ', tied head' : ''}`,
     `  parameters    ${m.parameters.toLocaleString('en-US')}`,
     `  context       ${m.contextLength} tokens; vocabulary ${m.vocabSize}`,
@@ -94,7 +96,10 @@ export async function cmdModels(argv: string[]): Promise<number> {
         const stop = progressTo(s, jobId)
         try {
           const r = await s.call('models.fetch', { model: a as (typeof KNOWN_MODELS)[number], jobId })
-          out({ id: r.model.id, name: r.model.name, path: r.model.path, hash: r.model.hash, created: r.created, downloaded: r.downloaded }, `${r.downloaded ? 'downloaded' : 'found in the cache'}: ${r.model.path}\n${r.created ? 'registered' : 'already registered'} as model ${r.model.id} "${r.model.name}"`)
+          out(
+            { id: r.model.id, name: r.model.name, path: r.model.path, hash: r.model.hash, created: r.created, downloaded: r.downloaded },
+            `${r.downloaded ? 'downloaded' : 'found in the cache'}: ${r.model.path}\n${r.created ? 'registered' : 'already registered'} as model ${r.model.id} "${r.model.name}"`
+          )
         } finally {
           stop()
         }
@@ -120,7 +125,11 @@ export async function cmdModels(argv: string[]): Promise<number> {
         const rows = await s.call('models.list', {})
         if (json) out(rows, '')
         else if (!rows.length) process.stdout.write('no models; add one with `iwsft models add PATH` or `iwsft models fetch smollm2-135m-instruct`\n')
-        else for (const m of rows) process.stdout.write(`${String(m.id).padStart(4)}  ${m.name.padEnd(28)} ${m.architecture.padEnd(8)} ${(m.parameters / 1e6).toFixed(1).padStart(8)}M  ${String(m.layers).padStart(3)} layers  ctx ${String(m.contextLength).padStart(6)}  vocab ${String(m.vocabSize).padStart(6)}  ${gb(m.memoryBytes).padStart(8)}  ${m.format}\n`)
+        else
+          for (const m of rows)
+            process.stdout.write(
+              `${String(m.id).padStart(4)}  ${m.name.padEnd(28)} ${m.architecture.padEnd(8)} ${(m.parameters / 1e6).toFixed(1).padStart(8)}M  ${String(m.layers).padStart(3)} layers  ctx ${String(m.contextLength).padStart(6)}  vocab ${String(m.vocabSize).padStart(6)}  ${gb(m.memoryBytes).padStart(8)}  ${m.format}\n`
+            )
         return 0
       })
     case 'show':
@@ -149,11 +158,26 @@ export async function cmdModels(argv: string[]): Promise<number> {
         const stop = progressTo(s, jobId)
         let r
         try {
-          r = await usageOn(['not_found', 'invalid_input'], s.call('models.generate', { model: a, prompt, chat: args.flags.has('chat'), jobId, ...(maxTokens ? { maxTokens } : {}), ...(temperature !== undefined ? { temperature } : {}), ...(topP !== undefined ? { topP } : {}), ...(seed !== undefined ? { seed } : {}) }))
+          r = await usageOn(
+            ['not_found', 'invalid_input'],
+            s.call('models.generate', {
+              model: a,
+              prompt,
+              chat: args.flags.has('chat'),
+              jobId,
+              ...(maxTokens ? { maxTokens } : {}),
+              ...(temperature !== undefined ? { temperature } : {}),
+              ...(topP !== undefined ? { topP } : {}),
+              ...(seed !== undefined ? { seed } : {})
+            })
+          )
         } finally {
           stop()
         }
-        out({ model: r.model, prompt_tokens: r.prompt_tokens, tokens: r.tokens, text: r.text, logprobs: r.logprobs }, `${r.text}\n(${r.tokens.length} tokens, ${r.finish}, ${r.seconds.toFixed(2)} s; mean log-prob under the model ${(r.modelLogprobs.reduce((x, y) => x + y, 0) / Math.max(1, r.tokens.length)).toFixed(3)})`)
+        out(
+          { model: r.model, prompt_tokens: r.prompt_tokens, tokens: r.tokens, text: r.text, logprobs: r.logprobs },
+          `${r.text}\n(${r.tokens.length} tokens, ${r.finish}, ${r.seconds.toFixed(2)} s; mean log-prob under the model ${(r.modelLogprobs.reduce((x, y) => x + y, 0) / Math.max(1, r.tokens.length)).toFixed(3)})`
+        )
         return 0
       })
     }
@@ -172,7 +196,8 @@ export async function cmdModels(argv: string[]): Promise<number> {
         const sum = r.logprobs.reduce((x, y) => x + y, 0)
         out(
           { model: r.model, prompt_tokens: r.prompt_tokens, tokens: r.tokens, logprobs: r.logprobs },
-          r.tokens.map((t, i) => `${String(t).padStart(7)}  ${r.logprobs[i].toFixed(4).padStart(9)}  ${JSON.stringify(r.tokenTexts[i])}`).join('\n') + `\nsum ${sum.toFixed(4)} over ${r.tokens.length} tokens`
+          r.tokens.map((t, i) => `${String(t).padStart(7)}  ${r.logprobs[i].toFixed(4).padStart(9)}  ${JSON.stringify(r.tokenTexts[i])}`).join('\n') +
+            `\nsum ${sum.toFixed(4)} over ${r.tokens.length} tokens`
         )
         return 0
       })
@@ -184,7 +209,12 @@ export async function cmdModels(argv: string[]): Promise<number> {
         const stop = progressTo(s, jobId)
         try {
           const r = await usageOn(['not_found', 'invalid_input'], s.call('models.scoreDataset', { model: a, datasetId: id, jobId }))
-          out(r, r.cached ? `dataset ${id}: log-probs of ${r.tokens} completion tokens under "${r.model}" were already cached (${r.refKey})` : `dataset ${id}: scored ${r.tokens} completion tokens with "${r.model}" in ${r.seconds.toFixed(1)} s (${r.tokensPerSecond.toFixed(0)} tokens/s forward); cached as ${r.refKey}`)
+          out(
+            r,
+            r.cached
+              ? `dataset ${id}: log-probs of ${r.tokens} completion tokens under "${r.model}" were already cached (${r.refKey})`
+              : `dataset ${id}: scored ${r.tokens} completion tokens with "${r.model}" in ${r.seconds.toFixed(1)} s (${r.tokensPerSecond.toFixed(0)} tokens/s forward); cached as ${r.refKey}`
+          )
         } finally {
           stop()
         }

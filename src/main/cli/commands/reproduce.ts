@@ -18,7 +18,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   const suite = name ? getSuite(name) : undefined
   if (!suite) throw new UsageError(`${USAGE}; suites: ${suiteNames().join(', ')}`)
   const faithful = args.flags.has('faithful')
-  if (faithful && name !== 'control') throw new UsageError('--faithful applies to reproduce control (the paper\'s batch, BC reference and step counts)')
+  if (faithful && name !== 'control') throw new UsageError("--faithful applies to reproduce control (the paper's batch, BC reference and step counts)")
   if (faithful && args.flags.has('quick')) throw new UsageError('--faithful and --quick contradict each other: choose one')
   const model = strFlag(args, 'model')
   if (model && name !== 'llm') throw new UsageError('--model applies to reproduce llm (the project model to sample from and fine-tune)')
@@ -54,11 +54,14 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   const hasTask = results.some((r) => r.task)
   const hasPreset = results.some((r) => r.preset)
   process.stdout.write(`\n${suite.description}\n\n`)
-  process.stdout.write(`${'method'.padEnd(20)}${hasTask ? 'task'.padEnd(22) : ''}${'metric'.padEnd(18)}${'mean ± std'.padEnd(24)}${'seeds'.padEnd(7)}${hasPreset ? 'preset (Table 4 row)' : ''}\n`)
+  process.stdout.write(
+    `${'method'.padEnd(20)}${hasTask ? 'task'.padEnd(22) : ''}${'metric'.padEnd(18)}${'mean ± std'.padEnd(24)}${'seeds'.padEnd(7)}${hasPreset ? 'preset (Table 4 row)' : ''}\n`
+  )
   for (const r of results) {
     const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase()
     process.stdout.write(
-      `${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${String(r.seeds).padEnd(7)}${hasPreset ? (r.preset ?? '—') : ''}\n`.trimEnd() + '\n'
+      `${label.padEnd(20)}${hasTask ? (r.task ?? '').padEnd(22) : ''}${r.metric.padEnd(18)}${`${fmtNum(r.mean)} ± ${fmtNum(r.std)}`.padEnd(24)}${String(r.seeds).padEnd(7)}${hasPreset ? (r.preset ?? '—') : ''}\n`.trimEnd() +
+        '\n'
     )
   }
   printDiagnostics(results)
@@ -72,8 +75,12 @@ export function printDiagnostics(results: SuiteResult[]): void {
   const rows = results.filter((r) => r.diagnostics && Object.keys(r.diagnostics).length)
   if (rows.length === 0) return
   const f = (v: number | undefined, digits = 3): string => (v === undefined ? '—' : v.toFixed(digits))
-  process.stdout.write(`\nweights at the last snapshot (mean over seeds): ESS/N of the curated set, share of weight in the top 1 / top 5 traces, traces at the clamp and their share, Spearman of w with score / quality bin, mean ρ per step, π_ref's action σ\n`)
-  process.stdout.write(`${'method'.padEnd(20)}${'task'.padEnd(12)}${'ESS/N'.padEnd(8)}${'top1'.padEnd(7)}${'top5'.padEnd(7)}${'clamp'.padEnd(7)}${'share'.padEnd(7)}${'ρs(w,S)'.padEnd(9)}${'ρs(w,bin)'.padEnd(10)}${'mean ρ'.padEnd(10)}σ_ref\n`)
+  process.stdout.write(
+    `\nweights at the last snapshot (mean over seeds): ESS/N of the curated set, share of weight in the top 1 / top 5 traces, traces at the clamp and their share, Spearman of w with score / quality bin, mean ρ per step, π_ref's action σ\n`
+  )
+  process.stdout.write(
+    `${'method'.padEnd(20)}${'task'.padEnd(12)}${'ESS/N'.padEnd(8)}${'top1'.padEnd(7)}${'top5'.padEnd(7)}${'clamp'.padEnd(7)}${'share'.padEnd(7)}${'ρs(w,S)'.padEnd(9)}${'ρs(w,bin)'.padEnd(10)}${'mean ρ'.padEnd(10)}σ_ref\n`
+  )
   for (const r of rows) {
     const d = r.diagnostics!
     const label = METHOD_LABELS[r.method as Method] ?? r.method.toUpperCase()

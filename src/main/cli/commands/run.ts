@@ -76,7 +76,9 @@ async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () 
       process.exit(SIGNAL_EXIT[sig] ?? 1)
     }
     signalled = sig
-    process.stderr.write(`\n${sig}: cancelling ${runId !== null ? `run ${runId}` : 'the run'} at its next step, keeping what it saved (${sig === 'SIGINT' ? 'Ctrl+C' : 'the signal'} again stops at once)\n`)
+    process.stderr.write(
+      `\n${sig}: cancelling ${runId !== null ? `run ${runId}` : 'the run'} at its next step, keeping what it saved (${sig === 'SIGINT' ? 'Ctrl+C' : 'the signal'} again stops at once)\n`
+    )
     cancel()
   }
   process.on('SIGINT', onSignal)
@@ -123,12 +125,21 @@ export async function cmdRun(argv: string[]): Promise<number> {
       // what π_ref costs before training starts: a BC reference cached in the project, or trained now
       const cost = await s.call('runs.referenceCost', { config, source: file })
       if (cost.kind === 'cached') process.stderr.write(`reference: cached (BC, ${cost.steps} steps, trained earlier on this data with these settings)\n`)
-      if (cost.kind === 'train') process.stderr.write(`reference: ${cost.steps} BC steps${cost.estimateMs !== null ? ` ≈ ${Math.max(1, Math.round(cost.estimateMs / 60_000))} min` : ''} first (kept in the project for later runs)\n`)
+      if (cost.kind === 'train')
+        process.stderr.write(
+          `reference: ${cost.steps} BC steps${cost.estimateMs !== null ? ` ≈ ${Math.max(1, Math.round(cost.estimateMs / 60_000))} min` : ''} first (kept in the project for later runs)\n`
+        )
     }
     const bar = new ProgressBar(v.config.name ?? v.config.method)
-    return runToEnd(s, bar, json, () => s.call('runs.start', { config, seeds: [v.config.seed], source: file }), (e) => {
-      if (!json) process.stderr.write(`run ${e.runId} on backend ${e.backend}\n`)
-    })
+    return runToEnd(
+      s,
+      bar,
+      json,
+      () => s.call('runs.start', { config, seeds: [v.config.seed], source: file }),
+      (e) => {
+        if (!json) process.stderr.write(`run ${e.runId} on backend ${e.backend}\n`)
+      }
+    )
   })
   if (refused) {
     const { error, created } = refused as { error: ConfigError; created: boolean }

@@ -34,7 +34,13 @@ export function parseGrid(argv: string[]): { grid: Array<{ key: string; values: 
     if (!spec || eq <= 0 || eq === spec.length - 1) throw new UsageError(`--grid takes KEY=V1,V2,… (e.g. --grid weights.temp=1,3,10), got "${spec ?? ''}"`)
     const key = spec.slice(0, eq)
     if (grid.some((g) => g.key === key)) throw new UsageError(`--grid ${key} is given twice; list all its values in one --grid`)
-    grid.push({ key, values: spec.slice(eq + 1).split(',').map(gridValue) })
+    grid.push({
+      key,
+      values: spec
+        .slice(eq + 1)
+        .split(',')
+        .map(gridValue)
+    })
   }
   return { grid, rest }
 }
@@ -101,7 +107,17 @@ export async function cmdSweep(argv: string[]): Promise<number> {
 function printResults(res: SweepResults, json: boolean): void {
   const warnings = res.results.flatMap((r) => r.warnings.map((w) => `${paramText(r.params)}: ${w}`))
   if (json) {
-    const results = res.results.map((r) => ({ params: r.params, metric: r.metric, mean: r.mean, std: r.std, seeds: r.seeds, ess_n_final: r.ess_n_final, values: r.values, run_ids: r.run_ids, warnings: r.warnings }))
+    const results = res.results.map((r) => ({
+      params: r.params,
+      metric: r.metric,
+      mean: r.mean,
+      std: r.std,
+      seeds: r.seeds,
+      ess_n_final: r.ess_n_final,
+      values: r.values,
+      run_ids: r.run_ids,
+      warnings: r.warnings
+    }))
     process.stdout.write(JSON.stringify({ group: res.group, results, warnings }) + '\n')
     return
   }
@@ -110,7 +126,9 @@ function printResults(res: SweepResults, json: boolean): void {
   process.stdout.write(`\n${keys.map((k, i) => k.padEnd(w[i])).join('')}${`${res.metric} (mean ± std)`.padEnd(30)}${'seeds'.padEnd(7)}ESS/N\n`)
   for (const r of res.results) {
     const m = r.mean === null ? '—' : `${fmtNum(r.mean)} ± ${fmtNum(r.std ?? 0)}`
-    process.stdout.write(`${keys.map((k, i) => String(r.params[k]).padEnd(w[i])).join('')}${m.padEnd(30)}${String(r.seeds).padEnd(7)}${r.ess_n_final === null ? '—' : r.ess_n_final.toFixed(3)}\n`)
+    process.stdout.write(
+      `${keys.map((k, i) => String(r.params[k]).padEnd(w[i])).join('')}${m.padEnd(30)}${String(r.seeds).padEnd(7)}${r.ess_n_final === null ? '—' : r.ess_n_final.toFixed(3)}\n`
+    )
   }
   for (const x of warnings) process.stdout.write(`warning: ${x}\n`)
   process.stdout.write(`\nruns stored in group "${res.group}"\n`)

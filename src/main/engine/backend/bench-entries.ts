@@ -144,12 +144,7 @@ export function mlpBenches(): TrainBench[] {
     { name: 'iw-sft/periodic', method: 'iw-sft', q: { kind: 'periodic', every: 50 }, peer: false }
   ]
   return variants.map((v) =>
-    trainBench(
-      v.name,
-      ds,
-      { ...base, method: v.method, curation: { mode: 'all' }, weights: { ...base.weights, q: v.q }, train: { ...base.train, batch_size: 16 } },
-      v.peer
-    )
+    trainBench(v.name, ds, { ...base, method: v.method, curation: { mode: 'all' }, weights: { ...base.weights, q: v.q }, train: { ...base.train, batch_size: 16 } }, v.peer)
   )
 }
 

@@ -47,7 +47,10 @@ export function detectGpu(refresh = false): GpuInfo {
   if (smi.error) notes.push('nvidia-smi not found')
   else if (smi.status !== 0) notes.push(`nvidia-smi failed: ${(smi.stderr || smi.stdout || '').trim().split('\n')[0]}`)
   else {
-    const lines = smi.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('GPU '))
+    const lines = smi.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('GPU '))
     if (lines.length) {
       gpus.length = 0
       gpus.push(...lines)

@@ -38,7 +38,11 @@ async function prepare(name: BackendName): Promise<void> {
       const gpu = detectGpu()
       const status = nativeInstallStatus('gpu')
       if (!gpu.present) {
-        throw new BackendUnavailable(name, `${gpu.detail}${status.installed ? ' (the GPU build is installed)' : ''}`, 'on a Linux machine with an NVIDIA GPU and driver, run `npx iwsft backend install --gpu`')
+        throw new BackendUnavailable(
+          name,
+          `${gpu.detail}${status.installed ? ' (the GPU build is installed)' : ''}`,
+          'on a Linux machine with an NVIDIA GPU and driver, run `npx iwsft backend install --gpu`'
+        )
       }
     }
     try {
@@ -102,8 +106,14 @@ async function describe(name: BackendName): Promise<string> {
       return n ? `TensorFlow ${n.tfVersion} C library${n.usingGpu ? ' on GPU' : ''} (tfjs-node ${projectPackageVersion('@tensorflow/tfjs-core')} binding) from ${n.dir}` : 'loaded'
     }
     case 'wasm': {
-      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').catch(() => undefined)
-      const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT').catch(() => undefined)
+      const simd = await tf
+        .env()
+        .getAsync('WASM_HAS_SIMD_SUPPORT')
+        .catch(() => undefined)
+      const threads = await tf
+        .env()
+        .getAsync('WASM_HAS_MULTITHREAD_SUPPORT')
+        .catch(() => undefined)
       return `WebAssembly (SIMD ${simd ? 'yes' : 'no'}, threads ${threads ? 'yes' : 'no'})`
     }
     case 'cpu':

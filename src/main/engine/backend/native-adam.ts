@@ -78,13 +78,27 @@ export class TfVariable {
 
   write(value: tf.Tensor): void {
     const b = this.be.binding
-    this.run('AssignVariableOp', [{ name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }, { name: 'validate_shape', type: b.TF_ATTR_BOOL, value: true }], [this.handle, value])
+    this.run(
+      'AssignVariableOp',
+      [
+        { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+        { name: 'validate_shape', type: b.TF_ATTR_BOOL, value: true }
+      ],
+      [this.handle, value]
+    )
   }
 
   /** θ ← θ − α·d, in place (ResourceApplyGradientDescent) */
   descend(alpha: tf.Scalar, d: tf.Tensor): void {
     const b = this.be.binding
-    this.run('ResourceApplyGradientDescent', [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }, { name: 'use_locking', type: b.TF_ATTR_BOOL, value: false }], [this.handle, alpha, d])
+    this.run(
+      'ResourceApplyGradientDescent',
+      [
+        { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+        { name: 'use_locking', type: b.TF_ATTR_BOOL, value: false }
+      ],
+      [this.handle, alpha, d]
+    )
   }
 
   /**

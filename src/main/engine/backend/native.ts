@@ -9,16 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSy
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { detectGpu } from './gpu.ts'
-import {
-  bindingFile,
-  installedVariantDir,
-  projectPackageVersion,
-  projectTensorflowScope,
-  readManifest,
-  TFJS_NODE_VERSION,
-  type Manifest,
-  type NativeVariant
-} from './paths.ts'
+import { bindingFile, installedVariantDir, projectPackageVersion, projectTensorflowScope, readManifest, TFJS_NODE_VERSION, type Manifest, type NativeVariant } from './paths.ts'
 
 export interface NativeLoaded {
   variant: NativeVariant
@@ -104,7 +95,8 @@ export function loadNative(variant: NativeVariant): NativeLoaded {
     loaded = doLoad(variant)
     return loaded
   } catch (e) {
-    const err = e instanceof NativeUnavailable ? e : new NativeUnavailable(`loading the native library failed: ${(e as Error).message.split('\n')[0]}`, `reinstall with \`${installCmd(variant)}\``)
+    const err =
+      e instanceof NativeUnavailable ? e : new NativeUnavailable(`loading the native library failed: ${(e as Error).message.split('\n')[0]}`, `reinstall with \`${installCmd(variant)}\``)
     failures.set(variant, err)
     throw err
   }
@@ -136,9 +128,10 @@ function doLoad(variant: NativeVariant): NativeLoaded {
     tfn = req('@tensorflow/tfjs-node') as { engine: () => unknown }
   } catch (e) {
     const msg = (e as Error).message
-    const advice = /cannot open shared object|libcu|libcudnn/.test(msg) && variant === 'gpu'
-      ? `the CUDA libraries did not load; reinstall with \`${installCmd(variant)}\`, and check the NVIDIA driver (nvidia-smi)`
-      : `reinstall with \`${installCmd(variant)}\``
+    const advice =
+      /cannot open shared object|libcu|libcudnn/.test(msg) && variant === 'gpu'
+        ? `the CUDA libraries did not load; reinstall with \`${installCmd(variant)}\`, and check the NVIDIA driver (nvidia-smi)`
+        : `reinstall with \`${installCmd(variant)}\``
     throw new NativeUnavailable(`tfjs-node from ${dir} failed to load: ${msg.split('\n')[0]}`, advice)
   }
   required = variant

@@ -50,9 +50,11 @@ export async function selectBackend(choice: BackendChoice, activate: (name: Back
       await activate(choice)
       return { name: choice, skipped: [] }
     } catch (e) {
-      const reason = e instanceof BackendUnavailable ? e.reason : (e as Error)?.message ?? String(e)
+      const reason = e instanceof BackendUnavailable ? e.reason : ((e as Error)?.message ?? String(e))
       const advice = e instanceof BackendUnavailable ? e.advice : 'run `npx iwsft doctor` to see which backends load here'
-      throw new Error(`backend "${choice}" was asked for but cannot be used: ${reason}. To fix: ${advice}; or use --backend auto (first of ${BACKEND_ORDER.join(', ')} that loads).`, { cause: e })
+      throw new Error(`backend "${choice}" was asked for but cannot be used: ${reason}. To fix: ${advice}; or use --backend auto (first of ${BACKEND_ORDER.join(', ')} that loads).`, {
+        cause: e
+      })
     }
   }
   const skipped: Selection['skipped'] = []
@@ -61,7 +63,7 @@ export async function selectBackend(choice: BackendChoice, activate: (name: Back
       await activate(name)
       return { name, skipped }
     } catch (e) {
-      skipped.push({ name, reason: e instanceof BackendUnavailable ? e.reason : (e as Error)?.message ?? String(e) })
+      skipped.push({ name, reason: e instanceof BackendUnavailable ? e.reason : ((e as Error)?.message ?? String(e)) })
     }
   }
   throw new Error(`no tfjs backend could be activated: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`)

@@ -173,7 +173,10 @@ export async function downloadWheel(w: WheelFile, dir: string, expect: string | 
     throw e
   }
   const got = h.digest('hex')
-  for (const [what, hash] of [['recorded', expect], ['index', w.sha256]] as const) {
+  for (const [what, hash] of [
+    ['recorded', expect],
+    ['index', w.sha256]
+  ] as const) {
     if (hash && got !== hash) {
       unlinkSync(part)
       throw new Error(`sha256 of ${w.filename} is ${got}, but the ${what} hash is ${hash}: the download is corrupt or not the expected file`)
@@ -188,8 +191,24 @@ export function pipDownload(specs: string[], dir: string): string[] {
   mkdirSync(dir, { recursive: true })
   const before = new Set(readdirSync(dir))
   const python = process.env.PYTHON || 'python3'
-  const args = ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--python-version', '3.11',
-    '--platform', 'manylinux_2_28_x86_64', '--platform', 'manylinux_2_27_x86_64', '--platform', 'manylinux2014_x86_64', '-d', dir, ...specs]
+  const args = [
+    '-m',
+    'pip',
+    'download',
+    '--no-deps',
+    '--only-binary=:all:',
+    '--python-version',
+    '3.11',
+    '--platform',
+    'manylinux_2_28_x86_64',
+    '--platform',
+    'manylinux_2_27_x86_64',
+    '--platform',
+    'manylinux2014_x86_64',
+    '-d',
+    dir,
+    ...specs
+  ]
   const r = spawnSync(python, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   if (r.error || r.status !== 0) {
     throw new Error(`${python} ${args.join(' ')} failed: ${(r.error?.message ?? r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`)
@@ -197,5 +216,8 @@ export function pipDownload(specs: string[], dir: string): string[] {
   const names = readdirSync(dir).filter((f) => f.endsWith('.whl'))
   // pip reuses files already there; return every wheel that matches a requested project
   const wanted = specs.map((s) => normalize(/^[A-Za-z0-9_.-]+/.exec(s)?.[0] ?? s))
-  return names.filter((f) => wanted.includes(normalize(f.split('-')[0])) || !before.has(f)).map((f) => join(dir, f)).filter((f) => statSync(f).size > 0)
+  return names
+    .filter((f) => wanted.includes(normalize(f.split('-')[0])) || !before.has(f))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).size > 0)
 }

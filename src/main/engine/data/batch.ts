@@ -128,13 +128,7 @@ export function maskedSteps(ds: TraceDataset): MaskedSteps {
  *  is the step's own observation), not for token sequences. `steps` holds the flat step
  *  index of every entry, to gather any per-step array (reference or cached q log-probs) with
  *  stepValuesAt. */
-export function gatherStepSample(
-  ds: TraceDataset,
-  idx: ArrayLike<number>,
-  S: number,
-  ms: MaskedSteps,
-  next: () => number
-): HostBatch & { steps: Int32Array } {
+export function gatherStepSample(ds: TraceDataset, idx: ArrayLike<number>, S: number, ms: MaskedSteps, next: () => number): HostBatch & { steps: Int32Array } {
   const B = idx.length
   const steps = new Int32Array(B * S)
   for (let b = 0; b < B; b++) {

@@ -298,7 +298,15 @@ async function readD4rl(h5: H5, f: H5File, file: string, name: string, opts: Hdf
     ids[e] = `${name}-${e}`
     const last = offsets[e + 1] - 1
     const isPartial = partial && e === E - 1
-    meta[e] = { source: 'd4rl', file: basename(file), episode: e, start: offsets[e], terminated: !isPartial && terminals[last] === 1, truncated: !isPartial && terminals[last] === 0, partial: isPartial }
+    meta[e] = {
+      source: 'd4rl',
+      file: basename(file),
+      episode: e,
+      start: offsets[e],
+      terminated: !isPartial && terminals[last] === 1,
+      truncated: !isPartial && terminals[last] === 0,
+      partial: isPartial
+    }
   }
   opts.onProgress?.({ phase: 'split', done: E, total: E })
   const ds: TraceDataset = { name, kind: 'continuous', obsDim, actDim, offsets, obs, actions, mask: new Uint8Array(N).fill(1), rewards, scores, ids, meta }
@@ -327,7 +335,8 @@ async function readMinari(h5: H5, f: H5File, file: string, name: string, groups:
       fail(`key "${g}/observations" has ${cols.observations.rows} rows, expected ${T + 1} (one more than "${g}/actions"): index ${Math.min(cols.observations.rows, T + 1)} is missing`)
     }
     for (const k of ['rewards', 'terminations', 'truncations']) {
-      if (cols[k].rows !== T) fail(`key "${g}/${k}" has ${cols[k].rows} rows but "${g}/actions" has ${T}: index ${Math.min(cols[k].rows, T)} is missing from "${g}/${cols[k].rows < T ? k : 'actions'}"`)
+      if (cols[k].rows !== T)
+        fail(`key "${g}/${k}" has ${cols[k].rows} rows but "${g}/actions" has ${T}: index ${Math.min(cols[k].rows, T)} is missing from "${g}/${cols[k].rows < T ? k : 'actions'}"`)
     }
     if (obsDim < 0) {
       obsDim = cols.observations.width

@@ -532,7 +532,9 @@ function checkMapping(m: TextColumnMapping, src: RowSource, given: boolean): voi
   const keys = Object.keys(m)
   const unknown = keys.filter((k) => !(MAPPING_KEYS as string[]).includes(k))
   if (unknown.length) {
-    throw new ImportError(`file "${file}": the column mapping has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the keys are ${MAPPING_KEYS.join(', ')}`)
+    throw new ImportError(
+      `file "${file}": the column mapping has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; the keys are ${MAPPING_KEYS.join(', ')}`
+    )
   }
   if (!given) return // detected from the file's own columns
   const has = (col: string): boolean => (src.columns ? src.columns.includes(col) : src.rows.some((r) => col in r))
@@ -540,10 +542,17 @@ function checkMapping(m: TextColumnMapping, src: RowSource, given: boolean): voi
     if (key === 'completionTemplate') continue
     const v = m[key]
     const cols = key === 'meta' ? (v as string[]) : [v as string]
-    if (!Array.isArray(cols) || cols.some((c) => typeof c !== 'string')) throw new ImportError(`file "${file}": the column mapping's "${key}" must name ${key === 'meta' ? 'a list of columns' : 'a column'}`)
+    if (!Array.isArray(cols) || cols.some((c) => typeof c !== 'string'))
+      throw new ImportError(`file "${file}": the column mapping's "${key}" must name ${key === 'meta' ? 'a list of columns' : 'a column'}`)
     for (const col of cols) {
       if (!has(col)) {
-        throw new ImportError(`file "${file}": the column mapping names column "${col}" (for ${key}), which is not in the file; its columns are ${columnsOf(src).map((c) => `"${c}"`).join(', ') || 'none'}`)
+        throw new ImportError(
+          `file "${file}": the column mapping names column "${col}" (for ${key}), which is not in the file; its columns are ${
+            columnsOf(src)
+              .map((c) => `"${c}"`)
+              .join(', ') || 'none'
+          }`
+        )
       }
     }
   }
@@ -611,7 +620,7 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   const defaultScore = opts.defaultScore ?? 1
   const promptCol = m.prompt ?? m.question
   // known before the rows are read: a token id past it is the row's fault (else the largest id sets it)
-  const knownVocab = strings ? undefined : tok?.vocabSize ?? opts.vocabSize
+  const knownVocab = strings ? undefined : (tok?.vocabSize ?? opts.vocabSize)
   const tooLong = (i: number, n: number, what: string): ImportError =>
     new ImportError(
       `${at(i)}: the trace has ${count(n)} ${what}, more than the limit of ${count(maxSteps)} steps a trace; if it is meant to be that long, raise the limit (--max-trace-steps, or maxTraceSteps in the API)`
@@ -726,13 +735,18 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
     if (m.messages) return getChat(row, i, m.messages).completion
     if (m.completion) {
       const text = getText(row, i, m.completion)
-      if (text.trim() === '') throw new ImportError(`${at(i, m.completion)}: the completion is empty${text ? ' (only white space)' : ''}; a trace needs at least one completion token to learn from, so remove the row or fill it in`)
+      if (text.trim() === '')
+        throw new ImportError(
+          `${at(i, m.completion)}: the completion is empty${text ? ' (only white space)' : ''}; a trace needs at least one completion token to learn from, so remove the row or fill it in`
+        )
       return text
     }
     const th = getText(row, i, m.thinking!, true)
     const an = getText(row, i, m.attempt!)
     if (th.trim() === '' && an.trim() === '') {
-      throw new ImportError(`${at(i)}: the completion is empty (fields "${m.thinking}" and "${m.attempt}" are both empty); a trace needs at least one completion token to learn from, so remove the row or fill it in`)
+      throw new ImportError(
+        `${at(i)}: the completion is empty (fields "${m.thinking}" and "${m.attempt}" are both empty); a trace needs at least one completion token to learn from, so remove the row or fill it in`
+      )
     }
     return template.replace(/\{(thinking|attempt)\}/g, (_s, k: string) => (k === 'thinking' ? th : an))
   }
@@ -755,7 +769,8 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
         if (addEos) c.push(tok!.eos)
       }
       if (m.promptTokens) p = getTokens(row, i, m.promptTokens)
-      else if (promptCol && tokenKind === 'string') p = getTokens({ prompt: [getText(row, i, promptCol)] }, i, 'prompt') // one masked step
+      else if (promptCol && tokenKind === 'string')
+        p = getTokens({ prompt: [getText(row, i, promptCol)] }, i, 'prompt') // one masked step
       else if (promptCol) p = tok!.encode(getText(row, i, promptCol))
       else if (m.messages && !m.tokens) {
         const pr = getChat(row, i, m.messages).prompt
@@ -823,13 +838,13 @@ function importTextRows(src: RowSource, opts: ImportTextOptions = {}, checkColum
   skipped.sort((a, b) => a.line - b.line)
   if (n === 0) throw noGoodRow()
   const maxId = actions.max
-  const vocabSize = tokenKind === 'string' ? vocab.size : knownVocab ?? maxId + 1
+  const vocabSize = tokenKind === 'string' ? vocab.size : (knownVocab ?? maxId + 1)
   if (maxId >= vocabSize) {
     // (token columns are checked row by row; this catches a tokenizer that emits ids past its size)
     for (let t = 0; t < n; t++) {
       for (let s = offsets[t]; s < offsets[t + 1]; s++) {
         if (actions.data[s] >= vocabSize) {
-          const field = s - offsets[t] < promptLens[t] ? m.promptTokens ?? promptCol : m.tokens ?? m.completion ?? m.messages ?? m.attempt
+          const field = s - offsets[t] < promptLens[t] ? (m.promptTokens ?? promptCol) : (m.tokens ?? m.completion ?? m.messages ?? m.attempt)
           throw new ImportError(`${at(kept[t], field)}: token id ${actions.data[s]} is outside the vocabulary of ${vocabSize}`)
         }
       }
@@ -934,5 +949,11 @@ export async function previewTextFile(file: string, opts: { format?: TextFormat;
     src = parseJsonl(buf.subarray(0, end).toString('utf8'), file, { skipBadRows: true })
   } else src = await readRows(file, format, { skipBadRows: true })
   const columns = columnsOf(src)
-  return { format, columns, rows: src.rows.slice(0, n).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))), detected: detectMapping(columns), layout: layoutOf(columns) }
+  return {
+    format,
+    columns,
+    rows: src.rows.slice(0, n).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))),
+    detected: detectMapping(columns),
+    layout: layoutOf(columns)
+  }
 }

@@ -73,7 +73,14 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
     const { skipBadRows, maxTraceSteps, maxLineBytes } = opts
     const r = await importTextFile(file, { format, tokenizer, encodePair, name: opts.name, mapping: opts.mapping as TextColumnMapping | undefined, skipBadRows, maxTraceSteps, maxLineBytes })
     opts.onProgress?.(1, 1)
-    return { dataset: r.dataset, refLogProbs: r.refLogProbs, policyLogProbs: r.policyLogProbs, fromText: !r.mapping.tokens, skipped: r.skipped, ...(r.tokenStrings ? { tokenStrings: r.tokenStrings } : {}) }
+    return {
+      dataset: r.dataset,
+      refLogProbs: r.refLogProbs,
+      policyLogProbs: r.policyLogProbs,
+      fromText: !r.mapping.tokens,
+      skipped: r.skipped,
+      ...(r.tokenStrings ? { tokenStrings: r.tokenStrings } : {})
+    }
   }
   if (format === 'traces.json') return { dataset: await importTraceJson(file, opts.name), skipped: [] }
   throw new DatasetError(`${file}: unknown format "${format}"; the workbench reads ${IMPORT_FORMATS.join(', ')} (name the format explicitly if the extension differs)`)
@@ -82,16 +89,20 @@ export async function importDatasetFileFull(file: string, opts: ImportOptions = 
 /** A real model's tokenizer and how it reads a (prompt, completion) pair: through its chat
  *  template (the completion as the assistant's turn, end-of-turn tokens included), or as plain
  *  text with the model's BOS (when it adds one) and its EOS after the completion. */
-export async function modelTextFormat(path: string, chat: boolean): Promise<{ tokenizer: Tokenizer; encodePair: (prompt: string, completion: string) => { prompt: number[]; completion: number[] } }> {
+export async function modelTextFormat(
+  path: string,
+  chat: boolean
+): Promise<{ tokenizer: Tokenizer; encodePair: (prompt: string, completion: string) => { prompt: number[]; completion: number[] } }> {
   const { tokenizer: tok, chat: tpl } = await openLlmTokenizer(path)
   if (chat && !tpl) throw new DatasetError(`model "${path}" has no chat template; import the data as plain text (without the chat template)`)
-  const encodePair = tpl && chat
-    ? (prompt: string, completion: string) => chatPromptCompletion(tok, tpl, prompt, completion)
-    : (prompt: string, completion: string) => {
-        const r = plainPromptCompletion(tok, prompt, completion)
-        if (tok.eos >= 0) r.completion.push(tok.eos)
-        return r
-      }
+  const encodePair =
+    tpl && chat
+      ? (prompt: string, completion: string) => chatPromptCompletion(tok, tpl, prompt, completion)
+      : (prompt: string, completion: string) => {
+          const r = plainPromptCompletion(tok, prompt, completion)
+          if (tok.eos >= 0) r.completion.push(tok.eos)
+          return r
+        }
   return { tokenizer: llmTextTokenizer(tok, path), encodePair }
 }
 

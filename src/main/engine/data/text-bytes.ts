@@ -84,7 +84,7 @@ export function decodeTextFile(buf: Uint8Array, opts: { maxLineBytes: number; lo
   const problems: Array<Omit<LineProblem, 'line'>> = []
   // lines longer than the limit (LF-separated lines bound the CSV lines too: a lone CR only splits)
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
-  for (let start = 0; start < b.length; ) {
+  for (let start = 0; start < b.length;) {
     let end = b.indexOf(10, start)
     if (end < 0) end = b.length
     let len = end - start
@@ -111,7 +111,7 @@ export function decodeTextFile(buf: Uint8Array, opts: { maxLineBytes: number; lo
   try {
     text = strict.decode(head)
   } catch {
-    for (let at = invalidUtf8At(head); at >= 0; ) {
+    for (let at = invalidUtf8At(head); at >= 0;) {
       problems.push({ offset: at, kind: 'utf8', value: head[at] })
       if (!opts.all) break
       // go on from the next line: one report a line is enough

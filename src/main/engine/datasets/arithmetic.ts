@@ -73,7 +73,7 @@ function workSteps(operands: number[], ops: Op[], perturb?: (step: number, value
     vals.splice(i, 2, { v: c })
     os.splice(i, 1)
   }
-  for (let i = 0; i < os.length; ) {
+  for (let i = 0; i < os.length;) {
     if (os[i] === '*') apply(i)
     else i++
   }

@@ -203,10 +203,11 @@ export async function runArs(
         for (let i = 0; i < params.M.length; i++) params.M[i] += c * deltas[k][i]
       }
       // update the normaliser after the step (ARS V2); the constant feature stays 1
-      if (cfg.normalise) for (let j = 0; j < p - 1; j++) {
-        params.mu[j] = stat.mean[j]
-        params.sigma[j] = stat.std(j)
-      }
+      if (cfg.normalise)
+        for (let j = 0; j < p - 1; j++) {
+          params.mu[j] = stat.mean[j]
+          params.sigma[j] = stat.std(j)
+        }
       const rets = eps.map((e) => e.ret)
       const h: ArsIteration = {
         iteration: it,

@@ -68,7 +68,18 @@ const MAGIC = 'IWSFTCTL'
 export function encode(ds: TraceDataset, key: string): Buffer {
   const arrays = [ds.offsets, ds.obs, ds.actions, ds.mask, ds.rewards ?? new Float32Array(0), ds.scores]
   const header = Buffer.from(
-    JSON.stringify({ version: CONTROL_DATA_VERSION, key, name: ds.name, kind: ds.kind, obsDim: ds.obsDim, actDim: ds.actDim, ids: ds.ids, meta: ds.meta, rewards: !!ds.rewards, lengths: arrays.map((a) => a.length) })
+    JSON.stringify({
+      version: CONTROL_DATA_VERSION,
+      key,
+      name: ds.name,
+      kind: ds.kind,
+      obsDim: ds.obsDim,
+      actDim: ds.actDim,
+      ids: ds.ids,
+      meta: ds.meta,
+      rewards: !!ds.rewards,
+      lengths: arrays.map((a) => a.length)
+    })
   )
   const parts: Buffer[] = [Buffer.from(MAGIC), Buffer.alloc(4)]
   parts[1].writeUInt32LE(header.length)

@@ -59,12 +59,7 @@ function lastNumber(text: string): number | null {
   return all ? Number(all[all.length - 1]) : null
 }
 
-const normal = (s: string): string =>
-  s
-    .trim()
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .replace(/\.$/, '')
+const normal = (s: string): string => s.trim().toLowerCase().replace(/\s+/g, ' ').replace(/\.$/, '')
 
 /** Build a verifier from its spec; errors say which specs exist. */
 export function makeVerifier(spec: string): Verifier {
@@ -74,7 +69,10 @@ export function makeVerifier(spec: string): Verifier {
       score: (row, completion, where) => {
         const prompt = String(row.prompt ?? '')
         const want = arithmeticAnswer(prompt)
-        if (want === null) throw new VerifierError(`${where}: the prompt "${prompt.slice(0, 80)}" has no integer expression for the arithmetic verifier (e.g. "What is 12 + 7?"); use answer:COLUMN or regex:PATTERN`)
+        if (want === null)
+          throw new VerifierError(
+            `${where}: the prompt "${prompt.slice(0, 80)}" has no integer expression for the arithmetic verifier (e.g. "What is 12 + 7?"); use answer:COLUMN or regex:PATTERN`
+          )
         const got = parseFinalAnswer(completion) ?? lastInteger(completion)
         return got === want ? 1 : 0
       }

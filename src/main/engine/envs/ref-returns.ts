@@ -3,16 +3,16 @@
 // normalised score: mean over 100 episodes (seeds episodeSeed(0, k)) of the uniform random policy
 // and of the expert played deterministically.
 export const REF_RETURNS: Record<string, { random: number; expert: number }> = {
-  "pendulum": {
-    "random": 62.529535,
-    "expert": 185.357381
+  pendulum: {
+    random: 62.529535,
+    expert: 185.357381
   },
-  "cartpole": {
-    "random": 22.966346,
-    "expert": 499.806972
+  cartpole: {
+    random: 22.966346,
+    expert: 499.806972
   },
-  "hopper": {
-    "random": 18.741859,
-    "expert": 977.169753
+  hopper: {
+    random: 18.741859,
+    expert: 977.169753
   }
 }

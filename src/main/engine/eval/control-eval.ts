@@ -165,7 +165,8 @@ export function offlineEval(policy: Policy, dataset: TraceDataset, traceIdx: Arr
   }
   const N = dataset.offsets.length - 1
   for (let i = 0; i < n; i++) {
-    if (!(Number.isInteger(traceIdx[i]) && traceIdx[i] >= 0 && traceIdx[i] < N)) throw new DatasetError(`dataset "${dataset.name}": held-out trace index ${traceIdx[i]} is outside 0..${N - 1}`)
+    if (!(Number.isInteger(traceIdx[i]) && traceIdx[i] >= 0 && traceIdx[i] < N))
+      throw new DatasetError(`dataset "${dataset.name}": held-out trace index ${traceIdx[i]} is outside 0..${N - 1}`)
   }
   const per = opts.batchTraces ?? 32
   const continuous = dataset.kind === 'continuous'
@@ -184,7 +185,8 @@ export function offlineEval(policy: Policy, dataset: TraceDataset, traceIdx: Arr
       lp.dispose()
       for (let k = 0; k < host.B * host.T; k++) {
         if (host.mask[k] > 0) {
-          if (!Number.isFinite(lpv[k])) throw new DatasetError(`dataset "${dataset.name}": log-likelihood of trace ${host.traceIndex[Math.floor(k / host.T)]}, step ${k % host.T} is ${lpv[k]}`)
+          if (!Number.isFinite(lpv[k]))
+            throw new DatasetError(`dataset "${dataset.name}": log-likelihood of trace ${host.traceIndex[Math.floor(k / host.T)]}, step ${k % host.T} is ${lpv[k]}`)
           llSum += lpv[k]
           steps++
         }

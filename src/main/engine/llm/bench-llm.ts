@@ -107,7 +107,12 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
   const rng = new Rng(1)
   const B = a.trainBatch
   const T = a.trainSeq
-  const traces = Array.from({ length: B }, (_, i) => ({ id: `r${i}`, actions: Int32Array.from({ length: T }, () => 3 + rng.int(V - 3)), mask: Array.from({ length: T }, (_, t) => (t > 0 ? 1 : 0)), score: 1 }))
+  const traces = Array.from({ length: B }, (_, i) => ({
+    id: `r${i}`,
+    actions: Int32Array.from({ length: T }, () => 3 + rng.int(V - 3)),
+    mask: Array.from({ length: T }, (_, t) => (t > 0 ? 1 : 0)),
+    score: 1
+  }))
   const ds = fromTraces('bench', 'sequence', 0, V, traces)
   const steps = a.reps + 1
   const config = resolveConfig({
@@ -120,7 +125,11 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
     train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: steps, snapshot_every: steps, eval_every: steps }
   })
-  const policy = new LlmPolicy(llm.model, { model: a.model, training: mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] }, seed: 1 })
+  const policy = new LlmPolicy(llm.model, {
+    model: a.model,
+    training: mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] },
+    seed: 1
+  })
   const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
   const marks: number[] = [performance.now()]
   // every trace of the batch once a step (B distinct traces, sampled uniformly: lengths are equal)
@@ -128,15 +137,50 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
   const seconds = marks.slice(2).map((t, i) => (t - marks[i + 1]) / 1000)
   policy.dispose()
   llm.dispose()
-  return { backend, model: basename(a.model), mode, batch: B, seq: T, micro_batch: a.trainMicro, parameters, load_s: loadS, tokens_per_s: (B * T) / median(seconds), seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }
+  return {
+    backend,
+    model: basename(a.model),
+    mode,
+    batch: B,
+    seq: T,
+    micro_batch: a.trainMicro,
+    parameters,
+    load_s: loadS,
+    tokens_per_s: (B * T) / median(seconds),
+    seconds,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024
+  }
 }
 
 /** One fine-tuning mode in a process of its own (its own peak memory). */
-export function trainInChild(model: string, backend: string, mode: 'lora' | 'full', o: { reps: number; batch: number; seq: number; micro?: number | null }): LlmTrainBenchResult | { error: string } {
+export function trainInChild(
+  model: string,
+  backend: string,
+  mode: 'lora' | 'full',
+  o: { reps: number; batch: number; seq: number; micro?: number | null }
+): LlmTrainBenchResult | { error: string } {
   const script = fileURLToPath(import.meta.url)
   const p = spawnSync(
     process.execPath,
-    ['--import', 'tsx', script, '--child', '--backends', backend, '--model', model, '--train', mode, '--reps', String(o.reps), '--train-batch', String(o.batch), '--train-seq', String(o.seq), ...(o.micro ? ['--micro', String(o.micro)] : [])],
+    [
+      '--import',
+      'tsx',
+      script,
+      '--child',
+      '--backends',
+      backend,
+      '--model',
+      model,
+      '--train',
+      mode,
+      '--reps',
+      String(o.reps),
+      '--train-batch',
+      String(o.batch),
+      '--train-seq',
+      String(o.seq),
+      ...(o.micro ? ['--micro', String(o.micro)] : [])
+    ],
     { encoding: 'utf8', maxBuffer: 1 << 26 }
   )
   try {
@@ -228,9 +272,16 @@ async function main(): Promise<void> {
     else
       for (const r of out) {
         if ('error' in r) console.log(`failed: ${r.error}`)
-        else console.log(`llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}${r.micro_batch ? ` in micro-batches of ${r.micro_batch}` : ''}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`)
+        else
+          console.log(
+            `llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}${r.micro_batch ? ` in micro-batches of ${r.micro_batch}` : ''}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`
+          )
       }
-    console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
+    console.log(
+      `load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`
+    )
     return
   }
   if (a.child) {
@@ -268,7 +319,16 @@ async function main(): Promise<void> {
       process.stderr.write(`backend ${b} failed:\n${p.stderr.split('\n').slice(-8).join('\n')}\n`)
     }
   }
-  let torch: { torch: string; threads: number; attention: string; tokens_per_s: number; cpu_seconds: number; score_tokens_per_s: number; score_cpu_seconds: number; peak_rss_mb: number } | null = null
+  let torch: {
+    torch: string
+    threads: number
+    attention: string
+    tokens_per_s: number
+    cpu_seconds: number
+    score_tokens_per_s: number
+    score_cpu_seconds: number
+    peak_rss_mb: number
+  } | null = null
   if (a.torch) {
     const p = spawnSync(a.torch, ['-c', TORCH, a.model, String(a.batch), String(a.seq), String(a.reps)], { encoding: 'utf8', maxBuffer: 1 << 26 })
     try {

@@ -15,7 +15,6 @@ import type { LlmSpec } from './spec.ts'
 import type { CanonicalTensor } from './weights.ts'
 import type { DecoderWeights } from './layer-weights.ts'
 
-
 /** what a decoder layer needs from the model */
 /** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
 export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D
@@ -182,7 +181,15 @@ export class CausalLm implements DecoderWeights {
           const hookParams = this.linearHookParams
           const f = (xin: tf.Tensor2D, c: typeof consts): tf.Tensor2D =>
             this.withHook(hook, hookParams, () =>
-              layer(this, l, xin, { ...ctx, positions: c[0] as tf.Tensor2D | null, cos: c[1] as tf.Tensor4D | null, sinSigned: c[2] as tf.Tensor4D | null, cosQ: c[3] as tf.Tensor4D | null, sinSignedQ: c[4] as tf.Tensor4D | null, bias: c[5] as tf.Tensor4D | null })
+              layer(this, l, xin, {
+                ...ctx,
+                positions: c[0] as tf.Tensor2D | null,
+                cos: c[1] as tf.Tensor4D | null,
+                sinSigned: c[2] as tf.Tensor4D | null,
+                cosQ: c[3] as tf.Tensor4D | null,
+                sinSignedQ: c[4] as tf.Tensor4D | null,
+                bias: c[5] as tf.Tensor4D | null
+              })
             )
           return [checkpointed(f, prev, consts, this.layerVariables(l), this.linearHookParams)]
         }

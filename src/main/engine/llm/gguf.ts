@@ -88,7 +88,9 @@ class Cursor {
     const at = this.pos
     if (at + n > this.buf.length) {
       if (at + n > this.size) {
-        throw new GgufError(`GGUF file "${this.file}": truncated at byte ${this.size} while reading ${what} at byte ${at} (needs ${at + n - this.size} more bytes); is the download complete?`)
+        throw new GgufError(
+          `GGUF file "${this.file}": truncated at byte ${this.size} while reading ${what} at byte ${at} (needs ${at + n - this.size} more bytes); is the download complete?`
+        )
       }
       throw new NeedMore()
     }
@@ -173,7 +175,8 @@ function parseHeader(buf: Buffer, size: number, file: string): GgufHeader {
   const magic = c.bytes(4, 'the magic').toString('latin1')
   if (magic !== 'GGUF') throw new GgufError(`"${file}" is not a GGUF file (bad magic ${JSON.stringify(magic)}, expected "GGUF")`)
   const version = c.u32('the version')
-  if (version !== 3 && version !== 2) throw new GgufError(`GGUF file "${file}": unsupported version ${version} (this reader handles GGUF v3 and v2); re-convert the model with a current llama.cpp`)
+  if (version !== 3 && version !== 2)
+    throw new GgufError(`GGUF file "${file}": unsupported version ${version} (this reader handles GGUF v3 and v2); re-convert the model with a current llama.cpp`)
   const nTensors = c.size64('the tensor count', 1 << 24)
   const nKv = c.size64('the key-value count', 1 << 24)
   const metadata = new Map<string, GgufValue>()

@@ -59,7 +59,9 @@ export async function readHfFolder(dir: string): Promise<HfFolder> {
     for (const f of weightFiles) if (!existsSync(f)) throw new LlmError(`weights index "${index}": lists shard "${f}", which is missing`)
   } else {
     const bin = existsSync(join(dir, 'pytorch_model.bin'))
-    throw new LlmError(`model folder "${dir}": has no model.safetensors or model.safetensors.index.json${bin ? ' (pytorch_model.bin is not read: save the model with safe_serialization=True)' : ''}`)
+    throw new LlmError(
+      `model folder "${dir}": has no model.safetensors or model.safetensors.index.json${bin ? ' (pytorch_model.bin is not read: save the model with safe_serialization=True)' : ''}`
+    )
   }
   const tokenizerFile = join(dir, 'tokenizer.json')
   if (!existsSync(tokenizerFile)) throw new LlmError(`model folder "${dir}": has no tokenizer.json; save the tokenizer beside the model (tokenizer.save_pretrained)`)

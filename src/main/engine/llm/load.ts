@@ -141,7 +141,7 @@ export async function openLlmTokenizer(path: string): Promise<{ description: Llm
 
 // varied text for the fingerprint: words, contractions, digit runs, whitespace runs, accents,
 // CJK, emoji, code, special tokens written in the text
-const FINGERPRINT_PROBE = "Hello, world! It's 12345 and 7.5%;  two  spaces\n\n\ttab — café naïve 日本語 😀 don't x+y=z {\"k\": [1, 2]} <|im_start|><|im_end|></s><s>"
+const FINGERPRINT_PROBE = 'Hello, world! It\'s 12345 and 7.5%;  two  spaces\n\n\ttab — café naïve 日本語 😀 don\'t x+y=z {"k": [1, 2]} <|im_start|><|im_end|></s><s>'
 
 /** sha256 of what a tokenizer does: its vocabulary (each token's text), specials and the ids it
  *  gives a varied probe text. Two models with equal fingerprints read token ids the same way, so

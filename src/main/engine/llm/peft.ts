@@ -72,7 +72,10 @@ export async function loadPeftWeights(spec: LlmSpec, adapters: LoraAdapters, dir
   try {
     for (const [name, { A, B }] of adapters.modules) {
       const base = peftModuleName(spec, name)
-      for (const [which, v] of [['lora_A', A], ['lora_B', B]] as const) {
+      for (const [which, v] of [
+        ['lora_A', A],
+        ['lora_B', B]
+      ] as const) {
         const key = `${base}.${which}.weight`
         const e = st.entries.get(key)
         if (!e) throw new LlmError(`PEFT adapter "${file}": missing tensor "${key}"`)

@@ -39,7 +39,8 @@ export class SafetensorsFile {
       const lenBuf = Buffer.alloc(8)
       await fh.read(lenBuf, 0, 8, 0)
       const n = lenBuf.readBigUInt64LE(0)
-      if (n > BigInt(Math.min(size - 8, 100 * 1024 * 1024))) throw new LlmError(`weights file "${file}": header length ${n} does not fit the ${size}-byte file; not safetensors, or truncated`)
+      if (n > BigInt(Math.min(size - 8, 100 * 1024 * 1024)))
+        throw new LlmError(`weights file "${file}": header length ${n} does not fit the ${size}-byte file; not safetensors, or truncated`)
       const hb = Buffer.alloc(Number(n))
       await fh.read(hb, 0, hb.length, 8)
       let header: Record<string, unknown>

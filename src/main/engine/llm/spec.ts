@@ -102,7 +102,8 @@ export function specFromHfConfig(config: unknown, file: string, generationConfig
       throw new LlmError(`model config "${file}": GPT-2 options scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn and scale_attn_weights: false are not supported`)
     }
     const act = (c.activation_function as string | undefined) ?? 'gelu_new'
-    if (!['gelu_new', 'gelu_pytorch_tanh'].includes(act)) throw new LlmError(`model config "${file}": GPT-2 activation_function "${act}" is not supported (supported: gelu_new, gelu_pytorch_tanh)`)
+    if (!['gelu_new', 'gelu_pytorch_tanh'].includes(act))
+      throw new LlmError(`model config "${file}": GPT-2 activation_function "${act}" is not supported (supported: gelu_new, gelu_pytorch_tanh)`)
     const d = need(file, 'n_embd', c.n_embd)
     const H = need(file, 'n_head', c.n_head)
     if (d % H !== 0) throw new LlmError(`model config "${file}": n_embd ${d} is not divisible by n_head ${H}`)
@@ -140,13 +141,16 @@ export function specFromHfConfig(config: unknown, file: string, generationConfig
   const KV = c.num_key_value_heads === undefined || c.num_key_value_heads === null ? H : need(file, 'num_key_value_heads', c.num_key_value_heads)
   const headDim = c.head_dim === undefined || c.head_dim === null ? d / H : need(file, 'head_dim', c.head_dim)
   if (!Number.isInteger(headDim)) throw new LlmError(`model config "${file}": hidden_size ${d} is not divisible by num_attention_heads ${H}`)
-  if (c.partial_rotary_factor !== undefined && c.partial_rotary_factor !== 1) throw new LlmError(`model config "${file}": partial_rotary_factor ${String(c.partial_rotary_factor)} is not supported`)
+  if (c.partial_rotary_factor !== undefined && c.partial_rotary_factor !== 1)
+    throw new LlmError(`model config "${file}": partial_rotary_factor ${String(c.partial_rotary_factor)} is not supported`)
   const attentionBias = c.attention_bias === true
   // Mistral attends within sliding_window tokens; Qwen2 only on layers ≥ max_window_layers when
   // use_sliding_window is set (its released models leave it off)
   const nLayers = need(file, 'num_hidden_layers', c.num_hidden_layers)
   if (arch === 'qwen2' && c.use_sliding_window === true && Number(c.max_window_layers ?? 0) < nLayers) {
-    throw new LlmError(`model config "${file}": Qwen2 sliding-window attention (use_sliding_window with max_window_layers ${String(c.max_window_layers)} < ${nLayers} layers) is not supported`)
+    throw new LlmError(
+      `model config "${file}": Qwen2 sliding-window attention (use_sliding_window with max_window_layers ${String(c.max_window_layers)} < ${nLayers} layers) is not supported`
+    )
   }
   const window = arch === 'mistral' && pos(c.sliding_window) ? (c.sliding_window as number) : null
   const eos = idList(c.eos_token_id)

@@ -35,7 +35,13 @@ export interface ReplayState {
  * mask): they are kept for the replay, which may come after their owner disposed them. Any other
  * tensor f reads gets no gradient through this op. Call only under a gradient tape.
  */
-export function checkpointed<C extends Array<tf.Tensor | null>>(f: (x: tf.Tensor2D, consts: C) => tf.Tensor2D, x: tf.Tensor2D, consts: C, params: tf.Variable[], replay: ReplayState | null): tf.Tensor2D {
+export function checkpointed<C extends Array<tf.Tensor | null>>(
+  f: (x: tf.Tensor2D, consts: C) => tf.Tensor2D,
+  x: tf.Tensor2D,
+  consts: C,
+  params: tf.Variable[],
+  replay: ReplayState | null
+): tf.Tensor2D {
   const kept = consts.filter((t): t is tf.Tensor => t !== null)
   const rebuild = (saved: tf.Tensor[]): C => {
     let i = 0

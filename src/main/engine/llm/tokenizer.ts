@@ -237,14 +237,26 @@ export function readTokenizerConfig(cfg: unknown): TokenizerConfig {
  * (parsed, or {}). `ids` gives the config.json / generation_config.json special ids, which win
  * over names in tokenizer_config.json.
  */
-export function tokenizerFromJson(json: unknown, config: unknown, file: string, ids: { bos: number | null; eos: number[]; pad: number | null } = { bos: null, eos: [], pad: null }): LlmTokenizer {
+export function tokenizerFromJson(
+  json: unknown,
+  config: unknown,
+  file: string,
+  ids: { bos: number | null; eos: number[]; pad: number | null } = { bos: null, eos: [], pad: null }
+): LlmTokenizer {
   const src = `tokenizer file "${file}"`
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new LlmError(`${src}: not a tokenizer.json (expected a JSON object)`)
   const j = json as Json
   const cfg = readTokenizerConfig(config)
   const model = j.model as Json | undefined
   if (!model || typeof model !== 'object') throw new LlmError(`${src}: has no "model" section; is it a Hugging Face tokenizer.json?`)
-  const addedList = (Array.isArray(j.added_tokens) ? j.added_tokens : []) as Array<{ id: number; content: string; special?: boolean; lstrip?: boolean; rstrip?: boolean; single_word?: boolean }>
+  const addedList = (Array.isArray(j.added_tokens) ? j.added_tokens : []) as Array<{
+    id: number
+    content: string
+    special?: boolean
+    lstrip?: boolean
+    rstrip?: boolean
+    single_word?: boolean
+  }>
   const pre = fastPreTokenizer(j.pre_tokenizer)
   const normalizer = j.normalizer as Json | null | undefined
   const normOk = normalizer === null || normalizer === undefined || normalizer.type === 'NFC'

@@ -16,13 +16,7 @@ export type LossNorm = 'trace' | 'token'
  * @param traceW [B] per-trace weights, or null (w = 1)
  * @param stepW  [B, T] per-step weights, or null
  */
-export function weightedNll(
-  logp: tf.Tensor2D,
-  mask: tf.Tensor2D,
-  traceW: tf.Tensor1D | null,
-  stepW: tf.Tensor2D | null,
-  norm: LossNorm
-): tf.Scalar {
+export function weightedNll(logp: tf.Tensor2D, mask: tf.Tensor2D, traceW: tf.Tensor1D | null, stepW: tf.Tensor2D | null, norm: LossNorm): tf.Scalar {
   // With the weights held constant the loss is linear in log π: L = Σ_{b,t} c_bt log π_bt with
   //   c_bt = −w(τ_b) w_t mask_bt / (B |τ_b|)   ("trace"),   −w(τ_b) w_t mask_bt / Σ mask   ("token").
   // So c is made once, from the mask and the weights, and is both the loss's gradient (one

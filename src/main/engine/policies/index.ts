@@ -8,7 +8,8 @@ import type { Policy, PolicySpec } from './policy.ts'
 import { TransformerPolicy, type TransformerSpec } from './transformer.ts'
 
 export function createPolicy(cfg: PolicyConfig, ds: Pick<TraceDataset, 'kind' | 'obsDim' | 'actDim'>, rng: Rng): Policy {
-  if (cfg.kind === 'llm') throw new Error(`policy.kind "llm" (model "${cfg.model}") is built by loading the model: run it through the job layer (executeRun), which passes it as the run's initial policy`)
+  if (cfg.kind === 'llm')
+    throw new Error(`policy.kind "llm" (model "${cfg.model}") is built by loading the model: run it through the job layer (executeRun), which passes it as the run's initial policy`)
   if (cfg.kind === 'transformer') {
     if (ds.kind !== 'sequence') throw new Error('policy.kind "transformer" needs a sequence (token) dataset')
     return new TransformerPolicy(
@@ -22,10 +23,7 @@ export function createPolicy(cfg: PolicyConfig, ds: Pick<TraceDataset, 'kind' | 
     return new CategoricalPolicy({ kind: 'categorical', obsDim: ds.obsDim, actDim: ds.actDim, hidden: cfg.hidden }, rng)
   }
   if (ds.kind !== 'continuous') throw new Error('policy.kind "gaussian-mlp" needs continuous actions; this dataset has discrete actions: use "categorical"')
-  return new GaussianMlpPolicy(
-    { kind: 'gaussian-mlp', obsDim: ds.obsDim, actDim: ds.actDim, hidden: cfg.hidden, logStdMin: cfg.log_std_min, logStdMax: cfg.log_std_max },
-    rng
-  )
+  return new GaussianMlpPolicy({ kind: 'gaussian-mlp', obsDim: ds.obsDim, actDim: ds.actDim, hidden: cfg.hidden, logStdMin: cfg.log_std_min, logStdMax: cfg.log_std_max }, rng)
 }
 
 /** Rebuild from a checkpoint's spec (weights are written afterwards with writeWeights). */

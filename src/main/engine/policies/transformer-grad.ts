@@ -112,14 +112,7 @@ const hasSegmentSum = (): boolean => Boolean(tf.getKernel('UnsortedSegmentSum', 
  * before start. With `rec`, everything the backward pass needs is recorded there (training).
  * Call inside tf.tidy.
  */
-export function transformerCore(
-  net: TransformerNet,
-  ids: tf.Tensor2D,
-  start: number,
-  bias: tf.Tensor | null,
-  past: KV[] | null,
-  rec: Saved | null
-): { logits: tf.Tensor2D; kv: KV[] } {
+export function transformerCore(net: TransformerNet, ids: tf.Tensor2D, start: number, bias: tf.Tensor | null, past: KV[] | null, rec: Saved | null): { logits: tf.Tensor2D; kv: KV[] } {
   const [B, S] = ids.shape
   const n = B * S
   const { dModel: d, nHeads: H, vocabSize: V } = net.config
@@ -270,7 +263,13 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
   const dTok = lookupBackward(dx, tf.reshape(ids, [n]) as tf.Tensor1D, V)
   dWte = dWte ? tf.add(dWte, dTok) : dTok
   const dPos = tf.sum(tf.reshape(dx, [B, S, d]), 0)
-  const dWpe = S < maxLen ? tf.pad(dPos, [[0, maxLen - S], [0, 0]]) : dPos
+  const dWpe =
+    S < maxLen
+      ? tf.pad(dPos, [
+          [0, maxLen - S],
+          [0, 0]
+        ])
+      : dPos
   const grads = [dWte, dWpe, ...blockGrads.flat(), lnf.dg, lnf.db]
   if (dHead) grads.push(dHead)
   return grads

@@ -30,7 +30,6 @@ import type { Batch, Policy, PolicySpec } from './policy.ts'
 import { Rng } from '../rng.ts'
 import { transformerCore, transformerLogProbs, type TransformerNet } from './transformer-grad.ts'
 
-
 export interface TransformerSpec extends PolicySpec {
   kind: 'transformer'
   vocabSize: number
@@ -79,7 +78,6 @@ interface KV {
   k: tf.Tensor4D
   v: tf.Tensor4D
 }
-
 
 export class TransformerPolicy implements Policy {
   readonly spec: TransformerSpec
@@ -174,10 +172,7 @@ export class TransformerPolicy implements Policy {
   static fromSpec(spec: PolicySpec, opts: { seed?: number; trainable?: boolean } = {}): TransformerPolicy {
     if (spec.kind !== 'transformer') throw new Error(`not a transformer spec (kind "${spec.kind}")`)
     const s = spec as TransformerSpec
-    return new TransformerPolicy(
-      { vocabSize: s.vocabSize, dModel: s.dModel, nHeads: s.nHeads, nLayers: s.nLayers, dFF: s.dFF, maxLen: s.maxLen, tied: s.tied, bos: s.bos },
-      opts
-    )
+    return new TransformerPolicy({ vocabSize: s.vocabSize, dModel: s.dModel, nHeads: s.nHeads, nLayers: s.nLayers, dFF: s.dFF, maxLen: s.maxLen, tied: s.tied, bos: s.bos }, opts)
   }
 
   /** [1,1,S,S] additive causal mask: 0 where key j ≤ query i, −1e9 above the diagonal */
@@ -202,7 +197,9 @@ export class TransformerPolicy implements Policy {
   forward(ids: tf.Tensor2D, keyValid: tf.Tensor2D): tf.Tensor3D {
     const [B, S] = ids.shape
     if (S > this.config.maxLen) throw new Error(`transformer: sequence of ${S} positions is longer than maxLen ${this.config.maxLen}`)
-    return tf.tidy(() => tf.reshape(transformerCore(this.net, ids, 0, this.attentionBias(keyValid.toFloat() as tf.Tensor2D), null, null).logits, [B, S, this.config.vocabSize]) as tf.Tensor3D)
+    return tf.tidy(
+      () => tf.reshape(transformerCore(this.net, ids, 0, this.attentionBias(keyValid.toFloat() as tf.Tensor2D), null, null).logits, [B, S, this.config.vocabSize]) as tf.Tensor3D
+    )
   }
 
   /** the parameters by role, for transformer-grad.ts */
@@ -218,9 +215,31 @@ export class TransformerPolicy implements Policy {
     return tf.tidy(() => {
       const acts = (batch.actions.dtype === 'int32' ? batch.actions : batch.actions.toInt()).reshape([B, T]) as tf.Tensor2D
       // inputs: BOS, then the tokens shifted right by one; keys: BOS and the real tokens
-      const inputs = tf.slice(tf.pad(acts, [[0, 0], [1, 0]], bos), [0, 0], [B, T]) as tf.Tensor2D
+      const inputs = tf.slice(
+        tf.pad(
+          acts,
+          [
+            [0, 0],
+            [1, 0]
+          ],
+          bos
+        ),
+        [0, 0],
+        [B, T]
+      ) as tf.Tensor2D
       const valid = batch.valid ?? tf.ones([B, T])
-      const keyValid = tf.slice(tf.pad(valid, [[0, 0], [1, 0]], 1), [0, 0], [B, T]) as tf.Tensor2D
+      const keyValid = tf.slice(
+        tf.pad(
+          valid,
+          [
+            [0, 0],
+            [1, 0]
+          ],
+          1
+        ),
+        [0, 0],
+        [B, T]
+      ) as tf.Tensor2D
       return transformerLogProbs(this.net, this.variables, inputs, acts, this.attentionBias(keyValid))
     })
   }
@@ -259,7 +278,13 @@ export class TransformerPolicy implements Policy {
       const kvOf = (t: tf.Tensor[]): KV[] => this.blocks.map((_b, l) => ({ k: t[1 + 2 * l] as tf.Tensor4D, v: t[2 + 2 * l] as tf.Tensor4D }))
       let state: tf.Tensor[] = tf.tidy(() => {
         const { logits, kv } = transformerCore(this.net, tf.tensor2d(ids, [rows.length, S0], 'int32'), 0, this.causal(S0), null, null)
-        return pack(logits.reshape([rows.length, S0, V]).slice([0, S0 - 1, 0], [rows.length, 1, V]).reshape([rows.length, V]), kv)
+        return pack(
+          logits
+            .reshape([rows.length, S0, V])
+            .slice([0, S0 - 1, 0], [rows.length, 1, V])
+            .reshape([rows.length, V]),
+          kv
+        )
       })
       let active = rows
       for (let step = 0; step < opts.maxNew; step++) {

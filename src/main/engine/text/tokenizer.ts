@@ -67,7 +67,8 @@ export class CharTokenizer implements Tokenizer {
     for (const c of text) {
       const id = this.index.get(c)
       if (id === undefined) {
-        if (this.strict) throw new TokenizerError(`character tokenizer: "${c}" (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}) is not in its alphabet "${this.alphabet}"`)
+        if (this.strict)
+          throw new TokenizerError(`character tokenizer: "${c}" (U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}) is not in its alphabet "${this.alphabet}"`)
         out.push(this.unk)
       } else out.push(id)
     }

@@ -46,7 +46,10 @@ export function createLogQ(ws: Pick<WeightSettings, 'q' | 'q_refresh'>, policy: 
 /** log q of whole trajectories by one forward pass of q, no gradient */
 function forward(q: Policy, full: HostBatch, ds: TraceDataset): Float32Array {
   const b = toDevice(full, ds)
-  const logq = readBack(tf.tidy(() => q.logProbs(b)), { dispose: true }) as Float32Array
+  const logq = readBack(
+    tf.tidy(() => q.logProbs(b)),
+    { dispose: true }
+  ) as Float32Array
   disposeBatch(b)
   return logq
 }

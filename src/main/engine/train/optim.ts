@@ -226,7 +226,14 @@ export class AdamOptimizer {
   /** Adam's moments (one array per parameter) and step count, for checkpoints that resume exactly. */
   getState(): { t: number; m: Float32Array[]; v: Float32Array[] } {
     const per = (x: tf.Variable | TfVariable, g: ParamGroup): Float32Array[] => {
-      const flat = (x instanceof TfVariable ? readBack(tf.tidy(() => x.read()), { dispose: true }) : x.dataSync()) as Float32Array
+      const flat = (
+        x instanceof TfVariable
+          ? readBack(
+              tf.tidy(() => x.read()),
+              { dispose: true }
+            )
+          : x.dataSync()
+      ) as Float32Array
       let at = 0
       return g.sizes.map((n) => flat.slice(at, (at += n)))
     }
@@ -243,7 +250,7 @@ export class AdamOptimizer {
   }
 
   setState(s: { t: number; m: Float32Array[]; v: Float32Array[] }): void {
-    if (s.m.length !== this.params.length || s.v.length !== this.params.length) throw new Error('optimizer state does not match the policy\'s parameters')
+    if (s.m.length !== this.params.length || s.v.length !== this.params.length) throw new Error("optimizer state does not match the policy's parameters")
     this.t = s.t
     const join = (xs: Float32Array[], g: ParamGroup): Float32Array => {
       const out = new Float32Array(g.sizes.reduce((a, b) => a + b, 0))
@@ -258,7 +265,10 @@ export class AdamOptimizer {
     for (const g of this.groups) {
       const shape = [g.rows.reduce((a, b) => a + b, 0), ...(g.views[0] ?? g.shapes[0]).slice(1)]
       tf.tidy(() => {
-        for (const [x, vals] of [[g.m, s.m], [g.v, s.v]] as const) {
+        for (const [x, vals] of [
+          [g.m, s.m],
+          [g.v, s.v]
+        ] as const) {
           const value = tf.tensor(join(vals, g), shape)
           if (x instanceof TfVariable) x.write(value)
           else x.assign(value)

@@ -21,20 +21,17 @@ export function curatedIndices(multiplicity: Uint8Array): Int32Array {
 
 /** log π(a_t|s_t) for every step of the given traces (default: all), in the dataset's flat
  *  step layout; the other steps stay 0. Scored in chunks so memory stays bounded. */
-export function scoreSteps(
-  policy: Policy,
-  ds: TraceDataset,
-  traces?: ArrayLike<number>,
-  onProgress?: (done: number, total: number) => void,
-  chunk = 256
-): Float32Array {
+export function scoreSteps(policy: Policy, ds: TraceDataset, traces?: ArrayLike<number>, onProgress?: (done: number, total: number) => void, chunk = 256): Float32Array {
   const idx = traces ?? Int32Array.from({ length: ds.offsets.length - 1 }, (_, i) => i)
   const out = new Float32Array(totalSteps(ds))
   for (let c = 0; c < idx.length; c += chunk) {
     const part = Array.prototype.slice.call(idx, c, c + chunk) as number[]
     const host = gatherBatch(ds, part)
     const batch = toDevice(host, ds)
-    const lp = readBack(tf.tidy(() => policy.logProbs(batch)), { dispose: true }) as Float32Array
+    const lp = readBack(
+      tf.tidy(() => policy.logProbs(batch)),
+      { dispose: true }
+    ) as Float32Array
     disposeBatch(batch)
     scatterSteps(ds, host, lp, out)
     onProgress?.(Math.min(c + chunk, idx.length), idx.length)
@@ -84,7 +81,10 @@ export function weightSnapshot(
     )
     raw.set(r, c)
   }
-  const wClamped = readBack(tf.tidy(() => clampedWeight(tf.tensor1d(raw), { ...config.weights, normalize: false })), { dispose: true }) as Float32Array
+  const wClamped = readBack(
+    tf.tidy(() => clampedWeight(tf.tensor1d(raw), { ...config.weights, normalize: false })),
+    { dispose: true }
+  ) as Float32Array
   const mass = Float32Array.from(idx, (i) => (usesQualityBins(config.method) ? multiplicity[i] : 1))
   return {
     step,

@@ -111,7 +111,8 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
   const micro = Math.min(tc.micro_batch ?? tc.batch_size, tc.batch_size)
   if (micro < tc.batch_size) {
     if (stepSample) throw new TrainingError('train.micro_batch splits whole traces; it cannot be combined with train.step_sample: set one of them to null')
-    if (iw && !perStep && ws.normalize) throw new TrainingError('weights.normalize divides by the whole batch\'s weights, which a micro-batch does not see: set train.micro_batch null or weights.normalize false')
+    if (iw && !perStep && ws.normalize)
+      throw new TrainingError("weights.normalize divides by the whole batch's weights, which a micro-batch does not see: set train.micro_batch null or weights.normalize false")
   }
   const final: Record<string, number> = {}
   const log = (step: number, m: Record<string, number>): void => {
@@ -154,7 +155,13 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       // the loss is linear in each row's terms: a chunk's loss times (its tokens / the batch's
       // tokens) or (its rows / B) is its share of the batch loss, and the shares' gradients add up
       const tokens = (h: HostBatch): number => h.mask.reduce((a, b) => a + b, 0)
-      const total = tc.loss_norm === 'token' ? Math.max(1, hosts.reduce((a, h) => a + tokens(h), 0)) : tc.batch_size
+      const total =
+        tc.loss_norm === 'token'
+          ? Math.max(
+              1,
+              hosts.reduce((a, h) => a + tokens(h), 0)
+            )
+          : tc.batch_size
       for (const host of hosts) {
         const share = hosts.length === 1 ? 1 : (tc.loss_norm === 'token' ? Math.max(1, tokens(host)) : host.B) / total
         const batch = toDevice(host, ds)
@@ -201,7 +208,10 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       }
       // 5. step
       const gnorm = opt.step(gradList!, lr)
-      const [lossV, gnV] = readBack(tf.tidy(() => tf.stack([loss!, gnorm])), { dispose: true })
+      const [lossV, gnV] = readBack(
+        tf.tidy(() => tf.stack([loss!, gnorm])),
+        { dispose: true }
+      )
       tf.dispose([loss!, gnorm, ...gradList!])
 
       try {
@@ -214,7 +224,14 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
           const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
           if (kept.length) {
             const cat = (f: (k: TraceWeights) => tf.Tensor1D): Float32Array => Float32Array.from(kept.flatMap((k) => Array.from(f(k).dataSync())))
-            Object.assign(m, weightStats(cat((k) => k.raw), cat((k) => k.w), ws.clamp))
+            Object.assign(
+              m,
+              weightStats(
+                cat((k) => k.raw),
+                cat((k) => k.w),
+                ws.clamp
+              )
+            )
           }
           if (keptStep.length) Object.assign(m, stepWeightStats(keptStep, ws.step_clip))
           if (evalNow) Object.assign(m, await hooks.evaluate!(policy, stepNo))

@@ -46,7 +46,19 @@ export function BackendStatusLine(): React.JSX.Element {
   )
 }
 
-function BackendDetails({ status, err, install, onClose, onRefresh }: { status: BackendStatus | null; err: string | null; install: BackendInstallProgress | null; onClose(): void; onRefresh(): void }): React.JSX.Element {
+function BackendDetails({
+  status,
+  err,
+  install,
+  onClose,
+  onRefresh
+}: {
+  status: BackendStatus | null
+  err: string | null
+  install: BackendInstallProgress | null
+  onClose(): void
+  onRefresh(): void
+}): React.JSX.Element {
   const s = useApp()
   const [startErr, setStartErr] = useState<string | null>(null)
   const [gpu, setGpu] = useState(false)
@@ -73,7 +85,8 @@ function BackendDetails({ status, err, install, onClose, onRefresh }: { status: 
       {status && (
         <>
           <p className="small">
-            New runs with backend <span className="mono">auto</span> use <strong data-testid="backend-active">{status.active ?? 'none'}</strong>: the first that loads of native GPU, native CPU, WebAssembly, plain JavaScript.
+            New runs with backend <span className="mono">auto</span> use <strong data-testid="backend-active">{status.active ?? 'none'}</strong>: the first that loads of native GPU, native
+            CPU, WebAssembly, plain JavaScript.
           </p>
           <table className="table compact backend-table" data-testid="backend-list">
             <tbody>
@@ -112,7 +125,9 @@ function BackendDetails({ status, err, install, onClose, onRefresh }: { status: 
           <div className="install-progress" data-testid="backend-install-progress">
             <progress value={install.status === 'completed' ? 1 : (install.step - 1 + (install.fraction ?? 0)) / Math.max(1, install.total)} max={1} aria-label="install progress" />
             <span className="small">
-              {install.status === 'completed' ? `done: all ${install.total} steps` : `step ${Math.max(1, install.step)} of ${install.total} · ${install.label}${install.message ? ` · ${install.message}` : ''}`}
+              {install.status === 'completed'
+                ? `done: all ${install.total} steps`
+                : `step ${Math.max(1, install.step)} of ${install.total} · ${install.label}${install.message ? ` · ${install.message}` : ''}`}
             </span>
           </div>
         )}

@@ -116,7 +116,12 @@ export function ColumnMapping({
               <tr key={c}>
                 <td className="mono">{c}</td>
                 <td>
-                  <select value={roles[c] ?? ''} onChange={(e) => setRoles({ ...roles, [c]: e.target.value as MappingKey | '' })} aria-label={`role of column ${c}`} data-testid={`role-${c}`}>
+                  <select
+                    value={roles[c] ?? ''}
+                    onChange={(e) => setRoles({ ...roles, [c]: e.target.value as MappingKey | '' })}
+                    aria-label={`role of column ${c}`}
+                    data-testid={`role-${c}`}
+                  >
                     {ROLES.map((r) => (
                       <option key={r.key} value={r.key}>
                         {r.label}

@@ -47,20 +47,22 @@ export function Plot({ data, layout, config, height = 280, className, events, te
     const el = ref.current
     if (!el) return
     const ticket = ++latest.current
-    queue.current = queue.current.then(async () => {
-      if (ticket !== latest.current || !ref.current) return
-      const gd: PlotlyHTMLElement = await Plotly.react(el, data, baseLayout(theme, { height, ...(layout ?? {}) }), {
-        displaylogo: false,
-        responsive: true,
-        modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'],
-        ...(config ?? {})
+    queue.current = queue.current
+      .then(async () => {
+        if (ticket !== latest.current || !ref.current) return
+        const gd: PlotlyHTMLElement = await Plotly.react(el, data, baseLayout(theme, { height, ...(layout ?? {}) }), {
+          displaylogo: false,
+          responsive: true,
+          modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'],
+          ...(config ?? {})
+        })
+        for (const name of Object.keys(handlers.current ?? {})) {
+          if (bound.current.has(name)) continue
+          bound.current.add(name)
+          gd.on(name, (e) => handlers.current?.[name]?.(e))
+        }
       })
-      for (const name of Object.keys(handlers.current ?? {})) {
-        if (bound.current.has(name)) continue
-        bound.current.add(name)
-        gd.on(name, (e) => handlers.current?.[name]?.(e))
-      }
-    }).catch(() => {})
+      .catch(() => {})
   }, [data, layout, config, theme, height])
 
   useEffect(() => {

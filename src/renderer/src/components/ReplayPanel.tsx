@@ -64,15 +64,69 @@ export function ReplayPanel({ run }: { run: RunInfo }): React.JSX.Element {
   )
 }
 
-function ReplayView({ data, t, setT, playing, setPlaying }: { data: EpisodeReplayData; t: number; setT(t: number): void; playing: boolean; setPlaying(p: boolean): void }): React.JSX.Element {
+function ReplayView({
+  data,
+  t,
+  setT,
+  playing,
+  setPlaying
+}: {
+  data: EpisodeReplayData
+  t: number
+  setT(t: number): void
+  playing: boolean
+  setPlaying(p: boolean): void
+}): React.JSX.Element {
   const theme = useTheme()
   const colors = plotColors(theme).series
   const steps = useMemo(() => data.rewards.map((_, i) => i), [data])
-  const marker = useMemo(() => ({ shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: Math.min(t, data.length - 1), x1: Math.min(t, data.length - 1), y0: 0, y1: 1, line: { color: plotColors(theme).muted, width: 1, dash: 'dot' } }] }), [t, data.length, theme])
-  const actionData = useMemo(() => Array.from({ length: Math.min(data.actDim, 6) }, (_, k) => ({ type: 'scatter', mode: 'lines', x: steps, y: data.actions.map((a) => a[k]), name: `a[${k}]`, line: { color: colors[k % colors.length], width: 1.5 } })), [data, steps, colors])
+  const marker = useMemo(
+    () => ({
+      shapes: [
+        {
+          type: 'line',
+          xref: 'x',
+          yref: 'paper',
+          x0: Math.min(t, data.length - 1),
+          x1: Math.min(t, data.length - 1),
+          y0: 0,
+          y1: 1,
+          line: { color: plotColors(theme).muted, width: 1, dash: 'dot' }
+        }
+      ]
+    }),
+    [t, data.length, theme]
+  )
+  const actionData = useMemo(
+    () =>
+      Array.from({ length: Math.min(data.actDim, 6) }, (_, k) => ({
+        type: 'scatter',
+        mode: 'lines',
+        x: steps,
+        y: data.actions.map((a) => a[k]),
+        name: `a[${k}]`,
+        line: { color: colors[k % colors.length], width: 1.5 }
+      })),
+    [data, steps, colors]
+  )
   const rewardData = useMemo(() => [{ type: 'scatter', mode: 'lines', x: steps, y: data.rewards, name: 'reward', line: { color: colors[1], width: 1.5 } }], [data, steps, colors])
-  const obsData = useMemo(() => Array.from({ length: Math.min(data.obsDim, 4) }, (_, k) => ({ type: 'scatter', mode: 'lines', x: steps, y: data.obs.map((o) => o[k]), name: `s[${k}]`, line: { color: colors[(k + 2) % colors.length], width: 1.5 } })), [data, steps, colors])
-  const layout = (): Record<string, unknown> => ({ ...marker, margin: { l: 44, r: 8, t: 6, b: 26 }, legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1, yanchor: 'top', bgcolor: 'rgba(0,0,0,0)', font: { size: 10 } } })
+  const obsData = useMemo(
+    () =>
+      Array.from({ length: Math.min(data.obsDim, 4) }, (_, k) => ({
+        type: 'scatter',
+        mode: 'lines',
+        x: steps,
+        y: data.obs.map((o) => o[k]),
+        name: `s[${k}]`,
+        line: { color: colors[(k + 2) % colors.length], width: 1.5 }
+      })),
+    [data, steps, colors]
+  )
+  const layout = (): Record<string, unknown> => ({
+    ...marker,
+    margin: { l: 44, r: 8, t: 6, b: 26 },
+    legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1, yanchor: 'top', bgcolor: 'rgba(0,0,0,0)', font: { size: 10 } }
+  })
   return (
     <div className="replay">
       <div className="replay-grid">
@@ -142,7 +196,8 @@ function GeomView({ data, t }: { data: EpisodeReplayData; t: number }): React.JS
   const scale = Math.min(W / w, H / h)
   const X = (x: number): number => W / 2 + (x - cx) * scale
   const Z = (z: number): number => H - 8 - (z - zmin) * scale
-  const color = (rgba: number[]): string => `rgba(${Math.round((rgba[0] ?? 0.6) * 255)},${Math.round((rgba[1] ?? 0.6) * 255)},${Math.round((rgba[2] ?? 0.6) * 255)},${Math.max(0.35, rgba[3] ?? 1)})`
+  const color = (rgba: number[]): string =>
+    `rgba(${Math.round((rgba[0] ?? 0.6) * 255)},${Math.round((rgba[1] ?? 0.6) * 255)},${Math.round((rgba[2] ?? 0.6) * 255)},${Math.max(0.35, rgba[3] ?? 1)})`
   return (
     <svg viewBox={`0 0 ${W} ${H}`} className="geom-view" role="img" aria-label={`${data.task} at step ${t}`} data-testid="replay-geoms">
       <rect x={0} y={0} width={W} height={H} fill={c.bg} stroke={c.grid} />
@@ -165,7 +220,20 @@ function GeomView({ data, t }: { data: EpisodeReplayData; t: number }): React.JS
         if (g.type === 3 || g.type === 5) {
           const [ax, az] = col(2)
           const hl = g.size[1] ?? 0
-          return <line key={i} x1={X(x - ax * hl)} y1={Z(z - az * hl)} x2={X(x + ax * hl)} y2={Z(z + az * hl)} stroke={fill} strokeWidth={Math.max(2, 2 * (g.size[0] ?? 0.05) * scale)} strokeLinecap={g.type === 3 ? 'round' : 'butt'}><title>{g.name}</title></line>
+          return (
+            <line
+              key={i}
+              x1={X(x - ax * hl)}
+              y1={Z(z - az * hl)}
+              x2={X(x + ax * hl)}
+              y2={Z(z + az * hl)}
+              stroke={fill}
+              strokeWidth={Math.max(2, 2 * (g.size[0] ?? 0.05) * scale)}
+              strokeLinecap={g.type === 3 ? 'round' : 'butt'}
+            >
+              <title>{g.name}</title>
+            </line>
+          )
         }
         if (g.type === 6) {
           const [ux, uz] = col(0)
@@ -178,9 +246,17 @@ function GeomView({ data, t }: { data: EpisodeReplayData; t: number }): React.JS
             [x - ux * a - vx * b, z - uz * a - vz * b],
             [x + ux * a - vx * b, z + uz * a - vz * b]
           ]
-          return <polygon key={i} points={pts.map(([px, pz]) => `${X(px)},${Z(pz)}`).join(' ')} fill={fill}><title>{g.name}</title></polygon>
+          return (
+            <polygon key={i} points={pts.map(([px, pz]) => `${X(px)},${Z(pz)}`).join(' ')} fill={fill}>
+              <title>{g.name}</title>
+            </polygon>
+          )
         }
-        return <circle key={i} cx={X(x)} cy={Z(z)} r={Math.max(2, (g.size[0] ?? 0.05) * scale)} fill={fill}><title>{g.name}</title></circle>
+        return (
+          <circle key={i} cx={X(x)} cy={Z(z)} r={Math.max(2, (g.size[0] ?? 0.05) * scale)} fill={fill}>
+            <title>{g.name}</title>
+          </circle>
+        )
       })}
       <text x={8} y={16} fill={c.muted} fontSize={11}>
         {data.task} · side view · t = {t}

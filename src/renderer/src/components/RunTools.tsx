@@ -170,7 +170,15 @@ function ExportControls({ run, steps }: { run: RunInfo; steps: number[] }): Reac
       </div>
       {!desktop && (
         <div className="row gap">
-          <input className="grow path-input" value={dir} placeholder={suggested} onChange={(e) => setDir(e.target.value)} aria-label="export folder on the server's machine" title="a folder on the machine running iwsft serve (created if missing)" data-testid="export-dir" />
+          <input
+            className="grow path-input"
+            value={dir}
+            placeholder={suggested}
+            onChange={(e) => setDir(e.target.value)}
+            aria-label="export folder on the server's machine"
+            title="a folder on the machine running iwsft serve (created if missing)"
+            data-testid="export-dir"
+          />
           <button onClick={() => void start()} disabled={busy} data-testid="export-button">
             {busy ? 'Exporting…' : 'Export'}
           </button>

@@ -24,7 +24,10 @@ export function TokenLogprobs({ tokens, testId = 'token-logprobs' }: { tokens: L
   const [focus, setFocus] = useState<number | null>(null)
   // log p = −scale and below is the full colour: the 95th percentile of −log p, at least 1 nat
   const scale = useMemo(() => {
-    const a = tokens.map((t) => -t.logprob).filter(Number.isFinite).sort((x, y) => x - y)
+    const a = tokens
+      .map((t) => -t.logprob)
+      .filter(Number.isFinite)
+      .sort((x, y) => x - y)
     return Math.max(1, a.length ? a[Math.min(a.length - 1, Math.floor(a.length * 0.95))] : 1)
   }, [tokens])
   return (

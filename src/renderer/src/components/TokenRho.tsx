@@ -59,7 +59,11 @@ export function TokenRho({ tokens, by = 'rho', scale, testId = 'token-rho' }: { 
   const s = useMemo(() => {
     if (scale && scale > 0) return scale
     // the 98th percentile of |value|, so one outlier does not wash out the rest
-    const a = tokens.map((t) => shadeValue(t, by)).filter((v): v is number => v !== null && Number.isFinite(v)).map(Math.abs).sort((x, y) => x - y)
+    const a = tokens
+      .map((t) => shadeValue(t, by))
+      .filter((v): v is number => v !== null && Number.isFinite(v))
+      .map(Math.abs)
+      .sort((x, y) => x - y)
     return a.length ? Math.max(1e-6, a[Math.min(a.length - 1, Math.floor(a.length * 0.98))]) : 1
   }, [tokens, by, scale])
   const label = by === 'rho' ? 'ρ_t' : by === 'g' ? 'g(ρ_t)' : 'log w_t'
@@ -67,11 +71,21 @@ export function TokenRho({ tokens, by = 'rho', scale, testId = 'token-rho' }: { 
     <div className="trace-viewer" data-testid={testId}>
       <div className="row gap small muted wrap" aria-hidden>
         <span>{label}:</span>
-        <span className="tok" style={{ background: divergingColor(-s, s), color: 'inherit' }}>−{fmt(s, 3)}</span>
-        <span className="tok" style={{ background: divergingColor(-s / 2, s), color: 'inherit' }}>−{fmt(s / 2, 3)}</span>
-        <span className="tok" style={{ color: 'inherit' }}>0</span>
-        <span className="tok" style={{ background: divergingColor(s / 2, s), color: 'inherit' }}>+{fmt(s / 2, 3)}</span>
-        <span className="tok" style={{ background: divergingColor(s, s), color: 'inherit' }}>+{fmt(s, 3)}</span>
+        <span className="tok" style={{ background: divergingColor(-s, s), color: 'inherit' }}>
+          −{fmt(s, 3)}
+        </span>
+        <span className="tok" style={{ background: divergingColor(-s / 2, s), color: 'inherit' }}>
+          −{fmt(s / 2, 3)}
+        </span>
+        <span className="tok" style={{ color: 'inherit' }}>
+          0
+        </span>
+        <span className="tok" style={{ background: divergingColor(s / 2, s), color: 'inherit' }}>
+          +{fmt(s / 2, 3)}
+        </span>
+        <span className="tok" style={{ background: divergingColor(s, s), color: 'inherit' }}>
+          +{fmt(s, 3)}
+        </span>
         <span>blue: q above π_ref · red: below · grey: prompt (not counted)</span>
       </div>
       <div className="tokens" role="list" aria-label={`tokens shaded by ${label}`}>

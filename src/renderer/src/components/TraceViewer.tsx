@@ -22,7 +22,10 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
   useEffect(() => {
     let alive = true
     setErr(null)
-    s.api.invoke('datasets.trace', { datasetId, index }).then((x) => alive && setT(x)).catch((e: Error) => alive && setErr(e.message))
+    s.api
+      .invoke('datasets.trace', { datasetId, index })
+      .then((x) => alive && setT(x))
+      .catch((e: Error) => alive && setErr(e.message))
     return () => {
       alive = false
     }
@@ -32,9 +35,20 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
     const steps = t.actions.map((_, i) => i)
     const dims = t.actions[0]?.length ?? 0
     const data: Record<string, unknown>[] = []
-    for (let k = 0; k < Math.min(dims, 8); k++) data.push({ type: 'scatter', mode: t.actions.length > 1 ? 'lines' : 'markers', x: steps, y: t.actions.map((a) => a[k]), name: t.kind === 'discrete' ? 'action' : `a[${k}]` })
+    for (let k = 0; k < Math.min(dims, 8); k++)
+      data.push({ type: 'scatter', mode: t.actions.length > 1 ? 'lines' : 'markers', x: steps, y: t.actions.map((a) => a[k]), name: t.kind === 'discrete' ? 'action' : `a[${k}]` })
     if (t.rewards) data.push({ type: 'scatter', mode: t.rewards.length > 1 ? 'lines' : 'markers', x: steps, y: t.rewards, name: 'reward', yaxis: 'y2', line: { dash: 'dot' } })
-    if (rho) data.push({ type: 'scatter', mode: rho.length > 1 ? 'lines' : 'markers', x: steps, y: rho, name: 'ρ_t', yaxis: 'y3', line: { color: '#c2477a', width: 1.5 }, marker: { color: '#c2477a', size: 8 } })
+    if (rho)
+      data.push({
+        type: 'scatter',
+        mode: rho.length > 1 ? 'lines' : 'markers',
+        x: steps,
+        y: rho,
+        name: 'ρ_t',
+        yaxis: 'y3',
+        line: { color: '#c2477a', width: 1.5 },
+        marker: { color: '#c2477a', size: 8 }
+      })
     return data
   }, [t, rho])
   const rhoScale = useMemo(() => (rho ? Math.max(1e-9, ...rho.map((v) => (v === null ? 0 : Math.abs(v)))) : 1), [rho])

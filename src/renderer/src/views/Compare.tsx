@@ -71,7 +71,10 @@ let keptPicks: number[] | null = null
 function picksFromHash(): number[] | null {
   const m = /^#compare\?(?:.*&)?runs=([\d,]*)/.exec(location.hash)
   if (!m) return null
-  const ids = m[1].split(',').map(Number).filter((x) => Number.isInteger(x) && x > 0)
+  const ids = m[1]
+    .split(',')
+    .map(Number)
+    .filter((x) => Number.isInteger(x) && x > 0)
   return ids.length ? ids : null
 }
 
@@ -173,7 +176,10 @@ export function CompareView(): React.JSX.Element {
   useEffect(() => {
     if (!picked.length) return
     let alive = true
-    s.api.invoke('runs.metrics', { runIds: picked }).then((ms) => alive && setMetrics(Object.fromEntries(ms.map((m) => [m.runId, m.series])))).catch(() => {})
+    s.api
+      .invoke('runs.metrics', { runIds: picked })
+      .then((ms) => alive && setMetrics(Object.fromEntries(ms.map((m) => [m.runId, m.series]))))
+      .catch(() => {})
     return () => {
       alive = false
     }
@@ -201,8 +207,10 @@ export function CompareView(): React.JSX.Element {
       if (same.length < 2) return base(rs[0])
       const flat = same.map((o) => flatten({ ...o[0].config, seed: undefined, name: undefined, group: undefined }))
       const mine = flatten({ ...rs[0].config, seed: undefined, name: undefined, group: undefined })
-      const keys = Object.keys(mine).filter((k) => new Set(flat.map((f) => f[k])).size > 1).slice(0, 2)
-      return `${base(rs[0])} · ${keys.map((k) => `${k.split('.').pop()}=${(mine[k] ?? "–").replace(/^"|"$/g, '')}`).join(', ')}`
+      const keys = Object.keys(mine)
+        .filter((k) => new Set(flat.map((f) => f[k])).size > 1)
+        .slice(0, 2)
+      return `${base(rs[0])} · ${keys.map((k) => `${k.split('.').pop()}=${(mine[k] ?? '–').replace(/^"|"$/g, '')}`).join(', ')}`
     })
     return entries.map((rs, i) => [rs.length > 1 ? `${labels[i]} (n=${rs.length})` : labels[i], rs] as [string, RunInfo[]])
   }, [runs, byGroup, s.datasets])
@@ -237,7 +245,10 @@ export function CompareView(): React.JSX.Element {
     return all.filter((k) => new Set(flat.map((f) => f[k])).size > 1).map((k) => ({ key: k, values: flat.map((f) => f[k]) }))
   }, [runs])
 
-  const finalKeys = useMemo(() => ['loss', ...(ek ? [ek] : []), 'ess_fraction', 'clamp_fraction', ...keys.filter((k) => k === 'p_right')].filter((k, i, a) => a.indexOf(k) === i && keys.includes(k)), [keys, ek])
+  const finalKeys = useMemo(
+    () => ['loss', ...(ek ? [ek] : []), 'ess_fraction', 'clamp_fraction', ...keys.filter((k) => k === 'p_right')].filter((k, i, a) => a.indexOf(k) === i && keys.includes(k)),
+    [keys, ek]
+  )
 
   const parcoords = useMemo(() => {
     const numeric = diff.filter((d) => d.key !== 'seed' && d.key !== 'name' && d.values.every((v) => v !== undefined))
@@ -270,7 +281,10 @@ export function CompareView(): React.JSX.Element {
         </header>
         <div className="panel empty-state" data-testid="cmp-empty">
           <h3>No runs to compare yet</h3>
-          <p className="muted">Compare overlays the curves of finished runs, shows the config keys that differ and the final metrics. Start a run (or a group of seeds) first; runs started from the command line (iwsft run, iwsft reproduce) appear here too.</p>
+          <p className="muted">
+            Compare overlays the curves of finished runs, shows the config keys that differ and the final metrics. Start a run (or a group of seeds) first; runs started from the command line
+            (iwsft run, iwsft reproduce) appear here too.
+          </p>
           <button className="primary" onClick={() => s.go('new-run')}>
             New run…
           </button>
@@ -282,7 +296,9 @@ export function CompareView(): React.JSX.Element {
   return (
     <section className="view" aria-labelledby="cmp-title">
       <header className="view-head row gap wrap">
-        <h1 id="cmp-title" className="grow">Compare</h1>
+        <h1 id="cmp-title" className="grow">
+          Compare
+        </h1>
         {/* the runs named below (a picked run deleted since is left out) */}
         <ReportControls runIds={runs.map((r) => r.id)} compact />
       </header>
@@ -295,7 +311,14 @@ export function CompareView(): React.JSX.Element {
           {allGroups.length > 0 && (
             <div className="row gap wrap small">
               {allGroups.map((g) => (
-                <button key={g} className={`chip${groupPicked(g) ? ' on' : ''}`} aria-pressed={groupPicked(g)} onClick={() => toggleGroup(g)} title={groupPicked(g) ? 'take this group’s runs out' : 'add this group’s runs'} data-testid={`cmp-group-${g}`}>
+                <button
+                  key={g}
+                  className={`chip${groupPicked(g) ? ' on' : ''}`}
+                  aria-pressed={groupPicked(g)}
+                  onClick={() => toggleGroup(g)}
+                  title={groupPicked(g) ? 'take this group’s runs out' : 'add this group’s runs'}
+                  data-testid={`cmp-group-${g}`}
+                >
                   {g}
                 </button>
               ))}
@@ -329,14 +352,35 @@ export function CompareView(): React.JSX.Element {
               </label>
               <label className="inline grow">
                 <span className="muted">smoothing</span>
-                <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="smoothing" data-testid="cmp-smoothing" className="grow" />
+                <input
+                  type="range"
+                  min={0}
+                  max={0.99}
+                  step={0.01}
+                  value={smoothing}
+                  onChange={(e) => setSmoothing(Number(e.target.value))}
+                  aria-label="smoothing"
+                  data-testid="cmp-smoothing"
+                  className="grow"
+                />
                 <span className="mono">{smoothing.toFixed(2)}</span>
               </label>
               <label className="inline">
                 <input type="checkbox" checked={byGroup} onChange={(e) => setByGroup(e.target.checked)} /> groups as mean ± std
               </label>
             </div>
-            <Plot data={plotData} height={340} layout={{ xaxis: { title: { text: 'step' } }, yaxis: { title: { text: m } }, legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' }, margin: { l: 56, r: 16, t: 40, b: 44 } }} testId="cmp-plot" ariaLabel={`${m} over steps`} />
+            <Plot
+              data={plotData}
+              height={340}
+              layout={{
+                xaxis: { title: { text: 'step' } },
+                yaxis: { title: { text: m } },
+                legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
+                margin: { l: 56, r: 16, t: 40, b: 44 }
+              }}
+              testId="cmp-plot"
+              ariaLabel={`${m} over steps`}
+            />
           </div>
           <div className="cmp-tables">
             <div className="panel">
@@ -351,60 +395,60 @@ export function CompareView(): React.JSX.Element {
                 {finalMode === 'at' && <input className="narrow" type="number" value={atStep} onChange={(e) => setAtStep(Number(e.target.value))} aria-label="at step" />}
               </div>
               <div className="scroll-x">
-              <table className="table compact" data-testid="cmp-final">
-                <thead>
-                  <tr>
-                    <th>run</th>
-                    {finalKeys.map((k) => (
-                      <th key={k} className="num">
-                        {k}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {runs.map((r) => (
-                    <tr key={r.id}>
-                      <td className="nowrap" title={r.name}>
-                        #{r.id} {METHOD_LABELS[r.method]} · s{r.seed}
-                      </td>
-                      {finalKeys.map((k) => (
-                        <td key={k} className="num" data-testid={`final-${r.id}-${k}`}>
-                          {fmt(finalValue(metrics[r.id]?.[k], finalMode, atStep), 5)}
-                        </td>
-                      ))}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              </div>
-            </div>
-            <div className="panel">
-              <h3>Config: keys that differ</h3>
-              {diff.length ? (
-                <div className="scroll-x">
-                <table className="table compact diff" data-testid="cmp-diff">
+                <table className="table compact" data-testid="cmp-final">
                   <thead>
                     <tr>
-                      <th>key</th>
-                      {runs.map((r) => (
-                        <th key={r.id}>#{r.id}</th>
+                      <th>run</th>
+                      {finalKeys.map((k) => (
+                        <th key={k} className="num">
+                          {k}
+                        </th>
                       ))}
                     </tr>
                   </thead>
                   <tbody>
-                    {diff.map((d) => (
-                      <tr key={d.key}>
-                        <td className="mono">{d.key}</td>
-                        {d.values.map((v, i) => (
-                          <td key={i} className="mono" title={v === undefined ? undefined : v.replace(/^"|"$/g, '')}>
-                            {v === undefined ? '–' : v.replace(/^"|"$/g, '')}
+                    {runs.map((r) => (
+                      <tr key={r.id}>
+                        <td className="nowrap" title={r.name}>
+                          #{r.id} {METHOD_LABELS[r.method]} · s{r.seed}
+                        </td>
+                        {finalKeys.map((k) => (
+                          <td key={k} className="num" data-testid={`final-${r.id}-${k}`}>
+                            {fmt(finalValue(metrics[r.id]?.[k], finalMode, atStep), 5)}
                           </td>
                         ))}
                       </tr>
                     ))}
                   </tbody>
                 </table>
+              </div>
+            </div>
+            <div className="panel">
+              <h3>Config: keys that differ</h3>
+              {diff.length ? (
+                <div className="scroll-x">
+                  <table className="table compact diff" data-testid="cmp-diff">
+                    <thead>
+                      <tr>
+                        <th>key</th>
+                        {runs.map((r) => (
+                          <th key={r.id}>#{r.id}</th>
+                        ))}
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {diff.map((d) => (
+                        <tr key={d.key}>
+                          <td className="mono">{d.key}</td>
+                          {d.values.map((v, i) => (
+                            <td key={i} className="mono" title={v === undefined ? undefined : v.replace(/^"|"$/g, '')}>
+                              {v === undefined ? '–' : v.replace(/^"|"$/g, '')}
+                            </td>
+                          ))}
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
                 </div>
               ) : (
                 <p className="muted">{runs.length < 2 ? 'Pick two or more runs.' : 'The configs are identical.'}</p>
@@ -413,7 +457,13 @@ export function CompareView(): React.JSX.Element {
           </div>
           <div className="panel">
             <h3>Hyper-parameters against the final {parcoords.scoreLabel || 'score'}</h3>
-            <ParallelCoordinates dims={parcoords.dims} score={parcoords.score} scoreLabel={parcoords.scoreLabel} runLabels={runs.map((r) => `#${r.id}`)} runColors={runs.map((r) => runColor.get(r.id) ?? colors[0])} />
+            <ParallelCoordinates
+              dims={parcoords.dims}
+              score={parcoords.score}
+              scoreLabel={parcoords.scoreLabel}
+              runLabels={runs.map((r) => `#${r.id}`)}
+              runColors={runs.map((r) => runColor.get(r.id) ?? colors[0])}
+            />
           </div>
         </div>
       </div>
@@ -428,7 +478,19 @@ interface Dim {
 }
 
 /** Parallel coordinates in SVG (plotly's parcoords needs WebGL and eval, which the CSP forbids). */
-function ParallelCoordinates({ dims, score, scoreLabel, runLabels, runColors }: { dims: Dim[]; score: number[]; scoreLabel: string; runLabels: string[]; runColors: string[] }): React.JSX.Element {
+function ParallelCoordinates({
+  dims,
+  score,
+  scoreLabel,
+  runLabels,
+  runColors
+}: {
+  dims: Dim[]
+  score: number[]
+  scoreLabel: string
+  runLabels: string[]
+  runColors: string[]
+}): React.JSX.Element {
   const c = plotColors(useTheme())
   const all: Dim[] = [...dims, ...(score.length ? [{ label: `final ${scoreLabel}`, values: score, ticks: null }] : [])]
   if (all.length < 2 || !runLabels.length) return <p className="muted">Pick runs whose hyper-parameters differ to see this plot.</p>
@@ -463,7 +525,14 @@ function ParallelCoordinates({ dims, score, scoreLabel, runLabels, runColors }: 
         </g>
       ))}
       {runLabels.map((rl, k) => (
-        <polyline key={rl} fill="none" stroke={colorOf(k)} strokeWidth={2} opacity={0.85} points={all.map((d, j) => `${x(j)},${y(j, Number.isFinite(d.values[k]) ? d.values[k] : ranges[j][0])}`).join(' ')}>
+        <polyline
+          key={rl}
+          fill="none"
+          stroke={colorOf(k)}
+          strokeWidth={2}
+          opacity={0.85}
+          points={all.map((d, j) => `${x(j)},${y(j, Number.isFinite(d.values[k]) ? d.values[k] : ranges[j][0])}`).join(' ')}
+        >
           <title>{`${rl}: ${all.map((d, j) => `${d.label}=${label(j, d.values[k])}`).join(', ')}`}</title>
         </polyline>
       ))}

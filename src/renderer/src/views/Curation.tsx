@@ -96,7 +96,23 @@ export function CurationView(): React.JSX.Element {
   }, [cols])
 
   const thresholds = result?.thresholds ?? []
-  const plotData = useMemo(() => (hist ? [{ type: 'bar', x: hist.centers, y: hist.counts, width: hist.width, name: 'traces', marker: { color: theme === 'dark' ? '#4a7fb5' : '#8fb6dc' }, hovertemplate: 'score %{x:.3g}: %{y} traces<extra></extra>' }] : []), [hist, theme])
+  const plotData = useMemo(
+    () =>
+      hist
+        ? [
+            {
+              type: 'bar',
+              x: hist.centers,
+              y: hist.counts,
+              width: hist.width,
+              name: 'traces',
+              marker: { color: theme === 'dark' ? '#4a7fb5' : '#8fb6dc' },
+              hovertemplate: 'score %{x:.3g}: %{y} traces<extra></extra>'
+            }
+          ]
+        : [],
+    [hist, theme]
+  )
   const plotLayout = useMemo(
     () => ({
       // a fixed range: plotly's react redraws only the shapes when just they change, and then
@@ -108,7 +124,17 @@ export function CurationView(): React.JSX.Element {
       shapes: thresholds.map((t, j) => ({ type: 'line', xref: 'x', yref: 'paper', x0: t, x1: t, y0: 0, y1: 1, line: { color: binColor(j + 1, theme), width: 2.5 } })),
       // a label sits right of its line, or left of it when the line is in the right part of
       // the axis, so it never runs past the plot's edge
-      annotations: thresholds.map((t, j) => ({ x: t, y: 1 - 0.09 * j, yref: 'paper', xanchor: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? 'right' : 'left', xshift: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? -4 : 4, yanchor: 'top', text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3), showarrow: false, font: { size: 11, color: binColor(j + 1, theme) } }))
+      annotations: thresholds.map((t, j) => ({
+        x: t,
+        y: 1 - 0.09 * j,
+        yref: 'paper',
+        xanchor: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? 'right' : 'left',
+        xshift: hist && t > hist.lo + 0.6 * (hist.hi - hist.lo) ? -4 : 4,
+        yanchor: 'top',
+        text: curation.mode === 'quality_bins' ? `a${j + 1}=${fmt(t, 3)}` : fmt(t, 3),
+        showarrow: false,
+        font: { size: 11, color: binColor(j + 1, theme) }
+      }))
     }),
     [thresholds.join(','), theme, curation.mode, hist]
   )
@@ -146,7 +172,11 @@ export function CurationView(): React.JSX.Element {
               sortable: true,
               render: (r) => {
                 const m = result.multiplicity[rows[r]]
-                return <span className="pill" style={{ background: binColor(m, theme) }}>{m}</span>
+                return (
+                  <span className="pill" style={{ background: binColor(m, theme) }}>
+                    {m}
+                  </span>
+                )
               }
             },
             { key: 'meta', label: 'metadata', width: '2fr', render: (r) => <span className="muted ellipsis">{cols.meta[rows[r]]}</span> }
@@ -196,7 +226,15 @@ export function CurationView(): React.JSX.Element {
                 onChange={(e) => {
                   const mode = e.target.value as Curation['mode']
                   const mid = sorted && sorted.length ? percentileSorted(sorted, 50) : 0.5
-                  setCuration(mode === 'threshold' ? { mode, threshold: Number(mid.toPrecision(4)) } : mode === 'top_k' ? { mode, percent: 10 } : mode === 'quality_bins' ? { mode, cutoffs: [90, 95, 98] } : { mode: 'all' })
+                  setCuration(
+                    mode === 'threshold'
+                      ? { mode, threshold: Number(mid.toPrecision(4)) }
+                      : mode === 'top_k'
+                        ? { mode, percent: 10 }
+                        : mode === 'quality_bins'
+                          ? { mode, cutoffs: [90, 95, 98] }
+                          : { mode: 'all' }
+                  )
                 }}
               >
                 <option value="threshold">threshold: S(τ) &gt; t</option>
@@ -212,7 +250,15 @@ export function CurationView(): React.JSX.Element {
               {curationError}
             </p>
           )}
-          <Plot data={plotData} layout={plotLayout} height={260} config={{ edits: { shapePosition: true } }} events={{ plotly_relayout: onRelayout }} testId="curation-histogram" ariaLabel="score histogram with cutoffs" />
+          <Plot
+            data={plotData}
+            layout={plotLayout}
+            height={260}
+            config={{ edits: { shapePosition: true } }}
+            events={{ plotly_relayout: onRelayout }}
+            testId="curation-histogram"
+            ariaLabel="score histogram with cutoffs"
+          />
           <p className="muted small">Drag a cutoff line on the plot, move a slider, or type a value. Counts update as you drag the sliders.</p>
         </div>
         <div className="panel">
@@ -238,14 +284,19 @@ export function CurationView(): React.JSX.Element {
                   <tr>
                     <th>bin</th>
                     <th className="num">threshold</th>
-                    <th className="num" title="multiplicity m(τ)">m</th>
+                    <th className="num" title="multiplicity m(τ)">
+                      m
+                    </th>
                     <th className="num">traces</th>
                   </tr>
                 </thead>
                 <tbody>
                   <tr>
                     <td className="nowrap">
-                      <span className="pill" style={{ background: binColor(0, theme) }}>0</span> discarded
+                      <span className="pill" style={{ background: binColor(0, theme) }}>
+                        0
+                      </span>{' '}
+                      discarded
                     </td>
                     <td className="num">–</td>
                     <td className="num">0</td>
@@ -256,7 +307,10 @@ export function CurationView(): React.JSX.Element {
                   {result.perBin.map((c, j) => (
                     <tr key={j}>
                       <td className="nowrap">
-                        <span className="pill" style={{ background: binColor(j + 1, theme) }}>{j + 1}</span> {curation.mode === 'quality_bins' ? `≥ a${j + 1} (p${curation.cutoffs[j]})` : 'kept'}
+                        <span className="pill" style={{ background: binColor(j + 1, theme) }}>
+                          {j + 1}
+                        </span>{' '}
+                        {curation.mode === 'quality_bins' ? `≥ a${j + 1} (p${curation.cutoffs[j]})` : 'kept'}
                       </td>
                       <td className="num">{result.thresholds[j] !== undefined ? fmt(result.thresholds[j]) : '–'}</td>
                       <td className="num">×{j + 1}</td>
@@ -367,9 +421,25 @@ function CutoffControls({ curation, setCuration, lo, hi }: { curation: Curation;
       <span className="row gap">
         <label className="inline">
           t =
-          <input className="narrow" type="number" step="any" value={curation.threshold} onChange={(e) => setCuration({ mode: 'threshold', threshold: Number(e.target.value) })} aria-label="threshold" data-testid="threshold-input" />
+          <input
+            className="narrow"
+            type="number"
+            step="any"
+            value={curation.threshold}
+            onChange={(e) => setCuration({ mode: 'threshold', threshold: Number(e.target.value) })}
+            aria-label="threshold"
+            data-testid="threshold-input"
+          />
         </label>
-        <input type="range" min={lo} max={hi} step={step} value={curation.threshold} onChange={(e) => setCuration({ mode: 'threshold', threshold: Number(e.target.value) })} aria-label="threshold slider" />
+        <input
+          type="range"
+          min={lo}
+          max={hi}
+          step={step}
+          value={curation.threshold}
+          onChange={(e) => setCuration({ mode: 'threshold', threshold: Number(e.target.value) })}
+          aria-label="threshold slider"
+        />
       </span>
     )
   }
@@ -378,9 +448,28 @@ function CutoffControls({ curation, setCuration, lo, hi }: { curation: Curation;
       <span className="row gap">
         <label className="inline">
           k =
-          <input className="narrow" type="number" step="any" min={0.1} max={100} value={curation.percent} onChange={(e) => setCuration({ mode: 'top_k', percent: Number(e.target.value) })} aria-label="top k percent" data-testid="topk-input" />%
+          <input
+            className="narrow"
+            type="number"
+            step="any"
+            min={0.1}
+            max={100}
+            value={curation.percent}
+            onChange={(e) => setCuration({ mode: 'top_k', percent: Number(e.target.value) })}
+            aria-label="top k percent"
+            data-testid="topk-input"
+          />
+          %
         </label>
-        <input type="range" min={0.5} max={100} step={0.5} value={curation.percent} onChange={(e) => setCuration({ mode: 'top_k', percent: Number(e.target.value) })} aria-label="top k slider" />
+        <input
+          type="range"
+          min={0.5}
+          max={100}
+          step={0.5}
+          value={curation.percent}
+          onChange={(e) => setCuration({ mode: 'top_k', percent: Number(e.target.value) })}
+          aria-label="top k slider"
+        />
       </span>
     )
   }
@@ -396,15 +485,35 @@ function CutoffControls({ curation, setCuration, lo, hi }: { curation: Curation;
           <span key={j} className="cutoff">
             <label className="inline">
               c{j + 1} = p
-              <input className="narrow" type="number" step="any" min={0} max={100} value={c} onChange={(e) => set(j, Number(e.target.value))} aria-label={`cutoff ${j + 1} percentile`} data-testid={`cutoff-${j}`} />
+              <input
+                className="narrow"
+                type="number"
+                step="any"
+                min={0}
+                max={100}
+                value={c}
+                onChange={(e) => set(j, Number(e.target.value))}
+                aria-label={`cutoff ${j + 1} percentile`}
+                data-testid={`cutoff-${j}`}
+              />
             </label>
             <input type="range" min={0} max={100} step={0.5} value={c} onChange={(e) => set(j, Number(e.target.value))} aria-label={`cutoff ${j + 1} slider`} />
           </span>
         ))}
-        <button className="ghost" onClick={() => setCuration({ mode: 'quality_bins', cutoffs: [...curation.cutoffs, Math.min(99.5, (curation.cutoffs.at(-1) ?? 90) + 1)] })} disabled={curation.cutoffs.length >= 5} aria-label="add a cutoff">
+        <button
+          className="ghost"
+          onClick={() => setCuration({ mode: 'quality_bins', cutoffs: [...curation.cutoffs, Math.min(99.5, (curation.cutoffs.at(-1) ?? 90) + 1)] })}
+          disabled={curation.cutoffs.length >= 5}
+          aria-label="add a cutoff"
+        >
           +
         </button>
-        <button className="ghost" onClick={() => setCuration({ mode: 'quality_bins', cutoffs: curation.cutoffs.slice(0, -1) })} disabled={curation.cutoffs.length <= 1} aria-label="remove the last cutoff">
+        <button
+          className="ghost"
+          onClick={() => setCuration({ mode: 'quality_bins', cutoffs: curation.cutoffs.slice(0, -1) })}
+          disabled={curation.cutoffs.length <= 1}
+          aria-label="remove the last cutoff"
+        >
           −
         </button>
       </span>

