@@ -9,6 +9,8 @@ import { fmtDuration, fmtInt } from '../lib/format.ts'
 import { usePresets } from '../hooks.ts'
 import { useApp } from '../state.tsx'
 import { describeCuration } from './Curation.tsx'
+import { applyLlmChoice, defaultLlmChoice, LlmPolicyPanel, type LlmChoice } from '../components/LlmPolicy.tsx'
+import type { ModelInfo } from '../../../shared/models.ts'
 
 type Kind = 'number' | 'int' | 'nullable-number' | 'text' | 'bool' | 'list'
 interface FieldDef {
@@ -168,9 +170,24 @@ export function NewRunView(): React.JSX.Element {
   const [serverIssues, setServerIssues] = useState<Record<string, string>>({})
   const [serverError, setServerError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  // a sequence dataset can fine-tune a project model (issue 14); null: the domain's own policy
+  const [models, setModels] = useState<ModelInfo[]>([])
+  const [llm, setLlm] = useState<LlmChoice | null>(null)
+  useEffect(() => {
+    if (domain !== 'sequence') return setModels([])
+    let live = true
+    s.api
+      .invoke('models.list', {})
+      .then((m) => live && setModels(m))
+      .catch(() => live && setModels([]))
+    return () => {
+      live = false
+    }
+  }, [s.api, domain])
 
   useEffect(() => {
     setRaw({})
+    setLlm(null)
     setMethod(defaultConfig(domain).method)
     setPresetId('default')
   }, [datasetId])
@@ -197,9 +214,10 @@ export function NewRunView(): React.JSX.Element {
     }
     const whole = new Set(['weights.q.kind', 'reference.kind'])
     for (const [path, v] of Object.entries(raw)) if (!whole.has(path)) setPath(c, path, parseRaw(kindOf(path), v))
+    if (llm) applyLlmChoice(c, llm)
     if (name.trim()) c.name = name.trim()
     return c
-  }, [base, raw, name])
+  }, [base, raw, name, llm])
 
   const parsed = RunConfigSchema.safeParse(config)
   const issues: Record<string, string> = { ...serverIssues }
@@ -226,6 +244,9 @@ export function NewRunView(): React.JSX.Element {
       setBusy(false)
     }
   }
+
+  const LLM_PATHS = new Set(['policy.model', 'policy.lora.rank', 'policy.lora.alpha', 'policy.lora.dropout', 'policy.lora.targets', 'train.micro_batch'])
+  const shownBeside = (p: string): boolean => FIELDS.some((g) => g.fields.some((f) => f.path === p)) || (!!llm && LLM_PATHS.has(p))
 
   const field = (f: FieldDef): React.ReactNode => {
     if (f.show && !f.show(cfg)) return null
@@ -326,6 +347,23 @@ export function NewRunView(): React.JSX.Element {
           <input id="nr-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="automatic" maxLength={200} data-testid="nr-name" />
         </div>
       </div>
+      {domain === 'sequence' && models.length > 0 && (
+        <div className="field">
+          <label htmlFor="nr-policy">policy</label>
+          <select id="nr-policy" data-testid="nr-policy" value={llm ? 'llm' : 'domain'} onChange={(e) => setLlm(e.target.value === 'llm' ? defaultLlmChoice(models[0].name) : null)}>
+            <option value="domain">the domain's transformer (from scratch)</option>
+            <option value="llm">project model (fine-tune a language model)</option>
+          </select>
+          {llm && <span className="muted small">the dataset must be tokenised by this model's tokenizer (import with a tokenizer model)</span>}
+        </div>
+      )}
+      {llm && <LlmPolicyPanel models={models} choice={llm} onChange={setLlm} issues={issues} />}
+      {llm && parsed.success && (
+        <details className="panel" data-testid="llm-config">
+          <summary>the config's policy, reference and micro-batch</summary>
+          <pre className="small">{JSON.stringify({ policy: parsed.data.policy, reference: parsed.data.reference, micro_batch: parsed.data.train.micro_batch }, null, 2)}</pre>
+        </details>
+      )}
       <div className="form-sections">
         {FIELDS.map((g) => {
           const shown = g.fields.filter((f) => !f.show || f.show(cfg))
@@ -338,10 +376,10 @@ export function NewRunView(): React.JSX.Element {
           )
         })}
       </div>
-      {Object.entries(issues).filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p))).length > 0 && (
+      {Object.entries(issues).filter(([p]) => !shownBeside(p)).length > 0 && (
         <ul className="error-text">
           {Object.entries(issues)
-            .filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p)))
+            .filter(([p]) => !shownBeside(p))
             .map(([p, m]) => (
               <li key={p}>
                 {p || 'config'}: {m}
