@@ -293,7 +293,9 @@ function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
     { key: 'lr', title: 'learning rate' },
     ...(ek ? [{ key: ek, title: `evaluation: ${ek}` }] : []),
     { key: 'ess_fraction', title: 'ESS / N' },
-    { key: 'clamp_fraction', title: 'clamp fraction' }
+    { key: 'clamp_fraction', title: 'clamp fraction' },
+    // language models: training throughput, logged by the trainer (tokens of the batch / step time)
+    ...(runs.some((r) => r.config.policy.kind === 'llm') ? [{ key: 'tokens_per_s', title: 'tokens / s (training)' }] : [])
   ]
   const colors = plotColors(theme).series
   return (
