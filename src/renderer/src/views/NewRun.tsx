@@ -346,17 +346,17 @@ export function NewRunView(): React.JSX.Element {
           <label htmlFor="nr-name">name</label>
           <input id="nr-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="automatic" maxLength={200} data-testid="nr-name" />
         </div>
+        {domain === 'sequence' && models.length > 0 && (
+          <div className="field">
+            <label htmlFor="nr-policy">policy</label>
+            <select id="nr-policy" data-testid="nr-policy" value={llm ? 'llm' : 'domain'} onChange={(e) => setLlm(e.target.value === 'llm' ? defaultLlmChoice(models[0].name) : null)}>
+              <option value="domain">the domain's transformer (from scratch)</option>
+              <option value="llm">project model (fine-tune a language model)</option>
+            </select>
+            {llm && <span className="muted small">the dataset must be tokenised by this model's tokenizer (import with a tokenizer model)</span>}
+          </div>
+        )}
       </div>
-      {domain === 'sequence' && models.length > 0 && (
-        <div className="field">
-          <label htmlFor="nr-policy">policy</label>
-          <select id="nr-policy" data-testid="nr-policy" value={llm ? 'llm' : 'domain'} onChange={(e) => setLlm(e.target.value === 'llm' ? defaultLlmChoice(models[0].name) : null)}>
-            <option value="domain">the domain's transformer (from scratch)</option>
-            <option value="llm">project model (fine-tune a language model)</option>
-          </select>
-          {llm && <span className="muted small">the dataset must be tokenised by this model's tokenizer (import with a tokenizer model)</span>}
-        </div>
-      )}
       {llm && <LlmPolicyPanel models={models} choice={llm} onChange={setLlm} issues={issues} />}
       {llm && parsed.success && (
         <details className="panel" data-testid="llm-config">
