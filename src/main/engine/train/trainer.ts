@@ -127,10 +127,15 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
     opt.setState(r.adam)
     if (logQ && r.q) logQ.setState(r.q)
   }
+  // language models: tokens/s of training (the tokens of the sampled rows, prompt included) over
+  // the steps since the last log, evaluation excluded — the figure of the llm/train-* benchmarks
+  const countTokens = config.policy.kind === 'llm'
+  let windowTokens = 0
   const state = (step: number): TrainState => ({ step, rngState: rng.getState(), adam: opt.getState(), q: logQ?.getState() ?? null })
 
   try {
     if (hooks.evaluate && first === 0) log(0, await hooks.evaluate(policy, 0))
+    let windowStart = performance.now()
     for (let s = first; s < tc.steps; s++) {
       if (hooks.signal?.aborted) {
         // a run that keeps resumable checkpoints keeps one where it was stopped, so it resumes from
@@ -212,6 +217,7 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         tf.tidy(() => tf.stack([loss!, gnorm])),
         { dispose: true }
       )
+      if (countTokens) windowTokens += hosts.reduce((a, h) => a + h.valid.reduce((x, y) => x + y, 0), 0)
       tf.dispose([loss!, gnorm, ...gradList!])
 
       try {
@@ -222,6 +228,7 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
         const evalNow = Boolean(hooks.evaluate) && (stepNo % tc.eval_every === 0 || last)
         if (evalNow || stepNo % tc.log_every === 0 || last) {
           const m: Record<string, number> = { loss: lossV, lr, grad_norm: gnV }
+          if (countTokens) m.tokens_per_s = windowTokens / Math.max(1e-6, (performance.now() - windowStart) / 1000)
           if (kept.length) {
             const cat = (f: (k: TraceWeights) => tf.Tensor1D): Float32Array => Float32Array.from(kept.flatMap((k) => Array.from(f(k).dataSync())))
             Object.assign(
@@ -236,6 +243,8 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
           if (keptStep.length) Object.assign(m, stepWeightStats(keptStep, ws.step_clip))
           if (evalNow) Object.assign(m, await hooks.evaluate!(policy, stepNo))
           log(stepNo, m)
+          windowTokens = 0
+          windowStart = performance.now()
         }
         if (hooks.onSnapshot && ref && !trainsOnAllData(method) && (stepNo % tc.snapshot_every === 0 || last)) {
           // beside the whole curated set, this step's batch exactly as the loss weighted it

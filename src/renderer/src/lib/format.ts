@@ -24,7 +24,21 @@ export function pct(v: number, digits = 1): string {
 }
 
 /** Metric keys the trainer logs every step; anything else is an evaluation metric. */
-const TRAIN_KEYS = new Set(['loss', 'lr', 'grad_norm', 'logw_raw_min', 'logw_raw_median', 'logw_raw_max', 'logw_min', 'logw_median', 'logw_max', 'ess', 'ess_fraction', 'clamp_fraction'])
+const TRAIN_KEYS = new Set([
+  'loss',
+  'lr',
+  'grad_norm',
+  'logw_raw_min',
+  'logw_raw_median',
+  'logw_raw_max',
+  'logw_min',
+  'logw_median',
+  'logw_max',
+  'ess',
+  'ess_fraction',
+  'clamp_fraction',
+  'tokens_per_s'
+])
 const EVAL_PREFERENCE = ['normalized_score', 'eval_normalized_score', 'expected_reward', 'eval_return', 'return', 'score']
 
 export function evalKey(keys: Iterable<string>): string | null {

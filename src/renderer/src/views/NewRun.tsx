@@ -3,12 +3,26 @@
 // field is validated as you type (the same zod schema the back end uses); errors sit beside
 // the field they are about.
 import { useEffect, useMemo, useState } from 'react'
-import { BACKENDS, defaultConfig, domainOf, isImportanceWeighted, METHOD_LABELS, METHODS, RunConfigSchema, trainsOnAllData, usesQualityBins, type Method, type RunConfig } from '../../../shared/config.ts'
+import {
+  BACKENDS,
+  defaultConfig,
+  domainOf,
+  isImportanceWeighted,
+  METHOD_LABELS,
+  METHODS,
+  RunConfigSchema,
+  trainsOnAllData,
+  usesQualityBins,
+  type Method,
+  type RunConfig
+} from '../../../shared/config.ts'
 import { ApiError, type ReferenceCost } from '../../../shared/contract.ts'
 import { fmtDuration, fmtInt } from '../lib/format.ts'
 import { usePresets } from '../hooks.ts'
 import { useApp } from '../state.tsx'
 import { describeCuration } from './Curation.tsx'
+import { applyLlmChoice, defaultLlmChoice, LlmPolicyPanel, type LlmChoice } from '../components/LlmPolicy.tsx'
+import type { ModelInfo } from '../../../shared/models.ts'
 
 type Kind = 'number' | 'int' | 'nullable-number' | 'text' | 'bool' | 'list'
 interface FieldDef {
@@ -63,7 +77,14 @@ const FIELDS: Array<{ title: string; fields: FieldDef[] }> = [
     // settings and seed, then reused from the project's cache
     title: 'Reference π_ref',
     fields: [
-      { path: 'reference.kind', label: 'reference', kind: 'text', options: ['init', 'bc'], hint: 'bc: behaviour cloning on all data', show: (c) => !trainsOnAllData(c.method) && (c.reference.kind === 'init' || c.reference.kind === 'bc') },
+      {
+        path: 'reference.kind',
+        label: 'reference',
+        kind: 'text',
+        options: ['init', 'bc'],
+        hint: 'bc: behaviour cloning on all data',
+        show: (c) => !trainsOnAllData(c.method) && (c.reference.kind === 'init' || c.reference.kind === 'bc')
+      },
       { path: 'reference.steps', label: 'BC steps', kind: 'int', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' },
       { path: 'reference.lr', label: 'BC learning rate', kind: 'number', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' },
       { path: 'reference.batch_size', label: 'BC batch size', kind: 'int', show: (c) => !trainsOnAllData(c.method) && c.reference.kind === 'bc' }
@@ -168,9 +189,24 @@ export function NewRunView(): React.JSX.Element {
   const [serverIssues, setServerIssues] = useState<Record<string, string>>({})
   const [serverError, setServerError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  // a sequence dataset can fine-tune a project model (issue 14); null: the domain's own policy
+  const [models, setModels] = useState<ModelInfo[]>([])
+  const [llm, setLlm] = useState<LlmChoice | null>(null)
+  useEffect(() => {
+    if (domain !== 'sequence') return setModels([])
+    let live = true
+    s.api
+      .invoke('models.list', {})
+      .then((m) => live && setModels(m))
+      .catch(() => live && setModels([]))
+    return () => {
+      live = false
+    }
+  }, [s.api, domain])
 
   useEffect(() => {
     setRaw({})
+    setLlm(null)
     setMethod(defaultConfig(domain).method)
     setPresetId('default')
   }, [datasetId])
@@ -197,9 +233,10 @@ export function NewRunView(): React.JSX.Element {
     }
     const whole = new Set(['weights.q.kind', 'reference.kind'])
     for (const [path, v] of Object.entries(raw)) if (!whole.has(path)) setPath(c, path, parseRaw(kindOf(path), v))
+    if (llm) applyLlmChoice(c, llm)
     if (name.trim()) c.name = name.trim()
     return c
-  }, [base, raw, name])
+  }, [base, raw, name, llm])
 
   const parsed = RunConfigSchema.safeParse(config)
   const issues: Record<string, string> = { ...serverIssues }
@@ -207,7 +244,10 @@ export function NewRunView(): React.JSX.Element {
   const { seeds, error: seedsError } = parseSeeds(seedsText)
   const cfg = parsed.success ? parsed.data : (config as unknown as RunConfig)
   const usesBins = usesQualityBins(method)
-  const curationMismatch = usesBins && cfg.curation.mode !== 'quality_bins' ? `${METHOD_LABELS[method]} samples by quality-bin multiplicity; with "${describeCuration(cfg.curation)}" every kept trace has m = 1` : null
+  const curationMismatch =
+    usesBins && cfg.curation.mode !== 'quality_bins'
+      ? `${METHOD_LABELS[method]} samples by quality-bin multiplicity; with "${describeCuration(cfg.curation)}" every kept trace has m = 1`
+      : null
 
   const cost = useReferenceCost(s.api, parsed.success ? parsed.data : null, seedsError ? [] : seeds)
 
@@ -226,6 +266,9 @@ export function NewRunView(): React.JSX.Element {
       setBusy(false)
     }
   }
+
+  const LLM_PATHS = new Set(['policy.model', 'policy.lora.rank', 'policy.lora.alpha', 'policy.lora.dropout', 'policy.lora.targets', 'train.micro_batch'])
+  const shownBeside = (p: string): boolean => FIELDS.some((g) => g.fields.some((f) => f.path === p)) || (!!llm && LLM_PATHS.has(p))
 
   const field = (f: FieldDef): React.ReactNode => {
     if (f.show && !f.show(cfg)) return null
@@ -248,7 +291,16 @@ export function NewRunView(): React.JSX.Element {
         ) : f.kind === 'bool' ? (
           <input id={id} type="checkbox" checked={(raw[f.path] ?? String(getPath(base, f.path))) === 'true'} onChange={(e) => set(String(e.target.checked))} />
         ) : (
-          <input id={id} data-testid={id} inputMode={f.kind === 'list' ? 'text' : 'decimal'} value={v} onChange={(e) => set(e.target.value)} aria-invalid={!!err} aria-describedby={err ? `${id}-err` : undefined} placeholder={f.hint} />
+          <input
+            id={id}
+            data-testid={id}
+            inputMode={f.kind === 'list' ? 'text' : 'decimal'}
+            value={v}
+            onChange={(e) => set(e.target.value)}
+            aria-invalid={!!err}
+            aria-describedby={err ? `${id}-err` : undefined}
+            placeholder={f.hint}
+          />
         )}
         {err && (
           <span className="field-error" id={`${id}-err`} role="alert">
@@ -263,7 +315,10 @@ export function NewRunView(): React.JSX.Element {
     <section className="view" aria-labelledby="nr-title">
       <header className="view-head">
         <h1 id="nr-title">New run</h1>
-        <p className="muted">Hyper-parameters start at the paper's values for the {domain === 'bandit' ? 'toy bandit' : domain === 'sequence' ? 'LLM (sequence)' : 'control'} domain. Several seeds launch together as one group.</p>
+        <p className="muted">
+          Hyper-parameters start at the paper's values for the {domain === 'bandit' ? 'toy bandit' : domain === 'sequence' ? 'LLM (sequence)' : 'control'} domain. Several seeds launch
+          together as one group.
+        </p>
       </header>
       <div className="panel form-grid">
         <div className="field">
@@ -325,7 +380,24 @@ export function NewRunView(): React.JSX.Element {
           <label htmlFor="nr-name">name</label>
           <input id="nr-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="automatic" maxLength={200} data-testid="nr-name" />
         </div>
+        {domain === 'sequence' && models.length > 0 && (
+          <div className="field">
+            <label htmlFor="nr-policy">policy</label>
+            <select id="nr-policy" data-testid="nr-policy" value={llm ? 'llm' : 'domain'} onChange={(e) => setLlm(e.target.value === 'llm' ? defaultLlmChoice(models[0].name) : null)}>
+              <option value="domain">the domain's transformer (from scratch)</option>
+              <option value="llm">project model (fine-tune a language model)</option>
+            </select>
+            {llm && <span className="muted small">the dataset must be tokenised by this model's tokenizer (import with a tokenizer model)</span>}
+          </div>
+        )}
       </div>
+      {llm && <LlmPolicyPanel models={models} choice={llm} onChange={setLlm} issues={issues} />}
+      {llm && parsed.success && (
+        <details className="panel" data-testid="llm-config">
+          <summary>the config's policy, reference and micro-batch</summary>
+          <pre className="small">{JSON.stringify({ policy: parsed.data.policy, reference: parsed.data.reference, micro_batch: parsed.data.train.micro_batch }, null, 2)}</pre>
+        </details>
+      )}
       <div className="form-sections">
         {FIELDS.map((g) => {
           const shown = g.fields.filter((f) => !f.show || f.show(cfg))
@@ -338,10 +410,10 @@ export function NewRunView(): React.JSX.Element {
           )
         })}
       </div>
-      {Object.entries(issues).filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p))).length > 0 && (
+      {Object.entries(issues).filter(([p]) => !shownBeside(p)).length > 0 && (
         <ul className="error-text">
           {Object.entries(issues)
-            .filter(([p]) => !FIELDS.some((g) => g.fields.some((f) => f.path === p)))
+            .filter(([p]) => !shownBeside(p))
             .map(([p, m]) => (
               <li key={p}>
                 {p || 'config'}: {m}

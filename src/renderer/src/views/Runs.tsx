@@ -75,9 +75,7 @@ export function RunsView(): React.JSX.Element {
                   <td>
                     <StatusPill status={r.status} />
                   </td>
-                  <td className="num">
-                    {s.live[r.id] ? `${s.live[r.id].step}/${s.live[r.id].total}` : (r.lastStep ?? '–')}
-                  </td>
+                  <td className="num">{s.live[r.id] ? `${s.live[r.id].step}/${s.live[r.id].total}` : (r.lastStep ?? '–')}</td>
                 </tr>
               ))}
               {!s.runs.length && (
@@ -227,7 +225,11 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
         <progress value={frac} max={1} aria-label={`run ${run.id} progress`} data-testid={`progress-${run.id}`} />
         <span className="small" data-testid={`progress-text-${run.id}`}>
           {run.elsewhere && going ? 'in another process (cancel it there) · ' : ''}
-          {live ? `${live.phase} ${live.step} / ${live.total} · ${fmtDuration(live.elapsedMs)} elapsed · ${fmtDuration(live.etaMs)} left` : going ? 'running in another process: progress shows at its next logged step' : `${run.lastStep ?? 0} / ${run.config.train.steps} steps`}
+          {live
+            ? `${live.phase} ${live.step} / ${live.total} · ${fmtDuration(live.elapsedMs)} elapsed · ${fmtDuration(live.etaMs)} left`
+            : going
+              ? 'running in another process: progress shows at its next logged step'
+              : `${run.lastStep ?? 0} / ${run.config.train.steps} steps`}
         </span>
       </div>
       {run.error && <p className="error-text">{run.error}</p>}
@@ -293,7 +295,9 @@ function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
     { key: 'lr', title: 'learning rate' },
     ...(ek ? [{ key: ek, title: `evaluation: ${ek}` }] : []),
     { key: 'ess_fraction', title: 'ESS / N' },
-    { key: 'clamp_fraction', title: 'clamp fraction' }
+    { key: 'clamp_fraction', title: 'clamp fraction' },
+    // language models: training throughput, logged by the trainer (tokens of the batch / step time)
+    ...(runs.some((r) => r.config.policy.kind === 'llm') ? [{ key: 'tokens_per_s', title: 'tokens / s (training)' }] : [])
   ]
   const colors = plotColors(theme).series
   return (
@@ -305,21 +309,43 @@ function LivePlots({ runs }: { runs: RunInfo[] }): React.JSX.Element {
           </span>
         ))}
       </div>
-    <div className="plots-grid" data-testid="live-plots">
-      {panels.map((p) => (
-        <LiveChart key={p.key} title={p.title} metric={p.key} runs={runs} data={data.current} version={version} colors={colors} />
-      ))}
-    </div>
+      <div className="plots-grid" data-testid="live-plots">
+        {panels.map((p) => (
+          <LiveChart key={p.key} title={p.title} metric={p.key} runs={runs} data={data.current} version={version} colors={colors} />
+        ))}
+      </div>
     </>
   )
 }
 
-function LiveChart({ title, metric, runs, data, version, colors }: { title: string; metric: string; runs: RunInfo[]; data: SeriesMap; version: number; colors: string[] }): React.JSX.Element {
+function LiveChart({
+  title,
+  metric,
+  runs,
+  data,
+  version,
+  colors
+}: {
+  title: string
+  metric: string
+  runs: RunInfo[]
+  data: SeriesMap
+  version: number
+  colors: string[]
+}): React.JSX.Element {
   const traces = useMemo(
     () =>
       runs.map((r, i) => {
         const x = data[r.id]?.[metric]
-        return { type: 'scatter', mode: (x?.steps.length ?? 0) > 1 ? 'lines' : 'markers', x: x ? [...x.steps] : [], y: x ? [...x.values] : [], name: `#${r.id} seed ${r.seed}`, line: { color: colors[i % colors.length], width: 1.8 }, marker: { color: colors[i % colors.length] } }
+        return {
+          type: 'scatter',
+          mode: (x?.steps.length ?? 0) > 1 ? 'lines' : 'markers',
+          x: x ? [...x.steps] : [],
+          y: x ? [...x.values] : [],
+          name: `#${r.id} seed ${r.seed}`,
+          line: { color: colors[i % colors.length], width: 1.8 },
+          marker: { color: colors[i % colors.length] }
+        }
       }),
     [version, metric, runs.map((r) => r.id).join(','), colors]
   )
@@ -330,9 +356,7 @@ function LiveChart({ title, metric, runs, data, version, colors }: { title: stri
     return (
       <div className="panel chart" data-testid={`chart-${metric}`}>
         <h3>{title}</h3>
-        <p className="muted small">
-          {unweighted && (metric === 'ess_fraction' || metric === 'clamp_fraction') ? 'not logged: this method does not weight traces' : 'nothing logged yet'}
-        </p>
+        <p className="muted small">{unweighted && (metric === 'ess_fraction' || metric === 'clamp_fraction') ? 'not logged: this method does not weight traces' : 'nothing logged yet'}</p>
       </div>
     )
   }
