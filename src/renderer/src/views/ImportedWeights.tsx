@@ -10,7 +10,7 @@
 // transport; App.tsx adapts the contract's requests to it.
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { byoDefaultSettings, ByoSettingsSchema, type ByoFollowUpdate, type ByoInspectResult, type ByoSettings, type ByoTraceRow, type ByoVariant } from '../../../shared/byo.ts'
-import { Plot } from '../components/Plot.tsx'
+import { LogWHistogram } from '../components/LogWHistogram.tsx'
 import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/TokenRho.tsx'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { Kpi } from '../components/Kpi.tsx'
@@ -529,18 +529,7 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
                   <input type="checkbox" checked={logY} onChange={(e) => setLogY(e.target.checked)} /> log-scale counts
                 </label>
               </div>
-              <Plot
-                data={histData}
-                height={260}
-                layout={{
-                  barmode: 'overlay',
-                  yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } },
-                  xaxis: { title: { text: 'log w' } },
-                  legend: { orientation: 'h', y: 1.12 }
-                }}
-                testId="byo-histogram"
-                ariaLabel="histogram of log weights, raw and clamped"
-              />
+              <LogWHistogram data={histData} logY={logY} testId="byo-histogram" />
               {result.hist.zeroWeights > 0 && <p className="muted small">{fmtInt(result.hist.zeroWeights)} traces have w = 0 (clamped) and are not binned.</p>}
             </div>
             <div className="panel">

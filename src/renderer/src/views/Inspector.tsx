@@ -13,6 +13,7 @@ import type { HeatmapData, RunInfo, SnapshotData, TraceRho } from '../../../shar
 import { curate } from '../../../shared/curation.ts'
 import { sharedLogWHistograms, spearman, weightStats } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
+import { LogWHistogram } from '../components/LogWHistogram.tsx'
 import { TraceViewer } from '../components/TraceViewer.tsx'
 import { useColumns } from '../hooks.ts'
 import { fmt, fmtInt, pct } from '../lib/format.ts'
@@ -383,18 +384,7 @@ export function InspectorView(): React.JSX.Element {
               <h3>
                 log w raw vs clamped · clamp [{snap.clamp[0]}, {snap.clamp[1]}]
               </h3>
-              <Plot
-                data={histData}
-                height={260}
-                layout={{
-                  barmode: 'overlay',
-                  yaxis: { type: logY ? 'log' : 'linear', title: { text: 'traces' } },
-                  xaxis: { title: { text: 'log w' } },
-                  legend: { orientation: 'h', y: 1.12 }
-                }}
-                testId="ins-histogram"
-                ariaLabel="histogram of log weights, raw and clamped"
-              />
+              <LogWHistogram data={histData} logY={logY} testId="ins-histogram" />
             </div>
             <div className="panel">
               <h3>weight against score, by quality bin</h3>
