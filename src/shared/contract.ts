@@ -30,6 +30,20 @@ import {
   type ScoreDatasetResult
 } from './models.ts'
 import {
+  LaunchEmitInput,
+  LaunchFollowInput,
+  LaunchPlanInput,
+  LaunchStartInput,
+  PythonInstallInput,
+  PythonInstallProgressSchema,
+  type LaunchEmitted,
+  type LaunchFollowed,
+  type LaunchPlan,
+  type LaunchStarted,
+  type PythonInstallProgress,
+  type PythonStatus
+} from './launch.ts'
+import {
   ByoFollowRequest,
   ByoImportInput,
   ByoInspectInput,
@@ -451,6 +465,18 @@ export const requestSchemas = {
   'runs.start': StartRunsInput,
   /** run a grid of settings × seeds as one stored group, one run after another (sweeps.ts) */
   'sweeps.start': StartSweepInput,
+  /** "Run on" (issue 18, launch.ts): the commands for this machine, accelerate here, or a cluster */
+  'launch.plan': LaunchPlanInput,
+  /** run on the Python trainer (TRL + accelerate) on this machine, recorded and followed live */
+  'launch.start': LaunchStartInput,
+  /** write a self-contained job folder for a cluster */
+  'launch.emit': LaunchEmitInput,
+  /** record and follow a job folder's stream (synced back from a cluster) */
+  'launch.follow': LaunchFollowInput,
+  /** the Python environment of the trainer (a venv in the cache) */
+  'python.status': empty,
+  /** make it (python.install events report progress) */
+  'python.install': PythonInstallInput,
   'sweeps.status': z.strictObject({ group: z.string().min(1).max(200) }),
   'sweeps.cancel': z.strictObject({ group: z.string().min(1).max(200) }),
   /** a stored group's final metric per setting: mean ± std over seeds and weight ESS/N */
@@ -555,6 +581,12 @@ export interface RequestOutputs {
   'runs.get': RunInfo
   'runs.start': { runIds: number[]; group: string | null }
   'sweeps.start': SweepStart
+  'launch.plan': LaunchPlan
+  'launch.start': LaunchStarted
+  'launch.emit': LaunchEmitted
+  'launch.follow': LaunchFollowed
+  'python.status': PythonStatus
+  'python.install': PythonStatus
   'sweeps.status': SweepStatus
   'sweeps.cancel': { ok: true }
   'sweeps.results': SweepResults
@@ -622,6 +654,8 @@ export interface EventPayloads {
   'byo.error': { followId: string; message: string }
   /** a model job's progress (fetch, add, load, scoring, sampling), by the caller's jobId */
   'model.progress': ModelProgress
+  /** making the trainer's Python environment (python.install) */
+  'python.install': PythonInstallProgress
 }
 export type EventName = keyof EventPayloads
 export const EVENT_NAMES: EventName[] = [
@@ -635,7 +669,8 @@ export const EVENT_NAMES: EventName[] = [
   'backend.install',
   'byo.update',
   'byo.error',
-  'model.progress'
+  'model.progress',
+  'python.install'
 ]
 export const isEventName = (s: string): s is EventName => (EVENT_NAMES as string[]).includes(s)
 
@@ -683,7 +718,8 @@ export const eventSchemas: { [E in EventName]: z.ZodType<EventPayloads[E]> } = {
     logw_raw_median: z.number()
   }),
   'byo.error': z.object({ followId: z.string(), message: z.string() }),
-  'model.progress': ModelProgressSchema
+  'model.progress': ModelProgressSchema,
+  'python.install': PythonInstallProgressSchema
 }
 
 // ----------------------------------------------------------------------------- errors

@@ -26,7 +26,11 @@ export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = 
   'byo.import': ['path', 'tokenizerFile'],
   'byo.follow': ['path', 'tokenizerFile'],
   'models.add': ['path'],
-  'models.sample': ['file']
+  'models.sample': ['file'],
+  'launch.plan': ['dir'],
+  'launch.start': ['accelerateConfig'],
+  'launch.emit': ['dir'],
+  'launch.follow': ['dir']
 }
 
 export interface PathPolicyOptions {

@@ -6,7 +6,7 @@
 // for the server), and turns whatever a handler throws into the contract's ApiError (errors.ts).
 //
 // One file per namespace: project.ts (app.*, project.*), datasets.ts (datasets.*, presets.*),
-// runs.ts (config.*, runs.*), sweeps.ts (sweeps.*), reports.ts (runs.export, reports.make), backend.ts (backend.*),
+// runs.ts (config.*, runs.*), sweeps.ts (sweeps.*), launch.ts (launch.*, python.*), reports.ts (runs.export, reports.make), backend.ts (backend.*),
 // byo.ts (byo.*), models.ts (models.*). They share a ServiceContext (context.ts).
 import { dirname } from 'node:path'
 import { ApiError, isRequestName, parseInput, type Handlers, type RequestName, type RequestOutput } from '../../shared/contract.ts'
@@ -24,6 +24,7 @@ import { reportHandlers } from './reports.ts'
 import { runHandlers } from './runs.ts'
 import { watchRuns } from './run-watcher.ts'
 import { sweepHandlers } from './sweeps.ts'
+import { launchHandlers } from './launch.ts'
 
 export { IMPORT_FORMATS } from './project.ts'
 export { configIssues } from './errors.ts'
@@ -76,6 +77,7 @@ export async function createServices(opts: ServicesOptions): Promise<Services> {
     ...datasetHandlers(ctx),
     ...runHandlers(ctx),
     ...sweepHandlers(ctx),
+    ...launchHandlers(ctx),
     ...reportHandlers(ctx),
     ...backendHandlers(ctx),
     ...byoHandlers(ctx),
