@@ -43,7 +43,7 @@ export const LaunchStartInput = z.strictObject({
   numProcesses: numProcesses.default(1),
   launcher: z.enum(LAUNCHERS).default('torchrun'),
   /** an accelerate config file (launcher accelerate); default: the job folder's DDP config */
-  accelerateConfig: path.optional()
+  accelerateConfigFile: path.optional()
 })
 
 /** Write a self-contained job folder (data, resolved config, trainer, requirements, accelerate

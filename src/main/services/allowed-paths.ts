@@ -28,7 +28,7 @@ export const PATH_FIELDS: { readonly [N in RequestName]?: readonly string[] } = 
   'models.add': ['path'],
   'models.sample': ['file'],
   'launch.plan': ['dir'],
-  'launch.start': ['accelerateConfig'],
+  'launch.start': ['accelerateConfigFile'],
   'launch.emit': ['dir'],
   'launch.follow': ['dir']
 }
