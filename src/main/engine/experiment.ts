@@ -208,6 +208,8 @@ export async function runExperiment(config: RunConfig, ds: TraceDataset, hooks: 
   if (resume && !init) throw new Error("resuming needs the checkpoint's policy")
   const curation = curateForRun(config, ds)
   const dataHash = datasetHash(ds)
+  // the run's generator; its forks: 1 θ's initialisation, 2 the BC reference, 3 the trainer
+  // (train/batch-schedule.ts trainerRng must follow the same order)
   const rng = new Rng(config.seed)
   // θ's own initialisation draws from rng.fork(1) whether or not it is used, so a run started
   // from `init` keeps the same generator for everything after (a language model's policy is

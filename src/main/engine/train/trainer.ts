@@ -7,7 +7,7 @@
 //   4. loss    the weighted NLL, with the weights held constant (objectives/loss.ts)
 //   5. step    clip the gradient, step Adam/AdamW (optim.ts)
 import * as tf from '@tensorflow/tfjs'
-import { isImportanceWeighted, isPerStep, METHOD_TABLE, trainsOnAllData, type RunConfig } from '../../../shared/config.ts'
+import { isImportanceWeighted, isPerStep, trainsOnAllData, type RunConfig } from '../../../shared/config.ts'
 import { clampFraction, weightStats } from '../../../shared/weight-stats.ts'
 import type { WeightSnapshot } from '../../common/tensors.ts'
 import { disposeBatch, gatherBatch, gatherStepSample, gatherStepValues, maskedSteps, stepValuesAt, toDevice, type HostBatch } from '../data/batch.ts'
@@ -15,6 +15,7 @@ import type { TraceDataset } from '../../common/trace.ts'
 import { weightedNll } from '../objectives/loss.ts'
 import type { Batch, Policy } from '../policies/policy.ts'
 import { WeightedSampler, type Rng } from '../rng.ts'
+import { samplingMass } from './batch-schedule.ts'
 import { clampedWeight, logWeightRaw, perStepWeight, stopGradient } from '../weights.ts'
 import { createLogQ, type LogQ } from './log-q.ts'
 import { AdamOptimizer, learningRate } from './optim.ts'
@@ -71,14 +72,6 @@ export interface TrainResult {
   status: 'completed' | 'cancelled'
   steps: number
   final: Record<string, number>
-}
-
-/** Which traces a method samples, and with what probability mass: uniform over the traces it
- *  keeps (D for BC, whose curation is "all"; D+), or ∝ multiplicity m(τ) over D_Q+. Held-out
- *  traces have multiplicity 0. */
-function samplingMass(method: RunConfig['method'], multiplicity: Uint8Array): Float64Array {
-  const byBins = METHOD_TABLE[method].data === 'D_Q+'
-  return Float64Array.from(multiplicity, (m) => (byBins ? m : m > 0 ? 1 : 0))
 }
 
 /** The trace weight of each batch row: raw log w (eq. 11) and the clamped (normalised) w. */
