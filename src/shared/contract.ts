@@ -10,6 +10,7 @@
 import { z } from 'zod'
 import { CurationSchema, METHODS, type FieldIssue, type RunConfig } from './config.ts'
 import type { DatasetSummary, PresetRow, RunRow, TraceKind } from './records.ts'
+import type { RunDiagnostics } from './weight-stats.ts'
 import {
   ModelProgressSchema,
   ModelsAddInput,
@@ -497,6 +498,9 @@ export const requestSchemas = {
   'runs.snapshot': z.strictObject({ runId: id, step: z.number().int().min(0) }),
   /** per-trace weights at a saved step (default the last) with each trace's id, score and quality bin */
   'runs.weights': z.strictObject({ runId: id, step: z.number().int().min(0).optional() }),
+  /** the run's weight diagnostics (ESS/N over training, top shares, clamp, rank correlations) and
+   *  their warnings; null for a method without importance weights to judge (BC) */
+  'runs.diagnostics': z.strictObject({ runId: id }),
   'runs.heatmap': z.strictObject({ runId: id, bins: z.number().int().min(2).max(200).optional() }),
   /** per-step ρ_t = log π_θ(a_t|s_t) − log π_ref(a_t|s_t) of one trace under the run's last checkpoint */
   'runs.traceRho': z.strictObject({ runId: id, traceIndex: z.number().int().min(0), step: z.number().int().min(0).optional() }),
@@ -601,6 +605,7 @@ export interface RequestOutputs {
   'runs.snapshotSteps': number[]
   'runs.snapshot': SnapshotData
   'runs.weights': RunWeights
+  'runs.diagnostics': RunDiagnostics | null
   'runs.heatmap': HeatmapData
   'runs.traceRho': TraceRho
   'runs.checkpoints': CheckpointInfo[]

@@ -196,3 +196,38 @@ export function sharedLogWHistograms(
     zeroWeights: logW.map((l) => l.zeros)
   }
 }
+
+/** What the diagnostics of a set of trace weights say (engine/weights-diagnostics.ts computes them). */
+export interface WeightDiagnostics {
+  traces: number
+  /** ESS/N over the curated multiset (essFraction) */
+  ess_n: number
+  /** distinct traces the weight effectively sits on (effectiveTraces) */
+  effective_traces: number
+  top1_share: number
+  top5_share: number
+  /** share of traces whose raw weight the clamp changed, and their share of the weight */
+  clamp_fraction: number
+  clamp_share: number
+  /** Spearman rank correlation of w with the score and with the quality bin (NaN: one side constant) */
+  spearman_w_score: number
+  spearman_w_bin: number
+  mean_rho_per_step: number
+}
+
+/** A stored run's weight diagnostics (suites/diagnostics.ts runWeightDiagnostics; runs.diagnostics). */
+export interface RunDiagnostics extends Partial<WeightDiagnostics> {
+  run_id: number
+  /** the snapshot step the trace diagnostics are from (null: the run has none) */
+  step: number | null
+  /** ESS/N of the whole curated multiset at the last snapshot (the headline number); null for
+   *  methods whose loss has no trace weights (SFT, SFT(Q): the other fields then describe the
+   *  weights the config would give; per-step methods: only mean_rho_per_step) */
+  ess_n_final: number | null
+  /** ESS/N of the last logged training batch, and over training: [step, ESS/N] per logged step */
+  ess_n_batch_final: number | null
+  ess_n_curve: Array<[number, number]>
+  /** σ of π_ref's actions per dimension (Gaussian policies with a checkpoint reference) */
+  ref_action_std: number[] | null
+  warnings: string[]
+}

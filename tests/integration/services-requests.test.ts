@@ -83,6 +83,21 @@ describe('runs through the services', () => {
     await expect(sv.call('runs.weights', { runId, step: 7 })).rejects.toMatchObject({ code: 'not_found', message: `run ${runId} has no snapshot at step 7; saved steps: 300, 600` })
   })
 
+  it('runs.diagnostics: the last snapshot ESS/N, shares and warnings; the ESS/N curve as logged', async () => {
+    const d = (await sv.call('runs.diagnostics', { runId }))!
+    const snap = await sv.call('runs.snapshot', { runId, step: 600 })
+    expect(d.step).toBe(600)
+    // ESS/N of the snapshot's weights under the curated multiset (bandit iw-SFT: uniform mass)
+    const s1 = snap.w.reduce((a, v) => a + v, 0)
+    const s2 = snap.w.reduce((a, v) => a + v * v, 0)
+    expect(d.ess_n_final).toBeCloseTo((s1 * s1) / s2 / snap.w.length, 4)
+    expect(d.top1_share).toBeGreaterThanOrEqual(1 / snap.w.length - 1e-9)
+    expect(d.top5_share!).toBeGreaterThanOrEqual(d.top1_share!)
+    expect(d.ess_n_curve.length).toBeGreaterThan(0)
+    expect(Array.isArray(d.warnings)).toBe(true)
+    await expect(sv.call('runs.diagnostics', { runId: 999 })).rejects.toMatchObject({ code: 'not_found' })
+  })
+
   it('runs.eval evaluates a checkpoint in the bandit (expected reward) at a chosen step', async () => {
     const ev = await sv.call('runs.eval', { runId, step: 600 })
     expect(ev.step).toBe(600)

@@ -57,6 +57,7 @@ const EXPECTED_REQUESTS = [
   'runs.cancel',
   'runs.checkpoints',
   'runs.delete',
+  'runs.diagnostics',
   'runs.eval',
   'runs.export',
   'runs.get',

@@ -91,22 +91,8 @@ export interface TraceWeightInput {
   aggregate: 'mean' | 'sum'
 }
 
-export interface WeightDiagnostics {
-  traces: number
-  /** ESS/N over the curated multiset (essFraction) */
-  ess_n: number
-  /** distinct traces the weight effectively sits on (effectiveTraces) */
-  effective_traces: number
-  top1_share: number
-  top5_share: number
-  /** share of traces whose raw weight the clamp changed, and their share of the weight */
-  clamp_fraction: number
-  clamp_share: number
-  /** Spearman rank correlation of w with the score and with the quality bin (NaN: one side constant) */
-  spearman_w_score: number
-  spearman_w_bin: number
-  mean_rho_per_step: number
-}
+export type { WeightDiagnostics } from '../../shared/weight-stats.ts'
+import type { WeightDiagnostics } from '../../shared/weight-stats.ts'
 
 export function traceWeightDiagnostics(x: TraceWeightInput): WeightDiagnostics {
   const w = clampWeights(x.logWRaw, x.clamp)

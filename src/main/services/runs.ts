@@ -13,6 +13,7 @@ import type { ProjectStore, RunRow } from '../store/types.ts'
 import type { ServiceContext } from './context.ts'
 import { configIssues } from './errors.ts'
 import { runInWorker } from './import-job.ts'
+import { runWeightDiagnostics } from '../suites/diagnostics.ts'
 
 type RunRequests =
   | 'config.validate'
@@ -30,6 +31,7 @@ type RunRequests =
   | 'runs.snapshotSteps'
   | 'runs.snapshot'
   | 'runs.weights'
+  | 'runs.diagnostics'
   | 'runs.heatmap'
   | 'runs.traceRho'
   | 'runs.checkpoints'
@@ -219,6 +221,10 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
         clamp: run.config.weights.clamp,
         scores
       }
+    },
+    'runs.diagnostics': async ({ runId }) => {
+      if (!ctx.store.getRun(runId)) throw new ApiError(`no run ${runId} in ${ctx.store.file}`, 'not_found')
+      return runWeightDiagnostics(ctx.store, runId)
     },
     'runs.weights': async ({ runId, step }) => {
       const run = ctx.run(runId)

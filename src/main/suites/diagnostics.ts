@@ -4,24 +4,11 @@
 // and reports all read them here.
 import { isImportanceWeighted, isPerStep, trainsOnAllData, usesQualityBins } from '../../shared/config.ts'
 import { curate } from '../../shared/curation.ts'
-import { gaussianActionStd, traceWeightDiagnostics, weightWarnings, type WeightDiagnostics } from '../engine/weights-diagnostics.ts'
+import { gaussianActionStd, traceWeightDiagnostics, weightWarnings } from '../engine/weights-diagnostics.ts'
 import type { ProjectStore } from '../store/types.ts'
 
-export interface RunDiagnostics extends Partial<WeightDiagnostics> {
-  run_id: number
-  /** the snapshot step the trace diagnostics are from (null: the run has none) */
-  step: number | null
-  /** ESS/N of the whole curated multiset at the last snapshot (the headline number); null for
-   *  methods whose loss has no trace weights (SFT, SFT(Q): the other fields then describe the
-   *  weights the config would give; per-step methods: only mean_rho_per_step) */
-  ess_n_final: number | null
-  /** ESS/N of the last logged training batch, and over training: [step, ESS/N] per logged step */
-  ess_n_batch_final: number | null
-  ess_n_curve: Array<[number, number]>
-  /** σ of π_ref's actions per dimension (Gaussian policies with a checkpoint reference) */
-  ref_action_std: number[] | null
-  warnings: string[]
-}
+export type { RunDiagnostics } from '../../shared/weight-stats.ts'
+import type { RunDiagnostics } from '../../shared/weight-stats.ts'
 
 /** Diagnostics of a run, or null for a run without importance weights to judge (BC). */
 export function runWeightDiagnostics(store: ProjectStore, runId: number): RunDiagnostics | null {
