@@ -155,38 +155,19 @@ function deqQ5_1(b: Uint8Array, n: number): Float32Array {
   return out
 }
 
-function deqQ4_K(b: Uint8Array, n: number): Float32Array {
+/** Q4_K and Q5_K: 256 values in 8 sub-blocks of 32, each with a 6-bit scale and min
+ *  (scaleMinK4); Q5_K adds a fifth bit per value from a 32-byte plane `qh` (bit 2j / 2j+1 of
+ *  byte l for the j-th pair of sub-blocks). Q4_K blocks are 144 bytes, Q5_K 176. */
+function deqKScaleMin(b: Uint8Array, n: number, fiveBit: boolean): Float32Array {
   const t = halfToFloatTable()
   const out = new Float32Array(n)
-  for (let i = 0, o = 0; i < n; i += 256, o += 144) {
+  const blockBytes = fiveBit ? 176 : 144
+  for (let i = 0, o = 0; i < n; i += 256, o += blockBytes) {
     const d = t[u16(b, o)]
     const min = t[u16(b, o + 2)]
     const sc = o + 4
-    let q = o + 16
-    let y = i
-    for (let j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
-      const [s1, m1raw] = scaleMinK4(is, b, sc)
-      const [s2, m2raw] = scaleMinK4(is + 1, b, sc)
-      const d1 = f32(d * s1)
-      const m1 = f32(min * m1raw)
-      const d2 = f32(d * s2)
-      const m2 = f32(min * m2raw)
-      for (let l = 0; l < 32; l++) out[y++] = f32(d1 * (b[q + l] & 0xf)) - m1
-      for (let l = 0; l < 32; l++) out[y++] = f32(d2 * (b[q + l] >> 4)) - m2
-    }
-  }
-  return out
-}
-
-function deqQ5_K(b: Uint8Array, n: number): Float32Array {
-  const t = halfToFloatTable()
-  const out = new Float32Array(n)
-  for (let i = 0, o = 0; i < n; i += 256, o += 176) {
-    const d = t[u16(b, o)]
-    const min = t[u16(b, o + 2)]
-    const sc = o + 4
-    const qh = o + 16
-    let ql = o + 48
+    const qh = o + 16 // Q5_K only
+    let ql = fiveBit ? o + 48 : o + 16
     let y = i
     let u1 = 1
     let u2 = 2
@@ -197,8 +178,13 @@ function deqQ5_K(b: Uint8Array, n: number): Float32Array {
       const m1 = f32(min * m1raw)
       const d2 = f32(d * s2)
       const m2 = f32(min * m2raw)
-      for (let l = 0; l < 32; l++) out[y++] = f32(d1 * ((b[ql + l] & 0xf) + (b[qh + l] & u1 ? 16 : 0))) - m1
-      for (let l = 0; l < 32; l++) out[y++] = f32(d2 * ((b[ql + l] >> 4) + (b[qh + l] & u2 ? 16 : 0))) - m2
+      if (fiveBit) {
+        for (let l = 0; l < 32; l++) out[y++] = f32(d1 * ((b[ql + l] & 0xf) + (b[qh + l] & u1 ? 16 : 0))) - m1
+        for (let l = 0; l < 32; l++) out[y++] = f32(d2 * ((b[ql + l] >> 4) + (b[qh + l] & u2 ? 16 : 0))) - m2
+      } else {
+        for (let l = 0; l < 32; l++) out[y++] = f32(d1 * (b[ql + l] & 0xf)) - m1
+        for (let l = 0; l < 32; l++) out[y++] = f32(d2 * (b[ql + l] >> 4)) - m2
+      }
     }
   }
   return out
@@ -241,8 +227,8 @@ const KERNELS: Record<string, (b: Uint8Array, n: number) => Float32Array> = {
   Q4_1: deqQ4_1,
   Q5_0: deqQ5_0,
   Q5_1: deqQ5_1,
-  Q4_K: deqQ4_K,
-  Q5_K: deqQ5_K,
+  Q4_K: (b, n) => deqKScaleMin(b, n, false),
+  Q5_K: (b, n) => deqKScaleMin(b, n, true),
   Q6_K: deqQ6_K
 }
 
