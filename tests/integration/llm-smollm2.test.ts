@@ -9,6 +9,7 @@ import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { chatPromptCompletion } from '../../src/main/engine/llm/chat-template.ts'
 import { generate } from '../../src/main/engine/llm/generate.ts'
 import { readGgufHeader } from '../../src/main/engine/llm/gguf.ts'
+import { smollmTokenizerJson } from '../../src/main/engine/llm/gguf-hf-tokenizer.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { SMOLLM2, smollm2Path } from '../../src/main/engine/llm/models.ts'
 import { scoreBatch, scoreSequences } from '../../src/main/engine/llm/score.ts'
@@ -126,25 +127,7 @@ describe.skipIf(!present)(`SmolLM2 tokenisation of 200 strings${why}`, () => {
   it("equals @huggingface/tokenizers with SmolLM2's Digits + ByteLevel pre-tokenizer", async () => {
     const h = await readGgufHeader(path)
     const tok = tokenizerFromGguf(h)
-    const tokens = h.metadata.get('tokenizer.ggml.tokens') as string[]
-    const types = h.metadata.get('tokenizer.ggml.token_type') as number[]
-    const lib = new HfLib(
-      {
-        model: { type: 'BPE', vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), merges: h.metadata.get('tokenizer.ggml.merges'), byte_fallback: false, ignore_merges: false },
-        pre_tokenizer: {
-          type: 'Sequence',
-          pretokenizers: [
-            { type: 'Digits', individual_digits: true },
-            { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }
-          ]
-        },
-        decoder: { type: 'ByteLevel' },
-        normalizer: null,
-        post_processor: null,
-        added_tokens: tokens.map((t, id) => ({ id, content: t, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false })).filter((_, id) => types[id] === 3)
-      },
-      {}
-    )
+    const lib = new HfLib(smollmTokenizerJson(h), {})
     const extra = ['a  1', 'x  12', 'tab\t\t3', 'price:   $  4.50', '  2024-01-01  ']
     let compared = 0
     for (const text of [...ref.tokenization.map((c: { text: string }) => c.text), ...extra]) {

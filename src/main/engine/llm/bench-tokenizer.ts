@@ -8,6 +8,7 @@
 // the same vocabulary and merges with SmolLM2's own pre-tokenizer (Digits + ByteLevel).
 import { Tokenizer as HfLib } from '@huggingface/tokenizers'
 import { readGgufHeader } from './gguf.ts'
+import { smollmTokenizerJson } from './gguf-hf-tokenizer.ts'
 import { smollm2Path } from './models.ts'
 import { tokenizerFromGguf } from './tokenizer.ts'
 import { Rng } from '../rng.ts'
@@ -44,25 +45,7 @@ async function main(): Promise<void> {
   const n = Number(get('traces') ?? 20000)
   const h = await readGgufHeader(model)
   const fast = tokenizerFromGguf(h)
-  const tokens = h.metadata.get('tokenizer.ggml.tokens') as string[]
-  const types = h.metadata.get('tokenizer.ggml.token_type') as number[]
-  const lib = new HfLib(
-    {
-      model: { type: 'BPE', vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), merges: h.metadata.get('tokenizer.ggml.merges'), byte_fallback: false, ignore_merges: false },
-      pre_tokenizer: {
-        type: 'Sequence',
-        pretokenizers: [
-          { type: 'Digits', individual_digits: true },
-          { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }
-        ]
-      },
-      decoder: { type: 'ByteLevel' },
-      normalizer: null,
-      post_processor: null,
-      added_tokens: tokens.map((t, id) => ({ id, content: t, special: true, single_word: false, lstrip: false, rstrip: false, normalized: false })).filter((_, id) => types[id] === 3)
-    },
-    {}
-  )
+  const lib = new HfLib(smollmTokenizerJson(h), {})
   const texts = traces(n, 1)
   const time = (f: (s: string) => number[]): { seconds: number; tokens: number; ids: number[][] } => {
     const t0 = performance.now()
