@@ -135,6 +135,50 @@ describe('hf and peft exports of a LoRA policy', () => {
   })
 })
 
+describe('a model read from GGUF exports as a Hugging Face folder', () => {
+  it('with the same weights as the Hugging Face source, its tokenizer and chat template made from the GGUF metadata', async () => {
+    // tiny-llama-F32.gguf is hf/llama written as llama.cpp's converter writes it (q/k rows permuted)
+    const g = await loadLlm(join(FIX, 'gguf/tiny-llama-F32.gguf'))
+    const p = new LlmPolicy(g.model, { model: 'gguf', training: { mode: 'lora', ...(await readPeftConfig(join(FIX, 'peft/llama-lora'))) } })
+    await loadPeftWeights(g.spec, p.adapters!, join(FIX, 'peft/llama-lora'))
+    const hfSide = await adapted()
+    try {
+      const out = join(dir, 'from-gguf')
+      await writeLlmExport(p, g, 'hf', out, { metadata: {} })
+      await writeLlmExport(hfSide, m, 'hf', join(dir, 'from-hf'), { metadata: {} })
+      // the merged weights equal those exported from the Hugging Face folder (un-permuted, same names)
+      const a = await tensorsOf(join(out, 'model.safetensors'))
+      const b = await tensorsOf(join(dir, 'from-hf/model.safetensors'))
+      expect([...a.keys()].sort()).toEqual([...b.keys()].sort())
+      for (const [k, t] of a) expect(Math.max(...t.data.map((v, i) => Math.abs(v - b.get(k)!.data[i]))), k).toBeLessThan(1e-6)
+      const back = await loadLlm(out)
+      try {
+        // config.json says what the GGUF metadata said
+        const { contextLength, ...spec } = back.spec
+        const { contextLength: ggufContext, ...want } = g.spec
+        expect(spec).toEqual(want)
+        expect(contextLength).toBe(ggufContext)
+        expect(maxDiff(rows(new LlmPolicy(back.model, { model: 'back' })), rows(p))).toBeLessThan(1e-4)
+        expect(back.description.chatTemplate).toBe(g.description.chatTemplate)
+        // the tokenizer.json encodes as the GGUF tokenizer does (transformers' ids for these strings)
+        const cases = JSON.parse(readFileSync(join(FIX, 'gguf/tokenization.json'), 'utf8')).cases as Array<{ text: string; ids: number[] }>
+        for (const c of cases) {
+          expect(back.tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(g.tokenizer.encode(c.text))
+          expect(back.tokenizer.encode(c.text), JSON.stringify(c.text)).toEqual(c.ids)
+        }
+        expect(back.tokenizer.bos).toBe(g.tokenizer.bos)
+        expect(back.tokenizer.eos).toEqual(g.tokenizer.eos)
+      } finally {
+        back.dispose()
+      }
+    } finally {
+      p.dispose()
+      hfSide.dispose()
+      g.dispose()
+    }
+  })
+})
+
 describe('iwsft export RUN --format hf|peft (services runs.export)', () => {
   let s: Services
   let datasetId = 0

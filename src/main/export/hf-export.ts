@@ -5,9 +5,9 @@
 //         special_tokens_map.json, generation_config.json): `iwsft models add DIR` reads it back
 //   peft  a PEFT LoRA adapter: adapter_config.json + adapter_model.safetensors with the names and
 //         [out, in] layouts PeftModel.from_pretrained expects (engine/llm/peft.ts)
-// Llama-family models only (GPT-2 fuses q, k, v). The merged folder needs a Hugging Face source
-// folder for its config and tokenizer files: a model added from a GGUF file is refused for hf
-// (its adapter still exports as peft).
+// Llama-family models only (GPT-2 fuses q, k, v). The merged folder takes its config and
+// tokenizer files from the model's Hugging Face folder, or makes them from a GGUF file's metadata
+// (config.json from the spec, tokenizer.json from the GGUF vocabulary, merges and pre-tokenizer).
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
@@ -16,7 +16,9 @@ import type { LoadedLlm } from '../engine/llm/load.ts'
 import { HF_MODULE, peftModuleName } from '../engine/llm/peft.ts'
 import type { LlmPolicy } from '../engine/llm/policy.ts'
 import type { LoraTarget } from '../engine/llm/lora.ts'
-import type { LlmSpec } from '../engine/llm/spec.ts'
+import { readGgufHeader } from '../engine/llm/gguf.ts'
+import { hfConfigFromSpec, type LlmSpec } from '../engine/llm/spec.ts'
+import { hfTokenizerFilesFromGguf } from '../engine/llm/tokenizer.ts'
 import { transpose2d } from '../engine/llm/weights.ts'
 import { writeFilesAtomic, type AtomicFile } from './atomic.ts'
 import { ExportError } from './checkpoint-export.ts'
@@ -111,6 +113,41 @@ export function peftConfig(policy: LlmPolicy, baseModel: string): Record<string,
   }
 }
 
+const json = (name: string, value: unknown): AtomicFile => ({ name, content: JSON.stringify(value, null, 2) + '\n' })
+
+/** config.json and the tokenizer files of a Hugging Face source folder */
+function hfSourceFiles(dir: string): AtomicFile[] {
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>
+  // the weights are written in float32; quantisation settings of the source do not apply
+  config.torch_dtype = 'float32'
+  if ('dtype' in config) config.dtype = 'float32'
+  delete config.quantization_config
+  const files = [json('config.json', config)]
+  for (const f of HF_TOKENIZER_FILES) if (existsSync(join(dir, f))) files.push({ name: f, content: readFileSync(join(dir, f)) })
+  return files
+}
+
+/** config.json and tokenizer files made from a GGUF file's metadata (spec.ts hfConfigFromSpec,
+ *  tokenizer.ts hfTokenizerFilesFromGguf) */
+async function ggufSourceFiles(file: string, spec: LlmSpec): Promise<AtomicFile[]> {
+  let config: Record<string, unknown>
+  let tok: ReturnType<typeof hfTokenizerFilesFromGguf>
+  try {
+    config = hfConfigFromSpec(spec)
+    tok = hfTokenizerFilesFromGguf(await readGgufHeader(file), spec.contextLength)
+  } catch (e) {
+    throw new ExportError(`cannot write a Hugging Face folder for the GGUF model ${file}: ${e instanceof Error ? e.message : String(e)}; export the adapter with --format peft instead`)
+  }
+  const generation: Record<string, unknown> = { bos_token_id: spec.bos, eos_token_id: config.eos_token_id }
+  return [
+    json('config.json', config),
+    json('generation_config.json', generation),
+    json('tokenizer.json', tok.tokenizer),
+    json('tokenizer_config.json', tok.tokenizerConfig),
+    json('special_tokens_map.json', tok.specialTokensMap)
+  ]
+}
+
 export interface LlmExportInfo {
   /** written into the metadata of the safetensors files */
   metadata: Record<string, string>
@@ -131,20 +168,9 @@ export async function writeLlmExport(
     files.push({ name: 'adapter_model.safetensors', content: encodeSafetensors(peftTensors(policy), meta) })
     files.push({ name: 'adapter_config.json', content: JSON.stringify(peftConfig(policy, opts.baseModel ?? src.path), null, 2) + '\n' })
   } else {
-    if (src.format !== 'hf') {
-      throw new ExportError(
-        `model "${src.name}" was added from a GGUF file (${src.path}), which has no Hugging Face config or tokenizer files to export beside merged weights; export the adapter with --format peft, or start from the model's Hugging Face folder`
-      )
-    }
     const tensors = mergedHfTensors(policy)
-    const config = JSON.parse(readFileSync(join(src.path, 'config.json'), 'utf8')) as Record<string, unknown>
-    // the weights are written in float32; quantisation settings of the source do not apply
-    config.torch_dtype = 'float32'
-    if ('dtype' in config) config.dtype = 'float32'
-    delete config.quantization_config
     files.push({ name: 'model.safetensors', content: encodeSafetensors(tensors, meta) })
-    files.push({ name: 'config.json', content: JSON.stringify(config, null, 2) + '\n' })
-    for (const f of HF_TOKENIZER_FILES) if (existsSync(join(src.path, f))) files.push({ name: f, content: readFileSync(join(src.path, f)) })
+    files.push(...(src.format === 'hf' ? hfSourceFiles(src.path) : await ggufSourceFiles(src.path, policy.lm.spec)))
   }
   return writeFilesAtomic(outDir, files, { overwrite: opts.overwrite })
 }

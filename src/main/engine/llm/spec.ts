@@ -290,3 +290,57 @@ export function llmMemoryBytes(s: LlmSpec, opts: { batch?: number; seqLen?: numb
   const logits = 3 * chunk * s.vocabSize
   return 4 * (weights + layerActs + kvCache + logits)
 }
+
+const HF_CLASS: Record<Exclude<LlmArch, 'gpt2'>, { architecture: string; modelType: string }> = {
+  llama: { architecture: 'LlamaForCausalLM', modelType: 'llama' },
+  mistral: { architecture: 'MistralForCausalLM', modelType: 'mistral' },
+  qwen2: { architecture: 'Qwen2ForCausalLM', modelType: 'qwen2' }
+}
+
+/** The Hugging Face config.json of a Llama-family spec: the inverse of specFromHfConfig (a model
+ *  read from GGUF, exported as a Hugging Face folder). Llama 3's per-frequency rope factors
+ *  (GGUF rope_freqs) have no config.json form here and are refused. */
+export function hfConfigFromSpec(s: LlmSpec): Record<string, unknown> {
+  if (s.arch === 'gpt2') throw new LlmError('a GPT-2 model has no Llama-family config.json (its q, k and v are one fused c_attn)')
+  if (s.rope?.freqFactors) throw new LlmError("the model's rotary embeddings use per-frequency factors (GGUF rope_freqs), which this export cannot write as rope_scaling")
+  if (s.arch !== 'qwen2' && s.bias.qkv !== s.bias.o)
+    throw new LlmError('the model has biases on q, k, v but not on o (or the reverse), which a Llama config.json (attention_bias) cannot say')
+  const scaling = s.rope?.scaling
+  const eos = s.eos.length === 0 ? null : s.eos.length === 1 ? s.eos[0] : s.eos
+  const cls = HF_CLASS[s.arch]
+  return {
+    architectures: [cls.architecture],
+    model_type: cls.modelType,
+    hidden_size: s.dModel,
+    intermediate_size: s.dFF,
+    num_hidden_layers: s.nLayers,
+    num_attention_heads: s.nHeads,
+    num_key_value_heads: s.nKvHeads,
+    head_dim: s.headDim,
+    hidden_act: 'silu',
+    max_position_embeddings: s.contextLength,
+    rms_norm_eps: s.normEps,
+    rope_theta: s.rope?.theta ?? 10000,
+    rope_scaling:
+      scaling === null || scaling === undefined
+        ? null
+        : scaling.type === 'linear'
+          ? { rope_type: 'linear', factor: scaling.factor }
+          : {
+              rope_type: 'llama3',
+              factor: scaling.factor,
+              low_freq_factor: scaling.lowFreqFactor,
+              high_freq_factor: scaling.highFreqFactor,
+              original_max_position_embeddings: scaling.originalContext
+            },
+    tie_word_embeddings: s.tiedHead,
+    vocab_size: s.vocabSize,
+    bos_token_id: s.bos,
+    eos_token_id: eos,
+    pad_token_id: s.pad,
+    ...(s.arch === 'qwen2' ? {} : { attention_bias: s.bias.qkv, mlp_bias: s.bias.mlp }),
+    ...(s.arch === 'mistral' ? { sliding_window: s.slidingWindow } : {}),
+    ...(s.arch === 'qwen2' ? { use_sliding_window: false } : {}),
+    torch_dtype: 'float32'
+  }
+}

@@ -323,3 +323,87 @@ export function tokenizerFromJson(
   }
   return new LlmTokenizer(impl, info, { bos, eos: eosOrdered, pad: ids.pad ?? byName(cfg.padToken), addBos }, new Set(addedList.map((t) => t.id)))
 }
+
+/**
+ * A GGUF file's tokenizer (tokenizer.ggml.model gpt2) as Hugging Face files, for exporting a model
+ * read from GGUF as a Hugging Face folder: tokenizer.json whose pre-tokenizer is the file's
+ * llama.cpp regexes as Split(Isolated) steps then ByteLevel without its own regex — exactly what
+ * tokenizerFromGguf runs, and what tokenizerFromJson reads back — and tokenizer_config.json with
+ * the specials, add_bos_token and the chat template (tokenizer.chat_template).
+ */
+export function hfTokenizerFilesFromGguf(h: GgufHeader, contextLength: number): { tokenizer: Json; tokenizerConfig: Json; specialTokensMap: Json } {
+  tokenizerFromGguf(h) // the same checks (model gpt2, tokens, merges, a known pre-tokenizer)
+  const tokens = metaArray(h, 'tokenizer.ggml.tokens') as string[]
+  const merges = metaArray(h, 'tokenizer.ggml.merges') as string[]
+  const types = (metaArray(h, 'tokenizer.ggml.token_type') as number[] | undefined) ?? []
+  const preName = metaString(h, 'tokenizer.ggml.pre') ?? 'default'
+  const pre = PRE_TOKENIZERS[preName]
+  const id = (k: string): number | null => metaNumber(h, `tokenizer.ggml.${k}`) ?? null
+  const text = (i: number | null): string | null => (i === null || tokens[i] === undefined ? null : tokens[i])
+  const addBos = metaBool(h, 'tokenizer.ggml.add_bos_token') ?? pre.addBos ?? false
+  const bos = id('bos_token_id')
+  const added = types
+    .map((t, i) => ({ t, i }))
+    .filter(({ t }) => t === TOKEN_TYPE.CONTROL || t === TOKEN_TYPE.USER_DEFINED)
+    .map(({ t, i }) => ({ id: i, content: tokens[i], single_word: false, lstrip: false, rstrip: false, normalized: false, special: t === TOKEN_TYPE.CONTROL }))
+  const bosText = text(bos)
+  const tokenizer: Json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        ...pre.patterns.map((p) => ({ type: 'Split', pattern: { Regex: p }, behavior: 'Isolated', invert: false })),
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }
+      ]
+    },
+    // BOS in front of plain text when the model expects it (the engine's encode never adds it)
+    post_processor:
+      addBos && bosText !== null
+        ? {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: bosText, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+            pair: [
+              { SpecialToken: { id: bosText, type_id: 0 } },
+              { Sequence: { id: 'A', type_id: 0 } },
+              { SpecialToken: { id: bosText, type_id: 1 } },
+              { Sequence: { id: 'B', type_id: 1 } }
+            ],
+            special_tokens: { [bosText]: { id: bosText, ids: [bos], tokens: [bosText] } }
+          }
+        : null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: pre.ignoreMerges === true,
+      vocab: Object.fromEntries(tokens.map((t, i) => [t, i])),
+      merges: merges.map((m) => m.split(' '))
+    }
+  }
+  const specials: Json = {}
+  const eosText = text(id('eos_token_id'))
+  const padText = text(id('padding_token_id'))
+  if (bosText !== null) specials.bos_token = bosText
+  if (eosText !== null) specials.eos_token = eosText
+  if (padText !== null) specials.pad_token = padText
+  const chat = metaString(h, 'tokenizer.chat_template')
+  const tokenizerConfig: Json = {
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    add_bos_token: addBos,
+    add_eos_token: false,
+    clean_up_tokenization_spaces: false,
+    model_max_length: contextLength,
+    ...specials,
+    ...(chat ? { chat_template: chat } : {})
+  }
+  return { tokenizer, tokenizerConfig, specialTokensMap: specials }
+}
