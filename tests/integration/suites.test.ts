@@ -111,28 +111,37 @@ describe('control', () => {
 
 describe('sequence', () => {
   it(
-    'reproduce sequence --quick: the reference learns the task, three methods fine-tune from it and beat it',
+    'reproduce sequence --quick: traces from a stronger teacher move the weights off 1; fine-tuning from π_ref on them beats π_ref',
     async () => {
       const { results, ctx } = await runSuite('sequence', 'sequence.iwsft')
       const acc = results.filter((r) => r.metric === 'accuracy')
-      expect(acc.map((r) => r.method)).toEqual(['reference', 'sft', 'iw-sft', 'iw-sft-step'])
+      expect(acc.map((r) => r.method)).toEqual(['reference', 'teacher', 'sft', 'iw-sft T=0.3', 'iw-sft', 'iw-sft T=3', 'iw-sft-step'])
       const get = (method: string, metric: string): number => results.find((r) => r.method === method && r.metric === metric)!.mean
-      // measured (greedy accuracy, pass@4 on 60 held-out problems): reference 0.100, 0.198; SFT 0.133,
-      // 0.270; iw-SFT 0.133, 0.176; per-step iw-SFT 0.117, 0.247. The weights are ≈ 1 here (ESS/N ≥
-      // 0.999: the samples come from π_ref itself, issue 15), so the three methods train alike and
-      // their pass@4 spread (0.18–0.27; 0.25–0.27 before the engine's float32 sums changed order) is
-      // the noise of 4 samples on 60 problems, not a difference of method: pass@4 is judged on their mean.
+      // measured (greedy accuracy on 60 held-out problems, native-cpu): reference 0.117, teacher 0.283;
+      // SFT 0.167, iw-SFT at temperature 0.3 / 1 / 3: 0.150 / 0.133 / 0.133, per-step 0.117
       // greedy accuracy of an untrained model on multi-step arithmetic is ~0
       expect(get('reference', 'accuracy')).toBeGreaterThan(0.03)
-      expect(get('reference', 'pass_at_4')).toBeGreaterThan(0.1)
-      // fine-tuning on π_ref's verified samples improves on π_ref: each method's greedy accuracy
-      // (one problem is 1/60), and pass@4 on average
-      const methods = ['sft', 'iw-sft', 'iw-sft-step']
-      for (const m of methods) expect(get(m, 'accuracy'), m).toBeGreaterThan(get('reference', 'accuracy'))
-      const meanPass = methods.reduce((a, m) => a + get(m, 'pass_at_4'), 0) / methods.length
-      expect(meanPass).toBeGreaterThan(get('reference', 'pass_at_4') + 0.02)
+      // the teacher (clean, longer data; more steps) is the stronger model
+      expect(get('teacher', 'accuracy')).toBeGreaterThan(get('reference', 'accuracy') + 0.08)
+      // fine-tuning π_ref on the teacher's verified samples helps on average over the five fine-tunes
+      const fts = ['sft', 'iw-sft T=0.3', 'iw-sft', 'iw-sft T=3', 'iw-sft-step']
+      expect(fts.reduce((a, m) => a + get(m, 'accuracy'), 0) / fts.length).toBeGreaterThan(get('reference', 'accuracy'))
+      // the data are not π_ref's own samples, so the weights move (measured ESS/N 0.996 / 0.923 /
+      // 0.307), the more the higher the temperature; with π_ref's own samples they stayed ≥ 0.999
+      const ess = (m: string): number => acc.find((r) => r.method === m)!.diagnostics!.ess_n_final!
+      expect(ess('iw-sft')).toBeLessThan(0.98)
+      expect(ess('iw-sft T=3')).toBeLessThan(ess('iw-sft'))
+      expect(ess('iw-sft')).toBeLessThan(ess('iw-sft T=0.3'))
       const runs = ctx.store.listRuns()
-      expect(runs.map((r) => r.method).sort()).toEqual(['bc', 'iw-sft', 'iw-sft-step', 'sft'])
+      expect(runs.map((r) => r.method).sort()).toEqual(['bc', 'bc', 'iw-sft', 'iw-sft', 'iw-sft', 'iw-sft-step', 'sft'])
+      // the stored datasets name their split: `iwsft eval` on any of these runs scores held-out accuracy
+      expect(
+        ctx.store
+          .listDatasets()
+          .filter((d) => d.source.startsWith('generated:arithmetic/suite-quick/seed0/'))
+          .map((d) => d.source.split('/').pop())
+          .sort()
+      ).toEqual(['noisy', 'teacher-data', 'teacher-samples'])
       ctx.store.close()
     },
     SUITE_TIMEOUT

@@ -18,7 +18,8 @@ import {
 import { TransformerPolicy, type GenerateOptions } from '../../src/main/engine/policies/transformer.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import { maskedLength } from '../../src/main/common/trace.ts'
-import { ARITHMETIC_PRESETS, makeArithmeticSplits } from '../../src/main/engine/datasets/arithmetic-suite.ts'
+import { ARITHMETIC_PRESETS, arithmeticSource, arithmeticSplitOfSource, makeArithmeticSplits } from '../../src/main/engine/datasets/arithmetic-suite.ts'
+import { evaluatorOfSource } from '../../src/main/engine/datasets/builtin.ts'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
@@ -220,6 +221,39 @@ describe('arithmetic presets', () => {
     expect(a.model.vocabSize).toBe(20)
     expect(a.model.bos).toBe(1)
     expect(() => makeArithmeticSplits({ ...ARITHMETIC_PRESETS.tiny, model: { ...ARITHMETIC_PRESETS.tiny.model, maxLen: 8 } }, new Rng(5))).toThrow(/maxLen 8/)
+  })
+})
+
+describe('the teacher data and evaluation by source (sequence suite)', () => {
+  it('the teacher writes correct, longer solutions of the same training problems; the reference data do not change', () => {
+    const a = makeArithmeticSplits(ARITHMETIC_PRESETS['suite-quick'], new Rng(3))
+    const d = a.teacherData
+    expect(d.offsets.length - 1).toBe(a.train.length)
+    // errorRate 0: every teacher solution verifies (score > 0.5); 15% of the reference's steps slip
+    expect(Array.from(d.scores).every((s) => s > 0.5)).toBe(true)
+    expect(Array.from(a.referenceData.scores).filter((s) => s > 0.5).length).toBeLessThan(a.train.length * 0.9)
+    // verboseRate 0.3 vs 0.1: longer completions on average
+    const meanLen = (x: typeof d): number => Array.from({ length: x.offsets.length - 1 }, (_, i) => maskedLength(x, i)).reduce((s, v) => s + v, 0) / (x.offsets.length - 1)
+    expect(meanLen(d)).toBeGreaterThan(meanLen(a.referenceData) + 1)
+  })
+
+  it('a dataset made from a split names it in its source, and runs on it are evaluated on its held-out problems', async () => {
+    const src = arithmeticSource('tiny', 4, 'teacher-samples')
+    expect(src).toBe('generated:arithmetic/tiny/seed4/teacher-samples')
+    expect(arithmeticSplitOfSource(src)).toEqual({ preset: 'tiny', seed: 4 })
+    expect(arithmeticSplitOfSource('generated:arithmetic/huge/seed4/x')).toBeNull()
+    expect(arithmeticSplitOfSource('generated:sequence/samples-seed0')).toBeNull()
+    expect(evaluatorOfSource('upload:x.jsonl', {})).toBeUndefined()
+    const evaluate = evaluatorOfSource(src, {})!
+    const { model, test } = makeArithmeticSplits(ARITHMETIC_PRESETS.tiny, new Rng(4))
+    const pol = new TransformerPolicy(model, { seed: 1 })
+    const m1 = await evaluate(pol, { step: 7, final: true })
+    const m2 = await evaluate(pol, { step: 7, final: true })
+    expect(m1).toEqual(m2)
+    // the split's held-out problems, scored as evaluateAccuracy scores them
+    const direct = evaluateAccuracy(pol, arithmeticTokenizer(), test, { k: 4, n: 8, temperature: 1, rng: new Rng(50_000 + 4 * 1000 + 7) })
+    expect(m1).toEqual({ accuracy: direct.greedyAccuracy, pass_at_4: direct.passAtK })
+    pol.dispose()
   })
 })
 

@@ -5,7 +5,7 @@ import { holdoutIndices } from '../../shared/curation.ts'
 import type { EpisodeReplayData, RunEvaluation, TraceRho } from '../../shared/contract.ts'
 import { datasetHash } from '../common/trace.ts'
 import { initBackend } from '../engine/backend/index.ts'
-import { builtinOfSource } from '../engine/datasets/builtin.ts'
+import { evaluatorOfSource } from '../engine/datasets/builtin.ts'
 import { listTasks } from '../engine/envs/index.ts'
 import { openProject } from '../store/index.ts'
 import type { ProjectStore } from '../store/types.ts'
@@ -86,21 +86,23 @@ export async function replayRun(q: { projectFile: string; runId: number; step?: 
 }
 
 /** Evaluate a run's checkpoint: in its environment when its dataset is a built-in with one (bandit:
- *  expected reward; control: normalised score over `episodes` deterministic episodes), otherwise
+ *  expected reward; control: normalised score over `episodes` deterministic episodes), on the
+ *  held-out problems of the arithmetic split its data came from (accuracy, pass@4), otherwise
  *  offline on the run's held-out traces (or on all traces when it held none out): mean
- *  log-likelihood per step and action error. Token sequences are evaluated by their suite. */
+ *  log-likelihood per step and action error. */
 export async function evaluateRun(q: { projectFile: string; runId: number; step?: number; episodes?: number }): Promise<RunEvaluation> {
   return withCheckpoint(q.projectFile, q.runId, q.step, async (store, ck) => {
     const run = store.getRun(q.runId)!
     if (run.datasetId === null) throw new Error(`run ${q.runId}'s dataset was deleted; nothing to evaluate on`)
     const summary = store.listDatasets().find((d) => d.id === run.datasetId)!
-    const builtin = builtinOfSource(summary.source)
-    if (builtin?.evaluate) {
-      const options = { seed: run.config.seed, ...(run.config.dataset_options ?? {}), ...(q.episodes !== undefined ? { eval_episodes: q.episodes } : {}) }
-      return { runId: q.runId, step: ck.step, metrics: await builtin.evaluate(ck.policy, options, { step: ck.step, final: true }) }
-    }
+    const options = { seed: run.config.seed, ...(run.config.dataset_options ?? {}), ...(q.episodes !== undefined ? { eval_episodes: q.episodes } : {}) }
+    const evaluate = evaluatorOfSource(summary.source, options)
+    if (evaluate) return { runId: q.runId, step: ck.step, metrics: await evaluate(ck.policy, { step: ck.step, final: true }) }
     const ds = store.getDataset(run.datasetId)
-    if (ds.kind === 'sequence') throw new Error(`run ${q.runId} trained on token sequences; evaluate it with the suite that made it (iwsft reproduce sequence) or in the app`)
+    if (ds.kind === 'sequence')
+      throw new Error(
+        `run ${q.runId} trained on token sequences; only data made by a suite with held-out problems (iwsft reproduce sequence: generated:arithmetic/… sources) has an evaluation`
+      )
     const held = holdoutIndices(ds.offsets.length - 1, run.config.train.holdout, datasetHash(ds))
     const idx = held.length ? held : Int32Array.from({ length: ds.offsets.length - 1 }, (_, i) => i)
     const { offlineEval } = await import('../engine/eval/control-eval.ts')

@@ -7,7 +7,7 @@ import { domainOf, resolveConfig, trainsOnAllData, type RunConfig } from '../../
 import type { ModelInfo } from '../../shared/models.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../common/trace.ts'
-import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
+import { evaluatorOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
 import { materializeBuiltin } from './builtin-datasets.ts'
 import { curateForRun, runExperiment, scoreReference, type ExperimentOptions } from '../engine/experiment.ts'
 import { holdoutIndices } from '../../shared/curation.ts'
@@ -150,9 +150,8 @@ async function driveRun(
   const started = Date.now()
   let lastProgress = 0
   const interval = opts.progressIntervalMs ?? 200
-  const builtin = builtinOfSource(source)
-  const offline =
-    !builtin?.evaluate && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
+  const evaluateData = evaluatorOfSource(source, options)
+  const offline = !evaluateData && config.train.holdout > 0 && dataset.kind !== 'sequence' ? holdoutIndices(dataset.offsets.length - 1, config.train.holdout, datasetHash(dataset)) : null
   let refKey: string | null = extra.resume?.refKey ?? null
   let policyRef: Policy | null = null
   const onPhase = (phase: string, done: number, total: number): void => {
@@ -182,8 +181,8 @@ async function driveRun(
         signal: opts.signal,
         evaluate:
           opts.evaluate ??
-          (builtin?.evaluate
-            ? (p, step) => builtin.evaluate!(p, options, { step, final: step === config.train.steps })
+          (evaluateData
+            ? (p, step) => evaluateData(p, { step, final: step === config.train.steps })
             : offline
               ? async (p) => {
                   // data without an environment: held-out log-likelihood and action error

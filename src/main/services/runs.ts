@@ -5,7 +5,7 @@ import { domainOf, METHOD_LABELS, resolveConfig, type RunConfig } from '../../sh
 import { ApiError, type Handlers, type RunInfo } from '../../shared/contract.ts'
 import { curate } from '../../shared/curation.ts'
 import { sharedLogWHistograms } from '../../shared/weight-stats.ts'
-import { builtinOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
+import { evaluatorOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
 import { builtinDataLabel, referenceCost } from '../jobs/bc-reference-cache.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
@@ -175,8 +175,11 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
       const run = ctx.run(runId)
       if (run.datasetId === null) throw new ApiError(`run ${runId}'s dataset was deleted; nothing to evaluate on`, 'invalid_input')
       const ds = ctx.datasetSummary(run.datasetId)
-      if (ds.kind === 'sequence' && !builtinOfSource(ds.source)?.evaluate) {
-        throw new ApiError(`run ${runId} trained on token sequences; evaluate it with the suite that made it (iwsft reproduce sequence) or in the app`, 'invalid_input')
+      if (ds.kind === 'sequence' && !evaluatorOfSource(ds.source, {})) {
+        throw new ApiError(
+          `run ${runId} trained on token sequences without held-out problems to solve; only data made by a suite (iwsft reproduce sequence: generated:arithmetic/… sources) has an evaluation`,
+          'invalid_input'
+        )
       }
       return runInWorker('evaluate', { projectFile: ctx.store.file, runId, step, episodes })
     },

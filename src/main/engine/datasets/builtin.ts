@@ -2,6 +2,7 @@
 // any imported dataset (deduplicated by content hash).
 import type { TraceDataset } from '../../common/trace.ts'
 import type { Policy } from '../policies/policy.ts'
+import { arithmeticEvaluator, arithmeticSplitOfSource } from './arithmetic-suite.ts'
 import { BANDIT_DEFAULT_PULLS, evaluateBandit, makeBanditDataset } from './bandit.ts'
 
 export interface BuiltinDataset {
@@ -81,4 +82,18 @@ export function getBuiltin(name: string): BuiltinDataset | undefined {
 /** The built-in a stored dataset came from ("builtin:NAME" sources), for its evaluation. */
 export function builtinOfSource(source: string): BuiltinDataset | undefined {
   return source.startsWith('builtin:') ? registry.get(source.slice('builtin:'.length)) : undefined
+}
+
+export type DatasetEvaluator = (policy: Policy, at: { step: number; final: boolean }) => Record<string, number> | Promise<Record<string, number>>
+
+/** How a stored dataset's runs are evaluated, from its source: a built-in's environment (with the
+ *  run's dataset options), or the held-out problems of the arithmetic split a generated dataset
+ *  came from (arithmetic-suite.ts arithmeticSource); undefined when the data has no evaluation. */
+export function evaluatorOfSource(source: string, options: Record<string, number | string | boolean>): DatasetEvaluator | undefined {
+  const builtin = builtinOfSource(source)
+  if (builtin?.evaluate) return (policy, at) => builtin.evaluate!(policy, options, at)
+  const split = arithmeticSplitOfSource(source)
+  if (!split) return undefined
+  let evaluate: ReturnType<typeof arithmeticEvaluator> | null = null
+  return (policy, at) => (evaluate ??= arithmeticEvaluator(split.preset, split.seed))(policy, at.step)
 }
