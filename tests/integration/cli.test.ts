@@ -74,6 +74,17 @@ describe('iwsft CLI', () => {
     expect(list.map((d: { source: string }) => d.source).sort()).toEqual(['builtin:bandit', `file:${h5}`])
   })
 
+  it('datasets make control --kind takes each dataset kind, and names them when given another', () => {
+    const bad = iwsft(['datasets', 'make', 'control', '--kind', 'noisy'])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('--kind takes expert, replay, replay-noisy-v1, got "noisy"')
+    const out = join(dir, 'noisy.json')
+    const r = iwsft(['datasets', 'make', 'control', '--task', 'pendulum', '--kind', 'replay-noisy-v1', '--quick', '--out', out, '--json', '--cache-dir', join(dir, 'control-cache')])
+    expect(r.status, r.stderr).toBe(0)
+    const made = JSON.parse(r.stdout) as Array<{ task: string; kind: string }>
+    expect(made.map((m) => `${m.task}-${m.kind}`)).toEqual(['pendulum-replay-noisy-v1'])
+  }, 120_000)
+
   it('kill -9 mid-run leaves a consistent database and an interrupted run', async () => {
     const cfg = join(dir, 'long.json')
     writeFileSync(cfg, JSON.stringify({ dataset: 'bandit', backend: 'cpu', dataset_options: { pulls: 300 }, train: { steps: 1_000_000, batch_size: 16, log_every: 5 } }))

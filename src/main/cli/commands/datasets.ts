@@ -1,4 +1,4 @@
-// `iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N]
+// `iwsft datasets make control [--task T] [--kind expert|replay|replay-noisy-v1] [--seed S] [--episodes N]
 //                               [--quick] [--out FILE.json] [--cache-dir DIR] [--json]`
 //   makes the control suite's built-in offline datasets (expert and replay per task), seeded,
 //   with progress on stderr; prints a summary (episodes, steps, returns, seconds), stores them
@@ -15,7 +15,7 @@
 // service for them to go through.
 import { writeFileSync } from 'node:fs'
 import type { RequestInput } from '../../../shared/contract.ts'
-import { datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
+import { CONTROL_DATASET_KINDS, datasetToJson, returnStats, type ControlDatasetKind } from '../../engine/datasets/control.ts'
 import { getControlDataset } from '../../engine/datasets/control-cache.ts'
 import { EXPERTS } from '../../engine/datasets/control-experts.ts'
 import { evalLinear } from '../../engine/datasets/control-behaviour.ts'
@@ -28,7 +28,7 @@ import type { Args } from '../args.ts'
 import { importOptionsFromArgs, mappingFromArgs, printSkipped } from './byo.ts'
 
 export const USAGE = [
-  'usage: iwsft datasets make control [--task T] [--kind expert|replay] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
+  'usage: iwsft datasets make control [--task T] [--kind expert|replay|replay-noisy-v1] [--seed S] [--episodes N] [--quick] [--out FILE.json] [--cache-dir DIR] [--json]',
   '       iwsft datasets refs control [--episodes N] [--json]',
   '       iwsft datasets import FILE [--name N] [--format jsonl|csv|parquet|hdf5|traces.json] [--tokenizer tokenizer.json | --tokenizer-model MODEL [--no-chat]]',
   '                                  [--map prompt=col,completion=col,score=col] [--skip-bad-rows] [--max-trace-steps N] [--max-line-bytes N] [--json]',
@@ -73,7 +73,7 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
     return 0
   }
   const kindFlag = strFlag(args, 'kind')
-  if (kindFlag && kindFlag !== 'expert' && kindFlag !== 'replay') throw new UsageError(`--kind takes expert or replay, got "${kindFlag}"`)
+  if (kindFlag && !(CONTROL_DATASET_KINDS as readonly string[]).includes(kindFlag)) throw new UsageError(`--kind takes ${CONTROL_DATASET_KINDS.join(', ')}, got "${kindFlag}"`)
   const kinds: ControlDatasetKind[] = kindFlag ? [kindFlag as ControlDatasetKind] : ['expert', 'replay']
   const seed = intFlag(args, 'seed', 0)
   const episodes = args.flags.has('episodes') ? intFlag(args, 'episodes', 0, 1) : undefined
