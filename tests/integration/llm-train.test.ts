@@ -191,6 +191,28 @@ describe('a run whose policy is a project model', () => {
     expect(resumed.final.grad_norm).toBeCloseTo(whole.final.grad_norm, 5)
   })
 
+  it('with LoRA dropout too: the checkpoint keeps where the dropout masks were', async () => {
+    const lora = { rank: 4, alpha: 8, dropout: 0.3, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] }
+    const config = baseConfig({
+      dataset: String(datasetId),
+      method: 'iw-sft',
+      policy: { kind: 'llm', model: 'llama', lora },
+      train: { steps: 4, batch_size: 4, loss_norm: 'token', log_every: 1, checkpoint_every: 2, snapshot_every: 1000, eval_every: 1000 }
+    })
+    const whole = await executeRun(store, config)
+    const ac = new AbortController()
+    const broken = await executeRun(store, config, { signal: ac.signal, onEvent: (e) => e.type === 'metrics' && e.step === 2 && ac.abort() })
+    expect(broken.status).toBe('cancelled')
+    const ck = store.getCheckpoint(store.listCheckpoints(broken.runId).find((c) => c.step === 2)!.id).spec as { train: { policyRandom?: Record<string, number> } }
+    expect(ck.train.policyRandom!.lora_dropout_calls).toBeGreaterThan(0)
+    const resumed = await resumeRun(store, broken.runId)
+    expect(resumed.final.loss).toBeCloseTo(whole.final.loss, 5)
+    expect(resumed.final.grad_norm).toBeCloseTo(whole.final.grad_norm, 5)
+    // and the masks matter: the same run without dropout ends elsewhere
+    const plain = await executeRun(store, baseConfig({ ...config, policy: { kind: 'llm', model: 'llama', lora: { ...lora, dropout: 0 } } }))
+    expect(Math.abs(plain.final.loss - whole.final.loss)).toBeGreaterThan(1e-4)
+  })
+
   it('a model that cannot read the dataset, or is not there, is refused before the run exists', async () => {
     const n = store.listRuns().length
     await expect(executeRun(store, baseConfig({ dataset: String(datasetId), policy: { kind: 'llm', model: 'nope' } }))).rejects.toThrow(/model "nope" is not in the project/)

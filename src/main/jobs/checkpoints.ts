@@ -12,7 +12,7 @@ export interface CheckpointSpec {
   /** key of the π_ref log-probs in the project's cache */
   refKey: string | null
   /** present when the checkpoint can resume training */
-  train?: { step: number; rngState: number; adamT: number; hasQ: boolean }
+  train?: { step: number; rngState: number; adamT: number; hasQ: boolean; /** Policy.randomState (absent in older checkpoints) */ policyRandom?: Record<string, number> }
 }
 
 export function saveCheckpoint(store: ProjectStore, runId: number, policy: Policy, state: TrainState | null, refKey: string | null, metrics: Record<string, number>): number {
@@ -24,7 +24,8 @@ export function saveCheckpoint(store: ProjectStore, runId: number, policy: Polic
     add('adam_m', state.adam.m)
     add('adam_v', state.adam.v)
     if (state.q) add('q', state.q)
-    spec.train = { step: state.step, rngState: state.rngState, adamT: state.adam.t, hasQ: state.q !== null }
+    const policyRandom = policy.randomState?.()
+    spec.train = { step: state.step, rngState: state.rngState, adamT: state.adam.t, hasQ: state.q !== null, ...(policyRandom && Object.keys(policyRandom).length ? { policyRandom } : {}) }
   }
   return store.putCheckpoint(runId, state?.step ?? 0, tensors, spec, metrics)
 }
@@ -48,6 +49,7 @@ export function loadCheckpoint(store: ProjectStore, checkpointId: number, build?
     policy,
     tensors.filter((t) => t.name.startsWith('policy/'))
   )
+  if (spec.train?.policyRandom) policy.setRandomState?.(spec.train.policyRandom)
   const state: TrainState | null = spec.train
     ? {
         step: spec.train.step,

@@ -93,9 +93,10 @@ export class LoraAdapters {
     return out
   }
 
-  /** a copy with its own variables */
+  /** a copy with its own variables (and the original's place in the dropout masks) */
   clone(trainable: boolean): LoraAdapters {
     const c = new LoraAdapters(this.settings, this.dropoutSeed)
+    c.dropoutCalls = this.dropoutCalls // a copy trains on with the masks the original would draw next
     const id = nextId++
     for (const [name, { A, B }] of this.modules) {
       c.modules.set(name, { A: tf.variable(A, trainable, `lora${id}/${name}/A`), B: tf.variable(B, trainable, `lora${id}/${name}/B`) })

@@ -165,6 +165,14 @@ export class LlmPolicy implements Policy {
     return new LlmPolicy(this.lm, this.opts)
   }
 
+  randomState(): Record<string, number> {
+    return this.adapters ? { lora_dropout_calls: this.adapters.params.get() } : {}
+  }
+
+  setRandomState(state: Record<string, number>): void {
+    if (this.adapters && state.lora_dropout_calls !== undefined) this.adapters.params.set(state.lora_dropout_calls)
+  }
+
   dispose(): void {
     // the shared model is freed by its loader; a full copy and adapters are this policy's
     this.adapters?.dispose()

@@ -42,6 +42,10 @@ export interface Policy {
   /** a copy with its own variables (trainable or frozen) */
   clone(trainable: boolean): Policy
   dispose(): void
+  /** counters of randomness a policy draws during training (LoRA dropout's call count), kept in
+   *  resumable checkpoints so a resumed run draws what an unbroken one would */
+  randomState?(): Record<string, number>
+  setRandomState?(state: Record<string, number>): void
 }
 
 /** Plain copies of a policy's parameters (checkpoints, parity tests). */
