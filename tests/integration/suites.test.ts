@@ -80,7 +80,9 @@ describe('control', () => {
     async () => {
       const { results, ctx } = await runSuite('control', 'control.iwsft')
       const rows = results.filter((r) => r.metric === 'normalized_score')
-      expect(rows.map((r) => `${r.task}/${r.method}`).sort()).toEqual(['bc', 'bc-10%', 'iw-sft-q', 'sft', 'sft-q'].flatMap((m) => ['cartpole', 'pendulum'].map((t) => `${t}/${m}`)).sort())
+      expect(rows.map((r) => `${r.task}/${r.method}`).sort()).toEqual(
+        ['bc', 'bc-10%', 'iw-sft-q', 'iw-sft-q T=10', 'sft', 'sft-q'].flatMap((m) => ['cartpole', 'pendulum'].map((t) => `${t}/${m}`)).sort()
+      )
       for (const r of rows) expect(r.seeds).toBe(1)
       const score = (task: string, method: string): number => rows.find((r) => r.task === task && r.method === method)!.mean
       // measured (pendulum, cartpole): BC 41.0, 0.7; BC-10% 53.6, 8.6; SFT 50.7, 8.2; SFT(Q) 52.0, 8.8; iw-SFT(Q) 53.2, 8.8
@@ -91,7 +93,7 @@ describe('control', () => {
         for (const m of ['sft', 'sft-q', 'iw-sft-q']) expect(score(task, m), `${task} ${m}`).toBeGreaterThan(score(task, 'bc') + 4)
       }
       const runs = ctx.store.listRuns()
-      expect(runs).toHaveLength(10)
+      expect(runs).toHaveLength(12)
       expect(runs.every((r) => r.status === 'completed' && r.group === 'test control')).toBe(true)
       // iw-SFT(Q) keeps weight snapshots for the inspector
       const iw = runs.find((r) => r.method === 'iw-sft-q')!
@@ -102,6 +104,12 @@ describe('control', () => {
       expect(iwRow('cartpole').preset).toBe('hopper-medium-replay')
       expect(iwRow('pendulum').diagnostics!.ref_action_std).toHaveLength(1)
       expect(iwRow('pendulum').diagnostics!.ess_n_final).toBeGreaterThan(0)
+      // the temperature sweep: at 10 (the authors' control code) the weights spread more than at
+      // the Table 4 rows' temperature 1, on both tasks
+      for (const task of ['pendulum', 'cartpole']) {
+        const hot = rows.find((r) => r.task === task && r.method === 'iw-sft-q T=10')!
+        expect(hot.diagnostics!.ess_n_final!, task).toBeLessThan(iwRow(task).diagnostics!.ess_n_final!)
+      }
       expect(rows.find((r) => r.task === 'pendulum' && r.method === 'bc')!.diagnostics).toBeUndefined()
       ctx.store.close()
     },
