@@ -1,5 +1,5 @@
-// Sweeps and weight diagnostics in Chromium (issue 15): a 3 × 1 temperature sweep of quick
-// bandit runs started through sweeps.start; Compare shows it as a table (checked against
+// Sweeps and weight diagnostics in Chromium (issue 15): a temperature sweep of quick bandit runs
+// (3 temperatures × 2 seeds) started through sweeps.start; Compare shows it as a table (checked against
 // sweeps.results) and a plot with one point per grid point; the inspector shows each stage of
 // the weights at a snapshot (checked against runs.snapshot, with the ESS/N worked out here) and
 // the run's diagnostics; a run whose weights are ≈ 1 (temp 0.01) carries the back end's warning
@@ -22,6 +22,7 @@ const QUICK = {
   train: { steps: 30, batch_size: 32, log_every: 10, snapshot_every: 30, eval_every: 10 }
 }
 const TEMPS = [0.01, 1, 3]
+const SEEDS = 2
 
 /** ESS/N = (Σ μw)² / (Σ μ · Σ μw²): each trace counted with its sampling mass μ (worked out here, not with the app's code). */
 function essN(w: ArrayLike<number>, mass?: ArrayLike<number>): number {
@@ -43,7 +44,8 @@ suite(title, () => {
   let page: Page
   let errors: string[] = []
   let group = ''
-  let runIds: number[] = [] // by temperature, as TEMPS
+  let runIds: number[] = [] // seed 0 of each temperature, as TEMPS
+  let allIds: number[] = []
   const call = <T>(name: string, input: unknown): Promise<T> => fx.server!.services.call(name as never, input as never) as Promise<T>
   const text = (testId: string): Promise<string> => testIdText(page, testId)
   const num = async (testId: string): Promise<number> => Number(await text(testId))
@@ -51,7 +53,7 @@ suite(title, () => {
   beforeAll(async () => {
     browser = await launchChromium()
     fx = await startFixture({ browser })
-    const started = await call<{ group: string }>('sweeps.start', { config: QUICK, grid: [{ key: 'weights.temp', values: TEMPS }], seeds: 1 })
+    const started = await call<{ group: string }>('sweeps.start', { config: QUICK, grid: [{ key: 'weights.temp', values: TEMPS }], seeds: SEEDS })
     group = started.group
     let status = await call<{ status: string; runIds: number[]; error?: string }>('sweeps.status', { group })
     while (status.status === 'running') {
@@ -59,7 +61,9 @@ suite(title, () => {
       status = await call('sweeps.status', { group })
     }
     if (status.status !== 'completed') throw new Error(`the sweep ended ${status.status}: ${status.error}`)
-    runIds = status.runIds
+    allIds = status.runIds
+    // the runs go grid point by grid point, seeds innermost
+    runIds = TEMPS.map((_, i) => allIds[i * SEEDS])
   }, 240_000)
   afterAll(async () => {
     await fx?.close()
@@ -83,7 +87,7 @@ suite(title, () => {
     expect(res.results.map((r) => r.params)).toEqual(TEMPS.map((t) => ({ 'weights.temp': t })))
     await page.getByTestId('nav-compare').click()
     await page.getByTestId('cmp-picker').waitFor()
-    for (const id of runIds) if (await page.getByTestId(`cmp-run-${id}`).isChecked()) await page.getByTestId(`cmp-run-${id}`).click()
+    for (const id of allIds) if (await page.getByTestId(`cmp-run-${id}`).isChecked()) await page.getByTestId(`cmp-run-${id}`).click()
     await expect.poll(() => page.getByTestId('sweep-panel').count()).toBe(0) // nothing picked: no sweep
     await page.getByTestId(`cmp-group-${group}`).click()
     await page.getByTestId('sweep-table').waitFor()
@@ -93,8 +97,11 @@ suite(title, () => {
         expect(await text(`sweep-param-${i}-weights.temp`)).toBe(String(TEMPS[i]))
         const [mean, std] = (await text(`sweep-mean-${i}`)).split(' ± ').map(Number)
         expect(mean).toBeCloseTo(p.mean!, 3)
-        expect(std).toBe(0) // one seed
-        expect(await text(`sweep-seeds-${i}`)).toBe('1')
+        // the sample std of the two seeds' final values, worked out here
+        const [a, b] = p.values as number[]
+        expect(std).toBeCloseTo(Math.abs(a - b) / Math.SQRT2, 2)
+        expect(p.mean).toBeCloseTo((a + b) / 2, 12)
+        expect(await text(`sweep-seeds-${i}`)).toBe(String(SEEDS))
         if (p.ess_n_final === null) expect(await text(`sweep-ess-${i}`)).toBe('–')
         else expect(parseFloat(await text(`sweep-ess-${i}`))).toBeCloseTo(p.ess_n_final, 2)
         expect(await page.getByTestId(`sweep-warn-${i}`).count()).toBe(p.warnings.length ? 1 : 0)
@@ -115,7 +122,13 @@ suite(title, () => {
     expect(mean.x).toEqual(TEMPS)
     mean.y.forEach((y, i) => expect(y).toBeCloseTo(res.results[i].mean!, 12))
     const seeds = (await traces()).find((t) => t.meta === 'seeds')!
-    expect(seeds.x).toHaveLength(3)
+    expect(seeds.x).toEqual(TEMPS.flatMap((t) => Array<number>(SEEDS).fill(t)))
+    expect(seeds.y).toEqual(res.results.flatMap((r) => r.values))
+    // the band: mean − std and mean + std at each grid point
+    const band = (await traces()).filter((t) => t.meta === 'band')
+    expect(band).toHaveLength(2)
+    band[1].y.forEach((y, i) => expect(y - mean.y[i]).toBeCloseTo(res.results[i].std!, 12))
+    band[0].y.forEach((y, i) => expect(mean.y[i] - y).toBeCloseTo(res.results[i].std!, 12))
     // 0.01 … 3 spans more than two decades: a log axis
     expect(await page.getByTestId('sweep-plot').evaluate((el) => (el as unknown as { _fullLayout: { xaxis: { type: string } } })._fullLayout.xaxis.type)).toBe('log')
     expect(await page.locator('[data-testid=sweep-plot] .scatterlayer .trace').count()).toBeGreaterThanOrEqual(3)
@@ -190,16 +203,37 @@ suite(title, () => {
     await screenshot(page, '63-inspector-warning')
   }, 120_000)
 
-  it('Live runs marks the run whose weights are ≈ 1, and not the healthy ones', async () => {
-    const warned = await Promise.all(runIds.map(async (id) => ((await call<RunDiagnostics | null>('runs.diagnostics', { runId: id }))?.warnings ?? []).length > 0))
-    expect(warned).toEqual([true, false, false])
+  it('Live runs marks the runs whose weights are ≈ 1, and not the healthy ones', async () => {
+    const warnedOf = async (id: number): Promise<boolean> => ((await call<RunDiagnostics | null>('runs.diagnostics', { runId: id }))?.warnings ?? []).length > 0
+    expect(await Promise.all(runIds.map(warnedOf))).toEqual([true, false, false])
+    const warned = new Map(await Promise.all(allIds.map(async (id) => [id, await warnedOf(id)] as const)))
     await page.getByTestId('nav-runs').click()
     await page.getByTestId('runs-table').waitFor()
     await expect.poll(() => page.getByTestId(`run-warn-${runIds[0]}`).count()).toBe(1)
     expect(await page.getByTestId(`run-warn-${runIds[0]}`).getAttribute('title')).toMatch(/^weights ≈ 1: iw-SFT is SFT here/)
-    for (const id of runIds.slice(1)) expect(await page.getByTestId(`run-warn-${id}`).count()).toBe(0)
+    // every run's badge as its diagnostics say (the answers come one after another)
+    for (const id of allIds) await expect.poll(() => page.getByTestId(`run-warn-${id}`).count()).toBe(warned.get(id) ? 1 : 0)
     await page.getByTestId(`run-row-${runIds[0]}`).locator('td.clickable').click()
     await expect.poll(() => text(`run-warnings-${runIds[0]}`)).toMatch(/weights ≈ 1: iw-SFT is SFT here/)
     await screenshot(page, '64-runs-warning-badge')
   }, 60_000)
+
+  it('a running run gets the badge once a snapshot it saved says its weights are ≈ 1', async () => {
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId('runs-table').waitFor()
+    const config = { ...QUICK, weights: { temp: 0.01 }, train: { ...QUICK.train, steps: 20_000, snapshot_every: 20 } }
+    const {
+      runIds: [id]
+    } = await call<{ runIds: number[] }>('runs.start', { config, seeds: [0] })
+    try {
+      await expect.poll(() => page.getByTestId(`run-warn-${id}`).count(), { timeout: 60_000 }).toBe(1)
+      // judged while it runs, not at its end
+      expect(await text(`run-row-${id}`)).toMatch(/running/)
+      const diag = (await call<RunDiagnostics | null>('runs.diagnostics', { runId: id }))!
+      expect(diag.warnings.join()).toMatch(/weights ≈ 1/)
+    } finally {
+      await call('runs.cancel', { runId: id }).catch(() => {})
+      await expect.poll(async () => (await call<Array<{ id: number; status: string }>>('runs.list', {})).find((r) => r.id === id)?.status, { timeout: 60_000 }).not.toBe('running')
+    }
+  }, 120_000)
 })

@@ -19,14 +19,16 @@ function hexA(hex: string, a: number): string {
 }
 
 /** The x axis of a swept key: numeric when every value is a number (logarithmic when they are
- *  all positive and span two decades or more), else one category per value. */
-export function sweepAxis(results: SweepPointResult[], key: string): { type: 'linear' | 'log' | 'category' } {
+ *  all positive and span two decades or more; ticks at the swept values), else one category per value. */
+export function sweepAxis(results: SweepPointResult[], key: string): { type: 'linear' | 'log' | 'category'; tickvals?: number[] } {
   const v = results.map((r) => r.params[key])
   if (!v.every((x) => typeof x === 'number')) return { type: 'category' }
   const n = v as number[]
   const lo = Math.min(...n)
   const hi = Math.max(...n)
-  return { type: lo > 0 && hi / lo >= 100 ? 'log' : 'linear' }
+  const distinct = [...new Set(n)].sort((a, b) => a - b)
+  // a tick at each swept value when there are few of them
+  return { type: lo > 0 && hi / lo >= 100 ? 'log' : 'linear', ...(distinct.length <= 12 ? { tickvals: distinct } : {}) }
 }
 
 export interface SweepSeries {
