@@ -40,6 +40,17 @@ describe('a sweep as the Compare view draws it', () => {
     expect(t[3].y).toEqual([0, 2, 1, 3])
     expect(t[6].y).toEqual([6, 4])
   })
+  it('along values without an order: markers with ±std error bars, no band', () => {
+    const byMethod = [
+      { ...results[0], params: { method: 'sft' } },
+      { ...results[1], params: { method: 'iw-sft' } }
+    ]
+    const t = sweepTraces(byMethod, 'method', ['#000000']) as Array<{ meta: string; mode?: string; x: unknown[]; error_y?: { array: number[] } }>
+    expect(t.map((x) => x.meta)).toEqual(['mean', 'seeds'])
+    expect(t[0].mode).toBe('markers')
+    expect(t[0].x).toEqual(['sft', 'iw-sft'])
+    expect(t[0].error_y!.array).toEqual([Math.SQRT2, 0])
+  })
   it('a log axis when the values span two decades, ticks at the swept values; categories for text', () => {
     expect(sweepAxis(results, 'weights.temp')).toEqual({ type: 'linear', tickvals: [1, 10] })
     expect(sweepAxis([point(0.01, 0.9, [1], 1, 0), point(3, 0.9, [1], 1, 0)], 'weights.temp')).toEqual({ type: 'log', tickvals: [0.01, 3] })

@@ -16,7 +16,9 @@ const STAGE_BUTTONS: Array<{ stage: StageName; text: string }> = [
   { stage: 'batch', text: 'the step’s batch' }
 ]
 
-export function WeightStages({ snap, normalizes, logY }: { snap: SnapshotData; normalizes: boolean; logY: boolean }): React.JSX.Element {
+/** `weighted`: the run's loss used these weights (false for SFT, SFT(Q): the snapshot holds what
+ *  iw-SFT would have used, and the labels say so). */
+export function WeightStages({ snap, normalizes, weighted, logY }: { snap: SnapshotData; normalizes: boolean; weighted: boolean; logY: boolean }): React.JSX.Element {
   const [pick, setPick] = useState<StageName>('loss')
   const stages = useMemo(() => weightStages(snap, normalizes), [snap, normalizes])
   const shown = stages.find((s) => s.stage === pick) ?? stages[stages.length - 1]
@@ -24,8 +26,8 @@ export function WeightStages({ snap, normalizes, logY }: { snap: SnapshotData; n
   const rows = useMemo(() => batchRows(snap), [snap])
   return (
     <div className="panel" data-testid="ins-stages">
+      <h3>Weight stages · step {snap.step}</h3>
       <div className="row gap wrap">
-        <h3 className="grow">Weight stages · step {snap.step}</h3>
         <div className="segmented" role="radiogroup" aria-label="weight stage">
           {STAGE_BUTTONS.map((b) => {
             const has = stages.some((s) => s.stage === b.stage)
@@ -48,6 +50,7 @@ export function WeightStages({ snap, normalizes, logY }: { snap: SnapshotData; n
       </div>
       <p className="small muted" data-testid="ins-stage-label">
         {shown.label} · N = {shown.over}
+        {!weighted && shown.stage !== 'raw' ? ' · not in this run’s loss (every trace counted with w = 1): what iw-SFT would use' : ''}
       </p>
       <div className="kpis">
         <Kpi label="N" value={fmtInt(shown.n)} testId="ins-stage-n" />

@@ -54,9 +54,11 @@ export function sweepSeries(results: SweepPointResult[], xKey: string): SweepSer
 }
 
 /** Plotly traces: per series a ±std band (two fill traces), the mean line with markers (one
- *  point per grid point that has a value) and the seeds' final values as small points. */
+ *  point per grid point that has a value) and the seeds' final values as small points; along a
+ *  key whose values are not numbers, the means as markers with ±std error bars. */
 export function sweepTraces(results: SweepPointResult[], xKey: string, colors: string[]): Record<string, unknown>[] {
   const metric = results[0]?.metric ?? ''
+  const numeric = results.every((r) => typeof r.params[xKey] === 'number')
   return sweepSeries(results, xKey).flatMap((s, i) => {
     const color = colors[i % colors.length]
     const pts = s.points.filter((p) => p.mean !== null)
@@ -72,23 +74,31 @@ export function sweepTraces(results: SweepPointResult[], xKey: string, colors: s
           seedX.push(p.params[xKey])
           seedY.push(v)
         }
+    // values without an order (methods, names): no line or band between them, ±std as error bars
+    const ordered = numeric
+    const band = ordered
+      ? [
+          { type: 'scatter', mode: 'lines', x, y: mean.map((m, k) => m - std[k]), line: { width: 0, color }, hoverinfo: 'skip', showlegend: false, meta: 'band' },
+          {
+            type: 'scatter',
+            mode: 'lines',
+            x,
+            y: mean.map((m, k) => m + std[k]),
+            fill: 'tonexty',
+            fillcolor: hexA(color, 0.18),
+            line: { width: 0, color },
+            hoverinfo: 'skip',
+            showlegend: false,
+            meta: 'band'
+          }
+        ]
+      : []
     return [
-      { type: 'scatter', mode: 'lines', x, y: mean.map((m, k) => m - std[k]), line: { width: 0, color }, hoverinfo: 'skip', showlegend: false, meta: 'band' },
+      ...band,
       {
         type: 'scatter',
-        mode: 'lines',
-        x,
-        y: mean.map((m, k) => m + std[k]),
-        fill: 'tonexty',
-        fillcolor: hexA(color, 0.18),
-        line: { width: 0, color },
-        hoverinfo: 'skip',
-        showlegend: false,
-        meta: 'band'
-      },
-      {
-        type: 'scatter',
-        mode: 'lines+markers',
+        mode: ordered ? 'lines+markers' : 'markers',
+        ...(ordered ? {} : { error_y: { type: 'data', array: std, visible: true, color } }),
         x,
         y: mean,
         name,

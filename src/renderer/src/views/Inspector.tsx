@@ -382,7 +382,7 @@ export function InspectorView(): React.JSX.Element {
             <Kpi label="Spearman(w, score)" value={Number.isNaN(rho) ? 'n/a (one score)' : fmt(rho, 3)} testId="ins-spearman" />
           </div>
           <div className="grid-2">
-            <WeightStages snap={snap} normalizes={normalizes} logY={logY} />
+            <WeightStages snap={snap} normalizes={normalizes} weighted={weighted} logY={logY} />
             <DiagnosticsPanel diag={diag} error={diagErr} />
           </div>
           <div className="grid-2">
