@@ -2,14 +2,18 @@
 // (3 temperatures × 2 seeds) started through sweeps.start; Compare shows it as a table (checked against
 // sweeps.results) and a plot with one point per grid point; the inspector shows each stage of
 // the weights at a snapshot (checked against runs.snapshot, with the ESS/N worked out here) and
-// the run's diagnostics; a run whose weights are ≈ 1 (temp 0.01) carries the back end's warning
-// in the inspector and a badge in Live runs, a healthy one (temp 1) does not.
+// the run's diagnostics; a run whose weights are ≈ 1 (temp 0.01) or collapsed (a control run at
+// temp 3000) carries the back end's warning in the inspector and a badge in Live runs, a healthy
+// one (bandit temp 1, control temp 300) does not — also while it runs.
 // Screenshots go to $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { defaultConfig } from '../../src/shared/config.ts'
 import type { SnapshotData, SweepResults } from '../../src/shared/contract.ts'
 import type { RunDiagnostics } from '../../src/shared/weight-stats.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, type Fixture } from './helpers.ts'
+import { fromTraces } from '../../src/main/common/trace.ts'
+import { Rng } from '../../src/main/engine/rng.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'sweeps in Compare, weight stages and warnings' : `sweeps in Compare, weight stages and warnings (skipped: no Chromium at ${CHROMIUM})`
@@ -23,6 +27,18 @@ const QUICK = {
 }
 const TEMPS = [0.01, 1, 3]
 const SEEDS = 2
+
+/** 200 random control traces (3 steps, 9-D observations, 3-D actions) scored 0 … 199. */
+function controlData() {
+  const rng = new Rng(5)
+  return fromTraces(
+    'tiny-control',
+    'continuous',
+    3,
+    1,
+    Array.from({ length: 200 }, (_, i) => ({ obs: Array.from({ length: 9 }, () => rng.normal()), actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())), score: i }))
+  )
+}
 
 /** ESS/N = (Σ μw)² / (Σ μ · Σ μw²): each trace counted with its sampling mass μ (worked out here, not with the app's code). */
 function essN(w: ArrayLike<number>, mass?: ArrayLike<number>): number {
@@ -221,7 +237,7 @@ suite(title, () => {
   it('a running run gets the badge once a snapshot it saved says its weights are ≈ 1', async () => {
     await page.getByTestId('nav-runs').click()
     await page.getByTestId('runs-table').waitFor()
-    const config = { ...QUICK, weights: { temp: 0.01 }, train: { ...QUICK.train, steps: 20_000, snapshot_every: 20 } }
+    const config = { ...QUICK, weights: { temp: 0.01 }, train: { ...QUICK.train, steps: 200_000, snapshot_every: 20 } }
     const {
       runIds: [id]
     } = await call<{ runIds: number[] }>('runs.start', { config, seeds: [0] })
@@ -236,4 +252,41 @@ suite(title, () => {
       await expect.poll(async () => (await call<Array<{ id: number; status: string }>>('runs.list', {})).find((r) => r.id === id)?.status, { timeout: 60_000 }).not.toBe('running')
     }
   }, 120_000)
+
+  it('a run made to collapse (temperature 3000, no clamp to speak of) is marked, one at temperature 300 is not', async () => {
+    const datasetId = withProjectFile(fx.project, (st) => st.putDataset(controlData(), 'test').id, false)
+    const base = defaultConfig('control')
+    const config = (temp: number): Record<string, unknown> => ({
+      ...base,
+      dataset: String(datasetId),
+      method: 'iw-sft',
+      weights: { ...base.weights, temp, clamp: [0, 1e30] },
+      reference: { kind: 'bc', steps: 20, lr: 1e-3, batch_size: 128 },
+      train: { ...base.train, steps: 30, log_every: 10, eval_every: 30, snapshot_every: 30 }
+    })
+    const [healthy] = await runToEnd(fx, config(300), [0])
+    const [collapsed] = await runToEnd(fx, config(3000), [0])
+    const dc = (await call<RunDiagnostics | null>('runs.diagnostics', { runId: collapsed }))!
+    const dh = (await call<RunDiagnostics | null>('runs.diagnostics', { runId: healthy }))!
+    expect(dc.ess_n_final!).toBeLessThan(0.2)
+    expect(dc.warnings).toHaveLength(1)
+    expect(dc.warnings[0]).toMatch(/^weights collapsed onto \d+ traces/)
+    expect(dh.warnings).toEqual([])
+
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId('runs-table').waitFor()
+    await expect.poll(() => page.getByTestId(`run-warn-${collapsed}`).getAttribute('title')).toBe(dc.warnings[0])
+    expect(await page.getByTestId(`run-warn-${healthy}`).count()).toBe(0)
+
+    await page.getByTestId('nav-inspector').click()
+    await page.getByTestId('ins-run').selectOption(String(collapsed))
+    await expect.poll(() => text('ins-warning-banner')).toContain(dc.warnings[0])
+    await page.getByTestId('ins-stage-loss').click()
+    await expect.poll(async () => Number(await text('ins-stage-ess'))).toBeCloseTo(dc.ess_n_final!, 3)
+    expect(await text('diag-top')).toBe(`${(dc.top1_share! * 100).toFixed(1)}% / ${(dc.top5_share! * 100).toFixed(1)}%`)
+    await screenshot(page, '65-inspector-collapsed', true)
+    await page.getByTestId('ins-run').selectOption(String(healthy))
+    await expect.poll(async () => Number(await text('diag-ess-final'))).toBeCloseTo(dh.ess_n_final!, 3)
+    expect(await page.getByTestId('ins-warning-banner').count()).toBe(0)
+  }, 180_000)
 })

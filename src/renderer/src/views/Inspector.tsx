@@ -162,7 +162,7 @@ export function InspectorView(): React.JSX.Element {
     }
   }, [s.api, otherId, step])
 
-  const { diag, error: diagErr } = useRunDiagnostics(s.api, run)
+  const { diag, error: diagErr } = useRunDiagnostics(s.api, run, runId !== undefined ? s.live[runId]?.step : undefined)
   const { cols } = useColumns(s.api, run?.datasetId ?? undefined)
   const multiplicity = useMemo(() => (cols && run ? curate(cols.scores, run.config.curation).multiplicity : null), [cols, run?.id])
   const normalizes = Boolean(run?.config.weights.normalize)

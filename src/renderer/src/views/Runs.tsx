@@ -35,7 +35,7 @@ export function RunsView(): React.JSX.Element {
     }
   }, [s.runs, picked.length])
   const focused = s.runs.filter((r) => picked.includes(r.id))
-  const warnings = useRunWarnings(s.api, s.runs)
+  const warnings = useRunWarnings(s.api, s.runs, s.live)
   const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
 
   return (
