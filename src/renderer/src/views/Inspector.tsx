@@ -362,8 +362,8 @@ export function InspectorView(): React.JSX.Element {
       {snap && stats && clampStats && (
         <>
           <div className="kpis panel" data-testid="ins-stats">
-            <Kpi label="ESS" value={fmt(stats.ess, 6)} testId="ins-ess" />
-            <Kpi label="ESS / N" value={pct(stats.ess_fraction, 2)} testId="ins-ess-fraction" />
+            <Kpi label="ESS (each trace once)" value={fmt(stats.ess, 6)} testId="ins-ess" />
+            <Kpi label="ESS / N (each trace once)" value={pct(stats.ess_fraction, 2)} testId="ins-ess-fraction" />
             <Kpi label="N traces" value={fmtInt(snap.w.length)} testId="ins-n" />
             <Kpi label="clamp fraction" value={pct(stats.clamp_fraction, 2)} testId="ins-clamp" />
             <Kpi label="log w raw min / median / max" value={`${fmt(stats.logw_raw_min)} / ${fmt(stats.logw_raw_median)} / ${fmt(stats.logw_raw_max)}`} testId="ins-raw-mmm" />
