@@ -10,6 +10,7 @@ import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, RunMetrics, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
 import { ReportControls } from '../components/RunTools.tsx'
+import { SweepPanel } from '../components/SweepPanel.tsx'
 import { debiasedEma, decimate, meanStd } from '../lib/smooth.ts'
 import { evalKey, fmt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -262,6 +263,14 @@ export function CompareView(): React.JSX.Element {
     return { dims, score, scoreLabel: ek ?? '' }
   }, [diff, runs, metrics, ek])
 
+  // a sweep: every picked run in one group, and their configs differ (more than one band)
+  const sweepGroup = useMemo(() => {
+    const g = runs[0]?.group
+    if (!g || runs.length < 2 || !runs.every((r) => r.group === g)) return null
+    return new Set(runs.map(bandKey)).size > 1 ? g : null
+  }, [runs])
+  const sweepRuns = sweepGroup ? s.runs.filter((r) => r.group === sweepGroup) : []
+
   const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
   const allGroups = [...new Set(done.map((r) => r.group).filter((g): g is string => !!g))]
   const groupIds = (g: string): number[] => done.filter((r) => r.group === g).map((r) => r.id)
@@ -340,6 +349,16 @@ export function CompareView(): React.JSX.Element {
           </ul>
         </div>
         <div>
+          {sweepGroup && (
+            <SweepPanel
+              api={s.api}
+              group={sweepGroup}
+              metrics={keys}
+              refresh={sweepRuns.map((r) => `${r.id}:${r.status}`).join(',')}
+              note={sweepRuns.length > runs.length ? `The table holds all ${sweepRuns.length} runs of the group (${runs.length} picked).` : undefined}
+              onInspect={(id) => s.go('inspector', { runIds: [id] })}
+            />
+          )}
           <div className="panel">
             <div className="row gap wrap controls">
               <label className="inline">

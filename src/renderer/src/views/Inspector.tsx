@@ -6,7 +6,10 @@
 // (k = temp/|τ| for "mean", temp for "sum"), then the clamp on w, then, when the run normalises,
 // the self-normalisation over the set — the clamped figures never include the normalisation.
 // Runs whose method does not weight traces (SFT, SFT(Q), BC) say that their weights were not in
-// the loss: their snapshots show what iw-SFT would have weighted.
+// the loss: their snapshots show what iw-SFT would have weighted. Below, each stage of the weight
+// at the snapshot behind a switch (WeightStages: raw, clamped, as the loss used it under the
+// sampling mass, the step's batch) and the run's weight diagnostics (runs.diagnostics), whose
+// warnings (weights collapsed, or ≈ 1) head the view.
 import { useEffect, useMemo, useState } from 'react'
 import { isImportanceWeighted, METHOD_LABELS, type RunConfig } from '../../../shared/config.ts'
 import type { HeatmapData, RunInfo, SnapshotData, TraceRho } from '../../../shared/contract.ts'
@@ -20,6 +23,10 @@ import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { binColor, useTheme } from '../theme.ts'
 import { Kpi } from '../components/Kpi.tsx'
+import { WeightStages } from '../components/WeightStages.tsx'
+import { DiagnosticsPanel, WeightWarnings } from '../components/DiagnosticsPanel.tsx'
+import { clampOnly } from '../lib/weight-stages.ts'
+import { useRunDiagnostics } from '../lib/run-diagnostics.ts'
 
 /** Raw-vs-clamped histogram traces of one or more weight sets on shared bin edges (also used by
  *  the UI benchmark): clamped as filled bars, raw as a step outline on top, so both stay readable
@@ -33,13 +40,6 @@ export function weightHistogramTraces(sets: Array<{ logWRaw: ArrayLike<number>; 
     { type: 'bar', x: centers, y: h.clamped[i], width, name: `log w clamped${label}`, opacity: 0.55, hovertemplate: 'log w %{x:.3g}: %{y}<extra>clamped</extra>' },
     { type: 'scatter', mode: 'lines', line: { shape: 'hvh', width: 1.8 }, x: centers, y: h.raw[i], name: `log w raw${label}`, hovertemplate: 'log w %{x:.3g}: %{y}<extra>raw</extra>' }
   ])
-}
-
-/** w after the clamp alone (no normalisation): clamp(exp(log w raw), lo, hi), as the engine's
- *  clampedWeight does before it normalises. */
-export function clampOnly(logWRaw: ArrayLike<number>, clamp: [number, number]): number[] {
-  const [lo, hi] = clamp
-  return Array.from(logWRaw, (v) => Math.min(Math.max(Math.exp(v), lo), hi))
 }
 
 /** log w raw = k · Σ_t g(ρ_t), spelt out for one trace with the run's settings. */
@@ -162,6 +162,7 @@ export function InspectorView(): React.JSX.Element {
     }
   }, [s.api, otherId, step])
 
+  const { diag, error: diagErr } = useRunDiagnostics(s.api, run, runId !== undefined ? s.live[runId]?.step : undefined)
   const { cols } = useColumns(s.api, run?.datasetId ?? undefined)
   const multiplicity = useMemo(() => (cols && run ? curate(cols.scores, run.config.curation).multiplicity : null), [cols, run?.id])
   const normalizes = Boolean(run?.config.weights.normalize)
@@ -320,6 +321,7 @@ export function InspectorView(): React.JSX.Element {
         </label>
       </header>
       {err && <p className="error-text">{err}</p>}
+      {diag && <WeightWarnings warnings={diag.warnings} testId="ins-warning-banner" />}
       {run && !steps.length && (
         <p className="muted">
           Run #{run.id} has no weight snapshots yet{run.method && !run.method.startsWith('iw') ? ` (${METHOD_LABELS[run.method]} does not weight traces; weights are all 1)` : ''}.
@@ -360,8 +362,8 @@ export function InspectorView(): React.JSX.Element {
       {snap && stats && clampStats && (
         <>
           <div className="kpis panel" data-testid="ins-stats">
-            <Kpi label="ESS" value={fmt(stats.ess, 6)} testId="ins-ess" />
-            <Kpi label="ESS / N" value={pct(stats.ess_fraction, 2)} testId="ins-ess-fraction" />
+            <Kpi label="ESS (each trace once)" value={fmt(stats.ess, 6)} testId="ins-ess" />
+            <Kpi label="ESS / N (each trace once)" value={pct(stats.ess_fraction, 2)} testId="ins-ess-fraction" />
             <Kpi label="N traces" value={fmtInt(snap.w.length)} testId="ins-n" />
             <Kpi label="clamp fraction" value={pct(stats.clamp_fraction, 2)} testId="ins-clamp" />
             <Kpi label="log w raw min / median / max" value={`${fmt(stats.logw_raw_min)} / ${fmt(stats.logw_raw_median)} / ${fmt(stats.logw_raw_max)}`} testId="ins-raw-mmm" />
@@ -378,6 +380,10 @@ export function InspectorView(): React.JSX.Element {
               />
             )}
             <Kpi label="Spearman(w, score)" value={Number.isNaN(rho) ? 'n/a (one score)' : fmt(rho, 3)} testId="ins-spearman" />
+          </div>
+          <div className="grid-2">
+            <WeightStages snap={snap} normalizes={normalizes} weighted={weighted} logY={logY} />
+            <DiagnosticsPanel diag={diag} error={diagErr} />
           </div>
           <div className="grid-2">
             <div className="panel">

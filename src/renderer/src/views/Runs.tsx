@@ -1,12 +1,17 @@
 // Live runs: every run of the project; the chosen ones (a launched group, or picked in the
 // list) with loss, learning rate, evaluation score, ESS/N and clamp fraction updating as the
 // run goes (also runs of other processes: the back end follows the project file), a progress
-// bar with time left, and Cancel (after confirming), Resume, Rename and Delete.
+// bar with time left, and Cancel (after confirming), Resume, Rename and Delete. A run whose
+// weights the back end warns about (runs.diagnostics: collapsed onto a few traces, or ≈ 1) has
+// a ⚠ badge in the list and the warning on its card; a running run is judged again after each
+// weight snapshot it saves.
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
 import { ReplayPanel } from '../components/ReplayPanel.tsx'
+import { WeightWarnings } from '../components/DiagnosticsPanel.tsx'
+import { useRunWarnings } from '../lib/run-diagnostics.ts'
 import { CheckpointsPanel, ReportControls } from '../components/RunTools.tsx'
 import { evalKey, fmt, fmtDuration } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -30,6 +35,7 @@ export function RunsView(): React.JSX.Element {
     }
   }, [s.runs, picked.length])
   const focused = s.runs.filter((r) => picked.includes(r.id))
+  const warnings = useRunWarnings(s.api, s.runs, s.live)
   const toggle = (id: number): void => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id]))
 
   return (
@@ -67,6 +73,11 @@ export function RunsView(): React.JSX.Element {
                   <td onClick={() => setPicked([r.id])} className="clickable">
                     <div className="run-name" title={r.name}>
                       #{r.id} {METHOD_LABELS[r.method]} · seed {r.seed}
+                      {warnings[r.id]?.length ? (
+                        <span className="warn-badge" title={warnings[r.id].join('\n')} aria-label={`weight warning: ${warnings[r.id].join('; ')}`} data-testid={`run-warn-${r.id}`}>
+                          ⚠
+                        </span>
+                      ) : null}
                     </div>
                     <div className="muted small" title={`${r.name}${r.group ? `\ngroup: ${r.group}` : ''}`}>
                       {s.datasets.find((d) => d.id === r.datasetId)?.name ?? r.config.dataset}
@@ -90,7 +101,7 @@ export function RunsView(): React.JSX.Element {
         </div>
         <div>
           {focused.map((r) => (
-            <RunCard key={r.id} run={r} />
+            <RunCard key={r.id} run={r} warnings={warnings[r.id] ?? []} />
           ))}
           {focused.length > 0 && <LivePlots runs={focused} />}
           {focused.length > 0 && (
@@ -106,7 +117,7 @@ export function RunsView(): React.JSX.Element {
   )
 }
 
-function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
+function RunCard({ run, warnings }: { run: RunInfo; warnings: string[] }): React.JSX.Element {
   const s = useApp()
   const live = s.live[run.id]
   const [err, setErr] = useState<string | null>(null)
@@ -234,6 +245,7 @@ function RunCard({ run }: { run: RunInfo }): React.JSX.Element {
       </div>
       {run.error && <p className="error-text">{run.error}</p>}
       {err && <p className="error-text">{err}</p>}
+      <WeightWarnings warnings={warnings} testId={`run-warnings-${run.id}`} />
       {final && Object.keys(final).length > 0 && (
         <div className="muted small">
           final:{' '}
