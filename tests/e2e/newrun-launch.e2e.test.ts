@@ -201,6 +201,44 @@ suite(title, () => {
     expect(await page.getByTestId('ro-start').isDisabled()).toBe(true)
     expect(await text('ro-start-reason')).toMatch(/^no Python environment at /)
     await shot('newrun-launch-04-python-missing')
+    // the same in the dark theme (contrast of the warnings, the command boxes and the segmented control)
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await shot('newrun-launch-04b-python-missing-dark')
+  })
+
+  it('Start sends the config, the processes and the launcher to launch.start and opens Live runs with the run', async () => {
+    // the plan says accelerate is available (whatever this machine's venv), launch.start is answered for the page
+    await page.route('**/api/launch.plan', async (route) => {
+      const res = await route.fetch()
+      const body = (await res.json()) as { ok: boolean; value?: LaunchPlan }
+      if (body.ok && body.value) body.value = { ...body.value, accelerate: { ...body.value.accelerate, available: true, reason: null } }
+      await route.fulfill({ response: res, json: body })
+    })
+    const runId = await call<{ runIds: number[] }>('runs.start', {
+      config: { dataset: String(bandit), train: { steps: 2, log_every: 1, eval_every: 2, snapshot_every: 2 } },
+      seeds: [0]
+    }).then((r) => r.runIds[0])
+    let sent: Record<string, unknown> | null = null
+    await page.route('**/api/launch.start', async (route) => {
+      sent = JSON.parse(route.request().postData() ?? '{}') as Record<string, unknown>
+      await route.fulfill({ json: { ok: true, value: { runId, dir: join(fx.dir, 'jobs', 'x'), command: 'torchrun …' } } })
+    })
+    await llmForm()
+    await page.getByTestId('nr-seeds').fill('3, 4')
+    await page.getByTestId('run-on-accelerate').click()
+    await page.getByTestId('ro-procs').fill('2')
+    await page.getByTestId('ro-launcher').selectOption('accelerate')
+    await poll(() => page.getByTestId('ro-start').isEnabled()).toBe(true)
+    expect(await text('ro-start')).toBe('Start on 2 processes')
+    await page.getByTestId('ro-start').click()
+    await poll(() => active('runs')).toBe(true)
+    expect(sent).toMatchObject({ numProcesses: 2, launcher: 'accelerate' })
+    const config = sent!.config as { seed: number; policy: { kind: string; model: string }; train: { steps: number } }
+    // one run on the Python trainer, with the first of the form's seeds
+    expect(config.seed).toBe(3)
+    expect(config.policy).toMatchObject({ kind: 'llm', model: 'llama' })
+    expect(config.train.steps).toBe(4)
+    await poll(() => page.getByTestId(`run-row-${runId}`).count()).toBe(1)
   })
 
   it('a Table 4 preset fills the form, edits win over it, and the started run records it (runs.get)', async () => {

@@ -18,7 +18,7 @@ export function PythonEnvPanel(props: { status: PythonStatus; onChange(s: Python
     setErr(null)
     setProgress({ step: 0, total: 1, label: 'starting', status: 'running' })
     s.api
-      .invoke('python.install', { force: status.ready })
+      .invoke('python.install', {})
       .then((st) => {
         onChange(st)
         setProgress((p) => (p?.status === 'running' ? { ...p, step: p.total, status: 'completed' } : p))
@@ -43,18 +43,20 @@ export function PythonEnvPanel(props: { status: PythonStatus; onChange(s: Python
           ready · {versions.length ? versions.map(([k, v]) => `${k} ${v}`).join(' · ') : 'no versions reported'}
         </p>
       ) : (
-        <>
-          <p className="field-warn" data-testid="python-problem">
-            {status.problem ?? 'not installed'}
-          </p>
-          <CopyCommand command={status.installCommand} label="or in a terminal" testId="python-install-command" />
-        </>
+        <p className="field-warn" data-testid="python-problem">
+          {status.problem ?? 'not installed'}
+        </p>
       )}
-      <div className="row gap">
-        <button className={status.ready ? 'ghost' : 'primary'} onClick={install} disabled={installing} data-testid="python-install">
-          {installing ? 'Installing…' : status.ready ? 'Reinstall Python environment' : 'Install Python environment'}
-        </button>
-      </div>
+      {/* a ready environment is not offered again from here (`iwsft python install --force` remakes it) */}
+      {(!status.ready || progress) && (
+        <div className="row gap">
+          <button className="primary" onClick={install} disabled={installing || status.ready} data-testid="python-install">
+            {installing ? 'Installing…' : 'Install Python environment'}
+          </button>
+          <span className="muted small">torch, transformers, trl, accelerate and peft from the package index, hash-checked (a few GB)</span>
+        </div>
+      )}
+      {!status.ready && <CopyCommand command={status.installCommand} label="or in a terminal" testId="python-install-command" />}
       {progress && (
         <div className="install-progress" data-testid="python-install-progress">
           <progress value={progress.status === 'completed' ? 1 : Math.max(0, progress.step - 1) / Math.max(1, progress.total)} max={1} aria-label="Python install progress" />
