@@ -63,6 +63,11 @@ suite(title, () => {
   const lastBody = (name: string): Record<string, unknown> => JSON.parse(lastRequests[name].postData() ?? '{}') as Record<string, unknown>
   const active = async (view: string): Promise<boolean> => /\bactive\b/.test((await page.getByTestId(`nav-${view}`).getAttribute('class')) ?? '')
 
+  /** A 2-step bandit run started through the services (a run for Live runs to show). */
+  const quickRun = (): Promise<number> =>
+    call<{ runIds: number[] }>('runs.start', { config: { dataset: String(bandit), train: { steps: 2, log_every: 1, eval_every: 2, snapshot_every: 2 } }, seeds: [0] }).then(
+      (r) => r.runIds[0]
+    )
   /** New run with the LLM dataset and the fixture model as a LoRA policy, 4 steps of batch 4. */
   const llmForm = async (): Promise<void> => {
     await page.getByTestId('nav-new-run').click()
@@ -214,10 +219,7 @@ suite(title, () => {
       if (body.ok && body.value) body.value = { ...body.value, accelerate: { ...body.value.accelerate, available: true, reason: null } }
       await route.fulfill({ response: res, json: body })
     })
-    const runId = await call<{ runIds: number[] }>('runs.start', {
-      config: { dataset: String(bandit), train: { steps: 2, log_every: 1, eval_every: 2, snapshot_every: 2 } },
-      seeds: [0]
-    }).then((r) => r.runIds[0])
+    const runId = await quickRun()
     let sent: Record<string, unknown> | null = null
     await page.route('**/api/launch.start', async (route) => {
       sent = JSON.parse(route.request().postData() ?? '{}') as Record<string, unknown>
@@ -336,12 +338,18 @@ suite(title, () => {
     await shot('newrun-launch-08-cluster-written')
 
     // Follow: launch.follow with the written folder, then Live runs with that run
-    const runId = withProjectFile(fx.project, (s) => s.listRuns()[0].id)
+    const runId = await quickRun()
     let followed: unknown = null
     await page.route('**/api/launch.follow', async (route) => {
       followed = JSON.parse(route.request().postData() ?? '{}')
       await route.fulfill({ json: { ok: true, value: { runId, created: true, status: 'running' } } })
     })
+    // a narrow window: the long commands wrap inside their boxes, nothing runs out of the section
+    await page.setViewportSize({ width: 900, height: 900 })
+    const overflow = await page.getByTestId('run-on-section').evaluate((el) => el.scrollWidth - el.clientWidth)
+    expect(overflow).toBe(0)
+    await shot('newrun-launch-08b-cluster-written-narrow')
+
     await page.getByTestId('ro-follow').click()
     await poll(() => active('runs')).toBe(true)
     expect(followed).toEqual({ dir })
