@@ -1,7 +1,10 @@
 // New run: dataset, curation preset, method, hyper-parameters pre-filled with the paper's
 // values for the dataset's domain, backend, and several seeds launched as one group. Every
 // field is validated as you type (the same zod schema the back end uses); errors sit beside
-// the field they are about.
+// the field they are about. A control dataset can start from a row of the paper's Table 4
+// (PresetPicker); "Run on" (RunOnPanel) sends the same config to the engine here, to the Python
+// trainer under accelerate, or to a job folder for a cluster; on this machine a sweep
+// (SweepPanel) runs a grid of settings × seeds as one group and opens Compare on it.
 import { useEffect, useMemo, useState } from 'react'
 import {
   applyPreset,
