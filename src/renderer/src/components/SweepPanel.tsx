@@ -4,7 +4,7 @@
 // resolves every point before the first run starts, so a key the config does not have starts
 // nothing and its error is shown beside that axis. Once the first run is recorded, Compare
 // opens with the group.
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { ApiError, type SweepStatus } from '../../../shared/contract.ts'
 import { useApp } from '../state.tsx'
 
@@ -49,6 +49,14 @@ export function SweepPanel(props: {
   const [group, setGroup] = useState('')
   const [busy, setBusy] = useState(false)
   const [serverErr, setServerErr] = useState<{ axis: number | null; message: string } | null>(null)
+  // a user who left New run while the sweep was starting is not taken to Compare
+  const mounted = useRef(true)
+  useEffect(() => {
+    mounted.current = true
+    return () => {
+      mounted.current = false
+    }
+  }, [])
   const set = (i: number, patch: Partial<Axis>): void => {
     setServerErr(null)
     setAxes((xs) => xs.map((x, j) => (j === i ? { ...x, ...patch } : x)))
@@ -69,19 +77,20 @@ export function SweepPanel(props: {
       const r = await s.api.invoke('sweeps.start', { config: props.config, grid, seeds, ...(group.trim() ? { group: group.trim() } : {}) })
       // the runs go one after another: wait for the first to be recorded, then show the group
       let st: SweepStatus = await s.api.invoke('sweeps.status', { group: r.group })
-      while (st.status === 'running' && st.runIds.length === 0) {
+      while (st.status === 'running' && st.runIds.length === 0 && mounted.current) {
         await sleep(250)
         st = await s.api.invoke('sweeps.status', { group: r.group })
       }
       if (st.status === 'failed' && st.runIds.length === 0) throw new Error(st.error ?? 'the sweep failed before its first run')
-      s.go('compare', { runIds: st.runIds, group: r.group })
+      if (mounted.current) s.go('compare', { runIds: st.runIds, group: r.group })
     } catch (e) {
       const msg = (e as Error).message
       const issue = e instanceof ApiError ? e.issues.find((i) => /^grid\.\d+/.test(i.path)) : undefined
       const byPath = issue ? Number(issue.path.split('.')[1]) : -1
       const byKey = axes.findIndex((a) => msg.includes(`"${a.key.trim()}"`))
       const axis = byPath >= 0 ? byPath : byKey >= 0 ? byKey : null
-      setServerErr({ axis, message: issue && axis !== null ? `${issue.message}` : msg })
+      if (!mounted.current) return
+      setServerErr({ axis, message: issue && axis !== null ? issue.message : msg })
       setBusy(false)
     }
   }
