@@ -205,7 +205,8 @@ export function RunOnPanel(props: {
               {fieldErr('launcher', 'ro-launcher')}
             </div>
           </div>
-          {plan && !plan.unsupported && (
+          {/* a bad number of processes shows no command: the plan's would be for the last good one */}
+          {plan && !plan.unsupported && !procError && (
             <>
               <CopyCommand
                 key={plan.accelerate.command}
