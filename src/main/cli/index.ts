@@ -35,6 +35,10 @@ const commands: Record<string, { help: string; load: () => Promise<Loaded> }> = 
     help: 'sweep CONFIG --grid KEY=V1,V2 [--grid …] [--seeds N]  a grid of settings × seeds as one group; final metric and ESS/N per point (--metric KEY --json)',
     load: async () => import('./commands/sweep.ts').then((m) => ({ run: m.cmdSweep, usage: m.USAGE }))
   },
+  python: {
+    help: "python install|status the Python trainer's environment (a venv in the cache: torch, transformers, trl, accelerate, peft)",
+    load: async () => import('./commands/python.ts').then((m) => ({ run: m.cmdPython, usage: m.USAGE }))
+  },
   reproduce: {
     help: "reproduce SUITE       the paper's experiments (bandit …) --seeds N [--json]",
     load: async () => import('./commands/reproduce.ts').then((m) => ({ run: m.cmdReproduce, usage: m.USAGE }))

@@ -39,7 +39,7 @@ type RunRequests =
 
 /** Merge a config over the defaults of its dataset's domain (domainOf): a dataset stored in the
  *  project, named by id or by name, by its kind; a built-in by its name. */
-function resolveFor(store: ProjectStore, config: Record<string, unknown>, source?: string): RunConfig {
+export function resolveFor(store: ProjectStore, config: Record<string, unknown>, source?: string): RunConfig {
   const name = typeof config.dataset === 'string' ? config.dataset : undefined
   const stored = name !== undefined && !getBuiltin(name) ? store.findDataset(name) : null
   return resolveConfig(stored ? { domain: domainOf(stored), ...config } : config, source)

@@ -20,6 +20,8 @@ export interface NavParams {
   datasetId?: number
   runIds?: number[]
   presetId?: number
+  /** a run group to show (New run's sweep hands its group to Compare) */
+  group?: string
 }
 
 export interface AppState {

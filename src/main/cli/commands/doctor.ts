@@ -1,6 +1,6 @@
 // `iwsft doctor [--json]`: which tfjs backends load here, which one `auto` picks, and why the
-// others do not — plus what is installed in the native cache, the GPU, and the build tools
-// `iwsft backend install` needs.
+// others do not — plus what is installed in the native cache, the GPU, the build tools
+// `iwsft backend install` needs, and the Python trainer's environment (`iwsft python install`).
 // An engine tool: it loads the backends in this process to say why one does not load (the app's
 // backend.status asks a worker the shorter question of which ones do), so it does not go through
 // the services.
@@ -8,6 +8,7 @@ import { parseArgs, UsageError } from '../args.ts'
 import { backendVersions, detectGpu, initBackend, nativeInstallStatus, probeBackends } from '../../engine/backend/index.ts'
 import { checkBuildTools } from '../../engine/backend/install.ts'
 import { cacheRoot } from '../../engine/backend/paths.ts'
+import { printPythonStatus, withScratchServices } from './python.ts'
 
 export const USAGE = 'usage: iwsft doctor [--json]'
 
@@ -24,7 +25,9 @@ export async function cmdDoctor(argv: string[]): Promise<number> {
   if (chosen) await initBackend(chosen)
   const tools = checkBuildTools()
   const versions = backendVersions()
-  const report = { active: chosen, backends, gpu, native, cache: cacheRoot(), build_tools: tools, versions }
+  // the Python trainer's venv (issue 18: runs on TRL + accelerate)
+  const python = await withScratchServices((s) => s.call('python.status', {}))
+  const report = { active: chosen, backends, gpu, native, cache: cacheRoot(), build_tools: tools, versions, python }
   if (args.flags.has('json')) {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     return 0
@@ -44,6 +47,7 @@ export async function cmdDoctor(argv: string[]): Promise<number> {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`
   )
+  out.push(...printPythonStatus(python))
   process.stdout.write(out.join('\n') + '\n')
   return 0
 }

@@ -28,7 +28,7 @@ export function WeightStages({ snap, normalizes, weighted, logY }: { snap: Snaps
     <div className="panel" data-testid="ins-stages">
       <h3>Weight stages · step {snap.step}</h3>
       <div className="row gap wrap">
-        <div className="segmented" role="radiogroup" aria-label="weight stage">
+        <div className="stage-switch" role="radiogroup" aria-label="weight stage">
           {STAGE_BUTTONS.map((b) => {
             const has = stages.some((s) => s.stage === b.stage)
             return (

@@ -166,6 +166,16 @@ export function CompareView(): React.JSX.Element {
     keptPicks = picked
     picksToHash(picked)
   }, [picked])
+  // a group handed over (New run's sweep): its runs join the picks as they are recorded
+  const handedGroup = s.params.group
+  useEffect(() => {
+    if (!handedGroup) return
+    const ids = s.runs.filter((r) => r.group === handedGroup).map((r) => r.id)
+    setPicked((p) => {
+      const add = ids.filter((id) => !p.includes(id))
+      return add.length ? [...p, ...add] : p
+    })
+  }, [handedGroup, s.runs.map((r) => r.id).join(',')])
   const [byGroup, setByGroup] = useState(true)
   const [metric, setMetric] = useState<string>('')
   const [smoothing, setSmoothing] = useState(0.6)

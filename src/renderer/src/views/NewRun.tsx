@@ -1,9 +1,13 @@
 // New run: dataset, curation preset, method, hyper-parameters pre-filled with the paper's
 // values for the dataset's domain, backend, and several seeds launched as one group. Every
 // field is validated as you type (the same zod schema the back end uses); errors sit beside
-// the field they are about.
+// the field they are about. A control dataset can start from a row of the paper's Table 4
+// (PresetPicker); "Run on" (RunOnPanel) sends the same config to the engine here, to the Python
+// trainer under accelerate, or to a job folder for a cluster; on this machine a sweep
+// (SweepLaunch) runs a grid of settings × seeds as one group and opens Compare on it.
 import { useEffect, useMemo, useState } from 'react'
 import {
+  applyPreset,
   BACKENDS,
   defaultConfig,
   domainOf,
@@ -23,6 +27,11 @@ import { useApp } from '../state.tsx'
 import { describeCuration } from './Curation.tsx'
 import { applyLlmChoice, defaultLlmChoice, LlmPolicyPanel, type LlmChoice } from '../components/LlmPolicy.tsx'
 import type { ModelInfo } from '../../../shared/models.ts'
+import { presetForDataset } from '../../../shared/presets.ts'
+import type { RunOn } from '../../../shared/launch.ts'
+import { PRESET_PATHS, PresetPicker } from '../components/PresetPicker.tsx'
+import { RunOnChoice, RunOnPanel } from '../components/RunOnPanel.tsx'
+import { SweepLaunch } from '../components/SweepLaunch.tsx'
 
 type Kind = 'number' | 'int' | 'nullable-number' | 'text' | 'bool' | 'list'
 interface FieldDef {
@@ -192,6 +201,10 @@ export function NewRunView(): React.JSX.Element {
   // a sequence dataset can fine-tune a project model (issue 14); null: the domain's own policy
   const [models, setModels] = useState<ModelInfo[]>([])
   const [llm, setLlm] = useState<LlmChoice | null>(null)
+  // a row of the paper's Table 4 (control datasets only); the form's own values win over it
+  const [paperPreset, setPaperPreset] = useState<string | null>(null)
+  const [runOn, setRunOn] = useState<RunOn>('local')
+  const [sweepOn, setSweepOn] = useState(false)
   useEffect(() => {
     if (domain !== 'sequence') return setModels([])
     let live = true
@@ -209,13 +222,20 @@ export function NewRunView(): React.JSX.Element {
     setLlm(null)
     setMethod(defaultConfig(domain).method)
     setPresetId('default')
+    setPaperPreset(null)
   }, [datasetId])
 
+  // a new row puts its values in the form: the edits of the fields it sets are dropped
+  const choosePaperPreset = (name: string | null): void => {
+    setPaperPreset(name)
+    setRaw((r) => Object.fromEntries(Object.entries(r).filter(([p]) => !(PRESET_PATHS as readonly string[]).includes(p))))
+  }
+
   const base = useMemo(() => {
-    const c = defaultConfig(domain)
+    const c = domain === 'control' && paperPreset ? applyPreset(defaultConfig(domain), paperPreset) : defaultConfig(domain)
     const preset = presets.find((p) => p.id === presetId)
     return { ...c, domain, dataset: datasetId ? String(datasetId) : c.dataset, method, backend, curation: preset ? preset.curation : c.curation }
-  }, [domain, datasetId, presets, presetId, method, backend])
+  }, [domain, datasetId, presets, presetId, method, backend, paperPreset])
 
   const kindOf = (path: string): Kind => FIELDS.flatMap((g) => g.fields).find((f) => f.path === path)?.kind ?? 'number'
   const config = useMemo(() => {
@@ -334,7 +354,11 @@ export function NewRunView(): React.JSX.Element {
         <div className="field">
           <label htmlFor="nr-preset">curation</label>
           <select id="nr-preset" value={String(presetId)} onChange={(e) => setPresetId(e.target.value === 'default' ? 'default' : Number(e.target.value))} data-testid="nr-preset">
-            <option value="default">domain default · {describeCuration(defaultConfig(domain).curation)}</option>
+            <option value="default">
+              {paperPreset && domain === 'control'
+                ? `Table 4 row · ${describeCuration(applyPreset(defaultConfig(domain), paperPreset).curation)}`
+                : `domain default · ${describeCuration(defaultConfig(domain).curation)}`}
+            </option>
             {presets.map((p) => (
               <option key={p.id} value={p.id}>
                 preset “{p.name}” · {describeCuration(p.curation)}
@@ -391,6 +415,7 @@ export function NewRunView(): React.JSX.Element {
           </div>
         )}
       </div>
+      {domain === 'control' && <PresetPicker value={paperPreset} onChange={choosePaperPreset} suggested={ds ? presetForDataset(ds.name) : undefined} form={cfg} />}
       {llm && <LlmPolicyPanel models={models} choice={llm} onChange={setLlm} issues={issues} />}
       {llm && parsed.success && (
         <details className="panel" data-testid="llm-config">
@@ -421,14 +446,34 @@ export function NewRunView(): React.JSX.Element {
             ))}
         </ul>
       )}
+      <div className="panel run-on-section" data-testid="run-on-section">
+        <RunOnChoice value={runOn} onChange={setRunOn} />
+        {runOn === 'local' ? (
+          <>
+            <div className="row gap wrap">
+              <span className="muted small">
+                {sweepOn ? "The workbench's engine trains each run of the sweep here." : "The workbench's engine trains it here: Launch below starts one run per seed."}
+              </span>
+              <label className="inline small">
+                <input type="checkbox" checked={sweepOn} onChange={(e) => setSweepOn(e.target.checked)} data-testid="sweep-toggle" /> sweep a grid of settings instead
+              </label>
+            </div>
+            {sweepOn && <SweepLaunch config={parsed.success ? (parsed.data as unknown as Record<string, unknown>) : null} />}
+          </>
+        ) : (
+          <RunOnPanel runOn={runOn} config={parsed.success && !seedsError ? ({ ...parsed.data, seed: seeds[0] } as unknown as Record<string, unknown>) : null} />
+        )}
+      </div>
       <div className="row gap sticky-actions">
-        <button className="primary" onClick={() => void launch()} disabled={busy || !parsed.success || !!seedsError} data-testid="launch">
-          {busy ? 'Starting…' : seeds.length > 1 ? `Launch ${seeds.length} runs` : 'Launch run'}
-        </button>
+        {runOn === 'local' && !sweepOn && (
+          <button className="primary" onClick={() => void launch()} disabled={busy || !parsed.success || !!seedsError} data-testid="launch">
+            {busy ? 'Starting…' : seeds.length > 1 ? `Launch ${seeds.length} runs` : 'Launch run'}
+          </button>
+        )}
         <button className="ghost" onClick={() => setRaw({})}>
           Reset to paper defaults
         </button>
-        {cost && parsed.success && (
+        {cost && parsed.success && runOn === 'local' && (
           <span className="muted small" data-testid="nr-reference-cost">
             {cost}
           </span>
