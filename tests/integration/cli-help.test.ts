@@ -38,6 +38,7 @@ const SUBCOMMANDS: Record<string, string[]> = {
   datasets: ['make', 'refs', 'import', 'list'],
   models: ['fetch', 'add', 'list', 'show', 'remove', 'generate', 'score', 'score-dataset', 'weigh'],
   sample: [],
+  python: ['install', 'status'],
   serve: [],
   project: ['recover']
 }
