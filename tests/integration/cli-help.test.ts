@@ -39,6 +39,8 @@ const SUBCOMMANDS: Record<string, string[]> = {
   models: ['fetch', 'add', 'list', 'show', 'remove', 'generate', 'score', 'score-dataset', 'weigh'],
   sample: [],
   python: ['install', 'status'],
+  launch: [],
+  follow: [],
   serve: [],
   project: ['recover']
 }
