@@ -56,11 +56,11 @@ print(json.dumps(out))
 `
 
 /** What the venv at `venv` holds; `requirements`: the pins its versions are compared with. */
-export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequirements()): PythonStatus {
+export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequirements(), packages: readonly string[] = TRAINER_PACKAGES): PythonStatus {
   const python = venvPython(venv)
   const base = { venv, installCommand: INSTALL_COMMAND }
   if (!existsSync(python)) return { ...base, ready: false, python: null, versions: {}, problem: `no Python environment at ${venv}; make it with \`${INSTALL_COMMAND}\`` }
-  const r = spawnSync(python, ['-c', PROBE, ...TRAINER_PACKAGES], { encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(python, ['-c', PROBE, ...packages], { encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()
     return { ...base, ready: false, python, versions: {}, problem: `the interpreter ${python} does not run (${why}); make the environment again with \`${INSTALL_COMMAND} --force\`` }
@@ -68,7 +68,7 @@ export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequi
   const found = JSON.parse(r.stdout) as Record<string, string | null>
   const versions: Record<string, string> = {}
   for (const [k, v] of Object.entries(found)) if (v) versions[k] = v
-  const missing = TRAINER_PACKAGES.filter((p) => !versions[p])
+  const missing = packages.filter((p) => !versions[p])
   if (missing.length) return { ...base, ready: false, python, versions, problem: `${missing.join(', ')} not installed in ${venv}; run \`${INSTALL_COMMAND} --force\`` }
   let pins = new Map<string, string>()
   try {
@@ -76,7 +76,7 @@ export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequi
   } catch {
     // no requirements file here (a branch without python/trainer): nothing to compare with
   }
-  const differ = TRAINER_PACKAGES.filter((p) => pins.has(p) && pins.get(p) !== versions[p])
+  const differ = packages.filter((p) => pins.has(p) && pins.get(p) !== versions[p])
   if (differ.length) {
     const what = differ.map((p) => `${p} ${versions[p]} (pinned ${pins.get(p)})`).join(', ')
     return { ...base, ready: false, python, versions, problem: `${what} in ${venv}; make it again with \`${INSTALL_COMMAND} --force\`` }
@@ -92,6 +92,8 @@ export interface InstallOptions {
   requirements?: string
   /** the interpreter that makes the venv (default python3) */
   basePython?: string
+  /** the packages that must be there (default TRAINER_PACKAGES) */
+  packages?: readonly string[]
   signal?: AbortSignal
   onProgress?: (p: PythonInstallProgress) => void
 }
@@ -103,11 +105,12 @@ const STEPS = ['make the venv', 'pip install (hash-checked)', 'check the package
 export async function installPythonEnv(opts: InstallOptions = {}): Promise<PythonStatus> {
   const venv = opts.venv ?? pythonVenvDir()
   const requirements = opts.requirements ?? trainerRequirements()
+  const packages = opts.packages ?? TRAINER_PACKAGES
   const total = STEPS.length
   const report = (step: number, status: PythonInstallProgress['status'], message?: string, error?: string): void =>
     opts.onProgress?.({ step, total, label: STEPS[step - 1], status, ...(message ? { message } : {}), ...(error ? { error } : {}) })
   if (!opts.force) {
-    const now = pythonStatus(venv, requirements)
+    const now = pythonStatus(venv, requirements, packages)
     if (now.ready) {
       report(total, 'completed', `already made: ${venv}`)
       return now
@@ -127,9 +130,8 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     })
     step = 3
     report(3, 'running')
-    const checked = pythonStatus(partial, requirements)
-    // the packages are there; readiness is judged again once the venv is in place
-    if (!checked.python || TRAINER_PACKAGES.some((p) => !checked.versions[p]) || /pinned/.test(checked.problem ?? '')) {
+    const checked = pythonStatus(partial, requirements, packages)
+    if (!checked.ready) {
       throw new Error(checked.problem ?? 'the installed packages could not be read')
     }
     step = 4
@@ -146,7 +148,7 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     report(step, 'failed', undefined, message)
     throw new Error(message === 'cancelled' ? 'python install cancelled; nothing was kept' : `python install failed at "${STEPS[step - 1]}": ${message}`, { cause: e })
   }
-  const done = pythonStatus(venv, requirements)
+  const done = pythonStatus(venv, requirements, packages)
   report(total, done.ready ? 'completed' : 'failed', done.ready ? venv : undefined, done.problem ?? undefined)
   return done
 }
