@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
 import { batchSchedule, trainerRng } from '../../src/main/engine/train/batch-schedule.ts'
+import { decodeSafetensors } from '../../src/main/export/safetensors.ts'
 import { writeJobFolder } from '../../src/main/jobs/job-folder.ts'
 import { resolveModelReference } from '../../src/main/jobs/model-reference.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
@@ -61,6 +62,8 @@ describe('writeJobFolder', () => {
         'batches.json',
         'config.json',
         'data.jsonl',
+        'init_adapter/adapter_config.json',
+        'init_adapter/adapter_model.safetensors',
         'job.json',
         'README.md',
         'requirements.txt',
@@ -71,6 +74,7 @@ describe('writeJobFolder', () => {
       ].sort()
     )
     expect(job.trainerMissing).toBe(false)
+    expect(job.initAdapterSkipped).toBeNull()
     const m = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'))
     const summary = store.findDataset(String(datasetId))!
     expect(m).toEqual({
@@ -155,6 +159,38 @@ describe('writeJobFolder', () => {
     expect(JSON.parse(readFileSync(join(out, 'job.json'), 'utf8')).job_id).toBe(second.manifest.job_id)
     await expect(writeJobFolder(store, cfg(), join(dir, 'jobs', 'new'), { mode: 'local', trainerDir: broken })).rejects.toThrow(/ENOENT/)
     expect(readdirSync(join(dir, 'jobs')).sort()).toEqual(['again', 'local'])
+  })
+
+  it("LoRA: init_adapter holds the engine's starting adapters for the run seed (B = 0), the same for the same seed", async () => {
+    const adapter = (d: string) => decodeSafetensors(readFileSync(join(d, 'init_adapter', 'adapter_model.safetensors')))
+    const a = join(dir, 'seed3-a')
+    const b = join(dir, 'seed3-b')
+    const c = join(dir, 'seed4')
+    await writeJobFolder(store, cfg(), a, { mode: 'local', trainerDir })
+    await writeJobFolder(store, cfg(), b, { mode: 'emit', trainerDir })
+    await writeJobFolder(store, cfg({ seed: 4 }), c, { mode: 'local', trainerDir })
+    const conf = JSON.parse(readFileSync(join(a, 'init_adapter', 'adapter_config.json'), 'utf8'))
+    expect(conf).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, base_model_name_or_path: LLAMA })
+    expect([...conf.target_modules].sort()).toEqual(['q_proj', 'v_proj'])
+    expect(JSON.parse(readFileSync(join(b, 'init_adapter', 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe('model')
+    const ta = adapter(a).tensors
+    // 2 layers × (q, v) × (A, B); the tiny Llama: hidden 64, 4 heads × 16 (q), 2 kv heads × 16 (v)
+    expect(ta).toHaveLength(8)
+    for (const t of ta) {
+      const isB = /lora_B/.test(t.name)
+      const out = /v_proj/.test(t.name) ? 32 : 64
+      expect(t.shape).toEqual(isB ? [out, 4] : [4, 64])
+      const vals = Array.from(t.data as Float32Array)
+      if (isB) expect(vals.every((v) => v === 0)).toBe(true)
+      else expect(vals.some((v) => v !== 0)).toBe(true)
+    }
+    const same = adapter(b).tensors
+    ta.forEach((t, i) => expect(Array.from(same[i].data as Float32Array)).toEqual(Array.from(t.data as Float32Array)))
+    const other = adapter(c).tensors
+    expect(ta.some((t, i) => /lora_A/.test(t.name) && Array.from(other[i].data as Float32Array).some((v, k) => v !== (t.data as Float32Array)[k]))).toBe(true)
+    // full fine-tuning starts from the model itself: no adapter
+    const full = await writeJobFolder(store, cfg({ policy: { kind: 'llm', model: 'llama', finetune: 'full' } }), join(dir, 'full'), { mode: 'local', trainerDir })
+    expect(full.files.some((f) => f.startsWith('init_adapter/'))).toBe(false)
   })
 
   it('copies no trainer when python/trainer is not there, and says so', async () => {

@@ -5,7 +5,9 @@
 //   own batches: batchSchedule with trainerRng(seed, false), so an engine run and a TRL run of
 //   one config and seed see the same traces in the same order), ref_logprobs.jsonl (when the
 //   project caches the π_ref log-probs), model/ (copied for a cluster; a local launch names the
-//   project's model path instead), trainer/ + requirements.txt (copied from python/trainer),
+//   project's model path instead), init_adapter/ (LoRA: the engine's starting adapters for the
+//   run seed as a PEFT folder, so both trainers start equal; the model is loaded here for it),
+//   trainer/ + requirements.txt (copied from python/trainer),
 //   accelerate/{ddp,deepspeed_zero3,fsdp}.yaml, slurm.sh, README.md.
 // It is written into `DIR.partial` and renamed into place at the end: a folder that is there is
 // complete. An existing DIR is an 'exists' error unless the caller says overwrite.
@@ -18,7 +20,9 @@ import { curateForRun } from '../engine/experiment.ts'
 import { batchSchedule, trainerRng } from '../engine/train/batch-schedule.ts'
 import { ExportExistsError } from '../export/atomic.ts'
 import type { ProjectStore } from '../store/types.ts'
-import { checkRunModel, type LlmPolicyConfig } from './llm-policy.ts'
+import { checkRunModel, loadRunModel, type LlmPolicyConfig } from './llm-policy.ts'
+import { initBackend } from '../engine/backend/index.ts'
+import { writeLlmExport } from '../export/hf-export.ts'
 import { clusterRunCommands, shellWord, unsupportedReason } from './launch-plan.ts'
 import { requireModel, resolveModelReference } from './model-reference.ts'
 import { trainerRequirements, trainerSourceDir } from './python-env.ts'
@@ -50,6 +54,8 @@ export interface JobFolderOptions {
   numProcesses?: number
   /** the trainer's source folder (default python/trainer of this repository) */
   trainerDir?: string
+  /** LoRA: write init_adapter/ (default true; it loads the model in this process) */
+  initAdapter?: boolean
 }
 
 export interface JobFolder {
@@ -59,6 +65,8 @@ export interface JobFolder {
   files: string[]
   /** python/trainer was not there to copy (a build without the trainer) */
   trainerMissing: boolean
+  /** why init_adapter/ was not written for a LoRA run (the trainer then initialises LoRA itself) */
+  initAdapterSkipped: string | null
 }
 
 /** The language-model policy of a config the Python trainer can run, or a ConfigError saying why not. */
@@ -109,6 +117,7 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
   rmSync(partial, { recursive: true, force: true })
   mkdirSync(partial, { recursive: true })
   let trainerMissing = false
+  let initAdapterSkipped: string | null = null
   try {
     const put = (name: string, text: string, mode?: number): void => {
       const f = join(partial, name)
@@ -133,12 +142,20 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
     } else trainerMissing = true
     const req = opts.trainerDir ? join(opts.trainerDir, 'requirements.txt') : trainerRequirements()
     if (existsSync(req)) cpSync(req, join(partial, 'requirements.txt'))
+    if (policy.finetune === 'lora' && opts.initAdapter !== false) {
+      try {
+        await writeInitAdapter(store, config, policy, join(partial, 'init_adapter'), manifest)
+      } catch (e) {
+        initAdapterSkipped = (e as Error).message
+        rmSync(join(partial, 'init_adapter'), { recursive: true, force: true })
+      }
+    }
     const n = opts.numProcesses ?? 1
     put('accelerate/ddp.yaml', accelerateConfig('MULTI_GPU', n))
     put('accelerate/deepspeed_zero3.yaml', accelerateConfig('DEEPSPEED', n))
     put('accelerate/fsdp.yaml', accelerateConfig('FSDP', n))
     put('slurm.sh', slurmScript(manifest, n), 0o755)
-    put('README.md', jobReadme(manifest, config, target, n, Boolean(refLogProbs)))
+    put('README.md', jobReadme(manifest, config, target, n, Boolean(refLogProbs), initAdapterSkipped))
     if (existsSync(target)) {
       // overwrite: the old folder goes only once the new one is complete
       const old = `${target}.old`
@@ -151,7 +168,20 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
     rmSync(partial, { recursive: true, force: true })
     throw e
   }
-  return { dir: target, manifest, files: listFiles(target), trainerMissing }
+  return { dir: target, manifest, files: listFiles(target), trainerMissing, initAdapterSkipped }
+}
+
+/** LoRA: θ's starting adapters exactly as an engine run of this config makes them (loadRunModel:
+ *  fresh adapters seeded by the run seed, B = 0), written as a PEFT folder. */
+async function writeInitAdapter(store: ProjectStore, config: RunConfig, policy: LlmPolicyConfig, out: string, m: JobManifest): Promise<void> {
+  await initBackend(config.backend)
+  const run = await loadRunModel(store, policy, config.seed)
+  try {
+    const metadata = { generated_by: `IW-SFT Workbench ${pkg.version}`, job_id: m.job_id, seed: String(config.seed), what: 'initial LoRA adapters' }
+    await writeLlmExport(run.policy, run.llm, 'peft', out, { metadata, baseModel: m.model.path })
+  } finally {
+    run.dispose()
+  }
 }
 
 /** π_ref's cached log-probs over the dataset, when the method uses them and the project has
@@ -289,7 +319,7 @@ accelerate launch --config_file "$ACCELERATE_CONFIG" --num_processes ${n} traine
 `
 }
 
-function jobReadme(m: JobManifest, config: RunConfig, dir: string, n: number, hasRef: boolean): string {
+function jobReadme(m: JobManifest, config: RunConfig, dir: string, n: number, hasRef: boolean, initSkipped: string | null): string {
   const run = clusterRunCommands('.')
   return `# ${m.name}
 
@@ -302,7 +332,7 @@ Made by the workbench ${m.workbench} on ${m.created}; job id ${m.job_id}.
 - job.json: the manifest; config.json: the resolved run config (the workbench's schema)
 - data.jsonl: the curated traces (index, id, input_ids, mask, score, multiplicity)
 - batches.json: the global batch of every step, as the workbench's own trainer draws them
-${hasRef ? '- ref_logprobs.jsonl: π_ref log-probs cached by the workbench\n' : ''}- model${m.model.path === 'model' ? '/' : `: ${m.model.path} (not copied: a job for this machine)`}
+${hasRef ? '- ref_logprobs.jsonl: π_ref log-probs cached by the workbench\n' : ''}${m.finetune === 'lora' ? (initSkipped ? `- no init_adapter/ (${initSkipped}): the trainer initialises LoRA itself\n` : '- init_adapter/: the LoRA adapters an engine run of this config and seed starts from (PEFT)\n') : ''}- model${m.model.path === 'model' ? '/' : `: ${m.model.path} (not copied: a job for this machine)`}
 - trainer/, requirements.txt: the trainer and its pinned, hash-checked packages
 - accelerate/ddp.yaml, deepspeed_zero3.yaml, fsdp.yaml; slurm.sh (one node, ${n} GPU(s))
 
