@@ -115,7 +115,7 @@ describe('writeJobFolder', () => {
     expect(readFileSync(join(out, 'accelerate/ddp.yaml'), 'utf8')).toMatch(/distributed_type: MULTI_GPU[\s\S]*num_processes: 2/)
     expect(readFileSync(join(out, 'accelerate/deepspeed_zero3.yaml'), 'utf8')).toMatch(/zero_stage: 3/)
     expect(readFileSync(join(out, 'slurm.sh'), 'utf8')).toMatch(
-      /#SBATCH --gpus-per-node=2[\s\S]*accelerate launch --config_file "\$ACCELERATE_CONFIG" --num_processes 2 trainer\/train.py \./
+      /#SBATCH --gpus-per-node=2[\s\S]*NPROC="\$\{SLURM_GPUS_ON_NODE:-2\}"\naccelerate launch --config_file "\$ACCELERATE_CONFIG" --num_processes "\$NPROC" trainer\/train.py \./
     )
     expect(readdirSync(dirname(out)).filter((f) => f.endsWith('.partial'))).toEqual([])
   })
@@ -197,6 +197,7 @@ describe('writeJobFolder', () => {
     const job = await writeJobFolder(store, cfg(), join(dir, 'no-trainer'), { mode: 'local', trainerDir: join(dir, 'absent') })
     expect(job.trainerMissing).toBe(true)
     expect(job.files.some((f) => f.startsWith('trainer/') || f === 'requirements.txt')).toBe(false)
+    expect(readFileSync(join(job.dir, 'README.md'), 'utf8')).toMatch(/no trainer\/: the workbench that wrote this folder has no python\/trainer/)
   })
 
   it('gives clear errors for configs the Python trainer cannot run', async () => {

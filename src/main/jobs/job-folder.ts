@@ -155,7 +155,7 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
     put('accelerate/deepspeed_zero3.yaml', accelerateConfig('DEEPSPEED', n))
     put('accelerate/fsdp.yaml', accelerateConfig('FSDP', n))
     put('slurm.sh', slurmScript(manifest, n), 0o755)
-    put('README.md', jobReadme(manifest, config, target, n, Boolean(refLogProbs), initAdapterSkipped))
+    put('README.md', jobReadme(manifest, config, target, n, Boolean(refLogProbs), initAdapterSkipped, trainerMissing))
     if (existsSync(target)) {
       // overwrite: the old folder goes only once the new one is complete
       const old = `${target}.old`
@@ -315,11 +315,13 @@ cd "\${SLURM_SUBMIT_DIR:-$(dirname "$0")}"
 # the Python environment: python -m venv .venv && .venv/bin/pip install --require-hashes -r requirements.txt
 if [ -x .venv/bin/accelerate ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 ACCELERATE_CONFIG="\${ACCELERATE_CONFIG:-accelerate/ddp.yaml}"
-accelerate launch --config_file "$ACCELERATE_CONFIG" --num_processes ${n} trainer/train.py .
+# one process a GPU: sbatch --gpus-per-node=8 slurm.sh runs 8
+NPROC="\${SLURM_GPUS_ON_NODE:-${n}}"
+accelerate launch --config_file "$ACCELERATE_CONFIG" --num_processes "$NPROC" trainer/train.py .
 `
 }
 
-function jobReadme(m: JobManifest, config: RunConfig, dir: string, n: number, hasRef: boolean, initSkipped: string | null): string {
+function jobReadme(m: JobManifest, config: RunConfig, dir: string, n: number, hasRef: boolean, initSkipped: string | null, trainerMissing: boolean): string {
   const run = clusterRunCommands('.')
   return `# ${m.name}
 
@@ -333,7 +335,7 @@ Made by the workbench ${m.workbench} on ${m.created}; job id ${m.job_id}.
 - data.jsonl: the curated traces (index, id, input_ids, mask, score, multiplicity)
 - batches.json: the global batch of every step, as the workbench's own trainer draws them
 ${hasRef ? '- ref_logprobs.jsonl: π_ref log-probs cached by the workbench\n' : ''}${m.finetune === 'lora' ? (initSkipped ? `- no init_adapter/ (${initSkipped}): the trainer initialises LoRA itself\n` : '- init_adapter/: the LoRA adapters an engine run of this config and seed starts from (PEFT)\n') : ''}- model${m.model.path === 'model' ? '/' : `: ${m.model.path} (not copied: a job for this machine)`}
-- trainer/, requirements.txt: the trainer and its pinned, hash-checked packages
+${trainerMissing ? '- no trainer/: the workbench that wrote this folder has no python/trainer; copy it (and its requirements.txt) here' : '- trainer/, requirements.txt: the trainer and its pinned, hash-checked packages'}
 - accelerate/ddp.yaml, deepspeed_zero3.yaml, fsdp.yaml; slurm.sh (one node, ${n} GPU(s))
 
 ## Run it
