@@ -312,7 +312,7 @@ function slurmScript(m: JobManifest, n: number): string {
 #SBATCH --output=slurm-%j.out
 set -euo pipefail
 cd "\${SLURM_SUBMIT_DIR:-$(dirname "$0")}"
-# the Python environment: python -m venv .venv && .venv/bin/pip install --require-hashes -r requirements.txt
+# the Python environment: python -m venv .venv && .venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 if [ -x .venv/bin/accelerate ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 ACCELERATE_CONFIG="\${ACCELERATE_CONFIG:-accelerate/ddp.yaml}"
 # one process a GPU: sbatch --gpus-per-node=8 slurm.sh runs 8
@@ -340,7 +340,7 @@ ${trainerMissing ? '- no trainer/: the workbench that wrote this folder has no p
 
 ## Run it
 \`\`\`
-python3 -m venv .venv && .venv/bin/pip install --require-hashes -r requirements.txt
+python3 -m venv .venv && .venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 ${run.map((c) => c.replace(/^cd \. && /, '')).join('\n# or\n')}
 \`\`\`
 The batch size (${config.train.batch_size}) must be divisible by the number of processes.

@@ -4,9 +4,9 @@
 //
 // status(): is its interpreter there, and which versions of the trainer's packages does it hold
 // (read with importlib.metadata and located with importlib.util.find_spec in one `python -c`:
-// importing torch itself takes seconds, and launch.plan asks often).
-// installPythonEnv(): `python3 -m venv <venv>.partial`, then `pip install --require-hashes -r
-// requirements.txt` into it, then the status check; only a venv that passed is renamed into
+// importing torch itself takes seconds, and launch.plan asks often; the install imports them once).
+// installPythonEnv(): `python3 -m venv <venv>.partial`, then `pip install --require-hashes --no-deps
+// -r requirements.txt` into it, then the status check and an import of each package; only a venv that passed is renamed into
 // place, so a failed or cancelled install leaves no half venv that looks ready. A venv's scripts
 // (bin/pip, bin/torchrun, bin/accelerate, bin/activate) name its folder in their first line, so
 // the rename rewrites `<venv>.partial` to `<venv>` in them.
@@ -124,8 +124,10 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     report(1, 'running', `${opts.basePython ?? 'python3'} -m venv ${partial}`)
     await runLogged(opts.basePython ?? 'python3', ['-m', 'venv', partial], opts.signal, () => {})
     step = 2
-    report(2, 'running', `pip install --require-hashes -r ${requirements}`)
-    await runLogged(venvPython(partial), ['-m', 'pip', 'install', '--require-hashes', '--no-input', '--disable-pip-version-check', '-r', requirements], opts.signal, (line) => {
+    report(2, 'running', `pip install --require-hashes --no-deps -r ${requirements}`)
+    // every distribution is listed with its hashes (JOB_SPEC): pip installs exactly those
+    const pipArgs = ['-m', 'pip', 'install', '--require-hashes', '--no-deps', '--no-input', '--disable-pip-version-check', '-r', requirements]
+    await runLogged(venvPython(partial), pipArgs, opts.signal, (line) => {
       if (/^\s*(Collecting|Downloading|Installing|Successfully installed)/.test(line)) report(2, 'running', line.trim())
     })
     step = 3
@@ -134,6 +136,8 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     if (!checked.ready) {
       throw new Error(checked.problem ?? 'the installed packages could not be read')
     }
+    // and they import (a dependency missing from the list shows here, not in the first job)
+    await runLogged(venvPython(partial), ['-c', packages.map((p) => `import ${p.replace(/-/g, '_')}`).join('; ')], opts.signal, () => {})
     step = 4
     report(4, 'running', `${partial} → ${venv}`)
     relocateScripts(partial, venv)
