@@ -122,6 +122,23 @@ describe('launch.start with a fake trainer', () => {
     expect(s.activeRuns()).not.toContain(id)
   })
 
+  it('another back end cannot follow the folder of a run this one records', async () => {
+    let id: number | null = null
+    const first = next('run.metrics', () => id)
+    const ended = next('run.end', () => id)
+    const started = await s.call('launch.start', { config: llmConfig(datasetId, { name: 'watched', train: { steps: 40, batch_size: 4, log_every: 1 } }) })
+    id = started.runId
+    await first
+    const other = await services(file)
+    try {
+      await expect(other.call('launch.follow', { dir: started.dir })).rejects.toThrow(/being recorded by another process of the workbench/)
+    } finally {
+      await other.shutdown()
+    }
+    await s.call('runs.cancel', { runId: id })
+    expect((await ended).status).toBe('cancelled')
+  })
+
   it('a trainer that fails says why', async () => {
     const f = await services(file, { trainerCommand: [process.execPath, FAKE_TRAINER, '--delay', '10', '--fail-at', '2'] })
     try {

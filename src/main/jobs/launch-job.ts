@@ -263,7 +263,12 @@ export function followJobFolder(store: ProjectStore, dirIn: string, o: JobHooks 
   const body = async (): Promise<RunEndEvent> => {
     await Promise.resolve()
     const { manifest, config } = readJobFolder(dir)
+    store.markInterrupted() // a run left 'running' by a process that has gone since the project opened
     const earlier = findRunByJobId(store, manifest.job_id)
+    if (earlier?.status === 'running') {
+      // its launch or follow is alive in another process, which records it: two would race
+      throw new Error(`run ${earlier.id} ("${earlier.name}") of this job folder is being recorded by another process of the workbench; follow it there, or once that process has stopped`)
+    }
     const dataset = store.listDatasets().find((d) => d.hash === manifest.dataset.hash)
     const runId =
       earlier?.id ??
@@ -276,7 +281,7 @@ export function followJobFolder(store: ProjectStore, dirIn: string, o: JobHooks 
         backend: BACKEND,
         versions: runVersions({ job_id: manifest.job_id, job_dir: dir, followed: 'true' })
       })
-    if (earlier && earlier.status !== 'running' && earlier.status !== 'interrupted' && earlier.status !== 'queued') {
+    if (earlier && earlier.status !== 'interrupted' && earlier.status !== 'queued') {
       // it ended: nothing more will come
       resolveReady({ runId, created: false, status: earlier.status })
       return { type: 'end', runId, status: earlier.status === 'completed' || earlier.status === 'cancelled' ? earlier.status : 'failed', final: {} }
