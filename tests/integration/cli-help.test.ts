@@ -38,6 +38,9 @@ const SUBCOMMANDS: Record<string, string[]> = {
   datasets: ['make', 'refs', 'import', 'list'],
   models: ['fetch', 'add', 'list', 'show', 'remove', 'generate', 'score', 'score-dataset', 'weigh'],
   sample: [],
+  python: ['install', 'status'],
+  launch: [],
+  follow: [],
   serve: [],
   project: ['recover']
 }

@@ -35,6 +35,14 @@ const commands: Record<string, { help: string; load: () => Promise<Loaded> }> = 
     help: 'sweep CONFIG --grid KEY=V1,V2 [--grid …] [--seeds N]  a grid of settings × seeds as one group; final metric and ESS/N per point (--metric KEY --json)',
     load: async () => import('./commands/sweep.ts').then((m) => ({ run: m.cmdSweep, usage: m.USAGE }))
   },
+  launch: {
+    help: 'launch CONFIG --engine accelerate [--num-processes N] | --emit DIR  run on the Python trainer (TRL + accelerate) here, or write a job folder for a cluster',
+    load: async () => import('./commands/launch.ts').then((m) => ({ run: m.cmdLaunch, usage: m.USAGE }))
+  },
+  follow: {
+    help: "follow DIR            record and follow a job folder's stream (a cluster's job synced back) until it ends",
+    load: async () => import('./commands/follow.ts').then((m) => ({ run: m.cmdFollow, usage: m.USAGE }))
+  },
   python: {
     help: "python install|status the Python trainer's environment (a venv in the cache: torch, transformers, trl, accelerate, peft)",
     load: async () => import('./commands/python.ts').then((m) => ({ run: m.cmdPython, usage: m.USAGE }))

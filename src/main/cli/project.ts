@@ -5,7 +5,7 @@ import { existsSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ApiError, type WireError } from '../../shared/contract.ts'
 import { ensureBuiltinDatasets } from '../jobs/builtin-datasets.ts'
-import { createServices, type Services } from '../services/index.ts'
+import { createServices, type Services, type ServicesOptions } from '../services/index.ts'
 import { openProject } from '../store/index.ts'
 import type { ProjectStore } from '../store/types.ts'
 import { strFlag, UsageError, type Args } from './args.ts'
@@ -24,11 +24,11 @@ export async function openProjectFor(args: Args): Promise<ProjectStore> {
 }
 
 /** Run `f` with the services on the command's project (`created`: this command made the file);
- *  they are shut down afterwards. */
-export async function withServices<T>(args: Args, f: (s: Services, created: boolean) => Promise<T>): Promise<T> {
+ *  they are shut down afterwards. `extra`: further options of the services (launch's trainer command). */
+export async function withServices<T>(args: Args, f: (s: Services, created: boolean) => Promise<T>, extra: Partial<ServicesOptions> = {}): Promise<T> {
   const file = projectPath(args)
   const created = !existsSync(file)
-  const services = await createServices({ projectFile: file, transport: 'cli' })
+  const services = await createServices({ ...extra, projectFile: file, transport: 'cli' })
   try {
     // a damaged file opens read-only: say so before anything else
     const { damage } = await services.call('project.info', {})

@@ -4,9 +4,9 @@
 //
 // status(): is its interpreter there, and which versions of the trainer's packages does it hold
 // (read with importlib.metadata and located with importlib.util.find_spec in one `python -c`:
-// importing torch itself takes seconds, and launch.plan asks often).
-// installPythonEnv(): `python3 -m venv <venv>.partial`, then `pip install --require-hashes -r
-// requirements.txt` into it, then the status check; only a venv that passed is renamed into
+// importing torch itself takes seconds, and launch.plan asks often; the install imports them once).
+// installPythonEnv(): `python3 -m venv <venv>.partial`, then `pip install --require-hashes --no-deps
+// -r requirements.txt` into it, then the status check and an import of each package; only a venv that passed is renamed into
 // place, so a failed or cancelled install leaves no half venv that looks ready. A venv's scripts
 // (bin/pip, bin/torchrun, bin/accelerate, bin/activate) name its folder in their first line, so
 // the rename rewrites `<venv>.partial` to `<venv>` in them.
@@ -56,11 +56,11 @@ print(json.dumps(out))
 `
 
 /** What the venv at `venv` holds; `requirements`: the pins its versions are compared with. */
-export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequirements()): PythonStatus {
+export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequirements(), packages: readonly string[] = TRAINER_PACKAGES): PythonStatus {
   const python = venvPython(venv)
   const base = { venv, installCommand: INSTALL_COMMAND }
   if (!existsSync(python)) return { ...base, ready: false, python: null, versions: {}, problem: `no Python environment at ${venv}; make it with \`${INSTALL_COMMAND}\`` }
-  const r = spawnSync(python, ['-c', PROBE, ...TRAINER_PACKAGES], { encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(python, ['-c', PROBE, ...packages], { encoding: 'utf8', timeout: 60_000 })
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()
     return { ...base, ready: false, python, versions: {}, problem: `the interpreter ${python} does not run (${why}); make the environment again with \`${INSTALL_COMMAND} --force\`` }
@@ -68,7 +68,7 @@ export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequi
   const found = JSON.parse(r.stdout) as Record<string, string | null>
   const versions: Record<string, string> = {}
   for (const [k, v] of Object.entries(found)) if (v) versions[k] = v
-  const missing = TRAINER_PACKAGES.filter((p) => !versions[p])
+  const missing = packages.filter((p) => !versions[p])
   if (missing.length) return { ...base, ready: false, python, versions, problem: `${missing.join(', ')} not installed in ${venv}; run \`${INSTALL_COMMAND} --force\`` }
   let pins = new Map<string, string>()
   try {
@@ -76,7 +76,7 @@ export function pythonStatus(venv = pythonVenvDir(), requirements = trainerRequi
   } catch {
     // no requirements file here (a branch without python/trainer): nothing to compare with
   }
-  const differ = TRAINER_PACKAGES.filter((p) => pins.has(p) && pins.get(p) !== versions[p])
+  const differ = packages.filter((p) => pins.has(p) && pins.get(p) !== versions[p])
   if (differ.length) {
     const what = differ.map((p) => `${p} ${versions[p]} (pinned ${pins.get(p)})`).join(', ')
     return { ...base, ready: false, python, versions, problem: `${what} in ${venv}; make it again with \`${INSTALL_COMMAND} --force\`` }
@@ -92,6 +92,8 @@ export interface InstallOptions {
   requirements?: string
   /** the interpreter that makes the venv (default python3) */
   basePython?: string
+  /** the packages that must be there (default TRAINER_PACKAGES) */
+  packages?: readonly string[]
   signal?: AbortSignal
   onProgress?: (p: PythonInstallProgress) => void
 }
@@ -103,11 +105,12 @@ const STEPS = ['make the venv', 'pip install (hash-checked)', 'check the package
 export async function installPythonEnv(opts: InstallOptions = {}): Promise<PythonStatus> {
   const venv = opts.venv ?? pythonVenvDir()
   const requirements = opts.requirements ?? trainerRequirements()
+  const packages = opts.packages ?? TRAINER_PACKAGES
   const total = STEPS.length
   const report = (step: number, status: PythonInstallProgress['status'], message?: string, error?: string): void =>
     opts.onProgress?.({ step, total, label: STEPS[step - 1], status, ...(message ? { message } : {}), ...(error ? { error } : {}) })
   if (!opts.force) {
-    const now = pythonStatus(venv, requirements)
+    const now = pythonStatus(venv, requirements, packages)
     if (now.ready) {
       report(total, 'completed', `already made: ${venv}`)
       return now
@@ -121,17 +124,20 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     report(1, 'running', `${opts.basePython ?? 'python3'} -m venv ${partial}`)
     await runLogged(opts.basePython ?? 'python3', ['-m', 'venv', partial], opts.signal, () => {})
     step = 2
-    report(2, 'running', `pip install --require-hashes -r ${requirements}`)
-    await runLogged(venvPython(partial), ['-m', 'pip', 'install', '--require-hashes', '--no-input', '--disable-pip-version-check', '-r', requirements], opts.signal, (line) => {
+    report(2, 'running', `pip install --require-hashes --no-deps -r ${requirements}`)
+    // every distribution is listed with its hashes (JOB_SPEC): pip installs exactly those
+    const pipArgs = ['-m', 'pip', 'install', '--require-hashes', '--no-deps', '--no-input', '--disable-pip-version-check', '-r', requirements]
+    await runLogged(venvPython(partial), pipArgs, opts.signal, (line) => {
       if (/^\s*(Collecting|Downloading|Installing|Successfully installed)/.test(line)) report(2, 'running', line.trim())
     })
     step = 3
     report(3, 'running')
-    const checked = pythonStatus(partial, requirements)
-    // the packages are there; readiness is judged again once the venv is in place
-    if (!checked.python || TRAINER_PACKAGES.some((p) => !checked.versions[p]) || /pinned/.test(checked.problem ?? '')) {
+    const checked = pythonStatus(partial, requirements, packages)
+    if (!checked.ready) {
       throw new Error(checked.problem ?? 'the installed packages could not be read')
     }
+    // and they import (a dependency missing from the list shows here, not in the first job)
+    await runLogged(venvPython(partial), ['-c', packages.map((p) => `import ${p.replace(/-/g, '_')}`).join('; ')], opts.signal, () => {})
     step = 4
     report(4, 'running', `${partial} → ${venv}`)
     relocateScripts(partial, venv)
@@ -146,7 +152,7 @@ export async function installPythonEnv(opts: InstallOptions = {}): Promise<Pytho
     report(step, 'failed', undefined, message)
     throw new Error(message === 'cancelled' ? 'python install cancelled; nothing was kept' : `python install failed at "${STEPS[step - 1]}": ${message}`, { cause: e })
   }
-  const done = pythonStatus(venv, requirements)
+  const done = pythonStatus(venv, requirements, packages)
   report(total, done.ready ? 'completed' : 'failed', done.ready ? venv : undefined, done.problem ?? undefined)
   return done
 }

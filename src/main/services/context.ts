@@ -31,6 +31,9 @@ export interface ServicesOptions {
   watchMs?: number | null
   /** take a project for this back end before it is opened (project-lock.ts); returns the release */
   claimProject?: (file: string) => () => void
+  /** launch.start runs this command line, with the job folder appended, instead of the Python
+   *  trainer under torchrun / accelerate launch (tests: a fake trainer; jobs/launch-job.ts) */
+  trainerCommand?: string[]
 }
 
 export type Listener = <E extends EventName>(event: E, payload: EventPayloads[E]) => void

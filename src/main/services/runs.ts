@@ -45,6 +45,52 @@ export function resolveFor(store: ProjectStore, config: Record<string, unknown>,
   return resolveConfig(stored ? { domain: domainOf(stored), ...config } : config, source)
 }
 
+/** A run job's event as the services' events (run.start, run.progress, run.metrics, run.end),
+ *  with the job's live progress kept for runs.list; the job leaves ctx.jobs at its end. */
+export function forwardRunEvent(ctx: ServiceContext, e: RunEvent): void {
+  const { emit, jobs } = ctx
+  const job = jobs.get(e.runId)
+  if (e.type === 'start') {
+    emit('run.start', { runId: e.runId, backend: e.backend, total: e.total })
+    emit('project.changed', { what: 'runs' })
+  } else if (e.type === 'progress') {
+    if (job) job.live = { phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs }
+    emit('run.progress', { runId: e.runId, phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs })
+  } else if (e.type === 'metrics') {
+    emit('run.metrics', { runId: e.runId, step: e.step, metrics: e.metrics })
+  } else if (e.type === 'end') {
+    jobs.delete(e.runId)
+    emit('run.end', { runId: e.runId, status: e.status, ...(e.error ? { error: e.error } : {}), final: e.final })
+    emit('project.changed', { what: 'runs' })
+  }
+}
+
+/** Start a run job and register it under its id once the worker has created the run row;
+ *  resolves with that id, or rejects with why the job could not start. */
+export async function trackRun(ctx: ServiceContext, start: (onEvent: (e: RunEvent) => void) => RunHandle): Promise<number> {
+  const { jobs } = ctx
+  const forward = (e: RunEvent): void => forwardRunEvent(ctx, e)
+  let knownId: number | null = null
+  const pending: RunEvent[] = []
+  const handle = start((e) => {
+    if (knownId === null) {
+      // events can arrive before the job is registered under its id
+      if (e.type === 'start') {
+        knownId = e.runId
+        jobs.set(e.runId, { handle, live: null })
+        forward(e)
+        for (const p of pending.splice(0)) forward(p)
+      } else pending.push(e)
+    } else forward(e)
+  })
+  handle.done.catch((err: unknown) => {
+    // the job's worker died after the run started (the runner marked the run interrupted): end it here too
+    if (knownId === null || !jobs.has(knownId)) return
+    forward({ type: 'end', runId: knownId, status: 'failed', error: err instanceof Error ? err.message : String(err), final: {} })
+  })
+  return handle.runId
+}
+
 export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
   const { emit, jobs } = ctx
   const toRunInfo = (r: RunRow): RunInfo => {
@@ -52,46 +98,7 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
     return { ...r, live: jobs.get(r.id)?.live ?? (elsewhere ? ctx.followed.get(r.id) : undefined) ?? null, elsewhere }
   }
 
-  const forward = (e: RunEvent): void => {
-    const job = jobs.get(e.runId)
-    if (e.type === 'start') {
-      emit('run.start', { runId: e.runId, backend: e.backend, total: e.total })
-      emit('project.changed', { what: 'runs' })
-    } else if (e.type === 'progress') {
-      if (job) job.live = { phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs }
-      emit('run.progress', { runId: e.runId, phase: e.phase, step: e.step, total: e.total, elapsedMs: e.elapsedMs, etaMs: e.etaMs })
-    } else if (e.type === 'metrics') {
-      emit('run.metrics', { runId: e.runId, step: e.step, metrics: e.metrics })
-    } else if (e.type === 'end') {
-      jobs.delete(e.runId)
-      emit('run.end', { runId: e.runId, status: e.status, ...(e.error ? { error: e.error } : {}), final: e.final })
-      emit('project.changed', { what: 'runs' })
-    }
-  }
-
-  /** Start a run job and register it under its id once the worker has created the run row;
-   *  resolves with that id, or rejects with why the job could not start. */
-  const track = async (start: (onEvent: (e: RunEvent) => void) => RunHandle): Promise<number> => {
-    let knownId: number | null = null
-    const pending: RunEvent[] = []
-    const handle = start((e) => {
-      if (knownId === null) {
-        // events can arrive before the job is registered under its id
-        if (e.type === 'start') {
-          knownId = e.runId
-          jobs.set(e.runId, { handle, live: null })
-          forward(e)
-          for (const p of pending.splice(0)) forward(p)
-        } else pending.push(e)
-      } else forward(e)
-    })
-    handle.done.catch((err: unknown) => {
-      // the job's worker died after the run started (the runner marked the run interrupted): end it here too
-      if (knownId === null || !jobs.has(knownId)) return
-      forward({ type: 'end', runId: knownId, status: 'failed', error: err instanceof Error ? err.message : String(err), final: {} })
-    })
-    return handle.runId
-  }
+  const track = (start: (onEvent: (e: RunEvent) => void) => RunHandle): Promise<number> => trackRun(ctx, start)
 
   return {
     'config.validate': async ({ config, source }) => {

@@ -55,6 +55,7 @@ const WRITES = new Set([
   'createRun',
   'setRunStatus',
   'setRunBackend',
+  'setRunVersions',
   'appendMetrics',
   'putWeightSnapshot',
   'putCheckpoint',
@@ -64,7 +65,7 @@ const WRITES = new Set([
   'markRunInterrupted'
 ])
 /** A run's own writes: they wait for a busy database instead of failing the run. */
-const RUN_WRITES = new Set(['createRun', 'setRunStatus', 'setRunBackend', 'appendMetrics', 'putWeightSnapshot', 'putCheckpoint', 'putRefLogProbs', 'putBcReference'])
+const RUN_WRITES = new Set(['createRun', 'setRunStatus', 'setRunBackend', 'setRunVersions', 'appendMetrics', 'putWeightSnapshot', 'putCheckpoint', 'putRefLogProbs', 'putBcReference'])
 
 const isBusy = (e: unknown): boolean => String((e as { code?: unknown })?.code ?? '').startsWith('SQLITE_BUSY')
 
@@ -451,6 +452,7 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     setStatus: db.prepare('UPDATE runs SET status = ?, ended_at = ?, error = COALESCE(?, error) WHERE id = ?'),
     setStatusErr: db.prepare('UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?'),
     setBackend: db.prepare('UPDATE runs SET backend = ? WHERE id = ?'),
+    setVersions: db.prepare('UPDATE runs SET versions = ? WHERE id = ?'),
     deleteRun: db.prepare('DELETE FROM runs WHERE id = ?'),
     candidates: db.prepare<[], Candidate>(`SELECT id, owner_pid, owner_start, owner_host, status FROM runs WHERE status IN ('running', 'queued')`),
     interrupt: db.prepare(`UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ? AND status IN ('running', 'queued') AND owner_pid IS ?`),
@@ -722,6 +724,11 @@ function createStore(db: Database.Database, file: string, readonly: boolean, dam
     setRunBackend(runId, backend) {
       requireRun(runId)
       q.setBackend.run(backend, runId)
+    },
+
+    setRunVersions(runId, versions) {
+      requireRun(runId)
+      q.setVersions.run(JSON.stringify(versions), runId)
     },
 
     appendMetrics(runId, rows) {

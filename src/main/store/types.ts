@@ -128,6 +128,9 @@ export interface ProjectStore extends ModelStore {
   /** status 'running' also records this process's pid, so a dead owner is detected later */
   setRunStatus(runId: number, status: RunStatus, error?: string | null): void
   setRunBackend(runId: number, backend: string): void
+  /** replace the run's versions record (a run of the Python trainer learns its packages' versions
+   *  from the trainer's first stream row, and keeps its job id and job folder there) */
+  setRunVersions(runId: number, versions: Record<string, string>): void
   /** one transaction */
   appendMetrics(runId: number, rows: MetricPoint[]): void
   putWeightSnapshot(runId: number, snap: WeightSnapshot): void

@@ -14,7 +14,7 @@ export const USAGE = `usage: iwsft python install [--force]
        iwsft python status [--json]
 
 install  makes <cache>/python-trainer (~/.cache/iwsft; IWSFT_CACHE_DIR moves it): python3 -m venv, then
-         pip install --require-hashes -r python/trainer/requirements.txt (torch, transformers, trl,
+         pip install --require-hashes --no-deps -r python/trainer/requirements.txt (torch, transformers, trl,
          accelerate, peft, pinned and hash-checked); an environment that is ready is kept
          (--force: make it again)
 status   whether it is ready, and the versions it holds`

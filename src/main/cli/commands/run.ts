@@ -64,7 +64,7 @@ function followRun(s: Services, bar: ProgressBar, onStart: (e: EventPayloads['ru
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 
-async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () => Promise<unknown>, onStart: (e: EventPayloads['run.start']) => void = () => {}): Promise<number> {
+export async function runToEnd(s: Services, bar: ProgressBar, json: boolean, start: () => Promise<unknown>, onStart: (e: EventPayloads['run.start']) => void = () => {}): Promise<number> {
   let runId: number | null = null
   let signalled: NodeJS.Signals | null = null
   const cancel = (): void => {
