@@ -204,23 +204,27 @@ class IwSftTrainer(SFTTrainer):
         self.prepend_bos = prepend_bos
         self.bos = bos
         self.pad_id = pad_id
+        ws = job.config["weights"]
+        self.q_model = None
+        if job.importance_weighted and ws["q"]["kind"] != "current":
+            # θ_q: a frozen copy of θ (LoRA: the adapters are copied with the base), made BEFORE the
+            # Trainer wraps the model: the Trainer and accelerate replace model.forward on the
+            # instance, and a deepcopy after that would still run θ's forward
+            self.q_model = copy.deepcopy(kw["model"])
+            self.q_model.eval()
+            for p in self.q_model.parameters():
+                p.requires_grad_(False)
         super().__init__(*args, **kw)
         self.rank, self.world_size = self.args.process_index, self.args.world_size
         B = job.config["train"]["batch_size"]
         if B % self.world_size:
             raise JobError(f"config.json train.batch_size {B} is not divisible by the world size {self.world_size}: use a batch size that is a multiple of the number of processes")
-        ws = job.config["weights"]
         self.ws = ws
-        self.q_model = None
         self.q_cache: dict[int, torch.Tensor] | None = None
         self.ref: dict[int, torch.Tensor] | None = None
         self.step_info: dict[str, Any] = {}
-        if job.importance_weighted and ws["q"]["kind"] != "current":
-            # θ_q: a frozen copy of θ (LoRA: of the adapters; the base is shared in value)
-            self.q_model = copy.deepcopy(self.model)
-            self.q_model.eval()
-            for p in self.q_model.parameters():
-                p.requires_grad_(False)
+        if self.q_model is not None:
+            self.q_model.to(self.args.device)
 
     # π_ref: the start model (θ before any step), scored once; or the workbench's cached log-probs
     def prepare_reference(self) -> str:

@@ -1,0 +1,134 @@
+// Issue 18 acceptance: the loss of the first 5 steps of a seeded single-process Python (TRL) run
+// equals an engine run on the same model and data within 1e-4. Full fine-tuning of the tiny
+// random Llama (tests/fixtures/llm/hf/llama), the engine through runExperiment, the Python
+// trainer on a job folder written from the same dataset, config and batch schedule, with the
+// same π_ref log-probs (ref_logprobs.jsonl). π_ref is the start model's log-probs shifted per
+// trace, so the weights differ from 1 from the first step on.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
+import { curate } from '../../src/shared/curation.ts'
+import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
+import { initBackend } from '../../src/main/engine/backend/index.ts'
+import { runExperiment } from '../../src/main/engine/experiment.ts'
+import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
+import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
+import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
+import { lossesOf, readStream, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { launch, pythonTrainer } from '../helpers/python-trainer.ts'
+
+const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
+const py = pythonTrainer()
+const dir = mkdtempSync(join(tmpdir(), 'iwsft-trl-parity-'))
+
+/** 10 traces of different lengths from the fixture's sequences: a prompt (mask 0), then a completion */
+export function parityDataset(): TraceDataset {
+  const seqs: number[][] = JSON.parse(readFileSync(join(LLAMA, 'logprobs.json'), 'utf8')).sequences
+  const traces = Array.from({ length: 10 }, (_, i) => {
+    const s = seqs[i % seqs.length]
+    const ids = i < 4 ? s : s.slice(0, Math.max(3, s.length - 2 - i))
+    const cut = Math.max(1, Math.floor(ids.length / 2))
+    return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
+  })
+  return fromTraces('tiny', 'sequence', 0, 384, traces)
+}
+
+export const parityConfig = (over: Record<string, unknown> = {}): RunConfig =>
+  resolveConfig({
+    domain: 'sequence',
+    dataset: 'tiny',
+    method: 'iw-sft',
+    backend: 'cpu',
+    seed: 3,
+    curation: { mode: 'threshold', threshold: 0.5 },
+    policy: { kind: 'llm', model: 'llama', finetune: 'full' },
+    optim: { kind: 'adamw', lr: 2e-3, betas: [0.9, 0.95], eps: 1e-8, weight_decay: 1e-4, warmup_steps: 2, schedule: 'cosine', clip_grad_norm: 1.0 },
+    train: { steps: 5, batch_size: 4, loss_norm: 'token', log_every: 1, snapshot_every: 1000, eval_every: 1000 },
+    ...over
+  })
+
+/** π_ref: the start model's log-probs, shifted by −0.4, 0, +0.4 per trace */
+export function shiftedReference(m: LoadedLlm, ds: TraceDataset): Float32Array {
+  const ref = scoreSteps(new LlmPolicy(m.model, { model: 'llama' }), ds)
+  for (let i = 0; i < ds.offsets.length - 1; i++) for (let t = ds.offsets[i]; t < ds.offsets[i + 1]; t++) ref[t] += 0.4 * ((i % 3) - 1)
+  return ref
+}
+
+/** The engine's metrics per step for the config (full fine-tuning from the fixture model). */
+async function engineRun(m: LoadedLlm, config: RunConfig, ds: TraceDataset, ref: Float32Array): Promise<Map<number, Record<string, number>>> {
+  const init = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'full' }, seed: config.seed })
+  const metrics = new Map<number, Record<string, number>>()
+  try {
+    const res = await runExperiment(config, ds, { onLog: (step, mm) => step > 0 && metrics.set(step, mm) }, { init, reference: { refKey: 'parity', refLogProbs: ref } })
+    expect(res.status).toBe('completed')
+    res.policy.dispose()
+  } finally {
+    init.dispose()
+  }
+  return metrics
+}
+
+let m: LoadedLlm
+let ds: TraceDataset
+let ref: Float32Array
+beforeAll(async () => {
+  if (!py.python) return
+  await initBackend('cpu')
+  m = await loadLlm(LLAMA)
+  ds = parityDataset()
+  ref = shiftedReference(m, ds)
+})
+afterAll(() => {
+  m?.dispose()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const variants: Array<[string, Record<string, unknown>]> = [
+  ['iw-sft, q current, token loss, AdamW with warm-up, cosine and clipping', {}],
+  [
+    'iw-sft, q EMA, trace loss, batch-normalised w with clip_ratio, sum aggregate, Adam with L2 decay',
+    {
+      weights: { q: { kind: 'ema', beta: 0.5 }, normalize: true, aggregate: 'sum', temp: 0.5, per_step: { clip_ratio: [0.5, 1.5] }, clamp: [0.05, 16] },
+      optim: { kind: 'adam', lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 1e-3, warmup_steps: 0, schedule: 'constant', clip_grad_norm: null },
+      train: { steps: 5, batch_size: 4, loss_norm: 'trace', log_every: 1, snapshot_every: 1000, eval_every: 1000 }
+    }
+  ],
+  ['per-step iw-SFT(Q), q periodic every 2, quality bins', { method: 'iw-sft-q-step', curation: { mode: 'quality_bins', cutoffs: [30, 60] }, weights: { q: { kind: 'periodic', every: 2 } } }]
+]
+
+describe.skipIf(!py.python)('a Python (TRL) run and an engine run of one config: equal loss, step by step', () => {
+  for (const [k, [name, over]] of variants.entries()) {
+    it(name, async () => {
+      const config = parityConfig(over)
+      const multiplicity = curate(ds.scores, config.curation).multiplicity
+      const job = join(dir, `job-${k}`)
+      writeJobFolder({ dir: job, config, dataset: ds, multiplicity, modelPath: LLAMA, refLogProbs: ref })
+      const r = await launch(py.python!, [join(job, 'trainer/train.py'), job])
+      expect(r.code, r.stderr.slice(-3000)).toBe(0)
+      const rows = readStream(readFileSync(join(job, 'stream.jsonl'), 'utf8'))
+      expect(rows.at(-1)).toMatchObject({ type: 'end', status: 'completed' })
+      const pyMetrics = lossesOf(rows)
+      const engine = await engineRun(m, config, ds, ref)
+      let worst = 0
+      let worstGrad = 0
+      for (let step = 1; step <= 5; step++) {
+        const [a, b] = [pyMetrics.get(step)!, engine.get(step)!]
+        worst = Math.max(worst, Math.abs(a.loss - b.loss))
+        worstGrad = Math.max(worstGrad, Math.abs(a.grad_norm - b.grad_norm) / b.grad_norm)
+        expect(Math.abs(a.loss - b.loss), `step ${step} loss: python ${a.loss}, engine ${b.loss}`).toBeLessThanOrEqual(1e-4)
+        expect(a.lr).toBeCloseTo(b.lr, 9)
+        for (const key of ['ess', 'logw_raw_max', 'logw_raw_min', 'step_w_mean', 'step_clip_fraction']) {
+          if (key in b) expect(Math.abs(a[key] - b[key]), `step ${step} ${key}: python ${a[key]}, engine ${b[key]}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(b[key])))
+        }
+      }
+      expect(worstGrad).toBeLessThan(1e-3)
+      // the run learns: the loss moves, so equal losses are not equal by standing still
+      expect(Math.abs(engine.get(5)!.loss - engine.get(1)!.loss)).toBeGreaterThan(1e-3)
+      console.log(`[trl parity] ${name}: max |Δ loss| ${worst.toExponential(2)}, max rel Δ grad_norm ${worstGrad.toExponential(2)}, python ${(r.ms / 1000).toFixed(1)} s`)
+    })
+  }
+})
+
+if (!py.python) it.skip(`engine loss parity: ${py.reason}`, () => {})
