@@ -23,7 +23,8 @@ LORA_TARGETS = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gat
 
 
 def log(msg: str) -> None:
-    print(f"iwsft-trainer: {msg}", flush=True)
+    rank = os.environ.get("RANK")
+    print(f"iwsft-trainer{f'[rank {rank}]' if rank else ''}: {msg}", flush=True)
 
 
 def load_model(job):

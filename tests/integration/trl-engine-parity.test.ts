@@ -6,36 +6,22 @@
 // trace, so the weights differ from 1 from the first step on.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
 import { curate } from '../../src/shared/curation.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
+import type { TraceDataset } from '../../src/main/common/trace.ts'
 import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { runExperiment } from '../../src/main/engine/experiment.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
-import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
-import { lossesOf, readStream, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { LLAMA, lossesOf, readStream, shiftedReference, tinyLlamaDataset, writeJobFolder } from '../helpers/job-folder-fixture.ts'
 import { launch, pythonTrainer } from '../helpers/python-trainer.ts'
 
-const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const py = pythonTrainer()
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-trl-parity-'))
 
-/** 10 traces of different lengths from the fixture's sequences: a prompt (mask 0), then a completion */
-export function parityDataset(): TraceDataset {
-  const seqs: number[][] = JSON.parse(readFileSync(join(LLAMA, 'logprobs.json'), 'utf8')).sequences
-  const traces = Array.from({ length: 10 }, (_, i) => {
-    const s = seqs[i % seqs.length]
-    const ids = i < 4 ? s : s.slice(0, Math.max(3, s.length - 2 - i))
-    const cut = Math.max(1, Math.floor(ids.length / 2))
-    return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
-  })
-  return fromTraces('tiny', 'sequence', 0, 384, traces)
-}
-
-export const parityConfig = (over: Record<string, unknown> = {}): RunConfig =>
+const parityConfig = (over: Record<string, unknown> = {}): RunConfig =>
   resolveConfig({
     domain: 'sequence',
     dataset: 'tiny',
@@ -48,13 +34,6 @@ export const parityConfig = (over: Record<string, unknown> = {}): RunConfig =>
     train: { steps: 5, batch_size: 4, loss_norm: 'token', log_every: 1, snapshot_every: 1000, eval_every: 1000 },
     ...over
   })
-
-/** π_ref: the start model's log-probs, shifted by −0.4, 0, +0.4 per trace */
-export function shiftedReference(m: LoadedLlm, ds: TraceDataset): Float32Array {
-  const ref = scoreSteps(new LlmPolicy(m.model, { model: 'llama' }), ds)
-  for (let i = 0; i < ds.offsets.length - 1; i++) for (let t = ds.offsets[i]; t < ds.offsets[i + 1]; t++) ref[t] += 0.4 * ((i % 3) - 1)
-  return ref
-}
 
 /** The engine's metrics per step for the config (full fine-tuning from the fixture model). */
 async function engineRun(m: LoadedLlm, config: RunConfig, ds: TraceDataset, ref: Float32Array): Promise<Map<number, Record<string, number>>> {
@@ -77,7 +56,7 @@ beforeAll(async () => {
   if (!py.python) return
   await initBackend('cpu')
   m = await loadLlm(LLAMA)
-  ds = parityDataset()
+  ds = tinyLlamaDataset()
   ref = shiftedReference(m, ds)
 })
 afterAll(() => {
