@@ -98,8 +98,8 @@ const variants: Array<[string, Record<string, unknown>]> = [
     }
   ],
   [
-    'per-step iw-SFT(Q), q periodic every 2, quality bins',
-    { method: 'iw-sft-q-step', curation: { mode: 'quality_bins', cutoffs: [30, 60] }, weights: { q: { kind: 'periodic', every: 2 } } }
+    'per-step iw-SFT(Q), q periodic every 2 behind a log-q cache rescored every 3 steps, quality bins',
+    { method: 'iw-sft-q-step', curation: { mode: 'quality_bins', cutoffs: [30, 60] }, weights: { q: { kind: 'periodic', every: 2 }, q_refresh: 3 } }
   ],
   [
     "LoRA from the engine's initial adapters (init_adapter/), iw-sft, q EMA",
