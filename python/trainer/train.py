@@ -34,6 +34,14 @@ def load_model(job):
 
     kw = {"gguf_file": job.gguf_file} if job.gguf_file else {}
     model = AutoModelForCausalLM.from_pretrained(job.model_path, dtype=torch.float32, **kw)
+    if job.gguf_file:
+        # transformers dequantises GGUF tensors to float32 on load but keeps a GGUF "quantizer",
+        # which the Trainer refuses to train: the weights are plain float32, so drop the marker
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.quantization_config = None
+        if hasattr(model.config, "__dict__"):
+            model.config.__dict__.pop("quantization_config", None)
     tokenizer = AutoTokenizer.from_pretrained(job.model_path, **kw)
     return model, tokenizer
 
@@ -118,6 +126,7 @@ def run(job_dir: str, stream: Stream) -> dict:
     log(f"rank {rank} of world size {world}, device {device}")
     stream.write({"type": "start", "job_id": job.manifest.get("job_id"), "world_size": world, "device": device, "total_steps": job.config["train"]["steps"], "time": now_iso(), "versions": versions()})
 
+    log(f"start model: {os.path.join(job.model_path, job.gguf_file) if job.gguf_file else job.model_path}")
     model, tokenizer = load_model(job)
     lora = job.manifest["finetune"] == "lora"
     if lora:

@@ -19,8 +19,9 @@ export interface JobFolderInput {
   dataset: TraceDataset
   /** m(τ) per trace of the dataset (curation); 0 = not curated */
   multiplicity: Uint8Array
-  /** the start model: an HF folder (absolute path, referenced, not copied) */
+  /** the start model (absolute path, referenced, not copied): an HF folder, or the folder of `ggufFile` */
   modelPath: string
+  ggufFile?: string
   /** π_ref log-probs in the dataset's flat step layout (written as ref_logprobs.jsonl) */
   refLogProbs?: Float32Array
   /** a PEFT adapter folder to copy to init_adapter/ */
@@ -48,7 +49,7 @@ export function writeJobFolder(j: JobFolderInput): number[][] {
     seed: config.seed,
     total_steps: steps,
     dataset: { id: 0, name: ds.name, hash: 'test', traces: multiplicity.length, curated: curated.length },
-    model: { name: config.policy.model, format: 'hf', path: j.modelPath, gguf_file: null },
+    model: { name: config.policy.model, format: j.ggufFile ? 'gguf' : 'hf', path: j.modelPath, gguf_file: j.ggufFile ?? null },
     finetune: config.policy.finetune,
     prepend_bos: false,
     bos: 1

@@ -6,7 +6,7 @@
 // trace, so the weights differ from 1 from the first step on.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
@@ -23,6 +23,7 @@ import { LLAMA, lossesOf, readStream, shiftedReference, tinyLlamaDataset, writeJ
 import { launch, pythonTrainer } from '../helpers/python-trainer.ts'
 
 const py = pythonTrainer()
+const LLAMA_GGUF_DIR = resolve(__dirname, '../fixtures/llm/gguf')
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-trl-parity-'))
 
 const parityConfig = (over: Record<string, unknown> = {}): RunConfig =>
@@ -102,7 +103,7 @@ const variants: Array<[string, Record<string, unknown>]> = [
     { method: 'iw-sft-q-step', curation: { mode: 'quality_bins', cutoffs: [30, 60] }, weights: { q: { kind: 'periodic', every: 2 }, q_refresh: 3 } }
   ],
   [
-    "LoRA from the engine's initial adapters (init_adapter/), iw-sft, q EMA",
+    "LoRA from the engine's initial adapters (init_adapter/) on the model's float32 GGUF, iw-sft, q EMA",
     {
       policy: { kind: 'llm', model: 'llama', finetune: 'lora', lora: LORA },
       weights: { q: { kind: 'ema', beta: 0.8 } },
@@ -122,14 +123,16 @@ describe.skipIf(!py.python)('a Python (TRL) run and an engine run of one config:
       let engine: Map<number, Record<string, number>>
       let engineLogp: Float32Array
       try {
-        writeJobFolder({ dir: job, config, dataset: ds, multiplicity, modelPath: LLAMA, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
+        // the LoRA job starts from the fixture's float32 GGUF of the same model (transformers reads it)
+        const model = init.adapters ? { modelPath: LLAMA_GGUF_DIR, ggufFile: 'tiny-llama-F32.gguf' } : { modelPath: LLAMA }
+        writeJobFolder({ dir: job, config, dataset: ds, multiplicity, ...model, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
         ;({ metrics: engine, logp: engineLogp } = await engineRun(init, config, ds, ref))
       } finally {
         init.dispose()
       }
       const r = await launch(py.python!, [join(job, 'trainer/train.py'), job])
       expect(r.code, r.stderr.slice(-3000)).toBe(0)
-      if (init.adapters) expect(r.stdout).toMatch(/LoRA adapters: init_adapter/)
+      if (init.adapters) expect(r.stdout).toMatch(/start model: .*tiny-llama-F32\.gguf[\s\S]*LoRA adapters: init_adapter/)
       const rows = readStream(readFileSync(join(job, 'stream.jsonl'), 'utf8'))
       expect(rows.at(-1)).toMatchObject({ type: 'end', status: 'completed' })
       const pyMetrics = lossesOf(rows)
