@@ -19,6 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from iwsft_trainer.job import JobError, read_job  # noqa: E402
 from iwsft_trainer.stream import Stream, now_iso  # noqa: E402
 
+# the last logged metrics, shared with the signal handler (an `end` row carries them)
+FINAL: dict = {}
+
 LORA_TARGETS = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
 
 
@@ -124,6 +127,9 @@ def run(job_dir: str, stream: Stream) -> dict:
     device = "cuda" if cuda else "cpu"
     rank, world = args.process_index, args.world_size
     log(f"rank {rank} of world size {world}, device {device}")
+    B = job.config["train"]["batch_size"]
+    if B % world:
+        raise JobError(f"{job.path('config.json')}: train.batch_size {B} is not divisible by the world size {world}: use a batch size that is a multiple of the number of processes")
     stream.write({"type": "start", "job_id": job.manifest.get("job_id"), "world_size": world, "device": device, "total_steps": job.config["train"]["steps"], "time": now_iso(), "versions": versions()})
 
     log(f"start model: {os.path.join(job.model_path, job.gguf_file) if job.gguf_file else job.model_path}")
@@ -139,11 +145,15 @@ def run(job_dir: str, stream: Stream) -> dict:
     dataset = Dataset.from_dict({"input_ids": [t.input_ids for t in job.traces]})
     trainer = IwSftTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, data_collator=lambda rows: rows, job=job, prepend_bos=prepend_bos, bos=bos, pad_id=pad_id)
     log(f"π_ref log-probs: {trainer.prepare_reference()}")
-    cb = StreamCallback(trainer, stream, lambda m, step: save_checkpoint(m, job.dir, step, lora))
+    cb = StreamCallback(trainer, stream, lambda m, step: save_checkpoint(m, job.dir, step, lora), final=FINAL)
     trainer.add_callback(cb)
     trainer.train()
     final_model = None
     if rank == 0:
+        try:
+            os.rmdir(args.output_dir)  # the Trainer's own output folder, unused (save_strategy "no")
+        except OSError:
+            pass
         final_model = save_final_model(trainer.accelerator.unwrap_model(trainer.model), tokenizer, job.model_path, job.gguf_file, job.dir, lora)
         log(f"final model: {job.path(final_model)}")
     return {"final": cb.final, "final_model": final_model}
@@ -159,7 +169,7 @@ def main(argv: list[str]) -> int:
 
     def cancel(signum, _frame):
         # stop at once (a rank waiting in a collective would never see a flag): `end` cancelled, then exit
-        stream.end("cancelled")
+        stream.end("cancelled", final=FINAL)
         log(f"cancelled by signal {signum}")
         os._exit(128 + signum)
 
@@ -173,7 +183,7 @@ def main(argv: list[str]) -> int:
         return 1
     except Exception as e:  # noqa: BLE001 — any failure ends the stream with its message
         traceback.print_exc()
-        stream.end("failed", error=f"{type(e).__name__}: {e}")
+        stream.end("failed", error=f"{type(e).__name__}: {e}", final=FINAL)
         return 1
     stream.end("completed", final=out["final"], final_model=out["final_model"])
     stream.close()

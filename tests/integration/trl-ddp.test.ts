@@ -152,6 +152,7 @@ describe.skipIf(!py.python)('the Python trainer under torchrun with two processe
     const rows = readStream(readFileSync(stream, 'utf8'))
     expect(rows.at(-1)).toMatchObject({ type: 'end', status: 'cancelled' })
     expect(rows.filter((x) => x.type === 'metrics').length).toBeLessThan(2000)
+    expect((rows.at(-1)!.final as Record<string, number>).loss).toBeGreaterThan(0)
   })
 
   it('a broken job folder ends the stream "failed", naming the file and line', async () => {

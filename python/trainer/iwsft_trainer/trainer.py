@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from transformers import TrainerCallback
 from trl import SFTTrainer
 
-from .job import QUALITY_BIN_METHODS, Job, JobError, Trace
+from .job import QUALITY_BIN_METHODS, Job, Trace
 from .weights import clamped_weight, log_weight_raw, loss_weights, per_step_weight, step_weight_stats, weight_stats
 
 
@@ -216,9 +216,6 @@ class IwSftTrainer(SFTTrainer):
                 p.requires_grad_(False)
         super().__init__(*args, **kw)
         self.rank, self.world_size = self.args.process_index, self.args.world_size
-        B = job.config["train"]["batch_size"]
-        if B % self.world_size:
-            raise JobError(f"config.json train.batch_size {B} is not divisible by the world size {self.world_size}: use a batch size that is a multiple of the number of processes")
         self.ws = ws
         self.q_cache: dict[int, torch.Tensor] | None = None
         self.ref: dict[int, torch.Tensor] | None = None
@@ -344,11 +341,12 @@ class StreamCallback(TrainerCallback):
     weight snapshots at train.snapshot_every and the last step, checkpoints at
     train.checkpoint_every and the last step, a progress line on stdout."""
 
-    def __init__(self, trainer: IwSftTrainer, stream, save_checkpoint):
+    def __init__(self, trainer: IwSftTrainer, stream, save_checkpoint, final: dict | None = None):
         self.t = trainer
         self.stream = stream
         self.save_checkpoint = save_checkpoint
-        self.final: dict[str, float] = {}
+        # the last logged value of every metric (the `end` row's "final", as the engine's TrainResult)
+        self.final: dict[str, float] = final if final is not None else {}
         self.window_tokens = 0.0
         self.window_start = time.perf_counter()
 
