@@ -70,6 +70,11 @@ def wrap_lora(job, model):
     return get_peft_model(model, cfg), "fresh (PEFT init)"
 
 
+def sharded_launch() -> bool:
+    """accelerate launch with a DeepSpeed or FSDP config (it sets these for the processes)."""
+    return any(os.environ.get(k, "").lower() in ("true", "1") for k in ("ACCELERATE_USE_DEEPSPEED", "ACCELERATE_USE_FSDP"))
+
+
 def versions() -> dict[str, str]:
     import accelerate
     import peft
@@ -102,7 +107,8 @@ def run(job_dir: str, stream: Stream) -> dict:
         per_device_train_batch_size=1,
         gradient_accumulation_steps=1,
         learning_rate=job.config["optim"]["lr"],
-        max_grad_norm=0.0,  # EngineAdam clips, as the engine does
+        # EngineAdam clips as the engine does; under DeepSpeed/FSDP (sharded gradients) the Trainer clips
+        max_grad_norm=float(job.config["optim"]["clip_grad_norm"] or 0.0) if sharded_launch() else 0.0,
         bf16=False,
         fp16=False,
         gradient_checkpointing=False,

@@ -237,18 +237,48 @@ class IwSftTrainer(SFTTrainer):
         # batch_size=None: item s is already the step's batch; no sampler, no accelerate sharding
         return DataLoader(StepBatches(self.job, self.rank, self.world_size, self.pad_id), batch_size=None, shuffle=False, num_workers=0)
 
+    @property
+    def sharded(self) -> bool:
+        """DeepSpeed ZeRO or FSDP: parameters (and gradients) are split across ranks, so an
+        optimizer that sees only its shard cannot take the global gradient norm itself."""
+        return bool(self.is_deepspeed_enabled or self.is_fsdp_enabled)
+
     def create_optimizer(self, model=None):
         if self.optimizer is None:
             params = [p for p in (model or self.model).parameters() if p.requires_grad]
-            self.optimizer = EngineAdam(params, self.job.config["optim"], self.job.config["train"]["steps"])
+            o = self.job.config["optim"]
+            if not self.sharded:
+                self.optimizer = EngineAdam(params, o, self.job.config["train"]["steps"])
+            elif o["kind"] == "adamw":
+                # the same update as EngineAdam; the Trainer clips (train.py sets max_grad_norm), with
+                # torch's c / (‖g‖ + 1e-6) instead of the engine's c / ‖g‖
+                self.optimizer = torch.optim.AdamW(params, lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"])
+            else:
+                self.optimizer = torch.optim.Adam(params, lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"])
         return self.optimizer
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        # EngineAdam applies learning_rate() itself; the Trainer's scheduler only has to exist
         if self.lr_scheduler is None:
-            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, lambda _: 1.0)
+            o, total = self.job.config["optim"], self.job.config["train"]["steps"]
+            # EngineAdam applies learning_rate() itself; torch's optimizers get it through the scheduler
+            factor = (lambda _: 1.0) if not self.sharded else (lambda s: learning_rate(o, s, total) / o["lr"])
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, factor)
             self._created_lr_scheduler = True
         return self.lr_scheduler
+
+    def _get_grad_norm(self, model, grad_norm=None):
+        # sharded runs: the Trainer's global norm (before clipping) is the logged grad_norm
+        self.trainer_grad_norm = super()._get_grad_norm(model, grad_norm=grad_norm)
+        return self.trainer_grad_norm
+
+    def step_grad_norm_and_lr(self) -> tuple[float, float]:
+        """The step's gradient norm before clipping and its learning rate, for the metrics."""
+        opt = self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer
+        if isinstance(opt, EngineAdam):
+            return opt.last_grad_norm, opt.last_lr
+        g = getattr(self, "trainer_grad_norm", float("nan"))
+        o = self.job.config["optim"]
+        return float(g.item() if hasattr(g, "item") else g), learning_rate(o, self.state.global_step - 1, self.job.config["train"]["steps"])
 
     def _trainable_pairs(self):
         theta = dict(self.accelerator.unwrap_model(self.model).named_parameters())
@@ -298,7 +328,7 @@ class IwSftTrainer(SFTTrainer):
                     # the step weights' statistics over the global batch: n, Σw, clipped (engine stepWeightStats)
                     st = step_weight_stats(step_w, logq - logref, mask, ws["step_clip"])
                     n = float(mask.sum())
-                    tot = all_sum(torch.tensor([n, st["step_w_mean"] * n, st["step_clip_fraction"] * n], dtype=torch.float64))
+                    tot = all_sum(torch.tensor([n, st["step_w_mean"] * n, st["step_clip_fraction"] * n], dtype=torch.float64, device=ids.device))
                     info["step_stats"] = {"step_w_mean": float(tot[1] / tot[0]) if tot[0] else 0.0, "step_clip_fraction": float(tot[2] / tot[0]) if tot[0] else 0.0}
                 else:
                     raw = log_weight_raw(logq, logref, mask, ws)
@@ -357,14 +387,13 @@ class StreamCallback(TrainerCallback):
         total = tc["steps"]
         last = step == total
         info = t.step_info
-        opt = t.optimizer.optimizer if hasattr(t.optimizer, "optimizer") else t.optimizer
         self.window_tokens += info["tokens"]
-        grad_norm = opt.last_grad_norm
+        grad_norm, lr = t.step_grad_norm_and_lr()
         if not math.isfinite(grad_norm):
             raise RuntimeError(f"training stopped at step {step}: the gradient norm is {grad_norm}. Lower optim.lr or set optim.clip_grad_norm.")
         rank0 = t.rank == 0
         if step % tc["log_every"] == 0 or last:
-            m: dict[str, float] = {"loss": info["loss"], "lr": opt.last_lr, "grad_norm": grad_norm}
+            m: dict[str, float] = {"loss": info["loss"], "lr": lr, "grad_norm": grad_norm}
             m["tokens_per_s"] = self.window_tokens / max(1e-6, time.perf_counter() - self.window_start)
             if "raw" in info:
                 m.update(weight_stats(info["raw"], info["w"], job.config["weights"]["clamp"]))
