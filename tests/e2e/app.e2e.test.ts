@@ -33,7 +33,8 @@ import {
   testIdText,
   withProjectFile,
   startShellFixture,
-  type Fixture
+  type Fixture,
+  unexpectedErrors
 } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
@@ -85,7 +86,7 @@ suite(title, () => {
   afterEach(async () => {
     await page?.close()
     // 4xx answers are the app's own validation errors (a broken file): expected and shown
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   describe('datasets and curation (in the desktop shell’s back end)', () => {

@@ -13,7 +13,7 @@ import type { SnapshotData, SweepResults } from '../../src/shared/contract.ts'
 import type { RunDiagnostics } from '../../src/shared/weight-stats.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'sweeps in Compare, weight stages and warnings' : `sweeps in Compare, weight stages and warnings (skipped: no Chromium at ${CHROMIUM})`
@@ -87,15 +87,12 @@ suite(title, () => {
   })
   beforeEach(async () => {
     errors = []
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)))
-    await page.goto(fx.url)
+    page = await openApp(browser, fx.url, errors, { width: 1440, height: 1000 })
     await page.getByTestId('datasets-table').waitFor()
   }, 60_000)
   afterEach(async () => {
     await page?.close()
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('Compare shows the sweep: a row per grid point equal to sweeps.results, a plot with a point per grid point', async () => {

@@ -172,3 +172,18 @@ export function withProjectFile<T>(file: string, f: (s: ProjectStore) => T, read
     s.close()
   }
 }
+
+/** A new page of the app at `url` whose page errors and console errors are pushed to `errors`
+ *  (each test asserts unexpectedErrors(errors) is empty when it ends). */
+export async function openApp(browser: Browser, url: string, errors: string[], viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const page = await browser.newPage({ viewport })
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
+  page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)))
+  await page.goto(url)
+  return page
+}
+
+/** The collected errors a test did not provoke (a 4xx answer is a tested refusal, not a fault). */
+export function unexpectedErrors(errors: string[]): string[] {
+  return errors.filter((e) => !/status of 4\d\d/.test(e))
+}

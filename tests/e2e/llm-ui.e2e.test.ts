@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
 
 const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
@@ -44,12 +44,7 @@ suite(title, () => {
     const file = join(fx.dir, 'qa.jsonl')
     writeFileSync(file, rows.join('\n') + '\n')
     datasetId = (await services.call('datasets.import', { path: file, importId: 'qa', tokenizerModel: 'llama' })).dataset.id
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`)
-    })
-    await page.goto(fx.url)
+    page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
   }, 180_000)
   afterAll(async () => {
     await page?.close()
@@ -57,7 +52,7 @@ suite(title, () => {
     await browser?.close()
   })
   afterEach(() => {
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('builds an LLM run: start model, LoRA, π_ref = the start model, the memory estimate and errors beside the fields', async () => {

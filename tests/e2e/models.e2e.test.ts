@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { smollm2Path } from '../../src/main/engine/llm/models.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
 
 const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
@@ -34,19 +34,14 @@ suite(title, () => {
   })
   beforeEach(async () => {
     errors = []
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`)
-    })
-    await page.goto(fx.url)
+    page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
     await page.getByTestId('nav-models').click()
     await page.getByTestId('models-table').waitFor()
   }, 60_000)
   afterEach(async () => {
     await page?.close()
     // 4xx answers are the app's own validation errors (a bad path): expected and shown
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('adds a model folder and shows its details; a path that is not a model is an error beside the form', async () => {

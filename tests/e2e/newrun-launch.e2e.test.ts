@@ -19,7 +19,7 @@ import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import type { LaunchPlan } from '../../src/shared/launch.ts'
 import type { RunInfo } from '../../src/shared/contract.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, unexpectedErrors } from './helpers.ts'
 
 const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
@@ -110,7 +110,7 @@ suite(title, () => {
   }, 60_000)
   afterEach(async () => {
     await context?.close()
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('Run on renders each choice; a config that is not a language model says why it cannot go to the Python trainer', async () => {

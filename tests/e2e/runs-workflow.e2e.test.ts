@@ -12,7 +12,7 @@ import { defaultConfig } from '../../src/shared/config.ts'
 import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'starting and managing runs' : `starting and managing runs (skipped: no Chromium at ${CHROMIUM})`
@@ -53,15 +53,12 @@ suite(title, () => {
   })
   beforeEach(async () => {
     errors = []
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)))
-    await page.goto(fx.url)
+    page = await openApp(browser, fx.url, errors, { width: 1280, height: 800 })
     await page.getByTestId('datasets-table').waitFor()
   }, 60_000)
   afterEach(async () => {
     await page?.close()
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('New run shows the BC reference settings and its cost: 10,000 steps at first, cached after a run trained it', async () => {

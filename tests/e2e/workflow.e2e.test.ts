@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { defaultConfig, type Method } from '../../src/shared/config.ts'
 import { weightStats } from '../../src/shared/weight-stats.ts'
 import { fmt } from '../../src/renderer/src/lib/format.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'bringing LLM data, comparing and inspecting' : `bringing LLM data, comparing and inspecting (skipped: no Chromium at ${CHROMIUM})`
@@ -32,17 +32,12 @@ suite(title, () => {
   })
   beforeEach(async () => {
     errors = []
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`)
-    })
-    await page.goto(fx.url)
+    page = await openApp(browser, fx.url, errors, { width: 1280, height: 800 })
     await page.getByTestId('datasets-table').waitFor()
   }, 60_000)
   afterEach(async () => {
     await page?.close()
-    expect(errors.filter((e) => !/status of 4\d\d/.test(e))).toEqual([])
+    expect(unexpectedErrors(errors)).toEqual([])
   })
 
   it('imports a log-prob JSONL whose tokens are strings (no tokenizer) and shades those strings by ρ_t', async () => {

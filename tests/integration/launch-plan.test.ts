@@ -1,9 +1,9 @@
 // launch.plan and python.status (issue 18): the commands of each "Run on" choice, why a config
 // cannot go to the Python trainer, and whether the trainer's venv is ready — judged from a venv
 // in a temporary cache whose "interpreter" is a script reporting the versions it is told to.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pythonStatus, requirementPins } from '../../src/main/jobs/python-env.ts'
 import type { Services } from '../../src/main/services/index.ts'
@@ -24,7 +24,9 @@ function fakeVenv(versions: Record<string, string>): string {
   chmodSync(py, 0o755)
   return venv
 }
-const ALL = { torch: '2.15.0', transformers: '5.24.0', trl: '1.16.1', accelerate: '1.15.0', peft: '0.21.2' }
+// the trainer packages at the versions python/trainer/requirements.txt pins
+const PINS = new Map(requirementPins(readFileSync(resolve(__dirname, '../../python/trainer/requirements.txt'), 'utf8')))
+const ALL = Object.fromEntries(['torch', 'transformers', 'trl', 'accelerate', 'peft'].map((k) => [k, PINS.get(k)!]))
 
 beforeAll(async () => {
   process.env.IWSFT_CACHE_DIR = cache

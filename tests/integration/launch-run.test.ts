@@ -106,6 +106,8 @@ describe('launch.start with a fake trainer', () => {
     expect(run.status).toBe('interrupted')
     expect(run.error).toMatch(/without the stream's end/)
     expect(readFileSync(join(started.dir, 'stream.jsonl'), 'utf8')).not.toMatch(/"type":"end"/)
+    // an interrupted run of the Python trainer does not resume through the engine
+    await expect(s.call('runs.resume', { runId: id })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/ran on the Python trainer/) })
   })
 
   it('runs.cancel stops the trainer: cancelled', async () => {

@@ -131,7 +131,13 @@ export function runHandlers(ctx: ServiceContext): Pick<Handlers, RunRequests> {
       return { runIds, group: groupName ?? null }
     },
     'runs.resume': async ({ runId }) => {
-      ctx.run(runId)
+      const run = ctx.run(runId)
+      if (run.backend === 'accelerate') {
+        throw new ApiError(
+          `run ${runId} ran on the Python trainer (TRL + accelerate), which does not resume from a checkpoint; launch the config again, or follow its job folder (${run.versions?.job_dir ?? 'see the run'}) if the job is still going elsewhere`,
+          'invalid_input'
+        )
+      }
       if (jobs.has(runId)) throw new ApiError(`run ${runId} is still going; it can resume once it has stopped`, 'failed')
       return { runId: await track((on) => runner.resumeRun(ctx.store.file, runId, on)) }
     },
