@@ -3,6 +3,7 @@
 // group (services: sweeps.start), with a progress bar a run; then the final metric per grid
 // point, mean ± std over seeds, with the weights' ESS/N at the last snapshot (sweeps.results).
 // Ctrl+C cancels the sweep (the current run stops at its next step; the finished ones stay).
+import { parseGridValues } from '../../../shared/sweep-grid.ts'
 import type { EventPayloads, SweepParams, SweepResults } from '../../../shared/contract.ts'
 import { parseArgs, strFlag, UsageError, intFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
@@ -10,13 +11,6 @@ import { withServices } from '../project.ts'
 import { fmtNum, readConfigFile } from './run.ts'
 
 export const USAGE = 'usage: iwsft sweep CONFIG.yaml --grid weights.temp=1,3,10 [--grid weights.q.beta=0.9,0.99] [--seeds 3] [--metric KEY] [--backend B] [--json]'
-
-/** "1" → 1, "true" → true, anything else stays a string (a method name, a mode). */
-function gridValue(s: string): number | string | boolean {
-  if (s === 'true' || s === 'false') return s === 'true'
-  const n = Number(s)
-  return s.trim() !== '' && Number.isFinite(n) ? n : s
-}
 
 /** Every `--grid KEY=V1,V2` (the flag may repeat; parseArgs keeps one value a flag), and the rest of argv. */
 export function parseGrid(argv: string[]): { grid: Array<{ key: string; values: Array<number | string | boolean> }>; rest: string[] } {
@@ -36,10 +30,7 @@ export function parseGrid(argv: string[]): { grid: Array<{ key: string; values: 
     if (grid.some((g) => g.key === key)) throw new UsageError(`--grid ${key} is given twice; list all its values in one --grid`)
     grid.push({
       key,
-      values: spec
-        .slice(eq + 1)
-        .split(',')
-        .map(gridValue)
+      values: parseGridValues(spec.slice(eq + 1))
     })
   }
   return { grid, rest }

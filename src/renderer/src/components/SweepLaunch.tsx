@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'react'
 import { ApiError, type SweepStatus } from '../../../shared/contract.ts'
 import { useApp } from '../state.tsx'
+import { parseGridValues } from '../../../shared/sweep-grid.ts'
 
 /** Keys worth sweeping (free text takes any other setting of the config). */
 export const SWEEP_KEYS = ['weights.temp', 'weights.q.beta', 'weights.normalize', 'weights.aggregate', 'optim.lr', 'optim.weight_decay', 'train.steps', 'train.batch_size', 'method'] as const
@@ -17,21 +18,12 @@ interface Axis {
   values: string
 }
 
-/** "1, 3, 10" → [1, 3, 10]; "true" → true; anything else stays text ("iw-sft"). */
-export function parseValues(text: string): Array<number | string | boolean> {
-  return text
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean)
-    .map((v) => (v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v))
-}
-
 function axisError(a: Axis, all: Axis[]): { field: 'key' | 'values'; message: string } | null {
   const key = a.key.trim()
   if (!key) return { field: 'key', message: 'name a setting, e.g. weights.temp' }
   if (!KEY_RE.test(key)) return { field: 'key', message: 'a dotted key path such as weights.temp (lower case, digits, _)' }
   if (all.filter((b) => b.key.trim() === key).length > 1) return { field: 'key', message: 'each key once in a sweep' }
-  const v = parseValues(a.values)
+  const v = parseGridValues(a.values)
   if (!v.length) return { field: 'values', message: 'give the values, separated by commas: 1, 3, 10' }
   if (v.length > 50) return { field: 'values', message: 'at most 50 values a setting' }
   return null
@@ -64,7 +56,7 @@ export function SweepLaunch(props: {
   const errors = axes.map((a) => axisError(a, axes))
   const seeds = Number(seedsText)
   const seedsError = Number.isInteger(seeds) && seeds >= 1 && seeds <= 20 ? null : 'a whole number of seeds, 1 … 20'
-  const points = axes.reduce((n, a) => n * parseValues(a.values).length, 1)
+  const points = axes.reduce((n, a) => n * parseGridValues(a.values).length, 1)
   const ok = !!props.config && !errors.some(Boolean) && !seedsError && axes.length > 0
   const total = points * (seedsError ? 0 : seeds)
 
@@ -72,7 +64,7 @@ export function SweepLaunch(props: {
     if (!ok || !props.config) return
     setBusy(true)
     setServerErr(null)
-    const grid = axes.map((a) => ({ key: a.key.trim(), values: parseValues(a.values) }))
+    const grid = axes.map((a) => ({ key: a.key.trim(), values: parseGridValues(a.values) }))
     try {
       const r = await s.api.invoke('sweeps.start', { config: props.config, grid, seeds, ...(group.trim() ? { group: group.trim() } : {}) })
       // the runs go one after another: wait for the first to be recorded, then show the group
