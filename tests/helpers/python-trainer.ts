@@ -3,11 +3,11 @@
 // SKIPPED with the reason, except on CI (process.env.CI set), where it FAILS: CI must test the bridge.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { cacheRoot } from '../../src/main/engine/backend/paths.ts'
+import { join } from 'node:path'
+import { pythonVenvDir, trainerSourceDir } from '../../src/main/jobs/python-env.ts'
 
-export const TRAINER_SOURCE = resolve(__dirname, '../../python/trainer')
-export const venvDir = (): string => join(cacheRoot(), 'python-trainer')
+export const TRAINER_SOURCE = trainerSourceDir()
+export const venvDir = pythonVenvDir
 export const venvBin = (name: string): string => join(venvDir(), 'bin', name)
 
 /** The venv's python, or null (with the reason) when it is not installed. Throws on CI. */
