@@ -6,10 +6,9 @@
 // form and is recorded in the started run's config; a 2×1 sweep starts a group that Compare
 // shows. Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
 //
-// launch.emit, launch.start and launch.follow are built on another branch (bridge-ts); this
-// branch holds only its launch.plan and python.*, so most tests answer launch.emit, .start and
-// .follow for the page (playwright's page.route) and check what the page sends and shows. One
-// test writes a real job folder: it skips itself while launch.emit answers "not built yet".
+// Most tests answer launch.emit, .start and .follow for the page (playwright's page.route) and
+// check what the page sends and shows; one writes a real job folder through the back end (the
+// real launch itself is tests/integration/launch-real.test.ts).
 // No test installs the Python environment (gigabytes from the package index).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -356,10 +355,7 @@ suite(title, () => {
     expect(followed).toEqual({ dir })
   })
 
-  it('cluster: Write job folder writes the folder through the back end, and a second write asks before replacing it', async (ctx) => {
-    // launch.emit is built on branch bridge-ts; until it is merged the scaffold answers "not built yet"
-    const probe = await call('launch.emit', { config: { dataset: String(bandit) }, dir: join(fx.dir, 'probe') }).catch((e: Error) => e)
-    if (probe instanceof Error && /not built yet/.test(probe.message)) ctx.skip()
+  it('cluster: Write job folder writes the folder through the back end, and a second write asks before replacing it', async () => {
     await llmForm()
     await page.getByTestId('run-on-cluster').click()
     const dir = join(fx.dir, 'jobs', 'written')
