@@ -150,7 +150,7 @@ describe('datasets command', () => {
   })
 
   it('rejects an unknown kind and subcommand with a usage message', async () => {
-    await expect(cmdDatasets(['make', 'control', '--kind', 'medium'])).rejects.toThrow(/--kind takes expert or replay/)
+    await expect(cmdDatasets(['make', 'control', '--kind', 'medium'])).rejects.toThrow(/--kind takes expert, replay, replay-noisy-v1, got "medium"/)
     await expect(cmdDatasets(['make', 'atari'])).rejects.toThrow(/usage: iwsft datasets/)
   })
 })
