@@ -5,7 +5,7 @@
 // with a stand-in Electron, and each page gets a window.api whose calls go to the shell's own
 // IPC handlers, with the page's real URL as the sender: the token hand-over as in the window).
 // Either way the test reads the same project database the UI shows.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolve } from 'node:path'
@@ -186,4 +186,18 @@ export async function openApp(browser: Browser, url: string, errors: string[], v
 /** The collected errors a test did not provoke (a 4xx answer is a tested refusal, not a fault). */
 export function unexpectedErrors(errors: string[]): string[] {
   return errors.filter((e) => !/status of 4\d\d/.test(e))
+}
+
+/** The tiny Llama of the real-models fixtures (start fixtures with allowDirs: [LLAMA] to add it). */
+export const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
+
+/** Add the tiny Llama as model "llama" and an 8-row Q&A dataset tokenised by it (two rows score
+ *  0); returns the dataset's id. */
+export async function addLlamaAndQa(fx: Fixture): Promise<number> {
+  const services = fx.server!.services
+  await services.call('models.add', { path: LLAMA, name: 'llama' })
+  const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `What is ${i} + ${i + 1}?`, completion: `${2 * i + 1}`, score: i % 4 === 3 ? 0 : 1 }))
+  const file = join(fx.dir, 'qa.jsonl')
+  writeFileSync(file, rows.join('\n') + '\n')
+  return (await services.call('datasets.import', { path: file, importId: 'qa', tokenizerModel: 'llama' })).dataset.id
 }

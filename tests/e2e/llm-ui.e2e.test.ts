@@ -3,15 +3,13 @@
 // tokenizer through the services; the page picks "Policy: project model", sets LoRA, sees the
 // memory estimate and a field error, launches a few steps and watches the run complete in Live
 // runs with its tokens/s. Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
-import { writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, unexpectedErrors, LLAMA, addLlamaAndQa } from './helpers.ts'
 
-const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'fine-tuning a project model from New run' : `fine-tuning a project model from New run (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
 
@@ -38,12 +36,7 @@ suite(title, () => {
   beforeAll(async () => {
     browser = await launchChromium()
     fx = await startFixture({ browser, allowDirs: [LLAMA] })
-    const services = fx.server!.services
-    await services.call('models.add', { path: LLAMA, name: 'llama' })
-    const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `What is ${i} + ${i + 1}?`, completion: `${2 * i + 1}`, score: i % 4 === 3 ? 0 : 1 }))
-    const file = join(fx.dir, 'qa.jsonl')
-    writeFileSync(file, rows.join('\n') + '\n')
-    datasetId = (await services.call('datasets.import', { path: file, importId: 'qa', tokenizerModel: 'llama' })).dataset.id
+    datasetId = await addLlamaAndQa(fx)
     page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
   }, 180_000)
   afterAll(async () => {

@@ -3,14 +3,13 @@
 // read its details, try it (the shaded tokens are the services' own greedy answer), remove it;
 // and, when SmolLM2 is in the model cache, fetch it with the button and ask it "What is 12 + 7?".
 // Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { smollm2Path } from '../../src/main/engine/llm/models.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors, LLAMA } from './helpers.ts'
 
-const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'the Models view in the browser build' : `the Models view in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
 

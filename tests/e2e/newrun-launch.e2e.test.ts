@@ -10,17 +10,16 @@
 // check what the page sends and shows; one writes a real job folder through the back end (the
 // real launch itself is tests/integration/launch-real.test.ts).
 // No test installs the Python environment (gigabytes from the package index).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fromTraces } from '../../src/main/common/trace.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import type { LaunchPlan } from '../../src/shared/launch.ts'
 import type { RunInfo } from '../../src/shared/contract.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, unexpectedErrors, LLAMA, addLlamaAndQa } from './helpers.ts'
 
-const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'New run: Run on, paper presets and sweeps' : `New run: Run on, paper presets and sweeps (skipped: no Chromium at ${CHROMIUM})`
 
@@ -81,12 +80,7 @@ suite(title, () => {
   beforeAll(async () => {
     browser = await launchChromium()
     fx = await startFixture({ browser, allowDirs: [LLAMA] })
-    const services = fx.server!.services
-    await services.call('models.add', { path: LLAMA, name: 'llama' })
-    const rows = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `What is ${i} + ${i + 1}?`, completion: `${2 * i + 1}`, score: i % 4 === 3 ? 0 : 1 }))
-    const file = join(fx.dir, 'qa.jsonl')
-    writeFileSync(file, rows.join('\n') + '\n')
-    llmDataset = (await services.call('datasets.import', { path: file, importId: 'qa', tokenizerModel: 'llama' })).dataset.id
+    llmDataset = await addLlamaAndQa(fx)
     controlDataset = withProjectFile(fx.project, (s) => s.putDataset(controlData(), 'test').id, false)
     bandit = withProjectFile(fx.project, (s) => s.listDatasets().find((d) => d.source === 'builtin:bandit')!.id)
   }, 180_000)

@@ -83,11 +83,17 @@ def _need(obj: dict, key: str, kind: type | tuple, where: str) -> Any:
     return v
 
 
+def _load_object(p: str, what: str = "") -> dict:
+    """A JSON file that must hold one object."""
+    v = _load_json(p)
+    if not isinstance(v, dict):
+        raise JobError(f"{p}: must be a JSON object{what}")
+    return v
+
+
 def _read_manifest(d: str) -> dict:
     p = os.path.join(d, "job.json")
-    m = _load_json(p)
-    if not isinstance(m, dict):
-        raise JobError(f"{p}: must be a JSON object")
+    m = _load_object(p)
     if m.get("format") != FORMAT:
         raise JobError(f"{p}: field 'format' is {json.dumps(m.get('format'))}; this trainer reads {FORMAT!r}")
     _need(m, "total_steps", int, p)
@@ -104,9 +110,7 @@ def _read_manifest(d: str) -> dict:
 
 def _read_config(d: str) -> dict:
     p = os.path.join(d, "config.json")
-    c = _load_json(p)
-    if not isinstance(c, dict):
-        raise JobError(f"{p}: must be a JSON object (the workbench's resolved RunConfig)")
+    c = _load_object(p, " (the workbench's resolved RunConfig)")
     for key in ("method", "weights", "optim", "train", "seed", "policy"):
         if key not in c:
             raise JobError(f"{p}: field '{key}' is missing (write the resolved RunConfig)")
