@@ -200,7 +200,7 @@ async function cmdProfile(args: ReturnType<typeof parseArgs>, backends: BackendN
   const out: StepProfile[] = []
   try {
     for (const bench of pick) {
-      const p = await profileSteps(bench, steps)
+      const p = await profileSteps(bench, steps, args.flags.has('by-shape'))
       out.push(p)
       if (!args.flags.has('json')) process.stdout.write(formatProfile(p) + '\n\n')
     }
@@ -212,12 +212,12 @@ async function cmdProfile(args: ReturnType<typeof parseArgs>, backends: BackendN
 }
 
 export const USAGE = [
-  'usage: iwsft bench [--json] [--steps N] [--backend B] [--rounds R] [--only A,B] [--peer] [--threads N] [--profile [ENTRY]] [--no-llm]',
+  'usage: iwsft bench [--json] [--steps N] [--backend B] [--rounds R] [--only A,B] [--peer] [--threads N] [--profile [ENTRY] [--by-shape]] [--no-llm]',
   'ms per training step on every available backend (ratios to SFT measured in the same run); --peer: beside PyTorch; --profile: kernels per step'
 ].join('\n')
 
 export async function cmdBench(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['json', 'peer', 'no-llm'])
+  const args = parseArgs(argv, ['json', 'peer', 'no-llm', 'by-shape'])
   const json = args.flags.has('json')
   const say = (s: string): void => void process.stderr.write(s + '\n')
   const only = strFlag(args, 'backend')

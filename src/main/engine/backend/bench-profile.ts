@@ -61,7 +61,7 @@ type Patchable = Record<string, unknown>
 type Fn = (...a: unknown[]) => unknown
 
 /** Count what f does (f runs under tf.profile with the engine's entry points wrapped). */
-async function counted(f: () => Promise<unknown>): Promise<Counts> {
+async function counted(f: () => Promise<unknown>, byShape = false): Promise<Counts> {
   const engine = tf.engine() as unknown as Patchable
   const backend = tf.backend() as unknown as Patchable
   const native = typeof backend.executeSingleOutput === 'function'
@@ -116,10 +116,11 @@ async function counted(f: () => Promise<unknown>): Promise<Counts> {
         try {
           return orig.apply(self, args)
         } finally {
-          const e = nativeOps.get(args[0] as string) ?? { n: 0, ms: 0 }
+          const key = byShape ? `${args[0] as string} ${shapesOf(args[2])}` : (args[0] as string)
+          const e = nativeOps.get(key) ?? { n: 0, ms: 0 }
           e.n++
           e.ms += performance.now() - t0
-          nativeOps.set(args[0] as string, e)
+          nativeOps.set(key, e)
         }
       })
     }
@@ -151,13 +152,20 @@ async function counted(f: () => Promise<unknown>): Promise<Counts> {
   return { wall, ...c, kinds }
 }
 
-/** Profile `steps` steps of an entry (after a warm-up), net of a short run's set-up. */
-export async function profileSteps(bench: TrainBench, steps = 20): Promise<StepProfile> {
+/** The input shapes of a native op, e.g. "[1024,64]·[64,192]" (scalars as []) */
+function shapesOf(inputs: unknown): string {
+  if (!Array.isArray(inputs)) return ''
+  return inputs.map((t) => `[${((t as { shape?: number[] }).shape ?? []).join(',')}]`).join('·')
+}
+
+/** Profile `steps` steps of an entry (after a warm-up), net of a short run's set-up. With
+ *  byShape (native backend only), ops are told apart by their input shapes too. */
+export async function profileSteps(bench: TrainBench, steps = 20, byShape = false): Promise<StepProfile> {
   await bench.run(3, 1) // warm-up: kernel caches, allocator
   const plain = await bench.run(steps, 1) // unprofiled, for the wall time
   const short = 2
-  const a = await counted(() => bench.run(short, 1))
-  const b = await counted(() => bench.run(short + steps, 1))
+  const a = await counted(() => bench.run(short, 1), byShape)
+  const b = await counted(() => bench.run(short + steps, 1), byShape)
   const per = (x: number, y: number): number => (y - x) / steps
   const r3 = (x: number): number => Number(x.toFixed(3))
   const kinds: KindCost[] = []
@@ -190,14 +198,15 @@ export async function profileSteps(bench: TrainBench, steps = 20): Promise<StepP
 /** The profile as a plain-text table. */
 export function formatProfile(p: StepProfile): string {
   const what = p.counting === 'tensorflow ops' ? 'TensorFlow ops' : 'tfjs kernels'
+  const width = Math.max(24, ...p.kinds.map((k) => k.kind.length + 2))
   const lines = [
     `${p.entry} on ${p.backend}: ${p.wall_ms_per_step.toFixed(2)} ms/step (${p.profiled_ms_per_step.toFixed(2)} under the profiler; ${p.steps} steps)`,
     `  ${what} ${p.ops_per_step.toFixed(1)}/step taking ${p.op_ms_per_step.toFixed(2)} ms; outside them ${p.outside_ops_ms_per_step.toFixed(2)} ms`,
     `  tfjs kernels ${p.kernels_per_step.toFixed(1)}/step, tensors created ${p.tensors_per_step.toFixed(1)}/step, uploads ${p.uploads_per_step.toFixed(1)}/step, read-backs ${p.readbacks_per_step.toFixed(1)}/step`,
-    `  ${'op'.padEnd(24)}${'per step'.padStart(10)}${'ms/step'.padStart(10)}${'µs each'.padStart(10)}`
+    `  ${'op'.padEnd(width)}${'per step'.padStart(10)}${'ms/step'.padStart(10)}${'µs each'.padStart(10)}`
   ]
   for (const k of p.kinds) {
-    lines.push(`  ${k.kind.padEnd(24)}${k.per_step.toFixed(1).padStart(10)}${k.ms_per_step.toFixed(3).padStart(10)}${((1000 * k.ms_per_step) / k.per_step).toFixed(1).padStart(10)}`)
+    lines.push(`  ${k.kind.padEnd(width)}${k.per_step.toFixed(1).padStart(10)}${k.ms_per_step.toFixed(3).padStart(10)}${((1000 * k.ms_per_step) / k.per_step).toFixed(1).padStart(10)}`)
   }
   return lines.join('\n')
 }

@@ -7,35 +7,7 @@
 // the same update in tfjs ops. Only the optimizer uses this (train/optim.ts); on the other
 // backends it is null and the optimizer's tfjs-op update runs.
 import * as tf from '@tensorflow/tfjs'
-
-interface Attr {
-  name: string
-  type: number
-  value: unknown
-}
-
-interface Binding {
-  executeOp(name: string, attrs: Attr[], inputIds: number[], numOutputs: number): unknown
-  TF_ATTR_STRING: number
-  TF_ATTR_BOOL: number
-  TF_ATTR_TYPE: number
-  TF_ATTR_SHAPE: number
-  TF_FLOAT: number
-}
-
-/** the part of tfjs-node 4.22's NodeJSKernelBackend used here */
-interface NodeBackend {
-  binding: Binding
-  executeSingleOutput(name: string, attrs: Attr[], inputs: tf.Tensor[]): tf.Tensor
-  getInputTensorIds(tensors: tf.Tensor[]): number[]
-}
-
-/** The active backend as tfjs-node's, or null (wasm, cpu). */
-function nodeBackend(): NodeBackend | null {
-  const be = tf.backend() as unknown as Partial<NodeBackend>
-  const ok = be.binding && typeof be.binding.executeOp === 'function' && typeof be.executeSingleOutput === 'function' && typeof be.getInputTensorIds === 'function'
-  return ok ? (be as NodeBackend) : null
-}
+import { nodeBackend, type Attr, type NodeBackend } from './native-ops.ts'
 
 let uid = 0
 

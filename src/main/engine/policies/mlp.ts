@@ -1,6 +1,7 @@
 // A dense ReLU network whose parameters are initialised from the seeded Rng (Glorot uniform
 // weights, zero biases), so the same seed gives the same network on every backend.
 import * as tf from '@tensorflow/tfjs'
+import { reluGrad } from '../backend/native-ops.ts'
 import type { Rng } from '../rng.ts'
 
 let uid = 0
@@ -55,7 +56,7 @@ export function mlpForwardKeep(vars: tf.Variable[], x: tf.Tensor2D): { out: tf.T
 
 /** The gradients [dW0, db0, dW1, db1, …] of the MLP given d loss / d out [N, out] and the layer
  *  inputs mlpForwardKeep kept, written out: per layer dW = hᵀ·d, db = Σ_rows d, and
- *  d h = (d·Wᵀ) ⊙ 1[h > 0] below it (ReLU' from its output: sign(ReLU(x)) = 1[x > 0]). The
+ *  d h = (d·Wᵀ) ⊙ 1[h > 0] below it (ReLU' from its output: ReLU(x) > 0 ⇔ x > 0). The
  *  input x gets no gradient. A handful of matrix products instead of the tape's generic graph
  *  (the ReLU gradient alone is 7 kernels there on the native backend; issue 17). */
 export function mlpBackward(vars: tf.Variable[], inputs: tf.Tensor2D[], dOut: tf.Tensor2D): tf.Tensor[] {
@@ -66,7 +67,7 @@ export function mlpBackward(vars: tf.Variable[], inputs: tf.Tensor2D[], dOut: tf
     const h = inputs[l]
     grads[2 * l] = tf.matMul(h, d, true, false)
     grads[2 * l + 1] = tf.sum(d, 0)
-    if (l > 0) d = tf.mul(tf.matMul(d, vars[2 * l] as tf.Tensor2D, false, true), tf.sign(h)) as tf.Tensor2D
+    if (l > 0) d = reluGrad(tf.matMul(d, vars[2 * l] as tf.Tensor2D, false, true), h) as tf.Tensor2D
   }
   return grads
 }

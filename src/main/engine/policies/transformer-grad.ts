@@ -8,6 +8,7 @@
 // Layout: activations are rows [n = B·S, d]; attention works on [B, H, S, dh], reached by one
 // reshape + transpose of the fused q/k/v projection and left by one transpose + reshape.
 import * as tf from '@tensorflow/tfjs'
+import { layerNormNoGrad } from '../backend/native-ops.ts'
 import { affine } from './mlp.ts'
 import type { Block, TransformerConfig } from './transformer-types.ts'
 
@@ -117,14 +118,17 @@ export function transformerCore(net: TransformerNet, ids: tf.Tensor2D, start: nu
   const n = B * S
   const { dModel: d, nHeads: H, vocabSize: V } = net.config
   const dh = d / H
-  const col = tf.fill([d, 1], 1 / d) as tf.Tensor2D
+  const col = rec ? (tf.fill([d, 1], 1 / d) as tf.Tensor2D) : null
   const tok = lookup(net.wte, tf.reshape(ids, [n]) as tf.Tensor1D, V)
   const pos = tf.tile(tf.slice(net.wpe, [start, 0], [S, d]), [B, 1])
   let x = tf.add(tok, pos) as tf.Tensor2D
   const scale = 1 / Math.sqrt(dh)
   const kv: KV[] = []
+  // a pass nobody differentiates takes each layer norm as one op (native backend)
+  const norm = (x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor): { y: tf.Tensor2D; saved: LnSaved | null } =>
+    col ? layerNorm(x, g, b, col) : { y: layerNormNoGrad(x, g, b, LN_EPS), saved: null }
   for (const [l, blk] of net.blocks.entries()) {
-    const ln1 = layerNorm(x, blk.ln1g, blk.ln1b, col)
+    const ln1 = norm(x, blk.ln1g, blk.ln1b)
     // [n, 3d] → [B, S, 3H, dh] → [B, 3H, S, dh]: q, k, v of every head
     const qkv = tf.transpose(tf.reshape(affine(ln1.y, blk.wqkv, blk.bqkv), [B, S, 3 * H, dh]), [0, 2, 1, 3])
     const [q, kNew, vNew] = tf.split(qkv, 3, 1) as tf.Tensor4D[]
@@ -138,17 +142,17 @@ export function transformerCore(net: TransformerNet, ids: tf.Tensor2D, start: nu
     const oh = tf.matMul(p, v) as tf.Tensor4D
     const o = tf.reshape(tf.transpose(oh, [0, 2, 1, 3]), [n, d]) as tf.Tensor2D
     const xMid = tf.add(x, affine(o, blk.wo, blk.bo)) as tf.Tensor2D
-    const ln2 = layerNorm(xMid, blk.ln2g, blk.ln2b, col)
+    const ln2 = norm(xMid, blk.ln2g, blk.ln2b)
     const u = affine(ln2.y, blk.wfc, blk.bfc)
     const u2 = tf.square(u) as tf.Tensor2D
     const sig = tf.sigmoid(tf.mul(u, tf.add(tf.mul(u2, 2 * GELU_C * GELU_A), 2 * GELU_C))) as tf.Tensor2D
     const g = tf.mul(u, sig) as tf.Tensor2D
     x = tf.add(xMid, affine(g, blk.wproj, blk.bproj)) as tf.Tensor2D
-    rec?.blocks.push({ ln1: ln1.saved, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved, h2: ln2.y, u2, sig, g })
+    rec?.blocks.push({ ln1: ln1.saved!, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved!, h2: ln2.y, u2, sig, g })
   }
-  const lnf = layerNorm(x, net.lnfg, net.lnfb, col)
+  const lnf = norm(x, net.lnfg, net.lnfb)
   if (rec) {
-    rec.lnf = lnf.saved
+    rec.lnf = lnf.saved!
     rec.hf = lnf.y
   }
   const logits = (net.head ? tf.matMul(lnf.y, net.head as tf.Tensor2D) : tf.matMul(lnf.y, net.wte as tf.Tensor2D, false, true)) as tf.Tensor2D
@@ -177,6 +181,23 @@ function unflattenSaved(t: tf.Tensor[], layers: number): Saved {
   return { blocks, lnf: { xhat: next<tf.Tensor2D>(), rstd: next<tf.Tensor2D>() }, hf: next<tf.Tensor2D>() }
 }
 
+/** log-softmax of logits [B·S, V] at the targets [B, S]: (logit − max) − log Σ exp(logit − max),
+ *  with what its gradient needs (exp(logit − max), its sum, the targets one-hot) */
+function targetLogSoftmax(logits: tf.Tensor2D, targets: tf.Tensor2D, V: number): { lp: tf.Tensor2D; e: tf.Tensor; sumE: tf.Tensor; onehot: tf.Tensor } {
+  const [B, S] = targets.shape
+  const shifted = tf.sub(logits, tf.max(logits, -1, true))
+  const e = tf.exp(shifted)
+  const sumE = tf.sum(e, -1, true)
+  const onehot = tf.oneHot(tf.reshape(targets, [B * S]) as tf.Tensor1D, V)
+  return { lp: tf.reshape(tf.sub(tf.sum(tf.mul(shifted, onehot), -1, true), tf.log(sumE)), [B, S]) as tf.Tensor2D, e, sumE, onehot }
+}
+
+/** transformerLogProbs where no gradient is taken (scoring π_ref, a q that is not the policy):
+ *  the same values without recording the backward pass's tensors, each layer norm one op. */
+export function transformerLogProbsNoGrad(net: TransformerNet, inputs: tf.Tensor2D, targets: tf.Tensor2D, bias: tf.Tensor4D): tf.Tensor2D {
+  return targetLogSoftmax(transformerCore(net, inputs, 0, bias, null, null).logits, targets, net.config.vocabSize).lp
+}
+
 /**
  * log π(target_t | inputs_≤t) [B, S] for inputs and targets [B, S] (int32) under the attention
  * bias [B, 1, S, S], differentiable in `variables` (the policy's parameters, in its order:
@@ -190,12 +211,7 @@ export function transformerLogProbs(net: TransformerNet, variables: tf.Variable[
     const save = args[variables.length] as unknown as (t: tf.Tensor[]) => void
     const rec: Saved = { blocks: [], lnf: null as unknown as LnSaved, hf: null as unknown as tf.Tensor2D }
     const { logits } = transformerCore(net, inputs, 0, bias, null, rec)
-    // log-softmax at the target: (logit − max) − log Σ exp(logit − max)
-    const shifted = tf.sub(logits, tf.max(logits, -1, true))
-    const e = tf.exp(shifted)
-    const sumE = tf.sum(e, -1, true)
-    const onehot = tf.oneHot(tf.reshape(targets, [n]) as tf.Tensor1D, V)
-    const lp = tf.reshape(tf.sub(tf.sum(tf.mul(shifted, onehot), -1, true), tf.log(sumE)), [B, S])
+    const { lp, e, sumE, onehot } = targetLogSoftmax(logits, targets, V)
     save([...flattenSaved(rec), tf.div(e, sumE), onehot, inputs])
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const k = saved.length

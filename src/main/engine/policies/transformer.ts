@@ -28,7 +28,8 @@ import * as tf from '@tensorflow/tfjs'
 import type { Block, TransformerConfig } from './transformer-types.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 import { Rng } from '../rng.ts'
-import { transformerCore, transformerLogProbs, type TransformerNet } from './transformer-grad.ts'
+import { underGradientTape } from '../llm/tape.ts'
+import { transformerCore, transformerLogProbs, transformerLogProbsNoGrad, type TransformerNet } from './transformer-grad.ts'
 
 export interface TransformerSpec extends PolicySpec {
   kind: 'transformer'
@@ -240,7 +241,8 @@ export class TransformerPolicy implements Policy {
         [0, 0],
         [B, T]
       ) as tf.Tensor2D
-      return transformerLogProbs(this.net, this.variables, inputs, acts, this.attentionBias(keyValid))
+      const bias = this.attentionBias(keyValid)
+      return underGradientTape() ? transformerLogProbs(this.net, this.variables, inputs, acts, bias) : transformerLogProbsNoGrad(this.net, inputs, acts, bias)
     })
   }
 

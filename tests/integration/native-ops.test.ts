@@ -1,0 +1,102 @@
+// The raw TensorFlow ops of backend/native-ops.ts against numbers worked out by hand, on the
+// native backend (where the raw kernels run) and on the cpu backend (where their tfjs-op
+// fallbacks run). Where native-cpu is not installed its half is reported as skipped.
+import * as tf from '@tensorflow/tfjs'
+import { describe, expect, it } from 'vitest'
+import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
+import { layerNormNoGrad, nodeBackend, reluGrad, sigmoidGrad } from '../../src/main/engine/backend/native-ops.ts'
+import type { Batch } from '../../src/main/engine/policies/policy.ts'
+import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
+
+const probe = await probeBackends()
+const native = probe.find((p) => p.name === 'native-cpu')
+const hasNative = native?.available ?? false
+const backends = [['cpu', true] as const, ['native-cpu', hasNative] as const]
+
+const close = (got: Float32Array | Int32Array | Uint8Array, want: number[], tol: number): void => {
+  expect(got.length).toBe(want.length)
+  want.forEach((w, i) => expect(Math.abs(got[i] - w)).toBeLessThanOrEqual(tol))
+}
+
+describe.each(backends)('raw ops on %s', (backend, available) => {
+  const label = (s: string): string => (available ? s : `${s} [skipped: native-cpu not available here — ${native?.detail ?? 'not probed'}]`)
+
+  it.skipIf(!available)(label('reluGrad passes dy where y > 0 and nothing at or below 0'), async () => {
+    await initBackend(backend)
+    expect(nodeBackend() !== null).toBe(backend === 'native-cpu')
+    const got = tf.tidy(() => reluGrad(tf.tensor2d([1.5, -2, 3, 4], [2, 2]), tf.tensor2d([0.5, 0, 2, -1], [2, 2])).dataSync())
+    close(got as Float32Array, [1.5, 0, 3, 0], 0)
+  })
+
+  it.skipIf(!available)(label('sigmoidGrad is dy·y(1 − y)'), async () => {
+    await initBackend(backend)
+    // y = 0.5 → 0.25·dy; y = 0.2 → 0.16·dy; y = 0.9 → 0.09·dy
+    const got = tf.tidy(() => sigmoidGrad(tf.tensor1d([0.5, 0.2, 0.9]), tf.tensor1d([2, -1, 10])).dataSync())
+    close(got as Float32Array, [0.5, -0.16, 0.9], 1e-6)
+  })
+
+  it.skipIf(!available)(label('layerNormNoGrad normalises each row (biased variance, ε inside the root) then scales and shifts'), async () => {
+    await initBackend(backend)
+    // row [1, 2, 3, 4]: mean 2.5, var 1.25 → x̂ = [−1.5, −0.5, 0.5, 1.5]/√(1.25 + ε)
+    // row [2, 2, 2, 2]: var 0 → x̂ = 0 → y = b
+    const eps = 0.75 // √(1.25 + 0.75) = √2
+    const s = Math.SQRT2
+    const g = [1, 2, -1, 0.5]
+    const b = [0, 1, 0, -1]
+    const want = [...[-1.5, -0.5, 0.5, 1.5].map((x, j) => (x / s) * g[j] + b[j]), ...b]
+    const got = tf.tidy(() => layerNormNoGrad(tf.tensor2d([1, 2, 3, 4, 2, 2, 2, 2], [2, 4]), tf.tensor1d(g), tf.tensor1d(b), eps).dataSync())
+    close(got as Float32Array, want, 1e-6)
+  })
+})
+
+// The causal transformer's passes that take no gradient (scoring, sampling) run each layer norm
+// as _MklLayerNorm on the native backend: the same log-probs as the cpu backend's tfjs ops, the
+// same as the differentiated pass, and the same greedy generations.
+describe('the transformer without a gradient tape', () => {
+  it.skipIf(!hasNative)(hasNative ? 'scores and generates on native-cpu as on cpu' : 'scores and generates on native-cpu as on cpu [skipped: native-cpu not available here]', async () => {
+    const cfg = { vocabSize: 13, dModel: 16, nHeads: 4, nLayers: 2, dFF: 24, maxLen: 10, tied: false, bos: 1 }
+    const seqs = [
+      [4, 5, 6, 7, 8],
+      [9, 3]
+    ]
+    const T = 5
+    const run = async (backend: 'cpu' | 'native-cpu'): Promise<{ lp: Float32Array; taped: Float32Array; gen: number[][] }> => {
+      await initBackend(backend)
+      const p = new TransformerPolicy(cfg, { seed: 21 })
+      const a = new Int32Array(2 * T)
+      const v = new Float32Array(2 * T)
+      seqs.forEach((s, b) => {
+        a.set(s, b * T)
+        v.fill(1, b * T, b * T + s.length)
+      })
+      const valid = tf.tensor2d(v, [2, T])
+      const batch: Batch = { B: 2, T, obs: null, actions: tf.tensor2d(a, [2, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(2) }
+      const out = p.logProbs(batch)
+      const lp = out.dataSync() as Float32Array
+      // under a tape: the differentiated pass (hand-written layer norms)
+      let taped = new Float32Array(0)
+      const { value, grads } = tf.variableGrads(() => {
+        const t = p.logProbs(batch)
+        taped = Float32Array.from(t.dataSync())
+        return tf.sum(tf.mul(t, valid)) as tf.Scalar
+      }, p.variables)
+      const gen = p.generate(seqs, { maxNew: 4, temperature: 0 })
+      tf.dispose([out, batch.actions, valid, value, ...Object.values(grads)])
+      p.dispose()
+      return { lp, taped, gen }
+    }
+    const cpu = await run('cpu')
+    const nat = await run('native-cpu')
+    for (let b = 0; b < 2; b++) {
+      for (let t = 0; t < seqs[b].length; t++) {
+        const i = b * T + t
+        expect(cpu.lp[i]).toBeLessThan(0)
+        expect(Math.abs(nat.lp[i] - cpu.lp[i])).toBeLessThan(1e-5)
+        expect(Math.abs(nat.lp[i] - nat.taped[i])).toBeLessThan(1e-5)
+        expect(Math.abs(cpu.lp[i] - cpu.taped[i])).toBeLessThan(1e-6)
+      }
+    }
+    expect(nat.gen).toEqual(cpu.gen)
+    expect(nat.gen.flat().length).toBeGreaterThan(0)
+  })
+})
