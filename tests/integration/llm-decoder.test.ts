@@ -13,6 +13,7 @@ import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { scoreCompletions, scoreSequences } from '../../src/main/engine/llm/score.ts'
 import type { Batch } from '../../src/main/engine/policies/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
+import { tokenBatch } from '../helpers/token-batch.ts'
 
 const fx = (p: string): string => new URL(`../fixtures/llm/${p}`, import.meta.url).pathname
 const tmp = mkdtempSync(join(tmpdir(), 'iwsft-llm-'))
@@ -153,16 +154,9 @@ describe('sampling', () => {
 describe('the Policy adapter', () => {
   it('with prependBos scores position 0 under BOS, as a re-score of [BOS, …] does', () => {
     const seqs = [prompts[0], prompts[2]]
-    const B = 2
-    const T = Math.max(...seqs.map((s) => s.length))
-    const a = new Int32Array(B * T)
-    const v = new Float32Array(B * T)
-    seqs.forEach((s, b) => {
-      a.set(s, b * T)
-      v.fill(1, b * T, b * T + s.length)
-    })
-    const valid = tf.tensor2d(v, [B, T])
-    const batch: Batch = { B, T, obs: null, actions: tf.tensor2d(a, [B, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(B) }
+    const batch = tokenBatch(seqs)
+    const { T } = batch
+    const valid = batch.valid!
     const pol = new LlmPolicy(m.model, { model: 'llama', prependBos: true, bos: m.tokenizer.bos })
     const out = pol.logProbs(batch)
     const got = out.dataSync()

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
 import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
 import { layerNormNoGrad, nodeBackend, reluGrad, sigmoidGrad } from '../../src/main/engine/backend/native-ops.ts'
-import type { Batch } from '../../src/main/engine/policies/policy.ts'
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
+import { tokenBatch } from '../helpers/token-batch.ts'
 
 const probe = await probeBackends()
 const native = probe.find((p) => p.name === 'native-cpu')
@@ -63,14 +63,8 @@ describe('the transformer without a gradient tape', () => {
     const run = async (backend: 'cpu' | 'native-cpu'): Promise<{ lp: Float32Array; taped: Float32Array; gen: number[][] }> => {
       await initBackend(backend)
       const p = new TransformerPolicy(cfg, { seed: 21 })
-      const a = new Int32Array(2 * T)
-      const v = new Float32Array(2 * T)
-      seqs.forEach((s, b) => {
-        a.set(s, b * T)
-        v.fill(1, b * T, b * T + s.length)
-      })
-      const valid = tf.tensor2d(v, [2, T])
-      const batch: Batch = { B: 2, T, obs: null, actions: tf.tensor2d(a, [2, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(2) }
+      const batch = tokenBatch(seqs, T)
+      const valid = batch.valid!
       const out = p.logProbs(batch)
       const lp = out.dataSync() as Float32Array
       // under a tape: the differentiated pass (hand-written layer norms)

@@ -2,7 +2,7 @@ import { it, expect } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import '@tensorflow/tfjs-backend-wasm'
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
-import type { Batch } from '../../src/main/engine/policies/policy.ts'
+import { tokenBatch } from '../helpers/token-batch.ts'
 
 // The same seed gives the same model on every backend (init from the seeded Rng), and the
 // forward pass agrees between the cpu and wasm backends to float32 rounding.
@@ -17,14 +17,8 @@ it('gives the same log-probs and greedy generations on the cpu and wasm backends
     await tf.ready()
     const p = new TransformerPolicy(cfg, { seed: 21 })
     const T = 5
-    const a = new Int32Array(2 * T)
-    const v = new Float32Array(2 * T)
-    seqs.forEach((s, b) => {
-      a.set(s, b * T)
-      v.fill(1, b * T, b * T + s.length)
-    })
-    const valid = tf.tensor2d(v, [2, T])
-    const batch: Batch = { B: 2, T, obs: null, actions: tf.tensor2d(a, [2, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(2) }
+    const batch = tokenBatch(seqs, T)
+    const valid = batch.valid!
     const out = p.logProbs(batch)
     const lp = out.arraySync()
     const gen = p.generate(seqs, { maxNew: 4, temperature: 0 })
@@ -51,7 +45,7 @@ it('computes the same gradients on the cpu and wasm backends (training works on 
     const T = 4
     const acts = tf.tensor2d([4, 5, 6, 2, 7, 2, 0, 0], [B, T], 'int32')
     const valid = tf.tensor2d([1, 1, 1, 1, 1, 1, 0, 0], [B, T])
-    const batch: Batch = { B, T, obs: null, actions: acts, mask: valid, valid, traceIndex: new Int32Array(B) }
+    const batch = { B, T, obs: null, actions: acts, mask: valid, valid, traceIndex: new Int32Array(B) }
     const { value, grads: g } = tf.variableGrads(() => tf.neg(p.logProbs(batch).mul(valid).sum()) as tf.Scalar, p.variables)
     const out = p.variables.map((v) => g[v.name].dataSync() as Float32Array)
     tf.dispose([value, acts, valid, ...Object.values(g)])

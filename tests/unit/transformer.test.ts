@@ -1,26 +1,14 @@
 import { describe, it, expect, beforeAll } from 'vitest'
 import * as tf from '@tensorflow/tfjs'
 import { TransformerPolicy, sampleToken } from '../../src/main/engine/policies/transformer.ts'
-import { readWeights, writeWeights, type Batch } from '../../src/main/engine/policies/policy.ts'
+import { readWeights, writeWeights } from '../../src/main/engine/policies/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
+import { tokenBatch } from '../helpers/token-batch.ts'
 
 const cfg = { vocabSize: 11, dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, maxLen: 12, bos: 1 }
 
-/** right-padded batch of token sequences; mask = valid = 1 on real tokens */
-function batchOf(seqs: number[][], T = Math.max(...seqs.map((s) => s.length))): Batch {
-  const B = seqs.length
-  const a = new Int32Array(B * T)
-  const v = new Float32Array(B * T)
-  seqs.forEach((s, b) => {
-    a.set(s, b * T)
-    v.fill(1, b * T, b * T + s.length)
-  })
-  const valid = tf.tensor2d(v, [B, T])
-  return { B, T, obs: null, actions: tf.tensor2d(a, [B, T], 'int32'), mask: valid, valid, traceIndex: new Int32Array(B) }
-}
-
 function lp(p: TransformerPolicy, seqs: number[][], T?: number): number[][] {
-  const b = batchOf(seqs, T)
+  const b = tokenBatch(seqs, T)
   const out = p.logProbs(b)
   const arr = out.arraySync()
   tf.dispose([out, b.actions, b.mask])
@@ -100,7 +88,7 @@ describe('TransformerPolicy', () => {
       [8, 9, 10, 2],
       [4, 6, 8, 10, 9, 2]
     ]
-    const b = batchOf(data)
+    const b = tokenBatch(data)
     const denom = b.mask.sum()
     const opt = tf.train.adam(0.01)
     const lossFn = (): tf.Scalar => tf.neg(p.logProbs(b).mul(b.mask).sum().div(denom)) as tf.Scalar
