@@ -8,34 +8,13 @@ import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
 import { makeBanditDataset } from '../../src/main/engine/datasets/bandit.ts'
 import { runExperiment } from '../../src/main/engine/experiment.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
+import { linearControl } from '../helpers/linear-control.ts'
 
 beforeAll(async () => {
   await tf.setBackend('cpu')
 })
 
-/** 40 trajectories of 6–20 steps; actions follow a linear rule of the observation plus noise;
- *  the score is higher for lower noise, so curation and weights have something to find. */
-function linearControl(seed: number): TraceDataset {
-  const rng = new Rng(seed)
-  return fromTraces(
-    'lin',
-    'continuous',
-    3,
-    2,
-    Array.from({ length: 40 }, (_, i) => {
-      const T = 6 + (i % 15)
-      const noise = 0.05 + (i % 10) * 0.05
-      const obs: number[] = []
-      const actions: number[] = []
-      for (let t = 0; t < T; t++) {
-        const o = [rng.normal(), rng.normal(), rng.normal()]
-        obs.push(...o)
-        actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal(), Math.tanh(0.2 * o[2]) + noise * rng.normal())
-      }
-      return { obs, actions, score: -noise }
-    })
-  )
-}
+const lin = (seed: number): TraceDataset => linearControl(seed, { traces: 40, obsDim: 3, actDim: 2, minLen: 6, lenCycle: 15 })
 
 const cfg = (o: Record<string, unknown>): RunConfig =>
   resolveConfig({
@@ -59,7 +38,7 @@ async function losses(config: RunConfig, ds: TraceDataset): Promise<number[]> {
 
 describe('q log-prob cache (weights.q_refresh)', () => {
   it('is exact for a periodic q refreshed at its own period', async () => {
-    const ds = linearControl(1)
+    const ds = lin(1)
     const q = { kind: 'periodic', every: 10 }
     const direct = await losses(cfg({ weights: { q } }), ds)
     const cached = await losses(cfg({ weights: { q, q_refresh: 10 } }), ds)
@@ -67,7 +46,7 @@ describe('q log-prob cache (weights.q_refresh)', () => {
     cached.forEach((v, i) => expect(v).toBeCloseTo(direct[i], 5))
   })
   it('differs (a lag) for EMA q, but stays close early on', async () => {
-    const ds = linearControl(2)
+    const ds = lin(2)
     const q = { kind: 'ema', beta: 0.9 }
     const direct = await losses(cfg({ weights: { q } }), ds)
     const cached = await losses(cfg({ weights: { q, q_refresh: 10 } }), ds)
@@ -103,12 +82,12 @@ describe('step sampling inside trajectories (train.step_sample)', () => {
     expect(sum / draws).toBeCloseTo(4, 1) // exact mean (1+2+3+4+10)/5 = 4
   })
   it('trains: the loss falls with whole-trajectory weights and sampled steps', async () => {
-    const ds = linearControl(5)
+    const ds = lin(5)
     const l = await losses(cfg({ train: { steps: 60, batch_size: 8, log_every: 10, snapshot_every: 1000, eval_every: 1000, step_sample: 4 }, weights: { q_refresh: 20 } }), ds)
     expect(l[l.length - 1]).toBeLessThan(l[0])
   })
   it('is refused for token sequences and for the token normalisation', async () => {
-    const ds = linearControl(6)
+    const ds = lin(6)
     await expect(runExperiment(cfg({ train: { step_sample: 4, loss_norm: 'token' } }), ds)).rejects.toThrow(/needs train\.loss_norm "trace"/)
   })
 })

@@ -12,10 +12,10 @@ import { curate } from '../../src/shared/curation.ts'
 import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
 import type { WeightSnapshot } from '../../src/main/common/tensors.ts'
 import { runExperiment } from '../../src/main/engine/experiment.ts'
-import { Rng } from '../../src/main/engine/rng.ts'
 import { lossWeights } from '../../src/main/engine/train/scoring.ts'
 import { APPLICATION_ID, openProject } from '../../src/main/store/index.ts'
 import { MIGRATIONS } from '../../src/main/store/migrations.ts'
+import { linearControl } from '../helpers/linear-control.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'iwsft-snap-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -35,28 +35,7 @@ describe('lossWeights', () => {
   })
 })
 
-/** 30 trajectories whose score is higher for lower action noise. */
-function noisyLinear(seed: number): TraceDataset {
-  const rng = new Rng(seed)
-  return fromTraces(
-    'lin',
-    'continuous',
-    2,
-    1,
-    Array.from({ length: 30 }, (_, i) => {
-      const T = 5 + (i % 7)
-      const noise = 0.05 + (i % 10) * 0.05
-      const obs: number[] = []
-      const actions: number[] = []
-      for (let t = 0; t < T; t++) {
-        const o = [rng.normal(), rng.normal()]
-        obs.push(...o)
-        actions.push(Math.tanh(0.5 * o[0] - 0.3 * o[1]) + noise * rng.normal())
-      }
-      return { obs, actions, score: -noise + 0.001 * i }
-    })
-  )
-}
+const noisyLinear = (seed: number): TraceDataset => linearControl(seed, { traces: 30, obsDim: 2, actDim: 1, minLen: 5, lenCycle: 7, tieBreak: 0.001 })
 
 const cfg = (o: Record<string, unknown>): RunConfig =>
   resolveConfig({
