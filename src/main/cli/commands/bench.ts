@@ -1,5 +1,5 @@
 // `iwsft bench [--json] [--steps N] [--backend B] [--rounds R] [--only A,B] [--peer] [--threads N]
-// [--profile [ENTRY]] [--no-llm]`:
+// [--profile [ENTRY] [--by-shape]] [--no-llm]`:
 // ms per training step on every available backend for the entries of bench-entries.ts (SFT and
 // iw-SFT with q = current, EMA and periodic on the control policy; SFT on the sequence suite's
 // transformer), each with its ratio to SFT measured in the same run on the same backend, then the
@@ -16,7 +16,8 @@
 //              cores: 2 threads 200–300 ms/step against 14–28 ms on 1), so compare at 1 there.
 //   --profile  a step profile instead (bench-profile.ts): kernels per step by kind and time,
 //              tensors created, uploads, read-backs; ENTRY is one entry name (default: the
-//              entries with a PyTorch mirror).
+//              entries with a PyTorch mirror). --by-shape: native ops told apart by their input
+//              shapes too, to see which tensors a step's time goes to.
 // An engine tool: it times the trainer on synthetic data in this process, with no project, so it
 // does not go through the services.
 import { loadavg } from 'node:os'
