@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 FORMAT = "iwsft-job/1"
 IW_METHODS = {"iw-sft", "iw-sft-q", "iw-sft-step", "iw-sft-q-step"}
@@ -72,6 +72,23 @@ def _load_json(path: str) -> Any:
         raise JobError(f"{path}: missing; a job folder needs job.json, config.json, data.jsonl and batches.json") from None
     except json.JSONDecodeError as e:
         raise JobError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
+def _jsonl_objects(path: str) -> Iterator[tuple[str, dict]]:
+    """(where, row) for each non-blank line of a JSONL file, where = "FILE line N"; a line that is
+    not a JSON object is an error naming it."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path} line {n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise JobError(f"{where}: not valid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise JobError(f"{where}: must be a JSON object")
+            yield where, row
 
 
 def _need(obj: dict, key: str, kind: type | tuple, where: str) -> Any:
@@ -141,31 +158,21 @@ def _read_data(d: str) -> list[Trace]:
         raise JobError(f"{p}: missing; a job folder needs the curated traces as JSONL")
     traces: list[Trace] = []
     seen: set[int] = set()
-    with open(p, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{p} line {n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise JobError(f"{where}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise JobError(f"{where}: must be a JSON object")
-            idx = _need(row, "index", int, where)
-            ids = _need(row, "input_ids", list, where)
-            mask = _need(row, "mask", list, where)
-            mult = row.get("multiplicity", 1)
-            if idx in seen:
-                raise JobError(f"{where}: trace index {idx} appears twice")
-            if not ids or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ids):
-                raise JobError(f"{where}: 'input_ids' must be a non-empty list of token ids (integers ≥ 0)")
-            if len(mask) != len(ids) or not all(x in (0, 1) for x in mask):
-                raise JobError(f"{where}: 'mask' must be {len(ids)} values of 0 or 1 (one per input id), got {len(mask)}")
-            if not isinstance(mult, int) or isinstance(mult, bool) or mult < 1:
-                raise JobError(f"{where}: 'multiplicity' must be an integer ≥ 1 (data.jsonl holds curated traces only)")
-            seen.add(idx)
-            traces.append(Trace(idx, ids, mask, mult, float(row.get("score", 0.0)), str(row.get("id", ""))))
+    for where, row in _jsonl_objects(p):
+        idx = _need(row, "index", int, where)
+        ids = _need(row, "input_ids", list, where)
+        mask = _need(row, "mask", list, where)
+        mult = row.get("multiplicity", 1)
+        if idx in seen:
+            raise JobError(f"{where}: trace index {idx} appears twice")
+        if not ids or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ids):
+            raise JobError(f"{where}: 'input_ids' must be a non-empty list of token ids (integers ≥ 0)")
+        if len(mask) != len(ids) or not all(x in (0, 1) for x in mask):
+            raise JobError(f"{where}: 'mask' must be {len(ids)} values of 0 or 1 (one per input id), got {len(mask)}")
+        if not isinstance(mult, int) or isinstance(mult, bool) or mult < 1:
+            raise JobError(f"{where}: 'multiplicity' must be an integer ≥ 1 (data.jsonl holds curated traces only)")
+        seen.add(idx)
+        traces.append(Trace(idx, ids, mask, mult, float(row.get("score", 0.0)), str(row.get("id", ""))))
     if not traces:
         raise JobError(f"{p}: no traces")
     return sorted(traces, key=lambda t: t.index)
@@ -195,22 +202,14 @@ def _read_ref(d: str, by_index: dict[int, Trace]) -> dict[int, list[float]] | No
     if not os.path.exists(p):
         return None
     out: dict[int, list[float]] = {}
-    with open(p, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{p} line {n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise JobError(f"{where}: not valid JSON ({e.msg})") from None
-            idx = _need(row, "index", int, where)
-            lp = _need(row, "logprobs", list, where)
-            if idx not in by_index:
-                continue  # a cache may cover more of the dataset than was curated
-            if len(lp) != len(by_index[idx].input_ids):
-                raise JobError(f"{where}: trace {idx} has {len(by_index[idx].input_ids)} tokens in data.jsonl but {len(lp)} log-probs")
-            out[idx] = [float(x) for x in lp]
+    for where, row in _jsonl_objects(p):
+        idx = _need(row, "index", int, where)
+        lp = _need(row, "logprobs", list, where)
+        if idx not in by_index:
+            continue  # a cache may cover more of the dataset than was curated
+        if len(lp) != len(by_index[idx].input_ids):
+            raise JobError(f"{where}: trace {idx} has {len(by_index[idx].input_ids)} tokens in data.jsonl but {len(lp)} log-probs")
+        out[idx] = [float(x) for x in lp]
     missing = [i for i in by_index if i not in out]
     if missing:
         raise JobError(f"{p}: no log-probs for trace(s) {missing[:5]}; delete the file to score π_ref from the start model instead")
