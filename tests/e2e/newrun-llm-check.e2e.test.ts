@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { fmt } from '../../src/renderer/src/lib/format.ts'
 import {
   addLlamaAndQa,
   CHROMIUM,
@@ -76,6 +77,22 @@ suite(title, () => {
     expect(await page.locator('#llm-model-err').count()).toBe(0)
     expect(await page.getByTestId('nr-dataset-err').count()).toBe(0)
     await screenshot(page, 'newrun-llm-check-02-accepted', true)
+
+    // launched: Live runs shows its tokens/s as the run ends, the database's last value
+    await page.getByTestId('f-train-steps').fill('2')
+    await page.getByTestId('f-train-batch_size').fill('4')
+    await page.getByTestId('f-train-log_every').fill('1')
+    await expect.poll(() => page.getByTestId('launch').isDisabled()).toBe(false)
+    await page.getByTestId('launch').click()
+    await page.getByTestId('live-plots').waitFor({ timeout: 60_000 })
+    const run = withProjectFile(fx.project, (s) => s.listRuns().at(-1)!)
+    expect(run.config.policy).toMatchObject({ kind: 'llm', model: 'llama' })
+    await expect.poll(() => page.getByTestId(`run-final-${run.id}`).count(), { timeout: 240_000 }).toBe(1)
+    const tps = withProjectFile(fx.project, (s) => s.getMetrics(run.id, ['tokens_per_s']).at(-1)!.value)
+    expect(tps).toBeGreaterThan(0)
+    expect(await testIdText(page, `run-final-${run.id}`)).toContain(`tokens_per_s ${fmt(tps)}`)
+    await screenshot(page, 'newrun-llm-check-02b-live-run-tokens-per-s')
+    await page.getByTestId('nav-new-run').click()
 
     // back to the byte dataset; the link opens the Models view (import with its tokenizer, or sample)
     await page.getByTestId('nr-dataset').selectOption(String(plain))

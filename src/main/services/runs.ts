@@ -52,7 +52,7 @@ export function resolveFor(store: ProjectStore, config: Record<string, unknown>,
  *  on a config before it starts, so that New run and `iwsft run` refuse it up front: each refusal
  *  is a field issue of the model it is about (the dataset is not tokenised as that model reads it,
  *  or the model is not in the project). A dataset not in the project is left to the start. */
-export function runModelIssues(store: ProjectStore, config: RunConfig): FieldIssue[] {
+function runModelIssues(store: ProjectStore, config: RunConfig): FieldIssue[] {
   const dataset = store.findDataset(config.dataset)
   if (!dataset) return []
   const issues: FieldIssue[] = []
