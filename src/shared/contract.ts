@@ -104,6 +104,11 @@ export interface TraceDetail {
   rewards: number[] | null
   meta: Record<string, unknown> | null
   truncated: boolean
+  /** sequence data tokenised as a project model reads it: each shown step's token as text (the
+   *  tokenizer's piece, e.g. " is"), else null (token ids, or bytes for byte-level data) */
+  tokenTexts: string[] | null
+  /** whose tokenizer gave tokenTexts ('model "llama"'), or why no token text could be given */
+  tokenizerNote: string | null
 }
 
 export interface BuiltinInfo {

@@ -60,7 +60,7 @@ suite(title, () => {
     await page.getByTestId('byo-tokens').waitFor()
     const toks = await page.getByTestId('byo-tokens').locator('[role=listitem]').allInnerTexts()
     // the prompt is one grey step holding its text; the completion's strings, spaces made visible
-    expect(toks).toEqual(['What␠is␠3+4?', '7', '␠is', '␠the', '␠answer'])
+    expect(toks).toEqual(['What␣is␣3+4?', '7', '␣is', '␣the', '␣answer'])
     expect(await text('byo-rho-sum')).toContain('token strings from the file')
     await page.getByTestId('byo-tokens').locator('[role=listitem]').nth(1).hover()
     expect(await text('byo-tokens-hover')).toContain('"7" (id 0) · ρ = 1.5')

@@ -10,6 +10,7 @@ import { listTasks } from '../engine/envs/index.ts'
 import { openProject } from '../store/index.ts'
 import type { ProjectStore } from '../store/types.ts'
 import { findCheckpoint, loadCheckpoint, type LoadedCheckpoint } from './checkpoints.ts'
+import { loadLlmCheckpoint } from './llm-policy.ts'
 
 /** Open the project read-only, load the run's checkpoint (at `step`, else its last) on the run's
  *  backend, and hand both to `f`; everything is released afterwards. */
@@ -19,11 +20,13 @@ async function withCheckpoint<T>(projectFile: string, runId: number, step: numbe
     const run = store.getRun(runId)
     if (!run) throw new Error(`run ${runId} is not in ${projectFile}`)
     await initBackend(run.config.backend)
-    const ck = loadCheckpoint(store, findCheckpoint(store, runId, step))
+    // a language model's checkpoint holds its adapters (or weights): rebuilt on the model, loaded here
+    const ck = run.config.policy.kind === 'llm' ? await loadLlmCheckpoint(store, runId, step) : { ...loadCheckpoint(store, findCheckpoint(store, runId, step)), llm: null }
     try {
       return await f(store, ck)
     } finally {
       ck.policy.dispose()
+      ck.llm?.dispose()
     }
   } finally {
     store.close()

@@ -45,13 +45,13 @@ export function resolveModelReference(store: ProjectStore, ref: string, datasetI
   if (!tok) {
     // its ids may come from any tokenizer (bytes, another model): scoring them would be noise
     throw new ModelReferenceError(
-      `dataset ${datasetId} ("${summary.name}") does not record which tokenizer made its tokens; import it with --tokenizer-model ${m.name} (text is tokenised as the model reads it; token ids are taken as the model's)`,
+      `dataset ${datasetId} ("${summary.name}") does not record which tokenizer made its tokens; import it with --tokenizer-model ${m.name} (text is tokenised as the model reads it; token ids are taken as the model's), or sample a new one from the model with \`iwsft sample ${m.name} --prompts FILE\``,
       'invalid_input'
     )
   }
   if (tok.tokenizerHash !== m.tokenizerHash) {
     throw new ModelReferenceError(
-      `dataset ${datasetId} ("${summary.name}") was tokenised with model "${tok.modelName}"'s tokenizer, and model "${m.name}" reads token ids differently; import the text again with --tokenizer-model ${m.name}`,
+      `dataset ${datasetId} ("${summary.name}") was tokenised with model "${tok.modelName}"'s tokenizer, and model "${m.name}" reads token ids differently; import the text again with --tokenizer-model ${m.name}, or sample a new one from the model with \`iwsft sample ${m.name} --prompts FILE\``,
       'invalid_input'
     )
   }

@@ -210,6 +210,19 @@ export function byoInspect(store: ProjectStore, input: z.input<typeof ByoInspect
 
 const tokenizers = new Map<string, Promise<Tokenizer>>()
 
+/** The tokenizer a spec names, loaded once per spec for the per-token displays (a failed load is
+ *  forgotten, so it is tried again next time). */
+export function cachedTokenizer(spec: TokenizerSpec): Promise<Tokenizer> {
+  const key = JSON.stringify(spec)
+  let p = tokenizers.get(key)
+  if (!p) {
+    p = tokenizerFromSpec(spec)
+    tokenizers.set(key, p)
+    p.catch(() => tokenizers.delete(key))
+  }
+  return p
+}
+
 /** Tokens of one trace with ρ_t, g(ρ_t) and w_t; token text through the tokenizer recorded at import. */
 export async function byoTraceRho(store: ProjectStore, input: z.input<typeof ByoTraceRhoInput>): Promise<ByoTraceRhoResult> {
   const { datasetId: id, traceIndex, settings = byoDefaultSettings() } = ByoTraceRhoInput.parse(input)
@@ -223,15 +236,8 @@ export async function byoTraceRho(store: ProjectStore, input: z.input<typeof Byo
     const strs = spec.tokens
     tok = { kind: 'strings', tokenText: (id) => strs[id] ?? `<${id}>` }
   } else if (spec) {
-    const key = JSON.stringify(spec)
-    let p = tokenizers.get(key)
-    if (!p) {
-      p = tokenizerFromSpec(spec)
-      tokenizers.set(key, p)
-      p.catch(() => tokenizers.delete(key))
-    }
     try {
-      tok = await p
+      tok = await cachedTokenizer(spec)
     } catch (e) {
       tokenizerError = e instanceof Error ? e.message : String(e)
     }

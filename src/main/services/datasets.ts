@@ -7,7 +7,8 @@ import { getBuiltin, listBuiltins } from '../engine/datasets/builtin.ts'
 import type { ImportResult } from '../engine/data/import.ts'
 import { previewTextFile } from '../engine/data/import-text.ts'
 import * as runner from '../jobs/runner.ts'
-import { storeByo } from './byo-service.ts'
+import type { ProjectStore } from '../store/types.ts'
+import { cachedTokenizer, storeByo } from './byo-service.ts'
 import { uniqueDatasetName } from './dataset-names.ts'
 import type { ServiceContext } from './context.ts'
 import { runInWorker } from './import-job.ts'
@@ -41,7 +42,10 @@ export function datasetHandlers(ctx: ServiceContext): Pick<Handlers, DatasetRequ
       const cols: DatasetColumns = { id: datasetId, ids: d.ids, scores: Array.from(d.scores), lengths, meta }
       return cols
     },
-    'datasets.trace': async ({ datasetId, index }) => traceDetail(ctx.dataset(datasetId), datasetId, index),
+    'datasets.trace': async ({ datasetId, index }) => {
+      const t = traceDetail(ctx.dataset(datasetId), datasetId, index)
+      return t.kind === 'sequence' ? { ...t, ...(await tokenTexts(ctx.store, datasetId, t.actions)) } : t
+    },
     'datasets.find': async ({ ref }) => {
       const d = ctx.store.findDataset(ref)
       if (!d) throw new ApiError(`dataset "${ref}" is not in the project ${ctx.store.file}`, 'not_found')
@@ -183,6 +187,23 @@ function truncate(s: string, n: number): string {
 /** At most this many steps of one trace go over the wire. */
 const MAX_STEPS = 2000
 
+/** The text of each token of a trace, through the tokenizer of the project model the dataset was
+ *  tokenised with (datasets import --tokenizer-model, or sampled from the model): that model, or
+ *  another with the same tokenizer. None recorded, or no such model left: null and why. */
+async function tokenTexts(store: ProjectStore, datasetId: number, actions: number[][]): Promise<Pick<TraceDetail, 'tokenTexts' | 'tokenizerNote'>> {
+  const tok = store.getDatasetTokenization(datasetId)
+  if (!tok) return { tokenTexts: null, tokenizerNote: null }
+  const models = store.listModels().filter((m) => m.tokenizerHash === tok.tokenizerHash)
+  const m = models.find((x) => x.name === tok.modelName) ?? models[0]
+  if (!m) return { tokenTexts: null, tokenizerNote: `tokenised by model "${tok.modelName}", which is no longer in the project (add it again to see the token text)` }
+  try {
+    const t = await cachedTokenizer({ kind: 'llm', path: m.path })
+    return { tokenTexts: actions.map((a) => t.tokenText(a[0])), tokenizerNote: `model "${m.name}"` }
+  } catch (e) {
+    return { tokenTexts: null, tokenizerNote: `model "${m.name}"'s tokenizer could not be read: ${e instanceof Error ? e.message : String(e)}` }
+  }
+}
+
 function traceDetail(d: TraceDataset, datasetId: number, index: number): TraceDetail {
   const n = d.offsets.length - 1
   if (index >= n) throw new ApiError(`trace ${index} is out of range: the dataset has ${n} traces (0..${n - 1})`, 'not_found')
@@ -209,6 +230,8 @@ function traceDetail(d: TraceDataset, datasetId: number, index: number): TraceDe
     mask: Array.from(d.mask.subarray(a, b)),
     rewards: d.rewards ? Array.from(d.rewards.subarray(a, b)) : null,
     meta: d.meta?.[index] ?? null,
-    truncated: b < full
+    truncated: b < full,
+    tokenTexts: null,
+    tokenizerNote: null
   }
 }

@@ -4,7 +4,7 @@
 // focus in the line under the tokens. Prompt (masked) tokens stay grey: they do not count.
 
 import { useMemo, useState } from 'react'
-import { fmt } from '../lib/format.ts'
+import { fmt, visibleToken } from '../lib/format.ts'
 
 export interface TokenRhoToken {
   id: number
@@ -37,10 +37,6 @@ function divergingColor(v: number | null, scale: number): string | undefined {
   if (v === null || !Number.isFinite(v)) return undefined
   const a = Math.min(1, Math.abs(v) / (scale > 0 ? scale : 1))
   return v >= 0 ? `rgba(59,130,196,${(0.08 + 0.72 * a).toFixed(3)})` : `rgba(201,72,72,${(0.08 + 0.72 * a).toFixed(3)})`
-}
-
-function visible(text: string): string {
-  return text.replace(/ /g, '␠').replace(/\n/g, '⏎').replace(/\t/g, '⇥')
 }
 
 function describe(t: TokenRhoToken, i: number): string {
@@ -105,7 +101,7 @@ export function TokenRho({ tokens, by = 'rho', scale, testId = 'token-rho' }: { 
               onMouseEnter={() => setFocus(i)}
               data-rho={t.rho ?? ''}
             >
-              {t.text !== null ? visible(t.text) || '∅' : t.id}
+              {t.text !== null ? visibleToken(t.text) : t.id}
             </span>
           )
         })}

@@ -3,7 +3,7 @@
 // tokens or draw a line.
 import { useEffect, useMemo, useState } from 'react'
 import type { TraceDetail } from '../../../shared/contract.ts'
-import { fmt } from '../lib/format.ts'
+import { fmt, visibleToken } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
 import { Plot } from './Plot.tsx'
 
@@ -80,23 +80,36 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
               ))}
             </div>
           )}
-          <div className="row gap small muted">
+          <div className="row gap small muted wrap">
             <label className="inline">
-              <input type="checkbox" checked={showIds} onChange={(e) => setShowIds(e.target.checked)} /> token ids
+              <input type="checkbox" checked={showIds} onChange={(e) => setShowIds(e.target.checked)} data-testid="trace-token-ids" /> token ids
             </label>
             <span>highlighted: completion steps that count in the loss</span>
+            <span data-testid="trace-tokenizer">
+              {t.tokenTexts
+                ? `text by ${t.tokenizerNote} · ␣ space, ⏎ line break`
+                : t.tokenizerNote
+                  ? `token ids: ${t.tokenizerNote}`
+                  : byteLevel
+                    ? 'bytes as text · ␣ space, ⏎ line break'
+                    : 'token ids (no tokenizer recorded for this dataset)'}
+            </span>
           </div>
-          <div className="tokens" aria-label="tokens (highlighted: completion steps that count in the loss)">
-            {t.actions.map((a, i) => (
-              <span
-                key={i}
-                className={t.mask[i] ? 'tok on' : 'tok'}
-                style={rho ? { background: rhoColor(rho[i] ?? null, rhoScale), color: rho[i] !== null && rho[i] !== undefined ? 'inherit' : undefined } : undefined}
-                title={`step ${i} · token ${a[0]}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}${rho && rho[i] !== null && rho[i] !== undefined ? ` · ρ = ${fmt(rho[i]!)}` : ''}`}
-              >
-                {showIds || !byteLevel ? a[0] : byteText(a[0])}
-              </span>
-            ))}
+          <div className="tokens" aria-label="tokens (highlighted: completion steps that count in the loss)" data-testid="trace-tokens">
+            {t.actions.map((a, i) => {
+              const text = t.tokenTexts?.[i]
+              return (
+                <span
+                  key={i}
+                  className={t.mask[i] ? 'tok on' : 'tok'}
+                  style={rho ? { background: rhoColor(rho[i] ?? null, rhoScale), color: rho[i] !== null && rho[i] !== undefined ? 'inherit' : undefined } : undefined}
+                  title={`step ${i} · ${text !== undefined ? `${JSON.stringify(text)} (id ${a[0]})` : `token ${a[0]}`}${t.mask[i] ? ' (counted)' : ' (prompt, masked)'}${rho && rho[i] !== null && rho[i] !== undefined ? ` · ρ = ${fmt(rho[i]!)}` : ''}`}
+                  data-id={a[0]}
+                >
+                  {showIds ? a[0] : text !== undefined ? visibleToken(text) : byteLevel ? byteText(a[0]) : a[0]}
+                </span>
+              )
+            })}
           </div>
         </>
       ) : t.actions.length <= 3 ? (
@@ -152,8 +165,7 @@ export function TraceViewer({ datasetId, index, extra, rho }: { datasetId: numbe
 }
 
 function byteText(id: number): string {
-  if (id === 32) return '␠'
-  if (id === 10) return '⏎'
+  if (id === 32 || id === 10 || id === 9) return visibleToken(String.fromCharCode(id))
   if (id > 32 && id < 127) return String.fromCharCode(id)
   return `⟨${id}⟩`
 }

@@ -46,3 +46,10 @@ export function evalKey(keys: Iterable<string>): string | null {
   for (const k of EVAL_PREFERENCE) if (all.includes(k)) return k
   return all.find((k) => !TRAIN_KEYS.has(k)) ?? null
 }
+
+/** One token's text for the per-token displays, with its white space made visible (a space ␣, a
+ *  line break ⏎, a tab ⇥: glyphs that Linux's common DejaVu fonts have, unlike ␠) and an empty
+ *  piece as ∅, so every token is seen and where it starts and ends reads. */
+export function visibleToken(text: string): string {
+  return text.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥') || '∅'
+}

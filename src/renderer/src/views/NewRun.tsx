@@ -169,6 +169,32 @@ function useReferenceCost(api: ReturnType<typeof useApp>['api'], config: RunConf
   return text
 }
 
+/** The back end's own check of a config that the form's schema accepts (config.validate: what
+ *  runs.start would refuse before anything starts, e.g. a dataset not tokenised as the chosen
+ *  model reads it), asked a moment after the last edit: its field issues by path, and whether an
+ *  answer for the current config is still to come. */
+function useServerCheck(api: ReturnType<typeof useApp>['api'], config: RunConfig | null): { issues: Record<string, string>; pending: boolean } {
+  const [answer, setAnswer] = useState<{ key: string; issues: Record<string, string> } | null>(null)
+  const key = config ? JSON.stringify(config) : ''
+  useEffect(() => {
+    if (!config) return
+    let live = true
+    const t = setTimeout(() => {
+      api
+        .invoke('config.validate', { config: config as unknown as Record<string, unknown> })
+        .then((v) => live && setAnswer({ key, issues: v.ok ? {} : Object.fromEntries(v.issues.map((i) => [i.path, i.message])) }))
+        // the check could not be made (e.g. the back end restarting): Launch still gets runs.start's answer
+        .catch(() => live && setAnswer({ key, issues: {} }))
+    }, 250)
+    return () => {
+      live = false
+      clearTimeout(t)
+    }
+  }, [key])
+  if (!config) return { issues: {}, pending: false }
+  return answer?.key === key ? { issues: answer.issues, pending: false } : { issues: answer?.issues ?? {}, pending: true }
+}
+
 function describeCost(costs: ReferenceCost[]): string | null {
   const train = costs.filter((c): c is Extract<ReferenceCost, { kind: 'train' }> => c.kind === 'train')
   const cached = costs.filter((c) => c.kind === 'cached').length
@@ -259,8 +285,14 @@ export function NewRunView(): React.JSX.Element {
   }, [base, raw, name, llm])
 
   const parsed = RunConfigSchema.safeParse(config)
+  const check = useServerCheck(s.api, parsed.success ? parsed.data : null)
+  const checkRefused = parsed.success && Object.keys(check.issues).length > 0
   const issues: Record<string, string> = { ...serverIssues }
   if (!parsed.success) for (const i of parsed.error.issues) issues[i.path.join('.')] ??= i.message
+  else for (const [p, m] of Object.entries(check.issues)) issues[p] ??= m
+  // the chosen model cannot read the dataset's tokens: said beside the dataset too, with where to fix it
+  const modelIssue = llm ? (issues['policy.model'] ?? issues['reference.model']) : undefined
+  const tokenisedElsewhere = !!modelIssue && /tokeni[sz]|sample/.test(modelIssue)
   const { seeds, error: seedsError } = parseSeeds(seedsText)
   const cfg = parsed.success ? parsed.data : (config as unknown as RunConfig)
   const usesBins = usesQualityBins(method)
@@ -272,7 +304,7 @@ export function NewRunView(): React.JSX.Element {
   const cost = useReferenceCost(s.api, parsed.success ? parsed.data : null, seedsError ? [] : seeds)
 
   const launch = async (): Promise<void> => {
-    if (!parsed.success || seedsError) return
+    if (!parsed.success || seedsError || checkRefused) return
     setBusy(true)
     setServerError(null)
     setServerIssues({})
@@ -341,15 +373,23 @@ export function NewRunView(): React.JSX.Element {
         </p>
       </header>
       <div className="panel form-grid">
-        <div className="field">
+        <div className={`field${tokenisedElsewhere ? ' invalid' : ''}`}>
           <label htmlFor="nr-dataset">dataset</label>
-          <select id="nr-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))} data-testid="nr-dataset">
+          <select id="nr-dataset" value={datasetId ?? ''} onChange={(e) => setDatasetId(Number(e.target.value))} data-testid="nr-dataset" aria-invalid={tokenisedElsewhere}>
             {s.datasets.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name} (#{d.id})
               </option>
             ))}
           </select>
+          {tokenisedElsewhere && (
+            <span className="field-error" data-testid="nr-dataset-err">
+              not tokenised as the start model reads it (see the start model below){' '}
+              <button type="button" className="linklike" style={{ textDecoration: 'underline', textAlign: 'left' }} onClick={() => s.go('models')} data-testid="nr-open-models">
+                Models: import its text with the model's tokenizer, or sample from the model
+              </button>
+            </span>
+          )}
         </div>
         <div className="field">
           <label htmlFor="nr-preset">curation</label>
@@ -458,15 +498,15 @@ export function NewRunView(): React.JSX.Element {
                 <input type="checkbox" checked={sweepOn} onChange={(e) => setSweepOn(e.target.checked)} data-testid="sweep-toggle" /> sweep a grid of settings instead
               </label>
             </div>
-            {sweepOn && <SweepLaunch config={parsed.success ? (parsed.data as unknown as Record<string, unknown>) : null} />}
+            {sweepOn && <SweepLaunch config={parsed.success && !checkRefused ? (parsed.data as unknown as Record<string, unknown>) : null} />}
           </>
         ) : (
-          <RunOnPanel runOn={runOn} config={parsed.success && !seedsError ? ({ ...parsed.data, seed: seeds[0] } as unknown as Record<string, unknown>) : null} />
+          <RunOnPanel runOn={runOn} config={parsed.success && !seedsError && !checkRefused ? ({ ...parsed.data, seed: seeds[0] } as unknown as Record<string, unknown>) : null} />
         )}
       </div>
       <div className="row gap sticky-actions">
         {runOn === 'local' && !sweepOn && (
-          <button className="primary" onClick={() => void launch()} disabled={busy || !parsed.success || !!seedsError} data-testid="launch">
+          <button className="primary" onClick={() => void launch()} disabled={busy || !parsed.success || !!seedsError || checkRefused} data-testid="launch">
             {busy ? 'Starting…' : seeds.length > 1 ? `Launch ${seeds.length} runs` : 'Launch run'}
           </button>
         )}
@@ -478,7 +518,7 @@ export function NewRunView(): React.JSX.Element {
             {cost}
           </span>
         )}
-        {!parsed.success && <span className="field-error">fix the highlighted fields to launch</span>}
+        {(!parsed.success || checkRefused) && <span className="field-error">fix the highlighted fields to launch</span>}
         {serverError && (
           <span className="error-text" role="alert" data-testid="launch-error">
             {serverError}

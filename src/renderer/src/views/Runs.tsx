@@ -247,10 +247,10 @@ function RunCard({ run, warnings }: { run: RunInfo; warnings: string[] }): React
       {err && <p className="error-text">{err}</p>}
       <WeightWarnings warnings={warnings} testId={`run-warnings-${run.id}`} />
       {final && Object.keys(final).length > 0 && (
-        <div className="muted small">
+        <div className="muted small" data-testid={`run-final-${run.id}`}>
           final:{' '}
           {Object.entries(final)
-            .filter(([k]) => ['loss', 'ess_fraction', 'expected_reward', 'p_right', 'normalized_score'].includes(k))
+            .filter(([k]) => ['loss', 'ess_fraction', 'expected_reward', 'p_right', 'normalized_score', 'tokens_per_s'].includes(k))
             .map(([k, v]) => `${k} ${fmt(v)}`)
             .join(' · ')}
         </div>
