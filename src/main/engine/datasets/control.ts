@@ -51,8 +51,9 @@ export interface ControlDatasetOptions {
 export const EXPERT_NOISE = 0.1
 export const EXPERT_EPISODES = { default: 100, quick: 10 }
 /** ARS iterations of the quick replay run (the full run uses ARS_DEFAULTS). cartpole2's quick
- *  set is its whole run: it is made in seconds, and before iteration ~25 no policy of the run
- *  balances, so a shorter run would hold nothing for the top 10% to pick. */
+ *  set is its whole run: it is made in seconds, and a 6-iteration run holds no policy that
+ *  balances (cartpole2 learns slower than cartpole), so the top 10% would have nothing good
+ *  to pick. */
 export const QUICK_REPLAY_ITERATIONS: Record<string, number> = { pendulum: 6, cartpole: 6, cartpole2: 40, hopper: 6 }
 
 export function arsConfigFor(task: string, opts: Pick<ControlDatasetOptions, 'episodes' | 'quick'>): ArsConfig {
