@@ -15,6 +15,7 @@
 // a q log-prob cache refreshed every 50 steps (see trainer.ts).
 import { applyPreset, defaultConfig, type Method, type RunConfig } from '../../shared/config.ts'
 import { PAPER_BC_REFERENCE, PAPER_FT_BATCH, presetForDataset } from '../../shared/presets.ts'
+import { CONTROL_TASKS } from '../engine/envs/registry.ts'
 import { registerSuite, ResultTable, runInSuite } from './suite.ts'
 
 // cartpole2, not cartpole: on cartpole every curated return sits at the 500 ceiling, so the
@@ -22,6 +23,8 @@ import { registerSuite, ResultTable, runInSuite } from './suite.ts'
 // (envs/cartpole2.ts). `--task cartpole` still runs the old task.
 export const CONTROL_SUITE_TASKS = ['pendulum', 'cartpole2', 'hopper']
 export const CONTROL_SUITE_QUICK_TASKS = ['pendulum', 'cartpole2']
+/** the tasks `reproduce control --task` may name: every control task of the registry */
+export const CONTROL_SUITE_KNOWN_TASKS: readonly string[] = CONTROL_TASKS
 
 interface Row {
   label: string

@@ -4,7 +4,7 @@
 // next one's π_ref) in this process on the project store, with a progress bar per run; the
 // services start single runs, so it does not go through them.
 import { BACKENDS, METHOD_LABELS, type BackendChoice, type Method } from '../../../shared/config.ts'
-import { CONTROL_TASKS } from '../../engine/envs/registry.ts'
+import { CONTROL_SUITE_KNOWN_TASKS } from '../../suites/control.ts'
 import { getSuite, suiteNames, type SuiteResult } from '../../suites/index.ts'
 import { parseArgs, UsageError, intFlag, strFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
@@ -26,7 +26,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   const taskFlag = strFlag(args, 'task')
   if (taskFlag && name !== 'control') throw new UsageError('--task applies to reproduce control (e.g. --task cartpole2 or --task pendulum,cartpole)')
   const tasks = taskFlag?.split(',').map((t) => t.trim())
-  if (tasks) for (const t of tasks) if (!CONTROL_TASKS.includes(t)) throw new UsageError(`--task: unknown control task "${t}"; tasks: ${CONTROL_TASKS.join(', ')}`)
+  if (tasks) for (const t of tasks) if (!CONTROL_SUITE_KNOWN_TASKS.includes(t)) throw new UsageError(`--task: unknown control task "${t}"; tasks: ${CONTROL_SUITE_KNOWN_TASKS.join(', ')}`)
   const seeds = intFlag(args, 'seeds', 3, 1)
   const backend = strFlag(args, 'backend')
   if (backend && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`)
