@@ -58,7 +58,7 @@ export function table4Row(name: string): Table4Row | undefined {
  *  not ours, so the rule is by what shapes the weights — episode length and termination:
  *  - pendulum never terminates (200 steps, always full length), as halfcheetah (1000 steps, no
  *    termination): the halfcheetah rows (temp 1 / 0.8, EMA 0.995, not normalised);
- *  - cartpole terminates when it falls, so episode lengths vary with quality, as hopper's: the
+ *  - cartpole (and cartpole2, its v2 reward) terminates when it falls, so episode lengths vary with quality, as hopper's: the
  *    hopper rows (replay: temp 1, EMA 0.99, normalised, lr 1e-4; expert: lr 4e-4);
  *  - hopper is hopper (our planar hopper; D4RL's is the same body in MuJoCo's Gym).
  *  Our "replay" sets (an improvement run's whole history, poor to good) are the medium-replay
@@ -66,6 +66,7 @@ export function table4Row(name: string): Table4Row | undefined {
 export const TASK_PRESETS: Record<string, { replay: string; expert: string }> = {
   pendulum: { replay: 'halfcheetah-medium-replay', expert: 'halfcheetah-expert' },
   cartpole: { replay: 'hopper-medium-replay', expert: 'hopper-expert' },
+  cartpole2: { replay: 'hopper-medium-replay', expert: 'hopper-expert' },
   hopper: { replay: 'hopper-medium-replay', expert: 'hopper-expert' }
 }
 

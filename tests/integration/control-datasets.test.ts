@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cmdDatasets } from '../../src/main/cli/commands/datasets.ts'
-import { datasetHash, totalSteps } from '../../src/main/common/trace.ts'
+import { datasetHash, fromTraces, totalSteps } from '../../src/main/common/trace.ts'
 import { datasetFromJson, datasetToJson, makeControlDataset, returnStats } from '../../src/main/engine/datasets/control.ts'
 import { getTask, listTasks } from '../../src/main/engine/envs/registry.ts'
 
@@ -91,6 +91,54 @@ describe('replay with action noise (replay-noisy-v1)', () => {
     expect(jitter(det)).toBeLessThan(0.05)
     expect(jitter(noisy)).toBeGreaterThan(0.19)
     expect(jitter(noisy)).toBeLessThan(0.26)
+  })
+})
+
+describe('cartpole2: curated returns that differ (issue 15)', () => {
+  it("cartpole's top 10% sits at the 500 ceiling; cartpole2's spreads over tens of return points", async () => {
+    // measured (seed 0): cartpole replay-noisy-v1 top 10% 497.7–499.4 (std 0.53);
+    // cartpole2 replay-noisy-v1 404.0–466.7 (std 14.4), cartpole2 replay 460.7–493.9 (std 8.4)
+    const old = returnStats(await makeControlDataset('cartpole', 'replay-noisy-v1', { seed: 0 })).top10
+    const noisy = await makeControlDataset('cartpole2', 'replay-noisy-v1', { seed: 0 })
+    const v2 = returnStats(noisy).top10
+    const det = returnStats(await makeControlDataset('cartpole2', 'replay', { seed: 0 })).top10
+    expect(old.max - old.min).toBeLessThan(3)
+    expect(old.min).toBeGreaterThan(495)
+    expect(v2.max - v2.min).toBeGreaterThan(30)
+    expect(v2.std).toBeGreaterThan(5)
+    expect(det.max - det.min).toBeGreaterThan(15)
+    // the curated episodes balance to the end: the spread is how well, not how long
+    const top = Array.from(noisy.scores.keys()).filter((i) => noisy.scores[i] >= v2.min)
+    expect(top.length).toBe(v2.episodes)
+    for (const i of top) expect(noisy.meta![i].length).toBe(500)
+    expect(noisy.name).toBe('cartpole2-replay-noisy-v1')
+    expect(noisy.ids[0]).toBe('cartpole2-replay-noisy-v1-s0-0')
+  })
+
+  it('returnStats.top10 keeps what top-10% curation keeps: scores 1…20 → 19 and 20', () => {
+    // numpy's 90th percentile of 1…20 is 1 + 0.9·19 = 18.1, so 19 and 20 are kept: std 0.5
+    const ds = fromTraces(
+      'toy',
+      'continuous',
+      1,
+      1,
+      Array.from({ length: 20 }, (_, i) => ({ id: `t${i}`, obs: new Float32Array([0]), actions: new Float32Array([0]), score: 20 - i }))
+    )
+    expect(returnStats(ds).top10).toEqual({ episodes: 2, min: 19, max: 20, std: 0.5 })
+  })
+})
+
+describe('the old names reproduce exactly', () => {
+  it('cartpole, pendulum and hopper datasets hash as they did before cartpole2 existed', async () => {
+    // content hashes measured on main at 6a27344 (before cartpole2), same options
+    const cases: Array<[string, 'expert' | 'replay' | 'replay-noisy-v1', { seed: number; quick?: boolean; episodes?: number }, string]> = [
+      ['cartpole', 'expert', { seed: 0, quick: true }, 'e12ba24ee045cee7498a2475b56753f4'],
+      ['cartpole', 'replay', { seed: 0, quick: true }, '665db714890db977a0974de4a6abc6ed'],
+      ['cartpole', 'replay-noisy-v1', { seed: 0 }, '17fb6668742ee6d2d5bd554bfeba3682'],
+      ['pendulum', 'replay', { seed: 0, quick: true }, 'd7745909fd1a1ef8fc5a68f4131407e6'],
+      ['hopper', 'expert', { seed: 0, episodes: 3 }, '9773fa4926ced180a25d77adc154250b']
+    ]
+    for (const [task, kind, o, hash] of cases) expect(datasetHash(await makeControlDataset(task, kind, o)), `${task}-${kind}`).toBe(hash)
   })
 })
 

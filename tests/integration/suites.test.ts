@@ -81,13 +81,13 @@ describe('control', () => {
       const { results, ctx } = await runSuite('control', 'control.iwsft')
       const rows = results.filter((r) => r.metric === 'normalized_score')
       expect(rows.map((r) => `${r.task}/${r.method}`).sort()).toEqual(
-        ['bc', 'bc-10%', 'iw-sft-q', 'iw-sft-q T=10', 'sft', 'sft-q'].flatMap((m) => ['cartpole', 'pendulum'].map((t) => `${t}/${m}`)).sort()
+        ['bc', 'bc-10%', 'iw-sft-q', 'iw-sft-q T=10', 'sft', 'sft-q'].flatMap((m) => ['cartpole2', 'pendulum'].map((t) => `${t}/${m}`)).sort()
       )
       for (const r of rows) expect(r.seeds).toBe(1)
       const score = (task: string, method: string): number => rows.find((r) => r.task === task && r.method === method)!.mean
-      // measured (pendulum, cartpole): BC 41.0, 0.7; BC-10% 53.6, 8.6; SFT 50.7, 8.2; SFT(Q) 52.0, 8.8; iw-SFT(Q) 53.2, 8.8
+      // measured (pendulum, cartpole2): BC 41.0, 2.0; BC-10% 53.6, 84.7; SFT 50.7, 11.9; SFT(Q) 52.0, 8.4; iw-SFT(Q) 53.2, 8.4
       expect(score('pendulum', 'bc')).toBeGreaterThan(20) // BC on the replay data beats the random policy
-      for (const task of ['pendulum', 'cartpole']) {
+      for (const task of ['pendulum', 'cartpole2']) {
         // cloning the best 10% beats cloning everything, and so does fine-tuning BC on the best
         expect(score(task, 'bc-10%')).toBeGreaterThan(score(task, 'bc') + 4)
         for (const m of ['sft', 'sft-q', 'iw-sft-q']) expect(score(task, m), `${task} ${m}`).toBeGreaterThan(score(task, 'bc') + 4)
@@ -101,12 +101,12 @@ describe('control', () => {
       // iw-SFT(Q) ran at the task's Table 4 row, with diagnostics and π_ref's σ (one action dimension)
       const iwRow = (task: string): SuiteResult => rows.find((r) => r.task === task && r.method === 'iw-sft-q')!
       expect(iwRow('pendulum').preset).toBe('halfcheetah-medium-replay')
-      expect(iwRow('cartpole').preset).toBe('hopper-medium-replay')
+      expect(iwRow('cartpole2').preset).toBe('hopper-medium-replay')
       expect(iwRow('pendulum').diagnostics!.ref_action_std).toHaveLength(1)
       expect(iwRow('pendulum').diagnostics!.ess_n_final).toBeGreaterThan(0)
       // the temperature sweep: at 10 (the authors' control code) the weights spread more than at
       // the Table 4 rows' temperature 1, on both tasks
-      for (const task of ['pendulum', 'cartpole']) {
+      for (const task of ['pendulum', 'cartpole2']) {
         const hot = rows.find((r) => r.task === task && r.method === 'iw-sft-q T=10')!
         expect(hot.diagnostics!.ess_n_final!, task).toBeLessThan(iwRow(task).diagnostics!.ess_n_final!)
       }

@@ -153,4 +153,14 @@ describe('iwsft sweep', () => {
     expect(b.status).toBe(2)
     expect(b.stderr).toMatch(/contradict/)
   })
+
+  it('reproduce --task is for the control suite only and names a known task', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'reproduce', ...args, '--project', 't.iwsft'], { cwd: dir, encoding: 'utf8' })
+    const a = run(['bandit', '--task', 'cartpole2'])
+    expect(a.status).toBe(2)
+    expect(a.stderr).toMatch(/--task applies to reproduce control/)
+    const b = run(['control', '--task', 'cartpole2,walker', '--quick'])
+    expect(b.status).toBe(2)
+    expect(b.stderr).toMatch(/unknown control task "walker"; tasks: pendulum, cartpole, cartpole2, hopper/)
+  })
 })

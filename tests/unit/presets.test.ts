@@ -64,11 +64,14 @@ describe('Table 4 presets', () => {
     expect(e2.message).toContain('bandit')
   })
 
-  it('maps our tasks to the nearest row (by termination: pendulum ~ halfcheetah, cartpole and hopper ~ hopper)', () => {
+  it('maps our tasks to the nearest row (by termination: pendulum ~ halfcheetah, cartpole, cartpole2 and hopper ~ hopper)', () => {
     expect(presetForDataset('pendulum-replay')).toBe('halfcheetah-medium-replay')
     expect(presetForDataset('pendulum-expert')).toBe('halfcheetah-expert')
     expect(presetForDataset('cartpole-replay')).toBe('hopper-medium-replay')
     expect(presetForDataset('cartpole-expert')).toBe('hopper-expert')
+    expect(presetForDataset('cartpole2-replay')).toBe('hopper-medium-replay')
+    expect(presetForDataset('cartpole2-replay-noisy-v1')).toBe('hopper-medium-replay')
+    expect(presetForDataset('cartpole2-expert')).toBe('hopper-expert')
     expect(presetForDataset('hopper-replay')).toBe('hopper-medium-replay')
     expect(presetForDataset('hopper-expert')).toBe('hopper-expert')
     expect(presetForDataset('bandit')).toBeUndefined()

@@ -31,6 +31,9 @@ export interface SuiteContext {
   /** the paper's own settings where a suite has them (control: batch 256 whole trajectories,
    *  the paper's BC reference and step counts); slower */
   faithful?: boolean
+  /** only these of the suite's tasks, or other tasks it knows (control: `--task cartpole`);
+   *  default the suite's own list */
+  tasks?: string[]
   /** the project model a language-model suite samples from and fine-tunes (llm: default SmolLM2) */
   model?: string
   backend?: BackendChoice

@@ -1,16 +1,17 @@
-// `iwsft reproduce SUITE --seeds N [--quick] [--faithful] [--json]`: run one of the paper's experiments
+// `iwsft reproduce SUITE --seeds N [--quick] [--faithful] [--task T] [--json]`: run one of the paper's experiments
 // (src/main/suites) and print the results as JSON or as a table like the paper's.
 // An engine tool: a suite trains its own references and chains runs (one's checkpoint is the
 // next one's π_ref) in this process on the project store, with a progress bar per run; the
 // services start single runs, so it does not go through them.
 import { BACKENDS, METHOD_LABELS, type BackendChoice, type Method } from '../../../shared/config.ts'
+import { CONTROL_SUITE_KNOWN_TASKS } from '../../suites/control.ts'
 import { getSuite, suiteNames, type SuiteResult } from '../../suites/index.ts'
 import { parseArgs, UsageError, intFlag, strFlag } from '../args.ts'
 import { ProgressBar } from '../progress.ts'
 import { openProjectFor } from '../project.ts'
 import { fmtNum } from './run.ts'
 
-export const USAGE = 'usage: iwsft reproduce SUITE [--seeds N] [--quick | --faithful] [--model MODEL (llm)] [--backend B] [--project FILE] [--json]'
+export const USAGE = 'usage: iwsft reproduce SUITE [--seeds N] [--quick | --faithful] [--task T[,T…] (control)] [--model MODEL (llm)] [--backend B] [--project FILE] [--json]'
 
 export async function cmdReproduce(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['json', 'quick', 'faithful'])
@@ -22,6 +23,10 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
   if (faithful && args.flags.has('quick')) throw new UsageError('--faithful and --quick contradict each other: choose one')
   const model = strFlag(args, 'model')
   if (model && name !== 'llm') throw new UsageError('--model applies to reproduce llm (the project model to sample from and fine-tune)')
+  const taskFlag = strFlag(args, 'task')
+  if (taskFlag && name !== 'control') throw new UsageError('--task applies to reproduce control (e.g. --task cartpole2 or --task pendulum,cartpole)')
+  const tasks = taskFlag?.split(',').map((t) => t.trim())
+  if (tasks) for (const t of tasks) if (!CONTROL_SUITE_KNOWN_TASKS.includes(t)) throw new UsageError(`--task: unknown control task "${t}"; tasks: ${CONTROL_SUITE_KNOWN_TASKS.join(', ')}`)
   const seeds = intFlag(args, 'seeds', 3, 1)
   const backend = strFlag(args, 'backend')
   if (backend && !(BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`)
@@ -36,6 +41,7 @@ export async function cmdReproduce(argv: string[]): Promise<number> {
       quick: args.flags.has('quick'),
       faithful,
       ...(model ? { model } : {}),
+      ...(tasks ? { tasks } : {}),
       backend: backend as BackendChoice | undefined,
       group,
       progress: (label) => new ProgressBar(`[${++n}] ${label}`)

@@ -37,7 +37,8 @@ registerBuiltin({
 // "<task>-expert", "<task>-replay" and "<task>-replay-noisy-v1", evaluated in the task's MuJoCo environment as the
 // normalised score 100·(R − R_random)/(R_expert − R_random): 10 deterministic episodes during
 // training, 100 at the end (paper's protocol). Options: seed, quick, episodes, eval_episodes.
-for (const task of ['pendulum', 'cartpole', 'hopper']) {
+// (the task names of envs/registry.ts, listed here: importing it loads the environments)
+for (const task of ['pendulum', 'cartpole', 'cartpole2', 'hopper']) {
   for (const kind of ['expert', 'replay', 'replay-noisy-v1'] as const) {
     const what = {
       expert: 'a good behaviour policy with action noise',

@@ -1,6 +1,8 @@
 // Recreate control-experts.ts: the expert behaviour policies and the reference returns.
 //
 //   npx tsx src/main/engine/datasets/control-train-experts.ts            (≈ 1.5 min, one core)
+//   npx tsx src/main/engine/datasets/control-train-experts.ts cartpole2  (only the named tasks;
+//                                                      the other tasks' entries are kept as they are)
 //
 // For each task it runs one longer ARS improvement run (EXPERT_RUNS: iterations and seed,
 // chosen once by hand among a few seeds), then measures over 100 episodes (episode seeds
@@ -12,11 +14,14 @@ import { fileURLToPath } from 'node:url'
 import { Rng } from '../rng.ts'
 import { getTask } from '../envs/registry.ts'
 import { VecEnv, randomActFn } from '../envs/vec-env.ts'
+import { REF_RETURNS } from '../envs/ref-returns.ts'
 import { ARS_DEFAULTS, evalLinear, runArs, type LinearParams } from './control-behaviour.ts'
+import { EXPERTS } from './control-experts.ts'
 
 export const EXPERT_RUNS: Record<string, { iterations: number; seed: number }> = {
   pendulum: { iterations: 100, seed: 7 },
   cartpole: { iterations: 60, seed: 7 },
+  cartpole2: { iterations: 60, seed: 7 },
   hopper: { iterations: 60, seed: 1 }
 }
 
@@ -53,9 +58,18 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   out.push('// their reference returns are in envs/ref-returns.ts.')
   out.push("import type { LinearParams } from './control-behaviour.ts'")
   out.push('')
+  const named = process.argv.slice(2)
+  for (const t of named) if (!EXPERT_RUNS[t]) throw new Error(`no expert run is defined for task "${t}"; tasks: ${Object.keys(EXPERT_RUNS).join(', ')}`)
+  // every task in EXPERT_RUNS order; a task not named keeps its shipped entries
   const experts: Record<string, LinearParams> = {}
   const refs: Record<string, { random: number; expert: number }> = {}
   for (const task of Object.keys(EXPERT_RUNS)) {
+    if (named.length && !named.includes(task)) {
+      if (!EXPERTS[task] || !REF_RETURNS[task]) throw new Error(`task ${task} has no shipped expert yet; name it to train one`)
+      experts[task] = EXPERTS[task]
+      refs[task] = REF_RETURNS[task]
+      continue
+    }
     const t0 = Date.now()
     const r = await trainExpert(task, (s) => process.stderr.write(s + '\n'))
     experts[task] = { task, M: r.params.M, mu: r.params.mu, sigma: r.params.sigma }

@@ -17,6 +17,7 @@
 // the episode return. Everything is seeded: the same (task, kind, seed, size) gives the
 // same dataset byte for byte.
 import { fromTraces, validateDataset, type TraceDataset } from '../../common/trace.ts'
+import { curate } from '../../../shared/curation.ts'
 import { getTask, listTasks } from '../envs/registry.ts'
 import { VecEnv, type Episode } from '../envs/vec-env.ts'
 import { Rng } from '../rng.ts'
@@ -49,8 +50,11 @@ export interface ControlDatasetOptions {
 /** Exploration noise of the expert datasets (std, in action units). */
 export const EXPERT_NOISE = 0.1
 export const EXPERT_EPISODES = { default: 100, quick: 10 }
-/** ARS iterations of the quick replay run (the full run uses ARS_DEFAULTS). */
-export const QUICK_REPLAY_ITERATIONS: Record<string, number> = { pendulum: 6, cartpole: 6, hopper: 6 }
+/** ARS iterations of the quick replay run (the full run uses ARS_DEFAULTS). cartpole2's quick
+ *  set is its whole run: it is made in seconds, and a 6-iteration run holds no policy that
+ *  balances (cartpole2 learns slower than cartpole), so the top 10% would have nothing good
+ *  to pick. */
+export const QUICK_REPLAY_ITERATIONS: Record<string, number> = { pendulum: 6, cartpole: 6, cartpole2: 40, hopper: 6 }
 
 export function arsConfigFor(task: string, opts: Pick<ControlDatasetOptions, 'episodes' | 'quick'>): ArsConfig {
   const base = ARS_DEFAULTS[task]
@@ -131,12 +135,39 @@ export async function makeControlDataset(task: string, kind: ControlDatasetKind,
   return ds
 }
 
+export interface ReturnStats {
+  episodes: number
+  steps: number
+  mean: number
+  median: number
+  min: number
+  max: number
+  /** the episodes SFT's "top 10%" curation keeps (shared/curation.ts, return ≥ the 90th
+   *  percentile): how many, their lowest and highest return and the standard deviation among
+   *  them. A spread near 0 (every curated return at the ceiling) leaves the curated set's
+   *  scores without signal (issue 15). */
+  top10: { episodes: number; min: number; max: number; std: number }
+}
+
 /** Summary numbers of a dataset's returns (reports, the CLI). */
-export function returnStats(ds: TraceDataset): { episodes: number; steps: number; mean: number; median: number; min: number; max: number } {
+export function returnStats(ds: TraceDataset): ReturnStats {
   const s = Array.from(ds.scores).sort((a, b) => a - b)
   const n = s.length
   const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-  return { episodes: n, steps: ds.offsets[n], mean: s.reduce((a, b) => a + b, 0) / n, median, min: s[0], max: s[n - 1] }
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length
+  const m = curate(s, { mode: 'top_k', percent: 10 }, s).multiplicity
+  const top = s.filter((_, i) => m[i] > 0)
+  const topMean = mean(top)
+  const topStd = Math.sqrt(top.reduce((a, x) => a + (x - topMean) ** 2, 0) / top.length)
+  return {
+    episodes: n,
+    steps: ds.offsets[n],
+    mean: mean(s),
+    median,
+    min: s[0],
+    max: s[n - 1],
+    top10: { episodes: top.length, min: top[0], max: top[top.length - 1], std: topStd }
+  }
 }
 
 /** Plain-JSON form of a dataset (typed arrays as number arrays), for `datasets make --out`. */

@@ -10,14 +10,15 @@
 // - Initial state: x, θ ~ U(−0.15, 0.15), ẋ, θ̇ ~ U(−0.1, 0.1).
 // - Termination: |θ| > 0.3 rad or |x| > 2 m. Time limit: 500 steps (10 s).
 import type { Rng } from '../rng.ts'
-import { MujocoEnv, uniform } from './base.ts'
+import { MujocoEnv, uniform, type MujocoEnvConfig } from './base.ts'
 import type { MainModule, MjModel } from './mujoco.ts'
 
 export const CARTPOLE = { task: 'cartpole', mjcf: 'cartpole.xml', obsDim: 4, actDim: 1, maxSteps: 500, frameSkip: 2 } as const
 
 export class CartpoleEnv extends MujocoEnv {
-  constructor(mj: MainModule, model: MjModel) {
-    super(mj, model, CARTPOLE)
+  /** cfg: a versioned variant's own name and limits (cartpole2.ts); default this task's */
+  constructor(mj: MainModule, model: MjModel, cfg: MujocoEnvConfig = CARTPOLE) {
+    super(mj, model, cfg)
   }
   protected initState(qpos: Float64Array, qvel: Float64Array, rng: Rng): void {
     qpos[0] = uniform(rng, -0.15, 0.15)

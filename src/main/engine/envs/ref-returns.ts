@@ -11,6 +11,10 @@ export const REF_RETURNS: Record<string, { random: number; expert: number }> = {
     random: 22.966346,
     expert: 499.806972
   },
+  cartpole2: {
+    random: 9.90793,
+    expert: 471.130248
+  },
   hopper: {
     random: 18.741859,
     expert: 977.169753

@@ -9,6 +9,7 @@
 // - expert: mean return of the task's shipped expert behaviour policy (deterministic, i.e.
 //   without the exploration noise of the expert dataset) over the same 100 episodes.
 import { CARTPOLE, CartpoleEnv } from './cartpole.ts'
+import { CARTPOLE2, Cartpole2Env } from './cartpole2.ts'
 import { HOPPER, HopperEnv } from './hopper.ts'
 import { getMujoco, loadShippedModel } from './mujoco.ts'
 import { PENDULUM, PendulumEnv } from './pendulum.ts'
@@ -67,6 +68,18 @@ const TASKS: TaskSpec[] = [
     mjcf: CARTPOLE.mjcf,
     refReturns: refs(CARTPOLE.task),
     make: async () => new CartpoleEnv(await getMujoco(), await loadShippedModel(CARTPOLE.mjcf))
+  },
+  {
+    name: CARTPOLE2.task,
+    title: 'Cart-pole balance, centred (v2)',
+    description: 'cart-pole from off centre; reward (1 − |x|/2)(1 − |θ|/0.3) per step, so better balance earns more; obs [x, θ, ẋ, θ̇], 1 force, 500 steps',
+    difficulty: 2,
+    obsDim: CARTPOLE2.obsDim,
+    actDim: CARTPOLE2.actDim,
+    maxSteps: CARTPOLE2.maxSteps,
+    mjcf: CARTPOLE2.mjcf,
+    refReturns: refs(CARTPOLE2.task),
+    make: async () => new Cartpole2Env(await getMujoco(), await loadShippedModel(CARTPOLE2.mjcf))
   },
   {
     name: HOPPER.task,
