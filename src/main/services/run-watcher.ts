@@ -37,8 +37,12 @@ export function watchRuns(ctx: ServiceContext, intervalMs = 1000): RunWatcher {
     const before = prev?.state.lastStep ?? -1
     if (st.lastStep !== null && st.lastStep > before) {
       // the new metric rows, one run.metrics event per step (as a job emits them)
+      // only up to the step runStates() saw: rows the run commits between the two reads come
+      // with the next tick (read here too, they would be emitted twice)
       const byStep = new Map<number, Record<string, number>>()
-      for (const p of store!.getMetricsAfter(st.id, before)) (byStep.get(p.step) ?? byStep.set(p.step, {}).get(p.step)!)[p.key] = p.value
+      for (const p of store!.getMetricsAfter(st.id, before)) {
+        if (p.step <= st.lastStep) (byStep.get(p.step) ?? byStep.set(p.step, {}).get(p.step)!)[p.key] = p.value
+      }
       for (const [step, metrics] of byStep) {
         Object.assign(entry.last, metrics)
         ctx.emit('run.metrics', { runId: st.id, step, metrics })
