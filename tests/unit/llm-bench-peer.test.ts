@@ -9,7 +9,8 @@ const engine = (mode: 'lora' | 'full', seconds: number[], cpu: number[]): Engine
   seq: 256,
   seconds,
   cpu_seconds: cpu,
-  first: { loss: 13.5, grad_norm: 2 }
+  first: { loss: 13.5, grad_norm: 2 },
+  peak_rss_mb: 2000
 })
 const torch = (seconds: number[], cpu: number[], loss = 13.5, gn = 2): TorchTrainResult => ({
   torch: '2.15.0',
@@ -34,6 +35,7 @@ describe('compareTrain', () => {
     expect(r.first_rel_diff!.grad_norm).toBeCloseTo(0.02 / 2.02, 12)
     const text = formatTrainRows([r]).join('\n')
     expect(text).toContain('0.50× tokens/s, 0.50× tokens per CPU-second')
+    expect(text).toContain('256.0 tokens/s (batch 4 × 256; steps 5.0, 4.0, 3.0 s, CPU 6.0, 7.0, 5.0 s), peak RSS 2000 MB')
     // a 1 % gradient-norm gap is flagged
     expect(text).toContain('warning: PyTorch and the engine disagree')
   })

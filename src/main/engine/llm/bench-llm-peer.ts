@@ -74,6 +74,7 @@ export interface EngineTrainFigures {
   seconds: number[]
   cpu_seconds: number[]
   first: { loss: number; grad_norm: number }
+  peak_rss_mb: number
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -115,7 +116,7 @@ export function formatTrainRows(rows: TrainComparison[]): string[] {
     }
     const e = r.engine
     lines.push(
-      `${r.name} ${r.backend}: ${f(r.tokens_per_s)} tokens/s (batch ${e.batch} × ${e.seq}; steps ${e.seconds.map((x) => x.toFixed(1)).join(', ')} s, CPU ${e.cpu_seconds.map((x) => x.toFixed(1)).join(', ')} s)`
+      `${r.name} ${r.backend}: ${f(r.tokens_per_s)} tokens/s (batch ${e.batch} × ${e.seq}; steps ${e.seconds.map((x) => x.toFixed(1)).join(', ')} s, CPU ${e.cpu_seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${e.peak_rss_mb.toFixed(0)} MB`
     )
     if (r.torch && 'error' in r.torch) lines.push(`  PyTorch failed: ${r.torch.error}`)
     else if (r.torch) {

@@ -15,7 +15,8 @@
 // both tokens/s, their ratio in wall and in CPU time, and the first step's loss (full: and
 // gradient norm) of each from the same weights. --peer looks for torch as `iwsft bench --peer`
 // does (IWSFT_PYTHON, else the workbench's venvs, else python3); without it the engine runs alone
-// and says so.
+// and says so. --threads N puts both on N threads (on a loaded machine PyTorch's OpenMP threads
+// collapse: compare at 1 there, as `iwsft bench --threads`).
 //
 // --model defaults to SmolLM2 in the model cache. For scoring, --torch PYTHON also times PyTorch
 // (transformers' GGUF loader, float32, its default attention) on the same file and batch in the same run,
@@ -50,7 +51,7 @@ interface Args {
   torch: string | null
   /** --peer: PyTorch beside the fine-tuning entries (IWSFT_PYTHON, else the workbench's venvs) */
   peer: boolean
-  /** --threads N: torch.set_num_threads for the peer */
+  /** --threads N: both on N threads (TensorFlow's pools in the engine's child, torch.set_num_threads) */
   threads: number | null
   json: boolean
   child: boolean
@@ -205,8 +206,10 @@ export function trainInChild(
   model: string,
   backend: string,
   mode: 'lora' | 'full',
-  o: { reps: number; batch: number; seq: number; micro?: number | null }
+  o: { reps: number; batch: number; seq: number; micro?: number | null; threads?: number | null }
 ): LlmTrainBenchResult | { error: string } {
+  // --threads: TensorFlow's pools, read when the native library loads (as `iwsft bench --threads`)
+  const env = o.threads ? { ...process.env, TF_NUM_INTRAOP_THREADS: String(o.threads), TF_NUM_INTEROP_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads) } : process.env
   const script = fileURLToPath(import.meta.url)
   const p = spawnSync(
     process.execPath,
@@ -229,7 +232,7 @@ export function trainInChild(
       String(o.seq),
       ...(o.micro ? ['--micro', String(o.micro)] : [])
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 26 }
+    { encoding: 'utf8', maxBuffer: 1 << 26, env }
   )
   try {
     return JSON.parse(p.stdout.trim().split('\n').pop() ?? '') as LlmTrainBenchResult
@@ -323,7 +326,7 @@ async function benchTrainModes(a: Args): Promise<void> {
   const out: TrainComparison[] = []
   for (const b of a.backends)
     for (const mode of a.train) {
-      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro })
+      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads })
       const torch = python && !('error' in engine) ? torchTrain(python, a.model, mode, engine.peer, a.threads) : null
       out.push(compareTrain(mode, b, engine, torch))
     }
