@@ -100,7 +100,8 @@ export class LlamaLayerGrad {
       const mask = seed === null ? null : dropoutMask(x.shape, p, seed)
       const xin = mask ? (x.mul(mask) as tf.Tensor2D) : x
       const xa = tf.matMul(xin, mod.A) as tf.Tensor2D
-      y = y.add(tf.matMul(xa, mod.B).mul(this.lora!.scale())) as tf.Tensor2D
+      // s on the [N, r] factor rather than the [N, out] product
+      y = y.add(tf.matMul(xa.mul(this.lora!.scale()), mod.B)) as tf.Tensor2D
       lora.set(full, { seed, xa, kept: mask && keep ? mask.cast('bool') : null })
     }
     return y
@@ -119,8 +120,9 @@ export class LlamaLayerGrad {
     if (mod && rec) {
       const s = this.lora!.scale()
       const p = this.lora!.dropout()
-      const mask = rec.kept ? rec.kept.cast('float32').mul(1 / (1 - p)) : rec.seed === null ? null : dropoutMask(x.shape, p, rec.seed)
-      const du = tf.matMul(dy, mod.B, false, true).mul(s) as tf.Tensor2D // [N, r]
+      // the mask as 0/1 (kept) with its 1/(1 − p) folded into the small [N, r] factor
+      const mask = rec.kept ? rec.kept.cast('float32') : rec.seed === null ? null : dropoutMask(x.shape, p, rec.seed)
+      const du = tf.matMul(dy, mod.B, false, true).mul(rec.kept ? s / (1 - p) : s) as tf.Tensor2D // [N, r]
       if (mod.B.trainable) grads.set(mod.B, tf.matMul(rec.xa, dy, true, false).mul(s))
       if (mod.A.trainable) grads.set(mod.A, tf.matMul(mask ? x.mul(mask) : x, du, true, false))
       const back = tf.matMul(du, mod.A, false, true)
@@ -304,7 +306,7 @@ export function llamaLayerWithGrad(
             const after = replay?.get() ?? 0
             replay?.set(state)
             try {
-              sv = layer.forward(ts[0] as tf.Tensor2D, c, false).saved
+              sv = layer.forward(ts[0] as tf.Tensor2D, c, true).saved // its masks too: no third draw
             } finally {
               replay?.set(after)
             }
