@@ -9,7 +9,7 @@
 // SFT, AdamW, token-normalised loss) on batch 4 × 256 random tokens, LoRA r 8 on every linear
 // or every weight trainable, each mode in its own process (its own peak RSS):
 //   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4]
-//        [--train-seq 256] [--micro N] [--reps 2] [--peer | --torch PYTHON] [--threads N] [--json]
+//        [--train-seq 256] [--micro N] [--lora-dropout 0.05] [--reps 2] [--peer | --torch PYTHON] [--threads N] [--json]
 // --peer (or --torch PYTHON) trains the same batches in PyTorch right after each mode
 // (bench-llm-peer.ts, python/bench/llm_peer.py: transformers + PEFT on the same GGUF) and prints
 // both tokens/s, their ratio in wall and in CPU time, and the first step's loss (full: and
@@ -61,6 +61,8 @@ interface Args {
   trainSeq: number
   /** train.micro_batch (gradient accumulation): null = the whole batch in one pass */
   trainMicro: number | null
+  /** LoRA's dropout (default 0.05) */
+  loraDropout: number
 }
 
 function parse(argv: string[]): Args {
@@ -84,7 +86,8 @@ function parse(argv: string[]): Args {
     train: (get('train') ?? '').split(',').filter((x): x is 'lora' | 'full' => x === 'lora' || x === 'full'),
     trainBatch: Number(get('train-batch') ?? 4),
     trainSeq: Number(get('train-seq') ?? 256),
-    trainMicro: get('micro') ? Number(get('micro')) : null
+    trainMicro: get('micro') ? Number(get('micro')) : null,
+    loraDropout: Number(get('lora-dropout') ?? 0.05)
   }
 }
 
@@ -148,7 +151,7 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
     train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: 1, snapshot_every: steps, eval_every: steps }
   })
-  const training: LlmTraining = mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] }
+  const training: LlmTraining = mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: a.loraDropout, targets: [...LORA_TARGETS] }
   const policy = new LlmPolicy(llm.model, { model: a.model, training, seed: 1 })
   const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
   const marks: number[] = [performance.now()]
@@ -206,7 +209,7 @@ export function trainInChild(
   model: string,
   backend: string,
   mode: 'lora' | 'full',
-  o: { reps: number; batch: number; seq: number; micro?: number | null; threads?: number | null }
+  o: { reps: number; batch: number; seq: number; micro?: number | null; threads?: number | null; loraDropout?: number }
 ): LlmTrainBenchResult | { error: string } {
   // --threads: TensorFlow's pools, read when the native library loads (as `iwsft bench --threads`)
   const env = o.threads ? { ...process.env, TF_NUM_INTRAOP_THREADS: String(o.threads), TF_NUM_INTEROP_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads) } : process.env
@@ -230,7 +233,8 @@ export function trainInChild(
       String(o.batch),
       '--train-seq',
       String(o.seq),
-      ...(o.micro ? ['--micro', String(o.micro)] : [])
+      ...(o.micro ? ['--micro', String(o.micro)] : []),
+      ...(o.loraDropout !== undefined ? ['--lora-dropout', String(o.loraDropout)] : [])
     ],
     { encoding: 'utf8', maxBuffer: 1 << 26, env }
   )
@@ -326,7 +330,7 @@ async function benchTrainModes(a: Args): Promise<void> {
   const out: TrainComparison[] = []
   for (const b of a.backends)
     for (const mode of a.train) {
-      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads })
+      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads, loraDropout: a.loraDropout })
       const torch = python && !('error' in engine) ? torchTrain(python, a.model, mode, engine.peer, a.threads) : null
       out.push(compareTrain(mode, b, engine, torch))
     }

@@ -22,7 +22,7 @@
 // tests/integration/llm-lora.test.ts checks every gradient against tfjs' own differentiation.
 import * as tf from '@tensorflow/tfjs'
 import { swapHalves, type ForwardCtx } from './attention.ts'
-import { dropoutMask } from './dropout.ts'
+import { dropoutKeep } from './dropout.ts'
 import type { LoraView, NamedWeights } from './layer-weights.ts'
 import type { CustomGradient } from './tape.ts'
 
@@ -97,12 +97,11 @@ export class LlamaLayerGrad {
     if (mod) {
       const p = this.lora!.dropout()
       const seed = p > 0 ? this.lora!.nextMaskSeed() : null
-      const mask = seed === null ? null : dropoutMask(x.shape, p, seed)
-      const xin = mask ? (x.mul(mask) as tf.Tensor2D) : x
-      const xa = tf.matMul(xin, mod.A) as tf.Tensor2D
+      const kept = seed === null ? null : dropoutKeep(x.shape, p, seed)
+      const xa = (kept ? tf.matMul(x.mul(kept.cast('float32').mul(1 / (1 - p))), mod.A) : tf.matMul(x, mod.A)) as tf.Tensor2D
       // s on the [N, r] factor rather than the [N, out] product
       y = y.add(tf.matMul(xa.mul(this.lora!.scale()), mod.B)) as tf.Tensor2D
-      lora.set(full, { seed, xa, kept: mask && keep ? mask.cast('bool') : null })
+      lora.set(full, { seed, xa, kept: kept && keep ? kept : null })
     }
     return y
   }
@@ -120,9 +119,8 @@ export class LlamaLayerGrad {
     if (mod && rec) {
       const s = this.lora!.scale()
       const p = this.lora!.dropout()
-      // the mask as 0/1 (kept) with its 1/(1 − p) folded into the small [N, r] factor
-      const mask = rec.kept ? rec.kept.cast('float32') : rec.seed === null ? null : dropoutMask(x.shape, p, rec.seed)
-      const du = tf.matMul(dy, mod.B, false, true).mul(rec.kept ? s / (1 - p) : s) as tf.Tensor2D // [N, r]
+      const mask = rec.seed === null ? null : (rec.kept ?? dropoutKeep(x.shape, p, rec.seed)).cast('float32').mul(1 / (1 - p))
+      const du = tf.matMul(dy, mod.B, false, true).mul(s) as tf.Tensor2D // [N, r]
       if (mod.B.trainable) grads.set(mod.B, tf.matMul(rec.xa, dy, true, false).mul(s))
       if (mod.A.trainable) grads.set(mod.A, tf.matMul(mask ? x.mul(mask) : x, du, true, false))
       const back = tf.matMul(du, mod.A, false, true)
