@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
+import { ACTIVATION_BUDGET_BYTES } from '../../src/main/engine/llm/decoder.ts'
+import { savedBytesPerLayer } from '../../src/main/engine/llm/llama-grad.ts'
 import { LORA_TARGETS } from '../../src/main/engine/llm/lora.ts'
 import { loadPeftWeights, readPeftConfig } from '../../src/main/engine/llm/peft.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
@@ -165,7 +167,7 @@ describe('LoRA on LlmPolicy', () => {
     expect(m.model.weights.get('embed')!.isDisposed).toBe(false)
   })
 
-  it("checkpointed layers and the chunked head give the plain tape's gradients (LoRA with dropout replayed; full on Llama, tied-head Llama, GPT-2, Qwen2)", async () => {
+  it("hand-differentiated Llama layers (activations kept or run again), checkpointed GPT-2 layers and the chunked head give the plain tape's gradients (LoRA with dropout; full on Llama, tied-head Llama, GPT-2, Qwen2)", async () => {
     const batch = fixtureBatch()
     const { B, T } = batch
     // plain reference, differentiated op by op by tfjs: every layer taped (a hook that declares no
@@ -198,26 +200,39 @@ describe('LoRA on LlmPolicy', () => {
 
     const p = new LlmPolicy(m.model, { model: 'llama', training: { mode: 'lora', rank: 2, alpha: 4, dropout: 0.3, targets: [...LORA_TARGETS] }, seed: 2 })
     for (const v of p.variables) v.assign(tf.randomNormal(v.shape, 0, 0.3, 'float32', 4))
-    const start = p.adapters!.params.get()
-    const got = tf.variableGrads(() => sumLoss(p, batch), p.variables)
-    const after = p.adapters!.params.get()
-    p.adapters!.params.set(start) // the same dropout masks for the reference
-    const want = tf.variableGrads(() => plainLoss(p.lm, p.adapters!.hook), p.variables)
-    expect(p.adapters!.params.get()).toBe(after) // the replays left the dropout stream where the forward did
-    expect(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0])).toBeLessThan(1e-3)
-    expect(compare(got.grads, want.grads)).toBeLessThan(1e-4)
-    tf.dispose([got.value, want.value, ...Object.values(got.grads), ...Object.values(want.grads)])
+    // the Llama layers are differentiated by hand (llama-grad.ts): every layer keeping its
+    // activations, the first only (the others run again in the backward), none
+    const perLayer = savedBytesPerLayer(p.lm, B, T, p.adapters!.lora)
+    for (const budget of [m.model.activationBudgetBytes, perLayer, 0]) {
+      p.lm.activationBudgetBytes = budget
+      const start = p.adapters!.params.get()
+      const got = tf.variableGrads(() => sumLoss(p, batch), p.variables)
+      const after = p.adapters!.params.get()
+      p.adapters!.params.set(start) // the same dropout masks for the reference
+      const want = tf.variableGrads(() => plainLoss(p.lm, p.adapters!.hook), p.variables)
+      expect(p.adapters!.params.get()).toBe(after) // the replays left the dropout stream where the forward did
+      expect(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0])).toBeLessThan(1e-3)
+      expect(compare(got.grads, want.grads), `budget ${budget}`).toBeLessThan(1e-4)
+      tf.dispose([got.value, want.value, ...Object.values(got.grads), ...Object.values(want.grads)])
+    }
+    p.lm.activationBudgetBytes = ACTIVATION_BUDGET_BYTES
     p.dispose()
 
     for (const dir of ['llama', 'llama-tied-rope-scaled', 'gpt2', 'qwen2']) {
       const other = dir === 'llama' ? null : await loadLlm(fx(`hf/${dir}`))
       const full = new LlmPolicy(other?.model ?? m.model, { model: dir, training: { mode: 'full' } })
       for (const v of full.variables) v.assign(v.add(tf.randomNormal(v.shape, 0, 0.02, 'float32', 6)))
-      const gotF = tf.variableGrads(() => sumLoss(full, batch), full.variables)
       const wantF = tf.variableGrads(() => plainLoss(full.lm, (_n, _x, y) => y), full.variables)
-      expect(Object.keys(gotF.grads).sort()).toEqual(Object.keys(wantF.grads).sort())
-      expect(compare(gotF.grads, wantF.grads), dir).toBeLessThan(1e-4)
-      tf.dispose([gotF.value, wantF.value, ...Object.values(gotF.grads), ...Object.values(wantF.grads)])
+      // by hand (Llama, Qwen2: keeping the activations, then running every layer again) or
+      // checkpointed (GPT-2)
+      for (const budget of [full.lm.activationBudgetBytes, 0]) {
+        full.lm.activationBudgetBytes = budget
+        const gotF = tf.variableGrads(() => sumLoss(full, batch), full.variables)
+        expect(Object.keys(gotF.grads).sort()).toEqual(Object.keys(wantF.grads).sort())
+        expect(compare(gotF.grads, wantF.grads), `${dir}, budget ${budget}`).toBeLessThan(1e-4)
+        tf.dispose([gotF.value, ...Object.values(gotF.grads)])
+      }
+      tf.dispose([wantF.value, ...Object.values(wantF.grads)])
       full.dispose()
       other?.dispose()
     }

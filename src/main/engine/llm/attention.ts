@@ -37,22 +37,24 @@ export interface ForwardCtx {
   keepKv: boolean
 }
 
-/** x·cos + swap_halves(x)·sinSigned on [B, S, n, dh] (rotate-half RoPE, see rope.ts) */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sinSigned: tf.Tensor4D): tf.Tensor4D {
+/** [x2, x1] for x = [x1, x2] split in halves along the last axis (rotate-half RoPE without the
+ *  sign, which rides on sinSigned) */
+export function swapHalves(x: tf.Tensor4D): tf.Tensor4D {
   const dh = x.shape[3]
-  // swapping the halves: one reverse on the native backend (measured 1.4× faster than split +
-  // concat there), split + concat elsewhere (wasm's reverse is 2× slower)
-  let swapped: tf.Tensor
+  // one reverse on the native backend (measured 1.4× faster than split + concat there), split +
+  // concat elsewhere (wasm's reverse is 2× slower)
   if (tf.getBackend() === 'tensorflow')
-    swapped = x
+    return x
       .reshape([-1, 2, dh / 2])
       .reverse(1)
-      .reshape(x.shape)
-  else {
-    const [x1, x2] = tf.split(x, 2, 3)
-    swapped = tf.concat([x2, x1], 3)
-  }
-  return x.mul(cos).add(swapped.mul(sinSigned)) as tf.Tensor4D
+      .reshape(x.shape) as tf.Tensor4D
+  const [x1, x2] = tf.split(x, 2, 3)
+  return tf.concat([x2, x1], 3) as tf.Tensor4D
+}
+
+/** x·cos + swap_halves(x)·sinSigned on [B, S, n, dh] (rotate-half RoPE, see rope.ts) */
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sinSigned: tf.Tensor4D): tf.Tensor4D {
+  return x.mul(cos).add(swapHalves(x).mul(sinSigned)) as tf.Tensor4D
 }
 
 /**

@@ -5,11 +5,14 @@
 // peak resident memory is its own (and not the MLP benchmarks' or another backend's).
 // Issue 14 adds llm/train-lora and llm/train-full: tokens/s of the engine's trainer fine-tuning
 // SmolLM2 (SFT, AdamW, batch 4 × 256 as the PyTorch anchor; LoRA r 8 on every linear, or every
-// weight), each mode in its own process with its peak memory.
+// weight), each mode in its own process with its peak memory; given a Python with torch
+// (opts.python, e.g. findTorchPython's for `--peer`), PyTorch fine-tunes the same batches right
+// after each mode (bench-llm-peer.ts) and the entry carries its figures and the ratios.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { trainInChild, type LlmBenchResult } from './bench-llm.ts'
 import { SMOLLM2, smollm2Path } from './models.ts'
+import { compareTrain, torchTrain } from './bench-llm-peer.ts'
 
 export interface LlmBenchEntry {
   name: 'llm/score' | 'llm/sample' | 'llm/train-lora' | 'llm/train-full'
@@ -20,7 +23,7 @@ export interface LlmBenchEntry {
 }
 
 /** The entries for `backends`, or the reason there are none (SmolLM2 is not in the cache). */
-export function benchLlm(backends: string[], opts: { reps?: number; log?: (line: string) => void } = {}): { entries: LlmBenchEntry[]; skipped: string | null } {
+export function benchLlm(backends: string[], opts: { reps?: number; log?: (line: string) => void; python?: string | null } = {}): { entries: LlmBenchEntry[]; skipped: string | null } {
   const { path, present } = smollm2Path()
   if (!present) return { entries: [], skipped: `llm/score, llm/sample, llm/train-lora and llm/train-full skipped: ${path} is not in the model cache; fetch it with ${SMOLLM2.fetchCommand}` }
   const script = fileURLToPath(new URL('./bench-llm.ts', import.meta.url))
@@ -63,6 +66,11 @@ export function benchLlm(backends: string[], opts: { reps?: number; log?: (line:
         opts.log?.(`SmolLM2 ${mode} fine-tuning on ${b} failed:\n${t.error}\n`)
         continue
       }
+      // with a Python that has torch (opts.python): PyTorch on the same batches right after
+      const torch = opts.python ? torchTrain(opts.python, path, mode, t.peer) : null
+      if (torch && 'error' in torch) opts.log?.(`PyTorch ${mode} fine-tuning failed:\n${torch.error}\n`)
+      const c = compareTrain(mode, b, t, torch)
+      const r2 = (x: number | null): number | undefined => (x === null ? undefined : Number(x.toFixed(2)))
       entries.push({
         name: `llm/train-${mode}`,
         backend: b,
@@ -71,7 +79,17 @@ export function benchLlm(backends: string[], opts: { reps?: number; log?: (line:
         batch: t.batch,
         seq: t.seq,
         trained_parameters: t.parameters,
-        peak_rss_mb: Math.round(t.peak_rss_mb)
+        peak_rss_mb: Math.round(t.peak_rss_mb),
+        ...(c.torch_tokens_per_s !== null
+          ? {
+              torch_ms_per_step: Number(((t.batch * t.seq * 1000) / c.torch_tokens_per_s).toFixed(1)),
+              torch_tokens_per_s: Number(c.torch_tokens_per_s.toFixed(1)),
+              // bench.ts's ratios: ms/step engine ÷ PyTorch (lower is faster), CPU time likewise
+              ratio_to_torch: r2(1 / c.x_torch!),
+              cpu_ratio_to_torch: r2(1 / c.cpu_x_torch!),
+              first_step_rel_diff: c.first_rel_diff
+            }
+          : {})
       })
     }
   }

@@ -8,9 +8,17 @@
 // Fine-tuning speed (issue 14): --train lora,full times the engine's trainer (train/trainer.ts,
 // SFT, AdamW, token-normalised loss) on batch 4 × 256 random tokens, LoRA r 8 on every linear
 // or every weight trainable, each mode in its own process (its own peak RSS):
-//   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4] [--train-seq 256] [--micro N] [--json]
+//   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4]
+//        [--train-seq 256] [--micro N] [--lora-dropout 0.05] [--reps 2] [--peer | --torch PYTHON] [--threads N] [--json]
+// --peer (or --torch PYTHON) trains the same batches in PyTorch right after each mode
+// (bench-llm-peer.ts, python/bench/llm_peer.py: transformers + PEFT on the same GGUF) and prints
+// both tokens/s, their ratio in wall and in CPU time, and the first step's loss (full: and
+// gradient norm) of each from the same weights. --peer looks for torch as `iwsft bench --peer`
+// does (IWSFT_PYTHON, else the workbench's venvs, else python3); without it the engine runs alone
+// and says so. --threads N puts both on N threads (on a loaded machine PyTorch's OpenMP threads
+// collapse: compare at 1 there, as `iwsft bench --threads`).
 //
-// --model defaults to SmolLM2 in the model cache. --torch PYTHON also times PyTorch
+// --model defaults to SmolLM2 in the model cache. For scoring, --torch PYTHON also times PyTorch
 // (transformers' GGUF loader, float32, its default attention) on the same file and batch in the same run,
 // for the ratio issue 13 asks for (≥ 0.7× PyTorch's forward tokens/s).
 import { spawnSync } from 'node:child_process'
@@ -26,7 +34,10 @@ import { generate } from './generate.ts'
 import { loadLlm } from './load.ts'
 import { LORA_TARGETS } from './lora.ts'
 import { smollm2Path } from './models.ts'
-import { LlmPolicy } from './policy.ts'
+import { LlmPolicy, type LlmTraining } from './policy.ts'
+import { compareTrain, formatTrainRows, torchTrain, type TorchTrainData, type TrainComparison } from './bench-llm-peer.ts'
+import { findTorchPython } from '../backend/bench-peer.ts'
+import { batchSchedule } from '../train/batch-schedule.ts'
 import { scoreBatch } from './score.ts'
 
 interface Args {
@@ -38,6 +49,10 @@ interface Args {
   newTokens: number
   reps: number
   torch: string | null
+  /** --peer: PyTorch beside the fine-tuning entries (IWSFT_PYTHON, else the workbench's venvs) */
+  peer: boolean
+  /** --threads N: both on N threads (TensorFlow's pools in the engine's child, torch.set_num_threads) */
+  threads: number | null
   json: boolean
   child: boolean
   /** fine-tuning modes to time (lora, full); empty = scoring and sampling */
@@ -46,6 +61,8 @@ interface Args {
   trainSeq: number
   /** train.micro_batch (gradient accumulation): null = the whole batch in one pass */
   trainMicro: number | null
+  /** LoRA's dropout (default 0.05) */
+  loraDropout: number
 }
 
 function parse(argv: string[]): Args {
@@ -62,12 +79,15 @@ function parse(argv: string[]): Args {
     newTokens: Number(get('new') ?? 32),
     reps: Number(get('reps') ?? 2),
     torch: get('torch') ?? null,
+    peer: argv.includes('--peer'),
+    threads: get('threads') ? Number(get('threads')) : null,
     json: argv.includes('--json'),
     child: argv.includes('--child'),
     train: (get('train') ?? '').split(',').filter((x): x is 'lora' | 'full' => x === 'lora' || x === 'full'),
     trainBatch: Number(get('train-batch') ?? 4),
     trainSeq: Number(get('train-seq') ?? 256),
-    trainMicro: get('micro') ? Number(get('micro')) : null
+    trainMicro: get('micro') ? Number(get('micro')) : null,
+    loraDropout: Number(get('lora-dropout') ?? 0.05)
   }
 }
 
@@ -94,7 +114,13 @@ export interface LlmTrainBenchResult {
   /** tokens a step / median seconds a step (after one warm-up step) */
   tokens_per_s: number
   seconds: number[]
+  /** this process's CPU time (all threads) of each timed step */
+  cpu_seconds: number[]
+  /** loss and gradient norm (before clipping) of the first step, from the initial weights */
+  first: { loss: number; grad_norm: number }
   peak_rss_mb: number
+  /** what the PyTorch peer needs to train on the same batches (bench-llm-peer.ts) */
+  peer: TorchTrainData
 }
 
 /** Time `reps` SFT steps of the engine's trainer (after one warm-up step) on random tokens. */
@@ -123,18 +149,36 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     curation: { mode: 'all' },
     policy: { kind: 'llm', model: a.model, finetune: mode },
     optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
-    train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: steps, snapshot_every: steps, eval_every: steps }
+    train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: 1, snapshot_every: steps, eval_every: steps }
   })
-  const policy = new LlmPolicy(llm.model, {
-    model: a.model,
-    training: mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: 0.05, targets: [...LORA_TARGETS] },
-    seed: 1
-  })
+  const training: LlmTraining = mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: a.loraDropout, targets: [...LORA_TARGETS] }
+  const policy = new LlmPolicy(llm.model, { model: a.model, training, seed: 1 })
   const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
   const marks: number[] = [performance.now()]
-  // every trace of the batch once a step (B distinct traces, sampled uniformly: lengths are equal)
-  await train({ config, dataset: ds, policy, multiplicity: new Uint8Array(B).fill(1), refLogProbs: null, rng: new Rng(3) }, { onProgress: () => marks.push(performance.now()) })
+  const cpuNow = (): number => {
+    const u = process.cpuUsage()
+    return (u.user + u.system) / 1e6
+  }
+  const cpuMarks: number[] = [cpuNow()]
+  let first = { loss: NaN, grad_norm: NaN }
+  // B traces drawn uniformly with replacement each step (the trainer's sampler); batchSchedule
+  // lists the same draws for the PyTorch peer
+  const multiplicity = new Uint8Array(B).fill(1)
+  const rows = batchSchedule('sft', multiplicity, new Rng(3), steps, B)
+  await train(
+    { config, dataset: ds, policy, multiplicity, refLogProbs: null, rng: new Rng(3) },
+    {
+      onLog: (step, m) => {
+        if (step === 1) first = { loss: m.loss, grad_norm: m.grad_norm }
+      },
+      onProgress: () => {
+        marks.push(performance.now())
+        cpuMarks.push(cpuNow())
+      }
+    }
+  )
   const seconds = marks.slice(2).map((t, i) => (t - marks[i + 1]) / 1000)
+  const cpuSeconds = cpuMarks.slice(2).map((t, i) => t - cpuMarks[i + 1])
   policy.dispose()
   llm.dispose()
   return {
@@ -148,7 +192,15 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     load_s: loadS,
     tokens_per_s: (B * T) / median(seconds),
     seconds,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024
+    cpu_seconds: cpuSeconds,
+    first,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peer: {
+      tokens: traces.map((t) => Array.from(t.actions)),
+      steps: rows.map((r) => Array.from(r)),
+      optim: { lr: config.optim.lr, betas: config.optim.betas, eps: config.optim.eps, weight_decay: config.optim.weight_decay },
+      lora: training.mode === 'lora' ? { rank: training.rank, alpha: training.alpha, dropout: training.dropout, targets: training.targets } : null
+    }
   }
 }
 
@@ -157,8 +209,10 @@ export function trainInChild(
   model: string,
   backend: string,
   mode: 'lora' | 'full',
-  o: { reps: number; batch: number; seq: number; micro?: number | null }
+  o: { reps: number; batch: number; seq: number; micro?: number | null; threads?: number | null; loraDropout?: number }
 ): LlmTrainBenchResult | { error: string } {
+  // --threads: TensorFlow's pools, read when the native library loads (as `iwsft bench --threads`)
+  const env = o.threads ? { ...process.env, TF_NUM_INTRAOP_THREADS: String(o.threads), TF_NUM_INTEROP_THREADS: String(o.threads), OMP_NUM_THREADS: String(o.threads) } : process.env
   const script = fileURLToPath(import.meta.url)
   const p = spawnSync(
     process.execPath,
@@ -179,9 +233,10 @@ export function trainInChild(
       String(o.batch),
       '--train-seq',
       String(o.seq),
-      ...(o.micro ? ['--micro', String(o.micro)] : [])
+      ...(o.micro ? ['--micro', String(o.micro)] : []),
+      ...(o.loraDropout !== undefined ? ['--lora-dropout', String(o.loraDropout)] : [])
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 26 }
+    { encoding: 'utf8', maxBuffer: 1 << 26, env }
   )
   try {
     return JSON.parse(p.stdout.trim().split('\n').pop() ?? '') as LlmTrainBenchResult
@@ -259,6 +314,38 @@ print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `
 
+/** The fine-tuning entries, each mode in a process of its own, then (with --peer or --torch)
+ *  PyTorch on the same batches right after it, so that both see the same load. */
+async function benchTrainModes(a: Args): Promise<void> {
+  let python = a.torch
+  if (!python && a.peer) {
+    const found = findTorchPython()
+    python = found.python
+    if (!python)
+      console.log(
+        `no Python with torch found, running the engine alone. Tried: ${found.tried.map((t) => `${t.python} (${t.reason})`).join('; ')}. Set IWSFT_PYTHON to a Python that has torch, transformers and peft.`
+      )
+  }
+  const load = [loadavg()]
+  const out: TrainComparison[] = []
+  for (const b of a.backends)
+    for (const mode of a.train) {
+      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads, loraDropout: a.loraDropout })
+      const torch = python && !('error' in engine) ? torchTrain(python, a.model, mode, engine.peer, a.threads) : null
+      out.push(compareTrain(mode, b, engine, torch))
+    }
+  load.push(loadavg())
+  if (a.json) {
+    process.stdout.write(
+      `${JSON.stringify({ results: out.map(({ engine, ...r }) => ({ ...r, engine: 'error' in engine ? engine : { ...engine, peer: undefined } })), loadavg: load }, null, 2)}\n`
+    )
+    return
+  }
+  for (const line of formatTrainRows(out)) console.log(line)
+  const la = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' ')
+  console.log(`load average (1, 5, 15 min) ${la(load[0])} before, ${la(load[1])} after (other work on these cores slows both)`)
+}
+
 async function main(): Promise<void> {
   const a = parse(process.argv.slice(2))
   if (a.child && a.train.length) {
@@ -266,22 +353,7 @@ async function main(): Promise<void> {
     return
   }
   if (a.train.length) {
-    const out: Array<LlmTrainBenchResult | { error: string }> = []
-    for (const b of a.backends) for (const mode of a.train) out.push(trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro }))
-    if (a.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
-    else
-      for (const r of out) {
-        if ('error' in r) console.log(`failed: ${r.error}`)
-        else
-          console.log(
-            `llm/train-${r.mode} ${r.backend}: ${r.tokens_per_s.toFixed(1)} tokens/s (batch ${r.batch} × ${r.seq}${r.micro_batch ? ` in micro-batches of ${r.micro_batch}` : ''}, ${r.parameters} trained parameters, steps ${r.seconds.map((x) => x.toFixed(1)).join(', ')} s), peak RSS ${r.peak_rss_mb.toFixed(0)} MB`
-          )
-      }
-    console.log(
-      `load average ${loadavg()
-        .map((x) => x.toFixed(1))
-        .join(' ')}`
-    )
+    await benchTrainModes(a)
     return
   }
   if (a.child) {

@@ -13,7 +13,8 @@ import { checkpointed, underGradientTape, type CustomGradient, type ReplayState 
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
 import type { CanonicalTensor } from './weights.ts'
-import type { DecoderWeights } from './layer-weights.ts'
+import type { DecoderWeights, LoraView } from './layer-weights.ts'
+import { llamaLayerWithGrad, savedBytesPerLayer } from './llama-grad.ts'
 
 /** what a decoder layer needs from the model */
 /** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
@@ -23,7 +24,16 @@ export type LinearHook = (name: string, x: tf.Tensor2D, y: tf.Tensor2D) => tf.Te
  *  the hook adds to layer l, and its random state, so a replayed layer draws the same dropout. */
 export interface LinearHookParams extends ReplayState {
   variables(layer: number): tf.Variable[]
+  /** the hook is a LoRA adapter: the Llama layer differentiates it by hand (llama-grad.ts) */
+  lora?: LoraView
 }
+
+/** bytes of activations the Llama layers may keep for the backward pass in one forward (beyond
+ *  them a layer keeps only its input and runs again in the backward, as tape.ts's checkpointing).
+ *  Measured on SmolLM2 LoRA at 4 × 256 tokens (33 MB a layer): 640 MiB keeps 19 of its 30 layers
+ *  and peaks at 2.7 GB resident; keeping all 30 peaked at 2.99 GB, at issue 14's 3 GB bound.
+ *  Full fine-tuning raises it on its own copy of the model (policy.ts). */
+export const ACTIVATION_BUDGET_BYTES = 640 << 20
 
 const NEG = -1e9
 
@@ -33,6 +43,8 @@ export class CausalLm implements DecoderWeights {
   linearHook: LinearHook | null = null
   /** set with linearHook when the hook has trainable tensors (LoRA) */
   linearHookParams: LinearHookParams | null = null
+  /** what the Llama layers may keep for the backward pass (ACTIVATION_BUDGET_BYTES) */
+  activationBudgetBytes = ACTIVATION_BUDGET_BYTES
   /** the weights are tf.Variables (full fine-tuning): nothing derived from them is cached */
   private variableWeights = false
   private headT: tf.Tensor2D | null = null
@@ -172,9 +184,17 @@ export class CausalLm implements DecoderWeights {
     // a hook that does not declare its tensors (linearHookParams) keeps the plain taped layer.
     const taped = underGradientTape() && !ctx.keepKv && (this.linearHook === null || this.linearHookParams !== null)
     const consts = [ctx.positions, ctx.cos, ctx.sinSigned, ctx.cosQ, ctx.sinSignedQ, ctx.bias]
+    // Llama-family layers under a tape (no hook, or LoRA's): differentiated by hand
+    // (llama-grad.ts), keeping their activations for the first layers that fit the budget
+    const byHand = taped && s.arch !== 'gpt2' && (this.linearHook === null || this.linearHookParams?.lora !== undefined)
+    const keepLayers = byHand ? Math.floor(this.activationBudgetBytes / savedBytesPerLayer(this, B, S, this.linearHookParams?.lora ?? null)) : 0
     for (let l = 0; l < s.nLayers; l++) {
       const prev = x
       const out = tf.tidy(() => {
+        if (byHand) {
+          const hookParams = this.linearHookParams
+          return [llamaLayerWithGrad(this, l, prev, ctx, this.layerVariables(l), hookParams?.lora ?? null, hookParams, l < keepLayers)]
+        }
         if (taped) {
           // the replay comes after the caller has unset its hook: it runs with the hook of now
           const hook = this.linearHook
@@ -242,36 +262,43 @@ export class CausalLm implements DecoderWeights {
    * log softmax(h·W)[target] per row: hidden rows [n, d], target ids [n] → [n]. Under a gradient
    * tape the [n, V] logits are not kept: the backward recomputes them from h and the
    * log-normaliser, d/dlogits = dy·(onehot(target) − softmax), and passes the head weight a
-   * gradient only when it is a trainable variable (full fine-tuning).
+   * gradient only when it is a trainable variable (full fine-tuning). `keepSoftmax`: keep
+   * onehot(target) − softmax [n, V] from the forward instead (one head matMul less, n·V floats).
    */
-  targetLogProbs(h: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  targetLogProbs(h: tf.Tensor2D, targets: tf.Tensor1D, keepSoftmax = false): tf.Tensor1D {
     const V = this.spec.vocabSize
     const n = h.shape[0]
-    const forward = (hin: tf.Tensor2D): { lp: tf.Tensor1D; lse: tf.Tensor1D } => {
+    const forward = (hin: tf.Tensor2D): { logits: tf.Tensor2D; lp: tf.Tensor1D; lse: tf.Tensor1D } => {
       const logits = this.logits(hin)
       const lse = tf.logSumExp(logits, 1) as tf.Tensor1D
       const idx = tf.range(0, n, 1, 'int32').mul(tf.scalar(V, 'int32')).add(targets) as tf.Tensor1D
-      return { lp: tf.gather(logits.reshape([n * V]), idx).sub(lse) as tf.Tensor1D, lse }
+      return { logits, lp: tf.gather(logits.reshape([n * V]), idx).sub(lse) as tf.Tensor1D, lse }
     }
     if (!underGradientTape()) return tf.tidy(() => forward(h).lp)
     const tied = this.spec.tiedHead
     const w = this.weight(tied ? 'embed' : 'head.weight') as tf.Tensor2D
     const trainW = w instanceof tf.Variable && w.trainable
+    /** onehot(target) − softmax(logits) [n, V] */
+    const oneHotMinusP = (logits: tf.Tensor2D, lse: tf.Tensor1D, t: tf.Tensor1D): tf.Tensor2D => tf.oneHot(t, V).sub(tf.exp(logits.sub(lse.reshape([n, 1])))) as tf.Tensor2D
+    /** [dh (, dW)] for dy [n] */
+    const headGrad = (dy: tf.Tensor, hs: tf.Tensor2D, d: tf.Tensor2D): tf.Tensor[] => {
+      const g = d.mul(dy.reshape([n, 1])) as tf.Tensor2D // dlogits [n, V]
+      const dh = tied ? tf.matMul(g, w) : tf.matMul(g, w, false, true)
+      if (!trainW) return [dh]
+      return [dh, tied ? tf.matMul(g, hs, true, false) : tf.matMul(hs, g, true, false)]
+    }
     const op = tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc
-      const { lp, lse } = forward(args[0] as tf.Tensor2D)
-      save([args[0] as tf.Tensor2D, lse, targets])
+      const hin = args[0] as tf.Tensor2D
+      const { logits, lp, lse } = forward(hin)
+      save(keepSoftmax ? [hin, oneHotMinusP(logits, lse, targets)] : [hin, lse, targets])
       return {
         value: lp,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
-            const [hs, lseS, tS] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]
-            const dy2 = dy.reshape([n, 1])
-            const p = tf.exp(this.logits(hs).sub(lseS.reshape([n, 1])))
-            const g = tf.oneHot(tS, V).sub(p).mul(dy2) as tf.Tensor2D // dlogits [n, V]
-            const dh = tied ? tf.matMul(g, w) : tf.matMul(g, w, false, true)
-            if (!trainW) return [dh]
-            return [dh, tied ? tf.matMul(g, hs, true, false) : tf.matMul(hs, g, true, false)]
+            const hs = saved[0] as tf.Tensor2D
+            if (keepSoftmax) return headGrad(dy, hs, saved[1] as tf.Tensor2D)
+            return headGrad(dy, hs, oneHotMinusP(this.logits(hs), saved[1] as tf.Tensor1D, saved[2] as tf.Tensor1D))
           })
       }
     }) as unknown as CustomGradient)

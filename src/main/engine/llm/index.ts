@@ -34,9 +34,12 @@
 //   LlmPolicy(model, { model, prependBos?, bos? }): the Policy interface (logProbs of a trace batch)
 //   CausalLm.linearHook: where issue 14's LoRA adds its delta to every linear (names layers.N.q … down);
 //                 linearHookParams declares the hook's trainable tensors (LoRA's A, B) and dropout state
-//   Under a gradient tape (training) each layer is checkpointed and the head's log-softmax is one
-//                 op that keeps no logits (tape.ts, CausalLm.targetLogProbs): memory ~ one layer's
-//                 activations, at the cost of a second forward pass per step
+//   Under a gradient tape (training) each Llama-family layer is one op differentiated by hand
+//                 (llama-grad.ts) that keeps its activations while they fit
+//                 CausalLm.activationBudgetBytes and otherwise only its input, running again in
+//                 the backward; GPT-2 layers are checkpointed (tape.ts); the head's log-softmax is
+//                 one op that keeps no logits (CausalLm.targetLogProbs; its softmax where the
+//                 budget allows)
 // Errors: LlmError (model files, configs, templates, ids), GgufError (GGUF parsing),
 // UnsupportedTensorType (a quantisation type outside DEQUANT_TYPES).
 export { describeLlm, hashLlmFiles, loadLlm, openLlmTokenizer, tokenizerFingerprint, type LlmDescription, type LoadedLlm, type LoadOptions } from './load.ts'

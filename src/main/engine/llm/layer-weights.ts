@@ -9,3 +9,19 @@ export interface DecoderWeights {
   weight(name: string): tf.Tensor
   linear(x: tf.Tensor2D, name: string): tf.Tensor2D
 }
+
+/** what the hand-differentiated Llama layer (llama-grad.ts) reads: every weight by name, the
+ *  optional biases among them */
+export interface NamedWeights {
+  readonly spec: LlmSpec
+  readonly weights: ReadonlyMap<string, tf.Tensor>
+  weight(name: string): tf.Tensor
+}
+
+/** What llama-grad.ts needs of an adapter (LoraAdapters.lora). */
+export interface LoraView {
+  module(name: string): { A: tf.Variable; B: tf.Variable } | undefined
+  scale(): number
+  dropout(): number
+  nextMaskSeed(): number
+}

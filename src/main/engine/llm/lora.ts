@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs'
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
 import type { LinearHookParams } from './decoder.ts'
+import { dropoutMask } from './dropout.ts'
+import type { LoraView } from './layer-weights.ts'
 import { underGradientTape } from './tape.ts'
 
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const
@@ -109,8 +111,22 @@ export class LoraAdapters {
     const m = this.modules.get(name)
     if (!m) return y
     const p = this.settings.dropout
-    const xin = p > 0 && underGradientTape() ? tf.dropout(x, p, undefined, this.dropoutSeed + 7919 * ++this.dropoutCalls) : x
+    const xin = p > 0 && underGradientTape() ? x.mul(dropoutMask(x.shape, p, this.nextMaskSeed())) : x
     return y.add(tf.matMul(tf.matMul(xin, m.A), m.B).mul(this.scale)) as tf.Tensor2D
+  }
+
+  /** the seed of the next dropout mask (one a targeted linear a forward pass, in call order) */
+  private nextMaskSeed(): number {
+    return this.dropoutSeed + 7919 * ++this.dropoutCalls
+  }
+
+  /** The adapter as the hand-differentiated Llama layer (llama-grad.ts) reads it: the module of a
+   *  linear, and the dropout seed of its next call (drawn exactly where the hook draws it). */
+  readonly lora: LoraView = {
+    module: (name: string) => this.modules.get(name),
+    scale: () => this.scale,
+    dropout: () => this.settings.dropout,
+    nextMaskSeed: () => this.nextMaskSeed()
   }
 
   /** the decoder's view of this adapter's tensors and dropout state (a checkpointed layer replays
@@ -126,7 +142,8 @@ export class LoraAdapters {
     get: () => this.dropoutCalls,
     set: (n: number) => {
       this.dropoutCalls = n
-    }
+    },
+    lora: this.lora
   }
 
   /** ΔW = s·A·B [in, out] of one linear (merging into the base weights) */
