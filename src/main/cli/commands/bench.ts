@@ -3,7 +3,8 @@
 // ms per training step on every available backend for the entries of bench-entries.ts (SFT and
 // iw-SFT with q = current, EMA and periodic on the control policy; SFT on the sequence suite's
 // transformer), each with its ratio to SFT measured in the same run on the same backend, then the
-// long-trajectory entries, then llm/score and llm/sample for SmolLM2 (engine/llm/bench-entries.ts;
+// long-trajectory entries, then llm/score, llm/sample, llm/train-full and llm/train-lora for SmolLM2
+// (engine/llm/bench-entries.ts; with --peer the fine-tuning entries beside PyTorch + PEFT;
 // skipped with the reason when it is not in the cache, or with --no-llm or --only).
 //   --only     just these entries (comma-separated names), without the long-trajectory ones
 //   --peer     the same shapes in PyTorch (python/bench/peer.py), rounds interleaved with the
@@ -268,7 +269,7 @@ export async function cmdBench(argv: string[]): Promise<number> {
   const llm =
     args.flags.has('no-llm') || onlyEntries
       ? { entries: [], skipped: 'llm/score and llm/sample skipped (--no-llm or --only)' }
-      : benchLlm(selected, { log: (l) => !json && process.stderr.write(l) })
+      : benchLlm(selected, { log: (l) => !json && process.stderr.write(l), python: peerInfo?.available ? (peerInfo.python as string) : null })
   results.push(...llm.entries)
   load.push(loadavg())
   // cross-backend ratio for the same entry, where more than one backend ran
