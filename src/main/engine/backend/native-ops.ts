@@ -6,6 +6,8 @@
 //   sigmoidGrad(y, dy)    dy ⊙ y(1 − y)              SigmoidGrad: 1 op for 3
 //   layerNorm(x, g, b)    (x − mean)/√(var + ε)·g + b over the last axis, no gradient:
 //                         oneDNN's _MklLayerNorm, 1 op for 9 (scoring and sampling passes)
+//   statelessUniform      U[0, 1) from a seed, drawn by TensorFlow (Philox) on the device; no
+//                         fallback (the caller draws on the host: other numbers)
 import * as tf from '@tensorflow/tfjs'
 
 export interface Attr {
@@ -23,6 +25,7 @@ interface Binding {
   TF_ATTR_SHAPE: number
   TF_ATTR_FLOAT: number
   TF_FLOAT: number
+  TF_INT32: number
 }
 
 /** the part of tfjs-node 4.22's NodeJSKernelBackend used by the engine */
@@ -78,4 +81,24 @@ export function layerNormNoGrad(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps:
   if (y) return y as tf.Tensor2D
   const xc = tf.sub(x, tf.mean(x, -1, true))
   return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps))), g), b) as tf.Tensor2D
+}
+
+/** U[0, 1) floats of `shape` from TensorFlow's StatelessRandomUniform (Philox) keyed by the
+ *  64-bit seed [s0, s1] (the same seed, the same numbers); null off the native backend. */
+export function statelessUniform(shape: number[], seed: [number, number]): tf.Tensor | null {
+  if (unavailable.has('StatelessRandomUniform') || !nodeBackend()) return null
+  const args = [tf.tensor1d(shape, 'int32'), tf.tensor1d(seed, 'int32')]
+  try {
+    return raw(
+      'StatelessRandomUniform',
+      (b) => [
+        { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+        { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+        { name: 'Tseed', type: b.TF_ATTR_TYPE, value: b.TF_INT32 }
+      ],
+      args
+    )
+  } finally {
+    tf.dispose(args)
+  }
 }

@@ -1,12 +1,7 @@
 // LoRA's dropout masks (lora.ts, llama-grad.ts), seeded so that a layer run again or
 // differentiated by hand sees the mask its forward pass drew.
 import * as tf from '@tensorflow/tfjs'
-
-/** the native backend's way to run a TensorFlow op by name (tfjs-node's NodeJSKernelBackend) */
-interface NativeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number }
-  executeSingleOutput(name: string, attrs: Array<{ name: string; type: number; value: number }>, inputs: tf.Tensor[]): tf.Tensor
-}
+import { statelessUniform } from '../backend/native-ops.ts'
 
 /**
  * Where inverted dropout with rate p keeps an element of a tensor of `shape` (bool), from `seed`:
@@ -17,22 +12,11 @@ interface NativeBackend {
  * seedrandom's alea in JavaScript: measured seconds a SmolLM2 LoRA step for its 210 masks.
  */
 export function dropoutKeep(shape: number[], p: number, seed: number): tf.Tensor {
-  const be = tf.backend() as unknown as Partial<NativeBackend>
-  if (tf.getBackend() === 'tensorflow' && be.binding && be.executeSingleOutput) {
-    const b = be.binding
-    const T = b.TF_ATTR_TYPE
-    return tf.tidy(() => {
-      const u = be.executeSingleOutput!(
-        'StatelessRandomUniform',
-        [
-          { name: 'dtype', type: T, value: b.TF_FLOAT },
-          { name: 'T', type: T, value: b.TF_INT32 },
-          { name: 'Tseed', type: T, value: b.TF_INT32 }
-        ],
-        [tf.tensor1d(shape, 'int32'), tf.tensor1d([seed | 0, 0x5eed], 'int32')]
-      )
-      return tf.greaterEqual(u, p)
-    })
+  const u = statelessUniform(shape, [seed | 0, 0x5eed])
+  if (u) {
+    const keep = tf.greaterEqual(u, p)
+    u.dispose()
+    return keep
   }
   const n = shape.reduce((a, c) => a * c, 1)
   const drop = Math.round(p * 65536)
