@@ -197,6 +197,29 @@ describe('datasets command', () => {
     expect(datasetToJson(back[0]).name).toBe('pendulum-expert')
   })
 
+  it('make control without --json prints each dataset with the return range of its top 10%', async () => {
+    const write = process.stdout.write
+    let printed = ''
+    process.stdout.write = ((s: string) => {
+      printed += s
+      return true
+    }) as typeof process.stdout.write
+    let code: number
+    try {
+      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--kind', 'expert', '--quick', '--seed', '1', '--cache-dir', join(dir, 'cli-cache')])
+    } finally {
+      process.stdout.write = write
+    }
+    expect(code).toBe(0)
+    const m = printed.match(/pendulum-expert .* \[(-?[\d.]+), (-?[\d.]+)\] {2}top 10% \[(-?[\d.]+), (-?[\d.]+)\] std ([\d.]+)/)
+    expect(m, printed).not.toBeNull()
+    const [lo, hi, topLo, topHi] = m!.slice(1, 5).map(Number)
+    // the top 10% lies inside the whole range, at its upper end
+    expect(topLo).toBeGreaterThanOrEqual(lo)
+    expect(topHi).toBe(hi)
+    expect(topLo).toBeLessThanOrEqual(topHi)
+  })
+
   it('rejects an unknown kind and subcommand with a usage message', async () => {
     await expect(cmdDatasets(['make', 'control', '--kind', 'medium'])).rejects.toThrow(/--kind takes expert, replay, replay-noisy-v1, got "medium"/)
     await expect(cmdDatasets(['make', 'atari'])).rejects.toThrow(/usage: iwsft datasets/)

@@ -97,7 +97,7 @@ export async function cmdDatasets(argv: string[]): Promise<number> {
       if (out) datasets.push(datasetToJson(ds))
       if (!json) {
         process.stdout.write(
-          `${ds.name.padEnd(16)} ${String(s.episodes).padStart(5)} episodes ${String(s.steps).padStart(7)} steps  return mean ${s.mean.toFixed(1).padStart(7)} median ${s.median.toFixed(1).padStart(7)} [${s.min.toFixed(1)}, ${s.max.toFixed(1)}]  ${seconds.toFixed(1)} s (cpu ${cpuSeconds.toFixed(1)} s)\n`
+          `${ds.name.padEnd(16)} ${String(s.episodes).padStart(5)} episodes ${String(s.steps).padStart(7)} steps  return mean ${s.mean.toFixed(1).padStart(7)} median ${s.median.toFixed(1).padStart(7)} [${s.min.toFixed(1)}, ${s.max.toFixed(1)}]  top 10% [${s.top10.min.toFixed(1)}, ${s.top10.max.toFixed(1)}] std ${s.top10.std.toFixed(1)}  ${seconds.toFixed(1)} s (cpu ${cpuSeconds.toFixed(1)} s)\n`
         )
       }
     }
