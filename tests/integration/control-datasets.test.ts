@@ -170,21 +170,27 @@ describe('seeding', () => {
   })
 })
 
+/** what a command prints on stdout, and its exit code */
+async function printedBy(run: () => Promise<number>): Promise<{ code: number; printed: string }> {
+  const write = process.stdout.write
+  let printed = ''
+  process.stdout.write = ((s: string) => {
+    printed += s
+    return true
+  }) as typeof process.stdout.write
+  try {
+    return { code: await run(), printed }
+  } finally {
+    process.stdout.write = write
+  }
+}
+
 describe('datasets command', () => {
   it('make control --task pendulum --quick --out FILE writes both datasets as JSON', async () => {
     const out = join(dir, 'pendulum.json')
-    const write = process.stdout.write
-    let printed = ''
-    process.stdout.write = ((s: string) => {
-      printed += s
-      return true
-    }) as typeof process.stdout.write
-    let code: number
-    try {
-      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--quick', '--seed', '1', '--out', out, '--cache-dir', join(dir, 'cli-cache'), '--json'])
-    } finally {
-      process.stdout.write = write
-    }
+    const { code, printed } = await printedBy(() =>
+      cmdDatasets(['make', 'control', '--task', 'pendulum', '--quick', '--seed', '1', '--out', out, '--cache-dir', join(dir, 'cli-cache'), '--json'])
+    )
     expect(code).toBe(0)
     const summary = JSON.parse(printed.trim()) as Array<{ kind: string; episodes: number }>
     expect(summary.map((s) => s.kind)).toEqual(['expert', 'replay'])
@@ -198,18 +204,9 @@ describe('datasets command', () => {
   })
 
   it('make control without --json prints each dataset with the return range of its top 10%', async () => {
-    const write = process.stdout.write
-    let printed = ''
-    process.stdout.write = ((s: string) => {
-      printed += s
-      return true
-    }) as typeof process.stdout.write
-    let code: number
-    try {
-      code = await cmdDatasets(['make', 'control', '--task', 'pendulum', '--kind', 'expert', '--quick', '--seed', '1', '--cache-dir', join(dir, 'cli-cache')])
-    } finally {
-      process.stdout.write = write
-    }
+    const { code, printed } = await printedBy(() =>
+      cmdDatasets(['make', 'control', '--task', 'pendulum', '--kind', 'expert', '--quick', '--seed', '1', '--cache-dir', join(dir, 'cli-cache')])
+    )
     expect(code).toBe(0)
     const m = printed.match(/pendulum-expert .* \[(-?[\d.]+), (-?[\d.]+)\] {2}top 10% \[(-?[\d.]+), (-?[\d.]+)\] std ([\d.]+)/)
     expect(m, printed).not.toBeNull()

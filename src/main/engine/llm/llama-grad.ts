@@ -25,6 +25,7 @@ import { swapHalves, type ForwardCtx } from './attention.ts'
 import { dropoutKeep } from './dropout.ts'
 import type { LoraView, NamedWeights } from './layer-weights.ts'
 import type { CustomGradient } from './tape.ts'
+import type { LlmSpec } from './spec.ts'
 
 /** what a layer's forward kept for its backward */
 interface Saved {
@@ -129,14 +130,16 @@ export class LlamaLayerGrad {
     return dx as tf.Tensor2D
   }
 
+  /** the spec and the shapes of a pass: B traces × S positions, H query heads in KV groups of G,
+   *  head size dh */
+  private dims(ctx: ForwardCtx): { s: LlmSpec; B: number; S: number; H: number; KV: number; dh: number; G: number } {
+    const s = this.m.spec
+    return { s, B: ctx.B, S: ctx.S, H: s.nHeads, KV: s.nKvHeads, dh: s.headDim, G: s.nHeads / s.nKvHeads }
+  }
+
   /** the layer's output and what its backward needs */
   forward(x: tf.Tensor2D, ctx: ForwardCtx, keep: boolean): { y: tf.Tensor2D; saved: Saved } {
-    const s = this.m.spec
-    const { B, S } = ctx
-    const H = s.nHeads
-    const KV = s.nKvHeads
-    const dh = s.headDim
-    const G = H / KV
+    const { s, B, S, H, KV, dh, G } = this.dims(ctx)
     const lora: Saved['lora'] = new Map()
     const { h, r: r1 } = rmsForward(x, this.m.weight(`${this.L}.attn_norm.weight`), s.normEps)
     let q = this.linear(h, 'q', lora, keep).reshape([B, S, H, dh]) as tf.Tensor4D
@@ -168,12 +171,7 @@ export class LlamaLayerGrad {
 
   /** dx and every trainable tensor's gradient given dy */
   backward(dy: tf.Tensor2D, sv: Saved, ctx: ForwardCtx): { dx: tf.Tensor2D; grads: Map<tf.Variable, tf.Tensor> } {
-    const s = this.m.spec
-    const { B, S } = ctx
-    const H = s.nHeads
-    const KV = s.nKvHeads
-    const dh = s.headDim
-    const G = H / KV
+    const { B, S, H, KV, dh, G } = this.dims(ctx)
     const grads = new Map<tf.Variable, tf.Tensor>()
     const w1 = this.m.weight(`${this.L}.attn_norm.weight`)
     const w2 = this.m.weight(`${this.L}.mlp_norm.weight`)
