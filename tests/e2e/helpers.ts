@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, afterEach, expect } from 'vitest'
 import { buildRenderer, RENDERER_OUT, rendererStale } from '../../src/main/cli/commands/serve.ts'
 import { startBackend } from '../../src/main/electron/backend-process.ts'
 import { runShell } from '../../src/main/electron/shell.ts'
@@ -186,6 +187,20 @@ export async function openApp(browser: Browser, url: string, errors: string[], v
 /** The collected errors a test did not provoke (a 4xx answer is a tested refusal, not a fault). */
 export function unexpectedErrors(errors: string[]): string[] {
   return errors.filter((e) => !/status of 4\d\d/.test(e))
+}
+
+/** The hooks of a suite that shares one app page: after each test no unexpected page errors;
+ *  after all, the page, the fixture and the browser closed (each may be unset if set-up failed). */
+export function appSuiteHooks(errors: string[], parts: () => { page?: Page; fx?: Fixture; browser?: Browser }): void {
+  afterEach(() => {
+    expect(unexpectedErrors(errors)).toEqual([])
+  })
+  afterAll(async () => {
+    const { page, fx, browser } = parts()
+    await page?.close()
+    await fx?.close()
+    await browser?.close()
+  })
 }
 
 /** The tiny Llama of the real-models fixtures (start fixtures with allowDirs: [LLAMA] to add it). */

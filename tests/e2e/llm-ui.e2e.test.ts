@@ -5,10 +5,10 @@
 // runs with its tokens/s. Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, unexpectedErrors, LLAMA, addLlamaAndQa } from './helpers.ts'
+import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, LLAMA, addLlamaAndQa, appSuiteHooks } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'fine-tuning a project model from New run' : `fine-tuning a project model from New run (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
@@ -39,14 +39,7 @@ suite(title, () => {
     datasetId = await addLlamaAndQa(fx)
     page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
   }, 180_000)
-  afterAll(async () => {
-    await page?.close()
-    await fx?.close()
-    await browser?.close()
-  })
-  afterEach(() => {
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
+  appSuiteHooks(errors, () => ({ page, fx, browser }))
 
   it('builds an LLM run: start model, LoRA, π_ref = the start model, the memory estimate and errors beside the fields', async () => {
     await page.getByTestId('nav-new-run').click()

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { fmt } from '../../src/renderer/src/lib/format.ts'
 import {
   addLlamaAndQa,
@@ -19,9 +19,9 @@ import {
   screenshot,
   startFixture,
   testIdText,
-  unexpectedErrors,
   withProjectFile,
-  type Fixture
+  type Fixture,
+  appSuiteHooks
 } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
@@ -44,14 +44,7 @@ suite(title, () => {
     plain = (await fx.server!.services.call('datasets.import', { path: file, importId: 'plain', name: 'qa bytes' })).dataset.id
     page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
   }, 180_000)
-  afterAll(async () => {
-    await page?.close()
-    await fx?.close()
-    await browser?.close()
-  })
-  afterEach(() => {
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
+  appSuiteHooks(errors, () => ({ page, fx, browser }))
 
   it('refuses a dataset the start model did not tokenise, beside the model and the dataset, and disables Launch', async () => {
     expect(withProjectFile(fx.project, (s) => s.getDatasetTokenization(plain))).toBeNull()
