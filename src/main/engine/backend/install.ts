@@ -6,13 +6,16 @@
 //   3 put tfjs-node 4.22.0's sources and small JS dependencies into a staging folder of the cache,
 //     with links to the project's own @tensorflow packages
 //   4 extract the C library (libtensorflow_cc.so.2, which exports the C API) and the C API headers
-//   5 build tfjs-node's N-API binding with node-gyp against the local Node headers (no downloads)
+//   5 build tfjs-node's N-API binding with node-gyp against the local Node headers (no downloads),
+//     its sources patched first (binding-patch.ts: what tfjs-node's binding cannot pass)
 //   6 verify: load it into the project's tfjs in a child process and run a tiny training step
 // The staging folder becomes tf-<version>-<variant>/ only when all six passed. Python and the
-// wheel are not needed afterwards.
+// wheel are not needed afterwards. An install built before a binding patch existed gets only its
+// binding rebuilt (steps 1, 5, 6 on a copy; the old install stays until the new one verifies).
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
+import { BINDING_PATCH_IDS, hasAllPatches, patchBindingSources } from './binding-patch.ts'
 import { linkProjectPackages } from './native.ts'
 import {
   bindingFile,
@@ -67,6 +70,8 @@ export interface InstallOptions {
 export interface InstallResult {
   dir: string
   skipped: boolean
+  /** only the binding was rebuilt (an install from before a binding patch) */
+  rebuiltBinding?: boolean
   manifest: Manifest
   seconds: number
 }
@@ -290,8 +295,17 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
     throw new InstallError(step, label, reason, advice)
   }
 
+  // Built before a binding patch existed? Then rebuild only the binding (no wheel download).
+  const existing = readManifest(finalDir)
+  if (!opts.force && existing && existsSync(bindingFile(finalDir)) && !hasAllPatches(existing.bindingPatches)) {
+    try {
+      return await rebuildBinding(finalDir, existing, opts, started)
+    } catch (e) {
+      log(`could not rebuild the binding of ${finalDir} with the patches (${(e as Error).message}); installing from the wheel`)
+    }
+  }
   // Already installed and still working? Then there is nothing to do.
-  if (!opts.force && readManifest(finalDir) && existsSync(bindingFile(finalDir))) {
+  if (!opts.force && existing && hasAllPatches(existing.bindingPatches) && existsSync(bindingFile(finalDir))) {
     begin(6, 'verifying the existing install')
     const v = await verifyInstall(finalDir, join(finalDir, 'verify.log'))
     if (v.ok) {
@@ -484,32 +498,18 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
 
     // 5 ------------------------------------------------------------------------------------------
     begin(5, 'building the N-API binding (node-gyp)')
-    const jobs = String(opts.jobs ?? 2)
-    const gypArgs = [`--nodedir=${nodedir}`]
-    const gypDefs = ['--', `-Dmodule_name=tfjs_binding`, `-Dmodule_path=lib/napi-v${NAPI_BUILD_VERSION}`, `-Dnapi_build_version=${NAPI_BUILD_VERSION}`]
-    const env = { ...process.env, npm_config_nodedir: nodedir, JOBS: jobs }
-    const build = async (): Promise<{ code: number; out: string }> => {
-      const conf = await run(process.execPath, [nodeGyp, 'configure', ...gypArgs, ...gypDefs], { cwd: tnDir, env, logFile: join(stage, 'configure.log') })
-      if (conf.code !== 0) return conf
-      return run(process.execPath, [nodeGyp, 'build', ...gypArgs, '-j', jobs], { cwd: tnDir, env, logFile: join(stage, 'build.log') })
-    }
-    let b = await build()
+    const bindingPatches = patchBindingSources(tnDir)
+    let b = await buildBinding(tnDir, stage, nodedir, nodeGyp, opts.jobs)
     if (b.code !== 0 && /fatal error: .*No such file or directory/.test(b.out)) {
       log('a header was missing from the minimal set; extracting the whole include tree and retrying')
       await extractHeaders(true)
-      b = await build()
+      b = await buildBinding(tnDir, stage, nodedir, nodeGyp, opts.jobs)
     }
     if (b.code !== 0)
       fail(
         `node-gyp exited with ${b.code}:\n${tail(b.out)}`,
         `read ${join(stage, 'build.log')}; a compiler error usually means the wheel's C API changed — try --version ${DEFAULT_TF_VERSION}`
       )
-    if (!existsSync(bindingFile(stage))) {
-      // older node-gyp ignores the copy target: do it ourselves
-      mkdirSync(dirname(bindingFile(stage)), { recursive: true })
-      cpSync(join(tnDir, 'build', 'Release', 'tfjs_binding.node'), bindingFile(stage))
-    }
-    rmSync(join(tnDir, 'build', 'Release', 'obj.target'), { recursive: true, force: true })
 
     // 6 ------------------------------------------------------------------------------------------
     begin(6, 'verifying with a tiny training step')
@@ -525,6 +525,7 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
       projectTensorflowDir: projectTensorflowScope(),
       builtAt: new Date().toISOString(),
       node: process.versions.node,
+      bindingPatches,
       verify: { ok: v.ok, lossFirst: v.lossFirst, lossLast: v.lossLast, msPerStep: v.msPerStep, tfVersion: v.tfVersion, usingGpu: v.usingGpu, sameInstance: v.sameInstance }
     }
     writeFileSync(manifestFile(stage), JSON.stringify(manifest, null, 2))
@@ -542,6 +543,73 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
       // keep a failed stage's logs for reading, drop its big files
       rmSync(join(stage, 'node_modules', '@tensorflow', 'tfjs-node', 'deps'), { recursive: true, force: true })
     }
+    unlock()
+  }
+}
+
+/** node-gyp configure + build of tfjs-node's binding in `tnDir` (logs into `logDir`); the
+ *  binding ends up at lib/napi-v8/tfjs_binding.node of the install folder above tnDir. */
+async function buildBinding(tnDir: string, logDir: string, nodedir: string, nodeGyp: string, jobs = 2): Promise<{ code: number; out: string }> {
+  const gypArgs = [`--nodedir=${nodedir}`]
+  const gypDefs = ['--', `-Dmodule_name=tfjs_binding`, `-Dmodule_path=lib/napi-v${NAPI_BUILD_VERSION}`, `-Dnapi_build_version=${NAPI_BUILD_VERSION}`]
+  const env = { ...process.env, npm_config_nodedir: nodedir, JOBS: String(jobs) }
+  const conf = await run(process.execPath, [nodeGyp, 'configure', ...gypArgs, ...gypDefs], { cwd: tnDir, env, logFile: join(logDir, 'configure.log') })
+  if (conf.code !== 0) return conf
+  const b = await run(process.execPath, [nodeGyp, 'build', ...gypArgs, '-j', String(jobs)], { cwd: tnDir, env, logFile: join(logDir, 'build.log') })
+  if (b.code !== 0) return b
+  const dir = dirname(dirname(dirname(tnDir))) // tnDir = <install>/node_modules/@tensorflow/tfjs-node
+  if (!existsSync(bindingFile(dir))) {
+    // older node-gyp ignores the copy target: do it ourselves
+    mkdirSync(dirname(bindingFile(dir)), { recursive: true })
+    cpSync(join(tnDir, 'build', 'Release', 'tfjs_binding.node'), bindingFile(dir))
+  }
+  rmSync(join(tnDir, 'build', 'Release', 'obj.target'), { recursive: true, force: true })
+  return b
+}
+
+/**
+ * An install from before a binding patch: copy it (all but the C library, which is linked), patch
+ * and rebuild the binding in the copy, verify, then move the library over and swap the folders.
+ * The old install keeps working until the swap; a failure leaves it as it was.
+ */
+async function rebuildBinding(finalDir: string, m: Manifest, opts: InstallOptions, started: number): Promise<InstallResult> {
+  const progress = opts.onProgress ?? (() => {})
+  const missing = checkBuildTools().filter((t) => !t.ok)
+  if (missing.length) throw new Error(missing.map((t) => `${t.name}: ${t.detail}`).join('; '))
+  progress({ step: 5, total: INSTALL_STEPS, label: `rebuilding the N-API binding with its patches (${BINDING_PATCH_IDS.join(', ')})` })
+  const unlock = acquireLock()
+  const stage = `${finalDir}.partial-${process.pid}`
+  const libOf = (dir: string): string => join(tfjsNodeDir(dir), 'deps', 'lib')
+  try {
+    rmSync(stage, { recursive: true, force: true })
+    cpSync(finalDir, stage, { recursive: true, verbatimSymlinks: true, filter: (src) => src !== libOf(finalDir) && !src.startsWith(join(tfjsNodeDir(finalDir), 'build')) })
+    symlinkSync(libOf(finalDir), libOf(stage))
+    const tn = tfjsNodeDir(stage)
+    const bindingPatches = patchBindingSources(tn)
+    rmSync(bindingFile(stage), { force: true })
+    const b = await buildBinding(tn, stage, findNodeDir() as string, findNodeGyp() as string, opts.jobs)
+    if (b.code !== 0) throw new Error(`node-gyp exited with ${b.code}: ${tail(b.out, 5)} (log: ${join(stage, 'build.log')})`)
+    progress({ step: 6, total: INSTALL_STEPS, label: 'verifying with a tiny training step' })
+    const v = await verifyInstall(stage, join(stage, 'verify.log'))
+    if (!v.ok) throw new Error(v.error ?? 'verification failed')
+    const manifest: Manifest = {
+      ...m,
+      projectTensorflowDir: projectTensorflowScope(),
+      builtAt: new Date().toISOString(),
+      node: process.versions.node,
+      bindingPatches,
+      verify: { ok: v.ok, lossFirst: v.lossFirst, lossLast: v.lossLast, msPerStep: v.msPerStep, tfVersion: v.tfVersion, usingGpu: v.usingGpu, sameInstance: v.sameInstance }
+    }
+    writeFileSync(manifestFile(stage), JSON.stringify(manifest, null, 2))
+    unlinkSync(libOf(stage))
+    renameSync(libOf(finalDir), libOf(stage))
+    rmSync(finalDir, { recursive: true, force: true })
+    renameSync(stage, finalDir)
+    linkProjectPackages(finalDir)
+    writeFileSync(pointerFile(m.variant), JSON.stringify({ dir: basename(finalDir) }))
+    return { dir: finalDir, skipped: false, rebuiltBinding: true, manifest, seconds: (performance.now() - started) / 1000 }
+  } finally {
+    rmSync(stage, { recursive: true, force: true })
     unlock()
   }
 }

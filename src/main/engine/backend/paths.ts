@@ -63,6 +63,8 @@ export interface Manifest {
   projectTensorflowDir: string
   builtAt: string
   node: string
+  /** the binding-patch.ts patches the binding was built with (absent: built before them) */
+  bindingPatches?: string[]
   verify: { ok: boolean; lossFirst: number; lossLast: number; msPerStep: number; tfVersion: string; usingGpu: boolean; sameInstance: boolean }
 }
 
