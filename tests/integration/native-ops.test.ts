@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
 import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
-import { layerNormNoGrad, nodeBackend, reluGrad, sigmoidGrad } from '../../src/main/engine/backend/native-ops.ts'
+import { layerNormNoGrad, matMulBias, nativeOpUnavailable, nodeBackend, reluGrad, sigmoidGrad } from '../../src/main/engine/backend/native-ops.ts'
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import { tokenBatch } from '../helpers/token-batch.ts'
 
@@ -46,6 +46,21 @@ describe.each(backends)('raw ops on %s', (backend, available) => {
     const want = [...[-1.5, -0.5, 0.5, 1.5].map((x, j) => (x / s) * g[j] + b[j]), ...b]
     const got = tf.tidy(() => layerNormNoGrad(tf.tensor2d([1, 2, 3, 4, 2, 2, 2, 2], [2, 4]), tf.tensor1d(g), tf.tensor1d(b), eps).dataSync())
     close(got as Float32Array, want, 1e-6)
+  })
+
+  it.skipIf(!available)(label('matMulBias is act(x·W + b) for linear, ReLU and tanh-GELU, as one fused kernel on native-cpu'), async () => {
+    await initBackend(backend)
+    // x·W = [[1·1 + 2·0.5, 1·(−1) + 2·2, 1·0.5 + 2·(−1)], [−1·1 + 0.5·0.5, 1 + 1, −0.5 − 0.5]] = [[2, 3, −1.5], [−0.75, 2, −1]]
+    const pre = [2.1, 2.8, -1.2, -0.65, 1.8, -0.7] // + b = [0.1, −0.2, 0.3]
+    const gelu = (u: number): number => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)))
+    const want = { linear: pre, relu: pre.map((u) => Math.max(0, u)), gelu: pre.map(gelu) }
+    for (const act of ['linear', 'relu', 'gelu'] as const) {
+      const got = tf.tidy(() => matMulBias(tf.tensor2d([1, 2, -1, 0.5], [2, 2]), tf.tensor2d([1, -1, 0.5, 0.5, 2, -1], [2, 3]), tf.tensor1d([0.1, -0.2, 0.3]), act).dataSync())
+      close(got as Float32Array, want[act], 1e-5)
+      // on native-cpu the fused kernel ran (a binding without the attr-string-list patch falls
+      // back: rebuild it with `npx iwsft backend install`)
+      if (backend === 'native-cpu') expect(nativeOpUnavailable(`_MklNativeFusedMatMul:${act}`)).toBe(false)
+    }
   })
 })
 

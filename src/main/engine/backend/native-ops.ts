@@ -8,6 +8,13 @@
 //                         oneDNN's _MklLayerNorm, 1 op for 9 (scoring and sampling passes)
 //   statelessUniform      U[0, 1) from a seed, drawn by TensorFlow (Philox) on the device; no
 //                         fallback (the caller draws on the host: other numbers)
+//   matMul2d(a, b, tA, tB)  a·b of two matrices as TensorFlow's MatMul: tfjs issues BatchMatMulV2
+//                         (3-D batched, up to 4× slower on the MLP's small shapes)
+//   biasGrad(dy)          Σ over rows of dy [n, m] → [m] as BiasAddGrad: Sum over axis 0 costs 6×
+//   matMulBias(x, W, b, act)  act(x·W + b) as one oneDNN kernel (_MklNativeFusedMatMul), for act
+//                         linear, ReLU or GELU (tanh form): 1 op for 2–9. Its fused_ops attribute
+//                         is a list of strings, which only a patched binding passes
+//                         (binding-patch.ts); an unpatched one falls back to the tfjs ops.
 import * as tf from '@tensorflow/tfjs'
 
 export interface Attr {
@@ -20,6 +27,7 @@ interface Binding {
   executeOp(name: string, attrs: Attr[], inputIds: number[], numOutputs: number): unknown
   isUsingGpuDevice?: () => boolean
   TF_ATTR_STRING: number
+  TF_ATTR_INT: number
   TF_ATTR_BOOL: number
   TF_ATTR_TYPE: number
   TF_ATTR_SHAPE: number
@@ -42,21 +50,26 @@ export function nodeBackend(): NodeBackend | null {
   return ok ? (be as NodeBackend) : null
 }
 
-/** ops whose kernel failed once in this process: their fallback runs from then on */
+/** ops (or op variants) whose kernel failed once in this process: their fallback runs from then on */
 const unavailable = new Set<string>()
 
-/** Run `op` on the native backend, or null where it cannot (then the caller's fallback runs). */
-function raw(op: string, attrs: (b: Binding) => Attr[], inputs: tf.Tensor[], cpuOnly = false): tf.Tensor | null {
-  if (unavailable.has(op)) return null
+/** Run `op` on the native backend, or null where it cannot (then the caller's fallback runs).
+ *  `key` tells variants of one op apart (a fusion one build lacks while it has the others). */
+function raw(op: string, attrs: (b: Binding) => Attr[], inputs: tf.Tensor[], cpuOnly = false, key = op): tf.Tensor | null {
+  if (unavailable.has(key)) return null
   const be = nodeBackend()
   if (!be || (cpuOnly && be.binding.isUsingGpuDevice?.())) return null
   try {
     return be.executeSingleOutput(op, attrs(be.binding), inputs)
   } catch {
-    unavailable.add(op)
+    unavailable.add(key)
     return null
   }
 }
+
+/** Whether the native kernel of `key` (an op name, or matMulBias's `_MklNativeFusedMatMul:<act>`)
+ *  has failed in this process, so that its tfjs fallback runs (for tests and the profile). */
+export const nativeOpUnavailable = (key: string): boolean => unavailable.has(key)
 
 const floatT = (b: Binding): Attr => ({ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT })
 
@@ -101,4 +114,52 @@ export function statelessUniform(shape: number[], seed: [number, number]): tf.Te
   } finally {
     tf.dispose(args)
   }
+}
+
+/** matMulBias's activations: GELU is the tanh form 0.5·u·(1 + tanh(√(2/π)(u + 0.044715u³))) */
+export type FusedActivation = 'linear' | 'relu' | 'gelu'
+
+const FUSED_OPS: Record<FusedActivation, string[]> = { linear: ['BiasAdd'], relu: ['BiasAdd', 'Relu'], gelu: ['BiasAdd', 'GeluApproximate'] }
+
+/**
+ * act(x·W + b) for rows x [n, k], W [k, m], b [m], as one kernel on the native CPU backend.
+ * oneDNN's fused matmul is registered under a label of its own in eager mode (as _MklLayerNorm,
+ * see layerNormNoGrad), hence the _kernel attribute. Elsewhere the same in tfjs ops.
+ */
+export function matMulBias(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor, act: FusedActivation = 'linear'): tf.Tensor2D {
+  const y = raw(
+    '_MklNativeFusedMatMul',
+    (bd) => [
+      floatT(bd),
+      { name: 'transpose_a', type: bd.TF_ATTR_BOOL, value: false },
+      { name: 'transpose_b', type: bd.TF_ATTR_BOOL, value: false },
+      { name: 'num_args', type: bd.TF_ATTR_INT, value: 1 },
+      { name: 'fused_ops', type: bd.TF_ATTR_STRING, value: FUSED_OPS[act] },
+      { name: 'epsilon', type: bd.TF_ATTR_FLOAT, value: 0.0001 },
+      { name: 'leakyrelu_alpha', type: bd.TF_ATTR_FLOAT, value: 0.2 },
+      { name: '_kernel', type: bd.TF_ATTR_STRING, value: 'MklNameChangeOp' }
+    ],
+    [x, w, b],
+    true,
+    `_MklNativeFusedMatMul:${act}`
+  )
+  if (y) return y as tf.Tensor2D
+  return tf.tidy(() => {
+    const u = tf.add(tf.matMul(x, w), b)
+    if (act === 'relu') return tf.relu(u)
+    if (act === 'gelu') return tf.mul(tf.mul(u, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(u, tf.mul(tf.pow(u, 3), 0.044715)), Math.sqrt(2 / Math.PI)))))
+    return u
+  }) as tf.Tensor2D
+}
+
+/** a·b (a or b transposed first) of two matrices, as TensorFlow's 2-D MatMul kernel */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, transposeB = false): tf.Tensor2D {
+  const y = raw('MatMul', (bd) => [floatT(bd), { name: 'transpose_a', type: bd.TF_ATTR_BOOL, value: transposeA }, { name: 'transpose_b', type: bd.TF_ATTR_BOOL, value: transposeB }], [a, b])
+  return (y ?? tf.matMul(a, b, transposeA, transposeB)) as tf.Tensor2D
+}
+
+/** Σ over the rows of dy [n, m]: the gradient of a bias added to every row */
+export function biasGrad(dy: tf.Tensor2D): tf.Tensor1D {
+  const y = raw('BiasAddGrad', (bd) => [floatT(bd), { name: 'data_format', type: bd.TF_ATTR_STRING, value: 'NHWC' }], [dy])
+  return (y ?? tf.sum(dy, 0)) as tf.Tensor1D
 }

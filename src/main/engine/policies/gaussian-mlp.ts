@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { readBackAll } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
+import { biasGrad } from '../backend/native-ops.ts'
 import { cloneVariables, mlpBackward, mlpForward, mlpForwardKeep, mlpVariables, uniqueName } from './mlp.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 
@@ -78,7 +79,7 @@ export class GaussianMlpPolicy implements Policy {
         const [mu, z, std, inRange] = saved.slice(L)
         const dyc = tf.reshape(dy, [-1, 1])
         const dPre = tf.mul(tf.mul(dyc, tf.div(z, std)), tf.sub(1, tf.square(mu))) as tf.Tensor2D
-        const dLogStd = tf.mul(tf.sum(tf.mul(dyc, tf.sub(tf.square(z), 1)), 0), inRange)
+        const dLogStd = tf.mul(biasGrad(tf.mul(dyc, tf.sub(tf.square(z), 1)) as tf.Tensor2D), inRange)
         return [...mlpBackward(vars.slice(0, -1), saved.slice(0, L) as tf.Tensor2D[], dPre), dLogStd]
       }
       return { value: lp, gradFunc }

@@ -1,7 +1,7 @@
 // A dense ReLU network whose parameters are initialised from the seeded Rng (Glorot uniform
 // weights, zero biases), so the same seed gives the same network on every backend.
 import * as tf from '@tensorflow/tfjs'
-import { reluGrad } from '../backend/native-ops.ts'
+import { biasGrad, matMul2d, matMulBias, reluGrad } from '../backend/native-ops.ts'
 import type { Rng } from '../rng.ts'
 
 let uid = 0
@@ -33,23 +33,22 @@ export function mlpForward(vars: tf.Variable[], x: tf.Tensor2D): tf.Tensor2D {
   return mlpForwardKeep(vars, x).out
 }
 
-/** x · W + b for rows x [N, in]. Not tf.fused.matMul: tfjs-core reshapes its operands to 3-D
- *  and back around the kernel, and on the native backend that is 3 more TensorFlow ops (tfjs-node
- *  runs _FusedMatMul as MatMul + Add anyway). */
+/** x · W + b for rows x [N, in]: one fused kernel on the native CPU backend (native-ops.ts;
+ *  not tf.fused.matMul, which tfjs-node runs as MatMul + Add around 3-D reshapes). It records no
+ *  gradient: call it outside a gradient tape or inside a tf.customGrad forward. */
 export function affine(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D
+  return matMulBias(x, w as tf.Tensor2D, b)
 }
 
 /** The forward pass, keeping each layer's input (x, then every hidden ReLU output) for
- *  mlpBackward. */
+ *  mlpBackward (no gradient of its own: see affine). */
 export function mlpForwardKeep(vars: tf.Variable[], x: tf.Tensor2D): { out: tf.Tensor2D; inputs: tf.Tensor2D[] } {
   const inputs: tf.Tensor2D[] = []
   let h = x
   const L = vars.length / 2
   for (let l = 0; l < L; l++) {
     inputs.push(h)
-    h = affine(h, vars[2 * l], vars[2 * l + 1])
-    if (l < L - 1) h = tf.relu(h)
+    h = matMulBias(h, vars[2 * l] as tf.Tensor2D, vars[2 * l + 1], l < L - 1 ? 'relu' : 'linear')
   }
   return { out: h, inputs }
 }
@@ -65,9 +64,9 @@ export function mlpBackward(vars: tf.Variable[], inputs: tf.Tensor2D[], dOut: tf
   let d = dOut
   for (let l = L - 1; l >= 0; l--) {
     const h = inputs[l]
-    grads[2 * l] = tf.matMul(h, d, true, false)
-    grads[2 * l + 1] = tf.sum(d, 0)
-    if (l > 0) d = reluGrad(tf.matMul(d, vars[2 * l] as tf.Tensor2D, false, true), h) as tf.Tensor2D
+    grads[2 * l] = matMul2d(h, d, true, false)
+    grads[2 * l + 1] = biasGrad(d)
+    if (l > 0) d = reluGrad(matMul2d(d, vars[2 * l] as tf.Tensor2D, false, true), h) as tf.Tensor2D
   }
   return grads
 }
