@@ -3,7 +3,7 @@
 // metrics, weight snapshots and the final checkpoint as they come. Status ends as completed,
 // cancelled or failed; a process killed mid-run is found 'running' with a dead owner and
 // marked interrupted on the next open (store.markInterrupted).
-import { domainOf, resolveConfig, trainsOnAllData, type RunConfig } from '../../shared/config.ts'
+import { domainOf, resolveConfig, type RunConfig } from '../../shared/config.ts'
 import type { ModelInfo } from '../../shared/models.ts'
 import { backendVersions, initBackend } from '../engine/backend/index.ts'
 import { datasetHash, type TraceDataset } from '../common/trace.ts'
@@ -17,7 +17,8 @@ import type { MetricPoint, ProjectStore } from '../store/types.ts'
 import type { RunEndEvent, RunEvent } from './types.ts'
 import { modelReferenceLogProbs, resolveModelReference } from './model-reference.ts'
 import { builtinDataLabel, storeBcCache } from './bc-reference-cache.ts'
-import { checkRunModel, loadLlmCheckpoint, loadRunModel, type RunModel } from './llm-policy.ts'
+import { loadLlmCheckpoint, loadRunModel, type RunModel } from './llm-policy.ts'
+import { checkRunModels } from './run-model-checks.ts'
 import pkg from '../../../package.json'
 
 /** What a run records about the software that produced it, beside its config and data hash. */
@@ -65,10 +66,9 @@ export async function executeRun(store: ProjectStore, config: RunConfig, opts: E
   const backend = await initBackend(config.backend)
   const resolved = await resolveDataset(store, config)
   curateForRun(config, resolved.dataset) // throws before anything about the run is written
-  if (config.policy.kind === 'llm') checkRunModel(store, config.policy, resolved.id)
-  // π_ref from a language model: checked now (nothing is written for a model that is missing or
-  // cannot read the data), scored (or read from the cache) once the run exists
-  const modelReference = config.reference.kind === 'model' && !trainsOnAllData(config.method) ? resolveModelReference(store, config.reference.model, resolved.id) : undefined
+  // θ's and π_ref's language models: checked now (nothing is written for a model that is missing
+  // or cannot read the data); π_ref is scored (or read from the cache) once the run exists
+  const modelReference = checkRunModels(store, config, resolved.id)
   // θ = a language model of the project (with fresh adapters), or π_ref from an earlier run's checkpoint
   let runModel: RunModel | undefined
   let init: Policy | undefined

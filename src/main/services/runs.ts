@@ -1,15 +1,14 @@
 // config.* and runs.*: resolve a config against the project, start, resume, cancel and delete
 // runs (each in its own worker; events stream back), and read what runs saved: metrics, weight
 // snapshots, checkpoints, per-step ρ, an evaluation, a replayed episode.
-import { ConfigError, domainOf, METHOD_LABELS, resolveConfig, trainsOnAllData, type FieldIssue, type RunConfig } from '../../shared/config.ts'
+import { ConfigError, domainOf, METHOD_LABELS, resolveConfig, type FieldIssue, type RunConfig } from '../../shared/config.ts'
 import { ApiError, type Handlers, type RunInfo } from '../../shared/contract.ts'
 import { curate } from '../../shared/curation.ts'
 import { sharedLogWHistograms } from '../../shared/weight-stats.ts'
 import { evaluatorOfSource, getBuiltin } from '../engine/datasets/builtin.ts'
 import * as runner from '../jobs/runner.ts'
 import { builtinDataLabel, referenceCost } from '../jobs/bc-reference-cache.ts'
-import { checkRunModel } from '../jobs/llm-policy.ts'
-import { ModelReferenceError, resolveModelReference } from '../jobs/model-reference.ts'
+import { checkRunModels } from '../jobs/run-model-checks.ts'
 import type { RunEvent, RunHandle } from '../jobs/types.ts'
 import type { ProjectStore, RunRow } from '../store/types.ts'
 import type { ServiceContext } from './context.ts'
@@ -47,29 +46,14 @@ export function resolveFor(store: ProjectStore, config: Record<string, unknown>,
   return resolveConfig(stored ? { domain: domainOf(stored), ...config } : config, source)
 }
 
-/** The checks a run's start makes of its language models before anything is written (executeRun:
- *  checkRunModel for θ = a project model, resolveModelReference for π_ref = a project model), made
- *  on a config before it starts, so that New run and `iwsft run` refuse it up front: each refusal
- *  is a field issue of the model it is about (the dataset is not tokenised as that model reads it,
- *  or the model is not in the project). A dataset not in the project is left to the start. */
+/** The start's model checks (jobs/run-model-checks.ts) on a config before it starts, so that New
+ *  run and `iwsft run` refuse it up front: each refusal is a field issue of the model it is about.
+ *  A dataset not in the project is left to the start. */
 function runModelIssues(store: ProjectStore, config: RunConfig): FieldIssue[] {
   const dataset = store.findDataset(config.dataset)
   if (!dataset) return []
   const issues: FieldIssue[] = []
-  const check = (path: string, f: () => void): void => {
-    try {
-      f()
-    } catch (e) {
-      if (!(e instanceof ModelReferenceError)) throw e
-      issues.push({ path, message: e.message })
-    }
-  }
-  const policy = config.policy
-  if (policy.kind === 'llm') check('policy.model', () => checkRunModel(store, policy, dataset.id))
-  const ref = config.reference
-  // π_ref = the start model is the same check, made once
-  if (ref.kind === 'model' && !trainsOnAllData(config.method) && !(policy.kind === 'llm' && policy.model === ref.model))
-    check('reference.model', () => resolveModelReference(store, ref.model, dataset.id))
+  checkRunModels(store, config, dataset.id, (path, e) => issues.push({ path, message: e.message }))
   return issues
 }
 
