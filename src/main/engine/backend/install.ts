@@ -522,17 +522,10 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
       tfjsNodeVersion: TFJS_NODE_VERSION,
       wheel: { file: basename(wheel), sha256: wheelSha },
       ...(cudaWheels.length ? { cudaWheels } : {}),
-      projectTensorflowDir: projectTensorflowScope(),
-      builtAt: new Date().toISOString(),
-      node: process.versions.node,
-      bindingPatches,
-      verify: { ok: v.ok, lossFirst: v.lossFirst, lossLast: v.lossLast, msPerStep: v.msPerStep, tfVersion: v.tfVersion, usingGpu: v.usingGpu, sameInstance: v.sameInstance }
+      ...buildRecord(v, bindingPatches)
     }
     writeFileSync(manifestFile(stage), JSON.stringify(manifest, null, 2))
-    rmSync(finalDir, { recursive: true, force: true })
-    renameSync(stage, finalDir)
-    linkProjectPackages(finalDir)
-    writeFileSync(pointerFile(variant), JSON.stringify({ dir: basename(finalDir) }))
+    swapIn(stage, finalDir, variant)
     if (!opts.keepWheel) for (const f of downloaded) rmSync(f, { force: true })
     return { dir: finalDir, skipped: false, manifest, seconds: seconds() }
   } catch (e) {
@@ -545,6 +538,25 @@ export async function installNative(opts: InstallOptions = {}): Promise<InstallR
     }
     unlock()
   }
+}
+
+/** The manifest's record of a build: where, when, with what, and its verification. */
+function buildRecord(v: Manifest['verify'], bindingPatches: string[]): Pick<Manifest, 'projectTensorflowDir' | 'builtAt' | 'node' | 'bindingPatches' | 'verify'> {
+  return {
+    projectTensorflowDir: projectTensorflowScope(),
+    builtAt: new Date().toISOString(),
+    node: process.versions.node,
+    bindingPatches,
+    verify: { ok: v.ok, lossFirst: v.lossFirst, lossLast: v.lossLast, msPerStep: v.msPerStep, tfVersion: v.tfVersion, usingGpu: v.usingGpu, sameInstance: v.sameInstance }
+  }
+}
+
+/** A verified staging folder becomes the install (and the variant's pointer names it). */
+function swapIn(stage: string, finalDir: string, variant: NativeVariant): void {
+  rmSync(finalDir, { recursive: true, force: true })
+  renameSync(stage, finalDir)
+  linkProjectPackages(finalDir)
+  writeFileSync(pointerFile(variant), JSON.stringify({ dir: basename(finalDir) }))
 }
 
 /** node-gyp configure + build of tfjs-node's binding in `tnDir` (logs into `logDir`); the
@@ -592,21 +604,11 @@ async function rebuildBinding(finalDir: string, m: Manifest, opts: InstallOption
     progress({ step: 6, total: INSTALL_STEPS, label: 'verifying with a tiny training step' })
     const v = await verifyInstall(stage, join(stage, 'verify.log'))
     if (!v.ok) throw new Error(v.error ?? 'verification failed')
-    const manifest: Manifest = {
-      ...m,
-      projectTensorflowDir: projectTensorflowScope(),
-      builtAt: new Date().toISOString(),
-      node: process.versions.node,
-      bindingPatches,
-      verify: { ok: v.ok, lossFirst: v.lossFirst, lossLast: v.lossLast, msPerStep: v.msPerStep, tfVersion: v.tfVersion, usingGpu: v.usingGpu, sameInstance: v.sameInstance }
-    }
+    const manifest: Manifest = { ...m, ...buildRecord(v, bindingPatches) }
     writeFileSync(manifestFile(stage), JSON.stringify(manifest, null, 2))
     unlinkSync(libOf(stage))
     renameSync(libOf(finalDir), libOf(stage))
-    rmSync(finalDir, { recursive: true, force: true })
-    renameSync(stage, finalDir)
-    linkProjectPackages(finalDir)
-    writeFileSync(pointerFile(m.variant), JSON.stringify({ dir: basename(finalDir) }))
+    swapIn(stage, finalDir, m.variant)
     return { dir: finalDir, skipped: false, rebuiltBinding: true, manifest, seconds: (performance.now() - started) / 1000 }
   } finally {
     rmSync(stage, { recursive: true, force: true })
