@@ -2,11 +2,13 @@
 // against tfjs's own autodiff (tf.grads) of reference implementations written here, plainly and
 // independently of the engine's code: every parameter's gradient of the weighted NLL, for both
 // loss normalisations, with trace and per-step weights, masked steps and padded rows, on the cpu
-// and wasm backends. Float32 tolerance: |Δ| ≤ 1e-4 of the tensor's largest gradient. Parameters
+// and wasm backends, and on native-cpu where its raw kernels run (fused matmul, MatMul,
+// BiasAddGrad, ReluGrad: engine/backend/native-ops.ts). Float32 tolerance: |Δ| ≤ 1e-4 of the tensor's largest gradient. Parameters
 // are drawn large enough (std 0.3–0.5) that every nonlinearity works away from its linear part.
 import * as tf from '@tensorflow/tfjs'
 import '@tensorflow/tfjs-backend-wasm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it as itBase } from 'vitest'
+import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
 import { weightedNll } from '../../src/main/engine/objectives/loss.ts'
 import { CategoricalPolicy } from '../../src/main/engine/policies/categorical.ts'
 import { GaussianMlpPolicy } from '../../src/main/engine/policies/gaussian-mlp.ts'
@@ -207,9 +209,18 @@ const cases: Array<[Weighting, 'trace' | 'token']> = [
   ['current-q', 'token']
 ]
 
-describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
+const nativeProbe = (await probeBackends()).find((p) => p.name === 'native-cpu')
+const hasNative = nativeProbe?.available ?? false
+const useBackend = async (backend: string): Promise<void> => {
+  if (backend === 'native-cpu') await initBackend('native-cpu')
+  else await tf.setBackend(backend)
+}
+
+describe.each(['cpu', 'wasm', 'native-cpu'])('hand-written gradients on %s', (backend) => {
+  // native-cpu where it is installed (`npx iwsft backend install`); reported as skipped elsewhere
+  const it = backend === 'native-cpu' && !hasNative ? itBase.skip : itBase
   it.each(cases)('Gaussian MLP, weights %s, loss norm %s', async (weighting, norm) => {
-    await tf.setBackend(backend)
+    await useBackend(backend)
     const spec = { kind: 'gaussian-mlp' as const, obsDim: 5, actDim: 3, hidden: [8, 7], logStdMin: -1, logStdMax: 0.5 }
     const policy = new GaussianMlpPolicy(spec, new Rng(11))
     const rng = new Rng(12)
@@ -238,7 +249,7 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
   })
 
   it.each(cases)('categorical MLP, weights %s, loss norm %s', async (weighting, norm) => {
-    await tf.setBackend(backend)
+    await useBackend(backend)
     const policy = new CategoricalPolicy({ kind: 'categorical', obsDim: 4, actDim: 5, hidden: [6] }, new Rng(21))
     const rng = new Rng(22)
     policy.variables.forEach((v) =>
@@ -266,7 +277,7 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
   })
 
   it.each(cases)('context-free categorical (the bandit), weights %s, loss norm %s', async (weighting, norm) => {
-    await tf.setBackend(backend)
+    await useBackend(backend)
     const policy = new CategoricalPolicy({ kind: 'categorical', obsDim: 0, actDim: 3, hidden: [] }, new Rng(0))
     policy.variables[0].assign(tf.tensor1d([0.3, -0.2, 0.7]))
     const { mask, valid } = masks()
@@ -286,7 +297,7 @@ describe.each(['cpu', 'wasm'])('hand-written gradients on %s', (backend) => {
         ] as Array<[Weighting, 'trace' | 'token', boolean]>
     )
   )('transformer, weights %s, loss norm %s, tied head %s', async (weighting, norm, tied) => {
-    await tf.setBackend(backend)
+    await useBackend(backend)
     const cfg = { vocabSize: 9, dModel: 8, nHeads: 2, nLayers: 2, dFF: 12, maxLen: 6, bos: 1, tied }
     const policy = new TransformerPolicy(cfg, { seed: 31 })
     // weights N(0, 0.5²) instead of the init's 0.02 (so GELU, softmax and the norms work

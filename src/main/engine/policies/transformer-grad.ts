@@ -82,7 +82,7 @@ function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, col: tf.Tensor2D)
 function layerNormBackward(dy: tf.Tensor2D, s: LnSaved, g: tf.Tensor, col: tf.Tensor2D): { dx: tf.Tensor2D; dg: tf.Tensor; db: tf.Tensor } {
   const dxhat = tf.mul(dy, g) as tf.Tensor2D
   const inner = tf.sub(tf.sub(dxhat, rowMean(dxhat, col)), tf.mul(s.xhat, rowMean(tf.mul(dxhat, s.xhat) as tf.Tensor2D, col)))
-  return { dx: tf.mul(inner, s.rstd) as tf.Tensor2D, dg: tf.sum(tf.mul(dy, s.xhat), 0), db: tf.sum(dy, 0) }
+  return { dx: tf.mul(inner, s.rstd) as tf.Tensor2D, dg: biasGrad(tf.mul(dy, s.xhat) as tf.Tensor2D), db: biasGrad(dy) }
 }
 
 /** d x (unless skipped), d W, d b of affine() */
@@ -281,7 +281,7 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
   // x0 = wte[ids] + wpe[position]
   const dTok = lookupBackward(dx, tf.reshape(ids, [n]) as tf.Tensor1D, V)
   dWte = dWte ? tf.add(dWte, dTok) : dTok
-  const dPos = tf.sum(tf.reshape(dx, [B, S, d]), 0)
+  const dPos = tf.reshape(biasGrad(tf.reshape(dx, [B, S * d]) as tf.Tensor2D), [S, d]) // Σ over the batch
   const dWpe =
     S < maxLen
       ? tf.pad(dPos, [
