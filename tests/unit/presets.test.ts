@@ -113,6 +113,8 @@ describe('Table 4 presets', () => {
     expect(iw.preset).toBe('hopper-medium-replay')
     expect([iw.train.batch_size, iw.train.step_sample, iw.weights.q_refresh, iw.optim.lr, iw.train.steps, iw.weights.temp]).toEqual([256, null, null, 1e-4, 4500, 1])
     expect(iw.dataset_options).toMatchObject({ quick: false, eval_episodes: 100 })
+    // the fine-tuning rows' π_ref is the same BC: 10,000 steps, lr 1e-3, batch 32
+    for (const c of [sftq, iw]) expect(c.reference).toEqual({ kind: 'bc', steps: 10_000, lr: 1e-3, batch_size: 32 })
     // every faithful config is a valid run config
     for (const c of [bc, sftq, iw]) expect(resolveConfig(c)).toEqual(c)
   })

@@ -109,6 +109,8 @@ function faithfulConfig(task: string, seed: number, row: Row | 'bc'): RunConfig 
     dataset: `${task}-replay`,
     dataset_options: { seed: 0, quick: false, eval_episodes: 100 },
     seed,
+    // π_ref (and the fine-tuning's start): BC at Appendix F's settings, not the default batch 128
+    reference: { ...PAPER_BC_REFERENCE },
     weights: { ...base.weights, q_refresh: null },
     train: { ...base.train, batch_size: PAPER_FT_BATCH, step_sample: null, log_every: 25, snapshot_every: 500, eval_every: 500, checkpoint_every: 500 }
   }
