@@ -8,6 +8,9 @@
 //     twice (keepsAttention);
 //   - each layer's kept tensors are freed as soon as its backward has run (tfjs holds a
 //     customGrad's saves until the whole backward pass ends);
+//   - LoRA's dropout masks are drawn again from their seeds in the backward rather than kept (a
+//     byte an input element, 153 MB a step for SmolLM2 at 4 × 256: the memory that lets the
+//     head keep its softmax, policy.ts, which saves more than the second draw costs);
 //   - no layer is run twice when its activations fit the budget (tape.ts replays every layer:
 //     one more forward pass a step, a third of a LoRA step's layer time);
 //   - the frozen weights get no gradient, the trainable ones (full fine-tuning) exactly one
@@ -48,15 +51,15 @@ interface Saved {
   g: tf.Tensor2D
   u: tf.Tensor2D
   /** per LoRA-adapted linear: its dropout seed (null: no dropout), (x⊙keep)·A [N, r] (the
-   *  1/(1−p) of inverted dropout not yet applied: see linear), and (when the forward keeps its
-   *  activations) where the mask kept x, as bool (a byte an element) */
+   *  1/(1−p) of inverted dropout not yet applied: see linear), and (only from a forward run again
+   *  in the backward) where the mask kept x, as bool */
   lora: Map<string, { seed: number | null; xa: tf.Tensor2D; kept: tf.Tensor | null }>
 }
 
 const SAVED_KEYS = ['x', 'r1', 'qt', 'kt', 'vt', 'probs', 'a', 'x1', 'r2', 'g', 'u'] as const
 
-/** bytes one layer's forward keeps for its backward over B × S tokens (float32; LoRA's dropout
- *  masks a byte an element); `attention`: with the attention probabilities and output */
+/** bytes one layer's forward keeps for its backward over B × S tokens (float32; LoRA's rank-r
+ *  products); `attention`: with the attention probabilities and output */
 function layerBytes(m: NamedWeights, B: number, S: number, lora: LoraView | null, attention: boolean): number {
   const s = m.spec
   const N = B * S
@@ -65,7 +68,7 @@ function layerBytes(m: NamedWeights, B: number, S: number, lora: LoraView | null
   let bytes = 4 * (N * rows + (attention ? B * s.nHeads * S * S : 0))
   for (const name of ['q', 'k', 'v', 'o', 'gate', 'up', 'down']) {
     const mod = lora?.module(`layers.0.${name}`)
-    if (mod) bytes += N * (4 * mod.A.shape[1]! + (lora!.dropout() > 0 ? mod.A.shape[0]! : 0))
+    if (mod) bytes += N * 4 * mod.A.shape[1]!
   }
   return bytes
 }
@@ -117,8 +120,9 @@ export class LlamaLayerGrad {
     return seed === null ? s : s / (1 - this.lora!.dropout())
   }
 
-  /** x·W (+ b) (+ s·(dropout(x)·A)·B), recording LoRA's seed and rank-r product */
-  private linear(x: tf.Tensor2D, name: string, lora: Saved['lora'], keep: boolean): tf.Tensor2D {
+  /** x·W (+ b) (+ s·(dropout(x)·A)·B), recording LoRA's seed and rank-r product (and its mask
+   *  with `keepMasks`) */
+  private linear(x: tf.Tensor2D, name: string, lora: Saved['lora'], keepMasks: boolean): tf.Tensor2D {
     const full = `${this.L}.${name}`
     const w = this.m.weight(`${full}.weight`) as tf.Tensor2D
     const b = this.m.weights.get(`${full}.bias`)
@@ -130,7 +134,7 @@ export class LlamaLayerGrad {
       const kept = seed === null ? null : dropoutKeep(x.shape, p, seed)
       const xa = tf.matMul(kept ? x.mul(kept.cast('float32')) : x, mod.A) as tf.Tensor2D
       y = y.add(tf.matMul(xa.mul(this.loraScale(seed)), mod.B)) as tf.Tensor2D
-      lora.set(full, { seed, xa, kept: kept && keep ? kept : null })
+      lora.set(full, { seed, xa, kept: kept && keepMasks ? kept : null })
     }
     return y
   }
@@ -185,14 +189,14 @@ export class LlamaLayerGrad {
   }
 
   /** the layer's output and what its backward needs (`attention`: the attention probabilities
-   *  and output among it) */
-  forward(x: tf.Tensor2D, ctx: ForwardCtx, keep: boolean, attention = true): { y: tf.Tensor2D; saved: Saved } {
+   *  and output among it; `keepMasks`: LoRA's dropout masks too, for a backward right after it) */
+  forward(x: tf.Tensor2D, ctx: ForwardCtx, keepMasks: boolean, attention = true): { y: tf.Tensor2D; saved: Saved } {
     const { s, B, S, H, KV, dh, G } = this.dims(ctx)
     const lora: Saved['lora'] = new Map()
     const { h, r: r1 } = rmsForward(x, this.m.weight(`${this.L}.attn_norm.weight`), s.normEps)
-    let q = this.linear(h, 'q', lora, keep).reshape([B, S, H, dh]) as tf.Tensor4D
-    let k = this.linear(h, 'k', lora, keep).reshape([B, S, KV, dh]) as tf.Tensor4D
-    const v = this.linear(h, 'v', lora, keep).reshape([B, S, KV, dh]) as tf.Tensor4D
+    let q = this.linear(h, 'q', lora, keepMasks).reshape([B, S, H, dh]) as tf.Tensor4D
+    let k = this.linear(h, 'k', lora, keepMasks).reshape([B, S, KV, dh]) as tf.Tensor4D
+    const v = this.linear(h, 'v', lora, keepMasks).reshape([B, S, KV, dh]) as tf.Tensor4D
     if (ctx.cos && ctx.sinSigned && ctx.cosQ && ctx.sinSignedQ) {
       q = q.mul(ctx.cosQ).add(swapHalves(q).mul(ctx.sinSignedQ)) as tf.Tensor4D
       k = k.mul(ctx.cos).add(swapHalves(k).mul(ctx.sinSigned)) as tf.Tensor4D
@@ -202,12 +206,12 @@ export class LlamaLayerGrad {
     const vt = v.transpose([0, 2, 1, 3]) as tf.Tensor4D
     const probs = this.probs(qt, kt, ctx)
     const a = this.attend(probs, vt, ctx)
-    const x1 = x.add(this.linear(a, 'o', lora, keep)) as tf.Tensor2D
+    const x1 = x.add(this.linear(a, 'o', lora, keepMasks)) as tf.Tensor2D
     const { h: h2, r: r2 } = rmsForward(x1, this.m.weight(`${this.L}.mlp_norm.weight`), s.normEps)
-    const g = this.linear(h2, 'gate', lora, keep)
-    const u = this.linear(h2, 'up', lora, keep)
+    const g = this.linear(h2, 'gate', lora, keepMasks)
+    const u = this.linear(h2, 'up', lora, keepMasks)
     const act = g.mul(tf.sigmoid(g)).mul(u) as tf.Tensor2D
-    const y = x1.add(this.linear(act, 'down', lora, keep)) as tf.Tensor2D
+    const y = x1.add(this.linear(act, 'down', lora, keepMasks)) as tf.Tensor2D
     return { y, saved: { x, r1, qt, kt, vt, probs: attention ? probs : null, a: attention ? a : null, x1, r2, g, u, lora } }
   }
 
@@ -263,17 +267,16 @@ export class LlamaLayerGrad {
 interface LoraMeta {
   name: string
   seed: number | null
-  kept: boolean
 }
 
-/** (the attention probabilities and output only when kept: `attention` of forward) */
+/** (the attention probabilities and output only when kept: `attention` of forward; no dropout
+ *  masks: the backward draws them again) */
 function flatten(sv: Saved): { tensors: tf.Tensor[]; loraMeta: LoraMeta[] } {
   const tensors: tf.Tensor[] = SAVED_KEYS.flatMap((k) => (sv[k] === null ? [] : [sv[k] as tf.Tensor]))
   const loraMeta: LoraMeta[] = []
   for (const [name, r] of sv.lora) {
     tensors.push(r.xa)
-    if (r.kept) tensors.push(r.kept)
-    loraMeta.push({ name, seed: r.seed, kept: r.kept !== null })
+    loraMeta.push({ name, seed: r.seed })
   }
   return { tensors, loraMeta }
 }
@@ -284,7 +287,7 @@ function unflatten(ts: tf.Tensor[], loraMeta: LoraMeta[], attention: boolean): S
   sv.lora = new Map(
     loraMeta.map((m) => {
       const xa = ts[i++] as tf.Tensor2D
-      return [m.name, { seed: m.seed, xa, kept: m.kept ? ts[i++] : null }]
+      return [m.name, { seed: m.seed, xa, kept: null }]
     })
   )
   return sv
@@ -326,7 +329,7 @@ export function llamaLayerWithGrad(
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc
     const xin = args[0] as tf.Tensor2D
-    const { y, saved } = layer.forward(xin, ctx, keep, attention)
+    const { y, saved } = layer.forward(xin, ctx, false, attention)
     if (keep) {
       const f = flatten(saved)
       loraMeta = f.loraMeta
