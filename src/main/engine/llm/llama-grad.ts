@@ -75,7 +75,7 @@ function layerBytes(m: NamedWeights, B: number, S: number, lora: LoraView | null
 
 /** Do the layers that keep their activations keep the attention probabilities and output too?
  *  Yes when every layer fits the model's activation budget with them; otherwise the backward
- *  recomputes them from the kept q, k, v (measured on SmolLM2 at 4 × 256: 0.3 CPU-s a step for
+ *  recomputes them from the kept q, k, v (measured on SmolLM2 at 4 × 256: ~0.5 CPU-s a step for
  *  30 layers, where a layer run twice costs ~0.3 CPU-s each) and a layer keeps a third less. */
 export function keepsAttention(m: NamedWeights, B: number, S: number, lora: LoraView | null = null): boolean {
   return m.spec.nLayers * layerBytes(m, B, S, lora, true) <= (m.activationBudgetBytes ?? Infinity)
