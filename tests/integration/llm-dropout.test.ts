@@ -1,7 +1,6 @@
-// LoRA's dropout masks (engine/llm/dropout.ts): on the native backend TensorFlow's stateless
-// Philox draws them, elsewhere mulberry32 on the host. Either way: the same seed gives the same
-// mask, another seed another, the kept share is 1 − p within sampling error, and the multiplier
-// is 1/(1 − p) where kept, 0 elsewhere.
+// LoRA's dropout masks (engine/llm/dropout.ts), drawn on the host (mulberry32) whatever the
+// backend: the same seed gives the same mask (on every backend), another seed another, the kept
+// share is 1 − p within sampling error, and the multiplier is 1/(1 − p) where kept, 0 elsewhere.
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
@@ -10,7 +9,8 @@ import { dropoutKeep, dropoutMask } from '../../src/main/engine/llm/dropout.ts'
 const native = (await probeBackends()).find((b) => b.name === 'native-cpu')
 afterAll(() => tf.setBackend('cpu'))
 
-function checkMasks(): void {
+/** checks the masks of the current backend; returns the first one's bits */
+function checkMasks(): Uint8Array {
   const shape = [512, 384] // 196 608 elements
   const p = 0.05
   const a = dropoutKeep(shape, p, 11)
@@ -28,7 +28,9 @@ function checkMasks(): void {
   const m = dropoutMask(shape, p, 11).dataSync()
   const k = a.dataSync()
   for (let i = 0; i < 1000; i++) expect(m[i]).toBeCloseTo(k[i] ? 1 / 0.95 : 0, 6)
+  const bits = Uint8Array.from(k as ArrayLike<number>)
   tf.dispose([a, same, other])
+  return bits
 }
 
 describe('dropout masks', () => {
@@ -36,9 +38,11 @@ describe('dropout masks', () => {
     await tf.setBackend('cpu')
     checkMasks()
   })
-  it.skipIf(!native?.available)(`on the native backend (TensorFlow's stateless Philox): the same${native?.available ? '' : ' [skipped: native-cpu is not available here]'}`, async () => {
+  it.skipIf(!native?.available)(`on the native backend: the same, and the same mask as on cpu${native?.available ? '' : ' [skipped: native-cpu is not available here]'}`, async () => {
+    await tf.setBackend('cpu')
+    const onCpu = checkMasks()
     await initBackend('native-cpu')
     expect(tf.getBackend()).toBe('tensorflow')
-    checkMasks()
+    expect(checkMasks()).toEqual(onCpu)
   })
 })

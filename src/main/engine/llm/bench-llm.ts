@@ -9,7 +9,9 @@
 // SFT, AdamW, token-normalised loss) on batch 4 × 256 random tokens, LoRA r 8 on every linear
 // or every weight trainable, each mode in its own process (its own peak RSS):
 //   npx tsx src/main/engine/llm/bench-llm.ts --train lora,full [--backends native-cpu] [--train-batch 4]
-//        [--train-seq 256] [--micro N] [--lora-dropout 0.05] [--reps 2] [--peer | --torch PYTHON] [--threads N] [--json]
+//        [--train-seq 256] [--micro N] [--lora-dropout 0.05[,0]] [--reps 2] [--peer | --torch PYTHON] [--threads N] [--json]
+// --lora-dropout takes a list: LoRA is timed once per rate (rows "llm/train-lora (dropout P)"),
+// e.g. `--train full,lora --lora-dropout 0.05,0` times all three in one run.
 // --peer (or --torch PYTHON) trains the same batches in PyTorch right after each mode
 // (bench-llm-peer.ts, python/bench/llm_peer.py: transformers + PEFT on the same GGUF) and prints
 // both tokens/s, their ratio in wall and in CPU time, and the first step's loss (full: and
@@ -61,8 +63,8 @@ interface Args {
   trainSeq: number
   /** train.micro_batch (gradient accumulation): null = the whole batch in one pass */
   trainMicro: number | null
-  /** LoRA's dropout (default 0.05) */
-  loraDropout: number
+  /** LoRA's dropout rates, one LoRA entry each (default 0.05) */
+  loraDropout: number[]
 }
 
 function parse(argv: string[]): Args {
@@ -87,8 +89,15 @@ function parse(argv: string[]): Args {
     trainBatch: Number(get('train-batch') ?? 4),
     trainSeq: Number(get('train-seq') ?? 256),
     trainMicro: get('micro') ? Number(get('micro')) : null,
-    loraDropout: Number(get('lora-dropout') ?? 0.05)
+    loraDropout: dropoutRates(get('lora-dropout') ?? '0.05')
   }
+}
+
+/** --lora-dropout's comma-separated rates, each in [0, 1) */
+function dropoutRates(text: string): number[] {
+  const rates = text.split(',').map((x) => Number(x.trim()))
+  if (rates.length === 0 || rates.some((p) => !(p >= 0 && p < 1))) throw new Error(`--lora-dropout: expected rates in [0, 1) separated by commas (e.g. 0.05,0), got "${text}"`)
+  return rates
 }
 
 export interface LlmBenchResult {
@@ -151,7 +160,7 @@ async function runTrain(a: Args, backend: string, mode: 'lora' | 'full'): Promis
     optim: { kind: 'adamw', lr: 1e-5, weight_decay: 0.01, schedule: 'constant' },
     train: { steps, batch_size: B, micro_batch: a.trainMicro, loss_norm: 'token', log_every: 1, snapshot_every: steps, eval_every: steps }
   })
-  const training: LlmTraining = mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: a.loraDropout, targets: [...LORA_TARGETS] }
+  const training: LlmTraining = mode === 'full' ? { mode: 'full' } : { mode: 'lora', rank: 8, alpha: 16, dropout: a.loraDropout[0], targets: [...LORA_TARGETS] }
   const policy = new LlmPolicy(llm.model, { model: a.model, training, seed: 1 })
   const parameters = policy.variables.reduce((n, v) => n + v.size, 0)
   const marks: number[] = [performance.now()]
@@ -329,11 +338,14 @@ async function benchTrainModes(a: Args): Promise<void> {
   const load = [loadavg()]
   const out: TrainComparison[] = []
   for (const b of a.backends)
-    for (const mode of a.train) {
-      const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads, loraDropout: a.loraDropout })
-      const torch = python && !('error' in engine) ? torchTrain(python, a.model, mode, engine.peer, a.threads) : null
-      out.push(compareTrain(mode, b, engine, torch))
-    }
+    for (const mode of a.train)
+      for (const loraDropout of mode === 'lora' ? a.loraDropout : [undefined]) {
+        const engine = trainInChild(a.model, b, mode, { reps: a.reps, batch: a.trainBatch, seq: a.trainSeq, micro: a.trainMicro, threads: a.threads, loraDropout })
+        const torch = python && !('error' in engine) ? torchTrain(python, a.model, mode, engine.peer, a.threads) : null
+        const row = compareTrain(mode, b, engine, torch)
+        if (mode === 'lora' && a.loraDropout.length > 1) row.name += ` (dropout ${loraDropout})`
+        out.push(row)
+      }
   load.push(loadavg())
   if (a.json) {
     process.stdout.write(

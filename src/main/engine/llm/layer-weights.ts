@@ -16,6 +16,8 @@ export interface NamedWeights {
   readonly spec: LlmSpec
   readonly weights: ReadonlyMap<string, tf.Tensor>
   weight(name: string): tf.Tensor
+  /** bytes of activations the layers may keep for the backward (CausalLm's; none given: any) */
+  readonly activationBudgetBytes?: number
 }
 
 /** What llama-grad.ts needs of an adapter (LoraAdapters.lora). */

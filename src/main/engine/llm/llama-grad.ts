@@ -2,6 +2,15 @@
 // (issue 14: fine-tuning speed). One tf.customGrad op a layer: its forward keeps what the
 // backward needs (or, over the activation budget, only its input, and the backward runs the
 // forward again as tape.ts's checkpointing does), and its backward is written out below, so that
+//   - when not every layer fits the budget with all its activations, a layer keeps all but the
+//     attention probabilities and output, which its backward recomputes from q, k, v (a few
+//     percent of a layer's forward; a third of its bytes), so that more layers fit and fewer run
+//     twice (keepsAttention);
+//   - each layer's kept tensors are freed as soon as its backward has run (tfjs holds a
+//     customGrad's saves until the whole backward pass ends);
+//   - LoRA's dropout masks are drawn again from their seeds in the backward rather than kept (a
+//     byte an input element, 153 MB a step for SmolLM2 at 4 × 256: the memory that lets the
+//     head keep its softmax, policy.ts, which saves more than the second draw costs);
 //   - no layer is run twice when its activations fit the budget (tape.ts replays every layer:
 //     one more forward pass a step, a third of a LoRA step's layer time);
 //   - the frozen weights get no gradient, the trainable ones (full fine-tuning) exactly one
@@ -34,32 +43,48 @@ interface Saved {
   qt: tf.Tensor4D
   kt: tf.Tensor4D
   vt: tf.Tensor4D
-  probs: tf.Tensor4D
-  a: tf.Tensor2D
+  /** the attention probabilities and output; null: recomputed in the backward (keepsAttention) */
+  probs: tf.Tensor4D | null
+  a: tf.Tensor2D | null
   x1: tf.Tensor2D
   r2: tf.Tensor2D
   g: tf.Tensor2D
   u: tf.Tensor2D
-  /** per LoRA-adapted linear: its dropout seed (null: no dropout), dropout(x)·A [N, r], and
-   *  (when the forward keeps its activations) where the mask kept x, as bool (a byte an element) */
+  /** per LoRA-adapted linear: its dropout seed (null: no dropout), (x⊙keep)·A [N, r] (the
+   *  1/(1−p) of inverted dropout not yet applied: see linear), and (only from a forward run again
+   *  in the backward) where the mask kept x, as bool */
   lora: Map<string, { seed: number | null; xa: tf.Tensor2D; kept: tf.Tensor | null }>
 }
 
 const SAVED_KEYS = ['x', 'r1', 'qt', 'kt', 'vt', 'probs', 'a', 'x1', 'r2', 'g', 'u'] as const
 
-/** bytes one layer's forward keeps for its backward over B × S tokens (float32; LoRA's dropout
- *  masks a byte an element) */
-export function savedBytesPerLayer(m: NamedWeights, B: number, S: number, lora: LoraView | null = null): number {
+/** bytes one layer's forward keeps for its backward over B × S tokens (float32; LoRA's rank-r
+ *  products); `attention`: with the attention probabilities and output */
+function layerBytes(m: NamedWeights, B: number, S: number, lora: LoraView | null, attention: boolean): number {
   const s = m.spec
   const N = B * S
-  // x, a, x1; rotated q; k, v; gate and up; the attention probabilities
-  const rows = s.dModel * 3 + s.nHeads * s.headDim + s.nKvHeads * s.headDim * 2 + s.dFF * 2
-  let bytes = 4 * (N * rows + B * s.nHeads * S * S)
+  // x, x1; rotated q; k, v; gate and up; (the attention output a and probabilities)
+  const rows = s.dModel * 2 + s.nHeads * s.headDim + s.nKvHeads * s.headDim * 2 + s.dFF * 2 + (attention ? s.nHeads * s.headDim : 0)
+  let bytes = 4 * (N * rows + (attention ? B * s.nHeads * S * S : 0))
   for (const name of ['q', 'k', 'v', 'o', 'gate', 'up', 'down']) {
     const mod = lora?.module(`layers.0.${name}`)
-    if (mod) bytes += N * (4 * mod.A.shape[1]! + (lora!.dropout() > 0 ? mod.A.shape[0]! : 0))
+    if (mod) bytes += N * 4 * mod.A.shape[1]!
   }
   return bytes
+}
+
+/** Do the layers that keep their activations keep the attention probabilities and output too?
+ *  Yes when every layer fits the model's activation budget with them; otherwise the backward
+ *  recomputes them from the kept q, k, v (measured on SmolLM2 at 4 × 256: ~0.5 CPU-s a step for
+ *  30 layers, where a layer run twice costs ~0.3 CPU-s each) and a layer keeps a third less. */
+export function keepsAttention(m: NamedWeights, B: number, S: number, lora: LoraView | null = null): boolean {
+  return m.spec.nLayers * layerBytes(m, B, S, lora, true) <= (m.activationBudgetBytes ?? Infinity)
+}
+
+/** bytes one layer's forward keeps for its backward over B × S tokens (keepsAttention decides
+ *  what it keeps) */
+export function savedBytesPerLayer(m: NamedWeights, B: number, S: number, lora: LoraView | null = null): number {
+  return layerBytes(m, B, S, lora, keepsAttention(m, B, S, lora))
 }
 
 /** rms(x)·w and the row factor r */
@@ -88,8 +113,16 @@ export class LlamaLayerGrad {
     this.L = `layers.${l}`
   }
 
-  /** x·W (+ b) (+ s·(dropout(x)·A)·B), recording LoRA's seed and rank-r product */
-  private linear(x: tf.Tensor2D, name: string, lora: Saved['lora'], keep: boolean): tf.Tensor2D {
+  /** LoRA's s, times inverted dropout's 1/(1−p) when it drops: both go on the rank-r factors
+   *  ((x⊙keep)·A·s/(1−p) = dropout(x)·A·s), not on the [N, in] input */
+  private loraScale(seed: number | null): number {
+    const s = this.lora!.scale()
+    return seed === null ? s : s / (1 - this.lora!.dropout())
+  }
+
+  /** x·W (+ b) (+ s·(dropout(x)·A)·B), recording LoRA's seed and rank-r product (and its mask
+   *  with `keepMasks`) */
+  private linear(x: tf.Tensor2D, name: string, lora: Saved['lora'], keepMasks: boolean): tf.Tensor2D {
     const full = `${this.L}.${name}`
     const w = this.m.weight(`${full}.weight`) as tf.Tensor2D
     const b = this.m.weights.get(`${full}.bias`)
@@ -99,10 +132,9 @@ export class LlamaLayerGrad {
       const p = this.lora!.dropout()
       const seed = p > 0 ? this.lora!.nextMaskSeed() : null
       const kept = seed === null ? null : dropoutKeep(x.shape, p, seed)
-      const xa = (kept ? tf.matMul(x.mul(kept.cast('float32').mul(1 / (1 - p))), mod.A) : tf.matMul(x, mod.A)) as tf.Tensor2D
-      // s on the [N, r] factor rather than the [N, out] product
-      y = y.add(tf.matMul(xa.mul(this.lora!.scale()), mod.B)) as tf.Tensor2D
-      lora.set(full, { seed, xa, kept: kept && keep ? kept : null })
+      const xa = tf.matMul(kept ? x.mul(kept.cast('float32')) : x, mod.A) as tf.Tensor2D
+      y = y.add(tf.matMul(xa.mul(this.loraScale(seed)), mod.B)) as tf.Tensor2D
+      lora.set(full, { seed, xa, kept: kept && keepMasks ? kept : null })
     }
     return y
   }
@@ -118,14 +150,15 @@ export class LlamaLayerGrad {
     const mod = this.lora?.module(full)
     const rec = saved.lora.get(full)
     if (mod && rec) {
-      const s = this.lora!.scale()
-      const p = this.lora!.dropout()
-      const mask = rec.seed === null ? null : (rec.kept ?? dropoutKeep(x.shape, p, rec.seed)).cast('float32').mul(1 / (1 - p))
+      // with keep the 0/1 mask and s' = s/(1−p) (loraScale): dB = s'·((x⊙keep)·A)ᵀ·dy,
+      // du = s'·dy·Bᵀ, dA = (x⊙keep)ᵀ·du, dx += keep⊙(du·Aᵀ)
+      const s = this.loraScale(rec.seed)
+      const keep = rec.seed === null ? null : (rec.kept ?? dropoutKeep(x.shape, this.lora!.dropout(), rec.seed)).cast('float32')
       const du = tf.matMul(dy, mod.B, false, true).mul(s) as tf.Tensor2D // [N, r]
       if (mod.B.trainable) grads.set(mod.B, tf.matMul(rec.xa, dy, true, false).mul(s))
-      if (mod.A.trainable) grads.set(mod.A, tf.matMul(mask ? x.mul(mask) : x, du, true, false))
+      if (mod.A.trainable) grads.set(mod.A, tf.matMul(keep ? x.mul(keep) : x, du, true, false))
       const back = tf.matMul(du, mod.A, false, true)
-      dx = dx.add(mask ? back.mul(mask) : back)
+      dx = dx.add(keep ? back.mul(keep) : back)
     }
     return dx as tf.Tensor2D
   }
@@ -137,14 +170,33 @@ export class LlamaLayerGrad {
     return { s, B: ctx.B, S: ctx.S, H: s.nHeads, KV: s.nKvHeads, dh: s.headDim, G: s.nHeads / s.nKvHeads }
   }
 
-  /** the layer's output and what its backward needs */
-  forward(x: tf.Tensor2D, ctx: ForwardCtx, keep: boolean): { y: tf.Tensor2D; saved: Saved } {
+  /** softmax attention probabilities [B, KV, G·S, S] of rotated q and k */
+  private probs(qt: tf.Tensor4D, kt: tf.Tensor4D, ctx: ForwardCtx): tf.Tensor4D {
+    const { B, S, H, KV, G } = this.dims(ctx)
+    let scores: tf.Tensor = tf.matMul(qt, kt, false, true) // [B, KV, G·S, S]
+    if (ctx.bias) scores = scores.reshape([B, H, S, S]).add(ctx.bias)
+    return tf.softmax(scores, -1).reshape([B, KV, G * S, S]) as tf.Tensor4D
+  }
+
+  /** the attention output [B·S, H·dh] */
+  private attend(probs: tf.Tensor4D, vt: tf.Tensor4D, ctx: ForwardCtx): tf.Tensor2D {
+    const { B, S, H, dh } = this.dims(ctx)
+    return tf
+      .matMul(probs, vt)
+      .reshape([B, H, S, dh])
+      .transpose([0, 2, 1, 3])
+      .reshape([B * S, H * dh]) as tf.Tensor2D
+  }
+
+  /** the layer's output and what its backward needs (`attention`: the attention probabilities
+   *  and output among it; `keepMasks`: LoRA's dropout masks too, for a backward right after it) */
+  forward(x: tf.Tensor2D, ctx: ForwardCtx, keepMasks: boolean, attention = true): { y: tf.Tensor2D; saved: Saved } {
     const { s, B, S, H, KV, dh, G } = this.dims(ctx)
     const lora: Saved['lora'] = new Map()
     const { h, r: r1 } = rmsForward(x, this.m.weight(`${this.L}.attn_norm.weight`), s.normEps)
-    let q = this.linear(h, 'q', lora, keep).reshape([B, S, H, dh]) as tf.Tensor4D
-    let k = this.linear(h, 'k', lora, keep).reshape([B, S, KV, dh]) as tf.Tensor4D
-    const v = this.linear(h, 'v', lora, keep).reshape([B, S, KV, dh]) as tf.Tensor4D
+    let q = this.linear(h, 'q', lora, keepMasks).reshape([B, S, H, dh]) as tf.Tensor4D
+    let k = this.linear(h, 'k', lora, keepMasks).reshape([B, S, KV, dh]) as tf.Tensor4D
+    const v = this.linear(h, 'v', lora, keepMasks).reshape([B, S, KV, dh]) as tf.Tensor4D
     if (ctx.cos && ctx.sinSigned && ctx.cosQ && ctx.sinSignedQ) {
       q = q.mul(ctx.cosQ).add(swapHalves(q).mul(ctx.sinSignedQ)) as tf.Tensor4D
       k = k.mul(ctx.cos).add(swapHalves(k).mul(ctx.sinSigned)) as tf.Tensor4D
@@ -152,21 +204,15 @@ export class LlamaLayerGrad {
     const qt = q.transpose([0, 2, 1, 3]).reshape([B, KV, G * S, dh]) as tf.Tensor4D
     const kt = k.transpose([0, 2, 1, 3]) as tf.Tensor4D
     const vt = v.transpose([0, 2, 1, 3]) as tf.Tensor4D
-    let scores: tf.Tensor = tf.matMul(qt, kt, false, true) // [B, KV, G·S, S]
-    if (ctx.bias) scores = scores.reshape([B, H, S, S]).add(ctx.bias)
-    const probs = tf.softmax(scores, -1).reshape([B, KV, G * S, S]) as tf.Tensor4D
-    const a = tf
-      .matMul(probs, vt)
-      .reshape([B, H, S, dh])
-      .transpose([0, 2, 1, 3])
-      .reshape([B * S, H * dh]) as tf.Tensor2D
-    const x1 = x.add(this.linear(a, 'o', lora, keep)) as tf.Tensor2D
+    const probs = this.probs(qt, kt, ctx)
+    const a = this.attend(probs, vt, ctx)
+    const x1 = x.add(this.linear(a, 'o', lora, keepMasks)) as tf.Tensor2D
     const { h: h2, r: r2 } = rmsForward(x1, this.m.weight(`${this.L}.mlp_norm.weight`), s.normEps)
-    const g = this.linear(h2, 'gate', lora, keep)
-    const u = this.linear(h2, 'up', lora, keep)
+    const g = this.linear(h2, 'gate', lora, keepMasks)
+    const u = this.linear(h2, 'up', lora, keepMasks)
     const act = g.mul(tf.sigmoid(g)).mul(u) as tf.Tensor2D
-    const y = x1.add(this.linear(act, 'down', lora, keep)) as tf.Tensor2D
-    return { y, saved: { x, r1, qt, kt, vt, probs, a, x1, r2, g, u, lora } }
+    const y = x1.add(this.linear(act, 'down', lora, keepMasks)) as tf.Tensor2D
+    return { y, saved: { x, r1, qt, kt, vt, probs: attention ? probs : null, a: attention ? a : null, x1, r2, g, u, lora } }
   }
 
   /** dx and every trainable tensor's gradient given dy */
@@ -187,14 +233,15 @@ export class LlamaLayerGrad {
     if (n2.dw) grads.set(w2 as tf.Variable, n2.dw)
     const dx1 = dy.add(n2.dx) as tf.Tensor2D
     // attention
-    const da = this.linearBack(dx1, sv.a, 'o', sv, grads)
+    const probs = sv.probs ?? this.probs(sv.qt, sv.kt, ctx)
+    const da = this.linearBack(dx1, sv.a ?? this.attend(probs, sv.vt, ctx), 'o', sv, grads)
     const dO = da
       .reshape([B, S, H, dh])
       .transpose([0, 2, 1, 3])
       .reshape([B, KV, G * S, dh])
     const dP = tf.matMul(dO, sv.vt, false, true)
-    const dvt = tf.matMul(sv.probs, dO, true, false) // [B, KV, S, dh]
-    const dS = sv.probs.mul(dP.sub(dP.mul(sv.probs).sum(-1, true)))
+    const dvt = tf.matMul(probs, dO, true, false) // [B, KV, S, dh]
+    const dS = probs.mul(dP.sub(dP.mul(probs).sum(-1, true)))
     const dqt = tf.matMul(dS, sv.kt) // [B, KV, G·S, dh]
     const dkt = tf.matMul(dS, sv.qt, true, false) // [B, KV, S, dh]
     let dq = dqt.reshape([B, H, S, dh]).transpose([0, 2, 1, 3]) as tf.Tensor4D
@@ -220,27 +267,27 @@ export class LlamaLayerGrad {
 interface LoraMeta {
   name: string
   seed: number | null
-  kept: boolean
 }
 
+/** (the attention probabilities and output only when kept: `attention` of forward; no dropout
+ *  masks: the backward draws them again) */
 function flatten(sv: Saved): { tensors: tf.Tensor[]; loraMeta: LoraMeta[] } {
-  const tensors: tf.Tensor[] = SAVED_KEYS.map((k) => sv[k])
+  const tensors: tf.Tensor[] = SAVED_KEYS.flatMap((k) => (sv[k] === null ? [] : [sv[k] as tf.Tensor]))
   const loraMeta: LoraMeta[] = []
   for (const [name, r] of sv.lora) {
     tensors.push(r.xa)
-    if (r.kept) tensors.push(r.kept)
-    loraMeta.push({ name, seed: r.seed, kept: r.kept !== null })
+    loraMeta.push({ name, seed: r.seed })
   }
   return { tensors, loraMeta }
 }
 
-function unflatten(ts: tf.Tensor[], loraMeta: LoraMeta[]): Saved {
-  const sv = Object.fromEntries(SAVED_KEYS.map((k, i) => [k, ts[i]])) as unknown as Saved
-  let i = SAVED_KEYS.length
+function unflatten(ts: tf.Tensor[], loraMeta: LoraMeta[], attention: boolean): Saved {
+  let i = 0
+  const sv = Object.fromEntries(SAVED_KEYS.map((k) => [k, attention || (k !== 'probs' && k !== 'a') ? ts[i++] : null])) as unknown as Saved
   sv.lora = new Map(
     loraMeta.map((m) => {
       const xa = ts[i++] as tf.Tensor2D
-      return [m.name, { seed: m.seed, xa, kept: m.kept ? ts[i++] : null }]
+      return [m.name, { seed: m.seed, xa, kept: null }]
     })
   )
   return sv
@@ -277,11 +324,12 @@ export function llamaLayerWithGrad(
     return cts.map((t) => (t === null ? null : saved[i++])) as CtxTensors
   }
   const state = replay?.get() ?? 0
+  const attention = keepsAttention(m, ctx.B, ctx.S, lora)
   let loraMeta: LoraMeta[] = []
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc
     const xin = args[0] as tf.Tensor2D
-    const { y, saved } = layer.forward(xin, ctx, keep)
+    const { y, saved } = layer.forward(xin, ctx, false, attention)
     if (keep) {
       const f = flatten(saved)
       loraMeta = f.loraMeta
@@ -295,7 +343,7 @@ export function llamaLayerWithGrad(
           let c: ForwardCtx
           if (keep) {
             c = withCtx(ctx, rebuild(ts))
-            sv = unflatten(ts.slice(kept.length), loraMeta)
+            sv = unflatten(ts.slice(kept.length), loraMeta, attention)
           } else {
             // run the forward again with the masks it drew the first time
             c = withCtx(ctx, rebuild(ts.slice(1)))
@@ -308,7 +356,11 @@ export function llamaLayerWithGrad(
             }
           }
           const { dx, grads } = layer.backward(dy as tf.Tensor2D, sv, c)
-          return [dx, ...params.map((p) => grads.get(p) ?? tf.zerosLike(p))]
+          const out = [dx, ...params.map((p) => grads.get(p) ?? tf.zerosLike(p))]
+          // free this layer's saves now (clones: the tensors they were made from are the
+          // forward's; tfjs' own disposal at the end of the backward skips disposed tensors)
+          for (const t of ts) t.dispose()
+          return out
         })
     }
   }) as unknown as CustomGradient)
