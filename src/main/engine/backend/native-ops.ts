@@ -6,8 +6,6 @@
 //   sigmoidGrad(y, dy)    dy ⊙ y(1 − y)              SigmoidGrad: 1 op for 3
 //   layerNorm(x, g, b)    (x − mean)/√(var + ε)·g + b over the last axis, no gradient:
 //                         oneDNN's _MklLayerNorm, 1 op for 9 (scoring and sampling passes)
-//   statelessUniform      U[0, 1) from a seed, drawn by TensorFlow (Philox) on the device; no
-//                         fallback (the caller draws on the host: other numbers)
 //   matMul2d(a, b, tA, tB)  a·b of two matrices as TensorFlow's MatMul: tfjs issues BatchMatMulV2
 //                         (3-D batched, up to 4× slower on the MLP's small shapes)
 //   biasGrad(dy)          Σ over rows of dy [n, m] → [m] as BiasAddGrad: Sum over axis 0 costs 6×
@@ -33,7 +31,6 @@ interface Binding {
   TF_ATTR_SHAPE: number
   TF_ATTR_FLOAT: number
   TF_FLOAT: number
-  TF_INT32: number
 }
 
 /** the part of tfjs-node 4.22's NodeJSKernelBackend used by the engine */
@@ -94,26 +91,6 @@ export function layerNormNoGrad(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps:
   if (y) return y as tf.Tensor2D
   const xc = tf.sub(x, tf.mean(x, -1, true))
   return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps))), g), b) as tf.Tensor2D
-}
-
-/** U[0, 1) floats of `shape` from TensorFlow's StatelessRandomUniform (Philox) keyed by the
- *  64-bit seed [s0, s1] (the same seed, the same numbers); null off the native backend. */
-export function statelessUniform(shape: number[], seed: [number, number]): tf.Tensor | null {
-  if (unavailable.has('StatelessRandomUniform') || !nodeBackend()) return null
-  const args = [tf.tensor1d(shape, 'int32'), tf.tensor1d(seed, 'int32')]
-  try {
-    return raw(
-      'StatelessRandomUniform',
-      (b) => [
-        { name: 'dtype', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-        { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-        { name: 'Tseed', type: b.TF_ATTR_TYPE, value: b.TF_INT32 }
-      ],
-      args
-    )
-  } finally {
-    tf.dispose(args)
-  }
 }
 
 /** matMulBias's activations: GELU is the tanh form 0.5·u·(1 + tanh(√(2/π)(u + 0.044715u³))) */
