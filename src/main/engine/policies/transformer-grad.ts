@@ -8,7 +8,7 @@
 // Layout: activations are rows [n = B·S, d]; attention works on [B, H, S, dh], reached by one
 // reshape + transpose of the fused q/k/v projection and left by one transpose + reshape.
 import * as tf from '@tensorflow/tfjs'
-import { biasGrad, layerNormNoGrad, matMul2d, matMulBias } from '../backend/native-ops.ts'
+import { layerNormNoGrad } from '../backend/native-ops.ts'
 import { affine } from './mlp.ts'
 import type { Block, TransformerConfig } from './transformer-types.ts'
 
@@ -68,7 +68,7 @@ interface Saved {
 
 /** The mean over the last axis of rows x [n, d] as x · (1/d)·1 [d, 1] → [n, 1]: one matrix
  *  product, where tfjs-node runs tf.mean as Cast + Mean with an uploaded axis argument. */
-const rowMean = (x: tf.Tensor2D, col: tf.Tensor2D): tf.Tensor2D => matMul2d(x, col)
+const rowMean = (x: tf.Tensor2D, col: tf.Tensor2D): tf.Tensor2D => tf.matMul(x, col)
 
 /** y = (x − mean)/√(var + ε)·g + b over the last axis of rows x [n, d]; col = meanColumn(d) */
 function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, col: tf.Tensor2D): { y: tf.Tensor2D; saved: LnSaved } {
@@ -82,12 +82,12 @@ function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, col: tf.Tensor2D)
 function layerNormBackward(dy: tf.Tensor2D, s: LnSaved, g: tf.Tensor, col: tf.Tensor2D): { dx: tf.Tensor2D; dg: tf.Tensor; db: tf.Tensor } {
   const dxhat = tf.mul(dy, g) as tf.Tensor2D
   const inner = tf.sub(tf.sub(dxhat, rowMean(dxhat, col)), tf.mul(s.xhat, rowMean(tf.mul(dxhat, s.xhat) as tf.Tensor2D, col)))
-  return { dx: tf.mul(inner, s.rstd) as tf.Tensor2D, dg: biasGrad(tf.mul(dy, s.xhat) as tf.Tensor2D), db: biasGrad(dy) }
+  return { dx: tf.mul(inner, s.rstd) as tf.Tensor2D, dg: tf.sum(tf.mul(dy, s.xhat), 0), db: tf.sum(dy, 0) }
 }
 
 /** d x (unless skipped), d W, d b of affine() */
 function affineBackward(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor, needDx = true): { dx: tf.Tensor2D | null; dw: tf.Tensor; db: tf.Tensor } {
-  return { dx: needDx ? matMul2d(dy, w as tf.Tensor2D, false, true) : null, dw: matMul2d(x, dy, true, false), db: biasGrad(dy) }
+  return { dx: needDx ? (tf.matMul(dy, w as tf.Tensor2D, false, true) as tf.Tensor2D) : null, dw: tf.matMul(x, dy, true, false), db: tf.sum(dy, 0) }
 }
 
 /** rows of `table` at `idx` [n] (int32) */
@@ -143,22 +143,19 @@ export function transformerCore(net: TransformerNet, ids: tf.Tensor2D, start: nu
     const o = tf.reshape(tf.transpose(oh, [0, 2, 1, 3]), [n, d]) as tf.Tensor2D
     const xMid = tf.add(x, affine(o, blk.wo, blk.bo)) as tf.Tensor2D
     const ln2 = norm(xMid, blk.ln2g, blk.ln2b)
-    let g: tf.Tensor2D
-    if (rec) {
-      const u = affine(ln2.y, blk.wfc, blk.bfc)
-      const u2 = tf.square(u) as tf.Tensor2D
-      const sig = tf.sigmoid(tf.mul(u, tf.add(tf.mul(u2, 2 * GELU_C * GELU_A), 2 * GELU_C))) as tf.Tensor2D
-      g = tf.mul(u, sig) as tf.Tensor2D
-      rec.blocks.push({ ln1: ln1.saved!, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved!, h2: ln2.y, u2, sig, g })
-    } else g = matMulBias(ln2.y, blk.wfc as tf.Tensor2D, blk.bfc, 'gelu') // the backward's u², σ not needed: one kernel
+    const u = affine(ln2.y, blk.wfc, blk.bfc)
+    const u2 = tf.square(u) as tf.Tensor2D
+    const sig = tf.sigmoid(tf.mul(u, tf.add(tf.mul(u2, 2 * GELU_C * GELU_A), 2 * GELU_C))) as tf.Tensor2D
+    const g = tf.mul(u, sig) as tf.Tensor2D
     x = tf.add(xMid, affine(g, blk.wproj, blk.bproj)) as tf.Tensor2D
+    rec?.blocks.push({ ln1: ln1.saved!, h1: ln1.y, qs, k, v, p, oh, o, ln2: ln2.saved!, h2: ln2.y, u2, sig, g })
   }
   const lnf = norm(x, net.lnfg, net.lnfb)
   if (rec) {
     rec.lnf = lnf.saved!
     rec.hf = lnf.y
   }
-  const logits = (net.head ? matMul2d(lnf.y, net.head as tf.Tensor2D) : matMul2d(lnf.y, net.wte as tf.Tensor2D, false, true)) as tf.Tensor2D
+  const logits = (net.head ? tf.matMul(lnf.y, net.head as tf.Tensor2D) : tf.matMul(lnf.y, net.wte as tf.Tensor2D, false, true)) as tf.Tensor2D
   return { logits, kv }
 }
 
@@ -241,11 +238,11 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
   let dHead: tf.Tensor | null = null
   let dhf: tf.Tensor2D
   if (net.head) {
-    dHead = matMul2d(s.hf, dLogits, true, false)
-    dhf = matMul2d(dLogits, net.head as tf.Tensor2D, false, true)
+    dHead = tf.matMul(s.hf, dLogits, true, false)
+    dhf = tf.matMul(dLogits, net.head as tf.Tensor2D, false, true)
   } else {
-    dWte = matMul2d(dLogits, s.hf, true, false)
-    dhf = matMul2d(dLogits, net.wte as tf.Tensor2D)
+    dWte = tf.matMul(dLogits, s.hf, true, false)
+    dhf = tf.matMul(dLogits, net.wte as tf.Tensor2D)
   }
   const lnf = layerNormBackward(dhf, s.lnf, net.lnfg, col)
   let dx = lnf.dx
@@ -281,7 +278,7 @@ function transformerBackward(net: TransformerNet, s: Saved, dLogits: tf.Tensor2D
   // x0 = wte[ids] + wpe[position]
   const dTok = lookupBackward(dx, tf.reshape(ids, [n]) as tf.Tensor1D, V)
   dWte = dWte ? tf.add(dWte, dTok) : dTok
-  const dPos = tf.reshape(biasGrad(tf.reshape(dx, [B, S * d]) as tf.Tensor2D), [S, d]) // Σ over the batch
+  const dPos = tf.sum(tf.reshape(dx, [B, S, d]), 0)
   const dWpe =
     S < maxLen
       ? tf.pad(dPos, [
