@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs'
 import { describe, expect, it } from 'vitest'
 import { initBackend, probeBackends } from '../../src/main/engine/backend/index.ts'
-import { layerNormNoGrad, matMulBias, nativeOpUnavailable, nodeBackend, reluGrad, sigmoidGrad } from '../../src/main/engine/backend/native-ops.ts'
+import { layerNormNoGrad, matMulBias, nativeOpUnavailable, nodeBackend, reluGrad, sigmoidGrad, targetLogSoftmax } from '../../src/main/engine/backend/native-ops.ts'
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import { tokenBatch } from '../helpers/token-batch.ts'
 
@@ -61,6 +61,22 @@ describe.each(backends)('raw ops on %s', (backend, available) => {
       // back: rebuild it with `npx iwsft backend install`)
       if (backend === 'native-cpu') expect(nativeOpUnavailable(`_MklNativeFusedMatMul:${act}`)).toBe(false)
     }
+  })
+
+  it.skipIf(!available)(label('targetLogSoftmax gives log softmax at the target and softmax − onehot (one kernel on native-cpu)'), async () => {
+    await initBackend(backend)
+    // row 0: logits [0, ln 2, ln 3] → softmax [1, 2, 3]/6; target 2: ln(3/6) = −ln 2
+    // row 1: logits [5, 5, 5] → softmax 1/3 each; target 0: −ln 3
+    const logits = tf.tensor2d([0, Math.log(2), Math.log(3), 5, 5, 5], [2, 3])
+    const targets = tf.tensor1d([2, 0], 'int32')
+    const { lp, pMinusOneHot } = targetLogSoftmax(logits, targets, true)
+    close(lp.dataSync() as Float32Array, [-Math.LN2, -Math.log(3)], 1e-6)
+    close(pMinusOneHot!.dataSync() as Float32Array, [1 / 6, 2 / 6, 3 / 6 - 1, 1 / 3 - 1, 1 / 3, 1 / 3], 1e-6)
+    const noGrad = targetLogSoftmax(logits, targets, false)
+    expect(noGrad.pMinusOneHot).toBeNull()
+    close(noGrad.lp.dataSync() as Float32Array, [-Math.LN2, -Math.log(3)], 1e-6)
+    if (backend === 'native-cpu') expect(nativeOpUnavailable('SparseSoftmaxCrossEntropyWithLogits')).toBe(false)
+    tf.dispose([logits, targets, lp, pMinusOneHot!, noGrad.lp])
   })
 })
 

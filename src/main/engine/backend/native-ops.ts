@@ -13,6 +13,9 @@
 //                         linear, ReLU or GELU (tanh form): 1 op for 2–9. Its fused_ops attribute
 //                         is a list of strings, which only a patched binding passes
 //                         (binding-patch.ts); an unpatched one falls back to the tfjs ops.
+//   targetLogSoftmax(logits, targets)  log softmax(logits)[target] per row and softmax − onehot:
+//                         SparseSoftmaxCrossEntropyWithLogits, 1 op for ~8 passes over [n, V]
+//                         (a language model's head: V = 49k, so each pass is tens of MB)
 import * as tf from '@tensorflow/tfjs'
 
 export interface Attr {
@@ -31,19 +34,26 @@ interface Binding {
   TF_ATTR_SHAPE: number
   TF_ATTR_FLOAT: number
   TF_FLOAT: number
+  TF_INT32: number
 }
 
 /** the part of tfjs-node 4.22's NodeJSKernelBackend used by the engine */
 export interface NodeBackend {
   binding: Binding
   executeSingleOutput(name: string, attrs: Attr[], inputs: tf.Tensor[]): tf.Tensor
+  executeMultipleOutputs(name: string, attrs: Attr[], inputs: tf.Tensor[], numOutputs: number): tf.Tensor[]
   getInputTensorIds(tensors: tf.Tensor[]): number[]
 }
 
 /** The active backend as tfjs-node's, or null (wasm, cpu). */
 export function nodeBackend(): NodeBackend | null {
   const be = tf.backend() as unknown as Partial<NodeBackend>
-  const ok = be.binding && typeof be.binding.executeOp === 'function' && typeof be.executeSingleOutput === 'function' && typeof be.getInputTensorIds === 'function'
+  const ok =
+    be.binding &&
+    typeof be.binding.executeOp === 'function' &&
+    typeof be.executeSingleOutput === 'function' &&
+    typeof be.executeMultipleOutputs === 'function' &&
+    typeof be.getInputTensorIds === 'function'
   return ok ? (be as NodeBackend) : null
 }
 
@@ -53,11 +63,16 @@ const unavailable = new Set<string>()
 /** Run `op` on the native backend, or null where it cannot (then the caller's fallback runs).
  *  `key` tells variants of one op apart (a fusion one build lacks while it has the others). */
 function raw(op: string, attrs: (b: Binding) => Attr[], inputs: tf.Tensor[], cpuOnly = false, key = op): tf.Tensor | null {
+  return rawOutputs(op, attrs, inputs, 1, cpuOnly, key)?.[0] ?? null
+}
+
+/** raw() for an op with `numOutputs` outputs */
+function rawOutputs(op: string, attrs: (b: Binding) => Attr[], inputs: tf.Tensor[], numOutputs: number, cpuOnly = false, key = op): tf.Tensor[] | null {
   if (unavailable.has(key)) return null
   const be = nodeBackend()
   if (!be || (cpuOnly && be.binding.isUsingGpuDevice?.())) return null
   try {
-    return be.executeSingleOutput(op, attrs(be.binding), inputs)
+    return numOutputs === 1 ? [be.executeSingleOutput(op, attrs(be.binding), inputs)] : be.executeMultipleOutputs(op, attrs(be.binding), inputs, numOutputs)
   } catch {
     unavailable.add(key)
     return null
@@ -139,4 +154,29 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, tra
 export function biasGrad(dy: tf.Tensor2D): tf.Tensor1D {
   const y = raw('BiasAddGrad', (bd) => [floatT(bd), { name: 'data_format', type: bd.TF_ATTR_STRING, value: 'NHWC' }], [dy])
   return (y ?? tf.sum(dy, 0)) as tf.Tensor1D
+}
+
+/**
+ * log softmax(logits)[target] per row ([n]) and, with `grad`, softmax(logits) − onehot(target)
+ * ([n, V]: the gradient of −lp in the logits); targets int32. TensorFlow's SparseSoftmaxCrossEntropyWithLogits
+ * computes both in one kernel (its loss is −lp); elsewhere the same in tfjs ops. targets must be
+ * ids in 0..V−1 (the kernel refuses others; callers check ids before they reach the model).
+ */
+export function targetLogSoftmax(logits: tf.Tensor2D, targets: tf.Tensor1D, grad: boolean): { lp: tf.Tensor1D; pMinusOneHot: tf.Tensor2D | null } {
+  const out = rawOutputs('SparseSoftmaxCrossEntropyWithLogits', (bd) => [floatT(bd), { name: 'Tlabels', type: bd.TF_ATTR_TYPE, value: bd.TF_INT32 }], [logits, targets], 2)
+  if (out) {
+    const lp = tf.neg(out[0]) as tf.Tensor1D
+    out[0].dispose()
+    if (grad) return { lp, pMinusOneHot: out[1] as tf.Tensor2D }
+    out[1].dispose()
+    return { lp, pMinusOneHot: null }
+  }
+  const [n, V] = logits.shape
+  const [lp, pMinusOneHot] = tf.tidy(() => {
+    const lse = tf.logSumExp(logits, 1) as tf.Tensor1D
+    const idx = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(V, 'int32')), targets)
+    const lp = tf.sub(tf.gather(tf.reshape(logits, [n * V]), idx), lse) as tf.Tensor1D
+    return grad ? [lp, tf.sub(tf.exp(tf.sub(logits, tf.reshape(lse, [n, 1]))), tf.oneHot(targets, V)) as tf.Tensor2D] : [lp]
+  })
+  return { lp: lp as tf.Tensor1D, pMinusOneHot: (pMinusOneHot as tf.Tensor2D | undefined) ?? null }
 }

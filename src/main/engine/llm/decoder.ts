@@ -15,6 +15,7 @@ import type { LlmSpec } from './spec.ts'
 import type { CanonicalTensor } from './weights.ts'
 import type { DecoderWeights, LoraView } from './layer-weights.ts'
 import { llamaLayerWithGrad, savedBytesPerLayer } from './llama-grad.ts'
+import { targetLogSoftmax } from '../backend/native-ops.ts'
 
 /** what a decoder layer needs from the model */
 /** Called with every linear's input and output; returns the output to use (LoRA: y + s·(x·A)·B). */
@@ -261,30 +262,22 @@ export class CausalLm implements DecoderWeights {
   }
 
   /**
-   * log softmax(h·W)[target] per row: hidden rows [n, d], target ids [n] → [n]. Under a gradient
-   * tape the [n, V] logits are not kept: the backward recomputes them from h and the
-   * log-normaliser, d/dlogits = dy·(onehot(target) − softmax), and passes the head weight a
-   * gradient only when it is a trainable variable (full fine-tuning). `keepSoftmax`: keep
-   * onehot(target) − softmax [n, V] from the forward instead (one head matMul less, n·V floats).
+   * log softmax(h·W)[target] per row: hidden rows [n, d], target ids [n] (int32) → [n]. Under a
+   * gradient tape the [n, V] logits are not kept: the backward recomputes them from h (and with
+   * them softmax − onehot), d/dlogits = dy·(onehot(target) − softmax), and passes the head weight
+   * a gradient only when it is a trainable variable (full fine-tuning). `keepSoftmax`: keep
+   * softmax − onehot [n, V] from the forward instead (one head matMul less, n·V floats).
    */
   targetLogProbs(h: tf.Tensor2D, targets: tf.Tensor1D, keepSoftmax = false): tf.Tensor1D {
-    const V = this.spec.vocabSize
     const n = h.shape[0]
-    const forward = (hin: tf.Tensor2D): { logits: tf.Tensor2D; lp: tf.Tensor1D; lse: tf.Tensor1D } => {
-      const logits = this.logits(hin)
-      const lse = tf.logSumExp(logits, 1) as tf.Tensor1D
-      const idx = tf.range(0, n, 1, 'int32').mul(tf.scalar(V, 'int32')).add(targets) as tf.Tensor1D
-      return { logits, lp: tf.gather(logits.reshape([n * V]), idx).sub(lse) as tf.Tensor1D, lse }
-    }
-    if (!underGradientTape()) return tf.tidy(() => forward(h).lp)
+    // lp and (for a backward) softmax − onehot in one kernel on the native backend (native-ops)
+    if (!underGradientTape()) return tf.tidy(() => targetLogSoftmax(this.logits(h), targets, false).lp)
     const tied = this.spec.tiedHead
     const w = this.weight(tied ? 'embed' : 'head.weight') as tf.Tensor2D
     const trainW = w instanceof tf.Variable && w.trainable
-    /** onehot(target) − softmax(logits) [n, V] */
-    const oneHotMinusP = (logits: tf.Tensor2D, lse: tf.Tensor1D, t: tf.Tensor1D): tf.Tensor2D => tf.oneHot(t, V).sub(tf.exp(logits.sub(lse.reshape([n, 1])))) as tf.Tensor2D
-    /** [dh (, dW)] for dy [n] */
+    /** [dh (, dW)] for dy [n] and d = softmax − onehot: dlogits = dy·(onehot − softmax) = −dy·d */
     const headGrad = (dy: tf.Tensor, hs: tf.Tensor2D, d: tf.Tensor2D): tf.Tensor[] => {
-      const g = d.mul(dy.reshape([n, 1])) as tf.Tensor2D // dlogits [n, V]
+      const g = d.mul(dy.neg().reshape([n, 1])) as tf.Tensor2D // dlogits [n, V]
       const dh = tied ? tf.matMul(g, w) : tf.matMul(g, w, false, true)
       if (!trainW) return [dh]
       return [dh, tied ? tf.matMul(g, hs, true, false) : tf.matMul(hs, g, true, false)]
@@ -292,15 +285,15 @@ export class CausalLm implements DecoderWeights {
     const op = tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc
       const hin = args[0] as tf.Tensor2D
-      const { logits, lp, lse } = forward(hin)
-      save(keepSoftmax ? [hin, oneHotMinusP(logits, lse, targets)] : [hin, lse, targets])
+      const { lp, pMinusOneHot } = targetLogSoftmax(this.logits(hin), targets, keepSoftmax)
+      save(keepSoftmax ? [hin, pMinusOneHot!] : [hin, targets])
       return {
         value: lp,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const hs = saved[0] as tf.Tensor2D
             if (keepSoftmax) return headGrad(dy, hs, saved[1] as tf.Tensor2D)
-            return headGrad(dy, hs, oneHotMinusP(this.logits(hs), saved[1] as tf.Tensor1D, saved[2] as tf.Tensor1D))
+            return headGrad(dy, hs, targetLogSoftmax(this.logits(hs), saved[1] as tf.Tensor1D, true).pMinusOneHot!)
           })
       }
     }) as unknown as CustomGradient)

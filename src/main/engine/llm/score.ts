@@ -1,9 +1,11 @@
 // Teacher-forced scoring: per-token log-probabilities log p(x_t | x_<t) of given token ids.
 // The log-softmax over the vocabulary is taken a chunk of rows at a time (logits of `chunkRows`
-// positions, then logsumexp and the target's logit), so a batch of 8 × 256 tokens with a 49k
-// vocabulary never holds its 400 MB of logits at once; only real (unpadded) positions are scored.
+// positions, then the target's log-softmax: one kernel on the native backend), so a batch of
+// 8 × 256 tokens with a 49k vocabulary never holds its 400 MB of logits at once; only real
+// (unpadded) positions are scored.
 import * as tf from '@tensorflow/tfjs'
 import type { CausalLm } from './decoder.ts'
+import { targetLogSoftmax } from '../backend/native-ops.ts'
 
 /** rows of logits computed at once: ~16M floats (64 MB) whatever the vocabulary */
 export function defaultChunkRows(vocabSize: number): number {
@@ -48,19 +50,11 @@ export function scoreBatch(lm: CausalLm, ids: Int32Array, lengths: ArrayLike<num
     return lm.hidden(x, ctx)
   })
   try {
-    const V = lm.spec.vocabSize
     for (let c = 0; c < rows.length; c += chunkRows) {
       const n = Math.min(chunkRows, rows.length - c)
       const lp = tf.tidy(() => {
         const hc = tf.gather(h, tf.tensor1d(rows.slice(c, c + n), 'int32'))
-        const logits = lm.logits(hc as tf.Tensor2D)
-        const lse = tf.logSumExp(logits, 1)
-        const flatIdx = tf.tensor1d(
-          targets.slice(c, c + n).map((tg, i) => i * V + tg),
-          'int32'
-        )
-        const tgt = tf.gather(logits.reshape([n * V]), flatIdx)
-        return tgt.sub(lse)
+        return targetLogSoftmax(lm.logits(hc as tf.Tensor2D), tf.tensor1d(targets.slice(c, c + n), 'int32'), false).lp
       })
       const vals = lp.dataSync() as Float32Array
       lp.dispose()
