@@ -33,16 +33,15 @@ export function logWeightRaw(logq: tf.Tensor2D, logref: tf.Tensor2D, mask: tf.Te
 
 /** The weight used in the loss: w = clamp(exp(log w_raw), w_min, w_max) — a clamp on the weight
  *  itself, applied as a clip of log w so nothing overflows — then, if `normalize`, batch
- *  self-normalisation w_i · B / Σ_j w_j via log-sum-exp (the batch mean stays 1). */
+ *  self-normalisation w_i · B / Σ_j w_j (the batch mean stays 1). */
 export function clampedWeight(logWRaw: tf.Tensor1D, s: TraceWeightSettings): tf.Tensor1D {
   return tf.tidy(() => {
     const [wMin, wMax] = s.clamp
     let logw: tf.Tensor1D = tf.minimum(logWRaw, Math.log(wMax))
     if (wMin > 0) logw = tf.maximum(logw, Math.log(wMin))
-    if (s.normalize) {
-      const B = logWRaw.shape[0]
-      logw = tf.add(tf.sub(logw, tf.logSumExp(logw)), Math.log(B))
-    }
+    // w_i · B / Σ_j w_j = B · softmax(log w)_i: one kernel (it shifts by the max, so nothing
+    // overflows) where exp(log w − logsumexp(log w) + log B) is ~10 small ones (issue 17)
+    if (s.normalize) return tf.mul(tf.softmax(logw), logWRaw.shape[0]) as tf.Tensor1D
     return tf.exp(logw) as tf.Tensor1D
   })
 }

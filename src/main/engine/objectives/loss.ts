@@ -29,8 +29,8 @@ export function weightedNll(logp: tf.Tensor2D, mask: tf.Tensor2D, traceW: tf.Ten
     // d L / d (Σ_t w_t mask_t log π_t of trace b): [B] or one number for all
     let coef: tf.Tensor
     if (norm === 'trace') {
-      const mean = tf.div(-1, B)
-      coef = tf.div(traceW ? tf.mul(mean, traceW) : mean, tf.maximum(tf.sum(mask, 1), 1))
+      const len = tf.maximum(tf.sum(mask, 1), 1)
+      coef = traceW ? tf.div(tf.mul(traceW, -1 / B), len) : tf.div(-1 / B, len)
     } else {
       const perCount = tf.div(-1, tf.maximum(tf.sum(mask), 1))
       coef = traceW ? tf.mul(perCount, traceW) : perCount
