@@ -8,9 +8,9 @@
 //     twice (keepsAttention);
 //   - each layer's kept tensors are freed as soon as its backward has run (tfjs holds a
 //     customGrad's saves until the whole backward pass ends);
-//   - LoRA's dropout masks are drawn again from their seeds in the backward rather than kept (a
-//     byte an input element, 153 MB a step for SmolLM2 at 4 × 256: the memory that lets the
-//     head keep its softmax, policy.ts, which saves more than the second draw costs);
+//   - LoRA's dropout masks (a byte an input element, 153 MB a step for SmolLM2 at 4 × 256) are
+//     kept with a layer's activations; a layer run again in the backward draws them again from
+//     their seeds (drawing a step's 210 masks costs ~0.45 CPU-s);
 //   - no layer is run twice when its activations fit the budget (tape.ts replays every layer:
 //     one more forward pass a step, a third of a LoRA step's layer time);
 //   - the frozen weights get no gradient, the trainable ones (full fine-tuning) exactly one
@@ -51,8 +51,8 @@ interface Saved {
   g: tf.Tensor2D
   u: tf.Tensor2D
   /** per LoRA-adapted linear: its dropout seed (null: no dropout), (x⊙keep)·A [N, r] (the
-   *  1/(1−p) of inverted dropout not yet applied: see linear), and (only from a forward run again
-   *  in the backward) where the mask kept x, as bool */
+   *  1/(1−p) of inverted dropout not yet applied: see linear), and (when kept: `keepMasks` of
+   *  forward) where the mask kept x, as bool */
   lora: Map<string, { seed: number | null; xa: tf.Tensor2D; kept: tf.Tensor | null }>
 }
 
@@ -66,9 +66,11 @@ function layerBytes(m: NamedWeights, B: number, S: number, lora: LoraView | null
   // x, x1; rotated q; k, v; gate and up; (the attention output a and probabilities)
   const rows = s.dModel * 2 + s.nHeads * s.headDim + s.nKvHeads * s.headDim * 2 + s.dFF * 2 + (attention ? s.nHeads * s.headDim : 0)
   let bytes = 4 * (N * rows + (attention ? B * s.nHeads * S * S : 0))
+  const dropout = (lora?.dropout() ?? 0) > 0
   for (const name of ['q', 'k', 'v', 'o', 'gate', 'up', 'down']) {
     const mod = lora?.module(`layers.0.${name}`)
-    if (mod) bytes += N * 4 * mod.A.shape[1]!
+    // (x⊙keep)·A [N, r] float32; with dropout its mask, a byte an input element
+    if (mod) bytes += N * 4 * mod.A.shape[1]! + (dropout ? N * mod.A.shape[0]! : 0)
   }
   return bytes
 }
@@ -189,7 +191,7 @@ export class LlamaLayerGrad {
   }
 
   /** the layer's output and what its backward needs (`attention`: the attention probabilities
-   *  and output among it; `keepMasks`: LoRA's dropout masks too, for a backward right after it) */
+   *  and output among it; `keepMasks`: LoRA's dropout masks too, for its backward) */
   forward(x: tf.Tensor2D, ctx: ForwardCtx, keepMasks: boolean, attention = true): { y: tf.Tensor2D; saved: Saved } {
     const { s, B, S, H, KV, dh, G } = this.dims(ctx)
     const lora: Saved['lora'] = new Map()
@@ -267,16 +269,19 @@ export class LlamaLayerGrad {
 interface LoraMeta {
   name: string
   seed: number | null
+  /** its dropout mask is among the saves */
+  kept: boolean
 }
 
-/** (the attention probabilities and output only when kept: `attention` of forward; no dropout
- *  masks: the backward draws them again) */
+/** (the attention probabilities and output only when kept: `attention` of forward; the dropout
+ *  masks the forward drew) */
 function flatten(sv: Saved): { tensors: tf.Tensor[]; loraMeta: LoraMeta[] } {
   const tensors: tf.Tensor[] = SAVED_KEYS.flatMap((k) => (sv[k] === null ? [] : [sv[k] as tf.Tensor]))
   const loraMeta: LoraMeta[] = []
   for (const [name, r] of sv.lora) {
     tensors.push(r.xa)
-    loraMeta.push({ name, seed: r.seed })
+    if (r.kept) tensors.push(r.kept)
+    loraMeta.push({ name, seed: r.seed, kept: r.kept !== null })
   }
   return { tensors, loraMeta }
 }
@@ -287,7 +292,7 @@ function unflatten(ts: tf.Tensor[], loraMeta: LoraMeta[], attention: boolean): S
   sv.lora = new Map(
     loraMeta.map((m) => {
       const xa = ts[i++] as tf.Tensor2D
-      return [m.name, { seed: m.seed, xa, kept: null }]
+      return [m.name, { seed: m.seed, xa, kept: m.kept ? ts[i++] : null }]
     })
   )
   return sv
@@ -329,7 +334,8 @@ export function llamaLayerWithGrad(
   const op = tf.customGrad(((...args: unknown[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc
     const xin = args[0] as tf.Tensor2D
-    const { y, saved } = layer.forward(xin, ctx, false, attention)
+    // a layer that keeps its activations keeps its dropout masks with them (counted in layerBytes)
+    const { y, saved } = layer.forward(xin, ctx, keep, attention)
     if (keep) {
       const f = flatten(saved)
       loraMeta = f.loraMeta
