@@ -1,6 +1,6 @@
 // Teacher-forced scoring: per-token log-probabilities log p(x_t | x_<t) of given token ids.
 // The log-softmax over the vocabulary is taken a chunk of rows at a time (logits of `chunkRows`
-// positions, then the target's log-softmax: one kernel on the native backend), so a batch of
+// positions, then the log-sum-exp and the target's logit: targetLogSoftmax), so a batch of
 // 8 × 256 tokens with a 49k vocabulary never holds its 400 MB of logits at once; only real
 // (unpadded) positions are scored.
 import * as tf from '@tensorflow/tfjs'
