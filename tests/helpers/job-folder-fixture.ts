@@ -3,13 +3,10 @@
 // lead switches these tests to it when merging). Writes job.json, config.json, data.jsonl (the
 // curated traces), batches.json (the engine trainer's batches for the config and seed),
 // ref_logprobs.jsonl (when given), init_adapter/ (when given), trainer/ and requirements.txt.
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { RunConfig } from '../../src/shared/config.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
-import type { LoadedLlm } from '../../src/main/engine/llm/load.ts'
-import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
-import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
+import type { TraceDataset } from '../../src/main/common/trace.ts'
 import { batchSchedule, trainerRng } from '../../src/main/engine/train/batch-schedule.ts'
 import { TRAINER_SOURCE } from './python-trainer.ts'
 
@@ -88,28 +85,4 @@ export function lossesOf(rows: StreamRow[]): Map<number, Record<string, number>>
   const out = new Map<number, Record<string, number>>()
   for (const r of rows) if (r.type === 'metrics') out.set(r.step as number, r.metrics as Record<string, number>)
   return out
-}
-
-/** The tiny random Llama of the real-model fixtures (vocabulary 384). */
-export const LLAMA = resolve(__dirname, '../fixtures/llm/hf/llama')
-
-/** 10 traces of different lengths from the fixture's sequences, a prompt (mask 0) then a
- *  completion, scores 0, 1, 2, 0, … */
-export function tinyLlamaDataset(): TraceDataset {
-  const seqs: number[][] = JSON.parse(readFileSync(join(LLAMA, 'logprobs.json'), 'utf8')).sequences
-  const traces = Array.from({ length: 10 }, (_, i) => {
-    const s = seqs[i % seqs.length]
-    const ids = i < 4 ? s : s.slice(0, Math.max(3, s.length - 2 - i))
-    const cut = Math.max(1, Math.floor(ids.length / 2))
-    return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
-  })
-  return fromTraces('tiny', 'sequence', 0, 384, traces)
-}
-
-/** π_ref: the start model's log-probs shifted by −0.4, 0, +0.4 per trace, so that the weights
- *  differ from 1 from the first step on */
-export function shiftedReference(m: LoadedLlm, ds: TraceDataset): Float32Array {
-  const ref = scoreSteps(new LlmPolicy(m.model, { model: 'llama' }), ds)
-  for (let i = 0; i < ds.offsets.length - 1; i++) for (let t = ds.offsets[i]; t < ds.offsets[i + 1]; t++) ref[t] += 0.4 * ((i % 3) - 1)
-  return ref
 }

@@ -16,7 +16,8 @@ import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
-import { LLAMA, lossesOf, readStream, tinyLlamaDataset, writeJobFolder, type StreamRow } from '../helpers/job-folder-fixture.ts'
+import { lossesOf, readStream, writeJobFolder, type StreamRow } from '../helpers/job-folder-fixture.ts'
+import { LLAMA, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 import { launch, pythonTrainer, venvBin, type Launched } from '../helpers/python-trainer.ts'
 
 const py = pythonTrainer()

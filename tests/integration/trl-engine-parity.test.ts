@@ -19,7 +19,8 @@ import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import type { LoraTarget } from '../../src/main/engine/llm/lora.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { writeLlmExport } from '../../src/main/export/hf-export.ts'
-import { LLAMA, lossesOf, readStream, shiftedReference, tinyLlamaDataset, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { lossesOf, readStream, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { LLAMA, shiftedReference, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 import { launch, pythonTrainer } from '../helpers/python-trainer.ts'
 
 const py = pythonTrainer()
