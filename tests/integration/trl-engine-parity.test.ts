@@ -126,7 +126,7 @@ describe.skipIf(!py.python)('a Python (TRL) run and an engine run of one config:
       try {
         // the LoRA job starts from the fixture's float32 GGUF of the same model (transformers reads it)
         const model = init.adapters ? { modelPath: LLAMA_GGUF_DIR, ggufFile: 'tiny-llama-F32.gguf' } : { modelPath: LLAMA }
-        writeJobFolder({ dir: job, config, dataset: ds, multiplicity, ...model, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
+        await writeJobFolder({ dir: job, config, dataset: ds, multiplicity, ...model, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
         ;({ metrics: engine, logp: engineLogp } = await engineRun(init, config, ds, ref))
       } finally {
         init.dispose()
