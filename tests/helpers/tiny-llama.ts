@@ -22,13 +22,14 @@ export async function loadTinyLlama(): Promise<LoadedLlm> {
   return loadLlm(LLAMA)
 }
 
-/** 10 traces of different lengths from the fixture's sequences, a prompt (mask 0) then a
+/** `traces` traces of different lengths from the fixture's sequences (the first 4 whole, trace i
+ *  from 4 on cut to max(minLen, length − shorten − i) tokens), each a prompt (mask 0) then a
  *  completion, scores 0, 1, 2, 0, … */
-export function tinyLlamaDataset(): TraceDataset {
+export function tinyLlamaDataset({ traces: n, minLen, shorten } = { traces: 10, minLen: 3, shorten: 2 }): TraceDataset {
   const seqs = llamaSequences()
-  const traces = Array.from({ length: 10 }, (_, i) => {
+  const traces = Array.from({ length: n }, (_, i) => {
     const s = seqs[i % seqs.length]
-    const ids = i < 4 ? s : s.slice(0, Math.max(3, s.length - 2 - i))
+    const ids = i < 4 ? s : s.slice(0, Math.max(minLen, s.length - shorten - i))
     const cut = Math.max(1, Math.floor(ids.length / 2))
     return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
   })

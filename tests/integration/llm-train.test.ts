@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
+import type { TraceDataset } from '../../src/main/common/trace.ts'
 import type { LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
@@ -21,9 +21,8 @@ import { loadLlmCheckpoint } from '../../src/main/jobs/llm-policy.ts'
 import { createServices } from '../../src/main/services/index.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
-import { LLAMA, llamaSequences, loadTinyLlama, shiftedReference } from '../helpers/tiny-llama.ts'
+import { LLAMA, loadTinyLlama, shiftedReference, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 
-const seqs = llamaSequences()
 const dir = tempDir('iwsft-llm-train-')
 
 let m: LoadedLlm
@@ -33,15 +32,7 @@ beforeAll(async () => {
 afterAll(() => m?.dispose())
 
 /** 8 traces of different lengths from the fixture's sequences: a prompt (mask 0), then a completion */
-function dataset(): TraceDataset {
-  const traces = Array.from({ length: 8 }, (_, i) => {
-    const s = seqs[i % seqs.length]
-    const ids = i < 4 ? s : s.slice(0, Math.max(2, s.length - 3 - i))
-    const cut = Math.max(1, Math.floor(ids.length / 2))
-    return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
-  })
-  return fromTraces('tiny', 'sequence', 0, 384, traces)
-}
+const dataset = (): TraceDataset => tinyLlamaDataset({ traces: 8, minLen: 2, shorten: 3 })
 
 const baseConfig = (over: Record<string, unknown> = {}): RunConfig =>
   resolveConfig({
