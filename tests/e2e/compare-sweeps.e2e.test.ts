@@ -6,14 +6,12 @@
 // temp 3000) carries the back end's warning in the inspector and a badge in Live runs, a healthy
 // one (bandit temp 1, control temp 300) does not — also while it runs.
 // Screenshots go to $IWSFT_SCREENSHOTS (default: <tmp>/iwsft-e2e-screenshots).
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
 import type { SnapshotData, SweepResults } from '../../src/shared/contract.ts'
 import type { RunDiagnostics } from '../../src/shared/weight-stats.ts'
-import { fromTraces } from '../../src/main/common/trace.ts'
-import { Rng } from '../../src/main/engine/rng.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, randomControl, runToEnd, screenshot, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'sweeps in Compare, weight stages and warnings' : `sweeps in Compare, weight stages and warnings (skipped: no Chromium at ${CHROMIUM})`
@@ -27,18 +25,6 @@ const QUICK = {
 }
 const TEMPS = [0.01, 1, 3]
 const SEEDS = 2
-
-/** 200 random control traces (3 steps, 9-D observations, 3-D actions) scored 0 … 199. */
-function controlData() {
-  const rng = new Rng(5)
-  return fromTraces(
-    'tiny-control',
-    'continuous',
-    3,
-    1,
-    Array.from({ length: 200 }, (_, i) => ({ obs: Array.from({ length: 9 }, () => rng.normal()), actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())), score: i }))
-  )
-}
 
 /** ESS/N = (Σ μw)² / (Σ μ · Σ μw²): each trace counted with its sampling mass μ (worked out here, not with the app's code). */
 function essN(w: ArrayLike<number>, mass?: ArrayLike<number>): number {
@@ -55,10 +41,9 @@ function essN(w: ArrayLike<number>, mass?: ArrayLike<number>): number {
 }
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
-  let errors: string[] = []
   let group = ''
   let runIds: number[] = [] // seed 0 of each temperature, as TEMPS
   let allIds: number[] = []
@@ -67,8 +52,7 @@ suite(title, () => {
   const num = async (testId: string): Promise<number> => Number(await text(testId))
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser })
+    fx = await app.start()
     const started = await call<{ group: string }>('sweeps.start', { config: QUICK, grid: [{ key: 'weights.temp', values: TEMPS }], seeds: SEEDS })
     group = started.group
     let status = await call<{ status: string; runIds: number[]; error?: string }>('sweeps.status', { group })
@@ -81,19 +65,9 @@ suite(title, () => {
     // the runs go grid point by grid point, seeds innermost
     runIds = TEMPS.map((_, i) => allIds[i * SEEDS])
   }, 240_000)
-  afterAll(async () => {
-    await fx?.close()
-    await browser?.close()
-  })
   beforeEach(async () => {
-    errors = []
-    page = await openApp(browser, fx.url, errors, { width: 1440, height: 1000 })
-    await page.getByTestId('datasets-table').waitFor()
+    page = await app.open({ viewport: { width: 1440, height: 1000 }, ready: 'datasets-table' })
   }, 60_000)
-  afterEach(async () => {
-    await page?.close()
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
 
   it('Compare shows the sweep: a row per grid point equal to sweeps.results, a plot with a point per grid point', async () => {
     const res = await call<SweepResults>('sweeps.results', { group })
@@ -251,7 +225,7 @@ suite(title, () => {
   }, 120_000)
 
   it('a run made to collapse (temperature 3000, no clamp to speak of) is marked, one at temperature 300 is not', async () => {
-    const datasetId = withProjectFile(fx.project, (st) => st.putDataset(controlData(), 'test').id, false)
+    const datasetId = withProjectFile(fx.project, (st) => st.putDataset(randomControl(5, 200), 'test').id, false)
     const base = defaultConfig('control')
     const config = (temp: number): Record<string, unknown> => ({
       ...base,

@@ -9,8 +9,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resolve } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, afterEach, expect } from 'vitest'
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
+import { afterAll, afterEach, beforeEach, expect } from 'vitest'
+import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
+import { Rng } from '../../src/main/engine/rng.ts'
 import { buildRenderer, RENDERER_OUT, rendererStale } from '../../src/main/cli/commands/serve.ts'
 import { startBackend } from '../../src/main/electron/backend-process.ts'
 import { runShell } from '../../src/main/electron/shell.ts'
@@ -174,13 +176,25 @@ export function withProjectFile<T>(file: string, f: (s: ProjectStore) => T, read
   }
 }
 
-/** A new page of the app at `url` whose page errors and console errors are pushed to `errors`
- *  (each test asserts unexpectedErrors(errors) is empty when it ends). */
-export async function openApp(browser: Browser, url: string, errors: string[], viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const page = await browser.newPage({ viewport })
+/** How a page of the app opens: its browser context's options (viewport, colour scheme,
+ *  permissions), what to do to it before it loads (`prepare`, e.g. listen for its requests), and
+ *  the test id of an element to wait for once it has loaded (`ready`). */
+export interface OpenOptions extends BrowserContextOptions {
+  prepare?(page: Page): void | Promise<void>
+  ready?: string
+}
+
+/** A new page of the app at `url`, in a context of its own (closing the page closes it), whose page
+ *  errors and console errors are pushed to `errors` (each test asserts unexpectedErrors(errors) is
+ *  empty when it ends). The viewport is 1280 × 800 unless `opts` says otherwise. */
+export async function openApp(browser: Browser, url: string, errors: string[], opts: OpenOptions = {}): Promise<Page> {
+  const { prepare, ready, ...context } = opts
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, ...context })
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
   page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)))
+  await prepare?.(page)
   await page.goto(url)
+  if (ready) await page.getByTestId(ready).waitFor()
   return page
 }
 
@@ -189,18 +203,66 @@ export function unexpectedErrors(errors: string[]): string[] {
   return errors.filter((e) => !/status of 4\d\d/.test(e))
 }
 
-/** The hooks of a suite that shares one app page: after each test no unexpected page errors;
- *  after all, the page, the fixture and the browser closed (each may be unset if set-up failed). */
-export function appSuiteHooks(errors: string[], parts: () => { page?: Page; fx?: Fixture; browser?: Browser }): void {
-  afterEach(() => {
-    expect(unexpectedErrors(errors)).toEqual([])
+/** One suite's project, back end and app pages. `start` (in the suite's beforeAll) makes the
+ *  project and back end, with a Chromium of their own (startFixture); `open` opens a page of the
+ *  app on them (openApp, with the shell's window.api where the fixture has one). */
+export interface AppSuite {
+  start(opts?: { allowDirs?: string[] }): Promise<Fixture>
+  open(opts?: OpenOptions): Promise<Page>
+}
+
+/** The app of a suite, with the suite's hooks: after each test, no unexpected page errors and the
+ *  pages opened for that test (in it or in a beforeEach) closed; after all, the pages opened in
+ *  beforeAll and the fixture closed (whatever set-up got as far as making). Call it in the suite
+ *  before the suite's own hooks. */
+export function appSuite(): AppSuite {
+  let fx: Fixture | undefined
+  let inTest = false
+  const errors: string[] = []
+  const suitePages: Page[] = []
+  const testPages: Page[] = []
+  const closeAll = async (pages: Page[]): Promise<void> => {
+    for (const page of pages.splice(0)) await page.close().catch(() => {})
+  }
+  beforeEach(() => {
+    inTest = true
+  })
+  afterEach(async () => {
+    inTest = false
+    await closeAll(testPages)
+    expect(unexpectedErrors(errors.splice(0))).toEqual([])
   })
   afterAll(async () => {
-    const { page, fx, browser } = parts()
-    await page?.close()
+    await closeAll(suitePages)
     await fx?.close()
-    await browser?.close()
   })
+  return {
+    start: async (opts = {}) => (fx = await startFixture(opts)),
+    open: async (opts = {}) => {
+      if (!fx) throw new Error('appSuite: open() before start()')
+      const { preparePage } = fx
+      const prepare = async (page: Page): Promise<void> => {
+        await preparePage?.(page)
+        await opts.prepare?.(page)
+      }
+      const page = await openApp(fx.browser, fx.url, errors, { ...opts, prepare })
+      ;(inTest ? testPages : suitePages).push(page)
+      return page
+    }
+  }
+}
+
+/** `traces` random control traces (3 steps, 9-D observations, 3-D actions in (−1, 1)) scored
+ *  0 … traces − 1, drawn from Rng(seed): a small continuous dataset for New run and Compare. */
+export function randomControl(seed: number, traces: number): TraceDataset {
+  const rng = new Rng(seed)
+  return fromTraces(
+    'tiny-control',
+    'continuous',
+    3,
+    1,
+    Array.from({ length: traces }, (_, i) => ({ obs: Array.from({ length: 9 }, () => rng.normal()), actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())), score: i }))
+  )
 }
 
 /** The tiny Llama of the real-models fixtures (start fixtures with allowDirs: [LLAMA] to add it). */

@@ -3,43 +3,29 @@
 // tokenizer through the services; the page picks "Policy: project model", sets LoRA, sees the
 // memory estimate and a field error, launches a few steps and watches the run complete in Live
 // runs with its tokens/s. Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
-import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
-import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
-import { hasChromium, CHROMIUM, SCREENSHOT_DIR, launchChromium, settled, startFixture, type Fixture, openApp, LLAMA, addLlamaAndQa, appSuiteHooks } from './helpers.ts'
+import type { ProjectStore } from '../../src/main/store/index.ts'
+import { hasChromium, CHROMIUM, appSuite, screenshot, testIdText, withProjectFile, type Fixture, LLAMA, addLlamaAndQa } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'fine-tuning a project model from New run' : `fine-tuning a project model from New run (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
   let datasetId = 0
-  const errors: string[] = []
-  const withDb = <T>(f: (s: ProjectStore) => T): T => {
-    const s = openProject(fx.project, { readonly: true })
-    try {
-      return f(s)
-    } finally {
-      s.close()
-    }
-  }
-  const shot = async (name: string): Promise<void> => {
-    await settled(page)
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true })
-  }
-  const text = async (testId: string): Promise<string> => (await page.getByTestId(testId).first().innerText()).trim()
+  const withDb = <T>(f: (s: ProjectStore) => T): T => withProjectFile(fx.project, f)
+  const shot = (name: string): Promise<void> => screenshot(page, name, true)
+  const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser, allowDirs: [LLAMA] })
+    fx = await app.start({ allowDirs: [LLAMA] })
     datasetId = await addLlamaAndQa(fx)
-    page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
+    page = await app.open({ viewport: { width: 1360, height: 900 } })
   }, 180_000)
-  appSuiteHooks(errors, () => ({ page, fx, browser }))
 
   it('builds an LLM run: start model, LoRA, π_ref = the start model, the memory estimate and errors beside the fields', async () => {
     await page.getByTestId('nav-new-run').click()

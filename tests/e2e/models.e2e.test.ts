@@ -4,44 +4,33 @@
 // and, when SmolLM2 is in the model cache, fetch it with the button and ask it "What is 12 + 7?".
 // Screenshots go to $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots).
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { fmtInt } from '../../src/renderer/src/lib/format.ts'
 import { smollm2Path } from '../../src/main/engine/llm/models.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors, LLAMA } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, screenshot, testIdText, withProjectFile, type Fixture, LLAMA } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'the Models view in the browser build' : `the Models view in the browser build (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium)`
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
-  let errors: string[] = []
   const models = () => withProjectFile(fx.project, (s) => s.listModels())
   const shot = (name: string): Promise<void> => screenshot(page, name, true)
   const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
-    browser = await launchChromium()
     // the fixture folder lies outside the project's: granted as `iwsft serve --allow-dir` does
-    fx = await startFixture({ browser, allowDirs: [LLAMA] })
+    fx = await app.start({ allowDirs: [LLAMA] })
   }, 180_000)
-  afterAll(async () => {
-    await fx?.close()
-    await browser?.close()
-  })
   beforeEach(async () => {
-    errors = []
-    page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
+    // (4xx answers, the app's own validation errors for a bad path, are expected and shown)
+    page = await app.open({ viewport: { width: 1360, height: 900 } })
     await page.getByTestId('nav-models').click()
     await page.getByTestId('models-table').waitFor()
   }, 60_000)
-  afterEach(async () => {
-    await page?.close()
-    // 4xx answers are the app's own validation errors (a bad path): expected and shown
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
 
   it('adds a model folder and shows its details; a path that is not a model is an error beside the form', async () => {
     await page.getByTestId('model-path').fill(join(fx.dir, 'not-a-model.gguf'))

@@ -12,39 +12,19 @@
 // No test installs the Python environment (gigabytes from the package index).
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { fromTraces } from '../../src/main/common/trace.ts'
-import { Rng } from '../../src/main/engine/rng.ts'
+import type { Page, Request } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { LaunchPlan } from '../../src/shared/launch.ts'
 import type { RunInfo } from '../../src/shared/contract.ts'
-import { hasChromium, CHROMIUM, launchChromium, screenshot, startFixture, testIdText, withProjectFile, type Fixture, unexpectedErrors, LLAMA, addLlamaAndQa } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, randomControl, screenshot, testIdText, withProjectFile, type Fixture, LLAMA, addLlamaAndQa } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'New run: Run on, paper presets and sweeps' : `New run: Run on, paper presets and sweeps (skipped: no Chromium at ${CHROMIUM})`
 
-/** A small continuous dataset (the control domain) with scores 0 … 23. */
-function controlData() {
-  const rng = new Rng(7)
-  return fromTraces(
-    'tiny-control',
-    'continuous',
-    3,
-    1,
-    Array.from({ length: 24 }, (_, i) => ({
-      obs: Array.from({ length: 9 }, () => rng.normal()),
-      actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())),
-      score: i
-    }))
-  )
-}
-
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
-  let context: BrowserContext
   let page: Page
-  let errors: string[] = []
   let llmDataset = 0
   let controlDataset = 0
   let bandit = 0
@@ -78,33 +58,23 @@ suite(title, () => {
   }
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser, allowDirs: [LLAMA] })
+    fx = await app.start({ allowDirs: [LLAMA] })
     llmDataset = await addLlamaAndQa(fx)
-    controlDataset = withProjectFile(fx.project, (s) => s.putDataset(controlData(), 'test').id, false)
+    controlDataset = withProjectFile(fx.project, (s) => s.putDataset(randomControl(7, 24), 'test').id, false)
     bandit = withProjectFile(fx.project, (s) => s.listDatasets().find((d) => d.source === 'builtin:bandit')!.id)
   }, 180_000)
-  afterAll(async () => {
-    await fx?.close()
-    await browser?.close()
-  })
   beforeEach(async () => {
-    errors = []
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions: ['clipboard-read', 'clipboard-write'] })
-    page = await context.newPage()
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
-    page.on('console', (m) => void (m.type() === 'error' && errors.push(`console: ${m.text()}`)))
-    page.on('request', (r) => {
-      const m = /\/api\/([\w.]+)$/.exec(r.url())
-      if (m) lastRequests[m[1]] = r
+    page = await app.open({
+      viewport: { width: 1280, height: 900 },
+      permissions: ['clipboard-read', 'clipboard-write'],
+      prepare: (p) =>
+        void p.on('request', (r) => {
+          const m = /\/api\/([\w.]+)$/.exec(r.url())
+          if (m) lastRequests[m[1]] = r
+        }),
+      ready: 'datasets-table'
     })
-    await page.goto(fx.url)
-    await page.getByTestId('datasets-table').waitFor()
   }, 60_000)
-  afterEach(async () => {
-    await context?.close()
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
 
   it('Run on renders each choice; a config that is not a language model says why it cannot go to the Python trainer', async () => {
     await page.getByTestId('nav-new-run').click()

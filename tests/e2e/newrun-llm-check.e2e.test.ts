@@ -5,46 +5,29 @@
 // by ρ_t under the run's checkpoint. Screenshots go to $IWSFT_SCREENSHOTS.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { fmt } from '../../src/renderer/src/lib/format.ts'
-import {
-  addLlamaAndQa,
-  CHROMIUM,
-  hasChromium,
-  launchChromium,
-  LLAMA,
-  openApp,
-  runToEnd,
-  screenshot,
-  startFixture,
-  testIdText,
-  withProjectFile,
-  type Fixture,
-  appSuiteHooks
-} from './helpers.ts'
+import { addLlamaAndQa, appSuite, CHROMIUM, hasChromium, LLAMA, runToEnd, screenshot, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'New run checks the model against the dataset; the Inspector shows token text' : `New run model check (skipped: no Chromium at ${CHROMIUM})`
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
   let qa = 0 // tokenised by llama (addLlamaAndQa)
   let plain = 0 // the same rows through the byte tokenizer: no model recorded
-  const errors: string[] = []
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser, allowDirs: [LLAMA] })
+    fx = await app.start({ allowDirs: [LLAMA] })
     qa = await addLlamaAndQa(fx)
     const file = join(fx.dir, 'plain.jsonl')
     writeFileSync(file, JSON.stringify({ prompt: 'What is 1 + 2?', completion: '3', score: 1 }) + '\n')
     plain = (await fx.server!.services.call('datasets.import', { path: file, importId: 'plain', name: 'qa bytes' })).dataset.id
-    page = await openApp(browser, fx.url, errors, { width: 1360, height: 900 })
+    page = await app.open({ viewport: { width: 1360, height: 900 } })
   }, 180_000)
-  appSuiteHooks(errors, () => ({ page, fx, browser }))
 
   it('refuses a dataset the start model did not tokenise, beside the model and the dataset, and disables Launch', async () => {
     expect(withProjectFile(fx.project, (s) => s.getDatasetTokenization(plain))).toBeNull()

@@ -7,25 +7,25 @@ import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writ
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import { processStart } from '../../src/main/store/process-owner.ts'
 import { buildRenderer, RENDERER_OUT, rendererStale } from '../../src/main/cli/commands/serve.ts'
 import { startServer } from '../../src/main/services/http-server.ts'
-import { hasChromium, CHROMIUM, launchChromium, startFixture, type Fixture } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'robust imports and runs in the browser build' : `robust imports and runs in the browser build (skipped: no Chromium at ${CHROMIUM})`
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page | null = null
   const errors: string[] = []
   const open = async (url: string): Promise<Page> => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    page = await fx.browser.newPage({ viewport: { width: 1280, height: 800 } })
     page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`))
     await page.goto(url)
     await page.getByTestId('datasets-table').waitFor()
@@ -33,15 +33,12 @@ suite(title, () => {
   }
   let other: ChildProcess
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser })
+    fx = await app.start()
     other = spawn('sleep', ['600'], { stdio: 'ignore' })
     await new Promise((r) => other.once('spawn', r))
   }, 240_000)
-  afterAll(async () => {
+  afterAll(() => {
     other?.kill('SIGKILL')
-    await fx?.close()
-    await browser?.close()
   })
   afterEach(async () => {
     await page?.close()

@@ -6,60 +6,31 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
-import { fromTraces } from '../../src/main/common/trace.ts'
-import { Rng } from '../../src/main/engine/rng.ts'
 import type { ProjectStore } from '../../src/main/store/types.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, settled, startFixture, testIdText, withProjectFile, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, randomControl, runToEnd, screenshot, settled, testIdText, withProjectFile, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'starting and managing runs' : `starting and managing runs (skipped: no Chromium at ${CHROMIUM})`
 
-function controlData() {
-  const rng = new Rng(5)
-  return fromTraces(
-    'tiny-control',
-    'continuous',
-    3,
-    1,
-    Array.from({ length: 24 }, (_, i) => ({
-      obs: Array.from({ length: 9 }, () => rng.normal()),
-      actions: Array.from({ length: 3 }, () => Math.tanh(rng.normal())),
-      score: i
-    }))
-  )
-}
-
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
-  let errors: string[] = []
   let datasetId = 0
   const withDb = <T>(f: (s: ProjectStore) => T, readonly = true): T => withProjectFile(fx.project, f, readonly)
   const shot = (name: string): Promise<void> => screenshot(page, name)
   const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser })
-    datasetId = withDb((s) => s.putDataset(controlData(), 'test').id, false)
+    fx = await app.start()
+    datasetId = withDb((s) => s.putDataset(randomControl(5, 24), 'test').id, false)
   }, 180_000)
-  afterAll(async () => {
-    await fx?.close()
-    await browser?.close()
-  })
   beforeEach(async () => {
-    errors = []
-    page = await openApp(browser, fx.url, errors, { width: 1280, height: 800 })
-    await page.getByTestId('datasets-table').waitFor()
+    page = await app.open({ ready: 'datasets-table' })
   }, 60_000)
-  afterEach(async () => {
-    await page?.close()
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
 
   it('New run shows the BC reference settings and its cost: 10,000 steps at first, cached after a run trained it', async () => {
     await page.getByTestId('nav-new-run').click()

@@ -4,41 +4,29 @@
 // Screenshots go under $IWSFT_SCREENSHOTS (default <tmp>/iwsft-e2e-screenshots), 16-*.png.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { defaultConfig, type Method } from '../../src/shared/config.ts'
 import { weightStats } from '../../src/shared/weight-stats.ts'
 import { fmt } from '../../src/renderer/src/lib/format.ts'
-import { hasChromium, CHROMIUM, launchChromium, runToEnd, screenshot, startFixture, testIdText, type Fixture, openApp, unexpectedErrors } from './helpers.ts'
+import { hasChromium, CHROMIUM, appSuite, runToEnd, screenshot, testIdText, type Fixture } from './helpers.ts'
 
 const suite = hasChromium ? describe : describe.skip
 const title = hasChromium ? 'bringing LLM data, comparing and inspecting' : `bringing LLM data, comparing and inspecting (skipped: no Chromium at ${CHROMIUM})`
 
 suite(title, () => {
-  let browser: Browser
+  const app = appSuite()
   let fx: Fixture
   let page: Page
-  let errors: string[] = []
   const shot = (name: string): Promise<void> => screenshot(page, name)
   const text = (testId: string): Promise<string> => testIdText(page, testId)
 
   beforeAll(async () => {
-    browser = await launchChromium()
-    fx = await startFixture({ browser })
+    fx = await app.start()
   }, 240_000)
-  afterAll(async () => {
-    await fx?.close()
-    await browser?.close()
-  })
   beforeEach(async () => {
-    errors = []
-    page = await openApp(browser, fx.url, errors, { width: 1280, height: 800 })
-    await page.getByTestId('datasets-table').waitFor()
+    page = await app.open({ ready: 'datasets-table' })
   }, 60_000)
-  afterEach(async () => {
-    await page?.close()
-    expect(unexpectedErrors(errors)).toEqual([])
-  })
 
   it('imports a log-prob JSONL whose tokens are strings (no tokenizer) and shades those strings by ρ_t', async () => {
     const f = join(fx.dir, 'vllm-strings.jsonl')

@@ -5,53 +5,39 @@
 // python/parity/export_ref.py, and the engine's reload matches those numbers too. A run exports
 // through the services (`iwsft export RUN --format hf|peft`), and the merged folder is added back
 // as a model.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { loadPeftWeights, readPeftConfig } from '../../src/main/engine/llm/peft.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { SafetensorsFile } from '../../src/main/engine/llm/safetensors-file.ts'
-import type { Batch } from '../../src/main/engine/policies/policy.ts'
 import { writeLlmExport } from '../../src/main/export/hf-export.ts'
 import { loadLlmCheckpoint } from '../../src/main/jobs/llm-policy.ts'
 import { createServices, type Services } from '../../src/main/services/index.ts'
 import { openProject } from '../../src/main/store/index.ts'
 import { resolveConfig } from '../../src/shared/config.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+import { LLM_FIXTURES as FIX, llamaSequences, loadTinyLlama } from '../helpers/tiny-llama.ts'
+import { tokenBatch } from '../helpers/token-batch.ts'
 
-const FIX = resolve(__dirname, '../fixtures/llm')
 const EXPORT_FIX = join(FIX, 'export')
-const seqs: number[][] = JSON.parse(readFileSync(join(FIX, 'hf/llama/logprobs.json'), 'utf8')).sequences
-const dir = mkdtempSync(join(tmpdir(), 'iwsft-llm-export-'))
+const seqs = llamaSequences()
+const dir = tempDir('iwsft-llm-export-')
 
 let m: LoadedLlm
 beforeAll(async () => {
-  await initBackend('cpu')
-  m = await loadLlm(join(FIX, 'hf/llama'))
+  m = await loadTinyLlama()
 })
-afterAll(() => {
-  m?.dispose()
-  rmSync(dir, { recursive: true, force: true })
-})
-
-function batchOf(): Batch {
-  const B = seqs.length
-  const T = Math.max(...seqs.map((s) => s.length))
-  const ids = new Int32Array(B * T)
-  const mask = new Float32Array(B * T)
-  seqs.forEach((s, b) => s.forEach((t, i) => ((ids[b * T + i] = t), (mask[b * T + i] = 1))))
-  return { B, T, obs: null, actions: tf.tensor2d(ids, [B, T], 'int32'), mask: tf.tensor2d(mask, [B, T]), valid: tf.tensor2d(mask, [B, T]), traceIndex: new Int32Array(B) }
-}
+afterAll(() => m?.dispose())
 
 /** log p(x_t | x_<t), t ≥ 1, of the fixture's sequences */
 function rows(p: LlmPolicy): number[][] {
-  const batch = batchOf()
+  const batch = tokenBatch(seqs)
   const lp = p.logProbs(batch)
   const d = lp.dataSync()
-  tf.dispose([lp, batch.actions, batch.mask, batch.valid!])
+  tf.dispose([lp, batch.actions, batch.mask])
   return seqs.map((s, b) => Array.from(d.slice(b * batch.T + 1, b * batch.T + s.length)))
 }
 

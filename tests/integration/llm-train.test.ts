@@ -5,15 +5,13 @@
 //  - a run with `policy: { kind: "llm" }` in a project: SFT lowers the NLL of its training
 //    completions, iw-SFT logs its weights, checkpoints hold the adapters only, and a cancelled
 //    run resumes to the same end as an unbroken one.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig, type RunConfig } from '../../src/shared/config.ts'
-import { fromTraces, type TraceDataset } from '../../src/main/common/trace.ts'
-import { initBackend } from '../../src/main/engine/backend/index.ts'
-import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
+import type { TraceDataset } from '../../src/main/common/trace.ts'
+import type { LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
 import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
@@ -22,31 +20,19 @@ import { executeRun, resumeRun } from '../../src/main/jobs/execute-run.ts'
 import { loadLlmCheckpoint } from '../../src/main/jobs/llm-policy.ts'
 import { createServices } from '../../src/main/services/index.ts'
 import { openProject, type ProjectStore } from '../../src/main/store/index.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
+import { LLAMA, loadTinyLlama, shiftedReference, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 
-const FIX = resolve(__dirname, '../fixtures/llm')
-const seqs: number[][] = JSON.parse(readFileSync(join(FIX, 'hf/llama/logprobs.json'), 'utf8')).sequences
-const dir = mkdtempSync(join(tmpdir(), 'iwsft-llm-train-'))
+const dir = tempDir('iwsft-llm-train-')
 
 let m: LoadedLlm
 beforeAll(async () => {
-  await initBackend('cpu')
-  m = await loadLlm(join(FIX, 'hf/llama'))
+  m = await loadTinyLlama()
 })
-afterAll(() => {
-  m?.dispose()
-  rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => m?.dispose())
 
 /** 8 traces of different lengths from the fixture's sequences: a prompt (mask 0), then a completion */
-function dataset(): TraceDataset {
-  const traces = Array.from({ length: 8 }, (_, i) => {
-    const s = seqs[i % seqs.length]
-    const ids = i < 4 ? s : s.slice(0, Math.max(2, s.length - 3 - i))
-    const cut = Math.max(1, Math.floor(ids.length / 2))
-    return { id: `t${i}`, actions: ids, mask: ids.map((_, t) => (t >= cut ? 1 : 0)), score: i % 3 }
-  })
-  return fromTraces('tiny', 'sequence', 0, 384, traces)
-}
+const dataset = (): TraceDataset => tinyLlamaDataset({ traces: 8, minLen: 2, shorten: 3 })
 
 const baseConfig = (over: Record<string, unknown> = {}): RunConfig =>
   resolveConfig({
@@ -66,8 +52,7 @@ describe('gradient accumulation', () => {
   // π_ref: the base model's log-probs, shifted per trace so that the weights differ from 1
   let ref: Float32Array
   beforeAll(() => {
-    ref = scoreSteps(new LlmPolicy(m.model, { model: 'llama' }), ds)
-    for (let i = 0; i < 8; i++) for (let t = ds.offsets[i]; t < ds.offsets[i + 1]; t++) ref[t] += 0.4 * ((i % 3) - 1)
+    ref = shiftedReference(m, ds)
   })
 
   async function oneStep(method: RunConfig['method'], micro: number | null): Promise<{ metrics: Record<string, number>; weights: Float32Array[] }> {
@@ -116,7 +101,7 @@ describe('a run whose policy is a project model', () => {
   beforeAll(async () => {
     const file = join(dir, 'p.iwsft')
     const s = await createServices({ projectFile: file, transport: 'cli' })
-    await s.call('models.add', { path: join(FIX, 'hf/llama'), name: 'llama' })
+    await s.call('models.add', { path: LLAMA, name: 'llama' })
     const rows = dataset()
     const lines = Array.from({ length: 8 }, (_, i) => {
       const ids = Array.from(rows.actions.slice(rows.offsets[i], rows.offsets[i + 1]))

@@ -16,7 +16,8 @@ import { initBackend } from '../../src/main/engine/backend/index.ts'
 import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { scoreSteps } from '../../src/main/engine/train/scoring.ts'
-import { LLAMA, lossesOf, readStream, tinyLlamaDataset, writeJobFolder, type StreamRow } from '../helpers/job-folder-fixture.ts'
+import { lossesOf, readStream, writeJobFolder, type StreamRow } from '../helpers/job-folder-fixture.ts'
+import { LLAMA, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 import { launch, pythonTrainer, venvBin, type Launched } from '../helpers/python-trainer.ts'
 
 const py = pythonTrainer()
@@ -72,8 +73,8 @@ describe.skipIf(!py.python)('the Python trainer under torchrun with two processe
 
   beforeAll(async () => {
     await initBackend('cpu')
-    batches = writeJobFolder({ dir: dirOne, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
-    writeJobFolder({ dir: dirTwo, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
+    batches = await writeJobFolder({ dir: dirOne, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
+    await writeJobFolder({ dir: dirTwo, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
     const runOne = await launch(py.python!, [join(dirOne, 'trainer/train.py'), dirOne])
     expect(runOne.code, runOne.stderr.slice(-3000)).toBe(0)
     runTwo = await launch(venvBin('torchrun'), ['--standalone', '--nproc_per_node', '2', join(dirTwo, 'trainer/train.py'), dirTwo])
@@ -134,7 +135,7 @@ describe.skipIf(!py.python)('the Python trainer under torchrun with two processe
 
   it('SIGTERM ends the stream "cancelled" and the process exits non-zero', async () => {
     const job = join(dir, 'cancel')
-    writeJobFolder({
+    await writeJobFolder({
       dir: job,
       config: config({ train: { steps: 2000, batch_size: 4, loss_norm: 'token', log_every: 1, snapshot_every: 10000, eval_every: 10000 } }),
       dataset: ds,
@@ -157,7 +158,7 @@ describe.skipIf(!py.python)('the Python trainer under torchrun with two processe
 
   it('a broken job folder ends the stream "failed", naming the file and line', async () => {
     const job = join(dir, 'broken')
-    writeJobFolder({ dir: job, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
+    await writeJobFolder({ dir: job, config: cfg, dataset: ds, multiplicity, modelPath: LLAMA })
     const lines = readFileSync(join(job, 'data.jsonl'), 'utf8').split('\n')
     const row = JSON.parse(lines[1])
     row.mask = row.mask.slice(1)

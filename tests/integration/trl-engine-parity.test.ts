@@ -19,7 +19,8 @@ import { loadLlm, type LoadedLlm } from '../../src/main/engine/llm/load.ts'
 import type { LoraTarget } from '../../src/main/engine/llm/lora.ts'
 import { LlmPolicy } from '../../src/main/engine/llm/policy.ts'
 import { writeLlmExport } from '../../src/main/export/hf-export.ts'
-import { LLAMA, lossesOf, readStream, shiftedReference, tinyLlamaDataset, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { lossesOf, readStream, writeJobFolder } from '../helpers/job-folder-fixture.ts'
+import { LLAMA, shiftedReference, tinyLlamaDataset } from '../helpers/tiny-llama.ts'
 import { launch, pythonTrainer } from '../helpers/python-trainer.ts'
 
 const py = pythonTrainer()
@@ -125,7 +126,7 @@ describe.skipIf(!py.python)('a Python (TRL) run and an engine run of one config:
       try {
         // the LoRA job starts from the fixture's float32 GGUF of the same model (transformers reads it)
         const model = init.adapters ? { modelPath: LLAMA_GGUF_DIR, ggufFile: 'tiny-llama-F32.gguf' } : { modelPath: LLAMA }
-        writeJobFolder({ dir: job, config, dataset: ds, multiplicity, ...model, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
+        await writeJobFolder({ dir: job, config, dataset: ds, multiplicity, ...model, refLogProbs: ref, initAdapter: init.adapters ? adapterDir : undefined })
         ;({ metrics: engine, logp: engineLogp } = await engineRun(init, config, ds, ref))
       } finally {
         init.dispose()

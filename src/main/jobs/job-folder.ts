@@ -88,8 +88,6 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
   const { multiplicity } = curateForRun(config, ds)
   const hash = datasetHash(ds)
   const model = requireModel(store, policy.model)
-  const B = config.train.batch_size
-  const batches = batchSchedule(config.method, multiplicity, trainerRng(config.seed, false), config.train.steps, B)
   const refLogProbs = referenceLogProbs(store, config, summary.id, hash)
   const curated = Array.from(multiplicity).filter((m) => m > 0).length
   const manifest: JobManifest = {
@@ -116,7 +114,7 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
   const partial = `${target}.partial`
   rmSync(partial, { recursive: true, force: true })
   mkdirSync(partial, { recursive: true })
-  let trainerMissing = false
+  let trainerMissing: boolean
   let initAdapterSkipped: string | null = null
   try {
     const put = (name: string, text: string, mode?: number): void => {
@@ -126,22 +124,14 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
     }
     put('job.json', JSON.stringify(manifest, null, 2) + '\n')
     put('config.json', JSON.stringify(config, null, 2) + '\n')
-    await writeLines(join(partial, 'data.jsonl'), dataRows(ds, multiplicity))
-    put('batches.json', JSON.stringify({ steps: config.train.steps, batch_size: B, batches: batches.map((b) => Array.from(b)) }) + '\n')
-    if (refLogProbs) await writeLines(join(partial, 'ref_logprobs.jsonl'), refRows(ds, multiplicity, refLogProbs))
+    await writeJobData(partial, config, ds, multiplicity, refLogProbs)
     if (opts.mode === 'emit') {
       if (model.format === 'gguf') {
         mkdirSync(join(partial, 'model'))
         cpSync(model.path, join(partial, 'model', basename(model.path)))
       } else cpSync(model.path, join(partial, 'model'), { recursive: true, dereference: true })
     }
-    const trainer = opts.trainerDir ?? trainerSourceDir()
-    if (existsSync(trainer)) {
-      // files, not links: the folder must stand alone on another machine
-      cpSync(trainer, join(partial, 'trainer'), { recursive: true, dereference: true, filter: (src) => !/(__pycache__|\.pyc$|\.egg-info)/.test(src) })
-    } else trainerMissing = true
-    const req = opts.trainerDir ? join(opts.trainerDir, 'requirements.txt') : trainerRequirements()
-    if (existsSync(req)) cpSync(req, join(partial, 'requirements.txt'))
+    trainerMissing = !copyTrainer(partial, opts.trainerDir)
     if (policy.finetune === 'lora' && opts.initAdapter !== false) {
       try {
         await writeInitAdapter(store, config, policy, join(partial, 'init_adapter'), manifest)
@@ -169,6 +159,31 @@ export async function writeJobFolder(store: ProjectStore, config: RunConfig, dir
     throw e
   }
   return { dir: target, manifest, files: listFiles(target), trainerMissing, initAdapterSkipped }
+}
+
+/** The data files of the job folder at `dir`: data.jsonl (the curated traces: multiplicity > 0),
+ *  batches.json (the engine trainer's own batches for the config and seed: batchSchedule with
+ *  trainerRng(seed, false)) and, with `refLogProbs` (the dataset's flat step layout),
+ *  ref_logprobs.jsonl. Returns the batches (trace indices per step). */
+export async function writeJobData(dir: string, config: RunConfig, ds: TraceDataset, multiplicity: Uint8Array, refLogProbs: Float32Array | null): Promise<Int32Array[]> {
+  const { steps, batch_size: B } = config.train
+  const batches = batchSchedule(config.method, multiplicity, trainerRng(config.seed, false), steps, B)
+  await writeLines(join(dir, 'data.jsonl'), dataRows(ds, multiplicity))
+  writeFileSync(join(dir, 'batches.json'), JSON.stringify({ steps, batch_size: B, batches: batches.map((b) => Array.from(b)) }) + '\n')
+  if (refLogProbs) await writeLines(join(dir, 'ref_logprobs.jsonl'), refRows(ds, multiplicity, refLogProbs))
+  return batches
+}
+
+/** trainer/ and requirements.txt of the job folder at `dir`, copied from `trainerDir` (default
+ *  python/trainer of this repository); false when there is no trainer there to copy. */
+export function copyTrainer(dir: string, trainerDir?: string): boolean {
+  const trainer = trainerDir ?? trainerSourceDir()
+  const req = trainerDir ? join(trainerDir, 'requirements.txt') : trainerRequirements()
+  if (existsSync(req)) cpSync(req, join(dir, 'requirements.txt'))
+  if (!existsSync(trainer)) return false
+  // files, not links: the folder must stand alone on another machine
+  cpSync(trainer, join(dir, 'trainer'), { recursive: true, dereference: true, filter: (src) => !/(__pycache__|\.pyc$|\.egg-info)/.test(src) })
+  return true
 }
 
 /** LoRA: θ's starting adapters exactly as an engine run of this config makes them (loadRunModel:

@@ -6,6 +6,7 @@ import { ColumnMapping, rememberedMapping, type ColumnMappingValue } from '../co
 import { histogram } from '../../../shared/weight-stats.ts'
 import { Plot } from '../components/Plot.tsx'
 import { SkippedRows } from '../components/SkippedRows.tsx'
+import { EmptyRow, SelectableRow } from '../components/TableRows.tsx'
 import { useColumns } from '../hooks.ts'
 import { fmt, fmtInt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -287,14 +288,7 @@ export function DatasetsView(): React.JSX.Element {
             </thead>
             <tbody>
               {s.datasets.map((d) => (
-                <tr
-                  key={d.id}
-                  className={current?.id === d.id ? 'selected' : ''}
-                  onClick={() => setSelected(d.id)}
-                  tabIndex={0}
-                  onKeyDown={(e) => e.key === 'Enter' && setSelected(d.id)}
-                  data-testid={`dataset-row-${d.id}`}
-                >
+                <SelectableRow key={d.id} selected={current?.id === d.id} onSelect={() => setSelected(d.id)} testId={`dataset-row-${d.id}`}>
                   <td>{d.name}</td>
                   <td>{d.kind}</td>
                   <td className="num">{fmtInt(d.numTraces)}</td>
@@ -308,15 +302,9 @@ export function DatasetsView(): React.JSX.Element {
                   <td className="mono" title={d.hash}>
                     {d.hash.slice(0, 10)}
                   </td>
-                </tr>
+                </SelectableRow>
               ))}
-              {!s.datasets.length && (
-                <tr>
-                  <td colSpan={7} className="muted">
-                    No datasets yet.
-                  </td>
-                </tr>
-              )}
+              {!s.datasets.length && <EmptyRow columns={7}>No datasets yet.</EmptyRow>}
             </tbody>
           </table>
         </div>

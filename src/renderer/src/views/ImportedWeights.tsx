@@ -15,6 +15,7 @@ import { TokenRho, type TokenRhoToken, type TokenShade } from '../components/Tok
 import { fmt, fmtInt, pct } from '../lib/format.ts'
 import { Kpi } from '../components/Kpi.tsx'
 import { SkippedRows } from '../components/SkippedRows.tsx'
+import { SelectableRow } from '../components/TableRows.tsx'
 import type { SkippedRow } from '../../../shared/contract.ts'
 
 // ----------------------------------------------------------------------------- the API it needs
@@ -315,20 +316,14 @@ export function ImportedWeightsView({ api, initialDatasetId }: { api: ImportedWe
   const perStep = variant === 'per_step'
 
   const row = (r: ByoTraceRowView): React.ReactNode => (
-    <tr
-      key={r.index}
-      className={openTrace === r.index ? 'selected' : undefined}
-      onClick={() => setOpenTrace(r.index)}
-      tabIndex={0}
-      onKeyDown={(e) => e.key === 'Enter' && setOpenTrace(r.index)}
-    >
+    <SelectableRow key={r.index} selected={openTrace === r.index} onSelect={() => setOpenTrace(r.index)}>
       <td>{r.index}</td>
       <td className="mono">{r.id.length > 24 ? r.id.slice(0, 23) + '…' : r.id}</td>
       <td className="num">{fmt(r.score)}</td>
       <td className="num">{fmtInt(r.length)}</td>
       <td className="num">{fmt(r.logWRaw)}</td>
       <td className="num">{fmt(r.w)}</td>
-    </tr>
+    </SelectableRow>
   )
 
   return (

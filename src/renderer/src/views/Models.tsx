@@ -7,6 +7,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { ApiError, type DatasetInfo } from '../../../shared/contract.ts'
 import type { ModelInfo, ModelProgress } from '../../../shared/models.ts'
+import { EmptyRow, SelectableRow } from '../components/TableRows.tsx'
 import { TokenLogprobs, type LogprobToken } from '../components/TokenLogprobs.tsx'
 import { fmt, fmtInt } from '../lib/format.ts'
 import { useApp } from '../state.tsx'
@@ -188,14 +189,7 @@ export function ModelsView(): React.JSX.Element {
             </thead>
             <tbody>
               {models.map((m) => (
-                <tr
-                  key={m.id}
-                  className={current?.id === m.id ? 'selected' : ''}
-                  onClick={() => setSelected(m.id)}
-                  tabIndex={0}
-                  onKeyDown={(e) => e.key === 'Enter' && setSelected(m.id)}
-                  data-testid={`model-row-${m.name}`}
-                >
+                <SelectableRow key={m.id} selected={current?.id === m.id} onSelect={() => setSelected(m.id)} testId={`model-row-${m.name}`}>
                   <td>{m.name}</td>
                   <td>{m.architecture}</td>
                   <td className="num">{(m.parameters / 1e6).toFixed(2)} M</td>
@@ -204,15 +198,9 @@ export function ModelsView(): React.JSX.Element {
                   <td className="num">{fmtInt(m.vocabSize)}</td>
                   <td className="num">{gb(m.memoryBytes)}</td>
                   <td>{m.format}</td>
-                </tr>
+                </SelectableRow>
               ))}
-              {!models.length && (
-                <tr>
-                  <td colSpan={8} className="muted">
-                    No models yet: add a file or folder, or fetch SmolLM2.
-                  </td>
-                </tr>
-              )}
+              {!models.length && <EmptyRow columns={8}>No models yet: add a file or folder, or fetch SmolLM2.</EmptyRow>}
             </tbody>
           </table>
         </div>

@@ -10,6 +10,7 @@ import { METHOD_LABELS } from '../../../shared/config.ts'
 import type { RunInfo, Series } from '../../../shared/contract.ts'
 import { Plot } from '../components/Plot.tsx'
 import { ReplayPanel } from '../components/ReplayPanel.tsx'
+import { EmptyRow } from '../components/TableRows.tsx'
 import { WeightWarnings } from '../components/DiagnosticsPanel.tsx'
 import { useRunWarnings } from '../lib/run-diagnostics.ts'
 import { CheckpointsPanel, ReportControls } from '../components/RunTools.tsx'
@@ -89,13 +90,7 @@ export function RunsView(): React.JSX.Element {
                   <td className="num">{s.live[r.id] ? `${s.live[r.id].step}/${s.live[r.id].total}` : (r.lastStep ?? '–')}</td>
                 </tr>
               ))}
-              {!s.runs.length && (
-                <tr>
-                  <td colSpan={4} className="muted">
-                    No runs yet: start one from “New run”.
-                  </td>
-                </tr>
-              )}
+              {!s.runs.length && <EmptyRow columns={4}>No runs yet: start one from “New run”.</EmptyRow>}
             </tbody>
           </table>
         </div>
