@@ -270,7 +270,8 @@ export class CausalLm implements DecoderWeights {
    */
   targetLogProbs(h: tf.Tensor2D, targets: tf.Tensor1D, keepSoftmax = false): tf.Tensor1D {
     const n = h.shape[0]
-    // lp and (for a backward) softmax − onehot in one kernel on the native backend (native-ops)
+    // targetLogSoftmax: with the gradient wanted (the softmax kept, or the backward) one fused kernel
+    // on the native backend; for lp alone the faster log-sum-exp + gather
     if (!underGradientTape()) return tf.tidy(() => targetLogSoftmax(this.logits(h), targets, false).lp)
     const tied = this.spec.tiedHead
     const w = this.weight(tied ? 'embed' : 'head.weight') as tf.Tensor2D
