@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../../src/shared/config.ts'
 import { weightedNll } from '../../src/main/engine/objectives/loss.ts'
+import { maskLengths } from '../../src/main/engine/data/batch.ts'
+import { logWeightRaw, type TraceWeightSettings } from '../../src/main/engine/weights.ts'
 import { AdamOptimizer, learningRate } from '../../src/main/engine/train/optim.ts'
 import { GaussianMlpPolicy } from '../../src/main/engine/policies/gaussian-mlp.ts'
 import { Rng, WeightedSampler } from '../../src/main/engine/rng.ts'
@@ -86,6 +88,78 @@ describe('loss normalisations', () => {
       [2, 7]
     ])
     expect(weightedNll(logp(), mask(), null, w, 'trace').dataSync()[0]).toBeCloseTo(2.875, 6)
+  })
+})
+
+describe('mask lengths counted on the host', () => {
+  // 7 rows (−1/7 is not a float32; rounding −1/7 then dividing by 5 or 7 differs from rounding
+  // −1/35 or −1/49, so a shortcut would show) of lengths 5, 7, 1, 0 (clamps to 1), 3, 8, 2
+  const B = 7
+  const T = 8
+  const lens = [5, 7, 1, 0, 3, 8, 2]
+  const hostMask = Float32Array.from({ length: B * T }, (_, i) => (i % T < lens[Math.floor(i / T)] ? 1 : 0))
+  const logpVals = Array.from({ length: B * T }, (_, i) => -((i * 0.37) % 3) - 0.05)
+  it('counts |τ| per row (at least 1) and the batch total (at least 1)', () => {
+    const l = maskLengths(hostMask, B, T)
+    expect(Array.from(l.perTrace)).toEqual([5, 7, 1, 1, 3, 8, 2])
+    expect(l.total).toBe(26)
+    expect(maskLengths(new Float32Array(8), 2, 4)).toEqual({ perTrace: Float32Array.from([1, 1]), total: 1 })
+  })
+  // the trainer passes them; the loss and the weights must give the same float32 numbers as
+  // when they reduce the mask themselves: values and gradients compared bit for bit
+  const variants = [
+    { norm: 'trace', traceW: false, stepW: false },
+    { norm: 'trace', traceW: true, stepW: false },
+    { norm: 'trace', traceW: false, stepW: true },
+    { norm: 'token', traceW: false, stepW: false },
+    { norm: 'token', traceW: true, stepW: false },
+    { norm: 'token', traceW: false, stepW: true }
+  ] as const
+  for (const v of variants) {
+    it(`weightedNll ${v.norm}${v.traceW ? ', trace weights' : ''}${v.stepW ? ', step weights' : ''}: the same bits with and without them`, () => {
+      const lengths = maskLengths(hostMask, B, T)
+      const run = (withLengths: boolean): number[] =>
+        tf.tidy(() => {
+          const mask = tf.tensor2d(hostMask, [B, T])
+          const traceW = v.traceW ? tf.tensor1d([0.7, 1.9, 0.4, 1, 2.3, 0.05, 1.1]) : null
+          const stepW = v.stepW
+            ? tf.tensor2d(
+                logpVals.map((x) => 1 / (1 - x)),
+                [B, T]
+              )
+            : null
+          const { value, grads } = tf.variableGrads(() => weightedNll(tf.mul(x, 1.3) as tf.Tensor2D, mask, traceW, stepW, v.norm, withLengths ? lengths : undefined), [x])
+          return [value.dataSync()[0], ...grads[x.name].dataSync()]
+        })
+      const x = tf.variable(tf.tensor2d(logpVals, [B, T]))
+      const a = run(true)
+      const b = run(false)
+      x.dispose()
+      expect(Float32Array.from(a)).toEqual(Float32Array.from(b))
+      expect(a[0]).not.toBe(0)
+    })
+  }
+  it('logWeightRaw: the same bits with and without them', () => {
+    const l = maskLengths(hostMask, B, T)
+    const s: TraceWeightSettings = { temp: 0.7, aggregate: 'mean', per_step: null, clamp: [0, 16], normalize: false }
+    const raw = (withLengths: boolean): Float32Array =>
+      tf.tidy(
+        () =>
+          logWeightRaw(
+            tf.tensor2d(logpVals, [B, T]),
+            tf.tensor2d(
+              logpVals.map((x) => x * 1.1 - 0.03),
+              [B, T]
+            ),
+            tf.tensor2d(hostMask, [B, T]),
+            s,
+            withLengths ? l.perTrace : undefined
+          ).dataSync() as Float32Array
+      )
+    const a = raw(true)
+    expect(a).toEqual(raw(false))
+    // row 2 by hand (one step, logp −(0.37·16 mod 3) − 0.05 = −2.97): 0.7 · (0.1 · 2.97 + 0.03)
+    expect(a[2]).toBeCloseTo(0.7 * (0.1 * 2.97 + 0.03), 5)
   })
 })
 

@@ -20,13 +20,15 @@ export function rho(logq: tf.Tensor2D, logref: tf.Tensor2D, perStep: WeightSetti
 
 /** Raw log weight per trace, paper eq. 11: log w(τ) = k · Σ_t mask_t · g(ρ_t), with
  *  k = temp / |τ| ("mean": a temperature on the mean log ratio) or k = temp ("sum").
- *  |τ| counts masked steps only, so padding and prompt tokens never enter. Returns [B]. */
-export function logWeightRaw(logq: tf.Tensor2D, logref: tf.Tensor2D, mask: tf.Tensor2D, s: TraceWeightSettings): tf.Tensor1D {
+ *  |τ| counts masked steps only, so padding and prompt tokens never enter. Returns [B].
+ *  `perTraceLength`: max(|τ|, 1) of each row counted on the host (data/batch.ts maskLengths);
+ *  without it, reduced from `mask` on the device (the same numbers). */
+export function logWeightRaw(logq: tf.Tensor2D, logref: tf.Tensor2D, mask: tf.Tensor2D, s: TraceWeightSettings, perTraceLength?: Float32Array): tf.Tensor1D {
   return tf.tidy(() => {
     const g = rho(logq, logref, s.per_step)
     const sum = tf.sum(tf.mul(g, mask), 1)
     if (s.aggregate === 'sum') return tf.mul(sum, s.temp) as tf.Tensor1D
-    const len = tf.maximum(tf.sum(mask, 1), 1)
+    const len = perTraceLength ? tf.tensor1d(perTraceLength) : tf.maximum(tf.sum(mask, 1), 1)
     return tf.mul(tf.div(sum, len), s.temp) as tf.Tensor1D
   })
 }

@@ -84,6 +84,28 @@ export function toDevice(h: HostBatch, ds: Pick<TraceDataset, 'kind' | 'obsDim' 
   }
 }
 
+/** What the loss and the trace weights divide by: |τ_b| = max(Σ_t mask_bt, 1) per row and
+ *  max(Σ_bt mask_bt, 1) for the whole batch. Counted on the host, where the mask is made, so a
+ *  step does not reduce the mask on the device for them (issue 17: ~4 fewer ops a step). Exact,
+ *  and so the same float32 numbers as the device's reduction: the counts are integers. */
+export interface MaskLengths {
+  /** [B] */
+  perTrace: Float32Array
+  total: number
+}
+
+export function maskLengths(mask: Float32Array, B: number, T: number): MaskLengths {
+  const perTrace = new Float32Array(B)
+  let total = 0
+  for (let b = 0; b < B; b++) {
+    let n = 0
+    for (let t = 0; t < T; t++) n += mask[b * T + t]
+    perTrace[b] = Math.max(n, 1)
+    total += n
+  }
+  return { perTrace, total: Math.max(total, 1) }
+}
+
 export function disposeBatch(b: Batch): void {
   b.obs?.dispose()
   b.actions.dispose()

@@ -7,6 +7,7 @@
 // (authors' control code); "token" = sum over all masked steps of the batch divided by their
 // count (authors' LLM code).
 import * as tf from '@tensorflow/tfjs'
+import type { MaskLengths } from '../data/batch.ts'
 
 export type LossNorm = 'trace' | 'token'
 
@@ -15,8 +16,10 @@ export type LossNorm = 'trace' | 'token'
  * @param mask  [B, T] 1 where the step counts
  * @param traceW [B] per-trace weights, or null (w = 1)
  * @param stepW  [B, T] per-step weights, or null
+ * @param lengths the mask's counts, from the host (the trainer); without them they are reduced
+ *   from `mask` on the device. The same float32 numbers either way.
  */
-export function weightedNll(logp: tf.Tensor2D, mask: tf.Tensor2D, traceW: tf.Tensor1D | null, stepW: tf.Tensor2D | null, norm: LossNorm): tf.Scalar {
+export function weightedNll(logp: tf.Tensor2D, mask: tf.Tensor2D, traceW: tf.Tensor1D | null, stepW: tf.Tensor2D | null, norm: LossNorm, lengths?: MaskLengths): tf.Scalar {
   // With the weights held constant the loss is linear in log π: L = Σ_{b,t} c_bt log π_bt with
   //   c_bt = −w(τ_b) w_t mask_bt / (B |τ_b|)   ("trace"),   −w(τ_b) w_t mask_bt / Σ mask   ("token").
   // So c is made once, from the mask and the weights, and is both the loss's gradient (one
@@ -26,16 +29,25 @@ export function weightedNll(logp: tf.Tensor2D, mask: tf.Tensor2D, traceW: tf.Ten
   const f = tf.customGrad((lp, save) => {
     const x = lp as tf.Tensor2D
     const B = x.shape[0]
-    // d L / d (Σ_t w_t mask_t log π_t of trace b): [B] or one number for all
-    let coef: tf.Tensor
+    // d L / d (Σ_t w_t mask_t log π_t of trace b): [B, 1] or one number for all
+    let c: tf.Tensor
     if (norm === 'trace') {
-      const len = tf.maximum(tf.sum(mask, 1), 1)
-      coef = traceW ? tf.div(tf.mul(traceW, -1 / B), len) : tf.div(-1 / B, len)
+      if (lengths && !traceW) {
+        // −(1/B)/|τ_b| per row, one upload; float32 division is correctly rounded on the host
+        // (in double, then rounded) as on the device, so this is bit-identical to the kernel
+        const b1 = Math.fround(-1 / B)
+        c = tf.tensor2d(
+          lengths.perTrace.map((l) => Math.fround(b1 / l)),
+          [B, 1]
+        )
+      } else {
+        const len = lengths ? tf.tensor1d(lengths.perTrace) : tf.maximum(tf.sum(mask, 1), 1)
+        c = tf.reshape(traceW ? tf.div(tf.mul(traceW, -1 / B), len) : tf.div(-1 / B, len), [B, 1])
+      }
     } else {
-      const perCount = tf.div(-1, tf.maximum(tf.sum(mask), 1))
-      coef = traceW ? tf.mul(perCount, traceW) : perCount
+      const perCount = lengths ? tf.scalar(Math.fround(-1 / lengths.total)) : tf.div(-1, tf.maximum(tf.sum(mask), 1))
+      c = traceW ? tf.reshape(tf.mul(perCount, traceW), [B, 1]) : perCount
     }
-    let c = coef.rank === 1 ? tf.reshape(coef, [B, 1]) : coef
     if (stepW) c = tf.mul(c, stepW)
     c = tf.mul(c, mask)
     ;(save as (t: tf.Tensor[]) => void)([c])

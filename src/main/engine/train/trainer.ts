@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs'
 import { isImportanceWeighted, isPerStep, trainsOnAllData, type RunConfig } from '../../../shared/config.ts'
 import { clampFraction, weightStats } from '../../../shared/weight-stats.ts'
 import type { WeightSnapshot } from '../../common/tensors.ts'
-import { disposeBatch, gatherBatch, gatherStepSample, gatherStepValues, maskedSteps, stepValuesAt, toDevice, type HostBatch } from '../data/batch.ts'
+import { disposeBatch, gatherBatch, gatherStepSample, gatherStepValues, maskedSteps, maskLengths, stepValuesAt, toDevice, type HostBatch, type MaskLengths } from '../data/batch.ts'
 import type { TraceDataset } from '../../common/trace.ts'
 import { weightedNll } from '../objectives/loss.ts'
 import type { Batch, Policy } from '../policies/policy.ts'
@@ -163,28 +163,29 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       for (const host of hosts) {
         const share = hosts.length === 1 ? 1 : (tc.loss_norm === 'token' ? Math.max(1, tokens(host)) : host.B) / total
         const batch = toDevice(host, ds)
+        const lengths = maskLengths(host.mask, host.B, host.T)
         try {
           // 3. weight: all the loss needs besides π_θ's own forward pass
-          const wIn = logQ ? weightInputs(ds, host, batch, ref!, logQ, perStep, ws) : null
+          const wIn = logQ ? weightInputs(ds, host, batch, lengths, ref!, logQ, perStep, ws) : null
           if (wIn?.trace) kept.push(wIn.trace)
           // 4. loss; where no other source gave log q, q = π_θ under stop-gradient (q = current)
           const { value, grads } = tf.variableGrads(() => {
             const logp = policy.logProbs(batch)
             let l: tf.Scalar
-            if (!wIn) l = weightedNll(logp, batch.mask, null, null, tc.loss_norm)
-            else if (wIn.trace) l = weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm)
+            if (!wIn) l = weightedNll(logp, batch.mask, null, null, tc.loss_norm, lengths)
+            else if (wIn.trace) l = weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm, lengths)
             else {
               const logq = wIn.logq ?? stopGradient(logp)
               const logref = wIn.logref!
               if (perStep) {
                 const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
                 keptStep.push({ w: tf.keep(wStep), rho: tf.keep(tf.sub(logq, logref)), mask: host.mask })
-                l = weightedNll(logp, batch.mask, null, wStep, tc.loss_norm)
+                l = weightedNll(logp, batch.mask, null, wStep, tc.loss_norm, lengths)
               } else {
-                const raw = logWeightRaw(logq, logref, batch.mask, ws)
+                const raw = logWeightRaw(logq, logref, batch.mask, ws, lengths.perTrace)
                 const w = clampedWeight(raw, ws)
                 kept.push({ raw: tf.keep(raw), w: tf.keep(w) })
-                l = weightedNll(logp, batch.mask, w, null, tc.loss_norm)
+                l = weightedNll(logp, batch.mask, w, null, tc.loss_norm, lengths)
               }
             }
             return share === 1 ? l : (l.mul(share) as tf.Scalar)
@@ -272,6 +273,7 @@ function weightInputs(
   ds: TraceDataset,
   host: HostBatch,
   batch: Batch,
+  lengths: MaskLengths,
   ref: Float32Array,
   logQ: LogQ,
   perStep: boolean,
@@ -283,7 +285,7 @@ function weightInputs(
   const trace =
     !perStep && logq
       ? tf.tidy(() => {
-          const raw = logWeightRaw(logq, logref, batch.mask, ws)
+          const raw = logWeightRaw(logq, logref, batch.mask, ws, lengths.perTrace)
           return { raw, w: clampedWeight(raw, ws) }
         })
       : null
