@@ -125,3 +125,30 @@ describe('per-step clip fraction (step_clip_fraction)', () => {
     expect(m.step_w_mean).toBeCloseTo(2, 5)
   })
 })
+
+describe('tensors a step leaves behind', () => {
+  // every weight path of the trainer (the weights of q = current are made off the tape,
+  // weights.ts untaped, and kept for logging), the BC reference and the policy's own
+  // initialisation: after a run only the policy's variables remain, and nothing after those
+  const paths: Array<[string, Record<string, unknown>]> = [
+    ['SFT', { method: 'sft' }],
+    ['iw-SFT(Q), q current', { weights: { q: { kind: 'current' }, normalize: false } }],
+    ['iw-SFT(Q), q current, normalised', { weights: { q: { kind: 'current' }, normalize: true } }],
+    ['iw-SFT per step, q current', { method: 'iw-sft-step', weights: { q: { kind: 'current' } } }],
+    [
+      'iw-SFT(Q), q EMA, micro-batches',
+      { weights: { q: { kind: 'ema', beta: 0.9 }, normalize: false }, train: { steps: 30, batch_size: 8, micro_batch: 3, log_every: 5, snapshot_every: 1000, eval_every: 1000 } }
+    ]
+  ]
+  for (const [name, o] of paths) {
+    it(name, async () => {
+      const config = cfg(o)
+      const ds = lin(3)
+      const before = tf.memory().numTensors
+      const r = await runExperiment(config, ds, {})
+      expect(tf.memory().numTensors - before).toBe(r.policy.variables.length)
+      r.policy.dispose()
+      expect(tf.memory().numTensors).toBe(before)
+    })
+  }
+})

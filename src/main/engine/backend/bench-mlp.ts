@@ -38,8 +38,8 @@ function runMlpBench(steps: number): number {
   const vars: tf.Variable[] = []
   for (let l = 0; l + 1 < sizes.length; l++) {
     const fanIn = sizes[l]
-    vars.push(tf.variable(tf.tensor2d(seededFloats(fanIn * sizes[l + 1], 11 + l, Math.sqrt(6 / fanIn)), [fanIn, sizes[l + 1]]), true, `bench_w${l}`))
-    vars.push(tf.variable(tf.zeros([sizes[l + 1]]), true, `bench_b${l}`))
+    vars.push(tf.tidy(() => tf.variable(tf.tensor2d(seededFloats(fanIn * sizes[l + 1], 11 + l, Math.sqrt(6 / fanIn)), [fanIn, sizes[l + 1]]), true, `bench_w${l}`)))
+    vars.push(tf.tidy(() => tf.variable(tf.zeros([sizes[l + 1]]), true, `bench_b${l}`)))
   }
   const x = tf.tensor2d(seededFloats(batch * inputs, 101, 1), [batch, inputs])
   const y = tf.tensor2d(seededFloats(batch * outputs, 102, 1), [batch, outputs])

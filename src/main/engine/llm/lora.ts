@@ -79,8 +79,8 @@ export class LoraAdapters {
         const [inD, outD] = shape
         const bound = 1 / Math.sqrt(inD)
         const name = `layers.${l}.${t}`
-        const A = tf.variable(tf.randomUniform([inD, settings.rank], -bound, bound, 'float32', seed + k++), trainable, `lora${id}/${name}/A`)
-        const B = tf.variable(tf.zeros([settings.rank, outD]), trainable, `lora${id}/${name}/B`)
+        const A = tf.tidy(() => tf.variable(tf.randomUniform([inD, settings.rank], -bound, bound, 'float32', seed + k++), trainable, `lora${id}/${name}/A`))
+        const B = tf.tidy(() => tf.variable(tf.zeros([settings.rank, outD]), trainable, `lora${id}/${name}/B`))
         a.modules.set(name, { A, B })
       }
     }

@@ -22,7 +22,7 @@ export class CategoricalPolicy implements Policy {
     trainable = true
   ) {
     if (vars) this.variables = vars
-    else if (spec.obsDim === 0) this.variables = [tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('categorical/logits'))]
+    else if (spec.obsDim === 0) this.variables = [tf.tidy(() => tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('categorical/logits')))]
     else {
       if (!rng) throw new Error('CategoricalPolicy needs an Rng to initialise')
       this.variables = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'categorical', trainable)

@@ -30,7 +30,7 @@ export class GaussianMlpPolicy implements Policy {
     else {
       if (!rng) throw new Error('GaussianMlpPolicy needs an Rng to initialise')
       const net = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'gaussian', trainable)
-      this.variables = [...net, tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('gaussian/log_std'))]
+      this.variables = [...net, tf.tidy(() => tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('gaussian/log_std')))]
     }
   }
 

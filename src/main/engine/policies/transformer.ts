@@ -133,7 +133,7 @@ export class TransformerPolicy implements Policy {
       if (opts.weights) {
         const w = opts.weights[i]
         if (w.shape.join('x') !== shape.join('x')) throw new Error(`transformer: weight ${name} has shape [${w.shape}], expected [${shape}]`)
-        return tf.variable(w.clone(), trainable, fullName, 'float32')
+        return tf.tidy(() => tf.variable(w.clone(), trainable, fullName, 'float32'))
       }
       const n = shape.reduce((a, b) => a * b, 1)
       const data = new Float32Array(n)
@@ -142,7 +142,7 @@ export class TransformerPolicy implements Policy {
         const std = init === 'proj' ? projStd : 0.02
         for (let k = 0; k < n; k++) data[k] = rng.normal() * std
       }
-      return tf.variable(tf.tensor(data, shape, 'float32'), trainable, fullName, 'float32')
+      return tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), trainable, fullName, 'float32'))
     })
     let k = 0
     const next = (): tf.Variable => this.variables[k++]
