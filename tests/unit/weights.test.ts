@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs'
 import { readFileSync } from 'node:fs'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { clampFraction, effectiveSampleSize } from '../../src/shared/weight-stats.ts'
-import { clampedWeight, logWeightRaw, perStepWeight, type TraceWeightSettings } from '../../src/main/engine/weights.ts'
+import { clampedWeight, logWeightRaw, perStepWeight, stopGradient, untaped, type TraceWeightSettings } from '../../src/main/engine/weights.ts'
 
 interface Trace {
   logq: number[]
@@ -81,5 +81,23 @@ describe('weights by hand', () => {
     // exp(-200) underflows to 0 in float32, but w_i·B/Σw = [1/4, 3/4]·2 = [0.5, 1.5]
     const w = clampedWeight(tf.tensor1d([-200, -200 + Math.log(3)]), s).dataSync()
     close(w, [0.5, 1.5], 1e-4)
+  })
+})
+
+describe('untaped (the weights under the gradient tape)', () => {
+  it('what it computes is a constant to the gradient, and its extra outputs outlive the tidy', () => {
+    const x = tf.variable(tf.tensor1d([1, 2, 3]))
+    let kept: tf.Tensor | null = null
+    const { value, grads } = tf.variableGrads(() => {
+      // L = Σ x · c with c = 2x held constant: dL/dx = c = 2x (4x if c were differentiated)
+      const [c, extra] = untaped(() => [tf.mul(x, 2), tf.add(x, 1)])
+      kept = extra
+      return tf.sum(tf.mul(x, c)) as tf.Scalar
+    }, [x])
+    expect(value.dataSync()[0]).toBeCloseTo(2 * (1 + 4 + 9), 5)
+    expect(Array.from(grads[x.name].dataSync())).toEqual([2, 4, 6])
+    expect(Array.from(kept!.dataSync())).toEqual([2, 3, 4])
+    expect(Array.from(stopGradient(x).dataSync())).toEqual([1, 2, 3])
+    tf.dispose([value, grads[x.name], kept!, x])
   })
 })

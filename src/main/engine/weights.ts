@@ -62,13 +62,24 @@ export function perStepWeight(logq: tf.Tensor2D, logref: tf.Tensor2D, mask: tf.T
   })
 }
 
-/** q = π_θ with stop-gradient ("current" q): the same values as a tensor the gradient tape does
- *  not connect to x, so the weight computation is never differentiated. A custom-gradient
- *  identity returning zeros would be exact too, but the backward pass would still run through
- *  every weight op only to multiply by zero (+28% kernels a step). Made by a tf.customGrad with
- *  no inputs (the ops inside one are not recorded, and a tape node with no inputs lies on no
- *  path from θ): it stays on the device, no read-back and no re-upload (issue 17). */
+/** Values the gradient never flows through, computed under tf.variableGrads with the tape off:
+ *  f runs as the forward pass of a tf.customGrad with no inputs. The tape records none of a
+ *  customGrad's inner ops, and a node with no inputs lies on no path from θ, so whatever f reads
+ *  (log π_θ itself: q = π_θ with stop-gradient, "current" q) enters as a constant. No read-back
+ *  and re-upload, no clone, and none of the tape's bookkeeping (a node and a clone of each saved
+ *  tensor) for the weight ops (issue 17). Returns f's tensors: the first as the kernel's
+ *  output, the others kept (the caller disposes them). */
+export function untaped(f: () => tf.Tensor[]): tf.Tensor[] {
+  let rest: tf.Tensor[] = []
+  const kernel = tf.customGrad((() => {
+    const outs = f()
+    rest = outs.slice(1).map((t) => tf.keep(t))
+    return { value: outs[0], gradFunc: () => [] }
+  }) as unknown as Parameters<typeof tf.customGrad>[0])
+  return [kernel() as tf.Tensor, ...rest]
+}
+
+/** x as a constant to the gradient tape (a copy; see untaped). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  const detached = tf.customGrad((() => ({ value: tf.clone(x), gradFunc: () => [] })) as unknown as Parameters<typeof tf.customGrad>[0])
-  return detached() as T
+  return untaped(() => [tf.clone(x)])[0] as T
 }

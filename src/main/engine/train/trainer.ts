@@ -16,7 +16,7 @@ import { weightedNll } from '../objectives/loss.ts'
 import type { Batch, Policy } from '../policies/policy.ts'
 import { WeightedSampler, type Rng } from '../rng.ts'
 import { samplingMass } from './batch-schedule.ts'
-import { clampedWeight, logWeightRaw, perStepWeight, stopGradient } from '../weights.ts'
+import { clampedWeight, logWeightRaw, perStepWeight, untaped } from '../weights.ts'
 import { createLogQ, type LogQ } from './log-q.ts'
 import { AdamOptimizer, learningRate } from './optim.ts'
 import { weightSnapshot } from './scoring.ts'
@@ -175,16 +175,20 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
             if (!wIn) l = weightedNll(logp, batch.mask, null, null, tc.loss_norm, lengths)
             else if (wIn.trace) l = weightedNll(logp, batch.mask, wIn.trace.w, null, tc.loss_norm, lengths)
             else {
-              const logq = wIn.logq ?? stopGradient(logp)
+              // the weights, off the tape: log q is π_θ's own log-probs (q = current, a
+              // constant there) or θ_q's / the cache's
+              const logq = wIn.logq ?? logp
               const logref = wIn.logref!
               if (perStep) {
-                const wStep = perStepWeight(logq, logref, batch.mask, ws.step_clip)
-                keptStep.push({ w: tf.keep(wStep), rho: tf.keep(tf.sub(logq, logref)), mask: host.mask })
+                const [wStep, rho] = untaped(() => [perStepWeight(logq, logref, batch.mask, ws.step_clip), tf.sub(logq, logref)]) as tf.Tensor2D[]
+                keptStep.push({ w: tf.keep(wStep), rho, mask: host.mask })
                 l = weightedNll(logp, batch.mask, null, wStep, tc.loss_norm, lengths)
               } else {
-                const raw = logWeightRaw(logq, logref, batch.mask, ws, lengths.perTrace)
-                const w = clampedWeight(raw, ws)
-                kept.push({ raw: tf.keep(raw), w: tf.keep(w) })
+                const [w, raw] = untaped(() => {
+                  const r = logWeightRaw(logq, logref, batch.mask, ws, lengths.perTrace)
+                  return [clampedWeight(r, ws), r]
+                }) as tf.Tensor1D[]
+                kept.push({ raw, w: tf.keep(w) })
                 l = weightedNll(logp, batch.mask, w, null, tc.loss_norm, lengths)
               }
             }
