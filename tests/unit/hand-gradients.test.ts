@@ -15,7 +15,7 @@ import { GaussianMlpPolicy } from '../../src/main/engine/policies/gaussian-mlp.t
 import { TransformerPolicy } from '../../src/main/engine/policies/transformer.ts'
 import type { Batch, Policy } from '../../src/main/engine/policies/policy.ts'
 import { Rng } from '../../src/main/engine/rng.ts'
-import { stopGradient } from '../../src/main/engine/weights.ts'
+import { untaped } from '../../src/main/engine/weights.ts'
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI)
 
@@ -173,8 +173,8 @@ function bothGrads(policy: Policy, batch: Batch, ref: (vars: tf.Tensor[]) => tf.
       : null
   const engine = tf.variableGrads(() => {
     const logp = policy.logProbs(batch)
-    // q = current: w from stopGradient(log π) (constant), as the trainer does
-    const wq = weighting === 'current-q' ? (tf.exp(tf.mul(tf.sum(tf.mul(stopGradient(logp), batch.mask), 1), 0.1)) as tf.Tensor1D) : w
+    // q = current: w from log π as a constant (off the tape), as the trainer does
+    const wq = weighting === 'current-q' ? (untaped(() => [tf.exp(tf.mul(tf.sum(tf.mul(logp, batch.mask), 1), 0.1))])[0] as tf.Tensor1D) : w
     return weightedNll(logp, batch.mask, wq, stepW, norm)
   }, policy.variables)
   const reference = tf.grads((...vars: tf.Tensor[]) => {

@@ -103,7 +103,8 @@ describe('mask lengths counted on the host', () => {
     const l = maskLengths(hostMask, B, T)
     expect(Array.from(l.perTrace)).toEqual([5, 7, 1, 1, 3, 8, 2])
     expect(l.total).toBe(26)
-    expect(maskLengths(new Float32Array(8), 2, 4)).toEqual({ perTrace: Float32Array.from([1, 1]), total: 1 })
+    expect(l.count).toBe(26)
+    expect(maskLengths(new Float32Array(8), 2, 4)).toEqual({ perTrace: Float32Array.from([1, 1]), total: 1, count: 0 })
   })
   // the trainer passes them; the loss and the weights must give the same float32 numbers as
   // when they reduce the mask themselves: values and gradients compared bit for bit

@@ -78,8 +78,3 @@ export function untaped(f: () => tf.Tensor[]): tf.Tensor[] {
   }) as unknown as Parameters<typeof tf.customGrad>[0])
   return [kernel() as tf.Tensor, ...rest]
 }
-
-/** x as a constant to the gradient tape (a copy; see untaped). */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return untaped(() => [tf.clone(x)])[0] as T
-}

@@ -2,6 +2,7 @@
 // batch 256, Adam, mean squared error, the loss read back every step (as a training loop that
 // logs it does). Weights come from a fixed seed so every backend runs the same numbers.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import { activeBackend, initBackend, type BackendName } from './index.ts'
 
 export const MLP_SHAPE = { inputs: 17, hidden: [256, 256, 256], outputs: 6, batch: 256 } as const
@@ -38,8 +39,8 @@ function runMlpBench(steps: number): number {
   const vars: tf.Variable[] = []
   for (let l = 0; l + 1 < sizes.length; l++) {
     const fanIn = sizes[l]
-    vars.push(tf.tidy(() => tf.variable(tf.tensor2d(seededFloats(fanIn * sizes[l + 1], 11 + l, Math.sqrt(6 / fanIn)), [fanIn, sizes[l + 1]]), true, `bench_w${l}`)))
-    vars.push(tf.tidy(() => tf.variable(tf.zeros([sizes[l + 1]]), true, `bench_b${l}`)))
+    vars.push(variableOf(() => tf.tensor2d(seededFloats(fanIn * sizes[l + 1], 11 + l, Math.sqrt(6 / fanIn)), [fanIn, sizes[l + 1]]), true, `bench_w${l}`))
+    vars.push(variableOf(() => tf.zeros([sizes[l + 1]]), true, `bench_b${l}`))
   }
   const x = tf.tensor2d(seededFloats(batch * inputs, 101, 1), [batch, inputs])
   const y = tf.tensor2d(seededFloats(batch * outputs, 102, 1), [batch, outputs])

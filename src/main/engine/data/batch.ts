@@ -92,18 +92,20 @@ export interface MaskLengths {
   /** [B] */
   perTrace: Float32Array
   total: number
+  /** Σ mask itself (0 for a batch with nothing to score): what micro-batches' shares add up */
+  count: number
 }
 
 export function maskLengths(mask: Float32Array, B: number, T: number): MaskLengths {
   const perTrace = new Float32Array(B)
-  let total = 0
+  let count = 0
   for (let b = 0; b < B; b++) {
     let n = 0
     for (let t = 0; t < T; t++) n += mask[b * T + t]
     perTrace[b] = Math.max(n, 1)
-    total += n
+    count += n
   }
-  return { perTrace, total: Math.max(total, 1) }
+  return { perTrace, total: Math.max(count, 1), count }
 }
 
 export function disposeBatch(b: Batch): void {

@@ -7,6 +7,7 @@
 // Layouts: the engine stores a linear as W [in, out] (weights.ts); PEFT's lora_A.weight is
 // [r, in] and lora_B.weight [out, r] (torch.nn.Linear's [out, in]), i.e. the transposes of A, B.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import { LlmError } from './errors.ts'
 import type { LlmSpec } from './spec.ts'
 import type { LinearHookParams } from './decoder.ts'
@@ -79,8 +80,8 @@ export class LoraAdapters {
         const [inD, outD] = shape
         const bound = 1 / Math.sqrt(inD)
         const name = `layers.${l}.${t}`
-        const A = tf.tidy(() => tf.variable(tf.randomUniform([inD, settings.rank], -bound, bound, 'float32', seed + k++), trainable, `lora${id}/${name}/A`))
-        const B = tf.tidy(() => tf.variable(tf.zeros([settings.rank, outD]), trainable, `lora${id}/${name}/B`))
+        const A = variableOf(() => tf.randomUniform([inD, settings.rank], -bound, bound, 'float32', seed + k++), trainable, `lora${id}/${name}/A`)
+        const B = variableOf(() => tf.zeros([settings.rank, outD]), trainable, `lora${id}/${name}/B`)
         a.modules.set(name, { A, B })
       }
     }

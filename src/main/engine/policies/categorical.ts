@@ -2,6 +2,7 @@
 // and no hidden layers, f is a single vector of logits: the context-free bandit policy,
 // uniform at initialisation (logits 0), which is the bandit's π_ref.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import { readBack } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
 import { cloneVariables, mlpBackward, mlpForward, mlpForwardKeep, mlpVariables, uniqueName } from './mlp.ts'
@@ -22,7 +23,7 @@ export class CategoricalPolicy implements Policy {
     trainable = true
   ) {
     if (vars) this.variables = vars
-    else if (spec.obsDim === 0) this.variables = [tf.tidy(() => tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('categorical/logits')))]
+    else if (spec.obsDim === 0) this.variables = [variableOf(() => tf.zeros([spec.actDim]), trainable, uniqueName('categorical/logits'))]
     else {
       if (!rng) throw new Error('CategoricalPolicy needs an Rng to initialise')
       this.variables = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'categorical', trainable)

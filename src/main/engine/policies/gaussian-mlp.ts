@@ -2,6 +2,7 @@
 // tanh(net(s)), and one learned, state-independent log-std per action dimension clamped to
 // [log_std_min, log_std_max]; log π(a|s) is summed over action dimensions.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import { readBackAll } from '../backend/readback.ts'
 import type { Rng } from '../rng.ts'
 import { biasGrad } from '../backend/native-ops.ts'
@@ -30,7 +31,7 @@ export class GaussianMlpPolicy implements Policy {
     else {
       if (!rng) throw new Error('GaussianMlpPolicy needs an Rng to initialise')
       const net = mlpVariables(rng, [spec.obsDim, ...spec.hidden, spec.actDim], 'gaussian', trainable)
-      this.variables = [...net, tf.tidy(() => tf.variable(tf.zeros([spec.actDim]), trainable, uniqueName('gaussian/log_std')))]
+      this.variables = [...net, variableOf(() => tf.zeros([spec.actDim]), trainable, uniqueName('gaussian/log_std'))]
     }
   }
 

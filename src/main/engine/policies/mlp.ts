@@ -1,6 +1,7 @@
 // A dense ReLU network whose parameters are initialised from the seeded Rng (Glorot uniform
 // weights, zero biases), so the same seed gives the same network on every backend.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import { biasGrad, matMul2d, matMulBias, reluGrad } from '../backend/native-ops.ts'
 import type { Rng } from '../rng.ts'
 
@@ -22,8 +23,8 @@ export function mlpVariables(rng: Rng, sizes: number[], name: string, trainable 
   const vars: tf.Variable[] = []
   for (let l = 0; l + 1 < sizes.length; l++) {
     const [a, b] = [sizes[l], sizes[l + 1]]
-    vars.push(tf.tidy(() => tf.variable(tf.tensor2d(glorotUniform(rng, a, b), [a, b]), trainable, uniqueName(`${name}/W${l}`))))
-    vars.push(tf.tidy(() => tf.variable(tf.zeros([b]), trainable, uniqueName(`${name}/b${l}`))))
+    vars.push(variableOf(() => tf.tensor2d(glorotUniform(rng, a, b), [a, b]), trainable, uniqueName(`${name}/W${l}`)))
+    vars.push(variableOf(() => tf.zeros([b]), trainable, uniqueName(`${name}/b${l}`)))
   }
   return vars
 }
@@ -72,5 +73,5 @@ export function mlpBackward(vars: tf.Variable[], inputs: tf.Tensor2D[], dOut: tf
 }
 
 export function cloneVariables(vars: tf.Variable[], trainable: boolean): tf.Variable[] {
-  return vars.map((v) => tf.tidy(() => tf.variable(v.clone(), trainable, uniqueName(v.name.replace(/_\d+$/, '')))))
+  return vars.map((v) => variableOf(() => v.clone(), trainable, uniqueName(v.name.replace(/_\d+$/, ''))))
 }

@@ -25,6 +25,7 @@
 // scaled by 1/√(2·nLayers), biases 0, LayerNorm gains 1), never from tfjs random ops, so a seed
 // gives the same weights on every backend.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import type { Block, TransformerConfig } from './transformer-types.ts'
 import type { Batch, Policy, PolicySpec } from './policy.ts'
 import { Rng } from '../rng.ts'
@@ -133,7 +134,7 @@ export class TransformerPolicy implements Policy {
       if (opts.weights) {
         const w = opts.weights[i]
         if (w.shape.join('x') !== shape.join('x')) throw new Error(`transformer: weight ${name} has shape [${w.shape}], expected [${shape}]`)
-        return tf.tidy(() => tf.variable(w.clone(), trainable, fullName, 'float32'))
+        return variableOf(() => w.clone(), trainable, fullName, 'float32')
       }
       const n = shape.reduce((a, b) => a * b, 1)
       const data = new Float32Array(n)
@@ -142,7 +143,7 @@ export class TransformerPolicy implements Policy {
         const std = init === 'proj' ? projStd : 0.02
         for (let k = 0; k < n; k++) data[k] = rng.normal() * std
       }
-      return tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), trainable, fullName, 'float32'))
+      return variableOf(() => tf.tensor(data, shape, 'float32'), trainable, fullName, 'float32')
     })
     let k = 0
     const next = (): tf.Variable => this.variables[k++]

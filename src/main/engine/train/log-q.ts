@@ -2,7 +2,7 @@
 // weights only, never the gradient. One LogQ per run; the trainer tells it when a step begins
 // and asks it for log q:
 //   current   q = π_θ with stop-gradient (authors' LLM code): no parameters of its own; at the
-//             gradient batch the trainer takes stopGradient(log π_θ) from the forward pass it
+//             gradient batch the trainer takes log π_θ, as a constant (weights.ts untaped), from the forward pass it
 //             makes anyway, so no extra pass
 //   ema       a frozen copy θ_q; θ_q ← β θ_q + (1−β) θ at the start of every step, before the
 //             loss (authors' control code)
@@ -24,7 +24,7 @@ export interface LogQ {
   /** update s (0-based) begins: its batch is drawn, its weights come next */
   beginStep(s: number): void
   /** log q at the gradient batch's entries, [B, T] (its sampled steps, or its padded
-   *  trajectories); null: q is π_θ, so the trainer takes stopGradient(log π_θ) inside the gradient */
+   *  trajectories); null: q is π_θ, so the trainer takes log π_θ as a constant inside the gradient */
   atBatch(host: HostBatch, batch: Batch): tf.Tensor2D | null
   /** log q along whole trajectories (a gatherBatch host batch), [B, T] on the host — the steps
    *  eq. 11 sums over when the gradient batch holds only sampled steps; for q = π_θ this costs

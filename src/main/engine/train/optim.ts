@@ -3,6 +3,7 @@
 // than taken from tf.train so that the schedule, the decay and the clipping are explicit and
 // identical on every backend.
 import * as tf from '@tensorflow/tfjs'
+import { variableOf } from '../variables.ts'
 import type { RunConfig } from '../../../shared/config.ts'
 import { TfVariable } from '../backend/native-adam.ts'
 import { readBack } from '../backend/readback.ts'
@@ -122,7 +123,7 @@ export class AdamOptimizer {
     this.groups = layouts.map((g) => {
       const shape = shapeOf(g)
       if (this.native) return { ...g, m: resource(shape)!, v: resource(shape)!, theta: resource(shape)!, joined: null, given: [] }
-      return { ...g, m: tf.tidy(() => tf.variable(tf.zeros(shape), false)), v: tf.tidy(() => tf.variable(tf.zeros(shape), false)), theta: null, joined: null, given: [] }
+      return { ...g, m: variableOf(() => tf.zeros(shape), false), v: variableOf(() => tf.zeros(shape), false), theta: null, joined: null, given: [] }
     })
   }
 

@@ -152,23 +152,23 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
       let gradList: tf.Tensor[] | null = null
       // the loss is linear in each row's terms: a chunk's loss times (its tokens / the batch's
       // tokens) or (its rows / B) is its share of the batch loss, and the shares' gradients add up
-      const tokens = (h: HostBatch): number => h.mask.reduce((a, b) => a + b, 0)
+      const hostLengths = hosts.map((h) => maskLengths(h.mask, h.B, h.T))
       const total =
         tc.loss_norm === 'token'
           ? Math.max(
               1,
-              hosts.reduce((a, h) => a + tokens(h), 0)
+              hostLengths.reduce((a, l) => a + l.count, 0)
             )
           : tc.batch_size
-      for (const host of hosts) {
-        const share = hosts.length === 1 ? 1 : (tc.loss_norm === 'token' ? Math.max(1, tokens(host)) : host.B) / total
+      for (const [i, host] of hosts.entries()) {
+        const lengths = hostLengths[i]
+        const share = hosts.length === 1 ? 1 : (tc.loss_norm === 'token' ? lengths.total : host.B) / total
         const batch = toDevice(host, ds)
-        const lengths = maskLengths(host.mask, host.B, host.T)
         try {
           // 3. weight: all the loss needs besides π_θ's own forward pass
           const wIn = logQ ? weightInputs(ds, host, batch, lengths, ref!, logQ, perStep, ws) : null
           if (wIn?.trace) kept.push(wIn.trace)
-          // 4. loss; where no other source gave log q, q = π_θ under stop-gradient (q = current)
+          // 4. loss; where no other source gave log q, q = π_θ as a constant (q = current)
           const { value, grads } = tf.variableGrads(() => {
             const logp = policy.logProbs(batch)
             let l: tf.Scalar
@@ -272,7 +272,8 @@ export async function train(setup: TrainSetup, hooks: TrainHooks = {}): Promise<
  *    step of τ, the gradient batch holds only S of them);
  *  - otherwise log π_ref at the batch's entries and log q where it does not come from π_θ's own
  *    pass (θ_q's forward, or the cache) — with the trace weights formed from them right here.
- *    log q null: the loss takes stopGradient(log π_θ) inside the gradient at no extra cost. */
+ *    log q null: the loss takes log π_θ as a constant inside the gradient (weights.ts untaped),
+ *    at no extra cost. */
 function weightInputs(
   ds: TraceDataset,
   host: HostBatch,
@@ -305,7 +306,7 @@ function wholeTrajectoryWeights(ds: TraceDataset, idx: Int32Array, ref: Float32A
   const logq = logQ.alongTrajectories(full)
   const logref = gatherStepValues(ds, idx, ref)
   return tf.tidy(() => {
-    const raw = logWeightRaw(tf.tensor2d(logq, shape), tf.tensor2d(logref, shape), tf.tensor2d(full.mask, shape), ws)
+    const raw = logWeightRaw(tf.tensor2d(logq, shape), tf.tensor2d(logref, shape), tf.tensor2d(full.mask, shape), ws, maskLengths(full.mask, full.B, full.T).perTrace)
     return { raw, w: clampedWeight(raw, ws) }
   })
 }
